@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// `make build` links the Swift runtime into libgraft.so (-static-stdlib) so
+// that C and Python programs need only the system libraries. Test bundles
+// cannot link that way (XCTest and Testing ship no static libraries), so it is
+// switched on for the library build only.
+let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] == "1"
+
+// Targets follow the layers of the design: each imports only the ones below it.
+//
+//   GraftC (C ABI, libgraft.so)      graft-bench (benchmark driver)
+//                 \                  /
+//                  GraftModel           layer graph, ResNet builder, inference
+//                  /        \
+//                 |       GraftIO       Keras HDF5 weight files
+//                 |        /    \
+//             GraftKernels      CHDF5   tensors, errors, kernels | HDF5
+//                  |
+//                CBLAS                  OpenBLAS
+//
+// CTurboJPEG and CPNG are the image decoders of the data pipeline.
+
+let package = Package(
+    name: "Graft",
+    products: [
+        // The shared library behind include/graft.h.
+        .library(name: "graft", type: .dynamic, targets: ["GraftC"]),
+        .executable(name: "graft-bench", targets: ["graft-bench"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CGraftABI"),
+
+        .target(name: "GraftKernels", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
+        .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO"]),
+        .target(
+            name: "GraftC",
+            dependencies: ["GraftModel", "CGraftABI"],
+            linkerSettings: [
+                // The SONAME carries the ABI version (graft_abi_version()).
+                // nodelete: a thread that still holds a thread-local error
+                // message runs its destructor at thread exit, which must not
+                // point into an unloaded library.
+                .unsafeFlags((staticStdlib ? ["-static-stdlib"] : [])
+                             + ["-Xlinker", "-soname=libgraft.so.0", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
+            ]),
+        .executableTarget(name: "graft-bench", dependencies: ["GraftModel", "CBLAS"]),
+
+        .testTarget(name: "GraftKernelsTests", dependencies: ["GraftKernels"]),
+        .testTarget(name: "GraftModelTests", dependencies: ["GraftModel", "GraftC", "CGraftABI"]),
+    ],
+    // Swift 5 mode: the kernels hand raw buffers to worker threads by design;
+    // Swift 6's sendability checking would only add wrappers around them.
+    swiftLanguageModes: [.v5]
+)

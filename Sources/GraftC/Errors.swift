@@ -1,0 +1,86 @@
+import CGraftABI
+import Foundation
+import GraftKernels
+
+/// The per-thread message behind graft_last_error(). Swift has no
+/// thread_local; a pthread key owns one malloc'd string per thread, freed by
+/// the key's destructor at thread exit (which is why libgraft.so is linked
+/// with -z nodelete: the destructor must outlive a dlclose).
+enum LastError {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { free($0) }
+        return key
+    }()
+
+    private static let empty: UnsafePointer<CChar> = UnsafePointer(strdup("")!)
+
+    static func set(_ message: String) {
+        let old = pthread_getspecific(key)
+        pthread_setspecific(key, strdup(message))
+        free(old)
+    }
+
+    static var current: UnsafePointer<CChar> {
+        guard let p = pthread_getspecific(key) else { return empty }
+        return UnsafePointer(p.assumingMemoryBound(to: CChar.self))
+    }
+}
+
+extension GraftError.Kind {
+    var status: graft_status {
+        switch self {
+        case .invalidArgument: GRAFT_ERROR_INVALID_ARGUMENT
+        case .io: GRAFT_ERROR_IO
+        case .format: GRAFT_ERROR_FORMAT
+        case .state: GRAFT_ERROR_STATE
+        case .outOfMemory: GRAFT_ERROR_OUT_OF_MEMORY
+        }
+    }
+}
+
+/// Runs the body of a C entry point: a thrown error becomes a status and the
+/// thread's last-error message; nothing escapes the ABI.
+func catchingErrors(_ body: () throws -> Void) -> graft_status {
+    do {
+        try body()
+        return GRAFT_OK
+    } catch let error as GraftError {
+        LastError.set(error.message)
+        return error.kind.status
+    } catch {
+        LastError.set("internal error: \(error)")
+        return GRAFT_ERROR_INTERNAL
+    }
+}
+
+/// A required pointer argument, or an invalid-argument error naming it.
+func required<T>(_ pointer: T?, _ name: String) throws -> T {
+    guard let pointer else { throw GraftError.invalidArgument("\(name) is NULL") }
+    return pointer
+}
+
+/// Reads an options struct that begins with `size_t struct_size`, as much of
+/// it as the caller's struct_size says the caller knows; later fields keep
+/// their defaults. So a program built against an older, shorter struct works.
+func readOptions<T>(_ pointer: UnsafePointer<T>, defaults: T, initFunction: String) throws -> T {
+    let size = UnsafeRawPointer(pointer).load(as: Int.self)
+    guard size > MemoryLayout<Int>.size && size < 1 << 16 else {
+        throw GraftError.invalidArgument(
+            "options.struct_size is \(size): initialise the options with \(initFunction)() first")
+    }
+    var result = defaults
+    withUnsafeMutableBytes(of: &result) { bytes in
+        let known = min(size, MemoryLayout<T>.size)
+        bytes.baseAddress!.copyMemory(from: UnsafeRawPointer(pointer), byteCount: known)
+    }
+    return result
+}
+
+/// A C string argument as a Swift string, refusing invalid UTF-8.
+func string(_ pointer: UnsafePointer<CChar>, _ name: String) throws -> String {
+    guard let s = String(validatingCString: pointer) else {
+        throw GraftError.invalidArgument("\(name) is not valid UTF-8")
+    }
+    return s
+}

@@ -1,0 +1,149 @@
+import CGraftABI
+import Foundation
+import GraftKernels
+import GraftModel
+
+/// What a graft_model handle points to: the model and the C strings handed
+/// out for it, which live as long as the handle.
+final class ModelHandle {
+    let model: Model
+    let layerNames: [UnsafeMutablePointer<CChar>]
+
+    init(_ model: Model) {
+        self.model = model
+        layerNames = model.base.layers.map { strdup($0.name)! }
+    }
+
+    deinit { layerNames.forEach { free($0) } }
+
+    var opaque: OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
+
+    static func from(_ pointer: OpaquePointer?) throws -> ModelHandle {
+        Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(try required(pointer, "model"))).takeUnretainedValue()
+    }
+}
+
+private let defaultArchitecture = strdup("resnet50")!
+
+@_cdecl("graft_model_options_init")
+public func graft_model_options_init(_ options: UnsafeMutablePointer<graft_model_options>?) {
+    guard let options else { return }
+    let defaults = ModelOptions()
+    options.pointee = graft_model_options(
+        struct_size: MemoryLayout<graft_model_options>.size,
+        architecture: UnsafePointer(defaultArchitecture),
+        weights: nil,
+        input_height: Int32(defaults.inputHeight),
+        input_width: Int32(defaults.inputWidth),
+        preprocessing: GRAFT_PREPROCESS_CAFFE,
+        seed: defaults.seed,
+        num_threads: Int32(defaults.threads))
+}
+
+/// The Swift options a C options struct describes.
+func modelOptions(_ c: graft_model_options) throws -> ModelOptions {
+    var o = ModelOptions()
+    if let name = c.architecture {
+        let name = try string(name, "options.architecture")
+        guard let architecture = ResNetArchitecture(rawValue: name) else {
+            let known = ResNetArchitecture.allCases.map(\.rawValue).joined(separator: ", ")
+            throw GraftError.invalidArgument("unknown architecture \"\(name)\" (known: \(known))")
+        }
+        o.architecture = architecture
+    }
+    if let weights = c.weights {
+        let weights = try string(weights, "options.weights")
+        o.weights = weights == "imagenet" ? .imagenet : .file(weights)
+    }
+    o.inputHeight = Int(c.input_height)
+    o.inputWidth = Int(c.input_width)
+    switch c.preprocessing {
+    case GRAFT_PREPROCESS_CAFFE: o.preprocessing = .caffe
+    case GRAFT_PREPROCESS_RESCALE: o.preprocessing = .rescale
+    case GRAFT_PREPROCESS_NONE: o.preprocessing = .none
+    default: throw GraftError.invalidArgument("unknown preprocessing \(c.preprocessing.rawValue)")
+    }
+    o.seed = c.seed
+    o.threads = Int(c.num_threads)
+    return o
+}
+
+@_cdecl("graft_model_create")
+public func graft_model_create(_ options: UnsafePointer<graft_model_options>?,
+                               _ out: UnsafeMutablePointer<OpaquePointer?>?) -> graft_status {
+    out?.pointee = nil
+    return catchingErrors {
+        let out = try required(out, "out")
+        var defaults = graft_model_options()
+        graft_model_options_init(&defaults)
+        let c = try readOptions(try required(options, "options"), defaults: defaults,
+                                initFunction: "graft_model_options_init")
+        out.pointee = ModelHandle(try Model(try modelOptions(c))).opaque
+    }
+}
+
+@_cdecl("graft_model_free")
+public func graft_model_free(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+@_cdecl("graft_model_input_shape")
+public func graft_model_input_shape(_ model: OpaquePointer?, _ height: UnsafeMutablePointer<Int32>?,
+                                    _ width: UnsafeMutablePointer<Int32>?) -> graft_status {
+    catchingErrors {
+        let base = try ModelHandle.from(model).model.base
+        let (h, w) = (try required(height, "height"), try required(width, "width"))
+        h.pointee = Int32(base.inputHeight)
+        w.pointee = Int32(base.inputWidth)
+    }
+}
+
+@_cdecl("graft_model_feature_shape")
+public func graft_model_feature_shape(_ model: OpaquePointer?, _ height: UnsafeMutablePointer<Int32>?,
+                                      _ width: UnsafeMutablePointer<Int32>?,
+                                      _ channels: UnsafeMutablePointer<Int32>?) -> graft_status {
+    catchingErrors {
+        let shape = try ModelHandle.from(model).model.featureShape
+        let (h, w, c) = (try required(height, "height"), try required(width, "width"),
+                         try required(channels, "channels"))
+        h.pointee = Int32(shape[0])
+        w.pointee = Int32(shape[1])
+        c.pointee = Int32(shape[2])
+    }
+}
+
+@_cdecl("graft_model_features")
+public func graft_model_features(_ model: OpaquePointer?, _ input: UnsafePointer<Float>?, _ count: Int64,
+                                 _ output: UnsafeMutablePointer<Float>?) -> graft_status {
+    catchingErrors {
+        let model = try ModelHandle.from(model).model
+        try model.features(preprocessed: try required(input, "preprocessed_nhwc"), count: Int(count),
+                           output: try required(output, "features_out"))
+    }
+}
+
+@_cdecl("graft_model_image_features")
+public func graft_model_image_features(_ model: OpaquePointer?, _ input: UnsafePointer<Float>?, _ count: Int64,
+                                       _ output: UnsafeMutablePointer<Float>?) -> graft_status {
+    catchingErrors {
+        let model = try ModelHandle.from(model).model
+        try model.features(images: try required(input, "images_nhwc"), count: Int(count),
+                           output: try required(output, "features_out"))
+    }
+}
+
+@_cdecl("graft_model_base_layer_count")
+public func graft_model_base_layer_count(_ model: OpaquePointer?) -> Int32 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    return Int32(handle.layerNames.count)
+}
+
+@_cdecl("graft_model_base_layer_name")
+public func graft_model_base_layer_name(_ model: OpaquePointer?, _ index: Int32) -> UnsafePointer<CChar>? {
+    guard let handle = try? ModelHandle.from(model) else { return nil }
+    let count = handle.layerNames.count
+    let i = index < 0 ? count + Int(index) : Int(index)
+    guard i >= 0 && i < count else { return nil }
+    return UnsafePointer(handle.layerNames[i])
+}

@@ -1,0 +1,160 @@
+import CHDF5
+import Foundation
+import GraftKernels
+
+/// A read-only HDF5 file: the few operations a Keras weight file needs
+/// (string attributes, group tests, Float32 datasets), with every failure
+/// turned into a `GraftError` that names the file and the object.
+///
+/// The system's HDF5 is the serial build, which is not thread-safe: every
+/// call into it holds `HDF5File.lock`.
+public final class HDF5File {
+    public let path: String
+    private let id: hid_t
+
+    static let lock = NSLock()
+
+    public init(readingFrom path: String) throws {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw GraftError.io("weights file not found: \(path)")
+        }
+        guard !isDirectory.boolValue, FileManager.default.isReadableFile(atPath: path) else {
+            throw GraftError.io("weights file is not a readable file: \(path)")
+        }
+        let id: hid_t = HDF5File.locked {
+            HDF5File.silenceErrorStack()
+            return H5Fopen(path, graft_h5f_acc_rdonly(), graft_h5p_default())
+        }
+        guard id >= 0 else {
+            throw GraftError.format("\(path) is not a valid HDF5 file (corrupt, truncated or of another format)")
+        }
+        self.id = id
+    }
+
+    deinit { _ = HDF5File.locked { H5Fclose(id) } }
+
+    static func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// HDF5 prints its error stack to stderr by default; Graft reports errors
+    /// itself.
+    static func silenceErrorStack() {
+        H5Eset_auto2(graft_h5e_default(), nil, nil)
+    }
+
+    /// Whether `path` (absolute, "/a/b") names an existing link in the file.
+    public func exists(_ path: String) -> Bool {
+        HDF5File.locked {
+            var prefix = ""
+            for part in path.split(separator: "/") {
+                prefix += "/" + part
+                if H5Lexists(id, prefix, graft_h5p_default()) <= 0 { return false }
+            }
+            return true
+        }
+    }
+
+    /// The string values of attribute `name` on the object at `object`, or
+    /// nil when there is no such attribute. Fixed-length and variable-length
+    /// strings are both read; an attribute holding a numeric array (h5py
+    /// writes an empty list of names as an empty float64 array) reads as its
+    /// element count of empty strings, i.e. [] when it is empty.
+    public func stringAttribute(_ name: String, of object: String = "/") throws -> [String]? {
+        try HDF5File.locked {
+            guard H5Aexists_by_name(id, object, name, graft_h5p_default()) > 0 else { return nil }
+            let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), graft_h5p_default())
+            guard attr >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+            defer { H5Aclose(attr) }
+            let space = H5Aget_space(attr)
+            defer { H5Sclose(space) }
+            let count = Int(H5Sget_simple_extent_npoints(space))
+            let fileType = H5Aget_type(attr)
+            defer { H5Tclose(fileType) }
+            guard count >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+            guard H5Tget_class(fileType) == H5T_STRING else {
+                return Array(repeating: "", count: count)
+            }
+            if count == 0 { return [] }
+
+            let memType = H5Tcopy(graft_h5t_c_s1())
+            defer { H5Tclose(memType) }
+            if H5Tis_variable_str(fileType) > 0 {
+                H5Tset_size(memType, graft_h5t_variable())
+                var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+                guard H5Aread(attr, memType, &pointers) >= 0 else {
+                    throw corrupt("attribute \(name) of \(object)")
+                }
+                defer { for p in pointers { H5free_memory(p) } }
+                return pointers.map { $0.map { String(cString: $0) } ?? "" }
+            }
+            let size = H5Tget_size(fileType)
+            guard size > 0 else { throw corrupt("attribute \(name) of \(object)") }
+            // numpy's |S strings fill the whole field (null-padded, no
+            // terminator): read them as such, or HDF5 drops the last byte
+            // of the longest name to make room for a terminator.
+            H5Tset_size(memType, size)
+            H5Tset_strpad(memType, H5T_STR_NULLPAD)
+            var bytes = [UInt8](repeating: 0, count: count * size)
+            guard H5Aread(attr, memType, &bytes) >= 0 else {
+                throw corrupt("attribute \(name) of \(object)")
+            }
+            return (0..<count).map { i in
+                let field = bytes[(i * size)..<((i + 1) * size)]
+                let end = field.firstIndex(of: 0) ?? field.endIndex
+                return String(decoding: field[field.startIndex..<end], as: UTF8.self)
+            }
+        }
+    }
+
+    /// The dimensions of the dataset at `path`.
+    public func shape(ofDataset path: String) throws -> [Int] {
+        try HDF5File.locked {
+            let ds = H5Dopen2(id, path, graft_h5p_default())
+            guard ds >= 0 else { throw corrupt("dataset \(path)") }
+            defer { H5Dclose(ds) }
+            return try datasetShape(ds, path)
+        }
+    }
+
+    /// The dataset at `path`, converted to Float32.
+    public func readTensor(_ path: String) throws -> Tensor {
+        try HDF5File.locked {
+            let ds = H5Dopen2(id, path, graft_h5p_default())
+            guard ds >= 0 else { throw corrupt("dataset \(path)") }
+            defer { H5Dclose(ds) }
+            let type = H5Dget_type(ds)
+            defer { H5Tclose(type) }
+            guard H5Tget_class(type) == H5T_FLOAT || H5Tget_class(type) == H5T_INTEGER else {
+                throw GraftError.format("\(self.path): dataset \(path) does not hold numbers")
+            }
+            let tensor = Tensor(shape: try datasetShape(ds, path))
+            if tensor.count > 0 {
+                guard H5Dread(ds, graft_h5t_native_float(), graft_h5s_all(), graft_h5s_all(),
+                              graft_h5p_default(), tensor.data) >= 0 else {
+                    throw GraftError.format("\(self.path): cannot read dataset \(path) (the file is corrupt or truncated)")
+                }
+            }
+            return tensor
+        }
+    }
+
+    private func datasetShape(_ ds: hid_t, _ path: String) throws -> [Int] {
+        let space = H5Dget_space(ds)
+        guard space >= 0 else { throw corrupt("dataset \(path)") }
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0 else { throw corrupt("dataset \(path)") }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
+        return dims.map { Int($0) }
+    }
+
+    private func corrupt(_ what: String) -> GraftError {
+        GraftError.format("\(path): cannot read \(what) (the file is corrupt or truncated)")
+    }
+}

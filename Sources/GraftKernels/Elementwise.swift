@@ -1,0 +1,24 @@
+/// y = max(x, 0), elementwise (in place when input == output).
+public func relu(input: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>) {
+    for i in 0..<count {
+        let x = input[i]
+        output[i] = x < 0 ? 0 : x
+    }
+}
+
+/// y = a + b, elementwise.
+public func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
+                output: UnsafeMutablePointer<Float>) {
+    for i in 0..<count { output[i] = a[i] + b[i] }
+}
+
+/// Keras's Dense: y = x·kernel + bias, with x (batch × inputs) and the kernel
+/// (inputs × units) as Keras stores it.
+public func dense(input: UnsafePointer<Float>, batch: Int, inputs: Int,
+                  kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?, units: Int,
+                  output: UnsafeMutablePointer<Float>) {
+    Parallel.configureBLAS()
+    gemm(m: batch, n: units, k: inputs, a: input, lda: inputs, b: kernel, ldb: units,
+         c: output, ldc: units)
+    Epilogue(bias: bias).apply(to: output, channels: units, rows: 0..<batch, columns: 0..<units)
+}

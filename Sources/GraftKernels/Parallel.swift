@@ -1,0 +1,63 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// How many threads the kernels use, and how OpenBLAS is told about it.
+///
+/// Graft parallelises in Swift, over independent tiles of a layer, and runs
+/// each tile's GEMM on ONE OpenBLAS thread: on this class of machine that
+/// measured faster than one GEMM on several OpenBLAS threads (see the README's
+/// benchmark notes), and it lets im2col and the epilogues run in parallel too.
+public enum Parallel {
+    /// Number of cores the process may run on.
+    public static let coreCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Set once: OpenBLAS runs single-threaded inside Graft's own workers.
+    /// The call is idempotent and cheap; every kernel entry point makes it.
+    public static func configureBLAS() {
+        _ = blasConfigured
+    }
+
+    private static let blasConfigured: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// Runs `body(i, worker)` for i in 0..<count on up to `threads` threads
+    /// and returns when all are done. `worker` (0..<threads) identifies the
+    /// thread, so that it can use its own scratch memory. Iterations are
+    /// handed out in order from a shared counter, so uneven ones still balance.
+    public static func forEach(_ count: Int, threads: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
+        let workers = min(max(threads, 1), count)
+        if workers <= 1 {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        let next = AtomicCounter()
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                while true {
+                    let i = next.increment()
+                    if i >= count { break }
+                    body(i, worker)
+                }
+            }
+        }
+    }
+}
+
+/// A counter shared by worker threads (a lock is plenty: it is taken once per
+/// tile, and tiles are large).
+final class AtomicCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    /// Returns the current value and advances it by one.
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let v = value
+        value += 1
+        return v
+    }
+}

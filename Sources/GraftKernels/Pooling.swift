@@ -1,0 +1,56 @@
+/// Max pooling over an NHWC batch. `g` gives the window (kernel size), the
+/// strides and zero padding; channels pass through (`g.outChannels` is
+/// ignored). A padded position counts as the value 0, as when Keras's
+/// ZeroPadding2D precedes a "valid" MaxPooling2D (ResNet's `pool1_pad`,
+/// `pool1_pool`): so the padding needs no copy of the input.
+public func maxPool2D(_ g: ConvGeometry, input: UnsafePointer<Float>,
+                      output: UnsafeMutablePointer<Float>, threads: Int) {
+    let (oh, ow, c) = (g.outHeight, g.outWidth, g.inChannels)
+    Parallel.forEach(g.batch * oh, threads: threads) { row, _ in
+        let n = row / oh, y = row % oh
+        for x in 0..<ow {
+            let out = output + ((n * oh + y) * ow + x) * c
+            var first = true
+            var sawPadding = false
+            for ky in 0..<g.kernelHeight {
+                let iy = y * g.strideH + ky - g.padTop
+                for kx in 0..<g.kernelWidth {
+                    let ix = x * g.strideW + kx - g.padLeft
+                    if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth {
+                        sawPadding = true
+                        continue
+                    }
+                    let src = input + ((n * g.inHeight + iy) * g.inWidth + ix) * c
+                    if first {
+                        out.update(from: src, count: c)
+                        first = false
+                    } else {
+                        for ch in 0..<c where src[ch] > out[ch] { out[ch] = src[ch] }
+                    }
+                }
+            }
+            if first {
+                out.update(repeating: 0, count: c)
+            } else if sawPadding {
+                for ch in 0..<c where out[ch] < 0 { out[ch] = 0 }
+            }
+        }
+    }
+}
+
+/// Mean over height and width of an NHWC batch: (n, h, w, c) -> (n, c).
+public func globalAveragePool(input: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
+                              channels: Int, output: UnsafeMutablePointer<Float>) {
+    let pixels = height * width
+    for n in 0..<batch {
+        let out = output + n * channels
+        out.update(repeating: 0, count: channels)
+        let image = input + n * pixels * channels
+        for p in 0..<pixels {
+            let src = image + p * channels
+            for ch in 0..<channels { out[ch] += src[ch] }
+        }
+        let scale = 1 / Float(pixels)
+        for ch in 0..<channels { out[ch] *= scale }
+    }
+}

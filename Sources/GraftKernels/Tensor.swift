@@ -1,0 +1,63 @@
+import Foundation
+
+/// A dense Float32 array with a shape, laid out row-major (activations are
+/// NHWC, convolution kernels HWIO as Keras stores them).
+///
+/// The storage is 64-byte aligned and owned by the tensor. `Tensor` is a class
+/// so that large buffers are never copied by accident; kernels work on its
+/// `data` pointer directly.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    /// A zero-filled tensor.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.data = allocateFloats(count)
+        data.initialize(repeating: 0, count: count)
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { free(data) }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: data, count: count)
+    }
+
+    public var array: [Float] { Array(buffer) }
+
+    public func copy() -> Tensor {
+        let t = Tensor(shape: shape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+}
+
+/// 64-byte aligned, uninitialised Float storage, released with `free`.
+/// Traps when memory is exhausted: for small, bounded allocations only; large
+/// buffers sized by the caller's input go through `tryAllocateFloats`.
+public func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    guard let p = try? tryAllocateFloats(count) else {
+        fatalError("out of memory allocating \(count) floats")
+    }
+    return p
+}
+
+/// 64-byte aligned, uninitialised Float storage, released with `free`, or an
+/// out-of-memory error.
+public func tryAllocateFloats(_ count: Int) throws -> UnsafeMutablePointer<Float> {
+    var raw: UnsafeMutableRawPointer?
+    let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+    guard !overflow, posix_memalign(&raw, 64, bytes) == 0, let raw else {
+        throw GraftError(.outOfMemory, "out of memory: cannot allocate \(count) floats")
+    }
+    return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+}

@@ -1,0 +1,343 @@
+import Foundation
+import GraftKernels
+
+/// A network compiled for inference on batches of up to `capacity` images.
+///
+/// Compiling does the work that does not depend on the images, once:
+/// - BatchNormalization in inference mode is an affine map, folded into the
+///   convolution before it (kernel and bias rescaled);
+/// - the ReLU after it, or the residual `Add` and the ReLU after that, run in
+///   the convolution's epilogue while its output rows are still in cache;
+/// - ZeroPadding2D before a convolution or max pooling becomes the padding of
+///   that layer's window instead of a copy;
+/// - every intermediate activation gets a buffer from a small pool, reused as
+///   soon as its last reader has run, allocated once for the plan's lifetime.
+///
+/// A plan is not safe to run from two threads at once (its buffers are
+/// shared); the model that owns it serialises its calls.
+final class InferencePlan {
+    let capacity: Int
+    let threads: Int
+    /// Floats per image of the network's input and output.
+    let inputSize: Int
+    let outputSize: Int
+
+    private var ops: [Op] = []
+    private var slots: [UnsafeMutablePointer<Float>] = []
+    private var workspace: UnsafeMutablePointer<Float>?
+    private var outputBuffer: Buffer = .input
+
+    /// Where a value lives: the caller's input, or one of the plan's slots.
+    enum Buffer: Equatable { case input, slot(Int) }
+
+    enum Op {
+        case conv(geometry: ConvGeometry, kernel: Tensor, bias: Tensor, input: Buffer,
+                  residual: Buffer?, relu: Bool, output: Buffer)
+        case zeroPad(height: Int, width: Int, channels: Int, pads: Pads, input: Buffer, output: Buffer)
+        case maxPool(geometry: ConvGeometry, input: Buffer, output: Buffer)
+        case batchNorm(BatchNormAffine, pixels: Int, input: Buffer, output: Buffer)
+        case relu(count: Int, input: Buffer, output: Buffer)
+        case add(count: Int, a: Buffer, b: Buffer, output: Buffer)
+        case globalAveragePool(height: Int, width: Int, channels: Int, input: Buffer, output: Buffer)
+        case dense(kernel: Tensor, bias: Tensor, inputs: Int, units: Int, input: Buffer, output: Buffer)
+    }
+
+    struct Pads: Equatable {
+        var top = 0, bottom = 0, left = 0, right = 0
+        static func + (a: Pads, b: Pads) -> Pads {
+            Pads(top: a.top + b.top, bottom: a.bottom + b.bottom, left: a.left + b.left, right: a.right + b.right)
+        }
+    }
+
+    init(network: Network, capacity: Int, threads: Int) throws {
+        self.capacity = capacity
+        self.threads = threads
+        let input = network.layers[0].outputShape
+        inputSize = input.reduce(1, *)
+        outputSize = network.outputShape.reduce(1, *)
+        var compiler = PlanCompiler(network: network)
+        let compiled = try compiler.compile()
+        try allocate(compiled, network: network)
+    }
+
+    deinit {
+        slots.forEach { free($0) }
+        workspace.map { free($0) }
+    }
+
+    /// Runs the network on `batch` (≤ capacity) images at `input` and writes
+    /// the last layer's output to `output`.
+    func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
+        precondition(batch >= 1 && batch <= capacity)
+        func ptr(_ b: Buffer) -> UnsafeMutablePointer<Float> {
+            switch b {
+            case .input: UnsafeMutablePointer(mutating: input)
+            case .slot(let i): slots[i]
+            }
+        }
+        for op in ops {
+            switch op {
+            case let .conv(g, kernel, bias, inBuf, residual, relu, outBuf):
+                var g = g
+                g.batch = batch
+                Conv2D.forward(g, input: ptr(inBuf), kernel: kernel.data, output: ptr(outBuf),
+                               epilogue: Epilogue(bias: UnsafePointer(bias.data),
+                                                  residual: residual.map { UnsafePointer(ptr($0)) },
+                                                  relu: relu),
+                               workspace: workspace, threads: threads)
+            case let .zeroPad(h, w, c, p, inBuf, outBuf):
+                zeroPad2D(input: ptr(inBuf), batch: batch, height: h, width: w, channels: c,
+                          top: p.top, bottom: p.bottom, left: p.left, right: p.right, output: ptr(outBuf))
+            case let .maxPool(g, inBuf, outBuf):
+                var g = g
+                g.batch = batch
+                maxPool2D(g, input: ptr(inBuf), output: ptr(outBuf), threads: threads)
+            case let .batchNorm(affine, pixels, inBuf, outBuf):
+                affine.apply(input: ptr(inBuf), pixels: pixels * batch, output: ptr(outBuf))
+            case let .relu(count, inBuf, outBuf):
+                GraftKernels.relu(input: ptr(inBuf), count: count * batch, output: ptr(outBuf))
+            case let .add(count, a, b, outBuf):
+                GraftKernels.add(ptr(a), ptr(b), count: count * batch, output: ptr(outBuf))
+            case let .globalAveragePool(h, w, c, inBuf, outBuf):
+                globalAveragePool(input: ptr(inBuf), batch: batch, height: h, width: w, channels: c,
+                                  output: ptr(outBuf))
+            case let .dense(kernel, bias, inputs, units, inBuf, outBuf):
+                dense(input: ptr(inBuf), batch: batch, inputs: inputs, kernel: kernel.data,
+                      bias: bias.data, units: units, output: ptr(outBuf))
+            }
+        }
+        output.update(from: ptr(outputBuffer), count: batch * outputSize)
+    }
+
+    /// Gives every value a slot, reusing the slot of a value whose last
+    /// reader has run, then allocates the slots and the shared workspace.
+    private func allocate(_ compiled: PlanCompiler.Result, network: Network) throws {
+        var slotSizes: [Int] = []
+        var free: [Int] = []
+        var bufferOf: [Int: Buffer] = [compiled.inputValue: .input]
+        var lastUse: [Int: Int] = [:]
+        for (i, op) in compiled.ops.enumerated() {
+            for v in op.reads { lastUse[v] = i }
+        }
+        lastUse[compiled.outputValue] = compiled.ops.count
+
+        var workspaceSize = 0
+        for (i, op) in compiled.ops.enumerated() {
+            let need = compiled.valueSizes[op.writes]! * capacity
+            // Best fit among the free slots, else a new one.
+            let fit = free.filter { slotSizes[$0] >= need }.min { slotSizes[$0] < slotSizes[$1] }
+            let slot: Int
+            if let fit {
+                slot = fit
+                free.removeAll { $0 == fit }
+            } else {
+                slot = slotSizes.count
+                slotSizes.append(need)
+            }
+            bufferOf[op.writes] = .slot(slot)
+            for v in Set(op.reads) where lastUse[v] == i {
+                if case .slot(let s)? = bufferOf[v] { free.append(s) }
+            }
+            if case let .conv(g, _, _, _, _, _, _) = op.template {
+                workspaceSize = max(workspaceSize, Conv2D.workspaceSize(g, threads: threads))
+            }
+        }
+        func buffer(_ v: Int) -> Buffer { bufferOf[v]! }
+        ops = compiled.ops.map { $0.resolve(buffer) }
+        outputBuffer = buffer(compiled.outputValue)
+        for size in slotSizes { slots.append(try tryAllocateFloats(size)) }
+        if workspaceSize > 0 { workspace = try tryAllocateFloats(workspaceSize) }
+    }
+}
+
+/// Turns a network's layer list into fused operations over numbered values
+/// (a value is one materialised activation).
+struct PlanCompiler {
+    let network: Network
+    private var consumers: [[Int]]
+    /// The value holding each layer's output, once computed.
+    private var valueOf: [Int: Int] = [:]
+    /// ZeroPadding2D layers left to their consumers' windows.
+    private var deferredPads: [Int: InferencePlan.Pads] = [:]
+    private var valueSizes: [Int: Int] = [:]
+    private var ops: [CompiledOp] = []
+
+    struct Result {
+        let ops: [CompiledOp]
+        let valueSizes: [Int: Int]
+        let inputValue: Int
+        let outputValue: Int
+    }
+
+    /// An op whose buffers are still value numbers.
+    struct CompiledOp {
+        let template: InferencePlan.Op
+        let reads: [Int]
+        let writes: Int
+        /// Rebuilds `template` with the buffers of `reads` and `writes`.
+        let build: (_ reads: [InferencePlan.Buffer], _ writes: InferencePlan.Buffer) -> InferencePlan.Op
+
+        func resolve(_ buffer: (Int) -> InferencePlan.Buffer) -> InferencePlan.Op {
+            build(reads.map(buffer), buffer(writes))
+        }
+    }
+
+    init(network: Network) {
+        self.network = network
+        consumers = Array(repeating: [], count: network.layers.count)
+        for (i, layer) in network.layers.enumerated() {
+            for j in layer.inputs { consumers[j].append(i) }
+        }
+    }
+
+    private mutating func newValue(for layer: Int) -> Int {
+        let v = valueSizes.count
+        valueSizes[v] = network.layers[layer].outputShape.reduce(1, *)
+        valueOf[layer] = v
+        return v
+    }
+
+    private func shape(_ layer: Int) -> [Int] { network.layers[layer].outputShape }
+
+    /// The single layer reading `layer`'s output, when there is exactly one
+    /// and `layer` is not the network's output.
+    private func soleConsumer(_ layer: Int) -> Int? {
+        guard layer != network.layers.count - 1, consumers[layer].count == 1 else { return nil }
+        return consumers[layer][0]
+    }
+
+    /// The layer whose output a window op reads, skipping a deferred padding
+    /// layer, and the padding to apply.
+    private func windowSource(_ layer: Int) -> (layer: Int, pads: InferencePlan.Pads) {
+        if let pads = deferredPads[layer] { return (network.layers[layer].inputs[0], pads) }
+        return (layer, InferencePlan.Pads())
+    }
+
+    mutating func compile() throws -> Result {
+        let layers = network.layers
+        var absorbed = Set<Int>()
+        let inputValue = newValue(for: 0)
+        for i in 1..<layers.count where !absorbed.contains(i) {
+            let layer = layers[i]
+            switch layer.kind {
+            case .input:
+                throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
+
+            case let .zeroPadding2D(top, bottom, left, right):
+                let pads = InferencePlan.Pads(top: top, bottom: bottom, left: left, right: right)
+                let windowed = consumers[i].allSatisfy {
+                    switch layers[$0].kind { case .conv2D, .maxPooling2D: true; default: false }
+                }
+                if windowed && !consumers[i].isEmpty && i != layers.count - 1 {
+                    deferredPads[i] = pads
+                    continue
+                }
+                let s = shape(layer.inputs[0])
+                emit(i, reading: [layer.inputs[0]]) { r, w in
+                    .zeroPad(height: s[0], width: s[1], channels: s[2], pads: pads, input: r[0], output: w)
+                }
+
+            case let .conv2D(filters, kernel, strides, padding):
+                let (source, extra) = windowSource(layer.inputs[0])
+                let s = shape(source)
+                var pads = extra
+                if padding == .same {
+                    let inH = s[0] + extra.top + extra.bottom, inW = s[1] + extra.left + extra.right
+                    let ph = ConvGeometry.samePadding(size: inH, kernel: kernel.h, stride: strides.h)
+                    let pw = ConvGeometry.samePadding(size: inW, kernel: kernel.w, stride: strides.w)
+                    pads = pads + InferencePlan.Pads(top: ph.before, bottom: ph.after, left: pw.before, right: pw.after)
+                }
+                let g = ConvGeometry(batch: 1, inHeight: s[0], inWidth: s[1], inChannels: s[2],
+                                     kernelHeight: kernel.h, kernelWidth: kernel.w, outChannels: filters,
+                                     strideH: strides.h, strideW: strides.w,
+                                     padTop: pads.top, padBottom: pads.bottom, padLeft: pads.left, padRight: pads.right)
+                let k = layer.weights[0].copy(), b = layer.weights[1].copy()
+                var last = i
+                if let bn = soleConsumer(last), case let .batchNormalization(eps) = layers[bn].kind {
+                    let w = layers[bn].weights
+                    BatchNormAffine(gamma: w[0].data, beta: w[1].data, movingMean: w[2].data,
+                                    movingVariance: w[3].data, channels: filters, epsilon: eps)
+                        .fold(kernel: k.data, kernelCount: k.count, bias: b.data)
+                    absorbed.insert(bn)
+                    last = bn
+                }
+                var residualLayer: Int?
+                if let a = soleConsumer(last), layers[a].kind == .add, layers[a].inputs.count == 2 {
+                    let other = layers[a].inputs[0] == last ? layers[a].inputs[1] : layers[a].inputs[0]
+                    if other != last && valueOf[other] != nil {
+                        residualLayer = other
+                        absorbed.insert(a)
+                        last = a
+                    }
+                }
+                var relu = false
+                if let r = soleConsumer(last), layers[r].kind == .relu {
+                    relu = true
+                    absorbed.insert(r)
+                    last = r
+                }
+                let reads = [source] + (residualLayer.map { [$0] } ?? [])
+                emit(last, reading: reads) { r, w in
+                    .conv(geometry: g, kernel: k, bias: b, input: r[0], residual: r.count > 1 ? r[1] : nil,
+                          relu: relu, output: w)
+                }
+
+            case let .maxPooling2D(pool, strides):
+                let (source, pads) = windowSource(layer.inputs[0])
+                let s = shape(source)
+                let g = ConvGeometry(batch: 1, inHeight: s[0], inWidth: s[1], inChannels: s[2],
+                                     kernelHeight: pool.h, kernelWidth: pool.w, outChannels: s[2],
+                                     strideH: strides.h, strideW: strides.w,
+                                     padTop: pads.top, padBottom: pads.bottom, padLeft: pads.left, padRight: pads.right)
+                emit(i, reading: [source]) { r, w in .maxPool(geometry: g, input: r[0], output: w) }
+
+            case let .batchNormalization(eps):
+                let w = layer.weights
+                let c = shape(i).last!
+                let affine = BatchNormAffine(gamma: w[0].data, beta: w[1].data, movingMean: w[2].data,
+                                             movingVariance: w[3].data, channels: c, epsilon: eps)
+                let pixels = shape(i).reduce(1, *) / c
+                emit(i, reading: [layer.inputs[0]]) { r, w in
+                    .batchNorm(affine, pixels: pixels, input: r[0], output: w)
+                }
+
+            case .relu:
+                let count = shape(i).reduce(1, *)
+                emit(i, reading: [layer.inputs[0]]) { r, w in .relu(count: count, input: r[0], output: w) }
+
+            case .add:
+                let count = shape(i).reduce(1, *)
+                emit(i, reading: layer.inputs) { r, w in .add(count: count, a: r[0], b: r[1], output: w) }
+
+            case .globalAveragePooling2D:
+                let s = shape(layer.inputs[0])
+                emit(i, reading: [layer.inputs[0]]) { r, w in
+                    .globalAveragePool(height: s[0], width: s[1], channels: s[2], input: r[0], output: w)
+                }
+
+            case .flatten:
+                // NHWC rows flattened are Keras's Flatten order: same memory.
+                valueOf[i] = valueOf[layer.inputs[0]]
+
+            case let .dense(units):
+                let inputs = shape(layer.inputs[0]).reduce(1, *)
+                let k = layer.weights[0].copy(), b = layer.weights[1].copy()
+                emit(i, reading: [layer.inputs[0]]) { r, w in
+                    .dense(kernel: k, bias: b, inputs: inputs, units: units, input: r[0], output: w)
+                }
+            }
+        }
+        return Result(ops: ops, valueSizes: valueSizes, inputValue: inputValue,
+                      outputValue: valueOf[layers.count - 1]!)
+    }
+
+    /// Appends an op that reads the outputs of `inputs` and produces the
+    /// output of `layer`.
+    private mutating func emit(_ layer: Int, reading inputs: [Int],
+                               _ build: @escaping ([InferencePlan.Buffer], InferencePlan.Buffer) -> InferencePlan.Op) {
+        let reads = inputs.map { valueOf[$0]! }
+        let writes = newValue(for: layer)
+        let placeholder = build(reads.map { _ in .input }, .input)
+        ops.append(CompiledOp(template: placeholder, reads: reads, writes: writes, build: build))
+    }
+}

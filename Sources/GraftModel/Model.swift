@@ -1,0 +1,162 @@
+import Foundation
+import GraftIO
+import GraftKernels
+
+/// Where a model's base weights come from.
+public enum WeightsSource: Equatable {
+    /// Keras's initialisers, from the model's seed.
+    case random
+    /// A Keras legacy HDF5 weight file.
+    case file(String)
+    /// The standard ImageNet file of the architecture, looked up locally
+    /// (see `ImagenetWeights.locate`).
+    case imagenet
+}
+
+public struct ModelOptions {
+    public var architecture: ResNetArchitecture = .resnet50
+    public var weights: WeightsSource = .random
+    /// Keras's default input size for ResNet.
+    public var inputHeight = 224
+    public var inputWidth = 224
+    public var preprocessing: Preprocessing = .caffe
+    public var seed: UInt64 = 0
+    /// Worker threads; 0 means one per core.
+    public var threads = 0
+
+    public init() {}
+}
+
+/// A ResNet base (the network `keras.applications.ResNet50(include_top=False)`
+/// builds) with its preprocessing, ready for inference.
+///
+/// Thread safety: every method may be called from any thread; calls on one
+/// model run one at a time.
+public final class Model {
+    public let architecture: ResNetArchitecture
+    public let base: Network
+    public let preprocessing: Preprocessing
+    public let threads: Int
+    /// Images per run of the compiled network; longer inputs go in batches.
+    public static let maxBatch = 32
+
+    private let lock = NSLock()
+    private var plan: InferencePlan?
+    private var staging: Tensor?
+
+    public init(_ options: ModelOptions) throws {
+        guard options.threads >= 0 else {
+            throw GraftError.invalidArgument("threads must be 0 (one per core) or more, not \(options.threads)")
+        }
+        architecture = options.architecture
+        preprocessing = options.preprocessing
+        threads = options.threads == 0 ? Parallel.coreCount : options.threads
+        base = try Network.resnet(options.architecture, inputHeight: options.inputHeight,
+                                  inputWidth: options.inputWidth, seed: options.seed)
+        let modelName = options.architecture.kerasName
+        switch options.weights {
+        case .random:
+            break
+        case .file(let path):
+            try base.loadWeights(from: KerasWeightFile(path: path), modelName: modelName)
+        case .imagenet:
+            let path = try ImagenetWeights.locate(options.architecture)
+            try base.loadWeights(from: KerasWeightFile(path: path), modelName: modelName)
+        }
+    }
+
+    /// Shape of the base's output for one image: (h', w', channels).
+    public var featureShape: [Int] { base.outputShape }
+
+    /// The base's output for `count` images already preprocessed (NHWC,
+    /// height × width × 3 each): what Keras's `base(x, training=False)` returns.
+    public func features(preprocessed input: UnsafePointer<Float>, count: Int,
+                         output: UnsafeMutablePointer<Float>) throws {
+        try checkCount(count)
+        try withPlan(for: count) { plan in
+            for start in stride(from: 0, to: count, by: plan.capacity) {
+                let n = min(plan.capacity, count - start)
+                plan.run(input: input + start * plan.inputSize, batch: n,
+                         output: output + start * plan.outputSize)
+            }
+        }
+    }
+
+    /// The base's output for `count` RGB images with pixel values 0…255,
+    /// after the model's preprocessing.
+    public func features(images: UnsafePointer<Float>, count: Int,
+                         output: UnsafeMutablePointer<Float>) throws {
+        try checkCount(count)
+        try withPlan(for: count) { plan in
+            let staging = self.staging!
+            for start in stride(from: 0, to: count, by: plan.capacity) {
+                let n = min(plan.capacity, count - start)
+                preprocessing.apply(input: images + start * plan.inputSize, pixels: n * plan.inputSize / 3,
+                                    output: staging.data)
+                plan.run(input: staging.data, batch: n, output: output + start * plan.outputSize)
+            }
+        }
+    }
+
+    private func checkCount(_ count: Int) throws {
+        guard count >= 1 else {
+            throw GraftError.invalidArgument("image count must be at least 1, not \(count)")
+        }
+        let floatsPerImage = max(base.inputHeight * base.inputWidth * 3, featureShape.reduce(1, *))
+        guard count <= Int.max / (floatsPerImage * MemoryLayout<Float>.stride) else {
+            throw GraftError.invalidArgument("image count \(count) is larger than any buffer can be")
+        }
+    }
+
+    /// Runs `body` under the model's lock with a plan big enough for `count`
+    /// images (up to `maxBatch`), compiled on first use.
+    private func withPlan(for count: Int, _ body: (InferencePlan) throws -> Void) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let wanted = min(count, Model.maxBatch)
+        if plan == nil || plan!.capacity < wanted {
+            plan = nil
+            staging = nil
+            let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads)
+            staging = Tensor(shape: [wanted * newPlan.inputSize])
+            plan = newPlan
+        }
+        try body(plan!)
+    }
+}
+
+/// Finding the ImageNet weight files without touching the network.
+public enum ImagenetWeights {
+    /// Where Keras publishes the files.
+    public static func url(_ architecture: ResNetArchitecture) -> String {
+        "https://storage.googleapis.com/tensorflow/keras-applications/resnet/" + architecture.imagenetNotopFileName
+    }
+
+    /// The folders searched, in order: $GRAFT_WEIGHTS_DIR, then Keras's own
+    /// cache ($KERAS_HOME/models, else ~/.keras/models).
+    public static func searchFolders() -> [String] {
+        let env = ProcessInfo.processInfo.environment
+        var folders: [String] = []
+        if let dir = env["GRAFT_WEIGHTS_DIR"], !dir.isEmpty { folders.append(dir) }
+        if let keras = env["KERAS_HOME"], !keras.isEmpty {
+            folders.append(keras + "/models")
+        } else {
+            let home = env["HOME"] ?? NSHomeDirectory()
+            folders.append(home + "/.keras/models")
+        }
+        return folders
+    }
+
+    /// The path of the architecture's ImageNet notop file, or an error that
+    /// says where Graft looked and where the file can be downloaded.
+    public static func locate(_ architecture: ResNetArchitecture) throws -> String {
+        let name = architecture.imagenetNotopFileName
+        let candidates = searchFolders().map { $0 + "/" + name }
+        if let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }) {
+            return found
+        }
+        throw GraftError.io(
+            "ImageNet weights \(name) not found; looked in \(candidates.joined(separator: ", ")). "
+            + "Download it from \(url(architecture)) into one of those folders (or set GRAFT_WEIGHTS_DIR to its folder); Graft never downloads anything itself")
+    }
+}

@@ -1,0 +1,190 @@
+import GraftKernels
+import Testing
+
+/// Float32 rounding-error bound of a length-k dot product plus bias, residual
+/// and ReLU (Higham's γ_k with unit roundoff u = 2^-24), relative to the sum of
+/// |products|. A wrong index or a missed term is off by far more than this.
+func dotProductTolerance(_ k: Int) -> Double { Double(k + 3) * 0x1p-24 }
+
+struct ConvCase: CustomStringConvertible {
+    var g: ConvGeometry
+    var threads: Int
+    var tileBudget = Conv2D.defaultTileBudget
+    var description: String {
+        "\(g.kernelHeight)x\(g.kernelWidth)/\(g.strideH),\(g.strideW) pad \(g.padTop)\(g.padBottom)\(g.padLeft)\(g.padRight) in \(g.batch)x\(g.inHeight)x\(g.inWidth)x\(g.inChannels) out \(g.outChannels) threads \(threads) budget \(tileBudget)"
+    }
+}
+
+let convCases: [ConvCase] = [
+    // Pointwise: one GEMM on the input as it lies.
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 16, kernelHeight: 1, kernelWidth: 1, outChannels: 24), threads: 2),
+    // 1x1 stride 2 (ResNet's downsampling shortcut), odd input size.
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 9, inWidth: 7, inChannels: 8, kernelHeight: 1, kernelWidth: 1, outChannels: 16, strideH: 2, strideW: 2), threads: 2),
+    // 3x3 "same", stride 1.
+    ConvCase(g: ConvGeometry(batch: 3, inHeight: 6, inWidth: 8, inChannels: 5, kernelHeight: 3, kernelWidth: 3, outChannels: 7, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 1),
+    // ResNet's stem: 7x7 stride 2 on zero-padded input.
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 20, inWidth: 18, inChannels: 3, kernelHeight: 7, kernelWidth: 7, outChannels: 8, strideH: 2, strideW: 2, padTop: 3, padBottom: 3, padLeft: 3, padRight: 3), threads: 2),
+    // Non-square kernel, unequal strides, asymmetric padding ("same" with stride 2).
+    ConvCase(g: ConvGeometry(batch: 1, inHeight: 11, inWidth: 10, inChannels: 4, kernelHeight: 3, kernelWidth: 2, outChannels: 5, strideH: 2, strideW: 1, padTop: 0, padBottom: 1, padLeft: 0, padRight: 1), threads: 2),
+    // Many small tiles: the tile budget forces several rounds per worker.
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 12, inWidth: 12, inChannels: 6, kernelHeight: 3, kernelWidth: 3, outChannels: 9, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 2, tileBudget: 40 * 54),
+    // Too few pixels for a tile per thread: the channels are split instead.
+    ConvCase(g: ConvGeometry(batch: 1, inHeight: 3, inWidth: 3, inChannels: 8, kernelHeight: 3, kernelWidth: 3, outChannels: 40, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 2),
+    ConvCase(g: ConvGeometry(batch: 1, inHeight: 2, inWidth: 2, inChannels: 8, kernelHeight: 1, kernelWidth: 1, outChannels: 48), threads: 2),
+]
+
+@Test("Conv2D with bias matches the reference loop", arguments: convCases)
+func convolutionMatchesReference(_ c: ConvCase) {
+    var random = TestRandom(7)
+    let g = c.g
+    let input = random.tensor([g.batch, g.inHeight, g.inWidth, g.inChannels])
+    let kernel = random.tensor([g.kernelHeight, g.kernelWidth, g.inChannels, g.outChannels])
+    let bias = random.tensor([g.outChannels])
+    let output = Tensor(shape: [g.outPixels * g.outChannels])
+    let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: c.threads, tileBudget: c.tileBudget)])
+    Conv2D.forward(g, input: input.data, kernel: kernel.data, output: output.data,
+                   epilogue: Epilogue(bias: bias.data), workspace: workspace.data,
+                   threads: c.threads, tileBudget: c.tileBudget)
+    let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= dotProductTolerance(g.patchSize))
+}
+
+@Test("the epilogue adds bias and residual, then applies ReLU")
+func convolutionEpilogue() {
+    var random = TestRandom(11)
+    let g = ConvGeometry(batch: 2, inHeight: 5, inWidth: 5, inChannels: 6, kernelHeight: 3, kernelWidth: 3,
+                         outChannels: 10, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let input = random.tensor([2, 5, 5, 6]), kernel = random.tensor([3, 3, 6, 10])
+    let bias = random.tensor([10]), residual = random.tensor([g.outPixels * 10])
+    let output = Tensor(shape: [g.outPixels * 10])
+    let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: 2)])
+    Conv2D.forward(g, input: input.data, kernel: kernel.data, output: output.data,
+                   epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
+                   workspace: workspace.data, threads: 2)
+    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
+    let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
+    #expect(worstRelativeError(output.data, expected, magnitudes) <= dotProductTolerance(g.patchSize))
+    #expect(output.array.contains(0) && output.array.allSatisfy { $0 >= 0 })
+}
+
+@Test("\"same\" padding follows TensorFlow: ceil(size/stride) outputs, odd pixel after")
+func samePadding() {
+    #expect(ConvGeometry.samePadding(size: 25, kernel: 3, stride: 1) == (1, 1))
+    #expect(ConvGeometry.samePadding(size: 10, kernel: 3, stride: 2) == (0, 1))
+    #expect(ConvGeometry.samePadding(size: 11, kernel: 3, stride: 2) == (1, 1))
+    #expect(ConvGeometry.samePadding(size: 4, kernel: 1, stride: 2) == (0, 0))
+}
+
+@Test("MaxPooling2D with zero padding matches ZeroPadding2D then a plain max")
+func maxPoolMatchesReference() {
+    var random = TestRandom(3)
+    for (h, w, pad) in [(10, 9, 1), (7, 7, 0), (6, 11, 1)] {
+        let g = ConvGeometry(batch: 2, inHeight: h, inWidth: w, inChannels: 5, kernelHeight: 3, kernelWidth: 3,
+                             outChannels: 5, strideH: 2, strideW: 2,
+                             padTop: pad, padBottom: pad, padLeft: pad, padRight: pad)
+        // Negative values make the padding's zeros matter at the border.
+        let input = random.tensor([2, h, w, 5])
+        let output = Tensor(shape: [g.outPixels * 5])
+        maxPool2D(g, input: input.data, output: output.data, threads: 2)
+        #expect(output.array == referenceMaxPool(g, input: input))
+    }
+}
+
+@Test("ZeroPadding2D copies the image into a zero border")
+func zeroPadding() {
+    var random = TestRandom(5)
+    let input = random.tensor([2, 3, 4, 2])
+    let output = Tensor(shape: [2 * 6 * 5 * 2])
+    zeroPad2D(input: input.data, batch: 2, height: 3, width: 4, channels: 2,
+              top: 1, bottom: 2, left: 0, right: 1, output: output.data)
+    for n in 0..<2 {
+        for y in 0..<6 {
+            for x in 0..<5 {
+                for c in 0..<2 {
+                    let (sy, sx) = (y - 1, x)
+                    let inside = sy >= 0 && sy < 3 && sx < 4
+                    let expected = inside ? input.data[((n * 3 + sy) * 4 + sx) * 2 + c] : 0
+                    #expect(output.data[((n * 6 + y) * 5 + x) * 2 + c] == expected)
+                }
+            }
+        }
+    }
+}
+
+@Test("BatchNormalization in inference mode, applied and folded into a convolution")
+func batchNormalization() {
+    var random = TestRandom(9)
+    let c = 6
+    let gamma = random.tensor([c]), beta = random.tensor([c]), mean = random.tensor([c])
+    let variance = Tensor(shape: [c], values: (0..<c).map { Float($0) * 0.3 + 0.5 })
+    let eps: Float = 1.001e-5
+    let bn = BatchNormAffine(gamma: gamma.data, beta: beta.data, movingMean: mean.data,
+                             movingVariance: variance.data, channels: c, epsilon: eps)
+    let x = random.tensor([4, c])
+    let y = Tensor(shape: [4 * c])
+    bn.apply(input: x.data, pixels: 4, output: y.data)
+    for p in 0..<4 {
+        for ch in 0..<c {
+            let expected = Double(gamma.data[ch]) * (Double(x.data[p * c + ch]) - Double(mean.data[ch]))
+                / (Double(variance.data[ch]) + Double(eps)).squareRoot() + Double(beta.data[ch])
+            #expect(abs(Double(y.data[p * c + ch]) - expected) <= 1e-5 * max(1, abs(expected)))
+        }
+    }
+
+    // conv → BN equals the convolution with the folded kernel and bias.
+    let g = ConvGeometry(batch: 1, inHeight: 4, inWidth: 4, inChannels: 3, kernelHeight: 3, kernelWidth: 3,
+                         outChannels: c, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let input = random.tensor([1, 4, 4, 3]), kernel = random.tensor([3, 3, 3, c]), bias = random.tensor([c])
+    let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: 1)])
+    let convOut = Tensor(shape: [g.outPixels * c]), bnOut = Tensor(shape: [g.outPixels * c])
+    Conv2D.forward(g, input: input.data, kernel: kernel.data, output: convOut.data,
+                   epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 1)
+    bn.apply(input: convOut.data, pixels: g.outPixels, output: bnOut.data)
+    let foldedKernel = kernel.copy(), foldedBias = bias.copy()
+    bn.fold(kernel: foldedKernel.data, kernelCount: foldedKernel.count, bias: foldedBias.data)
+    let folded = Tensor(shape: [g.outPixels * c])
+    Conv2D.forward(g, input: input.data, kernel: foldedKernel.data, output: folded.data,
+                   epilogue: Epilogue(bias: foldedBias.data), workspace: workspace.data, threads: 1)
+    for i in 0..<folded.count {
+        #expect(abs(folded.data[i] - bnOut.data[i]) <= 1e-5 * max(1, abs(bnOut.data[i])))
+    }
+}
+
+@Test("ReLU, Add, GlobalAveragePooling2D and Dense match plain loops")
+func elementwiseAndDense() {
+    var random = TestRandom(13)
+    let a = random.tensor([50]), b = random.tensor([50])
+    let out = Tensor(shape: [50])
+    relu(input: a.data, count: 50, output: out.data)
+    #expect(out.array == a.array.map { $0 < 0 ? 0 : $0 })
+    add(a.data, b.data, count: 50, output: out.data)
+    #expect(out.array == zip(a.array, b.array).map { $0 + $1 })
+
+    let x = random.tensor([2, 3, 4, 5])
+    let pooled = Tensor(shape: [10])
+    globalAveragePool(input: x.data, batch: 2, height: 3, width: 4, channels: 5, output: pooled.data)
+    for n in 0..<2 {
+        for c in 0..<5 {
+            var sum = 0.0
+            for p in 0..<12 { sum += Double(x.data[(n * 12 + p) * 5 + c]) }
+            #expect(abs(Double(pooled.data[n * 5 + c]) - sum / 12) <= 1e-6)
+        }
+    }
+
+    let inputs = 37, units = 11
+    let v = random.tensor([3, inputs]), kernel = random.tensor([inputs, units]), bias = random.tensor([units])
+    let y = Tensor(shape: [3 * units])
+    dense(input: v.data, batch: 3, inputs: inputs, kernel: kernel.data, bias: bias.data, units: units, output: y.data)
+    for n in 0..<3 {
+        for u in 0..<units {
+            var sum = Double(bias.data[u]), mag = abs(sum)
+            for i in 0..<inputs {
+                let p = Double(v.data[n * inputs + i]) * Double(kernel.data[i * units + u])
+                sum += p
+                mag += abs(p)
+            }
+            #expect(abs(Double(y.data[n * units + u]) - sum) <= dotProductTolerance(inputs) * mag)
+        }
+    }
+}

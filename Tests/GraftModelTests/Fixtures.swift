@@ -1,0 +1,58 @@
+import Foundation
+import GraftKernels
+
+/// The reference data written by Keras itself (tools/make_fixtures.py, run by
+/// `make fixtures`): weight files in .fixtures/ (or $GRAFT_FIXTURES), golden
+/// arrays as raw float32 with their shapes in manifest.txt, and the committed
+/// layer lists in Tests/Fixtures/.
+enum Fixtures {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let directory: String = {
+        if let dir = ProcessInfo.processInfo.environment["GRAFT_FIXTURES"], !dir.isEmpty { return dir }
+        return repository.appendingPathComponent(".fixtures").path
+    }()
+
+    struct Missing: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "missing fixture \(path): run `make fixtures` (it builds them with Keras)" }
+    }
+
+    /// Path of a generated fixture; throws (failing the test) when absent.
+    static func path(_ name: String) throws -> String {
+        let path = directory + "/" + name
+        guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }
+        return path
+    }
+
+    /// A golden array and its shape.
+    static func array(_ name: String) throws -> Tensor {
+        let manifest = try String(contentsOfFile: try path("manifest.txt"), encoding: .utf8)
+        guard let line = manifest.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }) else {
+            throw Missing(path: directory + "/manifest.txt: " + name)
+        }
+        let shape = line.split(separator: " ").dropFirst().map { Int($0)! }
+        let data = try Data(contentsOf: URL(fileURLWithPath: try path(name)))
+        let tensor = Tensor(shape: shape)
+        precondition(data.count == tensor.count * 4, "\(name): \(data.count) bytes for shape \(shape)")
+        _ = data.withUnsafeBytes { tensor.buffer.initialize(from: $0.bindMemory(to: Float.self)) }
+        return tensor
+    }
+
+    /// Keras's model.layers names for an architecture (committed).
+    static func layerNames(_ architecture: String) throws -> [String] {
+        let path = repository.appendingPathComponent("Tests/Fixtures/\(architecture)_layers.txt").path
+        return try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+}
+
+/// max |a − b| / max |b|: the parity measure of the engine issue.
+func relativeMaxError(_ a: UnsafePointer<Float>, _ b: Tensor) -> Float {
+    var worst: Float = 0, scale: Float = 0
+    for i in 0..<b.count {
+        worst = max(worst, abs(a[i] - b.data[i]))
+        scale = max(scale, abs(b.data[i]))
+    }
+    return worst / scale
+}

@@ -1,0 +1,151 @@
+/*
+ * graft.h — the C interface of Graft, a ResNet transfer-learning engine.
+ *
+ * Conventions
+ * - Every fallible function returns a graft_status; GRAFT_OK is 0. On failure
+ *   graft_last_error() describes what went wrong (file, layer, shapes,
+ *   argument), and every handle involved is left as it was before the call
+ *   and stays usable.
+ * - The caller owns every handle it creates and releases it with the
+ *   matching _free function, which accepts NULL. Strings returned by the
+ *   library belong to the handle they came from and stay valid until it is
+ *   freed.
+ * - Option structs begin with struct_size and are filled with defaults by
+ *   their _init function; set the fields you need after calling it. Fields
+ *   are only ever appended, so a program built against an older header keeps
+ *   working.
+ * - Threads: functions without a handle argument may be called from any
+ *   thread at any time. A handle may be used from several threads; calls on
+ *   one model run one at a time. Different handles run in parallel.
+ * - Images are NHWC float32 (image after image, row after row, pixel after
+ *   pixel, then channels), RGB.
+ */
+#ifndef GRAFT_H
+#define GRAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Incremented whenever a change breaks programs built against an older
+ * header; it is also the N of the library's SONAME, libgraft.so.N. */
+#define GRAFT_ABI_VERSION 0
+
+typedef enum graft_status {
+    GRAFT_OK = 0,
+    /* A NULL pointer, a count or size out of range, an unknown option. */
+    GRAFT_ERROR_INVALID_ARGUMENT = 1,
+    /* A file is missing or cannot be read or written. */
+    GRAFT_ERROR_IO = 2,
+    /* A file is readable but wrong: corrupt, truncated, of another
+     * architecture, or holding a weight of the wrong shape. */
+    GRAFT_ERROR_FORMAT = 3,
+    /* The call does not apply to the handle in its current state. */
+    GRAFT_ERROR_STATE = 4,
+    GRAFT_ERROR_OUT_OF_MEMORY = 5,
+    /* A bug in Graft: please report it with the message. */
+    GRAFT_ERROR_INTERNAL = 6
+} graft_status;
+
+/* A model: a ResNet base (and, later, its head and optimizer state). */
+typedef struct graft_model graft_model;
+
+/* The library's version, "MAJOR.MINOR.PATCH". Static storage. */
+const char *graft_version(void);
+
+/* GRAFT_ABI_VERSION of the library actually loaded. */
+int graft_abi_version(void);
+
+/* The message of the last failed call on the calling thread ("" if none).
+ * Valid until the next failing call on the same thread. Never NULL. */
+const char *graft_last_error(void);
+
+/* ------------------------------------------------------------------ model */
+
+typedef enum graft_preprocessing {
+    /* keras.applications.resnet.preprocess_input: RGB to BGR, minus the
+     * ImageNet channel means (B 103.939, G 116.779, R 123.68). */
+    GRAFT_PREPROCESS_CAFFE = 0,
+    /* pixel / 255 */
+    GRAFT_PREPROCESS_RESCALE = 1,
+    /* pixels pass unchanged */
+    GRAFT_PREPROCESS_NONE = 2
+} graft_preprocessing;
+
+typedef struct graft_model_options {
+    size_t struct_size;
+    /* "resnet50" (default), "resnet101" or "resnet152". */
+    const char *architecture;
+    /* NULL: Keras's initialisers from `seed` (glorot-uniform kernels, zero
+     * biases, identity BatchNormalization). "imagenet": the architecture's
+     * standard file, e.g. resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5,
+     * looked up in $GRAFT_WEIGHTS_DIR, then in Keras's cache
+     * ($KERAS_HOME/models, else ~/.keras/models); Graft never downloads.
+     * Anything else: the path of a Keras legacy HDF5 weight file. The string
+     * is read during graft_model_create only. */
+    const char *weights;
+    /* Input image size, at least 32 each; default 224 x 224. */
+    int32_t input_height;
+    int32_t input_width;
+    /* Applied by graft_model_image_features; default GRAFT_PREPROCESS_CAFFE. */
+    graft_preprocessing preprocessing;
+    /* Seed of the random initialisation; default 0. */
+    uint64_t seed;
+    /* Worker threads; 0 (default) means one per core. */
+    int32_t num_threads;
+} graft_model_options;
+
+/* Fills *options with the defaults above. */
+void graft_model_options_init(graft_model_options *options);
+
+/* Builds a model. On success *out is a new handle (free it with
+ * graft_model_free); on failure *out is NULL.
+ * Returns GRAFT_ERROR_INVALID_ARGUMENT (NULL, bad option, input smaller than
+ * 32), GRAFT_ERROR_IO (weight file missing or unreadable),
+ * GRAFT_ERROR_FORMAT (not a Keras weight file of this architecture, a
+ * missing layer, a weight of the wrong shape: the message names the layer and
+ * both shapes), GRAFT_ERROR_OUT_OF_MEMORY. */
+graft_status graft_model_create(const graft_model_options *options, graft_model **out);
+
+/* Releases a model. NULL is ignored. The handle must not be in use. */
+void graft_model_free(graft_model *model);
+
+/* Input size of the model's images. */
+graft_status graft_model_input_shape(const graft_model *model, int32_t *height, int32_t *width);
+
+/* Shape of the base's output for one image: height, width, channels
+ * (4, 4, 2048 for ResNet50 at 100 x 100). */
+graft_status graft_model_feature_shape(const graft_model *model, int32_t *height, int32_t *width,
+                                       int32_t *channels);
+
+/* The base's output for `count` images that are already preprocessed:
+ * what Keras's base(x, training=False) returns. `preprocessed_nhwc` holds
+ * count x input_height x input_width x 3 floats; `features_out` receives
+ * count x feature height x width x channels floats.
+ * Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs or count < 1,
+ * GRAFT_ERROR_OUT_OF_MEMORY. */
+graft_status graft_model_features(graft_model *model, const float *preprocessed_nhwc, int64_t count,
+                                  float *features_out);
+
+/* As graft_model_features, for RGB images with pixel values 0..255: the
+ * model's preprocessing is applied first. */
+graft_status graft_model_image_features(graft_model *model, const float *images_nhwc, int64_t count,
+                                        float *features_out);
+
+/* The base's layers, in Keras's model.layers order (175 for ResNet50:
+ * layers[-10:] is the last residual block). -1 if model is NULL. */
+int graft_model_base_layer_count(const graft_model *model);
+
+/* Keras's name of base layer `index` ("conv1_conv"); a negative index
+ * counts from the end, as in Python. NULL if out of range. The string
+ * belongs to the model. */
+const char *graft_model_base_layer_name(const graft_model *model, int index);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRAFT_H */
