@@ -1,5 +1,5 @@
 import CGraftABI
-import Foundation
+import Glibc
 import GraftKernels
 
 /// The per-thread message behind graft_last_error(). Swift has no

@@ -1,5 +1,5 @@
 import CGraftABI
-import Foundation
+import Glibc
 
 let graftVersion = "0.1.0"
 private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(graftVersion)!)

@@ -1,5 +1,5 @@
 import CGraftABI
-import Foundation
+import Glibc
 import GraftKernels
 import GraftModel
 

@@ -1,5 +1,5 @@
 import CHDF5
-import Foundation
+import Glibc
 import GraftKernels
 
 /// A read-only HDF5 file: the few operations a Keras weight file needs
@@ -7,20 +7,19 @@ import GraftKernels
 /// turned into a `GraftError` that names the file and the object.
 ///
 /// The system's HDF5 is the serial build, which is not thread-safe: every
-/// call into it holds `HDF5File.lock`.
+/// call into it holds `HDF5File.mutex`.
 public final class HDF5File {
     public let path: String
     private let id: hid_t
 
-    static let lock = NSLock()
+    static let mutex = Mutex()
 
     public init(readingFrom path: String) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        guard access(path, F_OK) == 0 else {
             throw GraftError.io("weights file not found: \(path)")
         }
-        guard !isDirectory.boolValue, FileManager.default.isReadableFile(atPath: path) else {
+        guard isReadableFile(path) else {
             throw GraftError.io("weights file is not a readable file: \(path)")
         }
         let id: hid_t = HDF5File.locked {
@@ -36,9 +35,7 @@ public final class HDF5File {
     deinit { _ = HDF5File.locked { H5Fclose(id) } }
 
     static func locked<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
+        try mutex.withLock(body)
     }
 
     /// HDF5 prints its error stack to stderr by default; Graft reports errors

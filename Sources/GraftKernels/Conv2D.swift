@@ -1,5 +1,3 @@
-import Foundation
-
 /// The shape arithmetic of a 2-D convolution (or pooling window) over an NHWC
 /// batch, with explicit zero padding on each side.
 public struct ConvGeometry: Equatable {

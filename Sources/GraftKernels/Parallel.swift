@@ -1,6 +1,6 @@
 import CBLAS
 import Dispatch
-import Foundation
+import Glibc
 
 /// How many threads the kernels use, and how OpenBLAS is told about it.
 ///
@@ -10,7 +10,7 @@ import Foundation
 /// benchmark notes), and it lets im2col and the epilogues run in parallel too.
 public enum Parallel {
     /// Number of cores the process may run on.
-    public static let coreCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    public static let coreCount: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     /// Set once: OpenBLAS runs single-threaded inside Graft's own workers.
     /// The call is idempotent and cheap; every kernel entry point makes it.
@@ -50,14 +50,13 @@ public enum Parallel {
 /// tile, and tiles are large).
 final class AtomicCounter: @unchecked Sendable {
     private var value = 0
-    private let lock = NSLock()
+    private let mutex = Mutex()
 
     /// Returns the current value and advances it by one.
     func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        let v = value
-        value += 1
-        return v
+        mutex.withLock {
+            defer { value += 1 }
+            return value
+        }
     }
 }

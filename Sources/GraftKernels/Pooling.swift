@@ -25,16 +25,34 @@ public func maxPool2D(_ g: ConvGeometry, input: UnsafePointer<Float>,
                         out.update(from: src, count: c)
                         first = false
                     } else {
-                        for ch in 0..<c where src[ch] > out[ch] { out[ch] = src[ch] }
+                        maximum(into: out, src, count: c)
                     }
                 }
             }
             if first {
                 out.update(repeating: 0, count: c)
             } else if sawPadding {
-                for ch in 0..<c where out[ch] < 0 { out[ch] = 0 }
+                relu(input: out, count: c, output: out)
             }
         }
+    }
+}
+
+/// out = max(out, x), elementwise, eight lanes at a time.
+@inline(__always)
+private func maximum(into out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    typealias V = SIMD8<Float>
+    let o = UnsafeMutableRawPointer(out), s = UnsafeRawPointer(x)
+    var j = 0
+    while j + 8 <= count {
+        let a = o.loadUnaligned(fromByteOffset: j * 4, as: V.self)
+        let b = s.loadUnaligned(fromByteOffset: j * 4, as: V.self)
+        o.storeBytes(of: a.replacing(with: b, where: b .> a), toByteOffset: j * 4, as: V.self)
+        j += 8
+    }
+    while j < count {
+        if x[j] > out[j] { out[j] = x[j] }
+        j += 1
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// A dense Float32 array with a shape, laid out row-major (activations are
 /// NHWC, convolution kernels HWIO as Keras stores them).

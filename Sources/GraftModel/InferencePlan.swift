@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import GraftKernels
 
 /// A network compiled for inference on batches of up to `capacity` images.

@@ -1,4 +1,3 @@
-import Foundation
 import GraftIO
 import GraftKernels
 
@@ -40,7 +39,7 @@ public final class Model {
     /// Images per run of the compiled network; longer inputs go in batches.
     public static let maxBatch = 32
 
-    private let lock = NSLock()
+    private let mutex = Mutex()
     private var plan: InferencePlan?
     private var staging: Tensor?
 
@@ -111,17 +110,17 @@ public final class Model {
     /// Runs `body` under the model's lock with a plan big enough for `count`
     /// images (up to `maxBatch`), compiled on first use.
     private func withPlan(for count: Int, _ body: (InferencePlan) throws -> Void) throws {
-        lock.lock()
-        defer { lock.unlock() }
-        let wanted = min(count, Model.maxBatch)
-        if plan == nil || plan!.capacity < wanted {
-            plan = nil
-            staging = nil
-            let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads)
-            staging = Tensor(shape: [wanted * newPlan.inputSize])
-            plan = newPlan
+        try mutex.withLock {
+            let wanted = min(count, Model.maxBatch)
+            if plan == nil || plan!.capacity < wanted {
+                plan = nil
+                staging = nil
+                let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads)
+                staging = Tensor(shape: [wanted * newPlan.inputSize])
+                plan = newPlan
+            }
+            try body(plan!)
         }
-        try body(plan!)
     }
 }
 
@@ -135,14 +134,12 @@ public enum ImagenetWeights {
     /// The folders searched, in order: $GRAFT_WEIGHTS_DIR, then Keras's own
     /// cache ($KERAS_HOME/models, else ~/.keras/models).
     public static func searchFolders() -> [String] {
-        let env = ProcessInfo.processInfo.environment
         var folders: [String] = []
-        if let dir = env["GRAFT_WEIGHTS_DIR"], !dir.isEmpty { folders.append(dir) }
-        if let keras = env["KERAS_HOME"], !keras.isEmpty {
+        if let dir = environmentVariable("GRAFT_WEIGHTS_DIR") { folders.append(dir) }
+        if let keras = environmentVariable("KERAS_HOME") {
             folders.append(keras + "/models")
         } else {
-            let home = env["HOME"] ?? NSHomeDirectory()
-            folders.append(home + "/.keras/models")
+            folders.append((environmentVariable("HOME") ?? "~") + "/.keras/models")
         }
         return folders
     }
@@ -152,7 +149,7 @@ public enum ImagenetWeights {
     public static func locate(_ architecture: ResNetArchitecture) throws -> String {
         let name = architecture.imagenetNotopFileName
         let candidates = searchFolders().map { $0 + "/" + name }
-        if let found = candidates.first(where: { FileManager.default.isReadableFile(atPath: $0) }) {
+        if let found = candidates.first(where: isReadableFile) {
             return found
         }
         throw GraftError.io(

@@ -1,1 +1,127 @@
-print("todo")
+// graft-bench: the Graft side of `make bench` (bench/run.py drives it, with
+// Keras and ONNX Runtime, and prints the table).
+//
+//   graft-bench sgemm [--threads 2] [--size 2048] [--reps 5]
+//       OpenBLAS sgemm GFLOP/s on one large square product: the machine's
+//       practical peak, measured in the same run as everything else.
+//   graft-bench inference --weights PATH [--batch 32] [--size 100]
+//                         [--threads 2] [--warmup 2] [--reps 5]
+//       The base's forward pass on preprocessed input, as Keras's
+//       base(x, training=False).
+//
+// Each prints one JSON line.
+
+import CBLAS
+import Foundation
+import GraftKernels
+import GraftModel
+
+struct Arguments {
+    var values: [String: String] = [:]
+
+    init(_ args: ArraySlice<String>) {
+        var i = args.startIndex
+        while i < args.endIndex {
+            let key = args[i]
+            guard key.hasPrefix("--"), i + 1 < args.endIndex else { fail("unexpected argument \(key)") }
+            values[String(key.dropFirst(2))] = args[i + 1]
+            i += 2
+        }
+    }
+
+    func int(_ name: String, _ fallback: Int) -> Int {
+        guard let text = values[name] else { return fallback }
+        guard let v = Int(text) else { fail("--\(name) needs an integer, not \(text)") }
+        return v
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("graft-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Peak resident set size of this process, in MB (Linux reports kB).
+func peakRSSMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func json(_ fields: [(String, String)]) -> String {
+    "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+}
+
+func list(_ xs: [Double]) -> String {
+    "[" + xs.map { String(format: "%.4f", $0) }.joined(separator: ", ") + "]"
+}
+
+func sgemmBenchmark(_ args: Arguments) {
+    let n = args.int("size", 2048), reps = args.int("reps", 5), threads = args.int("threads", 2)
+    openblas_set_num_threads(Int32(threads))
+    let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+    for i in 0..<(n * n) {
+        a.data[i] = Float(i % 7) * 0.1
+        b.data[i] = Float(i % 5) * 0.1
+    }
+    let product = { gemm(m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n) }
+    product()
+    let times = (0..<reps).map { _ in seconds(product) }
+    let gflops = 2 * Double(n * n * n) / median(times) / 1e9
+    print(json([("engine", "\"sgemm\""), ("size", "\(n)"), ("threads", "\(threads)"),
+                ("gflops", String(format: "%.1f", gflops)), ("seconds", list(times))]))
+}
+
+func inferenceBenchmark(_ args: Arguments) throws {
+    guard let weights = args.values["weights"] else { fail("inference needs --weights PATH") }
+    let batch = args.int("batch", 32), size = args.int("size", 100)
+    let warmup = args.int("warmup", 2), reps = args.int("reps", 5)
+    var options = ModelOptions()
+    options.weights = .file(weights)
+    options.inputHeight = size
+    options.inputWidth = size
+    options.threads = args.int("threads", 2)
+    let model = try Model(options)
+
+    // Random pixels through caffe preprocessing, as the reference engines get.
+    let input = Tensor(shape: [batch, size, size, 3])
+    var state: UInt64 = 42
+    for i in 0..<input.count {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        input.data[i] = Float(state >> 40) / Float(1 << 24) * 255
+    }
+    Preprocessing.caffe.apply(input: input.data, pixels: batch * size * size, output: input.data)
+    let output = Tensor(shape: [batch] + model.featureShape)
+
+    let run = { try model.features(preprocessed: input.data, count: batch, output: output.data) }
+    for _ in 0..<warmup { try run() }
+    let times = try (0..<reps).map { _ in try seconds(run) }
+    print(json([("engine", "\"graft\""),
+                ("images_per_s", String(format: "%.2f", Double(batch) / median(times))),
+                ("seconds_per_batch", list(times)),
+                ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else { fail("usage: graft-bench sgemm|inference [--option value]...") }
+let options = Arguments(arguments.dropFirst(2))
+do {
+    switch arguments[1] {
+    case "sgemm": sgemmBenchmark(options)
+    case "inference": try inferenceBenchmark(options)
+    default: fail("unknown benchmark \(arguments[1])")
+    }
+} catch {
+    fail("\(error)")
+}

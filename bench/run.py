@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""`make bench`: Graft, Keras and ONNX Runtime side by side, in one run.
+
+Every engine runs in its own process (so one's threads and memory never touch
+another's), on the same weights and input size, with the same thread count.
+The engines take turns, round after round (Graft, Keras, ONNX, Graft, ...), so
+that a slow spell of the machine hits all of them; each process warms up, then
+times several batches. The table reports the median over all timed batches of
+every round, the ratio to Keras measured in the same run, and GFLOP/s beside
+the OpenBLAS sgemm peak measured in the same run.
+
+Usage: .venv/bin/python bench/run.py [--weights .fixtures/resnet50_random.h5]
+           [--rounds 3] [--batch 32] [--size 100] [--threads 2]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GRAFT_BENCH = REPO / ".build" / "release" / "graft-bench"
+REFERENCE_BENCH = REPO / "bench" / "reference_bench.py"
+
+# ResNet50 without its top at 100x100: 0.947 G multiply-adds per image
+# (KERAS-REFERENCE.md), i.e. 1.894 GFLOP. Other sizes scale with the pixels
+# only approximately, so the figure is printed for 100x100 alone.
+GFLOP_PER_IMAGE_100 = 2 * 0.947
+
+
+def run_json(command):
+    """Run one benchmark process and return the JSON line it prints."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"benchmark failed: {' '.join(map(str, command))}\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=str(REPO / ".fixtures" / "resnet50_random.h5"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=5, help="timed batches per process")
+    args = parser.parse_args()
+
+    common = ["--weights", args.weights, "--batch", str(args.batch), "--size", str(args.size),
+              "--threads", str(args.threads), "--warmup", "2", "--reps", str(args.reps)]
+    engines = {
+        "Graft": [str(GRAFT_BENCH), "inference"] + common,
+        "Keras": [sys.executable, str(REFERENCE_BENCH), "--engine", "keras"] + common,
+        "ONNX Runtime": [sys.executable, str(REFERENCE_BENCH), "--engine", "onnx"] + common,
+    }
+    # The ONNX export is cached next to the weights: make it before timing.
+    run_json(engines["ONNX Runtime"][:-4] + ["--warmup", "0", "--reps", "1"])
+
+    sgemm = [run_json([str(GRAFT_BENCH), "sgemm", "--threads", str(args.threads)])["gflops"]]
+    times = {name: [] for name in engines}
+    rss = {name: 0.0 for name in engines}
+    for round_index in range(args.rounds):
+        for name, command in engines.items():
+            result = run_json(command)
+            times[name] += result["seconds_per_batch"]
+            rss[name] = max(rss[name], result["peak_rss_mb"])
+            print(f"round {round_index + 1}: {name:13s} {result['images_per_s']:7.1f} images/s",
+                  file=sys.stderr)
+        sgemm.append(run_json([str(GRAFT_BENCH), "sgemm", "--threads", str(args.threads)])["gflops"])
+
+    sgemm_peak = statistics.median(sgemm)
+    images_per_s = {name: args.batch / statistics.median(t) for name, t in times.items()}
+    print()
+    print(f"ResNet50 base inference, batch {args.batch}, {args.size}x{args.size}, {args.threads} threads; "
+          f"medians of {args.rounds} rounds x {args.reps} batches")
+    print(f"OpenBLAS sgemm 2048^3 in the same run: {sgemm_peak:.0f} GFLOP/s")
+    print()
+    header = f"| engine | images/s | vs Keras | GFLOP/s | of sgemm peak | peak RSS |"
+    print(header)
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name in engines:
+        ips = images_per_s[name]
+        ratio = ips / images_per_s["Keras"]
+        if args.size == 100:
+            gflops = ips * GFLOP_PER_IMAGE_100
+            flops_cells = f"{gflops:.0f} | {100 * gflops / sgemm_peak:.0f}%"
+        else:
+            flops_cells = "- | -"
+        print(f"| {name} | {ips:.1f} | {ratio:.2f}x | {flops_cells} | {rss[name]:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()

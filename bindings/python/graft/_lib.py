@@ -1,0 +1,139 @@
+"""Loading libgraft and declaring its C interface (the contract is include/graft.h).
+
+The library is looked up, in order, at:
+1. $GRAFT_LIBRARY, if set (and then nowhere else);
+2. libgraft.so next to this package;
+3. the release build of the checkout this package sits in
+   (bindings/python/graft/../../../.build/release/libgraft.so).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+from .errors import GraftError, Status
+
+# GRAFT_ABI_VERSION of the graft.h these declarations mirror.
+ABI_VERSION = 0
+
+LIBRARY_FILE = "libgraft.so"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_CHECKOUT_BUILD = _PACKAGE_DIR.parents[2] / ".build" / "release"
+
+# graft_preprocessing, by the names the Python API uses.
+PREPROCESSING = {"caffe": 0, "rescale": 1, "none": 2}
+
+
+class graft_model_options(ctypes.Structure):
+    """struct graft_model_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("architecture", ctypes.c_char_p),
+        ("weights", ctypes.c_char_p),
+        ("input_height", ctypes.c_int32),
+        ("input_width", ctypes.c_int32),
+        ("preprocessing", ctypes.c_int),  # enum graft_preprocessing: an int in C
+        ("seed", ctypes.c_uint64),
+        ("num_threads", ctypes.c_int32),
+    ]
+
+
+def _open(path: str, origin: str) -> ctypes.CDLL:
+    """dlopen `path`, turning a failure into an ImportError that says why."""
+    try:
+        # CDLL, not PyDLL: the GIL is released during every call, so other
+        # Python threads run while the library computes.
+        return ctypes.CDLL(path)
+    except OSError as error:
+        raise ImportError(f"graft: cannot load {origin} {path}: {error}") from error
+
+
+def _load() -> ctypes.CDLL:
+    """Find and load libgraft (see the module docstring for the order)."""
+    override = os.environ.get("GRAFT_LIBRARY")
+    if override:
+        return _open(override, "$GRAFT_LIBRARY")
+    candidates = [_PACKAGE_DIR / LIBRARY_FILE, _CHECKOUT_BUILD / LIBRARY_FILE]
+    for candidate in candidates:
+        if candidate.is_file():
+            return _open(str(candidate), "the library")
+    looked = ", ".join(str(c) for c in candidates)
+    raise ImportError(
+        f"graft: {LIBRARY_FILE} not found; looked at $GRAFT_LIBRARY (not set), {looked}. "
+        "Build it with `make build` in the Graft checkout, or set GRAFT_LIBRARY "
+        "to the path of libgraft.so.")
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    """Give every function of graft.h its C signature.
+
+    Without argtypes ctypes would pass Python ints as C int, truncating
+    pointers and int64 counts. Buffers are plain void pointers (an array's
+    .ctypes.data): ndpointer's per-call checks cost more than the shape
+    checks the Python layer already makes.
+    """
+    status = ctypes.c_int  # enum graft_status
+    handle = ctypes.c_void_p  # graft_model *
+    int32_p = ctypes.POINTER(ctypes.c_int32)
+    signatures = {
+        "graft_version": ([], ctypes.c_char_p),
+        "graft_abi_version": ([], ctypes.c_int),
+        "graft_last_error": ([], ctypes.c_char_p),
+        # void *: see default_options() for why it gets a scratch buffer.
+        "graft_model_options_init": ([ctypes.c_void_p], None),
+        "graft_model_create": ([ctypes.POINTER(graft_model_options), ctypes.POINTER(handle)], status),
+        "graft_model_free": ([handle], None),
+        "graft_model_input_shape": ([handle, int32_p, int32_p], status),
+        "graft_model_feature_shape": ([handle, int32_p, int32_p, int32_p], status),
+        "graft_model_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
+        "graft_model_image_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
+        "graft_model_base_layer_count": ([handle], ctypes.c_int),
+        "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+    }
+    for name, (argtypes, restype) in signatures.items():
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        function.restype = restype
+
+
+lib = _load()
+_declare(lib)
+
+if lib.graft_abi_version() != ABI_VERSION:
+    raise ImportError(
+        f"graft: the loaded library {lib._name} has ABI version {lib.graft_abi_version()}, "
+        f"these bindings were written for ABI version {ABI_VERSION}; "
+        "install the bindings that come with that library")
+
+
+def last_error() -> str:
+    """graft_last_error() of the calling thread, as text."""
+    return lib.graft_last_error().decode("utf-8", errors="replace")
+
+
+def check(status: int) -> None:
+    """Raise GraftError with the library's message unless `status` is GRAFT_OK."""
+    if status != Status.OK:
+        raise GraftError(status, last_error())
+
+
+# graft_model_options_init writes the library's whole struct. A newer library
+# has a longer one (fields are only appended), which would overflow ours, so
+# it writes into a buffer far larger than the struct will ever grow.
+_INIT_SCRATCH_BYTES = 4096
+
+
+def default_options() -> graft_model_options:
+    """The library's defaults, in a struct of the size these bindings know.
+
+    struct_size is set to our size, so the library keeps its defaults for
+    any field appended after the ones declared here.
+    """
+    scratch = ctypes.create_string_buffer(_INIT_SCRATCH_BYTES)
+    lib.graft_model_options_init(scratch)
+    options = graft_model_options.from_buffer_copy(scratch.raw[: ctypes.sizeof(graft_model_options)])
+    options.struct_size = ctypes.sizeof(graft_model_options)
+    return options

@@ -1,0 +1,186 @@
+"""Models: handles on libgraft models with a Keras-like interface."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Callable, Optional
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _lib
+from .errors import GraftError, Status
+
+
+class Layer:
+    """One layer of a model's base, as Keras lists it in `model.layers`."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Layer {self.name}>"
+
+
+class BaseModel:
+    """A ResNet base (Keras's `include_top=False` model) computed by libgraft.
+
+    Build one with `graft.applications.ResNet50` and friends. The model owns
+    a library handle: `close()` (or leaving a `with` block, or garbage
+    collection) releases it. Methods may be called from several threads;
+    the library runs calls on one model one at a time.
+    """
+
+    def __init__(self, architecture: str, weights: Optional[bytes], input_height: int,
+                 input_width: int, preprocessing: str, seed: int, threads: int) -> None:
+        """Create the library model; the arguments are checked by the caller.
+
+        Args:
+            architecture: "resnet50", "resnet101" or "resnet152".
+            weights: None (random init), b"imagenet", or a file path, encoded.
+            input_height, input_width: input image size.
+            preprocessing: a key of `_lib.PREPROCESSING`.
+            seed: seed of the random initialisation.
+            threads: worker threads, 0 for one per core.
+        """
+        # Held while the handle is in use, so close() in one thread waits for
+        # a predict() in another instead of freeing the model under it.
+        self._lock = threading.Lock()
+        # Set before creation so that close() works even if creation fails.
+        self._handle = ctypes.c_void_p()
+
+        options = _lib.default_options()
+        options.architecture = architecture.encode()
+        options.weights = weights
+        options.input_height = input_height
+        options.input_width = input_width
+        options.preprocessing = _lib.PREPROCESSING[preprocessing]
+        options.seed = seed
+        options.num_threads = threads
+        _lib.check(_lib.lib.graft_model_create(ctypes.byref(options), ctypes.byref(self._handle)))
+
+        self.name = architecture
+        self.preprocessing = preprocessing
+        height, width = ctypes.c_int32(), ctypes.c_int32()
+        _lib.check(_lib.lib.graft_model_input_shape(self._handle, ctypes.byref(height), ctypes.byref(width)))
+        self._input_shape = (height.value, width.value, 3)
+        channels = ctypes.c_int32()
+        _lib.check(_lib.lib.graft_model_feature_shape(
+            self._handle, ctypes.byref(height), ctypes.byref(width), ctypes.byref(channels)))
+        self._output_shape = (height.value, width.value, channels.value)
+        count = _lib.lib.graft_model_base_layer_count(self._handle)
+        self._layers = [Layer(_lib.lib.graft_model_base_layer_name(self._handle, i).decode())
+                        for i in range(count)]
+        self._layers_by_name = {layer.name: layer for layer in self._layers}
+
+    @property
+    def input_shape(self) -> tuple:
+        """(None, height, width, 3), as Keras writes it."""
+        return (None, *self._input_shape)
+
+    @property
+    def output_shape(self) -> tuple:
+        """(None, height', width', channels) of the features."""
+        return (None, *self._output_shape)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The base's layers in Keras's order (175 for ResNet50)."""
+        return list(self._layers)
+
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The layer called `name`, or at position `index` of `layers`.
+
+        Raises:
+            ValueError: neither or both given, or no such layer.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("get_layer needs a layer name or an index (exactly one)")
+        if index is not None:
+            if not -len(self._layers) <= index < len(self._layers):
+                raise ValueError(f"layer index {index} is out of range: {self.name} has "
+                                 f"{len(self._layers)} layers")
+            return self._layers[index]
+        try:
+            return self._layers_by_name[name]
+        except KeyError:
+            raise ValueError(f"no layer named {name!r} in {self.name}; "
+                             "see [layer.name for layer in model.layers]") from None
+
+    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: int = 0) -> np.ndarray:
+        """The features of already preprocessed images, like Keras's `base.predict`.
+
+        Args:
+            x: (n, height, width, 3) images, preprocessed as the weights
+                expect (for ImageNet weights: caffe, see `features_from_images`).
+            batch_size, verbose: accepted for Keras compatibility; the library
+                chooses its own batches and prints nothing.
+
+        Returns:
+            float32 features of shape (n, height', width', channels).
+        """
+        return self._run(_lib.lib.graft_model_features, x)
+
+    def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
+        """As `predict`: Keras's `base(x, training=False)`.
+
+        Raises:
+            ValueError: training=True, which Keras would run with batch
+                statistics; Graft's base always uses the moving statistics.
+        """
+        if training:
+            raise ValueError("Graft's base always runs BatchNormalization in inference mode "
+                             "(Keras's training=False); training=True is not available")
+        return self.predict(x)
+
+    def features_from_images(self, images: ArrayLike) -> np.ndarray:
+        """The features of RGB images with pixel values 0..255.
+
+        The model's preprocessing (`self.preprocessing`) is applied inside the
+        library first, so this equals `predict(preprocess_input(images))`.
+        """
+        return self._run(_lib.lib.graft_model_image_features, images)
+
+    def _run(self, function: Callable[..., int], x: ArrayLike) -> np.ndarray:
+        """Call graft_model_features or graft_model_image_features on `x`."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != self._input_shape:
+            raise ValueError(f"{self.name} expects input of shape {self.input_shape}, "
+                             f"got an array of shape {x.shape}")
+        features = np.empty((x.shape[0], *self._output_shape), dtype=np.float32)
+        if x.shape[0] == 0:  # the library refuses a count of 0; Keras returns an empty batch
+            return features
+        with self._lock:
+            _lib.check(function(self._open_handle(), x.ctypes.data, x.shape[0], features.ctypes.data))
+        return features
+
+    def _open_handle(self) -> ctypes.c_void_p:
+        """The library handle, or a GraftError if the model was closed."""
+        if not self._handle:
+            raise GraftError(Status.STATE, f"the {self.name} model is closed")
+        return self._handle
+
+    def close(self) -> None:
+        """Release the library model. Calling it again does nothing."""
+        with self._lock:
+            if self._handle:
+                _lib.lib.graft_model_free(self._handle)
+                self._handle = ctypes.c_void_p()
+
+    def __enter__(self) -> BaseModel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # __init__ may have failed before the handle existed.
+        if hasattr(self, "_handle"):
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "" if self._handle else ", closed"
+        return f"<graft BaseModel {self.name}, input {self.input_shape}{state}>"
