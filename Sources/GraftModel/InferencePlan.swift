@@ -31,7 +31,9 @@ final class InferencePlan {
     enum Buffer: Equatable { case input, slot(Int) }
 
     enum Op {
-        case conv(geometry: ConvGeometry, kernel: Tensor, bias: Tensor, input: Buffer,
+        /// `winograd` holds the transformed kernel when the convolution runs
+        /// as Winograd F(2x2, 3x3).
+        case conv(geometry: ConvGeometry, kernel: Tensor, winograd: Tensor?, bias: Tensor, input: Buffer,
                   residual: Buffer?, relu: Bool, output: Buffer)
         case zeroPad(height: Int, width: Int, channels: Int, pads: Pads, input: Buffer, output: Buffer)
         case maxPool(geometry: ConvGeometry, input: Buffer, output: Buffer)
@@ -77,14 +79,19 @@ final class InferencePlan {
         }
         for op in ops {
             switch op {
-            case let .conv(g, kernel, bias, inBuf, residual, relu, outBuf):
+            case let .conv(g, kernel, winograd, bias, inBuf, residual, relu, outBuf):
                 var g = g
                 g.batch = batch
-                Conv2D.forward(g, input: ptr(inBuf), kernel: kernel.data, output: ptr(outBuf),
-                               epilogue: Epilogue(bias: UnsafePointer(bias.data),
-                                                  residual: residual.map { UnsafePointer(ptr($0)) },
-                                                  relu: relu),
-                               workspace: workspace, threads: threads)
+                let epilogue = Epilogue(bias: UnsafePointer(bias.data),
+                                        residual: residual.map { UnsafePointer(ptr($0)) }, relu: relu)
+                if let winograd {
+                    Winograd3x3.forward(g, input: ptr(inBuf), transformedKernel: winograd.data,
+                                        output: ptr(outBuf), epilogue: epilogue, workspace: workspace!,
+                                        threads: threads)
+                } else {
+                    Conv2D.forward(g, input: ptr(inBuf), kernel: kernel.data, output: ptr(outBuf),
+                                   epilogue: epilogue, workspace: workspace, threads: threads)
+                }
             case let .zeroPad(h, w, c, p, inBuf, outBuf):
                 zeroPad2D(input: ptr(inBuf), batch: batch, height: h, width: w, channels: c,
                           top: p.top, bottom: p.bottom, left: p.left, right: p.right, output: ptr(outBuf))
@@ -138,8 +145,10 @@ final class InferencePlan {
             for v in Set(op.reads) where lastUse[v] == i {
                 if case .slot(let s)? = bufferOf[v] { free.append(s) }
             }
-            if case let .conv(g, _, _, _, _, _, _) = op.template {
-                workspaceSize = max(workspaceSize, Conv2D.workspaceSize(g, threads: threads))
+            if case let .conv(g, _, winograd, _, _, _, _, _) = op.template {
+                workspaceSize = max(workspaceSize, winograd == nil
+                    ? Conv2D.workspaceSize(g, threads: threads)
+                    : Winograd3x3.workspaceSize(g, threads: threads))
             }
         }
         func buffer(_ v: Int) -> Buffer { bufferOf[v]! }
@@ -276,10 +285,12 @@ struct PlanCompiler {
                     absorbed.insert(r)
                     last = r
                 }
+                let winograd = Winograd3x3.applies(to: g)
+                    ? Winograd3x3.transformKernel(k.data, inChannels: g.inChannels, outChannels: filters) : nil
                 let reads = [source] + (residualLayer.map { [$0] } ?? [])
                 emit(last, reading: reads) { r, w in
-                    .conv(geometry: g, kernel: k, bias: b, input: r[0], residual: r.count > 1 ? r[1] : nil,
-                          relu: relu, output: w)
+                    .conv(geometry: g, kernel: k, winograd: winograd, bias: b, input: r[0],
+                          residual: r.count > 1 ? r[1] : nil, relu: relu, output: w)
                 }
 
             case let .maxPooling2D(pool, strides):

@@ -188,3 +188,55 @@ func elementwiseAndDense() {
         }
     }
 }
+
+/// Winograd's transforms multiply and add with coefficients ±1 and ±½, which
+/// scale the rounding error of the 16 products by a small constant over the
+/// direct method's (each 1-D transform sums at most 3 terms, applied twice on
+/// each side); 16x the direct bound covers it, and a wrong tile, padding or
+/// transform is off by O(1).
+func winogradTolerance(_ k: Int) -> Double { 16 * dotProductTolerance(k) }
+
+@Test("Winograd F(2x2,3x3) matches the reference loop", arguments: [
+    (1, 4, 4, 8, 8, 1, Conv2D.defaultTileBudget),
+    (2, 7, 5, 16, 24, 2, Conv2D.defaultTileBudget),   // odd sizes: partial edge tiles
+    (3, 6, 9, 8, 16, 2, 16 * 24 * 9),                 // several chunks per worker
+    (2, 1, 3, 8, 8, 2, Conv2D.defaultTileBudget),     // one pixel high
+])
+func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int, threads: Int,
+                              tileBudget: Int) throws {
+    var random = TestRandom(17)
+    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin,
+                         kernelHeight: 3, kernelWidth: 3, outChannels: cout,
+                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    try #require(Winograd3x3.applies(to: g))
+    let input = random.tensor([batch, height, width, cin])
+    let kernel = random.tensor([3, 3, cin, cout]), bias = random.tensor([cout])
+    let residual = random.tensor([g.outPixels * cout])
+    let u = Winograd3x3.transformKernel(kernel.data, inChannels: cin, outChannels: cout)
+    let output = Tensor(shape: [g.outPixels * cout])
+    let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: threads, tileBudget: tileBudget)])
+    Winograd3x3.forward(g, input: input.data, transformedKernel: u.data, output: output.data,
+                        epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
+                        workspace: workspace.data, threads: threads, tileBudget: tileBudget)
+    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
+    let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
+    #expect(worstRelativeError(output.data, expected, magnitudes) <= winogradTolerance(g.patchSize))
+}
+
+@Test("Winograd applies to 3x3 stride-1 same convolutions only")
+func winogradApplicability() {
+    let same = ConvGeometry(batch: 1, inHeight: 8, inWidth: 8, inChannels: 8, kernelHeight: 3, kernelWidth: 3,
+                            outChannels: 8, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    #expect(Winograd3x3.applies(to: same))
+    var strided = same
+    strided.strideH = 2
+    strided.strideW = 2
+    var unpadded = same
+    unpadded.padTop = 0
+    var oddChannels = same
+    oddChannels.inChannels = 3
+    var pointwise = same
+    (pointwise.kernelHeight, pointwise.kernelWidth) = (1, 1)
+    for g in [strided, unpadded, oddChannels, pointwise] { #expect(!Winograd3x3.applies(to: g)) }
+}

@@ -1,0 +1,210 @@
+/// 3x3, stride-1, "same" convolution by Winograd's minimal filtering
+/// F(2x2, 3x3) (Lavin & Gray, 2015): each 2x2 block of output pixels comes
+/// from a 4x4 block of input through 16 products per channel pair instead of
+/// 36, i.e. 2.25x fewer multiplications than im2col + GEMM. The products
+/// are 16 independent GEMMs, (tiles × C)·(C × K), one per position ξ of the
+/// 4x4 transformed tile, so OpenBLAS still does the arithmetic.
+///
+///   kernel:  U = G g Gᵀ          (once, when the plan is compiled)
+///   input:   V = Bᵀ d B          (per 4x4 input block and channel)
+///   output:  Y = Aᵀ (U ⊙ V) A    (summed over channels by the GEMMs)
+///
+/// The transforms only add, subtract and halve, so rounding stays at the level
+/// of the direct method (the parity tests hold it to the same bar).
+public enum Winograd3x3 {
+    /// Whether `g` is a convolution this path computes: 3x3, stride 1, one
+    /// pixel of zero padding on every side, channel counts a multiple of 8
+    /// (the transforms run eight channels at a time).
+    public static func applies(to g: ConvGeometry) -> Bool {
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideH == 1 && g.strideW == 1
+            && g.padTop == 1 && g.padBottom == 1 && g.padLeft == 1 && g.padRight == 1
+            && g.inChannels % 8 == 0 && g.outChannels % 8 == 0
+    }
+
+    /// U = G g Gᵀ for every (input, output) channel pair of an HWIO 3x3
+    /// kernel, laid out as 16 matrices C × K (one per ξ), the B of the GEMMs.
+    public static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int,
+                                       outChannels k: Int) -> Tensor {
+        let u = Tensor(shape: [16, c, k])
+        // G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]
+        let gm: [[Float]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        for ci in 0..<c {
+            for ko in 0..<k {
+                var g = [[Float]](repeating: [0, 0, 0], count: 3)
+                for y in 0..<3 { for x in 0..<3 { g[y][x] = kernel[((y * 3 + x) * c + ci) * k + ko] } }
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        var sum: Float = 0
+                        for y in 0..<3 { for x in 0..<3 { sum += gm[i][y] * g[y][x] * gm[j][x] } }
+                        u.data[((i * 4 + j) * c + ci) * k + ko] = sum
+                    }
+                }
+            }
+        }
+        return u
+    }
+
+    /// Tiles of 2x2 output pixels one worker transforms and multiplies at once.
+    static func tilesPerChunk(_ g: ConvGeometry, tileBudget: Int) -> Int {
+        max(8, tileBudget / (16 * (g.inChannels + g.outChannels)))
+    }
+
+    /// Floats of workspace `forward` needs: per worker, the transformed input
+    /// and products of one chunk of tiles, and a zero vector for padding.
+    public static func workspaceSize(_ g: ConvGeometry, threads: Int,
+                                     tileBudget: Int = Conv2D.defaultTileBudget) -> Int {
+        max(1, threads) * workerFloats(g, tileBudget: tileBudget)
+    }
+
+    static func workerFloats(_ g: ConvGeometry, tileBudget: Int) -> Int {
+        16 * tilesPerChunk(g, tileBudget: tileBudget) * (g.inChannels + g.outChannels) + g.inChannels
+    }
+
+    public static func forward(_ g: ConvGeometry, input: UnsafePointer<Float>,
+                               transformedKernel u: UnsafePointer<Float>,
+                               output: UnsafeMutablePointer<Float>, epilogue: Epilogue,
+                               workspace: UnsafeMutablePointer<Float>, threads: Int,
+                               tileBudget: Int = Conv2D.defaultTileBudget) {
+        precondition(applies(to: g))
+        Parallel.configureBLAS()
+        let (c, k) = (g.inChannels, g.outChannels)
+        let tilesH = (g.inHeight + 1) / 2, tilesW = (g.inWidth + 1) / 2
+        let tiles = g.batch * tilesH * tilesW
+        let perChunk = tilesPerChunk(g, tileBudget: tileBudget)
+        let workers = max(1, threads)
+        var chunkCount = (tiles + perChunk - 1) / perChunk
+        chunkCount = min(tiles, ((chunkCount + workers - 1) / workers) * workers)
+        let chunks = evenSplit(tiles, parts: chunkCount, multiple: 1)
+
+        Parallel.forEach(chunks.count, threads: workers) { index, worker in
+            let chunk = chunks[index]
+            let n = chunk.count
+            let v = workspace + worker * workerFloats(g, tileBudget: tileBudget)
+            let m = v + 16 * perChunk * c
+            let zeros = m + 16 * perChunk * k
+            zeros.update(repeating: 0, count: c)
+            let blockPointers = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: 16)
+            let targetPointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 4)
+            defer {
+                blockPointers.deallocate()
+                targetPointers.deallocate()
+            }
+
+            for (row, tile) in chunk.enumerated() {
+                let image = tile / (tilesH * tilesW)
+                let ty = (tile / tilesW) % tilesH, tx = tile % tilesW
+                for i in 0..<4 {
+                    let y = 2 * ty - 1 + i
+                    for j in 0..<4 {
+                        let x = 2 * tx - 1 + j
+                        let inside = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth
+                        blockPointers[i * 4 + j] = UnsafeRawPointer(
+                            inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * c : UnsafePointer(zeros))
+                    }
+                }
+                transformInput(blockPointers, channels: c, into: v + row * c, matrixStride: n * c)
+            }
+            for xi in 0..<16 {
+                gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u + xi * c * k, ldb: k,
+                     c: m + xi * n * k, ldc: k)
+            }
+            for (row, tile) in chunk.enumerated() {
+                let image = tile / (tilesH * tilesW)
+                let ty = (tile / tilesW) % tilesH, tx = tile % tilesW
+                for i in 0..<2 {
+                    for j in 0..<2 {
+                        let y = 2 * ty + i, x = 2 * tx + j
+                        let inside = y < g.inHeight && x < g.inWidth
+                        targetPointers[i * 2 + j] = inside
+                            ? UnsafeMutableRawPointer(output + ((image * g.inHeight + y) * g.inWidth + x) * k) : nil
+                    }
+                }
+                transformOutput(m + row * k, matrixStride: n * k, channels: k, into: targetPointers)
+                if !epilogue.isIdentity {
+                    for i in 0..<2 where 2 * ty + i < g.inHeight {
+                        let y = 2 * ty + i
+                        let x0 = 2 * tx, pixels = min(2, g.inWidth - x0)
+                        let first = (image * g.inHeight + y) * g.inWidth + x0
+                        epilogue.apply(to: output, channels: k, rows: first..<(first + pixels), columns: 0..<k)
+                    }
+                }
+            }
+        }
+    }
+
+    private typealias V = SIMD8<Float>
+
+    /// One 1-D input transform, Bᵀ applied to four values:
+    /// Bᵀ = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
+    @inline(__always)
+    private static func bt(_ a: V, _ b: V, _ c: V, _ d: V) -> (V, V, V, V) {
+        (a - c, b + c, c - b, b - d)
+    }
+
+    /// One 1-D output transform, Aᵀ applied to four values:
+    /// Aᵀ = [[1, 1, 1, 0], [0, 1, -1, -1]].
+    @inline(__always)
+    private static func at(_ a: V, _ b: V, _ c: V, _ d: V) -> (V, V) {
+        (a + b + c, b - c - d)
+    }
+
+    /// V = Bᵀ d B for one tile, whose 16 input pixels (row-major; a zero
+    /// vector for padding) are at `d`, eight channels at a time. Element ξ of
+    /// the transformed tile goes to `out + ξ·matrixStride`.
+    @inline(__always)
+    static func transformInput(_ d: UnsafePointer<UnsafeRawPointer>, channels: Int,
+                               into out: UnsafeMutablePointer<Float>, matrixStride: Int) {
+        let dst = UnsafeMutableRawPointer(out)
+        for c in stride(from: 0, to: channels, by: 8) {
+            let offset = c * 4
+            @inline(__always) func load(_ i: Int) -> V { d[i].loadUnaligned(fromByteOffset: offset, as: V.self) }
+            @inline(__always) func store(_ xi: Int, _ value: V) {
+                dst.storeBytes(of: value, toByteOffset: xi * matrixStride * 4 + offset, as: V.self)
+            }
+            // Columns first (t = Bᵀ d), then rows (V = t B).
+            let (t00, t10, t20, t30) = bt(load(0), load(4), load(8), load(12))
+            let (t01, t11, t21, t31) = bt(load(1), load(5), load(9), load(13))
+            let (t02, t12, t22, t32) = bt(load(2), load(6), load(10), load(14))
+            let (t03, t13, t23, t33) = bt(load(3), load(7), load(11), load(15))
+            @inline(__always) func storeRow(_ i: Int, _ r0: V, _ r1: V, _ r2: V, _ r3: V) {
+                let (v0, v1, v2, v3) = bt(r0, r1, r2, r3)
+                store(4 * i, v0)
+                store(4 * i + 1, v1)
+                store(4 * i + 2, v2)
+                store(4 * i + 3, v3)
+            }
+            storeRow(0, t00, t01, t02, t03)
+            storeRow(1, t10, t11, t12, t13)
+            storeRow(2, t20, t21, t22, t23)
+            storeRow(3, t30, t31, t32, t33)
+        }
+    }
+
+    /// Y = Aᵀ m A for one tile: the 2x2 output pixels, written to `targets`
+    /// (row-major; nil for a pixel past the image's edge).
+    @inline(__always)
+    static func transformOutput(_ m: UnsafePointer<Float>, matrixStride: Int, channels: Int,
+                                into targets: UnsafePointer<UnsafeMutableRawPointer?>) {
+        let src = UnsafeRawPointer(m)
+        for c in stride(from: 0, to: channels, by: 8) {
+            let offset = c * 4
+            @inline(__always) func load(_ xi: Int) -> V {
+                src.loadUnaligned(fromByteOffset: xi * matrixStride * 4 + offset, as: V.self)
+            }
+            @inline(__always) func store(_ pixel: Int, _ value: V) {
+                targets[pixel]?.storeBytes(of: value, toByteOffset: offset, as: V.self)
+            }
+            // Columns first (s = Aᵀ m), then rows (Y = s A).
+            let (s00, s10) = at(load(0), load(4), load(8), load(12))
+            let (s01, s11) = at(load(1), load(5), load(9), load(13))
+            let (s02, s12) = at(load(2), load(6), load(10), load(14))
+            let (s03, s13) = at(load(3), load(7), load(11), load(15))
+            let (y00, y01) = at(s00, s01, s02, s03)
+            let (y10, y11) = at(s10, s11, s12, s13)
+            store(0, y00)
+            store(1, y01)
+            store(2, y10)
+            store(3, y11)
+        }
+    }
+}
