@@ -11,9 +11,10 @@
  *   library belong to the handle they came from and stay valid until it is
  *   freed.
  * - Option structs begin with struct_size and are filled with defaults by
- *   their _init function; set the fields you need after calling it. Fields
- *   are only ever appended, so a program built against an older header keeps
- *   working.
+ *   their _init macro, which passes sizeof the caller's struct to the library:
+ *   set the fields you need after calling it. Fields are only ever appended,
+ *   so a program built against an older header keeps working with a newer
+ *   library (which writes and reads only the fields the program knows).
  * - Threads: functions without a handle argument may be called from any
  *   thread at any time. A handle may be used from several threads; calls on
  *   one model run one at a time. Different handles run in parallel.
@@ -87,19 +88,24 @@ typedef struct graft_model_options {
      * Anything else: the path of a Keras legacy HDF5 weight file. The string
      * is read during graft_model_create only. */
     const char *weights;
-    /* Input image size, at least 32 each; default 224 x 224. */
+    /* Input image size, 32 to 16384 each; default 224 x 224. */
     int32_t input_height;
     int32_t input_width;
-    /* Applied by graft_model_image_features; default GRAFT_PREPROCESS_CAFFE. */
-    graft_preprocessing preprocessing;
+    /* A graft_preprocessing value, applied by graft_model_image_features;
+     * default GRAFT_PREPROCESS_CAFFE. (int32_t: an enum's size is up to the
+     * compiler.) */
+    int32_t preprocessing;
     /* Seed of the random initialisation; default 0. */
     uint64_t seed;
     /* Worker threads; 0 (default) means one per core. */
     int32_t num_threads;
 } graft_model_options;
 
-/* Fills *options with the defaults above. */
-void graft_model_options_init(graft_model_options *options);
+/* Fills the first `struct_size` bytes of *options with the defaults above and
+ * sets options->struct_size. NULL is ignored. Use the macro: */
+void graft_model_options_init_sized(graft_model_options *options, size_t struct_size);
+#define graft_model_options_init(options) \
+    graft_model_options_init_sized((options), sizeof *(options))
 
 /* Builds a model. On success *out is a new handle (free it with
  * graft_model_free); on failure *out is NULL.
@@ -113,11 +119,13 @@ graft_status graft_model_create(const graft_model_options *options, graft_model 
 /* Releases a model. NULL is ignored. The handle must not be in use. */
 void graft_model_free(graft_model *model);
 
-/* Input size of the model's images. */
+/* Input size of the model's images. Returns GRAFT_ERROR_INVALID_ARGUMENT for
+ * NULLs. */
 graft_status graft_model_input_shape(const graft_model *model, int32_t *height, int32_t *width);
 
 /* Shape of the base's output for one image: height, width, channels
- * (4, 4, 2048 for ResNet50 at 100 x 100). */
+ * (4, 4, 2048 for ResNet50 at 100 x 100). Returns GRAFT_ERROR_INVALID_ARGUMENT
+ * for NULLs. */
 graft_status graft_model_feature_shape(const graft_model *model, int32_t *height, int32_t *width,
                                        int32_t *channels);
 

@@ -77,6 +77,17 @@ func readOptions<T>(_ pointer: UnsafePointer<T>, defaults: T, initFunction: Stri
     return result
 }
 
+/// Writes `value` into a caller's options struct of `callerSize` bytes: only
+/// the fields the caller's header knows, and struct_size set to that size.
+func writeOptions<T>(_ value: T, to pointer: UnsafeMutablePointer<T>, callerSize: Int) {
+    var value = value
+    let size = min(max(callerSize, 0), MemoryLayout<T>.size)
+    withUnsafeMutableBytes(of: &value) { bytes in
+        bytes.storeBytes(of: size, toByteOffset: 0, as: Int.self)
+        UnsafeMutableRawPointer(pointer).copyMemory(from: bytes.baseAddress!, byteCount: size)
+    }
+}
+
 /// A C string argument as a Swift string, refusing invalid UTF-8.
 func string(_ pointer: UnsafePointer<CChar>, _ name: String) throws -> String {
     guard let s = String(validatingCString: pointer) else {

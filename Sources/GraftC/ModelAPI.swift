@@ -25,19 +25,25 @@ final class ModelHandle {
 
 private let defaultArchitecture = strdup("resnet50")!
 
-@_cdecl("graft_model_options_init")
-public func graft_model_options_init(_ options: UnsafeMutablePointer<graft_model_options>?) {
-    guard let options else { return }
+/// The library's defaults for a graft_model_options.
+func defaultModelOptions() -> graft_model_options {
     let defaults = ModelOptions()
-    options.pointee = graft_model_options(
+    return graft_model_options(
         struct_size: MemoryLayout<graft_model_options>.size,
         architecture: UnsafePointer(defaultArchitecture),
         weights: nil,
         input_height: Int32(defaults.inputHeight),
         input_width: Int32(defaults.inputWidth),
-        preprocessing: GRAFT_PREPROCESS_CAFFE,
+        preprocessing: Int32(GRAFT_PREPROCESS_CAFFE.rawValue),
         seed: defaults.seed,
         num_threads: Int32(defaults.threads))
+}
+
+@_cdecl("graft_model_options_init_sized")
+public func graft_model_options_init_sized(_ options: UnsafeMutablePointer<graft_model_options>?,
+                                           _ structSize: Int) {
+    guard let options else { return }
+    writeOptions(defaultModelOptions(), to: options, callerSize: structSize)
 }
 
 /// The Swift options a C options struct describes.
@@ -53,15 +59,18 @@ func modelOptions(_ c: graft_model_options) throws -> ModelOptions {
     }
     if let weights = c.weights {
         let weights = try string(weights, "options.weights")
+        guard !weights.isEmpty else {
+            throw GraftError.invalidArgument("options.weights is empty: give a path, \"imagenet\", or NULL for random initialisation")
+        }
         o.weights = weights == "imagenet" ? .imagenet : .file(weights)
     }
     o.inputHeight = Int(c.input_height)
     o.inputWidth = Int(c.input_width)
-    switch c.preprocessing {
+    switch graft_preprocessing(rawValue: UInt32(bitPattern: c.preprocessing)) {
     case GRAFT_PREPROCESS_CAFFE: o.preprocessing = .caffe
     case GRAFT_PREPROCESS_RESCALE: o.preprocessing = .rescale
     case GRAFT_PREPROCESS_NONE: o.preprocessing = .none
-    default: throw GraftError.invalidArgument("unknown preprocessing \(c.preprocessing.rawValue)")
+    default: throw GraftError.invalidArgument("unknown preprocessing \(c.preprocessing)")
     }
     o.seed = c.seed
     o.threads = Int(c.num_threads)
@@ -74,9 +83,7 @@ public func graft_model_create(_ options: UnsafePointer<graft_model_options>?,
     out?.pointee = nil
     return catchingErrors {
         let out = try required(out, "out")
-        var defaults = graft_model_options()
-        graft_model_options_init(&defaults)
-        let c = try readOptions(try required(options, "options"), defaults: defaults,
+        let c = try readOptions(try required(options, "options"), defaults: defaultModelOptions(),
                                 initFunction: "graft_model_options_init")
         out.pointee = ModelHandle(try Model(try modelOptions(c))).opaque
     }

@@ -24,6 +24,9 @@ public enum ResNetArchitecture: String, CaseIterable {
 
     /// Keras refuses inputs smaller than this on either side.
     public static let minimumInputSize = 32
+    /// Graft's bound on either side, far above any use (one 16384x16384 image
+    /// is 3 GB of floats), so that no size computation can overflow.
+    public static let maximumInputSize = 16384
 }
 
 /// A network's layers in Keras's `model.layers` order, each reading only
@@ -55,10 +58,14 @@ extension Network {
     /// mean 0, moving variance 1).
     public static func resnet(_ architecture: ResNetArchitecture, inputHeight: Int, inputWidth: Int,
                               seed: UInt64) throws -> Network {
-        let minimum = ResNetArchitecture.minimumInputSize
+        let minimum = ResNetArchitecture.minimumInputSize, maximum = ResNetArchitecture.maximumInputSize
         guard inputHeight >= minimum && inputWidth >= minimum else {
             throw GraftError.invalidArgument(
                 "input size \(inputHeight)x\(inputWidth) is too small: \(architecture.kerasName) needs at least \(minimum)x\(minimum)")
+        }
+        guard inputHeight <= maximum && inputWidth <= maximum else {
+            throw GraftError.invalidArgument(
+                "input size \(inputHeight)x\(inputWidth) is too large: Graft takes at most \(maximum) on either side")
         }
         var builder = NetworkBuilder(inputHeight: inputHeight, inputWidth: inputWidth, seed: seed)
         var x = builder.input()

@@ -7,9 +7,14 @@ import Testing
 
 private var lastError: String { String(cString: graft_last_error()) }
 
+/// What C's graft_model_options_init(&o) macro expands to.
+private func initOptions(_ o: inout graft_model_options) {
+    graft_model_options_init_sized(&o, MemoryLayout<graft_model_options>.size)
+}
+
 private func smallOptions() -> graft_model_options {
     var o = graft_model_options()
-    graft_model_options_init(&o)
+    initOptions(&o)
     o.input_height = 32
     o.input_width = 32
     return o
@@ -27,12 +32,24 @@ func versionAndDefaults() {
     #expect(String(cString: graft_version()).split(separator: ".").count == 3)
     #expect(graft_abi_version() == GRAFT_ABI_VERSION)
     var o = graft_model_options()
-    graft_model_options_init(&o)
+    initOptions(&o)
     #expect(o.struct_size == MemoryLayout<graft_model_options>.size)
     #expect(String(cString: o.architecture) == "resnet50")
     #expect(o.weights == nil && o.input_height == 224 && o.input_width == 224)
-    #expect(o.preprocessing == GRAFT_PREPROCESS_CAFFE && o.num_threads == 0)
-    graft_model_options_init(nil)
+    #expect(o.preprocessing == Int32(GRAFT_PREPROCESS_CAFFE.rawValue) && o.num_threads == 0)
+    graft_model_options_init_sized(nil, 64)
+}
+
+@Test("options_init writes only the bytes of the caller's (possibly older, shorter) struct")
+func optionsInitRespectsCallerSize() {
+    let known = MemoryLayout<graft_model_options>.offset(of: \.seed)!
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 16)
+    defer { buffer.deallocate() }
+    buffer.initializeMemory(as: UInt8.self, repeating: 0xAB, count: 256)
+    graft_model_options_init_sized(buffer.assumingMemoryBound(to: graft_model_options.self), known)
+    #expect(buffer.load(as: Int.self) == known)
+    let untouched = (known..<256).allSatisfy { buffer.load(fromByteOffset: $0, as: UInt8.self) == 0xAB }
+    #expect(untouched)
 }
 
 @Test("graft_model_create refuses bad options with a clear message and a NULL handle")
@@ -52,13 +69,16 @@ func createRefusesBadOptions() throws {
     o.input_height = 31
     (status, h) = create(o)
     #expect(status == GRAFT_ERROR_INVALID_ARGUMENT && h == nil && lastError.contains("32"))
+    o.input_height = Int32.max
+    (status, h) = create(o)
+    #expect(status == GRAFT_ERROR_INVALID_ARGUMENT && h == nil && lastError.contains("too large"))
 
     o = smallOptions()
     o.num_threads = -1
     #expect(create(o).0 == GRAFT_ERROR_INVALID_ARGUMENT)
 
     o = smallOptions()
-    o.preprocessing = graft_preprocessing(rawValue: 99)
+    o.preprocessing = 99
     #expect(create(o).0 == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("preprocessing"))
 
     o = smallOptions()
@@ -67,6 +87,13 @@ func createRefusesBadOptions() throws {
         return create(o)
     }
     #expect(status == GRAFT_ERROR_INVALID_ARGUMENT && h == nil && lastError.contains("resnet49"))
+
+    o = smallOptions()
+    (status, h) = "".withCString { path in
+        o.weights = path
+        return create(o)
+    }
+    #expect(status == GRAFT_ERROR_INVALID_ARGUMENT && h == nil && lastError.contains("empty"))
 
     o = smallOptions()
     (status, h) = "/no/such/file.h5".withCString { path in

@@ -67,7 +67,7 @@ func cEntryPointsMatchCore() throws {
     try core.features(images: raw.data, count: 3, output: expectedImages.data)
 
     var options = graft_model_options()
-    graft_model_options_init(&options)
+    graft_model_options_init_sized(&options, MemoryLayout<graft_model_options>.size)
     options.input_height = 100
     options.input_width = 100
     var handle: OpaquePointer?

@@ -20,7 +20,7 @@ ABI_VERSION = 0
 
 LIBRARY_FILE = "libgraft.so"
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_CHECKOUT_BUILD = _PACKAGE_DIR.parents[2] / ".build" / "release"
+_CHECKOUT_BUILD = _PACKAGE_DIR.joinpath("..", "..", "..", ".build", "release").resolve()
 
 # graft_preprocessing, by the names the Python API uses.
 PREPROCESSING = {"caffe": 0, "rescale": 1, "none": 2}
@@ -35,7 +35,7 @@ class graft_model_options(ctypes.Structure):
         ("weights", ctypes.c_char_p),
         ("input_height", ctypes.c_int32),
         ("input_width", ctypes.c_int32),
-        ("preprocessing", ctypes.c_int),  # enum graft_preprocessing: an int in C
+        ("preprocessing", ctypes.c_int32),  # a graft_preprocessing value
         ("seed", ctypes.c_uint64),
         ("num_threads", ctypes.c_int32),
     ]
@@ -72,8 +72,8 @@ def _declare(lib: ctypes.CDLL) -> None:
 
     Without argtypes ctypes would pass Python ints as C int, truncating
     pointers and int64 counts. Buffers are plain void pointers (an array's
-    .ctypes.data): ndpointer's per-call checks cost more than the shape
-    checks the Python layer already makes.
+    .ctypes.data): models.py checks shapes and dtypes itself, and ndpointer
+    would repeat that work on every call.
     """
     status = ctypes.c_int  # enum graft_status
     handle = ctypes.c_void_p  # graft_model *
@@ -82,8 +82,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_version": ([], ctypes.c_char_p),
         "graft_abi_version": ([], ctypes.c_int),
         "graft_last_error": ([], ctypes.c_char_p),
-        # void *: see default_options() for why it gets a scratch buffer.
-        "graft_model_options_init": ([ctypes.c_void_p], None),
+        "graft_model_options_init_sized": ([ctypes.POINTER(graft_model_options), ctypes.c_size_t], None),
         "graft_model_create": ([ctypes.POINTER(graft_model_options), ctypes.POINTER(handle)], status),
         "graft_model_free": ([handle], None),
         "graft_model_input_shape": ([handle, int32_p, int32_p], status),
@@ -120,20 +119,11 @@ def check(status: int) -> None:
         raise GraftError(status, last_error())
 
 
-# graft_model_options_init writes the library's whole struct. A newer library
-# has a longer one (fields are only appended), which would overflow ours, so
-# it writes into a buffer far larger than the struct will ever grow.
-_INIT_SCRATCH_BYTES = 4096
-
-
 def default_options() -> graft_model_options:
-    """The library's defaults, in a struct of the size these bindings know.
-
-    struct_size is set to our size, so the library keeps its defaults for
-    any field appended after the ones declared here.
-    """
-    scratch = ctypes.create_string_buffer(_INIT_SCRATCH_BYTES)
-    lib.graft_model_options_init(scratch)
-    options = graft_model_options.from_buffer_copy(scratch.raw[: ctypes.sizeof(graft_model_options)])
-    options.struct_size = ctypes.sizeof(graft_model_options)
+    """The library's defaults, in a struct of the size these bindings know
+    (what the C header's graft_model_options_init macro does): the library
+    fills only the fields declared here and keeps its defaults for any field a
+    newer version appends."""
+    options = graft_model_options()
+    lib.graft_model_options_init_sized(ctypes.byref(options), ctypes.sizeof(graft_model_options))
     return options

@@ -16,7 +16,7 @@ from .models import BaseModel
 # Keras's default input size for ResNet.
 DEFAULT_INPUT_SHAPE = (224, 224, 3)
 
-Weights = Union[None, str, "os.PathLike[str]"]
+Weights = Union[None, str, os.PathLike]
 
 
 def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_tensor: Any = None,
@@ -43,6 +43,8 @@ def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_ten
 
     Raises:
         ValueError: an argument Graft does not support or a malformed one.
+        TypeError: weights, seed, threads or a side of input_shape of the
+            wrong type.
         GraftError: the library refused the model (weight file missing,
             of another architecture or with a wrong shape; input too small).
     """
@@ -117,7 +119,7 @@ def _integer(value: Any, name: str, low: int, high: int) -> int:
     try:
         number = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be an integer, not {value!r}") from None
+        raise TypeError(f"{name} must be an integer, not {value!r}") from None
     if not low <= number <= high:
         raise ValueError(f"{name} {number} is out of range [{low}, {high}]")
     return number
@@ -128,5 +130,5 @@ def _encode_weights(weights: Weights) -> Optional[bytes]:
     if weights is None:
         return None
     if not isinstance(weights, (str, os.PathLike)):
-        raise ValueError(f'weights must be None, "imagenet" or a file path, not {weights!r}')
+        raise TypeError(f'weights must be None, "imagenet" or a file path, not {weights!r}')
     return os.fsencode(weights)

@@ -1,0 +1,371 @@
+/*
+ * abi_test.c: the C ABI of Graft (include/graft.h), checked from plain C99.
+ *
+ * Usage: abi_test FIXTURES_DIR   (the .fixtures made by `make fixtures`)
+ *
+ * Checks the versions and the option defaults, Keras parity of the features
+ * of the fixture ResNet50 at 100 x 100, and hostile input: every bad call must
+ * return the documented status with a message naming what was wrong, and the
+ * model must compute the same features afterwards. Prints one line per check
+ * and exits with status 1 if any failed.
+ */
+
+/* mkstemp and fdopen (POSIX), for the truncated copy of a weight file. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <graft.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Golden data of the fixtures at 100 x 100 (see .fixtures/manifest.txt). */
+enum { BATCH = 3, SIDE = 100, FEATURE_SIDE = 4, CHANNELS = 2048 };
+#define IMAGE_FLOATS ((size_t)BATCH * SIDE * SIDE * 3)
+#define FEATURE_FLOATS ((size_t)BATCH * FEATURE_SIDE * FEATURE_SIDE * CHANNELS)
+
+/* Graft sums float32 products in another order than Keras (GEMM tiling,
+ * BatchNorm folded into the convolutions): about 1e-6 of the features' scale.
+ * A real bug (a swapped weight, wrong padding or stride) is far larger. */
+#define TOLERANCE 1e-4
+
+/* The truncated weight file keeps this many bytes of the real one. */
+#define TRUNCATED_BYTES (1L << 20)
+
+static int checks, failures;
+
+/* Records one check and prints its line: "ok   what" or "FAIL what". */
+static int check(int ok, const char *format, ...) {
+    va_list args;
+    checks++;
+    if (!ok) failures++;
+    printf("%s ", ok ? "ok  " : "FAIL");
+    va_start(args, format);
+    vprintf(format, args);
+    va_end(args);
+    printf("\n");
+    fflush(stdout);
+    return ok;
+}
+
+static const char *status_name(graft_status status) {
+    switch (status) {
+    case GRAFT_OK: return "OK";
+    case GRAFT_ERROR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case GRAFT_ERROR_IO: return "IO";
+    case GRAFT_ERROR_FORMAT: return "FORMAT";
+    case GRAFT_ERROR_STATE: return "STATE";
+    case GRAFT_ERROR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case GRAFT_ERROR_INTERNAL: return "INTERNAL";
+    }
+    return "unknown status";
+}
+
+/* A failing call: the expected status, and a last-error message that names
+ * `mention`. The message is not cleared by successful calls, so requiring
+ * each call's own subject proves the message is that call's. */
+static int check_error(graft_status got, graft_status expected, const char *mention, const char *what) {
+    const char *message = graft_last_error();
+    int ok = got == expected && message != NULL && strstr(message, mention) != NULL;
+    return check(ok, "%s -> %s, \"%s\" (expected %s naming \"%s\")", what, status_name(got),
+                 message ? message : "(NULL)", status_name(expected), mention);
+}
+
+/* Reads `count` little-endian float32 (the machine's order on x86-64 and
+ * arm64) from dir/name; NULL, with a message, unless it holds exactly that. */
+static float *read_floats(const char *dir, const char *name, size_t count) {
+    char path[4096];
+    FILE *file;
+    float *data;
+    size_t got;
+    int extra;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    file = fopen(path, "rb");
+    if (file == NULL) {
+        fprintf(stderr, "abi_test: cannot open %s: run `make fixtures`\n", path);
+        return NULL;
+    }
+    data = malloc(count * sizeof *data);
+    got = data ? fread(data, sizeof *data, count, file) : 0;
+    extra = fgetc(file);
+    fclose(file);
+    if (got != count || extra != EOF) {
+        fprintf(stderr, "abi_test: %s does not hold %zu floats: run `make fixtures`\n", path, count);
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* max |actual - expected| / max |expected|. */
+static double relative_error(const float *actual, const float *expected, size_t count) {
+    double error = 0, scale = 0;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        double difference = fabs((double)actual[i] - expected[i]);
+        /* A NaN must fail, and NaN > error is false. */
+        if (isnan(difference)) return INFINITY;
+        if (difference > error) error = difference;
+        if (fabs(expected[i]) > scale) scale = fabs(expected[i]);
+    }
+    return scale > 0 ? error / scale : INFINITY;
+}
+
+/* Copies the first `bytes` of `source` into a new temporary file whose path
+ * is written to `path` ("" if none was created); 0 on failure. */
+static int write_truncated_copy(const char *source, long bytes, char *path, size_t path_size) {
+    const char *tmpdir = getenv("TMPDIR");
+    FILE *in, *out;
+    int fd, ok = 1;
+    long left = bytes;
+    char buffer[65536];
+
+    snprintf(path, path_size, "%s/graft_truncated_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    fd = mkstemp(path);
+    if (fd < 0) {
+        path[0] = '\0';
+        return 0;
+    }
+    out = fdopen(fd, "wb");
+    in = fopen(source, "rb");
+    if (out == NULL || in == NULL) ok = 0;
+    while (ok && left > 0) {
+        size_t chunk = left < (long)sizeof buffer ? (size_t)left : sizeof buffer;
+        ok = fread(buffer, 1, chunk, in) == chunk && fwrite(buffer, 1, chunk, out) == chunk;
+        left -= (long)chunk;
+    }
+    if (in) fclose(in);
+    if (out) ok = fclose(out) == 0 && ok;
+    else close(fd);
+    return ok;
+}
+
+static void check_versions(void) {
+    const char *version = graft_version();
+    int major, minor, patch, end = -1;
+    check(version != NULL && sscanf(version, "%d.%d.%d%n", &major, &minor, &patch, &end) == 3 &&
+              version[end] == '\0',
+          "graft_version() is MAJOR.MINOR.PATCH: \"%s\"", version ? version : "(NULL)");
+    check(graft_abi_version() == GRAFT_ABI_VERSION, "graft_abi_version() %d == GRAFT_ABI_VERSION %d",
+          graft_abi_version(), GRAFT_ABI_VERSION);
+    check(graft_last_error() != NULL, "graft_last_error() is never NULL");
+}
+
+static void check_defaults(void) {
+    graft_model_options options;
+    memset(&options, 0xab, sizeof options);
+    graft_model_options_init(&options);
+    check(options.struct_size == sizeof options, "options_init: struct_size %zu == sizeof %zu",
+          options.struct_size, sizeof options);
+    check(options.architecture != NULL && strcmp(options.architecture, "resnet50") == 0,
+          "options_init: architecture \"resnet50\"");
+    check(options.weights == NULL, "options_init: weights NULL (random initialisation)");
+    check(options.input_height == 224 && options.input_width == 224, "options_init: input 224 x 224, got %d x %d",
+          (int)options.input_height, (int)options.input_width);
+    check(options.preprocessing == GRAFT_PREPROCESS_CAFFE, "options_init: preprocessing CAFFE");
+    check(options.seed == 0 && options.num_threads == 0, "options_init: seed 0, num_threads 0 (one per core)");
+}
+
+/* Features of `pre` by `model`, compared with Keras's `out`. */
+static void check_parity(graft_model *model, const float *pre, const float *raw, const float *out,
+                         float *features, const char *when) {
+    graft_status status;
+    memset(features, 0, FEATURE_FLOATS * sizeof *features);
+    status = graft_model_features(model, pre, BATCH, features);
+    check(status == GRAFT_OK && relative_error(features, out, FEATURE_FLOATS) <= TOLERANCE,
+          "graft_model_features %s: status %s, error %.3g of max |Keras| (limit %g)", when, status_name(status),
+          relative_error(features, out, FEATURE_FLOATS), TOLERANCE);
+    memset(features, 0, FEATURE_FLOATS * sizeof *features);
+    status = graft_model_image_features(model, raw, BATCH, features);
+    check(status == GRAFT_OK && relative_error(features, out, FEATURE_FLOATS) <= TOLERANCE,
+          "graft_model_image_features (caffe) %s: status %s, error %.3g of max |Keras|", when, status_name(status),
+          relative_error(features, out, FEATURE_FLOATS));
+}
+
+static void check_shapes_and_layers(graft_model *model) {
+    int32_t height = 0, width = 0, channels = 0;
+    const char *name;
+    graft_status status = graft_model_input_shape(model, &height, &width);
+    check(status == GRAFT_OK && height == SIDE && width == SIDE, "input shape %d x %d",
+          (int)height, (int)width);
+    status = graft_model_feature_shape(model, &height, &width, &channels);
+    check(status == GRAFT_OK && height == FEATURE_SIDE && width == FEATURE_SIDE && channels == CHANNELS,
+          "feature shape %d x %d x %d", (int)height, (int)width, (int)channels);
+    check(graft_model_base_layer_count(model) == 175, "175 base layers, got %d",
+          graft_model_base_layer_count(model));
+    name = graft_model_base_layer_name(model, 2);
+    check(name != NULL && strcmp(name, "conv1_conv") == 0, "layer 2 is conv1_conv: %s", name ? name : "(NULL)");
+    name = graft_model_base_layer_name(model, -10);
+    check(name != NULL && strcmp(name, "conv5_block3_1_conv") == 0, "layer -10 is conv5_block3_1_conv: %s",
+          name ? name : "(NULL)");
+    check(graft_model_base_layer_name(model, 175) == NULL && graft_model_base_layer_name(model, -176) == NULL,
+          "layer names out of range are NULL");
+    check(graft_model_base_layer_count(NULL) == -1 && graft_model_base_layer_name(NULL, 0) == NULL,
+          "layer count -1 and name NULL for a NULL model");
+}
+
+/* graft_model_create with `options`, expecting failure: status, message and a
+ * NULL handle. *out starts non-NULL (the live model) to see it reset. */
+static void check_create_fails(const graft_model_options *options, graft_model *live, graft_status expected,
+                               const char *mention, const char *what) {
+    graft_model *out = live;
+    graft_status status = graft_model_create(options, &out);
+    check_error(status, expected, mention, what);
+    check(out == NULL, "%s leaves *out NULL", what);
+}
+
+static void check_hostile_create(const char *fixtures, graft_model *live) {
+    graft_model_options options;
+    graft_model *out;
+    char path[4096], truncated[4096];
+
+    check_create_fails(NULL, live, GRAFT_ERROR_INVALID_ARGUMENT, "options", "create(NULL options)");
+
+    graft_model_options_init(&options);
+    check_error(graft_model_create(&options, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "out", "create(NULL out)");
+
+    options.struct_size = 0;
+    check_create_fails(&options, live, GRAFT_ERROR_INVALID_ARGUMENT, "graft_model_options_init",
+                       "create with struct_size 0");
+
+    graft_model_options_init(&options);
+    options.architecture = "resnet49";
+    check_create_fails(&options, live, GRAFT_ERROR_INVALID_ARGUMENT, "resnet49", "create(architecture resnet49)");
+
+    graft_model_options_init(&options);
+    options.input_height = 31;
+    check_create_fails(&options, live, GRAFT_ERROR_INVALID_ARGUMENT, "32", "create(input 31 x 224)");
+    graft_model_options_init(&options);
+    options.input_width = 31;
+    check_create_fails(&options, live, GRAFT_ERROR_INVALID_ARGUMENT, "32", "create(input 224 x 31)");
+
+    graft_model_options_init(&options);
+    options.input_height = options.input_width = 32;
+    snprintf(path, sizeof path, "%s/no_such_weights.h5", fixtures);
+    options.weights = path;
+    check_create_fails(&options, live, GRAFT_ERROR_IO, path, "create(missing weight file)");
+
+    snprintf(path, sizeof path, "%s/resnet50_random.h5", fixtures);
+    if (check(write_truncated_copy(path, TRUNCATED_BYTES, truncated, sizeof truncated),
+              "write the first %ld bytes of resnet50_random.h5 to %s", TRUNCATED_BYTES, truncated)) {
+        options.weights = truncated;
+        check_create_fails(&options, live, GRAFT_ERROR_FORMAT, truncated, "create(truncated weight file)");
+    }
+    if (truncated[0] != '\0') remove(truncated);
+
+    snprintf(path, sizeof path, "%s/pre_100x100.f32", fixtures);
+    options.weights = path;
+    check_create_fails(&options, live, GRAFT_ERROR_FORMAT, path, "create(a file that is not HDF5)");
+
+    snprintf(path, sizeof path, "%s/resnet101_random.h5", fixtures);
+    options.weights = path;
+    check_create_fails(&options, live, GRAFT_ERROR_FORMAT, "conv4_block7", "create(ResNet101 file into ResNet50)");
+
+    snprintf(path, sizeof path, "%s/resnet50_bad_shape.h5", fixtures);
+    options.weights = path;
+    check_create_fails(&options, live, GRAFT_ERROR_FORMAT, "conv2_block1_2_conv", "create(a kernel of the wrong shape)");
+    check(strstr(graft_last_error(), "(3, 3, 64, 32)") && strstr(graft_last_error(), "(3, 3, 64, 64)"),
+          "the wrong-shape message names both shapes");
+
+    /* A caller built against an older header knows fewer fields: the ones
+     * beyond its struct_size must be ignored (num_threads -5 is invalid). */
+    graft_model_options_init(&options);
+    options.input_height = options.input_width = 32;
+    options.num_threads = -5;
+    options.struct_size = offsetof(graft_model_options, num_threads);
+    out = NULL;
+    check(graft_model_create(&options, &out) == GRAFT_OK && out != NULL,
+          "create with a shorter struct_size (older header) ignores the fields beyond it");
+    graft_model_free(out);
+}
+
+static void check_hostile_calls(graft_model *model, const float *pre, float *features) {
+    static const int64_t bad_counts[] = {0, -1, INT64_MIN};
+    int32_t height, width, channels;
+    size_t i;
+
+    check_error(graft_model_features(NULL, pre, 1, features), GRAFT_ERROR_INVALID_ARGUMENT, "model",
+                "features(NULL model)");
+    check_error(graft_model_features(model, NULL, 1, features), GRAFT_ERROR_INVALID_ARGUMENT, "preprocessed_nhwc",
+                "features(NULL input)");
+    check_error(graft_model_features(model, pre, 1, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "features_out",
+                "features(NULL output)");
+    check_error(graft_model_image_features(model, NULL, 1, features), GRAFT_ERROR_INVALID_ARGUMENT, "images_nhwc",
+                "image_features(NULL input)");
+    check_error(graft_model_image_features(model, pre, 1, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "features_out",
+                "image_features(NULL output)");
+    for (i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+        char what[64], mention[32];
+        snprintf(mention, sizeof mention, "%" PRId64, bad_counts[i]);
+        snprintf(what, sizeof what, "features(count %s)", mention);
+        check_error(graft_model_features(model, pre, bad_counts[i], features), GRAFT_ERROR_INVALID_ARGUMENT,
+                    mention, what);
+        snprintf(what, sizeof what, "image_features(count %s)", mention);
+        check_error(graft_model_image_features(model, pre, bad_counts[i], features),
+                    GRAFT_ERROR_INVALID_ARGUMENT, mention, what);
+    }
+    check_error(graft_model_input_shape(NULL, &height, &width), GRAFT_ERROR_INVALID_ARGUMENT, "model",
+                "input_shape(NULL model)");
+    check_error(graft_model_input_shape(model, &height, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "width",
+                "input_shape(NULL width)");
+    check_error(graft_model_feature_shape(model, NULL, &width, &channels), GRAFT_ERROR_INVALID_ARGUMENT, "height",
+                "feature_shape(NULL height)");
+    check_error(graft_model_feature_shape(model, &height, &width, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "channels",
+                "feature_shape(NULL channels)");
+}
+
+int main(int argc, char **argv) {
+    const char *fixtures;
+    float *pre, *raw, *out, *features;
+    char weights[4096];
+    graft_model_options options;
+    graft_model *model = NULL;
+    graft_status status;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s FIXTURES_DIR\n", argv[0]);
+        return 2;
+    }
+    fixtures = argv[1];
+    pre = read_floats(fixtures, "pre_100x100.f32", IMAGE_FLOATS);
+    raw = read_floats(fixtures, "raw_100x100.f32", IMAGE_FLOATS);
+    out = read_floats(fixtures, "out_100x100.f32", FEATURE_FLOATS);
+    features = malloc(FEATURE_FLOATS * sizeof *features);
+    if (!pre || !raw || !out || !features) return 1;
+
+    check_versions();
+    check_defaults();
+
+    graft_model_options_init(&options);
+    snprintf(weights, sizeof weights, "%s/resnet50_random.h5", fixtures);
+    options.weights = weights;
+    options.input_height = options.input_width = SIDE;
+    status = graft_model_create(&options, &model);
+    if (!check(status == GRAFT_OK && model != NULL, "create ResNet50 at 100 x 100 from %s: %s %s", weights,
+               status_name(status), graft_last_error())) {
+        return 1;
+    }
+    check_shapes_and_layers(model);
+    check_parity(model, pre, raw, out, features, "matches Keras");
+
+    check_hostile_create(fixtures, model);
+    check_hostile_calls(model, pre, features);
+    check_parity(model, pre, raw, out, features, "after the refused calls");
+
+    graft_model_free(model);
+    graft_model_free(NULL);
+    check(1, "graft_model_free(model) and graft_model_free(NULL)");
+
+    printf("%d checks, %d failed\n", checks, failures);
+    free(pre);
+    free(raw);
+    free(out);
+    free(features);
+    return failures ? 1 : 0;
+}

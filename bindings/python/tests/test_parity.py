@@ -1,0 +1,36 @@
+"""Features of the fixture ResNet50 equal Keras's base(x, training=False)."""
+
+import pytest
+
+import graft
+
+SIZES = [(100, 100), (72, 120), (32, 32)]
+
+
+@pytest.mark.parametrize("height, width", SIZES)
+def test_predict_matches_keras(resnet50_random, fixtures, assert_matches_keras, height, width):
+    model = resnet50_random(height, width)
+    features = model.predict(fixtures.array(f"pre_{height}x{width}.f32"))
+    assert_matches_keras(features, fixtures.array(f"out_{height}x{width}.f32"))
+
+
+@pytest.mark.parametrize("height, width", SIZES)
+def test_features_from_images_applies_caffe_preprocessing(resnet50_random, fixtures,
+                                                          assert_matches_keras, height, width):
+    model = resnet50_random(height, width)
+    features = model.features_from_images(fixtures.array(f"raw_{height}x{width}.f32"))
+    assert_matches_keras(features, fixtures.array(f"out_{height}x{width}.f32"))
+
+
+def test_call_is_predict(resnet50_random, fixtures, assert_matches_keras):
+    model = resnet50_random(100, 100)
+    assert_matches_keras(model(fixtures.array("pre_100x100.f32"), training=False),
+                         fixtures.array("out_100x100.f32"))
+
+
+def test_tf_layout_file_gives_the_same_features(fixtures, assert_matches_keras):
+    """The Keras 2 / ImageNet-file layout of the same weights (names with ":0")."""
+    with graft.applications.ResNet50(weights=fixtures.path("resnet50_random_tf.h5"),
+                                     input_shape=(32, 32, 3)) as model:
+        assert_matches_keras(model.predict(fixtures.array("pre_32x32.f32")),
+                             fixtures.array("out_32x32.f32"))
