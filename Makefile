@@ -6,7 +6,9 @@
 #
 # Debian packages are installed when missing (make deps); Keras, ONNX Runtime
 # and pytest live in a virtual environment (.venv) that `make test` and
-# `make bench` create; the Keras reference data is generated into .fixtures.
+# `make bench` create; the Keras reference data is generated into .fixtures/
+# (model/: weights and outputs; data/: listings, splits, resizes; decode/:
+# images and their decoded pixels), each part with its own STAMP.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -56,10 +58,14 @@ $(VENV)/.installed:
 	$(VPY) -m pip install -q --disable-pip-version-check $(PYTHON_PACKAGES)
 	touch $@
 
-## fixtures: reference weights and outputs computed by Keras itself.
-fixtures: $(FIXTURES)/STAMP
-$(FIXTURES)/STAMP: tools/make_fixtures.py $(VENV)/.installed
-	$(VPY) tools/make_fixtures.py $(FIXTURES)
+## fixtures: reference data computed by Keras and TensorFlow themselves.
+fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP
+$(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV)/.installed
+	$(VPY) tools/make_fixtures.py $(FIXTURES)/model
+$(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV)/.installed
+	$(VPY) tools/make_data_fixtures.py $(FIXTURES)/data
+$(FIXTURES)/decode/STAMP: tools/make_decode_fixtures.py $(VENV)/.installed
+	$(VPY) tools/make_decode_fixtures.py $(FIXTURES)/decode
 
 test: deps fixtures test-swift build test-c test-python
 
@@ -73,7 +79,7 @@ test-swift: deps fixtures
 test-c: build fixtures
 	$(CC) $(C_FLAGS) Tests/C/abi_test.c $(LINK_GRAFT) -o $(BUILD)/abi_test
 	$(CXX) -std=c++11 -Wall -Wextra -pedantic -Werror -Iinclude Tests/C/header_cxx_test.cpp $(LINK_GRAFT) -o $(BUILD)/header_cxx_test
-	$(BUILD)/abi_test $(FIXTURES)
+	$(BUILD)/abi_test $(FIXTURES)/model
 	$(BUILD)/header_cxx_test
 
 test-python: build fixtures

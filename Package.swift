@@ -11,16 +11,14 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 // Targets follow the layers of the design: each imports only the ones below it.
 //
 //   GraftC (C ABI, libgraft.so)      graft-bench (benchmark driver)
-//                 \                  /
-//                  GraftModel           layer graph, ResNet builder, inference
-//                  /        \
-//                 |       GraftIO       Keras HDF5 weight files
-//                 |        /    \
-//             GraftKernels      CHDF5   tensors, errors, kernels | HDF5
-//                  |
-//                CBLAS                  OpenBLAS
-//
-// CTurboJPEG and CPNG are the image decoders of the data pipeline.
+//          |       \                  /
+//          |        GraftModel           layer graph, ResNet builder, inference
+//          |        /        \
+//      GraftData   |       GraftIO       images to batches | Keras HDF5 weight files
+//        |    \    |        /    \
+//        |    GraftKernels      CHDF5    tensors, errors, kernels | HDF5
+//        |         |
+//   CTurboJPEG    CBLAS                  JPEG and PNG decoders (and CPNG) | OpenBLAS
 
 let package = Package(
     name: "Graft",
@@ -43,10 +41,14 @@ let package = Package(
         .target(name: "GraftKernels", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
+        // libpng reports errors by longjmp, which Swift frames cannot survive:
+        // the PNG decoding runs in this small C target.
+        .target(name: "CPNGShim", dependencies: ["CPNG"]),
+        .target(name: "GraftData", dependencies: ["GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim"]),
         .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO"]),
         .target(
             name: "GraftC",
-            dependencies: ["GraftModel", "CGraftABI"],
+            dependencies: ["GraftModel", "GraftData", "CGraftABI"],
             linkerSettings: [
                 // The SONAME carries the ABI version (graft_abi_version()).
                 // nodelete: a thread that still holds a thread-local error
@@ -55,9 +57,10 @@ let package = Package(
                 .unsafeFlags((staticStdlib ? ["-static-stdlib"] : [])
                              + ["-Xlinker", "-soname=libgraft.so.0", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]),
-        .executableTarget(name: "graft-bench", dependencies: ["GraftModel", "CBLAS"]),
+        .executableTarget(name: "graft-bench", dependencies: ["GraftModel", "GraftData", "CBLAS"]),
 
         .testTarget(name: "GraftKernelsTests", dependencies: ["GraftKernels"]),
+        .testTarget(name: "GraftDataTests", dependencies: ["GraftData"]),
         .testTarget(name: "GraftModelTests", dependencies: ["GraftModel", "GraftC", "CGraftABI"]),
     ],
     // Swift 5 mode: the kernels hand raw buffers to worker threads by design;

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """`make bench`: Graft, Keras and ONNX Runtime side by side, in one run.
 
+Two tables: the ResNet50 base's inference, and the data pipeline
+(image_dataset_from_directory: list, decode, resize, batch).
+
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
 The engines take turns, round after round (Graft, Keras, ONNX, Graft, ...), so
@@ -9,7 +12,7 @@ times several batches. The table reports the median over all timed batches of
 every round, the ratio to Keras measured in the same run, and GFLOP/s beside
 the OpenBLAS sgemm peak measured in the same run.
 
-Usage: .venv/bin/python bench/run.py [--weights .fixtures/resnet50_random.h5]
+Usage: .venv/bin/python bench/run.py [--weights .fixtures/model/resnet50_random.h5]
            [--rounds 3] [--batch 32] [--size 100] [--threads 2]
 """
 
@@ -23,6 +26,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GRAFT_BENCH = REPO / ".build" / "release" / "graft-bench"
 REFERENCE_BENCH = REPO / "bench" / "reference_bench.py"
+REFERENCE_DATA_BENCH = REPO / "bench" / "reference_data_bench.py"
+MAKE_IMAGES = REPO / "bench" / "make_images.py"
+# JPEG folders for the pipeline: Fruits-360-like (100x100 photos) and
+# beans-like (500x500 photos), both resized to 100x100.
+PIPELINE_SETS = [("2,000 JPEGs 100x100", 2000, "100x100"), ("500 JPEGs 500x500", 500, "500x500")]
 
 # ResNet50 without its top at 100x100: 0.947 G multiply-adds per image
 # (KERAS-REFERENCE.md), i.e. 1.894 GFLOP. Other sizes scale with the pixels
@@ -38,16 +46,7 @@ def run_json(command):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default=str(REPO / ".fixtures" / "resnet50_random.h5"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--size", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--reps", type=int, default=5, help="timed batches per process")
-    args = parser.parse_args()
-
+def inference_table(args):
     common = ["--weights", args.weights, "--batch", str(args.batch), "--size", str(args.size),
               "--threads", str(args.threads), "--warmup", "2", "--reps", str(args.reps)]
     engines = {
@@ -90,6 +89,53 @@ def main():
         else:
             flops_cells = "- | -"
         print(f"| {name} | {ips:.1f} | {ratio:.2f}x | {flops_cells} | {rss[name]:.0f} MB |")
+
+
+def pipeline_table(args):
+    rows = []
+    for label, count, size in PIPELINE_SETS:
+        folder = REPO / ".fixtures" / "bench" / f"jpeg_{count}_{size}"
+        subprocess.run([sys.executable, str(MAKE_IMAGES), str(folder), "--count", str(count), "--size", size],
+                       check=True)
+        common = ["--dir", str(folder), "--batch", str(args.batch), "--size", str(args.size),
+                  "--threads", str(args.threads), "--reps", "3"]
+        engines = {"Graft": [str(GRAFT_BENCH), "pipeline"] + common,
+                   "Keras": [sys.executable, str(REFERENCE_DATA_BENCH)] + common}
+        times = {name: [] for name in engines}
+        images = 0
+        for round_index in range(args.rounds):
+            for name, command in engines.items():
+                result = run_json(command)
+                times[name] += result["seconds_per_pass"]
+                images = result["images"]
+                print(f"round {round_index + 1}: {label}: {name:6s} {result['images_per_s']:8.1f} images/s",
+                      file=sys.stderr)
+        rates = {name: images / statistics.median(t) for name, t in times.items()}
+        rows.append((label, rates["Graft"], rates["Keras"]))
+    print()
+    print(f"image_dataset_from_directory to {args.size}x{args.size}, batch {args.batch}, {args.threads} threads; "
+          f"medians of {args.rounds} rounds x 3 passes (file cache warm)")
+    print()
+    print("| images | Graft images/s | Keras images/s | Graft / Keras |")
+    print("| --- | ---: | ---: | ---: |")
+    for label, graft, keras in rows:
+        print(f"| {label} | {graft:.0f} | {keras:.0f} | {graft / keras:.2f}x |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default=str(REPO / ".fixtures" / "model" / "resnet50_random.h5"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
+    parser.add_argument("--only", choices=["inference", "pipeline"], help="run one table only")
+    args = parser.parse_args()
+    if args.only != "pipeline":
+        inference_table(args)
+    if args.only != "inference":
+        pipeline_table(args)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ typedef enum graft_status {
 /* A model: a ResNet base (and, later, its head and optimizer state). */
 typedef struct graft_model graft_model;
 
+/* Labelled images handed out in batches: a folder tree or arrays in memory. */
+typedef struct graft_dataset graft_dataset;
+
 /* The library's version, "MAJOR.MINOR.PATCH". Static storage. */
 const char *graft_version(void);
 
@@ -63,6 +66,134 @@ int graft_abi_version(void);
 /* The message of the last failed call on the calling thread ("" if none).
  * Valid until the next failing call on the same thread. Never NULL. */
 const char *graft_last_error(void);
+
+/* ------------------------------------------------------------------- data */
+
+typedef enum graft_subset {
+    GRAFT_SUBSET_NONE = 0,        /* the whole folder (no validation_split) */
+    GRAFT_SUBSET_TRAINING = 1,
+    GRAFT_SUBSET_VALIDATION = 2
+} graft_subset;
+
+typedef enum graft_label_mode {
+    GRAFT_LABELS_INT = 0,         /* class indices */
+    GRAFT_LABELS_CATEGORICAL = 1  /* one-hot (for the Python package; C batches carry indices) */
+} graft_label_mode;
+
+/* The arguments of Keras's image_dataset_from_directory, with its defaults. */
+typedef struct graft_dataset_options {
+    size_t struct_size;
+    /* Size images are resized to (bilinear, as TensorFlow); default 256 x 256.
+     * Not used by graft_dataset_from_memory, whose images keep their size. */
+    int32_t image_height;
+    int32_t image_width;
+    /* Images per batch, default 32; the last batch may be smaller. */
+    int32_t batch_size;
+    /* 1 (default): shuffle the listing once with the seed (numpy's
+     * RandomState, as Keras, so a split selects the same files) and reshuffle
+     * every pass; 0: keep the listing's order. */
+    int32_t shuffle;
+    /* 0..4294967295, or -1 (default) for none: a random one is drawn, and a
+     * validation split with shuffling is refused, as in Keras. */
+    int64_t seed;
+    /* Fraction held out for validation, strictly between 0 and 1; 0 (default)
+     * for no split. */
+    double validation_split;
+    /* A graft_subset value (with validation_split); default NONE. */
+    int32_t subset;
+    /* A graft_label_mode value; default GRAFT_LABELS_INT. */
+    int32_t label_mode;
+    /* The classes to keep, in this order (a subset of the class folders), or
+     * NULL (default) for every folder in sorted order. Read during the call. */
+    const char *const *class_names;
+    int32_t class_names_count;
+    /* 1: crop the largest centred box of the target aspect ratio before
+     * resizing (Keras's crop_to_aspect_ratio); default 0. */
+    int32_t crop_to_aspect_ratio;
+    /* 1: follow symbolic links to folders inside class folders; default 0. */
+    int32_t follow_links;
+    /* 1: drop images that cannot be decoded, with a warning on stderr,
+     * instead of failing the pass; default 0. */
+    int32_t skip_corrupt_files;
+    /* Decoding threads; 0 (default) means one per core. */
+    int32_t num_threads;
+} graft_dataset_options;
+
+/* Fills the first `struct_size` bytes of *options with the defaults above and
+ * sets options->struct_size. NULL is ignored. Use the macro: */
+void graft_dataset_options_init_sized(graft_dataset_options *options, size_t struct_size);
+#define graft_dataset_options_init(options) \
+    graft_dataset_options_init_sized((options), sizeof *(options))
+
+/* Lists a folder with one sub-folder per class as Keras does (classes in
+ * sorted order, files found recursively with extension bmp, gif, jpeg, jpg or
+ * png in any case) and, with validation_split and subset, keeps one side of
+ * Keras's split. Images are read when batches are requested.
+ * On failure *out is NULL. Returns GRAFT_ERROR_IO (folder missing or
+ * unreadable), GRAFT_ERROR_INVALID_ARGUMENT (bad option, no class folders, a
+ * class folder without images, class_names that are not folders, a split
+ * without a seed or leaving a side empty). */
+graft_status graft_dataset_from_directory(const char *directory, const graft_dataset_options *options,
+                                          graft_dataset **out);
+
+/* Keras's subset="both": the training and the validation subsets of one
+ * listing (options->subset is ignored; validation_split is required). On
+ * failure both are NULL. Statuses as graft_dataset_from_directory. */
+graft_status graft_dataset_from_directory_split(const char *directory, const graft_dataset_options *options,
+                                                graft_dataset **training, graft_dataset **validation);
+
+/* A dataset of `count` RGB images of height x width (NHWC, 0..255) with
+ * class indices `labels` in 0..num_classes-1; the arrays are copied. Classes
+ * are named "0", "1", ... Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs,
+ * counts or sizes below 1, a label out of range, or a validation split. */
+graft_status graft_dataset_from_memory(const uint8_t *rgb_nhwc, const int32_t *labels, int64_t count,
+                                       int32_t height, int32_t width, int32_t num_classes,
+                                       const graft_dataset_options *options, graft_dataset **out);
+
+/* As graft_dataset_from_memory, for float32 pixels (0..255). */
+graft_status graft_dataset_from_memory_float(const float *rgb_nhwc, const int32_t *labels, int64_t count,
+                                             int32_t height, int32_t width, int32_t num_classes,
+                                             const graft_dataset_options *options, graft_dataset **out);
+
+/* Releases a dataset. NULL is ignored. */
+void graft_dataset_free(graft_dataset *dataset);
+
+/* Images in the dataset; -1 if dataset is NULL. */
+int64_t graft_dataset_size(const graft_dataset *dataset);
+
+/* Batches in one pass; -1 if dataset is NULL. */
+int64_t graft_dataset_batch_count(const graft_dataset *dataset);
+
+/* Classes; -1 if dataset is NULL. */
+int graft_dataset_class_count(const graft_dataset *dataset);
+
+/* Name of class `index` (negative counts from the end), or NULL out of range.
+ * The string belongs to the dataset. */
+const char *graft_dataset_class_name(const graft_dataset *dataset, int index);
+
+/* Path of image `index` in Keras's file_paths order (negative counts from the
+ * end), or NULL out of range or for in-memory images. The string belongs to
+ * the dataset. */
+const char *graft_dataset_file_path(const graft_dataset *dataset, int64_t index);
+
+/* Class index of image `index` (same order as the file paths), -1 out of range. */
+int32_t graft_dataset_label(const graft_dataset *dataset, int64_t index);
+
+/* Size of the dataset's images (what a batch holds per image). */
+graft_status graft_dataset_image_shape(const graft_dataset *dataset, int32_t *height, int32_t *width);
+
+/* Starts a new pass over the dataset (a new shuffle when shuffling); the
+ * batches are decoded on worker threads ahead of graft_dataset_next_batch.
+ * An unfinished pass is abandoned. */
+graft_status graft_dataset_begin_epoch(graft_dataset *dataset);
+
+/* Writes the pass's next batch: up to batch_size images (NHWC float32, RGB
+ * 0..255, image_height x image_width) into `images` and their class indices
+ * into `labels`, and their number into *count; *count is 0 once the pass is
+ * over (and begins none by itself). Returns GRAFT_ERROR_STATE without
+ * graft_dataset_begin_epoch, GRAFT_ERROR_FORMAT / GRAFT_ERROR_IO for an image
+ * that cannot be read (naming the file; the pass is then over). */
+graft_status graft_dataset_next_batch(graft_dataset *dataset, float *images, int32_t *labels, int64_t *count);
 
 /* ------------------------------------------------------------------ model */
 

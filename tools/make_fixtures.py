@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build Graft's reference fixtures with Keras itself.
 
-Usage: .venv/bin/python tools/make_fixtures.py [OUTDIR]   (default: .fixtures)
+Usage: .venv/bin/python tools/make_fixtures.py [OUTDIR]   (default: .fixtures/model)
 
 Writes into OUTDIR (see manifest.txt and STAMP there):
   resnet50_random.h5      ResNet50 notop, every weight random, Keras 3 legacy HDF5
@@ -263,7 +263,7 @@ def verify(out, golden_100):
 
 
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else ".fixtures").resolve()
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ".fixtures/model").resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
     work.chmod(0o755)  # mkdtemp makes it private; the fixtures are not secret

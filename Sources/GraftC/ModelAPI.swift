@@ -149,8 +149,5 @@ public func graft_model_base_layer_count(_ model: OpaquePointer?) -> Int32 {
 @_cdecl("graft_model_base_layer_name")
 public func graft_model_base_layer_name(_ model: OpaquePointer?, _ index: Int32) -> UnsafePointer<CChar>? {
     guard let handle = try? ModelHandle.from(model) else { return nil }
-    let count = handle.layerNames.count
-    let i = index < 0 ? count + Int(index) : Int(index)
-    guard i >= 0 && i < count else { return nil }
-    return UnsafePointer(handle.layerNames[i])
+    return element(handle.layerNames, Int(index)).map { UnsafePointer($0) }
 }

@@ -46,14 +46,16 @@ public enum Parallel {
     }
 }
 
-/// A counter shared by worker threads (a lock is plenty: it is taken once per
-/// tile, and tiles are large).
-final class AtomicCounter: @unchecked Sendable {
+/// A counter shared by threads (a lock is plenty: it is taken once per tile
+/// or per pass, never per element).
+public final class AtomicCounter: @unchecked Sendable {
     private var value = 0
     private let mutex = Mutex()
 
+    public init() {}
+
     /// Returns the current value and advances it by one.
-    func increment() -> Int {
+    public func increment() -> Int {
         mutex.withLock {
             defer { value += 1 }
             return value

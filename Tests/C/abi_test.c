@@ -1,7 +1,7 @@
 /*
  * abi_test.c: the C ABI of Graft (include/graft.h), checked from plain C99.
  *
- * Usage: abi_test FIXTURES_DIR   (the .fixtures made by `make fixtures`)
+ * Usage: abi_test FIXTURES_DIR   (.fixtures/model, made by `make fixtures`)
  *
  * Checks the versions and the option defaults, Keras parity of the features
  * of the fixture ResNet50 at 100 x 100, and hostile input: every bad call must
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Golden data of the fixtures at 100 x 100 (see .fixtures/manifest.txt). */
+/* Golden data of the fixtures at 100 x 100 (see .fixtures/model/manifest.txt). */
 enum { BATCH = 3, SIDE = 100, FEATURE_SIDE = 4, CHANNELS = 2048 };
 #define IMAGE_FLOATS ((size_t)BATCH * SIDE * SIDE * 3)
 #define FEATURE_FLOATS ((size_t)BATCH * FEATURE_SIDE * FEATURE_SIDE * CHANNELS)

@@ -2,7 +2,7 @@ import Foundation
 import GraftKernels
 
 /// The reference data written by Keras itself (tools/make_fixtures.py, run by
-/// `make fixtures`): weight files in .fixtures/ (or $GRAFT_FIXTURES), golden
+/// `make fixtures`): weight files in .fixtures/model/ (or $GRAFT_FIXTURES/model), golden
 /// arrays as raw float32 with their shapes in manifest.txt, and the committed
 /// layer lists in Tests/Fixtures/.
 enum Fixtures {
@@ -10,8 +10,8 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static let directory: String = {
-        if let dir = ProcessInfo.processInfo.environment["GRAFT_FIXTURES"], !dir.isEmpty { return dir }
-        return repository.appendingPathComponent(".fixtures").path
+        if let dir = ProcessInfo.processInfo.environment["GRAFT_FIXTURES"], !dir.isEmpty { return dir + "/model" }
+        return repository.appendingPathComponent(".fixtures/model").path
     }()
 
     struct Missing: Error, CustomStringConvertible {

@@ -3,6 +3,9 @@
     import graft
     base = graft.applications.ResNet50(weights="imagenet", input_shape=(100, 100, 3))
     features = base.features_from_images(images)   # RGB 0..255, (n, 100, 100, 3)
+    train, val = graft.image_dataset_from_directory("beans/train", image_size=(100, 100),
+                     validation_split=0.25, subset="both", seed=417)
+    for images, labels in train: ...
 
 The computing is done by libgraft (see graft/_lib.py for where it is found).
 """
@@ -11,9 +14,11 @@ __version__ = "0.1.0"
 
 from . import applications
 from ._lib import lib as _library
+from .data import ImageDataset, image_dataset_from_directory
 from .errors import GraftError
 
-__all__ = ["GraftError", "__version__", "applications", "library_version"]
+__all__ = ["GraftError", "ImageDataset", "__version__", "applications", "image_dataset_from_directory",
+           "library_version"]
 
 
 def library_version() -> str:

@@ -41,6 +41,33 @@ class graft_model_options(ctypes.Structure):
     ]
 
 
+class graft_dataset_options(ctypes.Structure):
+    """struct graft_dataset_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("image_height", ctypes.c_int32),
+        ("image_width", ctypes.c_int32),
+        ("batch_size", ctypes.c_int32),
+        ("shuffle", ctypes.c_int32),
+        ("seed", ctypes.c_int64),
+        ("validation_split", ctypes.c_double),
+        ("subset", ctypes.c_int32),
+        ("label_mode", ctypes.c_int32),
+        ("class_names", ctypes.POINTER(ctypes.c_char_p)),
+        ("class_names_count", ctypes.c_int32),
+        ("crop_to_aspect_ratio", ctypes.c_int32),
+        ("follow_links", ctypes.c_int32),
+        ("skip_corrupt_files", ctypes.c_int32),
+        ("num_threads", ctypes.c_int32),
+    ]
+
+
+# graft_subset and graft_label_mode, by Keras's names.
+SUBSET = {None: 0, "training": 1, "validation": 2}
+LABEL_MODE = {"int": 0, "categorical": 1}
+
+
 def _open(path: str, origin: str) -> ctypes.CDLL:
     """dlopen `path`, turning a failure into an ImportError that says why."""
     try:
@@ -91,6 +118,28 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_image_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_model_base_layer_count": ([handle], ctypes.c_int),
         "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_dataset_options_init_sized": ([ctypes.POINTER(graft_dataset_options), ctypes.c_size_t], None),
+        "graft_dataset_from_directory": ([ctypes.c_char_p, ctypes.POINTER(graft_dataset_options),
+                                          ctypes.POINTER(handle)], status),
+        "graft_dataset_from_directory_split": ([ctypes.c_char_p, ctypes.POINTER(graft_dataset_options),
+                                                ctypes.POINTER(handle), ctypes.POINTER(handle)], status),
+        "graft_dataset_from_memory": ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32,
+                                       ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(graft_dataset_options),
+                                       ctypes.POINTER(handle)], status),
+        "graft_dataset_from_memory_float": ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32,
+                                             ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(graft_dataset_options),
+                                             ctypes.POINTER(handle)], status),
+        "graft_dataset_free": ([handle], None),
+        "graft_dataset_size": ([handle], ctypes.c_int64),
+        "graft_dataset_batch_count": ([handle], ctypes.c_int64),
+        "graft_dataset_class_count": ([handle], ctypes.c_int),
+        "graft_dataset_class_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_dataset_file_path": ([handle, ctypes.c_int64], ctypes.c_char_p),
+        "graft_dataset_label": ([handle, ctypes.c_int64], ctypes.c_int32),
+        "graft_dataset_image_shape": ([handle, int32_p, int32_p], status),
+        "graft_dataset_begin_epoch": ([handle], status),
+        "graft_dataset_next_batch": ([handle, ctypes.c_void_p, ctypes.c_void_p,
+                                      ctypes.POINTER(ctypes.c_int64)], status),
     }
     for name, (argtypes, restype) in signatures.items():
         function = getattr(lib, name)
@@ -117,6 +166,13 @@ def check(status: int) -> None:
     """Raise GraftError with the library's message unless `status` is GRAFT_OK."""
     if status != Status.OK:
         raise GraftError(status, last_error())
+
+
+def default_dataset_options() -> graft_dataset_options:
+    """The library's dataset defaults, as default_options() does for models."""
+    options = graft_dataset_options()
+    lib.graft_dataset_options_init_sized(ctypes.byref(options), ctypes.sizeof(graft_dataset_options))
+    return options
 
 
 def default_options() -> graft_model_options:

@@ -1,6 +1,6 @@
 """Shared fixtures: the golden data made by tools/make_fixtures.py with Keras.
 
-The data directory is $GRAFT_FIXTURES, else <repo>/.fixtures. A missing file
+The data directory is $GRAFT_FIXTURES/model, else <repo>/.fixtures/model. A missing file
 fails the test that needs it (run `make fixtures`): a parity suite that skips
 when its references are absent proves nothing.
 """
@@ -51,7 +51,7 @@ class Fixtures:
 
 @pytest.fixture(scope="session")
 def fixtures() -> Fixtures:
-    return Fixtures(Path(os.environ.get("GRAFT_FIXTURES") or REPO / ".fixtures"))
+    return Fixtures(Path(os.environ.get("GRAFT_FIXTURES") or REPO / ".fixtures") / "model")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,116 @@
+import Dispatch
+import Glibc
+import GraftKernels
+
+/// One batch: `count` images (count × height × width × 3 floats, RGB 0…255)
+/// and their labels, plus each image's index in the dataset's listing.
+public struct Batch {
+    /// The iterator's buffer, kept alive by the batch; the iterator refills
+    /// it two calls of `next()` later.
+    private let storage: Tensor
+    public let labels: [Int32]
+    public let indices: [Int]
+
+    init(storage: Tensor, labels: [Int32], indices: [Int]) {
+        self.storage = storage
+        self.labels = labels
+        self.indices = indices
+    }
+
+    public var images: UnsafePointer<Float> { UnsafePointer(storage.data) }
+    public var count: Int { labels.count }
+}
+
+/// One pass over a dataset. While the caller works on batch k, batch k+1 is
+/// decoded and resized on worker threads into the other of two buffers: the
+/// pipeline never holds more than two batches, whatever the dataset's size.
+///
+/// A batch's images stay valid until the next call to `next()`.
+public final class BatchIterator {
+    public let dataset: ImageDataset
+    public let order: [Int]
+    private var buffers: [Tensor]
+    private var nextBatch = 0
+    private var pending: Pending?
+
+    /// A batch being prepared in the background.
+    private final class Pending: @unchecked Sendable {
+        let batch: Int
+        let done = DispatchSemaphore(value: 0)
+        var indices: [Int] = []
+        var error: Error?
+        init(batch: Int) { self.batch = batch }
+    }
+
+    init(dataset: ImageDataset, order: [Int]) {
+        self.dataset = dataset
+        self.order = order
+        let floats = dataset.batchSize * dataset.imageFloats
+        buffers = [Tensor(shape: [floats]), Tensor(shape: [floats])]
+        prefetch(0)
+    }
+
+    deinit {
+        // A batch may still be loading into our buffers.
+        pending?.done.wait()
+    }
+
+    /// The next batch, or nil at the end of the pass. Throws when an image
+    /// cannot be read (naming the file), unless the dataset skips such files.
+    public func next() throws -> Batch? {
+        guard let current = pending else { return nil }
+        current.done.wait()
+        pending = nil
+        if let error = current.error { throw error }
+        nextBatch = current.batch + 1
+        prefetch(nextBatch)
+        let labels = current.indices.map { dataset.labels[$0] }
+        return Batch(storage: buffers[current.batch % 2], labels: labels, indices: current.indices)
+    }
+
+    private func prefetch(_ batch: Int) {
+        let start = batch * dataset.batchSize
+        guard start < order.count else { return }
+        let job = Pending(batch: batch)
+        pending = job
+        let indices = Array(order[start..<min(start + dataset.batchSize, order.count)])
+        let buffer = buffers[batch % 2]
+        let dataset = self.dataset
+        DispatchQueue.global().async {
+            defer { job.done.signal() }
+            do {
+                job.indices = try BatchIterator.load(indices, of: dataset, into: buffer.data)
+            } catch {
+                job.error = error
+            }
+        }
+    }
+
+    /// Loads the images in parallel; returns the indices actually loaded
+    /// (all of them unless unreadable files are skipped), packed in order.
+    private static func load(_ indices: [Int], of dataset: ImageDataset,
+                             into buffer: UnsafeMutablePointer<Float>) throws -> [Int] {
+        let floats = dataset.imageFloats
+        var errors = [Error?](repeating: nil, count: indices.count)
+        errors.withUnsafeMutableBufferPointer { errors in
+            Parallel.forEach(indices.count, threads: dataset.threads) { i, _ in
+                do {
+                    try dataset.loadImage(indices[i], into: buffer + i * floats)
+                } catch {
+                    errors[i] = error
+                }
+            }
+        }
+        if !dataset.skipCorruptFiles, let error = errors.compactMap({ $0 }).first { throw error }
+        var kept: [Int] = []
+        for (i, index) in indices.enumerated() {
+            if let error = errors[i] {
+                fputs("graft: warning: skipping an unreadable image: \(error)\n", stderr)
+                continue
+            }
+            if kept.count != i { (buffer + kept.count * floats).update(from: buffer + i * floats, count: floats) }
+            kept.append(index)
+        }
+        return kept
+    }
+}

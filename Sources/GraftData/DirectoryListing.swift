@@ -1,0 +1,126 @@
+import Glibc
+import GraftKernels
+
+/// The image files of a folder with one sub-folder per class, listed as
+/// Keras's image_dataset_from_directory lists them (`labels="inferred"`):
+/// - classes: the sub-folders whose names do not start with ".", sorted by
+///   code point (upper case before lower case), or the caller's class names
+///   (a subset of them, in the caller's order);
+/// - files: each class folder walked recursively, folders in code-point order
+///   of their paths, the files of each folder in code-point order, kept when
+///   the lower-cased name ends with .bmp, .gif, .jpeg, .jpg or .png;
+/// - paths: joined onto `directory` as given, as os.path.join does.
+public struct DirectoryListing: Equatable {
+    public let classNames: [String]
+    public let filePaths: [String]
+    public let labels: [Int32]
+
+    public static let imageExtensions = [".bmp", ".gif", ".jpeg", ".jpg", ".png"]
+
+    public init(classNames: [String], filePaths: [String], labels: [Int32]) {
+        self.classNames = classNames
+        self.filePaths = filePaths
+        self.labels = labels
+    }
+
+    public static func list(directory: String, classNames requested: [String]? = nil,
+                            followLinks: Bool = false) throws -> DirectoryListing {
+        guard isDirectory(directory) else {
+            throw GraftError.io(access(directory, F_OK) == 0
+                ? "\(directory) is not a directory"
+                : "directory not found: \(directory)")
+        }
+        let folders = try entries(of: directory).filter { !$0.hasPrefix(".") && isDirectory(join(directory, $0)) }
+        guard !folders.isEmpty else {
+            throw GraftError.invalidArgument(
+                "\(directory) has no class folders: image_dataset_from_directory needs one sub-folder of images per class")
+        }
+        var classNames = folders
+        if let requested {
+            // Names are compared as bytes, as Python compares them: an NFC and
+            // an NFD "é" are two different folders (Swift's == would merge them).
+            let bytes = Set(folders.map { Array($0.utf8) })
+            let unknown = requested.filter { !bytes.contains(Array($0.utf8)) }
+            let distinct = Set(requested.map { Array($0.utf8) }).count == requested.count
+            guard unknown.isEmpty, !requested.isEmpty, distinct else {
+                throw GraftError.invalidArgument(
+                    "class_names \(requested) do not match the class folders of \(directory): expected some of \(folders), each once")
+            }
+            classNames = requested
+        }
+
+        var paths: [String] = [], labels: [Int32] = []
+        for (label, name) in classNames.enumerated() {
+            let files = try imageFiles(under: join(directory, name), followLinks: followLinks)
+            guard !files.isEmpty else {
+                throw GraftError.invalidArgument(
+                    "class folder \(join(directory, name)) has no images (allowed: \(imageExtensions.joined(separator: " ")))")
+            }
+            paths += files
+            labels += Array(repeating: Int32(label), count: files.count)
+        }
+        return DirectoryListing(classNames: classNames, filePaths: paths, labels: labels)
+    }
+
+    /// Every image file under `root`, in Keras's order: folders sorted by
+    /// their full path, files sorted within each folder.
+    static func imageFiles(under root: String, followLinks: Bool) throws -> [String] {
+        var folders: [(path: String, files: [String])] = []
+        var pending = [root]
+        while let folder = pending.popLast() {
+            var files: [String] = []
+            for name in try entries(of: folder) {
+                let path = join(folder, name)
+                if isDirectory(path) {
+                    if followLinks || !isSymbolicLink(path) { pending.append(path) }
+                } else if hasImageExtension(name) {
+                    files.append(name)
+                }
+            }
+            folders.append((folder, files))
+        }
+        folders.sort { codePointOrder($0.path, $1.path) }
+        return folders.flatMap { folder in folder.files.map { join(folder.path, $0) } }
+    }
+
+    static func hasImageExtension(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return imageExtensions.contains { lower.hasSuffix($0) }
+    }
+
+    /// The names in a folder (without "." and ".."), sorted by code point.
+    static func entries(of folder: String) throws -> [String] {
+        guard let dir = opendir(folder) else {
+            throw GraftError.io("cannot read directory \(folder): \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted(by: codePointOrder)
+    }
+
+    /// Python's string order: by code point, which for UTF-8 is byte order.
+    static func codePointOrder(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// os.path.join for a relative name.
+    static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+}

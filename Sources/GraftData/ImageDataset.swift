@@ -1,0 +1,142 @@
+import Glibc
+import GraftKernels
+
+/// How labels are handed out, with Keras's names.
+public enum LabelMode: String, CaseIterable {
+    /// Class indices (int32).
+    case int
+    /// One-hot float32 vectors.
+    case categorical
+}
+
+/// Which part of a validation split a dataset holds.
+public enum Subset: String, CaseIterable {
+    case training, validation
+}
+
+/// image_dataset_from_directory's arguments, with Keras's defaults.
+public struct DatasetOptions {
+    public var imageHeight = 256
+    public var imageWidth = 256
+    public var batchSize = 32
+    public var shuffle = true
+    /// Seed of the listing's one-time shuffle (numpy's RandomState, as Keras)
+    /// and of Graft's per-epoch reshuffle. Keras needs one with a validation
+    /// split; without a split, nil draws one at random.
+    public var seed: UInt32?
+    /// Fraction of the images held out for validation; nil for no split.
+    public var validationSplit: Double?
+    public var subset: Subset?
+    public var labelMode: LabelMode = .int
+    /// The classes to keep, in this order (a subset of the folders); nil for all.
+    public var classNames: [String]?
+    public var cropToAspectRatio = false
+    public var followLinks = false
+    /// Graft's addition: drop unreadable images with a warning instead of
+    /// failing the pass.
+    public var skipCorruptFiles = false
+    /// Decoding threads; 0 means one per core.
+    public var threads = 0
+
+    public init() {}
+}
+
+/// A set of labelled images, handed out in batches: the files of a folder
+/// tree (decoded and resized on worker threads as they are needed, so that a
+/// folder of any size needs only a few batches in memory) or images held in
+/// memory.
+///
+/// Thread safety: a dataset's configuration is immutable; iterators are
+/// independent objects, one per pass.
+public final class ImageDataset {
+    public let classNames: [String]
+    /// The files in Keras's `file_paths` order (empty for in-memory images).
+    public let filePaths: [String]
+    /// Class index of each image, in the same order.
+    public let labels: [Int32]
+    public let imageHeight: Int, imageWidth: Int
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let labelMode: LabelMode
+    public let threads: Int
+    let skipCorruptFiles: Bool
+    /// Seeds Graft's per-epoch reshuffle.
+    let epochSeed: UInt64
+    let source: Source
+    /// Passes made so far: each gets its own shuffle.
+    private let epochs = AtomicCounter()
+
+    enum Source {
+        case files(cropToAspectRatio: Bool)
+        /// Images already at (imageHeight, imageWidth), RGB 0…255.
+        case bytes([UInt8])
+        case floats([Float])
+    }
+
+    public var count: Int { labels.count }
+    public var batchCount: Int { (count + batchSize - 1) / batchSize }
+    /// Floats of one image.
+    public var imageFloats: Int { imageHeight * imageWidth * 3 }
+
+    init(classNames: [String], filePaths: [String], labels: [Int32], imageHeight: Int, imageWidth: Int,
+         options: DatasetOptions, epochSeed: UInt64, source: Source) {
+        self.classNames = classNames
+        self.filePaths = filePaths
+        self.labels = labels
+        self.imageHeight = imageHeight
+        self.imageWidth = imageWidth
+        self.batchSize = options.batchSize
+        self.shuffle = options.shuffle
+        self.labelMode = options.labelMode
+        self.threads = options.threads == 0 ? Parallel.coreCount : options.threads
+        self.skipCorruptFiles = options.skipCorruptFiles
+        self.epochSeed = epochSeed
+        self.source = source
+    }
+
+    /// The order of one pass: the listing order, or a fresh permutation for
+    /// each epoch when shuffling (from the seed, so reproducible).
+    public func order(epoch: Int) -> [Int] {
+        var order = Array(0..<count)
+        guard shuffle else { return order }
+        var state = epochSeed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03)
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            order.swapAt(i, Int(next() % UInt64(i + 1)))
+        }
+        return order
+    }
+
+    /// A new pass over the dataset: the next epoch's order, batches prepared
+    /// ahead on worker threads.
+    public func makeIterator() -> BatchIterator {
+        BatchIterator(dataset: self, order: order(epoch: epochs.increment()))
+    }
+
+    /// Writes image `index` (imageHeight × imageWidth × 3 floats, RGB 0…255).
+    func loadImage(_ index: Int, into output: UnsafeMutablePointer<Float>) throws {
+        switch source {
+        case .files(let crop):
+            let image = try ImageDecoder.decodeFile(filePaths[index])
+            let region = crop
+                ? ImageRegion.centredCrop(height: image.height, width: image.width,
+                                          targetHeight: imageHeight, targetWidth: imageWidth)
+                : ImageRegion.whole(height: image.height, width: image.width)
+            image.pixels.withUnsafeBufferPointer { pixels in
+                BilinearResize.resize(pixels.baseAddress!, height: image.height, width: image.width,
+                                      region: region, outHeight: imageHeight, outWidth: imageWidth, into: output)
+            }
+        case .bytes(let bytes):
+            let start = index * imageFloats
+            for i in 0..<imageFloats { output[i] = Float(bytes[start + i]) }
+        case .floats(let floats):
+            floats.withUnsafeBufferPointer { output.update(from: $0.baseAddress! + index * imageFloats, count: imageFloats) }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import GraftKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// 8-bit RGB pixels, row-major, interleaved (height × width × 3).
+public struct RGBImage: Equatable { public let width: Int; public let height: Int; public var pixels: [UInt8] }
+
+/// Image decoding with the pixels of TensorFlow's
+/// `tf.io.decode_image(contents, channels=3, expand_animations=False)`, which
+/// Keras's `image_dataset_from_directory` uses: JPEG (libjpeg-turbo, TF's
+/// settings), PNG (libpng, TF's transformations), BMP and the first frame of a
+/// GIF (both written here, after TF's rules). What each format does and where
+/// it refuses a file is described in its decoder's file.
+///
+/// Every decoder checks the file's bytes before it reads them: a corrupt,
+/// truncated or hostile file gives a `GraftError` of kind `.format`, never a
+/// trap. Nothing is shared between calls: decode on any number of threads.
+public enum ImageDecoder {
+    /// Decodes an encoded image, sniffing the format from its first bytes as
+    /// TensorFlow does (not from the extension). `name` is used in error
+    /// messages (the file path).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String) throws -> RGBImage {
+        guard let base = bytes.baseAddress, bytes.count > 0 else {
+            throw GraftError.format("\(name): empty file")
+        }
+        let input = ImageBytes(base: base, count: bytes.count)
+        switch ImageFormat.sniff(input) {
+        case .jpeg: return try JPEGDecoder.decode(input, name: name)
+        case .png: return try PNGDecoder.decode(input, name: name)
+        case .gif: return try GIFDecoder.decode(input, name: name)
+        case .bmp: return try BMPDecoder.decode(input, name: name)
+        case .webp:
+            throw GraftError.format("\(name): WebP image: not supported (only JPEG, PNG, GIF and BMP are)")
+        case .unknown:
+            throw GraftError.format("\(name): unknown image format (not JPEG, PNG, GIF or BMP)")
+        }
+    }
+
+    /// Reads and decodes a file. A missing or unreadable file gives a
+    /// `GraftError` of kind `.io`; an empty, corrupt, truncated or unknown one
+    /// gives `.format`, each message naming the path and the reason.
+    public static func decodeFile(_ path: String) throws -> RGBImage {
+        let bytes = try readFile(path)
+        return try bytes.withUnsafeBytes { try decode($0, name: path) }
+    }
+
+    /// The whole file, read with plain system calls (no Foundation).
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw GraftError.io("\(path): cannot open: \(systemError(code))")
+        }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let code = errno
+            throw GraftError.io("\(path): cannot read: \(systemError(code))")
+        }
+        if (status.st_mode & S_IFMT) == S_IFDIR { throw GraftError.io("\(path): is a directory, not an image file") }
+
+        // The size is a hint (the file may change, or be a pipe): read to the end.
+        var bytes = [UInt8](repeating: 0, count: max(Int(status.st_size), 0) + 1)
+        var filled = 0
+        while true {
+            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(bytes.count, 65536))) }
+            let (got, error) = bytes.withUnsafeMutableBytes { buffer -> (Int, Int32) in
+                guard let base = buffer.baseAddress else { return (0, 0) }
+                let got = read(fd, base + filled, buffer.count - filled)
+                return (got, got < 0 ? errno : 0)
+            }
+            if got > 0 { filled += got; continue }
+            if got == 0 { break }
+            if error == EINTR { continue }
+            throw GraftError.io("\(path): cannot read: \(systemError(error))")
+        }
+        bytes.removeSubrange(filled...)
+        return bytes
+    }
+
+    private static func systemError(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "error \(code)" }
+        return String(cString: text)
+    }
+}
+
+/// The formats TensorFlow's decode_image recognises, by their first bytes.
+enum ImageFormat: Equatable {
+    case jpeg, png, gif, bmp, webp, unknown
+
+    /// TensorFlow's order and signatures: JPEG `FF D8 FF`, PNG's 8-byte
+    /// signature, `GIF8`, `BM`, then `RIFF....WEBP`.
+    static func sniff(_ input: ImageBytes) -> ImageFormat {
+        func starts(with signature: [UInt8], at offset: Int = 0) -> Bool {
+            guard input.count >= offset + signature.count else { return false }
+            for (i, byte) in signature.enumerated() where input.byte(offset + i) != byte { return false }
+            return true
+        }
+        if starts(with: [0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts(with: [0x47, 0x49, 0x46, 0x38]) { return .gif }
+        if starts(with: [0x42, 0x4D]) { return .bmp }
+        if input.count > 12, starts(with: [0x52, 0x49, 0x46, 0x46]), starts(with: [0x57, 0x45, 0x42, 0x50], at: 8) {
+            return .webp
+        }
+        return .unknown
+    }
+}
+
+/// A read-only view of an encoded file. Reads past the end return nil (or
+/// are refused by the caller's checks): file data is never trusted.
+struct ImageBytes {
+    let base: UnsafeRawPointer
+    let count: Int
+
+    var bytes: UnsafePointer<UInt8> { base.assumingMemoryBound(to: UInt8.self) }
+
+    /// The byte at `offset`, or nil past the end.
+    @inline(__always) func byte(_ offset: Int) -> UInt8? {
+        guard offset >= 0, offset < count else { return nil }
+        return base.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    /// Little-endian 16-bit value at `offset`, or nil past the end.
+    @inline(__always) func uint16LE(_ offset: Int) -> Int? {
+        guard offset >= 0, offset <= count - 2 else { return nil }
+        return Int(base.load(fromByteOffset: offset, as: UInt8.self))
+            | Int(base.load(fromByteOffset: offset + 1, as: UInt8.self)) << 8
+    }
+
+    /// Big-endian 16-bit value at `offset`, or nil past the end.
+    @inline(__always) func uint16BE(_ offset: Int) -> Int? {
+        guard offset >= 0, offset <= count - 2 else { return nil }
+        return Int(base.load(fromByteOffset: offset, as: UInt8.self)) << 8
+            | Int(base.load(fromByteOffset: offset + 1, as: UInt8.self))
+    }
+
+    /// Little-endian signed 32-bit value at `offset`, or nil past the end.
+    @inline(__always) func int32LE(_ offset: Int) -> Int32? {
+        guard offset >= 0, offset <= count - 4 else { return nil }
+        return Int32(bitPattern: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+    }
+}
+
+extension RGBImage {
+    /// A width × height image whose pixels `fill` writes (all bytes zero first).
+    static func filled(width: Int, height: Int,
+                       _ fill: (UnsafeMutablePointer<UInt8>) throws -> Void) rethrows -> RGBImage {
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        try pixels.withUnsafeMutableBufferPointer { buffer in
+            if let base = buffer.baseAddress { try fill(base) }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// A width × height image whose pixels `fill` writes in full (not zeroed first).
+    static func uninitialized(width: Int, height: Int,
+                              _ fill: (UnsafeMutablePointer<UInt8>) throws -> Void) rethrows -> RGBImage {
+        let count = width * height * 3
+        let pixels = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = 0
+            if let base = buffer.baseAddress { try fill(base) }
+            initialized = count
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+}

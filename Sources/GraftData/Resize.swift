@@ -1,0 +1,85 @@
+/// A rectangle of an image: the part that is resized (all of it, or Keras's
+/// crop_to_aspect_ratio box).
+public struct ImageRegion: Equatable {
+    public var top: Int, left: Int, height: Int, width: Int
+
+    public init(top: Int, left: Int, height: Int, width: Int) {
+        self.top = top; self.left = left; self.height = height; self.width = width
+    }
+
+    public static func whole(height: Int, width: Int) -> ImageRegion {
+        ImageRegion(top: 0, left: 0, height: height, width: width)
+    }
+
+    /// Keras's crop_to_aspect_ratio: the largest centred box of the target's
+    /// aspect ratio.
+    public static func centredCrop(height: Int, width: Int, targetHeight: Int, targetWidth: Int) -> ImageRegion {
+        let cropHeight = min(height, Int(Float(width * targetHeight) / Float(targetWidth)))
+        let cropWidth = min(width, Int(Float(height * targetWidth) / Float(targetHeight)))
+        return ImageRegion(top: (height - cropHeight) / 2, left: (width - cropWidth) / 2,
+                           height: max(cropHeight, 1), width: max(cropWidth, 1))
+    }
+}
+
+/// TensorFlow's bilinear resize as Keras's image_dataset_from_directory runs
+/// it: half-pixel centres (src = (dst + 0.5)·in/out − 0.5, clamped to the
+/// edge pixels), no antialiasing, aspect ratio not kept, Float32 output
+/// 0…255 not rounded, in TensorFlow's order of operations so that the
+/// numbers agree to the last bits.
+public enum BilinearResize {
+    /// Where one output row or column samples its input.
+    @usableFromInline
+    struct Sample {
+        @usableFromInline var lower: Int, upper: Int, lerp: Float
+    }
+
+    @usableFromInline
+    static func samples(input: Int, output: Int) -> [Sample] {
+        let scale = Float(input) / Float(output)
+        return (0..<output).map { i in
+            let position = (Float(i) + 0.5) * scale - 0.5
+            let floor = position.rounded(.down)
+            return Sample(lower: max(Int(floor), 0), upper: min(Int(position.rounded(.up)), input - 1),
+                          lerp: position - floor)
+        }
+    }
+
+    /// Resizes `region` of an RGB image (height × width × 3 values, uint8
+    /// from a decoder or float) to outHeight × outWidth × 3 floats.
+    @inlinable
+    public static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, height: Int, width: Int,
+                                                 region: ImageRegion, outHeight: Int, outWidth: Int,
+                                                 into output: UnsafeMutablePointer<Float>) {
+        let ys = samples(input: region.height, output: outHeight)
+        let xs = samples(input: region.width, output: outWidth)
+        for (oy, sy) in ys.enumerated() {
+            let top = pixels + ((region.top + sy.lower) * width + region.left) * 3
+            let bottom = pixels + ((region.top + sy.upper) * width + region.left) * 3
+            var out = output + oy * outWidth * 3
+            for sx in xs {
+                for c in 0..<3 {
+                    let topLeft = top[sx.lower * 3 + c].floatValue, topRight = top[sx.upper * 3 + c].floatValue
+                    let bottomLeft = bottom[sx.lower * 3 + c].floatValue
+                    let bottomRight = bottom[sx.upper * 3 + c].floatValue
+                    let upper = topLeft + (topRight - topLeft) * sx.lerp
+                    let lower = bottomLeft + (bottomRight - bottomLeft) * sx.lerp
+                    out[c] = upper + (lower - upper) * sy.lerp
+                }
+                out += 3
+            }
+        }
+    }
+}
+
+/// A pixel component the resize reads: uint8 from decoders, Float from memory.
+public protocol PixelValue {
+    var floatValue: Float { get }
+}
+
+extension UInt8: PixelValue {
+    @inlinable public var floatValue: Float { Float(self) }
+}
+
+extension Float: PixelValue {
+    @inlinable public var floatValue: Float { self }
+}

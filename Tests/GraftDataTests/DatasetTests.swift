@@ -1,0 +1,164 @@
+import Foundation
+import GraftData
+import GraftKernels
+import Testing
+
+/// A scratch folder tree, removed when the test ends.
+final class ScratchTree {
+    let root: String
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("graft-data-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func file(_ relative: String, _ contents: [UInt8] = [0]) throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        try Data(contents).write(to: URL(fileURLWithPath: path))
+    }
+
+    func folder(_ relative: String) throws {
+        try FileManager.default.createDirectory(atPath: root + "/" + relative, withIntermediateDirectories: true)
+    }
+}
+
+private func memoryDataset(count: Int, batchSize: Int, shuffle: Bool, seed: UInt32? = 7) throws -> ImageDataset {
+    var options = DatasetOptions()
+    options.batchSize = batchSize
+    options.shuffle = shuffle
+    options.seed = seed
+    // Image i is filled with the value i, so a batch shows which images it holds.
+    let pixels = (0..<count).flatMap { [UInt8](repeating: UInt8($0), count: 2 * 3 * 3) }
+    let labels = (0..<count).map { Int32($0 % 3) }
+    return try ImageDataset.fromMemory(bytes: pixels, floats: nil, labels: labels, count: count,
+                                       height: 2, width: 3, classCount: 3, options: options)
+}
+
+/// The image indices of every batch of one pass, checked against the pixels.
+private func pass(_ dataset: ImageDataset) throws -> [[Int]] {
+    let iterator = dataset.makeIterator()
+    var batches: [[Int]] = []
+    while let batch = try iterator.next() {
+        for (i, index) in batch.indices.enumerated() {
+            #expect(batch.images[i * 18] == Float(index) && batch.images[i * 18 + 17] == Float(index))
+            #expect(batch.labels[i] == Int32(index % 3))
+        }
+        batches.append(batch.indices)
+    }
+    return batches
+}
+
+@Test("batches: listing order without shuffle, the last batch partial")
+func batchesInOrder() throws {
+    let dataset = try memoryDataset(count: 10, batchSize: 4, shuffle: false)
+    #expect(dataset.batchCount == 3)
+    #expect(try pass(dataset) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+    #expect(try pass(dataset) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+}
+
+@Test("shuffle: a new order each epoch, every image once, the same for the same seed")
+func shuffledEpochs() throws {
+    let a = try memoryDataset(count: 50, batchSize: 8, shuffle: true, seed: 3)
+    let b = try memoryDataset(count: 50, batchSize: 8, shuffle: true, seed: 3)
+    let c = try memoryDataset(count: 50, batchSize: 8, shuffle: true, seed: 4)
+    let (a1, a2) = (try pass(a).flatMap { $0 }, try pass(a).flatMap { $0 })
+    #expect(a1.sorted() == Array(0..<50) && a2.sorted() == Array(0..<50))
+    #expect(a1 != a2 && a1 != Array(0..<50))
+    #expect(try pass(b).flatMap { $0 } == a1)
+    #expect(try pass(c).flatMap { $0 } != a1)
+}
+
+@Test("in-memory float images pass unchanged; bad labels and sizes are refused")
+func memoryDatasets() throws {
+    var options = DatasetOptions()
+    options.shuffle = false
+    let floats: [Float] = (0..<(2 * 2 * 2 * 3)).map { Float($0) * 0.5 }
+    let dataset = try ImageDataset.fromMemory(bytes: nil, floats: floats, labels: [1, 0], count: 2, height: 2,
+                                              width: 2, classCount: 2, options: options)
+    let batch = try #require(try dataset.makeIterator().next())
+    #expect(Array(UnsafeBufferPointer(start: batch.images, count: floats.count)) == floats)
+    #expect(dataset.classNames == ["0", "1"])
+
+    for (labels, classCount) in [([2, 0], 2), ([-1, 0], 2), ([0, 0], 0)] as [([Int32], Int)] {
+        #expect(throws: GraftError.self) {
+            try ImageDataset.fromMemory(bytes: nil, floats: floats, labels: labels, count: 2, height: 2, width: 2,
+                                        classCount: classCount, options: options)
+        }
+    }
+    #expect(throws: GraftError.self) {
+        try ImageDataset.fromMemory(bytes: nil, floats: floats, labels: [0], count: 0, height: 2, width: 2,
+                                    classCount: 1, options: options)
+    }
+}
+
+@Test("Keras's argument checks: split range, seed, subset, sizes")
+func argumentChecks() throws {
+    let tree = try ScratchTree()
+    try tree.file("a/x.png")
+    try tree.file("b/y.png")
+    func refused(_ change: (inout DatasetOptions) -> Void, mentioning text: String) {
+        var options = DatasetOptions()
+        change(&options)
+        do {
+            _ = try ImageDataset.fromDirectory(tree.root, options: options)
+            Issue.record("accepted: expected an error mentioning \(text)")
+        } catch let error as GraftError {
+            #expect(error.kind == .invalidArgument && error.message.contains(text), "\(error.message)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+    refused({ $0.validationSplit = 0; $0.subset = .training; $0.seed = 1 }, mentioning: "between 0 and 1")
+    refused({ $0.validationSplit = 1; $0.subset = .training; $0.seed = 1 }, mentioning: "between 0 and 1")
+    refused({ $0.validationSplit = 0.2; $0.subset = .training }, mentioning: "seed")
+    refused({ $0.subset = .training; $0.seed = 1 }, mentioning: "validation_split must be set")
+    refused({ $0.validationSplit = 0.2; $0.seed = 1 }, mentioning: "validation_split must be set")
+    refused({ $0.imageHeight = 0 }, mentioning: "image_size")
+    refused({ $0.batchSize = 0 }, mentioning: "batch_size")
+    refused({ $0.validationSplit = 0.1; $0.subset = .training; $0.seed = 1 }, mentioning: "both need at least one")
+}
+
+@Test("folders without classes or images are refused with the folder named")
+func badFolders() throws {
+    #expect(throws: GraftError.io("directory not found: /no/such/folder")) {
+        try DirectoryListing.list(directory: "/no/such/folder")
+    }
+    let empty = try ScratchTree()
+    #expect(throws: GraftError.self) { try DirectoryListing.list(directory: empty.root) }
+    try empty.file("loose.png")
+    try empty.folder(".hidden")
+    #expect(throws: GraftError.self) { try DirectoryListing.list(directory: empty.root) }
+
+    let tree = try ScratchTree()
+    try tree.file("cats/a.png")
+    try tree.file("dogs/notes.txt")
+    do {
+        _ = try DirectoryListing.list(directory: tree.root)
+        Issue.record("a class folder without images was accepted")
+    } catch let error as GraftError {
+        #expect(error.message.contains(tree.root + "/dogs"))
+    }
+    #expect(throws: GraftError.self) { try DirectoryListing.list(directory: tree.root, classNames: ["cats", "birds"]) }
+}
+
+@Test("RandomFlip: independent axes give four variants; flips reverse the right axis")
+func randomFlip() {
+    let flip = RandomFlip(mode: .horizontalAndVertical, seed: 11)
+    let variants = Set((0..<400).map { flip.variant(epoch: 0, index: $0) })
+    #expect(variants.count == 4)
+    #expect(flip.variant(epoch: 3, index: 5) == RandomFlip(mode: .horizontalAndVertical, seed: 11).variant(epoch: 3, index: 5))
+    let horizontalOnly = RandomFlip(mode: .horizontal, seed: 11)
+    #expect((0..<100).allSatisfy { !horizontalOnly.variant(epoch: 1, index: $0).vertical })
+    #expect(Set((0..<100).map { horizontalOnly.variant(epoch: 1, index: $0) }).count == 2)
+
+    // A 2x3 image with one channel: values 0...5, row-major.
+    var image: [Float] = [0, 1, 2, 3, 4, 5]
+    RandomFlip.apply(.init(horizontal: true, vertical: false), to: &image, height: 2, width: 3, channels: 1)
+    #expect(image == [2, 1, 0, 5, 4, 3])
+    RandomFlip.apply(.init(horizontal: false, vertical: true), to: &image, height: 2, width: 3, channels: 1)
+    #expect(image == [5, 4, 3, 2, 1, 0])
+}
