@@ -50,22 +50,38 @@ public enum BilinearResize {
     public static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, height: Int, width: Int,
                                                  region: ImageRegion, outHeight: Int, outWidth: Int,
                                                  into output: UnsafeMutablePointer<Float>) {
+        if region.height == outHeight && region.width == outWidth {
+            // Every sample falls on a pixel (lerp 0): TensorFlow's arithmetic
+            // gives the pixel's value exactly, so convert and copy.
+            for y in 0..<outHeight {
+                let row = pixels + ((region.top + y) * width + region.left) * 3
+                let out = output + y * outWidth * 3
+                for i in 0..<(outWidth * 3) { out[i] = row[i].floatValue }
+            }
+            return
+        }
         let ys = samples(input: region.height, output: outHeight)
         let xs = samples(input: region.width, output: outWidth)
-        for (oy, sy) in ys.enumerated() {
-            let top = pixels + ((region.top + sy.lower) * width + region.left) * 3
-            let bottom = pixels + ((region.top + sy.upper) * width + region.left) * 3
-            var out = output + oy * outWidth * 3
-            for sx in xs {
-                for c in 0..<3 {
-                    let topLeft = top[sx.lower * 3 + c].floatValue, topRight = top[sx.upper * 3 + c].floatValue
-                    let bottomLeft = bottom[sx.lower * 3 + c].floatValue
-                    let bottomRight = bottom[sx.upper * 3 + c].floatValue
-                    let upper = topLeft + (topRight - topLeft) * sx.lerp
-                    let lower = bottomLeft + (bottomRight - bottomLeft) * sx.lerp
-                    out[c] = upper + (lower - upper) * sy.lerp
+        ys.withUnsafeBufferPointer { ys in
+            xs.withUnsafeBufferPointer { xs in
+                for oy in 0..<outHeight {
+                    let sy = ys[oy]
+                    let top = pixels + ((region.top + sy.lower) * width + region.left) * 3
+                    let bottom = pixels + ((region.top + sy.upper) * width + region.left) * 3
+                    var out = output + oy * outWidth * 3
+                    for ox in 0..<outWidth {
+                        let sx = xs[ox]
+                        let left = sx.lower * 3, right = sx.upper * 3
+                        for c in 0..<3 {
+                            let topLeft = top[left + c].floatValue, topRight = top[right + c].floatValue
+                            let bottomLeft = bottom[left + c].floatValue, bottomRight = bottom[right + c].floatValue
+                            let upper = topLeft + (topRight - topLeft) * sx.lerp
+                            let lower = bottomLeft + (bottomRight - bottomLeft) * sx.lerp
+                            out[c] = upper + (lower - upper) * sy.lerp
+                        }
+                        out += 3
+                    }
                 }
-                out += 3
             }
         }
     }
