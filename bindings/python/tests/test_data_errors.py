@@ -1,0 +1,85 @@
+"""Bad input to the Python data API: clear exceptions, nothing crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graft
+from graft.errors import Status
+
+# A valid 1x1 red PNG.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de0000000c"
+                    "4944415478 9c63f8cfc00000030101 00c9fe92ef0000000049454e44ae426082".replace(" ", ""))
+
+
+def tree(root: Path, files: dict[str, bytes]) -> str:
+    for relative, data in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return str(root)
+
+
+def test_missing_and_empty_folders(tmp_path: Path) -> None:
+    with pytest.raises(graft.GraftError, match="directory not found") as error:
+        graft.image_dataset_from_directory(tmp_path / "nope", verbose=False)
+    assert error.value.status == Status.IO
+    with pytest.raises(graft.GraftError, match="no class folders"):
+        graft.image_dataset_from_directory(tree(tmp_path / "a", {"loose.png": PNG}), verbose=False)
+    with pytest.raises(graft.GraftError, match="has no images"):
+        graft.image_dataset_from_directory(tree(tmp_path / "b", {"x/1.png": PNG, "y/n.txt": b"1"}), verbose=False)
+
+
+def test_keras_argument_checks(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"a/1.png": PNG, "b/2.png": PNG, "b/3.png": PNG})
+    with pytest.raises(graft.GraftError, match="between 0 and 1"):
+        graft.image_dataset_from_directory(root, validation_split=1.5, subset="training", seed=1, verbose=False)
+    with pytest.raises(graft.GraftError, match="seed"):
+        graft.image_dataset_from_directory(root, validation_split=0.5, subset="training", verbose=False)
+    with pytest.raises(ValueError, match="validation_split must be set"):
+        graft.image_dataset_from_directory(root, subset="both", verbose=False)
+    with pytest.raises(ValueError, match="subset"):
+        graft.image_dataset_from_directory(root, subset="Training", validation_split=0.5, seed=1, verbose=False)
+    with pytest.raises(graft.GraftError, match="image_size"):
+        graft.image_dataset_from_directory(root, image_size=(0, 10), verbose=False)
+    with pytest.raises(graft.GraftError, match="batch_size"):
+        graft.image_dataset_from_directory(root, batch_size=0, verbose=False)
+    with pytest.raises(ValueError, match="color_mode"):
+        graft.image_dataset_from_directory(root, color_mode="grayscale", verbose=False)
+
+
+def test_corrupt_file_named_and_skippable(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"a/good.png": PNG, "a/bad.png": PNG[:30], "b/zero.jpg": b""})
+    dataset = graft.image_dataset_from_directory(root, image_size=(4, 4), shuffle=False, verbose=False)
+    with pytest.raises(graft.GraftError, match="bad.png|zero.jpg") as error:
+        list(dataset)
+    assert error.value.status == Status.FORMAT
+    # The dataset stays usable: a new pass fails the same way, no crash.
+    with pytest.raises(graft.GraftError):
+        list(dataset)
+    skipping = graft.image_dataset_from_directory(root, image_size=(4, 4), shuffle=False, verbose=False,
+                                                  skip_corrupt_files=True)
+    batches = list(skipping)
+    assert sum(len(labels) for _, labels in batches) == 1
+    np.testing.assert_array_equal(batches[0][0][0, 0, 0], [255, 0, 0])
+
+
+def test_from_arrays_checks() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        graft.ImageDataset.from_arrays(np.zeros((2, 4, 4)), [0, 1])
+    with pytest.raises(ValueError, match="labels"):
+        graft.ImageDataset.from_arrays(np.zeros((2, 4, 4, 3), np.uint8), [0, 1, 2])
+    with pytest.raises(graft.GraftError, match="label 5"):
+        graft.ImageDataset.from_arrays(np.zeros((2, 4, 4, 3), np.uint8), [0, 5], num_classes=2)
+    dataset = graft.ImageDataset.from_arrays(np.full((3, 2, 2, 3), 7, np.uint8), [0, 1, 1], batch_size=2,
+                                             shuffle=False, label_mode="categorical")
+    (images, labels), (rest, last) = list(dataset)
+    assert images.shape == (2, 2, 2, 3) and np.all(images == 7)
+    np.testing.assert_array_equal(labels, [[1, 0], [0, 1]])
+    assert rest.shape == (1, 2, 2, 3) and last.shape == (1, 2)
+    dataset.close()
+    with pytest.raises(graft.GraftError, match="closed"):
+        list(dataset)
