@@ -44,13 +44,6 @@ final class InferencePlan {
         case dense(kernel: Tensor, bias: Tensor, inputs: Int, units: Int, input: Buffer, output: Buffer)
     }
 
-    struct Pads: Equatable {
-        var top = 0, bottom = 0, left = 0, right = 0
-        static func + (a: Pads, b: Pads) -> Pads {
-            Pads(top: a.top + b.top, bottom: a.bottom + b.bottom, left: a.left + b.left, right: a.right + b.right)
-        }
-    }
-
     init(network: Network, capacity: Int, threads: Int) throws {
         self.capacity = capacity
         self.threads = threads
@@ -167,7 +160,7 @@ struct PlanCompiler {
     /// The value holding each layer's output, once computed.
     private var valueOf: [Int: Int] = [:]
     /// ZeroPadding2D layers left to their consumers' windows.
-    private var deferredPads: [Int: InferencePlan.Pads] = [:]
+    private var deferredPads: [Int: Pads] = [:]
     private var valueSizes: [Int: Int] = [:]
     private var ops: [CompiledOp] = []
 
@@ -217,9 +210,9 @@ struct PlanCompiler {
 
     /// The layer whose output a window op reads, skipping a deferred padding
     /// layer, and the padding to apply.
-    private func windowSource(_ layer: Int) -> (layer: Int, pads: InferencePlan.Pads) {
+    private func windowSource(_ layer: Int) -> (layer: Int, pads: Pads) {
         if let pads = deferredPads[layer] { return (network.layers[layer].inputs[0], pads) }
-        return (layer, InferencePlan.Pads())
+        return (layer, Pads())
     }
 
     mutating func compile() throws -> Result {
@@ -233,7 +226,7 @@ struct PlanCompiler {
                 throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
 
             case let .zeroPadding2D(top, bottom, left, right):
-                let pads = InferencePlan.Pads(top: top, bottom: bottom, left: left, right: right)
+                let pads = Pads(top: top, bottom: bottom, left: left, right: right)
                 let windowed = consumers[i].allSatisfy {
                     switch layers[$0].kind { case .conv2D, .maxPooling2D: true; default: false }
                 }
@@ -246,20 +239,9 @@ struct PlanCompiler {
                     .zeroPad(height: s[0], width: s[1], channels: s[2], pads: pads, input: r[0], output: w)
                 }
 
-            case let .conv2D(filters, kernel, strides, padding):
+            case let .conv2D(filters, _, _, _):
                 let (source, extra) = windowSource(layer.inputs[0])
-                let s = shape(source)
-                var pads = extra
-                if padding == .same {
-                    let inH = s[0] + extra.top + extra.bottom, inW = s[1] + extra.left + extra.right
-                    let ph = ConvGeometry.samePadding(size: inH, kernel: kernel.h, stride: strides.h)
-                    let pw = ConvGeometry.samePadding(size: inW, kernel: kernel.w, stride: strides.w)
-                    pads = pads + InferencePlan.Pads(top: ph.before, bottom: ph.after, left: pw.before, right: pw.after)
-                }
-                let g = ConvGeometry(batch: 1, inHeight: s[0], inWidth: s[1], inChannels: s[2],
-                                     kernelHeight: kernel.h, kernelWidth: kernel.w, outChannels: filters,
-                                     strideH: strides.h, strideW: strides.w,
-                                     padTop: pads.top, padBottom: pads.bottom, padLeft: pads.left, padRight: pads.right)
+                let g = layer.windowGeometry(input: shape(source), batch: 1, extra: extra)
                 let k = layer.weights[0].copy(), b = layer.weights[1].copy()
                 var last = i
                 if let bn = soleConsumer(last), case let .batchNormalization(eps) = layers[bn].kind {
@@ -293,13 +275,9 @@ struct PlanCompiler {
                           residual: r.count > 1 ? r[1] : nil, relu: relu, output: w)
                 }
 
-            case let .maxPooling2D(pool, strides):
+            case .maxPooling2D:
                 let (source, pads) = windowSource(layer.inputs[0])
-                let s = shape(source)
-                let g = ConvGeometry(batch: 1, inHeight: s[0], inWidth: s[1], inChannels: s[2],
-                                     kernelHeight: pool.h, kernelWidth: pool.w, outChannels: s[2],
-                                     strideH: strides.h, strideW: strides.w,
-                                     padTop: pads.top, padBottom: pads.bottom, padLeft: pads.left, padRight: pads.right)
+                let g = layer.windowGeometry(input: shape(source), batch: 1, extra: pads)
                 emit(i, reading: [source]) { r, w in .maxPool(geometry: g, input: r[0], output: w) }
 
             case let .batchNormalization(eps):
@@ -326,8 +304,9 @@ struct PlanCompiler {
                     .globalAveragePool(height: s[0], width: s[1], channels: s[2], input: r[0], output: w)
                 }
 
-            case .flatten:
-                // NHWC rows flattened are Keras's Flatten order: same memory.
+            case .flatten, .dropout:
+                // NHWC rows flattened are Keras's Flatten order, and Dropout
+                // is the identity in inference: same memory.
                 valueOf[i] = valueOf[layer.inputs[0]]
 
             case let .dense(units):

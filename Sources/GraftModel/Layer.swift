@@ -13,6 +13,9 @@ public enum LayerKind: Equatable {
     case globalAveragePooling2D
     case flatten
     case dense(units: Int)
+    /// Keras's Dropout: in training, zeroes each value with probability
+    /// `rate` and scales the rest by 1/(1 − rate); identity in inference.
+    case dropout(rate: Float)
 
     public enum Padding: Equatable { case valid, same }
 
@@ -29,6 +32,7 @@ public enum LayerKind: Equatable {
         case .globalAveragePooling2D: "GlobalAveragePooling2D"
         case .flatten: "Flatten"
         case .dense: "Dense"
+        case .dropout: "Dropout"
         }
     }
 
@@ -47,6 +51,8 @@ public enum LayerKind: Equatable {
             return p1 == p2 && s1 == s2
         case let (.dense(u1), .dense(u2)):
             return u1 == u2
+        case let (.dropout(r1), .dropout(r2)):
+            return r1 == r2
         default:
             return false
         }
@@ -91,4 +97,38 @@ public final class Layer {
     }
 
     public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } }
+
+    /// The window geometry of a Conv2D or MaxPooling2D layer reading an input
+    /// of shape (h, w, c), with `extra` zero padding around that input (a
+    /// ZeroPadding2D folded into the window) on top of the layer's own.
+    func windowGeometry(input s: [Int], batch: Int, extra: Pads = Pads()) -> ConvGeometry {
+        var pads = extra
+        let kernel: (h: Int, w: Int), strides: (h: Int, w: Int), outChannels: Int
+        switch kind {
+        case let .conv2D(filters, k, st, padding):
+            (kernel, strides, outChannels) = (k, st, filters)
+            if padding == .same {
+                let ph = ConvGeometry.samePadding(size: s[0] + extra.top + extra.bottom, kernel: k.h, stride: st.h)
+                let pw = ConvGeometry.samePadding(size: s[1] + extra.left + extra.right, kernel: k.w, stride: st.w)
+                pads = pads + Pads(top: ph.before, bottom: ph.after, left: pw.before, right: pw.after)
+            }
+        case let .maxPooling2D(pool, st):
+            (kernel, strides, outChannels) = (pool, st, s[2])
+        default:
+            preconditionFailure("\(name) has no window")
+        }
+        return ConvGeometry(batch: batch, inHeight: s[0], inWidth: s[1], inChannels: s[2],
+                            kernelHeight: kernel.h, kernelWidth: kernel.w, outChannels: outChannels,
+                            strideH: strides.h, strideW: strides.w,
+                            padTop: pads.top, padBottom: pads.bottom, padLeft: pads.left, padRight: pads.right)
+    }
+}
+
+/// Zero padding on the four sides of an image.
+struct Pads: Equatable {
+    var top = 0, bottom = 0, left = 0, right = 0
+
+    static func + (a: Pads, b: Pads) -> Pads {
+        Pads(top: a.top + b.top, bottom: a.bottom + b.bottom, left: a.left + b.left, right: a.right + b.right)
+    }
 }

@@ -84,18 +84,19 @@ extension Network {
                                           name: "conv\(stage + 2)_block\(block)")
             }
         }
-        return Network(layers: builder.layers, inputHeight: inputHeight, inputWidth: inputWidth)
+        return builder.build()
     }
 }
 
-/// Appends layers one at a time, working out output shapes and initial
-/// weights. Layer handles are indices into `layers`.
-struct NetworkBuilder {
-    private(set) var layers: [Layer] = []
+/// Builds a network layer by layer, with Keras's layer classes, working out
+/// output shapes and Keras's initial weights (from the seed). A layer handle
+/// is the layer's index in the list.
+public struct NetworkBuilder {
+    var layers: [Layer] = []
     let inputHeight: Int, inputWidth: Int
     var random: SeededRandom
 
-    init(inputHeight: Int, inputWidth: Int, seed: UInt64) {
+    public init(inputHeight: Int, inputWidth: Int, seed: UInt64) {
         self.inputHeight = inputHeight
         self.inputWidth = inputWidth
         self.random = SeededRandom(seed: seed)
@@ -109,17 +110,22 @@ struct NetworkBuilder {
 
     private func shape(_ x: Int) -> [Int] { layers[x].outputShape }
 
-    mutating func input() -> Int {
+    /// The network built so far.
+    public func build() -> Network {
+        Network(layers: layers, inputHeight: inputHeight, inputWidth: inputWidth)
+    }
+
+    public mutating func input() -> Int {
         append("input_layer", .input, [], [inputHeight, inputWidth, 3])
     }
 
-    mutating func zeroPadding(_ x: Int, _ p: Int, name: String) -> Int {
+    public mutating func zeroPadding(_ x: Int, _ p: Int, name: String) -> Int {
         let s = shape(x)
         return append(name, .zeroPadding2D(top: p, bottom: p, left: p, right: p), [x],
                       [s[0] + 2 * p, s[1] + 2 * p, s[2]])
     }
 
-    mutating func conv(_ x: Int, filters: Int, kernel: Int, stride: Int, padding: LayerKind.Padding,
+    public mutating func conv(_ x: Int, filters: Int, kernel: Int, stride: Int, padding: LayerKind.Padding,
                        name: String) -> Int {
         let s = shape(x)
         let (h, w) = padding == .same
@@ -132,32 +138,52 @@ struct NetworkBuilder {
                       [x], [h, w, filters], [kernelTensor, Tensor(shape: [filters])])
     }
 
-    mutating func batchNorm(_ x: Int, name: String) -> Int {
+    public mutating func batchNorm(_ x: Int, name: String) -> Int {
         let c = shape(x)[2]
         let ones = Tensor(shape: [c], values: Array(repeating: 1, count: c))
         return append(name, .batchNormalization(epsilon: 1.001e-5), [x], shape(x),
                       [ones, Tensor(shape: [c]), Tensor(shape: [c]), ones.copy()])
     }
 
-    mutating func relu(_ x: Int, name: String) -> Int {
+    public mutating func relu(_ x: Int, name: String) -> Int {
         append(name, .relu, [x], shape(x))
     }
 
-    mutating func maxPool(_ x: Int, pool: Int, stride: Int, name: String) -> Int {
+    public mutating func maxPool(_ x: Int, pool: Int, stride: Int, name: String) -> Int {
         let s = shape(x)
         return append(name, .maxPooling2D(pool: (pool, pool), strides: (stride, stride)), [x],
                       [(s[0] - pool) / stride + 1, (s[1] - pool) / stride + 1, s[2]])
     }
 
-    mutating func add(_ a: Int, _ b: Int, name: String) -> Int {
+    public mutating func add(_ a: Int, _ b: Int, name: String) -> Int {
         append(name, .add, [a, b], shape(a))
+    }
+
+    public mutating func globalAveragePooling(_ x: Int, name: String) -> Int {
+        append(name, .globalAveragePooling2D, [x], [shape(x)[2]])
+    }
+
+    public mutating func flatten(_ x: Int, name: String) -> Int {
+        append(name, .flatten, [x], [shape(x).reduce(1, *)])
+    }
+
+    /// Keras's Dense: glorot-uniform kernel, zero bias.
+    public mutating func dense(_ x: Int, units: Int, name: String) -> Int {
+        let inputs = shape(x)[0]
+        let kernel = Tensor(shape: [inputs, units])
+        random.fillGlorotUniform(kernel, fanIn: inputs, fanOut: units)
+        return append(name, .dense(units: units), [x], [units], [kernel, Tensor(shape: [units])])
+    }
+
+    public mutating func dropout(_ x: Int, rate: Float, name: String) -> Int {
+        append(name, .dropout(rate: rate), [x], shape(x))
     }
 
     /// A bottleneck block of ResNet v1. The layers are appended in Keras's
     /// graph-depth order, where the shortcut branch of a first block comes
     /// after `_2_relu`: 1_conv 1_bn 1_relu 2_conv 2_bn 2_relu [0_conv] 3_conv
     /// [0_bn] 3_bn add out.
-    mutating func residualBlock(_ x: Int, filters: Int, stride: Int, convShortcut: Bool,
+    public mutating func residualBlock(_ x: Int, filters: Int, stride: Int, convShortcut: Bool,
                                 name: String) -> Int {
         var y = conv(x, filters: filters, kernel: 1, stride: stride, padding: .valid, name: name + "_1_conv")
         y = batchNorm(y, name: name + "_1_bn")

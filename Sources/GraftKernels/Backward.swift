@@ -1,0 +1,154 @@
+import Glibc
+
+// Gradients of the layers other than convolution. Each takes the gradient of
+// the layer's output and writes (or adds) the gradients of its input and
+// weights, in the layouts of the forward kernels.
+
+/// ReLU: dX = dY where the forward output was positive, else 0.
+public func reluBackward(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, count: Int,
+                         dInput: UnsafeMutablePointer<Float>) {
+    for i in 0..<count { dInput[i] = output[i] > 0 ? dOutput[i] : 0 }
+}
+
+extension BatchNormAffine {
+    /// BatchNormalization in inference mode, y = x·scale + shift:
+    /// dX = dY·scale (if asked); dGamma += Σ dY·x̂ and dBeta += Σ dY over the
+    /// pixels (if asked), with x̂ = (x − mean)/sqrt(variance + epsilon).
+    public func backward(input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, pixels: Int,
+                         gamma: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
+                         dInput: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
+                         dBeta: UnsafeMutablePointer<Float>?) {
+        let c = scale.count
+        scale.withUnsafeBufferPointer { scale in
+            if let dInput {
+                for p in 0..<pixels {
+                    let dy = dOutput + p * c, dx = dInput + p * c
+                    for ch in 0..<c { dx[ch] = dy[ch] * scale[ch] }
+                }
+            }
+            guard let dGamma, let dBeta else { return }
+            // x̂ = (x − mean)·scale/gamma, computed without dividing by gamma.
+            var sumDy = [Double](repeating: 0, count: c), sumDyX = [Double](repeating: 0, count: c)
+            for p in 0..<pixels {
+                let dy = dOutput + p * c, x = input + p * c
+                for ch in 0..<c {
+                    sumDy[ch] += Double(dy[ch])
+                    sumDyX[ch] += Double(dy[ch]) * Double(x[ch] - movingMean[ch])
+                }
+            }
+            for ch in 0..<c {
+                let inverseStd = gamma[ch] == 0 ? 0 : Double(scale[ch]) / Double(gamma[ch])
+                dGamma[ch] += Float(sumDyX[ch] * inverseStd)
+                dBeta[ch] += Float(sumDy[ch])
+            }
+        }
+    }
+}
+
+/// Max pooling: each output's gradient goes to the input position that gave
+/// the maximum — the first one in the window's row-major order, as
+/// TensorFlow's MaxPoolGrad picks it. `dInput` is overwritten.
+public func maxPool2DBackward(_ g: ConvGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
+                              dInput: UnsafeMutablePointer<Float>) {
+    precondition(g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0,
+                 "training runs ZeroPadding2D as its own layer")
+    let c = g.inChannels
+    dInput.update(repeating: 0, count: g.batch * g.inHeight * g.inWidth * c)
+    for n in 0..<g.batch {
+        for y in 0..<g.outHeight {
+            for x in 0..<g.outWidth {
+                let dy = dOutput + ((n * g.outHeight + y) * g.outWidth + x) * c
+                for ch in 0..<c {
+                    var best = -Float.infinity, at = -1
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let index = ((n * g.inHeight + y * g.strideH + ky) * g.inWidth + x * g.strideW + kx) * c + ch
+                            if input[index] > best || at < 0 {
+                                best = input[index]
+                                at = index
+                            }
+                        }
+                    }
+                    dInput[at] += dy[ch]
+                }
+            }
+        }
+    }
+}
+
+/// ZeroPadding2D: the input's gradient is the middle of the output's.
+public func zeroPad2DBackward(dOutput: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
+                              top: Int, left: Int, outHeight: Int, outWidth: Int,
+                              dInput: UnsafeMutablePointer<Float>) {
+    for n in 0..<batch {
+        for y in 0..<height {
+            let src = dOutput + ((n * outHeight + y + top) * outWidth + left) * channels
+            (dInput + ((n * height + y) * width) * channels).update(from: src, count: width * channels)
+        }
+    }
+}
+
+/// GlobalAveragePooling2D: each pixel gets its channel's gradient / (h·w).
+public func globalAveragePoolBackward(dOutput: UnsafePointer<Float>, batch: Int, height: Int, width: Int,
+                                      channels: Int, dInput: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(height * width)
+    for n in 0..<batch {
+        let dy = dOutput + n * channels
+        for p in 0..<(height * width) {
+            let dx = dInput + (n * height * width + p) * channels
+            for c in 0..<channels { dx[c] = dy[c] * scale }
+        }
+    }
+}
+
+/// Dense, y = x·kernel + bias: dKernel += xᵀ·dY, dBias += Σ dY (if asked);
+/// dX = dY·kernelᵀ (if asked).
+public func denseBackward(input: UnsafePointer<Float>, batch: Int, inputs: Int, kernel: UnsafePointer<Float>,
+                          units: Int, dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
+                          dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?) {
+    Parallel.configureBLAS()
+    if let dKernel {
+        gemm(m: inputs, n: units, k: batch, a: input, lda: inputs, transposeA: true, b: dOutput, ldb: units,
+             c: dKernel, ldc: units, accumulate: true)
+    }
+    if let dBias {
+        for n in 0..<batch {
+            for u in 0..<units { dBias[u] += dOutput[n * units + u] }
+        }
+    }
+    if let dInput {
+        gemm(m: batch, n: inputs, k: units, a: dOutput, lda: units, b: kernel, ldb: units, transposeB: true,
+             c: dInput, ldc: inputs)
+    }
+}
+
+/// Categorical cross-entropy from logits with integer labels, averaged over
+/// the batch (Keras's SparseCategoricalCrossentropy(from_logits=True), and
+/// CategoricalCrossentropy on one-hot labels): returns the loss and the number
+/// of correct argmax predictions, and writes dLogits = (softmax − onehot)/batch.
+/// Computed through log-sum-exp, so large logits do not overflow.
+public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+                                classes: Int, dLogits: UnsafeMutablePointer<Float>?) -> (loss: Double, correct: Int) {
+    var loss = 0.0, correct = 0
+    for n in 0..<batch {
+        let z = logits + n * classes
+        var largest = z[0], argmax = 0
+        for c in 1..<max(classes, 1) where z[c] > largest {
+            largest = z[c]
+            argmax = c
+        }
+        var sum = 0.0
+        for c in 0..<classes { sum += exp(Double(z[c] - largest)) }
+        let label = Int(labels[n])
+        loss += log(sum) - Double(z[label] - largest)
+        if argmax == label { correct += 1 }
+        if let dLogits {
+            let d = dLogits + n * classes
+            for c in 0..<classes {
+                let p = exp(Double(z[c] - largest)) / sum
+                d[c] = Float((p - (c == label ? 1 : 0)) / Double(batch))
+            }
+        }
+    }
+    return (loss / Double(batch), correct)
+}

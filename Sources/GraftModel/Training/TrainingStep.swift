@@ -1,0 +1,250 @@
+import Glibc
+import GraftKernels
+
+/// One training step over a network, layer by layer, as Keras's
+/// `GradientTape` with `model(x, training=False)` computes it:
+/// BatchNormalization always uses its moving statistics (its gamma and beta
+/// train when the layer does), Dropout drops in training only.
+///
+/// The forward pass keeps the activations that the backward pass needs, and
+/// only from the earliest layer with trainable weights on: layers before it
+/// are a frozen prefix that runs forward only, and the backward pass stops
+/// there (no gradient work, no stored activations for the prefix).
+final class TrainingStep {
+    let network: Network
+    let threads: Int
+    /// Index of the earliest layer with trainable weights.
+    let start: Int
+    private var consumers: [[Int]]
+
+    init(network: Network, threads: Int) throws {
+        self.network = network
+        self.threads = threads
+        guard let start = network.layers.firstIndex(where: { $0.trainable && !$0.weights.isEmpty }) else {
+            throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before training")
+        }
+        self.start = start
+        consumers = Array(repeating: [], count: network.layers.count)
+        for (i, layer) in network.layers.enumerated() {
+            for j in layer.inputs { consumers[j].append(i) }
+        }
+    }
+
+    /// The outputs of the forward pass: every layer's activation that is kept.
+    struct Activations {
+        var values: [Tensor?]
+        let batch: Int
+        /// Dropout masks (already scaled by 1/(1 − rate)), by layer.
+        var masks: [Int: Tensor] = [:]
+        var logits: Tensor { values.last!! }
+    }
+
+    /// Runs the network on `batch` preprocessed images. Activations of the
+    /// frozen prefix are released as soon as nothing needs them.
+    func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool, dropoutSeed: UInt64) throws -> Activations {
+        try checkMemory(batch: batch)
+        let layers = network.layers
+        var values = [Tensor?](repeating: nil, count: layers.count)
+        var masks: [Int: Tensor] = [:]
+        let inputTensor = Tensor(shape: [batch] + layers[0].outputShape)
+        inputTensor.data.update(from: input, count: inputTensor.count)
+        values[0] = inputTensor
+        var lastUse = [Int](repeating: -1, count: layers.count)
+        for (i, c) in consumers.enumerated() { lastUse[i] = c.max() ?? -1 }
+
+        for i in 1..<layers.count {
+            let layer = layers[i]
+            let x = values[layer.inputs[0]]!
+            let out = try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,
+                                       dropoutSeed: dropoutSeed, masks: &masks)
+            values[i] = out
+            // A prefix activation is dropped once its last reader has run, if
+            // that reader is in the prefix too (a layer from `start` on needs
+            // its inputs again in the backward pass).
+            if i < start {
+                for j in layer.inputs where lastUse[j] == i { values[j] = nil }
+            }
+        }
+        return Activations(values: values, batch: batch, masks: masks)
+    }
+
+    private func forwardLayer(_ layer: Layer, index i: Int, x: Tensor, values: [Tensor?], batch: Int,
+                              training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor]) throws -> Tensor {
+        let inShape = network.layers[layer.inputs[0]].outputShape
+        let out = Tensor(shape: [batch] + layer.outputShape)
+        switch layer.kind {
+        case .input:
+            throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
+        case .conv2D:
+            let g = layer.windowGeometry(input: inShape, batch: batch)
+            let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: threads)])
+            Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
+                           epilogue: Epilogue(bias: layer.weights[1].data), workspace: workspace.data,
+                           threads: threads)
+        case .batchNormalization(let eps):
+            affine(layer, epsilon: eps).apply(input: x.data, pixels: x.count / inShape.last!, output: out.data)
+        case .relu:
+            relu(input: x.data, count: x.count, output: out.data)
+        case .add:
+            add(x.data, values[layer.inputs[1]]!.data, count: x.count, output: out.data)
+        case let .zeroPadding2D(top, bottom, left, right):
+            zeroPad2D(input: x.data, batch: batch, height: inShape[0], width: inShape[1], channels: inShape[2],
+                      top: top, bottom: bottom, left: left, right: right, output: out.data)
+        case .maxPooling2D:
+            maxPool2D(layer.windowGeometry(input: inShape, batch: batch), input: x.data, output: out.data,
+                      threads: threads)
+        case .globalAveragePooling2D:
+            globalAveragePool(input: x.data, batch: batch, height: inShape[0], width: inShape[1],
+                              channels: inShape[2], output: out.data)
+        case .flatten:
+            out.data.update(from: x.data, count: x.count)
+        case let .dense(units):
+            dense(input: x.data, batch: batch, inputs: inShape.reduce(1, *), kernel: layer.weights[0].data,
+                  bias: layer.weights[1].data, units: units, output: out.data)
+        case let .dropout(rate):
+            guard training && rate > 0 else {
+                out.data.update(from: x.data, count: x.count)
+                break
+            }
+            let mask = Tensor(shape: x.shape)
+            var random = SeededRandom(seed: dropoutSeed ^ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+            let keep = 1 / (1 - rate)
+            for k in 0..<x.count {
+                mask.data[k] = random.nextUnitFloat() < rate ? 0 : keep
+                out.data[k] = x.data[k] * mask.data[k]
+            }
+            masks[i] = mask
+        }
+        return out
+    }
+
+    private func affine(_ layer: Layer, epsilon: Float) -> BatchNormAffine {
+        let w = layer.weights
+        return BatchNormAffine(gamma: w[0].data, beta: w[1].data, movingMean: w[2].data,
+                               movingVariance: w[3].data, channels: w[0].count, epsilon: epsilon)
+    }
+
+    /// Gradients of the loss for every trainable weight, given the gradient
+    /// of the logits. Returned in layer order as (weight, gradient) pairs.
+    func backward(_ activations: Activations, dLogits: Tensor) throws -> [(weight: Tensor, gradient: Tensor)] {
+        let layers = network.layers
+        let batch = activations.batch
+        var grads = [Tensor?](repeating: nil, count: layers.count)
+        grads[layers.count - 1] = dLogits
+        var perLayer: [[(weight: Tensor, gradient: Tensor)]] = []
+
+        /// Adds `g` into the gradient of layer j's output (a layer read by
+        /// two others, as a residual block's input is, gets both).
+        func accumulate(_ j: Int, _ g: Tensor) {
+            if let existing = grads[j] {
+                for k in 0..<g.count { existing.data[k] += g.data[k] }
+            } else {
+                grads[j] = g
+            }
+        }
+        func needsGradient(_ j: Int) -> Bool { j >= start }
+
+        for i in stride(from: layers.count - 1, through: start, by: -1) {
+            guard let dY = grads[i] else { continue }
+            grads[i] = nil
+            let layer = layers[i]
+            let j = layer.inputs.first ?? 0
+            let inShape = layers[j].outputShape
+            let x = activations.values[j]
+            let trains = layer.trainable && !layer.weights.isEmpty
+            let weightGrads = trains ? layer.weights.map { Tensor(shape: $0.shape) } : []
+            let dX = needsGradient(j) && layer.kind != .input ? Tensor(shape: [batch] + inShape) : nil
+
+            switch layer.kind {
+            case .input:
+                break
+            case .conv2D:
+                let g = layer.windowGeometry(input: inShape, batch: batch)
+                let workspace = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: threads)])
+                Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
+                                dInput: dX?.data, dKernel: weightGrads.first?.data,
+                                dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
+                                workspace: workspace.data, threads: threads)
+            case .batchNormalization(let eps):
+                affine(layer, epsilon: eps).backward(
+                    input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
+                    gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
+                    dGamma: weightGrads.first?.data, dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil)
+            case .relu:
+                if let dX { reluBackward(output: activations.values[i]!.data, dOutput: dY.data, count: dY.count, dInput: dX.data) }
+            case .add:
+                for input in layer.inputs where needsGradient(input) { accumulate(input, dY.copy()) }
+            case let .zeroPadding2D(top, _, left, _):
+                if let dX {
+                    let out = layer.outputShape
+                    zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
+                                      channels: inShape[2], top: top, left: left, outHeight: out[0],
+                                      outWidth: out[1], dInput: dX.data)
+                }
+            case .maxPooling2D:
+                if let dX {
+                    maxPool2DBackward(layer.windowGeometry(input: inShape, batch: batch), input: x!.data,
+                                      dOutput: dY.data, dInput: dX.data)
+                }
+            case .globalAveragePooling2D:
+                if let dX {
+                    globalAveragePoolBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
+                                              channels: inShape[2], dInput: dX.data)
+                }
+            case .flatten:
+                dX?.data.update(from: dY.data, count: dY.count)
+            case let .dense(units):
+                denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *),
+                              kernel: layer.weights[0].data, units: units, dOutput: dY.data, dInput: dX?.data,
+                              dKernel: weightGrads.first?.data, dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
+            case .dropout:
+                if let dX {
+                    if let mask = activations.masks[i] {
+                        for k in 0..<dY.count { dX.data[k] = dY.data[k] * mask.data[k] }
+                    } else {
+                        dX.data.update(from: dY.data, count: dY.count)
+                    }
+                }
+            }
+            if let dX, layer.kind != .add { accumulate(j, dX) }
+            // BatchNormalization's moving statistics (weights 2 and 3) never train.
+            let trained = isBatchNorm(layer) ? min(2, weightGrads.count) : weightGrads.count
+            perLayer.append((0..<trained).map { (layer.weights[$0], weightGrads[$0]) })
+        }
+        return perLayer.reversed().flatMap { $0 }
+    }
+
+    private func isBatchNorm(_ layer: Layer) -> Bool {
+        if case .batchNormalization = layer.kind { return true }
+        return false
+    }
+
+    /// Refuses a batch whose stored activations could not fit in memory, with
+    /// an error rather than a failed allocation deep in the pass.
+    private func checkMemory(batch: Int) throws {
+        let floats = network.layers[start...].reduce(0) { $0 + $1.outputShape.reduce(1, *) }
+        let (total, overflow) = floats.multipliedReportingOverflow(by: batch)
+        guard !overflow, total < Int.max / 8 else {
+            throw GraftError(.outOfMemory, "a batch of \(batch) needs more memory than exists for its activations")
+        }
+    }
+}
+
+extension Network {
+    /// The mean categorical cross-entropy of the logits (the last layer's
+    /// output) against integer `labels`, the number of correct argmax
+    /// predictions, and the loss's gradient for every trainable weight (in
+    /// layer order; BatchNormalization's moving statistics never train).
+    /// `dropoutSeed` fixes which values Dropout layers drop.
+    public func lossAndGradients(preprocessed input: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+                                 batch: Int, threads: Int, dropoutSeed: UInt64 = 0) throws
+        -> (loss: Double, correct: Int, gradients: [(weight: Tensor, gradient: Tensor)]) {
+        let step = try TrainingStep(network: self, threads: threads)
+        let activations = try step.forward(input, batch: batch, training: true, dropoutSeed: dropoutSeed)
+        let classes = outputShape.reduce(1, *)
+        let dLogits = Tensor(shape: [batch, classes])
+        let (loss, correct) = softmaxCrossEntropy(logits: activations.logits.data, labels: labels, batch: batch,
+                                                  classes: classes, dLogits: dLogits.data)
+        return (loss, correct, try step.backward(activations, dLogits: dLogits))
+    }
+}
