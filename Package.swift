@@ -45,7 +45,7 @@ let package = Package(
         // the PNG decoding runs in this small C target.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
         .target(name: "GraftData", dependencies: ["GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim"]),
-        .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO"]),
+        .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO", "GraftData"]),
         .target(
             name: "GraftC",
             dependencies: ["GraftModel", "GraftData", "CGraftABI"],

@@ -48,7 +48,13 @@ typedef enum graft_status {
     GRAFT_ERROR_STATE = 4,
     GRAFT_ERROR_OUT_OF_MEMORY = 5,
     /* A bug in Graft: please report it with the message. */
-    GRAFT_ERROR_INTERNAL = 6
+    GRAFT_ERROR_INTERNAL = 6,
+    /* Training met a loss that is not finite (NaN or infinite): the weights
+     * are those from before the batch that produced it. */
+    GRAFT_ERROR_NUMERIC = 7,
+    /* A progress callback returned non-zero: the call stopped at a batch
+     * boundary, every weight is from before or after a whole batch. */
+    GRAFT_ERROR_CANCELLED = 8
 } graft_status;
 
 /* A model: a ResNet base (and, later, its head and optimizer state). */

@@ -35,6 +35,8 @@ extension GraftError.Kind {
         case .format: GRAFT_ERROR_FORMAT
         case .state: GRAFT_ERROR_STATE
         case .outOfMemory: GRAFT_ERROR_OUT_OF_MEMORY
+        case .numeric: GRAFT_ERROR_NUMERIC
+        case .cancelled: GRAFT_ERROR_CANCELLED
         }
     }
 }

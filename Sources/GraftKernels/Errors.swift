@@ -12,6 +12,10 @@ public struct GraftError: Error, CustomStringConvertible, Equatable {
         case format
         /// The operation does not apply to the object in its current state.
         case state
+        /// Training met a loss that is not a finite number.
+        case numeric
+        /// A progress callback asked to stop.
+        case cancelled
         case outOfMemory
     }
 

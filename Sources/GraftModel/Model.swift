@@ -64,6 +64,15 @@ public final class Model {
         }
     }
 
+    /// Forgets the compiled network: its folded kernels are copies, so it is
+    /// rebuilt after the weights change (training, loading).
+    public func weightsChanged() {
+        mutex.withLock {
+            plan = nil
+            staging = nil
+        }
+    }
+
     /// Shape of the base's output for one image: (h', w', channels).
     public var featureShape: [Int] { base.outputShape }
 

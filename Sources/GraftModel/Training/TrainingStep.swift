@@ -41,18 +41,29 @@ final class TrainingStep {
 
     /// Runs the network on `batch` preprocessed images. Activations of the
     /// frozen prefix are released as soon as nothing needs them.
-    func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool, dropoutSeed: UInt64) throws -> Activations {
+    ///
+    /// With `resume`, the pass starts after layer `resume.layer`, whose
+    /// output is given (features cached from a frozen prefix); every later
+    /// layer must read only it or layers after it.
+    func forward(_ input: UnsafePointer<Float>?, batch: Int, training: Bool, dropoutSeed: UInt64,
+                 resume: (layer: Int, output: Tensor)? = nil) throws -> Activations {
         try checkMemory(batch: batch)
         let layers = network.layers
         var values = [Tensor?](repeating: nil, count: layers.count)
         var masks: [Int: Tensor] = [:]
-        let inputTensor = Tensor(shape: [batch] + layers[0].outputShape)
-        inputTensor.data.update(from: input, count: inputTensor.count)
-        values[0] = inputTensor
+        var first = 1
+        if let resume {
+            values[resume.layer] = resume.output
+            first = resume.layer + 1
+        } else {
+            let inputTensor = Tensor(shape: [batch] + layers[0].outputShape)
+            inputTensor.data.update(from: input!, count: inputTensor.count)
+            values[0] = inputTensor
+        }
         var lastUse = [Int](repeating: -1, count: layers.count)
         for (i, c) in consumers.enumerated() { lastUse[i] = c.max() ?? -1 }
 
-        for i in 1..<layers.count {
+        for i in first..<layers.count {
             let layer = layers[i]
             let x = values[layer.inputs[0]]!
             let out = try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,

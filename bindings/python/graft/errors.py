@@ -15,6 +15,8 @@ class Status(enum.IntEnum):
     STATE = 4
     OUT_OF_MEMORY = 5
     INTERNAL = 6
+    NUMERIC = 7
+    CANCELLED = 8
 
 
 class GraftError(RuntimeError):

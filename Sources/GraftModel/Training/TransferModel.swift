@@ -1,0 +1,352 @@
+import Dispatch
+import Glibc
+import GraftData
+import GraftKernels
+
+/// The new head put on the base.
+public struct HeadOptions {
+    public enum Pooling: String, CaseIterable { case avg, flatten }
+
+    public var numClasses: Int
+    /// GlobalAveragePooling2D (Keras's `pooling="avg"`) or Flatten.
+    public var pooling: Pooling = .avg
+    /// Hidden Dense layers (with ReLU) between the pooling and the output.
+    public var hiddenUnits: [Int] = []
+    /// Dropout rate after each hidden layer (and after the pooling when there
+    /// is none); 0 for no Dropout layer.
+    public var dropout: Float = 0
+
+    public init(numClasses: Int) { self.numClasses = numClasses }
+}
+
+/// Progress of fit or evaluate, after each batch.
+public struct TrainingProgress {
+    public var epoch: Int, epochs: Int
+    public var step: Int, steps: Int
+    /// Running means over the epoch so far (sample-weighted, as Keras's).
+    public var loss: Double, accuracy: Double
+    public var elapsedSeconds: Double
+}
+
+/// Per-epoch figures of one fit, with Keras's metric names.
+public struct History {
+    public var loss: [Double] = [], accuracy: [Double] = []
+    public var valLoss: [Double] = [], valAccuracy: [Double] = []
+    /// Whether a progress callback stopped the fit.
+    public var stopped = false
+
+    public var epochs: Int { loss.count }
+
+    /// "loss", "accuracy", "val_loss" or "val_accuracy".
+    public func values(_ metric: String) -> [Double]? {
+        switch metric {
+        case "loss": loss
+        case "accuracy": accuracy
+        case "val_loss": valLoss
+        case "val_accuracy": valAccuracy
+        default: nil
+        }
+    }
+}
+
+/// A base, its preprocessing, a new head and the optimizer: Keras's
+/// transfer-learning model. `layers` lists the base's layers, then the head's
+/// (the output Dense last).
+///
+/// Thread safety: one call at a time (the C ABI and the Python package
+/// serialise calls on a handle).
+public final class TransferModel {
+    public let base: Model
+    public let network: Network
+    public let head: HeadOptions
+    public let augmentation: RandomFlip.Mode?
+    public let seed: UInt64
+    public private(set) var optimizer: Optimizer?
+    /// Bytes of frozen-base features kept in memory before the cache moves to
+    /// a mapped temporary file; 0 switches the cache off.
+    public var featureCacheLimit = 2 << 30
+
+    private var steps = 0
+    private var cache: (dataset: ObjectIdentifier, cache: FeatureCache)?
+    private var validationCache: (dataset: ObjectIdentifier, cache: FeatureCache)?
+    private var predictPlan: InferencePlan?
+
+    public init(base: Model, head: HeadOptions, augmentation: RandomFlip.Mode? = nil, seed: UInt64 = 0) throws {
+        guard head.numClasses >= 1 else {
+            throw GraftError.invalidArgument("num_classes must be at least 1, not \(head.numClasses)")
+        }
+        guard head.hiddenUnits.allSatisfy({ $0 >= 1 }) else {
+            throw GraftError.invalidArgument("hidden layer sizes must be at least 1: \(head.hiddenUnits)")
+        }
+        guard head.dropout >= 0 && head.dropout < 1 else {
+            throw GraftError.invalidArgument("dropout must be in [0, 1), not \(head.dropout)")
+        }
+        self.base = base
+        self.head = head
+        self.augmentation = augmentation
+        self.seed = seed
+        var builder = NetworkBuilder(inputHeight: base.base.inputHeight, inputWidth: base.base.inputWidth,
+                                     seed: seed ^ 0x5EED_0F4E_AD00_0000)
+        builder.layers = base.base.layers
+        var x = builder.layers.count - 1
+        x = head.pooling == .avg ? builder.globalAveragePooling(x, name: "global_average_pooling2d")
+                                 : builder.flatten(x, name: "flatten")
+        var denseCount = 0, dropoutCount = 0
+        func suffix(_ n: Int) -> String { n == 0 ? "" : "_\(n)" }
+        func addDropout() {
+            guard head.dropout > 0 else { return }
+            x = builder.dropout(x, rate: head.dropout, name: "dropout" + suffix(dropoutCount))
+            dropoutCount += 1
+        }
+        for units in head.hiddenUnits {
+            x = builder.dense(x, units: units, name: "dense" + suffix(denseCount))
+            x = builder.relu(x, name: "dense" + suffix(denseCount) + "_relu")
+            denseCount += 1
+            addDropout()
+        }
+        if head.hiddenUnits.isEmpty { addDropout() }
+        _ = builder.dense(x, units: head.numClasses, name: "dense" + suffix(denseCount))
+        network = builder.build()
+    }
+
+    public var layers: [Layer] { network.layers }
+    public var baseLayerCount: Int { base.base.layers.count }
+
+    /// Keras's `base.trainable = value`: every layer of the base.
+    public func setBaseTrainable(_ trainable: Bool) {
+        for layer in base.base.layers { layer.trainable = trainable }
+        trainabilityChanged()
+    }
+
+    /// One layer of the whole model (base, then head); negative counts from the end.
+    public func setTrainable(_ trainable: Bool, layer index: Int) throws {
+        let i = index < 0 ? layers.count + index : index
+        guard i >= 0 && i < layers.count else {
+            throw GraftError.invalidArgument("layer index \(index) is out of range: the model has \(layers.count) layers")
+        }
+        layers[i].trainable = trainable
+        trainabilityChanged()
+    }
+
+    /// The cached features are the frozen base's outputs: once the base may
+    /// change, they are dropped.
+    private func trainabilityChanged() {
+        cache = nil
+        validationCache = nil
+    }
+
+    /// Sets the optimizer, with fresh state (recompiling resets it, as in Keras).
+    public func compile(_ config: OptimizerConfig) throws {
+        optimizer = try Optimizer(config)
+    }
+
+    /// Index of the earliest layer with trainable weights, if any.
+    var firstTrainable: Int? { layers.firstIndex { $0.trainable && !$0.weights.isEmpty } }
+    /// Whether the whole base is frozen, so that its output can be cached.
+    var baseFrozen: Bool { (firstTrainable ?? 0) >= baseLayerCount }
+
+    // MARK: - Training
+
+    /// Trains for `epochs` passes over `train`, evaluating on `validation`
+    /// after each. `progress` is called after each batch; returning true
+    /// stops at that batch boundary (the history then holds the completed
+    /// epochs and `stopped` is set).
+    public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil,
+                    progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
+        guard let optimizer else {
+            throw GraftError(.state, "the model is not compiled: call compile with an optimizer before fit")
+        }
+        guard epochs >= 1 else { throw GraftError.invalidArgument("epochs must be at least 1, not \(epochs)") }
+        try checkDataset(train, role: "training")
+        if let validation { try checkDataset(validation, role: "validation") }
+        guard firstTrainable != nil else {
+            throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
+        }
+        var history = History()
+        let started = DispatchTime.now().uptimeNanoseconds
+        for epoch in 0..<epochs {
+            var seen = 0, correct = 0, lossSum = 0.0
+            let iterator = train.makeIterator()
+            var step = 0
+            while let batch = try iterator.next() {
+                let result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer)
+                seen += batch.count
+                correct += result.correct
+                lossSum += result.loss * Double(batch.count)
+                step += 1
+                let report = TrainingProgress(
+                    epoch: epoch, epochs: epochs, step: step, steps: train.batchCount,
+                    loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                    elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                if progress?(report) == true {
+                    history.stopped = true
+                    return history
+                }
+            }
+            history.loss.append(lossSum / Double(max(seen, 1)))
+            history.accuracy.append(Double(correct) / Double(max(seen, 1)))
+            if let validation {
+                let (loss, accuracy) = try evaluate(validation)
+                history.valLoss.append(loss)
+                history.valAccuracy.append(accuracy)
+            }
+        }
+        return history
+    }
+
+    private func checkDataset(_ d: ImageDataset, role: String) throws {
+        guard d.imageHeight == base.base.inputHeight && d.imageWidth == base.base.inputWidth else {
+            throw GraftError.invalidArgument(
+                "the \(role) images are \(d.imageHeight)x\(d.imageWidth), the model takes \(base.base.inputHeight)x\(base.base.inputWidth)")
+        }
+        guard d.classNames.count == head.numClasses else {
+            throw GraftError.invalidArgument(
+                "the \(role) dataset has \(d.classNames.count) classes, the model's head has \(head.numClasses)")
+        }
+        guard d.count >= 1 else { throw GraftError.invalidArgument("the \(role) dataset is empty") }
+    }
+
+    /// One optimizer step on a batch; the weights change only if the loss is finite.
+    private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int,
+                              optimizer: Optimizer) throws -> (loss: Double, correct: Int) {
+        let flip = augmentation.map { RandomFlip(mode: $0, seed: seed) }
+        let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
+        let step = try TrainingStep(network: network, threads: base.threads)
+        let dropoutSeed = seed &+ UInt64(steps) &* 0x2545_F491_4F6C_DD1D
+        let activations: TrainingStep.Activations
+        if baseFrozen && featureCacheLimit > 0 {
+            let features = try cachedFeatures(batch, of: dataset, variants: variants)
+            activations = try step.forward(nil, batch: batch.count, training: true, dropoutSeed: dropoutSeed,
+                                           resume: (baseLayerCount - 1, features))
+        } else {
+            let input = preprocessedBatch(batch, dataset: dataset, variants: variants)
+            activations = try step.forward(input.data, batch: batch.count, training: true, dropoutSeed: dropoutSeed)
+        }
+        let classes = head.numClasses
+        let dLogits = Tensor(shape: [batch.count, classes])
+        let (loss, correct) = batch.labels.withUnsafeBufferPointer {
+            softmaxCrossEntropy(logits: activations.logits.data, labels: $0.baseAddress!, batch: batch.count,
+                                classes: classes, dLogits: dLogits.data)
+        }
+        guard loss.isFinite else {
+            throw GraftError(.numeric, "the loss is \(loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
+        }
+        optimizer.apply(try step.backward(activations, dLogits: dLogits))
+        steps += 1
+        if !baseFrozen {
+            base.weightsChanged()
+        }
+        predictPlan = nil
+        return (loss, correct)
+    }
+
+    /// The batch's pixels, flipped as drawn, through the model's preprocessing.
+    private func preprocessedBatch(_ batch: Batch, dataset: ImageDataset, variants: [RandomFlip.Variant]) -> Tensor {
+        let perImage = dataset.imageFloats
+        let input = Tensor(shape: [batch.count, dataset.imageHeight, dataset.imageWidth, 3])
+        input.data.update(from: batch.images, count: batch.count * perImage)
+        for (i, variant) in variants.enumerated() where variant != .identity {
+            RandomFlip.apply(variant, to: input.data + i * perImage, height: dataset.imageHeight,
+                             width: dataset.imageWidth, channels: 3)
+        }
+        base.preprocessing.apply(input: input.data, pixels: input.count / 3, output: input.data)
+        return input
+    }
+
+    /// The frozen base's output for the batch, from the cache where already
+    /// computed (per image and flip variant), else computed now and stored.
+    private func cachedFeatures(_ batch: Batch, of dataset: ImageDataset,
+                                variants: [RandomFlip.Variant]) throws -> Tensor {
+        let featureFloats = base.featureShape.reduce(1, *)
+        let isValidation = variants.isEmpty
+        let id = ObjectIdentifier(dataset)
+        var entry = isValidation ? validationCache : cache
+        if entry?.dataset != id {
+            entry = (id, try FeatureCache(images: dataset.count, variants: augmentation == nil ? 1 : 4,
+                                          featureFloats: featureFloats, memoryLimit: featureCacheLimit))
+            if isValidation { validationCache = entry } else { cache = entry }
+        }
+        let store = entry!.cache
+        let variantOf = { (i: Int) -> Int in isValidation ? 0 : (store.variants == 1 ? 0 : variants[i].index) }
+        let missing = batch.indices.indices.filter { store.features(image: batch.indices[$0], variant: variantOf($0)) == nil }
+        if !missing.isEmpty {
+            let perImage = dataset.imageFloats
+            let input = Tensor(shape: [missing.count, dataset.imageHeight, dataset.imageWidth, 3])
+            let output = Tensor(shape: [missing.count, featureFloats])
+            for (k, i) in missing.enumerated() {
+                (input.data + k * perImage).update(from: batch.images + i * perImage, count: perImage)
+                if !isValidation && variants[i] != .identity {
+                    RandomFlip.apply(variants[i], to: input.data + k * perImage, height: dataset.imageHeight,
+                                     width: dataset.imageWidth, channels: 3)
+                }
+            }
+            try base.features(images: input.data, count: missing.count, output: output.data)
+            for (k, i) in missing.enumerated() {
+                store.destination(image: batch.indices[i], variant: variantOf(i))
+                    .update(from: output.data + k * featureFloats, count: featureFloats)
+                store.markFilled(image: batch.indices[i], variant: variantOf(i))
+            }
+        }
+        let features = Tensor(shape: [batch.count] + base.featureShape)
+        for i in 0..<batch.count {
+            (features.data + i * featureFloats).update(
+                from: store.features(image: batch.indices[i], variant: variantOf(i))!, count: featureFloats)
+        }
+        return features
+    }
+
+    // MARK: - Inference
+
+    /// Mean loss and accuracy over a dataset (no augmentation, no dropout).
+    public func evaluate(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
+        -> (loss: Double, accuracy: Double) {
+        try checkDataset(dataset, role: "evaluation")
+        var seen = 0, correct = 0, lossSum = 0.0, step = 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        let iterator = dataset.makeIterator()
+        let classes = head.numClasses
+        while let batch = try iterator.next() {
+            let logits = Tensor(shape: [batch.count, classes])
+            if baseFrozen && featureCacheLimit > 0 {
+                let features = try cachedFeatures(batch, of: dataset, variants: [])
+                let step = try TrainingStep(network: network, threads: base.threads)
+                let activations = try step.forward(nil, batch: batch.count, training: false, dropoutSeed: 0,
+                                                   resume: (baseLayerCount - 1, features))
+                logits.data.update(from: activations.logits.data, count: logits.count)
+            } else {
+                try predict(images: batch.images, count: batch.count, logits: logits.data)
+            }
+            let (loss, hits) = batch.labels.withUnsafeBufferPointer {
+                softmaxCrossEntropy(logits: logits.data, labels: $0.baseAddress!, batch: batch.count,
+                                    classes: classes, dLogits: nil)
+            }
+            seen += batch.count
+            correct += hits
+            lossSum += loss * Double(batch.count)
+            step += 1
+            let report = TrainingProgress(epoch: 0, epochs: 1, step: step, steps: dataset.batchCount,
+                                          loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                                          elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            if progress?(report) == true { throw GraftError(.cancelled, "evaluate was stopped by its progress callback") }
+        }
+        return (lossSum / Double(seen), Double(correct) / Double(seen))
+    }
+
+    /// Logits for `count` RGB images with pixel values 0…255 (preprocessing
+    /// inside), through the compiled network.
+    public func predict(images: UnsafePointer<Float>, count: Int, logits: UnsafeMutablePointer<Float>) throws {
+        guard count >= 1 else { throw GraftError.invalidArgument("image count must be at least 1, not \(count)") }
+        let capacity = min(count, Model.maxBatch)
+        if predictPlan == nil || predictPlan!.capacity < capacity {
+            predictPlan = try InferencePlan(network: network, capacity: capacity, threads: base.threads)
+        }
+        let plan = predictPlan!
+        let staging = Tensor(shape: [plan.capacity * plan.inputSize])
+        for start in stride(from: 0, to: count, by: plan.capacity) {
+            let n = min(plan.capacity, count - start)
+            base.preprocessing.apply(input: images + start * plan.inputSize, pixels: n * plan.inputSize / 3,
+                                     output: staging.data)
+            plan.run(input: staging.data, batch: n, output: logits + start * plan.outputSize)
+        }
+    }
+}

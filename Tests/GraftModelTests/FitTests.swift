@@ -1,0 +1,161 @@
+import GraftData
+import GraftKernels
+import GraftModel
+import Testing
+
+// fit / evaluate / predict on a small problem: three classes of flat-coloured
+// images with noise, a random-weight ResNet50 at 32x32.
+
+private func colourDataset(count: Int, seed: UInt32, batchSize: Int = 8) throws -> ImageDataset {
+    var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+    func next() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 40) / Float(1 << 24)
+    }
+    let colours: [[Float]] = [[220, 40, 40], [40, 200, 60], [50, 60, 210]]
+    var pixels: [UInt8] = []
+    var labels: [Int32] = []
+    for i in 0..<count {
+        let label = i % 3
+        labels.append(Int32(label))
+        for _ in 0..<(32 * 32) {
+            for c in 0..<3 { pixels.append(UInt8(max(0, min(255, colours[label][c] + 60 * (next() - 0.5))))) }
+        }
+    }
+    var options = DatasetOptions()
+    options.batchSize = batchSize
+    options.seed = seed
+    return try ImageDataset.fromMemory(bytes: pixels, floats: nil, labels: labels, count: count, height: 32,
+                                       width: 32, classCount: 3, options: options)
+}
+
+private func transferModel(augmentation: RandomFlip.Mode? = nil, hidden: [Int] = [], dropout: Float = 0) throws -> TransferModel {
+    var options = ModelOptions()
+    options.inputHeight = 32
+    options.inputWidth = 32
+    options.seed = 11
+    options.threads = 2
+    var head = HeadOptions(numClasses: 3)
+    head.hiddenUnits = hidden
+    head.dropout = dropout
+    return try TransferModel(base: try Model(options), head: head, augmentation: augmentation, seed: 5)
+}
+
+private func allWeights(_ model: TransferModel) -> [[Float]] {
+    model.layers.flatMap { $0.weights.map(\.array) }
+}
+
+@Test("the head has Keras's layers and names after the base's 175")
+func headLayers() throws {
+    let model = try transferModel(hidden: [16], dropout: 0.2)
+    #expect(model.layers.count == 175 + 5)
+    #expect(model.layers.suffix(5).map(\.name) == ["global_average_pooling2d", "dense", "dense_relu", "dropout", "dense_1"])
+    #expect(model.layers.last!.weights.map(\.shape) == [[16, 3], [3]])
+}
+
+@Test("a frozen base with Adam learns the colours; training figures are epoch means")
+func frozenBaseLearns() throws {
+    let model = try transferModel()
+    model.setBaseTrainable(false)
+    try model.compile(.adam(learningRate: 0.01))
+    let train = try colourDataset(count: 48, seed: 1), validation = try colourDataset(count: 24, seed: 2)
+    let before = allWeights(model).prefix(318)
+    let history = try model.fit(train, epochs: 6, validation: validation)
+    #expect(history.epochs == 6 && history.valAccuracy.count == 6)
+    #expect(history.loss.last! < history.loss.first! * 0.7, "\(history.loss)")
+    #expect(history.valAccuracy.last! >= 0.9, "\(history.valAccuracy)")
+    // Each pass reshuffles the validation set, so batches differ and float32
+    // sums move in the last bits only.
+    let (loss, accuracy) = try model.evaluate(validation)
+    #expect(abs(loss - history.valLoss.last!) <= 1e-5 * history.valLoss.last! && accuracy == history.valAccuracy.last!)
+    let baseUnchanged = allWeights(model).prefix(318) == before
+    #expect(baseUnchanged, "a frozen layer's weights changed")
+}
+
+@Test("the feature cache gives the numbers a recomputation gives, flips included")
+func featureCacheIsExact() throws {
+    func train(cache: Bool) throws -> [[Float]] {
+        let model = try transferModel(augmentation: .horizontalAndVertical)
+        model.setBaseTrainable(false)
+        model.featureCacheLimit = cache ? 1 << 30 : 0
+        try model.compile(.sgd(learningRate: 0.05, momentum: 0.9))
+        _ = try model.fit(try colourDataset(count: 16, seed: 3), epochs: 3)
+        return model.layers.suffix(1).flatMap { $0.weights.map(\.array) }
+    }
+    let cached = try train(cache: true), recomputed = try train(cache: false)
+    // Cached features come from the same compiled base as recomputed ones,
+    // so the head sees identical inputs; only float32 summation order in the
+    // batched base pass can differ (1e-5 relative).
+    for (a, b) in zip(cached, recomputed) {
+        let scale = b.map(abs).max()!
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-4 * scale, "cached and recomputed heads differ by \(worst)")
+    }
+}
+
+@Test("same seed and threads: bit-identical weights after fitting the last block")
+func determinism() throws {
+    func run() throws -> [[Float]] {
+        let model = try transferModel()
+        model.setBaseTrainable(true)
+        for i in 0..<(175 - 10) { try model.setTrainable(false, layer: i) }
+        try model.compile(.adam(learningRate: 1e-3))
+        _ = try model.fit(try colourDataset(count: 12, seed: 4, batchSize: 6), epochs: 2)
+        return allWeights(model)
+    }
+    let first = try run(), second = try run()
+    let identical = first == second
+    #expect(identical)
+}
+
+@Test("stopping from the progress callback: at a batch boundary, completed epochs kept")
+func stopFromProgress() throws {
+    let model = try transferModel()
+    model.setBaseTrainable(false)
+    try model.compile(.sgd())
+    let train = try colourDataset(count: 24, seed: 5)
+    var calls = 0
+    let history = try model.fit(train, epochs: 3) { progress in
+        calls += 1
+        #expect(progress.steps == 3 && progress.step >= 1 && progress.loss.isFinite)
+        return progress.epoch == 1 && progress.step == 2
+    }
+    #expect(history.stopped && history.epochs == 1 && calls == 5)
+}
+
+@Test("bad calls: fit before compile, mismatched data, no epochs, bad learning rates, non-finite loss")
+func badTrainingCalls() throws {
+    let model = try transferModel()
+    let train = try colourDataset(count: 6, seed: 6)
+    #expect(throws: GraftError.self) { try model.fit(train, epochs: 1) }
+    try model.compile(.sgd())
+    #expect(throws: GraftError.self) { try model.fit(train, epochs: 0) }
+    for config in [OptimizerConfig.sgd(learningRate: 0), .sgd(learningRate: .nan), .adam(learningRate: -1),
+                   .adam(learningRate: .infinity)] {
+        #expect(throws: GraftError.self) { try model.compile(config) }
+    }
+    var options = DatasetOptions()
+    options.shuffle = false
+    let twoClasses = try ImageDataset.fromMemory(bytes: [UInt8](repeating: 0, count: 2 * 32 * 32 * 3), floats: nil,
+                                                 labels: [0, 1], count: 2, height: 32, width: 32, classCount: 2,
+                                                 options: options)
+    #expect(throws: GraftError.self) { try model.fit(twoClasses, epochs: 1) }
+    let smaller = try ImageDataset.fromMemory(bytes: [UInt8](repeating: 0, count: 16 * 16 * 3), floats: nil,
+                                              labels: [0], count: 1, height: 16, width: 16, classCount: 3,
+                                              options: options)
+    #expect(throws: GraftError.self) { try model.fit(smaller, epochs: 1) }
+
+    // A NaN weight in the head makes the loss NaN: fit stops, weights as before.
+    try model.compile(.sgd())
+    model.setBaseTrainable(false)
+    model.layers.last!.weights[1].data[0] = .nan
+    let before = allWeights(model).suffix(2)
+    do {
+        _ = try model.fit(train, epochs: 1)
+        Issue.record("a NaN loss did not stop fit")
+    } catch let error as GraftError {
+        #expect(error.kind == .numeric)
+    }
+    let after = allWeights(model).suffix(2)
+    #expect(before.elementsEqual(after) { zip($0, $1).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } })
+}

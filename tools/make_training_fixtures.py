@@ -1,0 +1,581 @@
+#!/usr/bin/env python3
+"""Build Graft's training reference: Keras's own transfer-learning steps.
+
+Usage: .venv/bin/python tools/make_training_fixtures.py [OUTDIR]
+       (default: .fixtures/training; takes about 15-25 s)
+
+The model is the transfer-learning one of Graft's design:
+
+    x = keras.Input((64, 64, 3))
+    f = base(x, training=False)          # ResNet50 notop, every weight random
+    f = GlobalAveragePooling2D()(f)
+    logits = Dense(3)(f)                 # glorot kernel (seeded), zero bias
+
+with SparseCategoricalCrossentropy(from_logits=True), mean over the batch. The
+steps are run here by hand, `model(x, training=False)` under a GradientTape and
+then `optimizer.apply_gradients`, because keras 3.15.1's fit() would switch the
+unfrozen BatchNorm layers to batch statistics (keras-team/keras#20285). So
+BatchNorm always normalises with its moving statistics, which never change,
+while its gamma and beta train whenever the layer is trainable.
+
+Scenarios, each from the same initial weights with a fresh optimizer, on the
+same batch of 4 caffe-preprocessed 64x64 images with labels [0, 2, 1, 2]:
+  a  base frozen; SGD(0.1, momentum 0.9); 3 steps
+  b  whole base trainable; SGD(0.01, momentum 0.9, nesterov); 2 steps
+  c  last 10 base layers trainable (conv5_block3_*); Adam(1e-3); 2 steps
+
+Writes into OUTDIR (shapes and dtypes of the raw files are in training.json):
+  initial_base.h5          initial base weights, Keras 3 legacy HDF5 layout
+                           (weight names without ":0"), as make_fixtures.py writes
+  initial_head.f32         Dense kernel (2048, 3) then bias (3,), concatenated
+  initial_head_kernel.f32, initial_head_bias.f32   the same, one array a file
+  x.f32                    (4, 64, 64, 3) preprocessed images
+  y.i32                    (4,) int32 labels
+  <s>_base.h5              base weights after the last step of scenario s
+                           (for a, identical to the initial ones)
+  <s>_head_kernel.f32, <s>_head_bias.f32   head after the last step
+  b_grads.h5               gradients of scenario b's first step, in the layout of
+                           initial_base.h5 (same groups and dataset names);
+                           moving_mean / moving_variance get no gradient and hold
+                           zeros there
+  b_grad_head_kernel.f32, b_grad_head_bias.f32
+  training.json            losses (before each step's update), logits, optimizer
+                           configs, trainable layers, update sizes, file shapes
+  STAMP                    written last: tensorflow and keras versions
+
+Raw files are little-endian float32 / int32 in C order. Everything is seeded;
+a rerun gives the same initial weights and inputs (the trained weights may
+differ in the last bits if oneDNN picks other kernels). The script checks that
+frozen weights and the BatchNorm moving statistics never move, that scenario c
+changes exactly the conv5_block3_* weights and the head, and that each update
+agrees with the optimizer's formula recomputed in numpy from the gradients.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+import shutil
+from pathlib import Path
+
+# Quiet TensorFlow's C++ start-up chatter; must be set before it is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import h5py  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from make_fixtures import (  # noqa: E402
+    PARAM_SEED,
+    fresh_model,
+    randomise_biases_and_bn,
+    replace_dir,
+    save_legacy_h5,
+    synthetic_images,
+)
+
+INPUT_SHAPE = (64, 64, 3)
+CLASSES = 3
+LABELS = [0, 2, 1, 2]
+IMAGE_SEED = 2024  # the training batch (make_fixtures.py's golden images use 42)
+HEAD_SEED = 31  # glorot kernel of the Dense head
+LAST_TRAINABLE = 10  # scenario c unfreezes base.layers[-10:]
+
+
+def make_optimizer(spec):
+    kind, kwargs = spec
+    return getattr(keras.optimizers, kind)(**kwargs)
+
+
+SCENARIOS = [
+    {
+        "name": "a",
+        "description": "base.trainable = False: only the Dense head trains",
+        "base_trainable": "none",
+        "optimizer": ("SGD", {"learning_rate": 0.1, "momentum": 0.9}),
+        "steps": 3,
+    },
+    {
+        "name": "b",
+        "description": "base.trainable = True: every conv kernel/bias and BN gamma/beta trains",
+        "base_trainable": "all",
+        "optimizer": ("SGD", {"learning_rate": 0.01, "momentum": 0.9, "nesterov": True}),
+        "steps": 2,
+    },
+    {
+        "name": "c",
+        "description": "base.trainable = True, then base.layers[:-10] frozen: conv5_block3_* trains",
+        "base_trainable": "last10",
+        "optimizer": ("Adam", {"learning_rate": 1e-3}),
+        "steps": 2,
+    },
+]
+
+
+# ---------------------------------------------------------------- the model
+
+def build_model():
+    """The random-weight base (as make_fixtures.py makes it) under a Dense head."""
+    base = fresh_model(keras.applications.ResNet50, include_top=False, input_shape=INPUT_SHAPE)
+    randomise_biases_and_bn(base, np.random.default_rng(PARAM_SEED))
+    inputs = keras.Input(INPUT_SHAPE)
+    features = base(inputs, training=False)
+    features = keras.layers.GlobalAveragePooling2D()(features)
+    head = keras.layers.Dense(
+        CLASSES,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=HEAD_SEED),
+        bias_initializer="zeros",
+    )
+    logits = head(features)
+    return keras.Model(inputs, logits), base, head
+
+
+def set_trainable(base, which):
+    if which == "none":
+        base.trainable = False
+    elif which == "all":
+        base.trainable = True
+    elif which == "last10":
+        base.trainable = True
+        for layer in base.layers[:-LAST_TRAINABLE]:
+            layer.trainable = False
+    else:
+        raise ValueError(which)
+
+
+def snapshot(model):
+    """Every variable of the model by path ('conv1_bn/gamma', 'dense/kernel')."""
+    return {v.path: np.array(v.numpy()) for v in model.weights}
+
+
+def restore(model, values):
+    for v in model.weights:
+        v.assign(values[v.path])
+
+
+def is_moving_stat(path):
+    return path.endswith("/moving_mean") or path.endswith("/moving_variance")
+
+
+# ------------------------------------------------------- optimizer replay
+#
+# The formulas of KERAS-REFERENCE.md in float32, with the operations in the
+# order that reproduces Keras bit for bit (measured: any other order or
+# rounding of the constants is off by a few ulps in many elements).
+
+def replay_sgd(config, weights, grads_per_step):
+    """v = v*m - g*lr; w = w + v, or with nesterov w = w + (v*m - g*lr)
+    using the v just updated."""
+    lr = np.float32(config["learning_rate"])
+    m = np.float32(config.get("momentum", 0.0))
+    nesterov = config.get("nesterov", False)
+    w = {k: v.copy() for k, v in weights.items()}
+    vel = {k: np.zeros_like(v) for k, v in weights.items()}
+    for grads in grads_per_step:
+        for k, g in grads.items():
+            vel[k] = vel[k] * m - g * lr
+            w[k] = w[k] + (vel[k] * m - g * lr if nesterov else vel[k])
+    return w
+
+
+def replay_adam(config, weights, grads_per_step):
+    """m = m + (g - m)*(1-b1); v = v + (g*g - v)*(1-b2), with 1-b1 and 1-b2
+    rounded to float32 from double; b1^t and b2^t are float32 powers of the
+    float32 betas; alpha = lr*sqrt(1 - b2^t)/(1 - b1^t) in float32;
+    w = w - (m*alpha)/(sqrt(v) + eps)."""
+    f32 = np.float32
+    lr = f32(config["learning_rate"])
+    b1, b2 = config.get("beta_1", 0.9), config.get("beta_2", 0.999)
+    eps = f32(config.get("epsilon", 1e-7))
+    w = {k: v.copy() for k, v in weights.items()}
+    mom = {k: np.zeros_like(v) for k, v in weights.items()}
+    vel = {k: np.zeros_like(v) for k, v in weights.items()}
+    for t, grads in enumerate(grads_per_step, start=1):
+        b1_t, b2_t = f32(b1) ** f32(t), f32(b2) ** f32(t)
+        alpha = lr * np.sqrt(f32(1) - b2_t) / (f32(1) - b1_t)
+        for k, g in grads.items():
+            mom[k] = mom[k] + (g - mom[k]) * f32(1 - b1)
+            vel[k] = vel[k] + (g * g - vel[k]) * f32(1 - b2)
+            w[k] = w[k] - (mom[k] * alpha) / (np.sqrt(vel[k]) + eps)
+    return w
+
+
+REPLAYS = {"SGD": replay_sgd, "Adam": replay_adam}
+
+
+# --------------------------------------------------------------- training
+
+def run_scenario(model, base, scenario, initial, x, y, loss_fn):
+    restore(model, initial)
+    set_trainable(base, scenario["base_trainable"])
+    optimizer = make_optimizer(scenario["optimizer"])
+    variables = model.trainable_variables
+    paths = [v.path for v in variables]
+    if len(set(paths)) != len(paths):
+        raise RuntimeError("two trainable variables share a path")
+
+    losses, logits_per_step, grads_per_step = [], [], []
+    for _ in range(scenario["steps"]):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=False)
+            loss = loss_fn(y, logits)
+        grads = tape.gradient(loss, variables)
+        missing = [p for p, g in zip(paths, grads) if g is None]
+        if missing:
+            raise RuntimeError(f"scenario {scenario['name']}: no gradient for {missing[:5]}")
+        optimizer.apply_gradients(zip(grads, variables))
+        losses.append(float(loss.numpy()))
+        logits_per_step.append(logits.numpy().astype(np.float64).tolist())
+        grads_per_step.append({p: np.array(g.numpy()) for p, g in zip(paths, grads)})
+    if not all(np.isfinite(losses)):
+        raise RuntimeError(f"scenario {scenario['name']}: loss not finite: {losses}")
+
+    after = snapshot(model)
+    trainable_layers = [layer.name for layer in base.layers
+                        if layer.trainable and layer.trainable_weights]
+    return {
+        "losses": losses,
+        "logits": logits_per_step,
+        "grads": grads_per_step,
+        "trainable_paths": paths,
+        "trainable_layers": trainable_layers,
+        "optimizer_config": optimizer.get_config(),
+        "after": after,
+    }
+
+
+def check_scenario(scenario, result, initial):
+    """Fail loudly unless exactly the trainable variables moved, and moved as
+    the optimizer's formula says."""
+    name = scenario["name"]
+    after = result["after"]
+    trainable = set(result["trainable_paths"])
+    changed = {p for p in initial if not np.array_equal(initial[p], after[p])}
+
+    moved_stats = sorted(p for p in changed if is_moving_stat(p))
+    if moved_stats:
+        raise RuntimeError(f"scenario {name}: BatchNorm moving statistics changed: {moved_stats[:5]}")
+    frozen_moved = sorted(changed - trainable)
+    if frozen_moved:
+        raise RuntimeError(f"scenario {name}: frozen weights changed: {frozen_moved[:5]}")
+    still = sorted(trainable - changed)
+    if still:
+        raise RuntimeError(f"scenario {name}: trainable weights did not change: {still[:5]}")
+
+    head = {"dense/kernel", "dense/bias"}
+    if scenario["base_trainable"] == "none" and changed != head:
+        raise RuntimeError(f"scenario a: changed {sorted(changed)}, expected only the head")
+    if scenario["base_trainable"] == "last10":
+        expected = {p for p in initial if p.startswith("conv5_block3_") and not is_moving_stat(p)}
+        if len(expected) != 12 or changed != expected | head:
+            raise RuntimeError(f"scenario c: changed {sorted(changed)}")
+    if scenario["base_trainable"] == "all":
+        expected = {p for p in initial if not is_moving_stat(p)}
+        if changed != expected:
+            raise RuntimeError(f"scenario b: changed {len(changed)} arrays, expected {len(expected)}")
+
+    # The same update computed in numpy from the recorded gradients. Expected
+    # bit for bit; allowed: 1e-5 of the array's largest step plus 2 ulps.
+    kind, _ = scenario["optimizer"]
+    replayed = REPLAYS[kind](result["optimizer_config"],
+                             {p: initial[p] for p in trainable}, result["grads"])
+    differing, worst = 0, 0.0
+    for p in trainable:
+        diff = np.abs(replayed[p].astype(np.float64) - after[p])
+        step = np.abs(after[p].astype(np.float64) - initial[p]).max()
+        allowed = 1e-5 * step + 2 * np.spacing(np.abs(after[p]))
+        differing += int(np.count_nonzero(diff))
+        worst = max(worst, float((diff / allowed).max()))
+        if np.any(diff > allowed):
+            raise RuntimeError(f"scenario {name}: Keras's update of {p} differs from the {kind} "
+                               f"formula by up to {diff.max():.3g} (largest step {step:.3g})")
+    return {"elements_differing": differing, "max_difference_over_allowed": worst}
+
+
+def update_stats(initial, after, paths):
+    """Size of the total update of the trainable arrays, base and head apart:
+    max |after - before|, that relative to max |before| of the same array
+    (arrays that start at zero skipped), the ratio of the update's L2 norm to
+    the weights', and how many elements moved at all."""
+    out = {}
+    for group, members in (("base", [p for p in paths if not p.startswith("dense/")]),
+                           ("head", [p for p in paths if p.startswith("dense/")])):
+        if not members:
+            continue
+        max_abs, max_rel, moved, total, where = 0.0, 0.0, 0, 0, None
+        delta_sq, weight_sq = 0.0, 0.0
+        for p in members:
+            before = initial[p].astype(np.float64)
+            delta = np.abs(after[p] - before)
+            if delta.max() > max_abs:
+                max_abs, where = float(delta.max()), p
+            if np.any(before != 0):
+                max_rel = max(max_rel, float(delta.max() / np.abs(before).max()))
+            delta_sq += float((delta**2).sum())
+            weight_sq += float((before**2).sum())
+            moved += int(np.count_nonzero(delta))
+            total += delta.size
+        out[group] = {
+            "max_abs_update": max_abs,
+            "max_abs_update_at": where,
+            "max_abs_update_over_max_abs_weight": max_rel,
+            "update_norm_over_weight_norm": (delta_sq / weight_sq) ** 0.5,
+            "elements_moved": moved,
+            "elements": total,
+        }
+    return out
+
+
+# ----------------------------------------------------------------- output
+
+class Writer:
+    """Raw files with their shapes and dtypes recorded for training.json."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.files = {}
+
+    def raw(self, name, array, dtype):
+        array = np.ascontiguousarray(array, dtype=dtype)
+        array.tofile(self.directory / name)
+        self.files[name] = {"dtype": np.dtype(dtype).name, "shape": list(array.shape),
+                            "endian": "little", "order": "C"}
+
+    def f32(self, name, array):
+        self.raw(name, array, "<f4")
+
+    def i32(self, name, array):
+        self.raw(name, array, "<i4")
+
+    def h5(self, name, note):
+        self.files[name] = {"format": "keras legacy HDF5 (names without ':0')", "note": note}
+
+
+def save_base(base, values, path):
+    """Write `values` as the base's weights in the legacy layout.
+
+    Every layer is made trainable first: the legacy writer stores a layer's
+    trainable weights before its non-trainable ones, so freezing could reorder
+    the datasets. Trainability does not change the values.
+    """
+    for v in base.weights:
+        v.assign(values[v.path])
+    base.trainable = True
+    save_legacy_h5(base, path)
+    check_h5(path, values)
+
+
+def check_h5(path, values, zero_moving_stats=False):
+    """Every dataset of the file holds the array of the same name, in the order
+    gamma, beta, moving_mean, moving_variance for BatchNorm."""
+    seen = 0
+    with h5py.File(path, "r") as f:
+        for layer in f.attrs["layer_names"]:
+            layer = layer.decode() if isinstance(layer, bytes) else layer
+            names = [n.decode() if isinstance(n, bytes) else n
+                     for n in f[layer].attrs["weight_names"]]
+            for name in names:
+                stored = f[layer][name][()]
+                expected = values[name]
+                if zero_moving_stats and is_moving_stat(name):
+                    expected = np.zeros_like(expected)
+                if stored.dtype != np.float32 or not np.array_equal(stored, expected):
+                    raise RuntimeError(f"{path.name}: {name} does not hold the expected array")
+                seen += 1
+            suffixes = [n.rsplit("/", 1)[-1] for n in names]
+            if suffixes not in ([], ["kernel", "bias"], ["gamma", "beta", "moving_mean", "moving_variance"]):
+                raise RuntimeError(f"{path.name}: {layer} stores {suffixes}")
+    if seen != len(values):
+        raise RuntimeError(f"{path.name}: {seen} datasets, expected {len(values)}")
+
+
+def write_like(template, path, values):
+    """A copy of the legacy file `template` with every dataset replaced by
+    values[<dataset name>] (same groups, attributes and names)."""
+    shutil.copyfile(template, path)
+    with h5py.File(path, "r+") as f:
+        for layer in f.attrs["layer_names"]:
+            layer = layer.decode() if isinstance(layer, bytes) else layer
+            for name in f[layer].attrs["weight_names"]:
+                name = name.decode() if isinstance(name, bytes) else name
+                dataset = f[layer][name]
+                array = np.asarray(values[name], dtype=np.float32)
+                if array.shape != dataset.shape:
+                    raise RuntimeError(f"{name}: shape {array.shape}, file has {dataset.shape}")
+                dataset[...] = array
+
+
+def build_fixtures(out):
+    timer = time.perf_counter()
+    tf.config.experimental.enable_op_determinism()
+    writer = Writer(out)
+
+    model, base, head = build_model()
+    initial = snapshot(model)
+    base_paths = [v.path for v in base.weights]
+    base_initial = {p: initial[p] for p in base_paths}
+
+    raw = synthetic_images(np.random.default_rng(IMAGE_SEED), len(LABELS), *INPUT_SHAPE[:2])
+    x = keras.applications.resnet.preprocess_input(raw.copy()).astype(np.float32)
+    y = np.array(LABELS, dtype=np.int32)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    initial_logits = model(x, training=False).numpy()
+    initial_loss = float(loss_fn(y, initial_logits).numpy())
+    # Per-example cross-entropy in float64, to show the mean is over the batch.
+    z = initial_logits.astype(np.float64)
+    per_example = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1) - z[np.arange(len(y)), y]
+    if abs(per_example.mean() - initial_loss) > 1e-4 * max(1.0, initial_loss):
+        raise RuntimeError(f"loss {initial_loss} is not the batch mean {per_example.mean()}")
+    print(f"x in [{x.min():.2f}, {x.max():.2f}]; initial logits max |z| = {np.abs(z).max():.3f}; "
+          f"loss {initial_loss:.6f}")
+
+    writer.f32("x.f32", x)
+    writer.i32("y.i32", y)
+    save_base(base, base_initial, out / "initial_base.h5")
+    writer.h5("initial_base.h5", "initial base weights")
+    writer.f32("initial_head_kernel.f32", initial["dense/kernel"])
+    writer.f32("initial_head_bias.f32", initial["dense/bias"])
+    writer.f32("initial_head.f32", np.concatenate([initial["dense/kernel"].ravel(),
+                                                   initial["dense/bias"].ravel()]))
+    writer.files["initial_head.f32"]["parts"] = [
+        {"name": "kernel", "shape": list(initial["dense/kernel"].shape)},
+        {"name": "bias", "shape": list(initial["dense/bias"].shape)},
+    ]
+
+    report = {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "model": {
+            "base": "keras.applications.ResNet50(include_top=False, weights=None), every weight "
+                    "random as in tools/make_fixtures.py (glorot kernels from seed 1234, uniform "
+                    "biases, gamma, beta, moving statistics from numpy seed 5678)",
+            "head": "base(x, training=False) -> GlobalAveragePooling2D -> Dense(3), glorot "
+                    f"uniform kernel (seed {HEAD_SEED}), zero bias",
+            "input_shape": list(INPUT_SHAPE),
+            "loss": "SparseCategoricalCrossentropy(from_logits=True), mean over the batch",
+            "step": "model(x, training=False) under tf.GradientTape; "
+                    "optimizer.apply_gradients(zip(grads, model.trainable_variables))",
+            "batchnorm": "inference mode in every scenario: moving statistics normalise "
+                         "and never change; gamma/beta train when their layer is trainable",
+        },
+        "labels": LABELS,
+        "x": "caffe preprocess_input of synthetic 0..255 images (make_fixtures.synthetic_images, "
+             f"seed {IMAGE_SEED})",
+        "initial_logits": initial_logits.astype(np.float64).tolist(),
+        "initial_loss": initial_loss,
+        "initial_per_example_loss": per_example.tolist(),
+        "scenarios": {},
+        "files": writer.files,
+    }
+
+    for scenario in SCENARIOS:
+        t0 = time.perf_counter()
+        result = run_scenario(model, base, scenario, initial, x, y, loss_fn)
+        worst = check_scenario(scenario, result, initial)
+        if abs(result["losses"][0] - initial_loss) > 1e-5 * max(1.0, initial_loss):
+            raise RuntimeError(f"scenario {scenario['name']}: first loss {result['losses'][0]} "
+                               f"!= initial loss {initial_loss}")
+        name = scenario["name"]
+        after = result["after"]
+        save_base(base, {p: after[p] for p in base_paths}, out / f"{name}_base.h5")
+        writer.h5(f"{name}_base.h5", f"base weights after the {scenario['steps']} steps of scenario {name}")
+        writer.f32(f"{name}_head_kernel.f32", after["dense/kernel"])
+        writer.f32(f"{name}_head_bias.f32", after["dense/bias"])
+
+        stats = update_stats(initial, after, result["trainable_paths"])
+        kind, kwargs = scenario["optimizer"]
+        entry = {
+            "description": scenario["description"],
+            "steps": scenario["steps"],
+            "losses": result["losses"],
+            "losses_note": "loss of each step, computed before that step's update",
+            "logits": result["logits"],
+            "optimizer": {"class": kind, "arguments": kwargs,
+                          "config": jsonable(result["optimizer_config"])},
+            "trainable_layers": result["trainable_layers"],
+            "trainable_base_weights": [p for p in result["trainable_paths"] if not p.startswith("dense/")],
+            "trainable_variable_count": len(result["trainable_paths"]),
+            "updates": stats,
+            "numpy_replay_of_the_update": worst,
+            "exactly_zero_gradient_elements_step1": int(sum(
+                np.count_nonzero(g == 0) for g in result["grads"][0].values())),
+            "gradient_elements": int(sum(g.size for g in result["grads"][0].values())),
+        }
+        if name == "b":
+            grads = result["grads"][0]
+            zero = {p: np.zeros_like(base_initial[p]) for p in base_paths if is_moving_stat(p)}
+            values = {**zero, **{p: grads[p] for p in base_paths if p in grads}}
+            write_like(out / "initial_base.h5", out / "b_grads.h5", values)
+            check_h5(out / "b_grads.h5", values)
+            writer.h5("b_grads.h5", "gradients of scenario b's first step (d mean loss / d weight); "
+                      "moving_mean/moving_variance hold zeros: they get no gradient")
+            writer.f32("b_grad_head_kernel.f32", grads["dense/kernel"])
+            writer.f32("b_grad_head_bias.f32", grads["dense/bias"])
+            entry["first_step_gradient_max_abs"] = {
+                "base": max(float(np.abs(g).max()) for p, g in grads.items() if not p.startswith("dense/")),
+                "head_kernel": float(np.abs(grads["dense/kernel"]).max()),
+                "head_bias": float(np.abs(grads["dense/bias"]).max()),
+                "bn_gamma": max(float(np.abs(g).max()) for p, g in grads.items() if p.endswith("/gamma")),
+                "bn_beta": max(float(np.abs(g).max()) for p, g in grads.items() if p.endswith("/beta")),
+            }
+        if kind == "Adam":
+            # On step 1, m/(sqrt(v)+eps) = g/(|g| + eps/sqrt(1-b2)): about lr*sign(g).
+            first = result["grads"][0]
+            steps = [np.abs(after[p] - initial[p]) for p in result["trainable_paths"]]
+            entry["adam_first_step_note"] = ("step 1 moves each weight by lr*|g|/(|g|+eps/sqrt(1-beta_2)), "
+                                             "about lr when |g| >> 3.2e-6")
+            entry["smallest_nonzero_abs_gradient_step1"] = float(min(
+                np.abs(g[g != 0]).min() for g in first.values() if np.any(g != 0)))
+            entry["max_abs_update_over_2_lr"] = float(max(s.max() for s in steps)) / (2 * kwargs["learning_rate"])
+        report["scenarios"][name] = entry
+        print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
+              f"max |update| base {stats.get('base', {}).get('max_abs_update', 0):.4g} "
+              f"head {stats['head']['max_abs_update']:.4g}; replay: {worst['elements_differing']} elements differ; "
+              f"{time.perf_counter() - t0:.1f} s")
+
+    # Scenario a trains only the head: its base file must equal the initial one.
+    with h5py.File(out / "initial_base.h5", "r") as f0, h5py.File(out / "a_base.h5", "r") as f1:
+        def collect(f):
+            items = {}
+            f.visititems(lambda n, o: items.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+            return items
+        d0, d1 = collect(f0), collect(f1)
+        if d0.keys() != d1.keys() or any(not np.array_equal(d0[k], d1[k]) for k in d0):
+            raise RuntimeError("a_base.h5 differs from initial_base.h5")
+
+    (out / "training.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / "STAMP").write_text(f"tensorflow {tf.__version__}\nkeras {keras.__version__}\n")
+    print(f"training fixtures built in {time.perf_counter() - timer:.1f} s")
+
+
+def jsonable(value):
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def main():
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ".fixtures/training").resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+    work.chmod(0o755)  # mkdtemp makes it private; the fixtures are not secret
+    try:
+        build_fixtures(work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    replace_dir(work, out)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
