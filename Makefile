@@ -8,7 +8,8 @@
 # and pytest live in a virtual environment (.venv) that `make test` and
 # `make bench` create; the Keras reference data is generated into .fixtures/
 # (model/: weights and outputs; data/: listings, splits, resizes; decode/:
-# images and their decoded pixels), each part with its own STAMP.
+# images and their decoded pixels; training/: Keras's training steps), each
+# part with its own STAMP.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -59,13 +60,15 @@ $(VENV)/.installed:
 	touch $@
 
 ## fixtures: reference data computed by Keras and TensorFlow themselves.
-fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP
+fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP $(FIXTURES)/training/STAMP
 $(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV)/.installed
 	$(VPY) tools/make_fixtures.py $(FIXTURES)/model
 $(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV)/.installed
 	$(VPY) tools/make_data_fixtures.py $(FIXTURES)/data
 $(FIXTURES)/decode/STAMP: tools/make_decode_fixtures.py $(VENV)/.installed
 	$(VPY) tools/make_decode_fixtures.py $(FIXTURES)/decode
+$(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.py $(VENV)/.installed
+	$(VPY) tools/make_training_fixtures.py $(FIXTURES)/training
 
 test: deps fixtures test-swift build test-c test-python
 

@@ -5,7 +5,10 @@ import Glibc
 ///
 /// The storage is 64-byte aligned and owned by the tensor. `Tensor` is a class
 /// so that large buffers are never copied by accident; kernels work on its
-/// `data` pointer directly.
+/// `data` pointer directly. The pointer is valid only while the tensor is
+/// alive, and Swift may end a local's life at its last use: a tensor whose
+/// only use is `t.data` passed to a call must be kept alive across the call
+/// (`withExtendedLifetime(t) { … }`).
 public final class Tensor {
     public let shape: [Int]
     public let count: Int

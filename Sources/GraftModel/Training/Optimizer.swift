@@ -8,7 +8,9 @@ public enum OptimizerConfig: Equatable {
     case sgd(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false)
     /// m += (g − m)(1 − β1); v += (g² − v)(1 − β2);
     /// w −= α·m/(sqrt(v) + ε), α = lr·sqrt(1 − β2^t)/(1 − β1^t).
-    case adam(learningRate: Float = 0.001, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7)
+    /// The betas are kept in double, as Keras keeps them (Python floats):
+    /// 1 − β is formed in double and then rounded, and β^t in float32.
+    case adam(learningRate: Float = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Float = 1e-7)
 
     /// Refuses values Keras would accept but that cannot train: a learning
     /// rate that is not finite and positive, momentum or betas outside [0, 1).
@@ -72,10 +74,11 @@ public final class Optimizer {
             let slots = state(for: weight, count: 2)
             let m = slots[0].data, v = slots[1].data
             let step = Float(iterations)
-            let alpha = lr * (1 - pow(beta2, step)).squareRoot() / (1 - pow(beta1, step))
+            let alpha = lr * (1 - pow(Float(beta2), step)).squareRoot() / (1 - pow(Float(beta1), step))
+            let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
             for i in 0..<n {
-                m[i] += (g[i] - m[i]) * (1 - beta1)
-                v[i] += (g[i] * g[i] - v[i]) * (1 - beta2)
+                m[i] += (g[i] - m[i]) * keep1
+                v[i] += (g[i] * g[i] - v[i]) * keep2
                 w[i] -= (m[i] * alpha) / (v[i].squareRoot() + epsilon)
             }
         }

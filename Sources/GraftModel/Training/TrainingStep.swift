@@ -89,9 +89,11 @@ final class TrainingStep {
         case .conv2D:
             let g = layer.windowGeometry(input: inShape, batch: batch)
             let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: threads)])
-            Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
-                           epilogue: Epilogue(bias: layer.weights[1].data), workspace: workspace.data,
-                           threads: threads)
+            withExtendedLifetime(workspace) {
+                Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
+                               epilogue: Epilogue(bias: layer.weights[1].data), workspace: workspace.data,
+                               threads: threads)
+            }
         case .batchNormalization(let eps):
             affine(layer, epsilon: eps).apply(input: x.data, pixels: x.count / inShape.last!, output: out.data)
         case .relu:
@@ -172,10 +174,12 @@ final class TrainingStep {
             case .conv2D:
                 let g = layer.windowGeometry(input: inShape, batch: batch)
                 let workspace = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: threads)])
-                Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
-                                dInput: dX?.data, dKernel: weightGrads.first?.data,
-                                dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                                workspace: workspace.data, threads: threads)
+                withExtendedLifetime(workspace) {
+                    Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
+                                    dInput: dX?.data, dKernel: weightGrads.first?.data,
+                                    dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
+                                    workspace: workspace.data, threads: threads)
+                }
             case .batchNormalization(let eps):
                 affine(layer, epsilon: eps).backward(
                     input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,

@@ -280,7 +280,9 @@ public final class TransferModel {
                                      width: dataset.imageWidth, channels: 3)
                 }
             }
-            try base.features(images: input.data, count: missing.count, output: output.data)
+            try withExtendedLifetime(input) {
+                try base.features(images: input.data, count: missing.count, output: output.data)
+            }
             for (k, i) in missing.enumerated() {
                 store.destination(image: batch.indices[i], variant: variantOf(i))
                     .update(from: output.data + k * featureFloats, count: featureFloats)
@@ -312,7 +314,9 @@ public final class TransferModel {
                 let step = try TrainingStep(network: network, threads: base.threads)
                 let activations = try step.forward(nil, batch: batch.count, training: false, dropoutSeed: 0,
                                                    resume: (baseLayerCount - 1, features))
-                logits.data.update(from: activations.logits.data, count: logits.count)
+                withExtendedLifetime(activations) {
+                    logits.data.update(from: activations.logits.data, count: logits.count)
+                }
             } else {
                 try predict(images: batch.images, count: batch.count, logits: logits.data)
             }
@@ -342,11 +346,13 @@ public final class TransferModel {
         }
         let plan = predictPlan!
         let staging = Tensor(shape: [plan.capacity * plan.inputSize])
-        for start in stride(from: 0, to: count, by: plan.capacity) {
-            let n = min(plan.capacity, count - start)
-            base.preprocessing.apply(input: images + start * plan.inputSize, pixels: n * plan.inputSize / 3,
-                                     output: staging.data)
-            plan.run(input: staging.data, batch: n, output: logits + start * plan.outputSize)
+        withExtendedLifetime(staging) {
+            for start in stride(from: 0, to: count, by: plan.capacity) {
+                let n = min(plan.capacity, count - start)
+                base.preprocessing.apply(input: images + start * plan.inputSize, pixels: n * plan.inputSize / 3,
+                                         output: staging.data)
+                plan.run(input: staging.data, batch: n, output: logits + start * plan.outputSize)
+            }
         }
     }
 }
