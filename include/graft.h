@@ -63,6 +63,9 @@ typedef struct graft_model graft_model;
 /* Labelled images handed out in batches: a folder tree or arrays in memory. */
 typedef struct graft_dataset graft_dataset;
 
+/* The per-epoch metrics of one fit. */
+typedef struct graft_history graft_history;
+
 /* The library's version, "MAJOR.MINOR.PATCH". Static storage. */
 const char *graft_version(void);
 
@@ -288,6 +291,150 @@ int graft_model_base_layer_count(const graft_model *model);
  * counts from the end, as in Python. NULL if out of range. The string
  * belongs to the model. */
 const char *graft_model_base_layer_name(const graft_model *model, int index);
+
+/* --------------------------------------------------------------- training */
+
+typedef enum graft_pooling {
+    GRAFT_POOLING_AVG = 0,       /* GlobalAveragePooling2D */
+    GRAFT_POOLING_FLATTEN = 1    /* Flatten */
+} graft_pooling;
+
+typedef enum graft_flip {
+    GRAFT_FLIP_NONE = 0,
+    GRAFT_FLIP_HORIZONTAL = 1,
+    GRAFT_FLIP_VERTICAL = 2,
+    /* Both axes, drawn independently (Keras's documented meaning). */
+    GRAFT_FLIP_HORIZONTAL_AND_VERTICAL = 3
+} graft_flip;
+
+/* The new head put on the base: pooling, optional hidden Dense layers with
+ * ReLU (and Dropout), then Dense(num_classes) giving logits. */
+typedef struct graft_head_options {
+    size_t struct_size;
+    /* Classes of the output layer; required (default 0 is refused). */
+    int32_t num_classes;
+    /* A graft_pooling value; default GRAFT_POOLING_AVG. */
+    int32_t pooling;
+    /* Sizes of hidden Dense layers, or NULL (default). Read during the call. */
+    const int32_t *hidden_units;
+    int32_t hidden_units_count;
+    /* Dropout rate after each hidden layer (after the pooling when there is
+     * none); 0 (default) for no Dropout. */
+    float dropout;
+    /* RandomFlip while training, a graft_flip value; default NONE. */
+    int32_t augmentation;
+    /* Seed of the head's initialisation, the flips and the dropout; default 0. */
+    uint64_t seed;
+} graft_head_options;
+
+void graft_head_options_init_sized(graft_head_options *options, size_t struct_size);
+#define graft_head_options_init(options) \
+    graft_head_options_init_sized((options), sizeof *(options))
+
+/* Puts a new head on the model's base, which makes it trainable: its layers
+ * become the base's then the head's (the output Dense last). Returns
+ * GRAFT_ERROR_STATE if the model has a head already,
+ * GRAFT_ERROR_INVALID_ARGUMENT for bad options. */
+graft_status graft_model_add_head(graft_model *model, const graft_head_options *options);
+
+/* All layers (base, then head); -1 if model is NULL. */
+int graft_model_layer_count(const graft_model *model);
+
+/* Name of layer `index` of all layers (negative from the end), or NULL. */
+const char *graft_model_layer_name(const graft_model *model, int index);
+
+/* Keras's base.trainable = value: every layer of the base. */
+graft_status graft_model_set_base_trainable(graft_model *model, int trainable);
+
+/* Keras's layer.trainable = value for layer `index` of all layers (negative
+ * counts from the end, so -1 is the output Dense). A frozen layer's weights
+ * never change; BatchNormalization always runs in inference mode and, when
+ * trainable, trains gamma and beta only. */
+graft_status graft_model_set_layer_trainable(graft_model *model, int index, int trainable);
+
+/* 1 if layer `index` is trainable, 0 if frozen, -1 out of range or NULL. */
+int graft_model_layer_trainable(const graft_model *model, int index);
+
+typedef enum graft_optimizer {
+    GRAFT_OPTIMIZER_SGD = 0,
+    GRAFT_OPTIMIZER_ADAM = 1
+} graft_optimizer;
+
+/* Keras's optimizers and their defaults: SGD (learning_rate 0.01, momentum 0,
+ * nesterov 0); Adam (learning_rate 0.001, beta_1 0.9, beta_2 0.999,
+ * epsilon 1e-7). */
+typedef struct graft_optimizer_options {
+    size_t struct_size;
+    int32_t kind;            /* a graft_optimizer value */
+    float learning_rate;
+    float momentum;          /* SGD */
+    int32_t nesterov;        /* SGD */
+    double beta_1;           /* Adam */
+    double beta_2;           /* Adam */
+    float epsilon;           /* Adam */
+} graft_optimizer_options;
+
+/* Fills the defaults of `kind`. Use the macro: */
+void graft_optimizer_options_init_sized(graft_optimizer_options *options, graft_optimizer kind,
+                                        size_t struct_size);
+#define graft_optimizer_options_init(options, kind) \
+    graft_optimizer_options_init_sized((options), (kind), sizeof *(options))
+
+/* Sets the optimizer with fresh state (recompiling resets it, as in Keras).
+ * Returns GRAFT_ERROR_INVALID_ARGUMENT for a learning rate that is not finite
+ * and positive or other bad values, GRAFT_ERROR_STATE without a head. */
+graft_status graft_model_compile(graft_model *model, const graft_optimizer_options *options);
+
+/* Progress after each batch of fit or evaluate. */
+typedef struct graft_progress {
+    int32_t epoch;           /* 0-based */
+    int32_t epochs;
+    int64_t step;            /* 1-based, within the epoch */
+    int64_t steps;
+    double loss;             /* running means over the epoch so far */
+    double accuracy;
+    double elapsed_seconds;
+} graft_progress;
+
+/* Return non-zero to stop at this batch boundary. Called on the thread that
+ * called fit or evaluate. */
+typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
+
+/* Trains for `epochs` passes over `train` (categorical cross-entropy from
+ * logits, accuracy), evaluating on `validation` (may be NULL) after each.
+ * While the whole base is frozen, its output is computed once per image (and
+ * flip variant) and reused in later epochs. On GRAFT_OK, *history holds the
+ * per-epoch figures (free with graft_history_free); if `progress` stopped the
+ * fit, it holds the completed epochs and graft_history_stopped() is 1.
+ * Returns GRAFT_ERROR_STATE (no head, not compiled, nothing trainable),
+ * GRAFT_ERROR_INVALID_ARGUMENT (NULLs, epochs < 1, datasets whose image size or
+ * class count differ from the model's), GRAFT_ERROR_NUMERIC (a loss that is
+ * not finite: the weights are those from before that batch), image errors
+ * from the datasets. On failure *history is NULL. */
+graft_status graft_model_fit(graft_model *model, graft_dataset *train, graft_dataset *validation, int epochs,
+                             graft_progress_fn progress, void *user, graft_history **history);
+
+/* Epochs recorded; -1 if NULL. */
+int graft_history_epochs(const graft_history *history);
+
+/* "loss", "accuracy", "val_loss" or "val_accuracy" of epoch `epoch`; NaN if
+ * there is no such metric or epoch. */
+double graft_history_value(const graft_history *history, const char *metric, int epoch);
+
+/* 1 if a progress callback stopped the fit, else 0. */
+int graft_history_stopped(const graft_history *history);
+
+void graft_history_free(graft_history *history);
+
+/* Mean loss and accuracy over a dataset (no augmentation, no dropout).
+ * Returns GRAFT_ERROR_CANCELLED if `progress` asked to stop. */
+graft_status graft_model_evaluate(graft_model *model, graft_dataset *dataset, graft_progress_fn progress,
+                                  void *user, double *loss, double *accuracy);
+
+/* Logits (count x num_classes) for RGB images with pixel values 0..255
+ * (count x input_height x input_width x 3), preprocessing inside. */
+graft_status graft_model_predict(graft_model *model, const float *images_nhwc, int64_t count,
+                                 float *logits_out);
 
 #ifdef __cplusplus
 }

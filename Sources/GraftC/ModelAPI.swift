@@ -7,14 +7,34 @@ import GraftModel
 /// out for it, which live as long as the handle.
 final class ModelHandle {
     let model: Model
-    let layerNames: [UnsafeMutablePointer<CChar>]
+    /// The base's layer names, then (once a head is added) the head's.
+    private(set) var layerNames: [UnsafeMutablePointer<CChar>]
+    let baseLayerCount: Int
+    /// The base with its head, once graft_model_add_head has run.
+    private(set) var transfer: TransferModel?
+    /// Serialises the training calls (Model serialises inference itself).
+    let mutex = Mutex()
 
     init(_ model: Model) {
         self.model = model
         layerNames = model.base.layers.map { strdup($0.name)! }
+        baseLayerCount = layerNames.count
     }
 
     deinit { layerNames.forEach { free($0) } }
+
+    func addHead(_ transfer: TransferModel) {
+        self.transfer = transfer
+        layerNames += transfer.layers[baseLayerCount...].map { strdup($0.name)! }
+    }
+
+    /// The model with its head, or a state error naming what is missing.
+    func requireHead() throws -> TransferModel {
+        guard let transfer else {
+            throw GraftError(.state, "the model has no head: call graft_model_add_head first")
+        }
+        return transfer
+    }
 
     var opaque: OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
 
@@ -143,11 +163,11 @@ public func graft_model_image_features(_ model: OpaquePointer?, _ input: UnsafeP
 @_cdecl("graft_model_base_layer_count")
 public func graft_model_base_layer_count(_ model: OpaquePointer?) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return Int32(handle.layerNames.count)
+    return Int32(handle.baseLayerCount)
 }
 
 @_cdecl("graft_model_base_layer_name")
 public func graft_model_base_layer_name(_ model: OpaquePointer?, _ index: Int32) -> UnsafePointer<CChar>? {
     guard let handle = try? ModelHandle.from(model) else { return nil }
-    return element(handle.layerNames, Int(index)).map { UnsafePointer($0) }
+    return element(Array(handle.layerNames.prefix(handle.baseLayerCount)), Int(index)).map { UnsafePointer($0) }
 }

@@ -339,7 +339,10 @@ public final class TransferModel {
     /// Logits for `count` RGB images with pixel values 0…255 (preprocessing
     /// inside), through the compiled network.
     public func predict(images: UnsafePointer<Float>, count: Int, logits: UnsafeMutablePointer<Float>) throws {
-        guard count >= 1 else { throw GraftError.invalidArgument("image count must be at least 1, not \(count)") }
+        let imageFloats = base.base.inputHeight * base.base.inputWidth * 3
+        guard count >= 1 && count <= Int.max / (imageFloats * 4) else {
+            throw GraftError.invalidArgument("image count must be from 1 to a buffer's size, not \(count)")
+        }
         let capacity = min(count, Model.maxBatch)
         if predictPlan == nil || predictPlan!.capacity < capacity {
             predictPlan = try InferencePlan(network: network, capacity: capacity, threads: base.threads)

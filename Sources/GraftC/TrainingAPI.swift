@@ -1,0 +1,228 @@
+import CGraftABI
+import Glibc
+import GraftData
+import GraftKernels
+import GraftModel
+
+func defaultHeadOptions() -> graft_head_options {
+    graft_head_options(struct_size: MemoryLayout<graft_head_options>.size, num_classes: 0,
+                       pooling: Int32(GRAFT_POOLING_AVG.rawValue), hidden_units: nil, hidden_units_count: 0,
+                       dropout: 0, augmentation: Int32(GRAFT_FLIP_NONE.rawValue), seed: 0)
+}
+
+@_cdecl("graft_head_options_init_sized")
+public func graft_head_options_init_sized(_ options: UnsafeMutablePointer<graft_head_options>?, _ structSize: Int) {
+    guard let options else { return }
+    writeOptions(defaultHeadOptions(), to: options, callerSize: structSize)
+}
+
+@_cdecl("graft_model_add_head")
+public func graft_model_add_head(_ model: OpaquePointer?, _ options: UnsafePointer<graft_head_options>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let c = try readOptions(try required(options, "options"), defaults: defaultHeadOptions(),
+                                initFunction: "graft_head_options_init")
+        var head = HeadOptions(numClasses: Int(c.num_classes))
+        switch graft_pooling(rawValue: UInt32(bitPattern: c.pooling)) {
+        case GRAFT_POOLING_AVG: head.pooling = .avg
+        case GRAFT_POOLING_FLATTEN: head.pooling = .flatten
+        default: throw GraftError.invalidArgument("unknown pooling \(c.pooling)")
+        }
+        if c.hidden_units_count > 0 {
+            let units = try required(c.hidden_units, "options.hidden_units")
+            head.hiddenUnits = (0..<Int(c.hidden_units_count)).map { Int(units[$0]) }
+        }
+        head.dropout = c.dropout
+        let flip: RandomFlip.Mode?
+        switch graft_flip(rawValue: UInt32(bitPattern: c.augmentation)) {
+        case GRAFT_FLIP_NONE: flip = nil
+        case GRAFT_FLIP_HORIZONTAL: flip = .horizontal
+        case GRAFT_FLIP_VERTICAL: flip = .vertical
+        case GRAFT_FLIP_HORIZONTAL_AND_VERTICAL: flip = .horizontalAndVertical
+        default: throw GraftError.invalidArgument("unknown augmentation \(c.augmentation)")
+        }
+        try handle.mutex.withLock {
+            guard handle.transfer == nil else { throw GraftError(.state, "the model has a head already") }
+            handle.addHead(try TransferModel(base: handle.model, head: head, augmentation: flip, seed: c.seed))
+        }
+    }
+}
+
+@_cdecl("graft_model_layer_count")
+public func graft_model_layer_count(_ model: OpaquePointer?) -> Int32 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    return Int32(handle.layerNames.count)
+}
+
+@_cdecl("graft_model_layer_name")
+public func graft_model_layer_name(_ model: OpaquePointer?, _ index: Int32) -> UnsafePointer<CChar>? {
+    guard let handle = try? ModelHandle.from(model) else { return nil }
+    return element(handle.layerNames, Int(index)).map { UnsafePointer($0) }
+}
+
+/// The model's layers: the base's, then the head's when there is one.
+private func layers(_ handle: ModelHandle) -> [Layer] {
+    handle.transfer?.layers ?? handle.model.base.layers
+}
+
+@_cdecl("graft_model_set_base_trainable")
+public func graft_model_set_base_trainable(_ model: OpaquePointer?, _ trainable: Int32) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        handle.mutex.withLock {
+            if let transfer = handle.transfer {
+                transfer.setBaseTrainable(trainable != 0)
+            } else {
+                handle.model.base.layers.forEach { $0.trainable = trainable != 0 }
+            }
+        }
+    }
+}
+
+@_cdecl("graft_model_set_layer_trainable")
+public func graft_model_set_layer_trainable(_ model: OpaquePointer?, _ index: Int32, _ trainable: Int32) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        try handle.mutex.withLock {
+            if let transfer = handle.transfer {
+                try transfer.setTrainable(trainable != 0, layer: Int(index))
+            } else {
+                guard let layer = element(handle.model.base.layers, Int(index)) else {
+                    throw GraftError.invalidArgument("layer index \(index) is out of range: the model has \(handle.baseLayerCount) layers")
+                }
+                layer.trainable = trainable != 0
+            }
+        }
+    }
+}
+
+@_cdecl("graft_model_layer_trainable")
+public func graft_model_layer_trainable(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    return handle.mutex.withLock { element(layers(handle), Int(index)).map { $0.trainable ? 1 : 0 } ?? -1 }
+}
+
+func defaultOptimizerOptions(_ kind: graft_optimizer) -> graft_optimizer_options {
+    let adam = kind == GRAFT_OPTIMIZER_ADAM
+    return graft_optimizer_options(struct_size: MemoryLayout<graft_optimizer_options>.size,
+                                   kind: Int32(bitPattern: kind.rawValue), learning_rate: adam ? 0.001 : 0.01,
+                                   momentum: 0, nesterov: 0, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7)
+}
+
+@_cdecl("graft_optimizer_options_init_sized")
+public func graft_optimizer_options_init_sized(_ options: UnsafeMutablePointer<graft_optimizer_options>?,
+                                               _ kind: graft_optimizer, _ structSize: Int) {
+    guard let options else { return }
+    writeOptions(defaultOptimizerOptions(kind), to: options, callerSize: structSize)
+}
+
+@_cdecl("graft_model_compile")
+public func graft_model_compile(_ model: OpaquePointer?, _ options: UnsafePointer<graft_optimizer_options>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let options = try required(options, "options")
+        let kind = graft_optimizer(rawValue: UInt32(bitPattern: options.pointee.kind))
+        let c = try readOptions(options, defaults: defaultOptimizerOptions(kind), initFunction: "graft_optimizer_options_init")
+        let config: OptimizerConfig
+        switch kind {
+        case GRAFT_OPTIMIZER_SGD:
+            config = .sgd(learningRate: c.learning_rate, momentum: c.momentum, nesterov: c.nesterov != 0)
+        case GRAFT_OPTIMIZER_ADAM:
+            config = .adam(learningRate: c.learning_rate, beta1: c.beta_1, beta2: c.beta_2, epsilon: c.epsilon)
+        default:
+            throw GraftError.invalidArgument("unknown optimizer kind \(c.kind)")
+        }
+        try handle.mutex.withLock { try handle.requireHead().compile(config) }
+    }
+}
+
+/// The C progress callback as a Swift closure (nil when there is none).
+private func progressClosure(_ function: graft_progress_fn?, _ user: UnsafeMutableRawPointer?)
+    -> ((TrainingProgress) -> Bool)? {
+    guard let function else { return nil }
+    return { p in
+        var c = graft_progress(epoch: Int32(p.epoch), epochs: Int32(p.epochs), step: Int64(p.step),
+                               steps: Int64(p.steps), loss: p.loss, accuracy: p.accuracy,
+                               elapsed_seconds: p.elapsedSeconds)
+        return function(&c, user) != 0
+    }
+}
+
+final class HistoryHandle {
+    let history: History
+    init(_ history: History) { self.history = history }
+}
+
+@_cdecl("graft_model_fit")
+public func graft_model_fit(_ model: OpaquePointer?, _ train: OpaquePointer?, _ validation: OpaquePointer?,
+                            _ epochs: Int32, _ progress: graft_progress_fn?, _ user: UnsafeMutableRawPointer?,
+                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> graft_status {
+    out?.pointee = nil
+    return catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let out = try required(out, "history")
+        let trainSet = try DatasetHandle.from(train).dataset
+        let validationSet = try validation.map { try DatasetHandle.from($0).dataset }
+        let history = try handle.mutex.withLock {
+            try handle.requireHead().fit(trainSet, epochs: Int(epochs), validation: validationSet,
+                                         progress: progressClosure(progress, user))
+        }
+        out.pointee = OpaquePointer(Unmanaged.passRetained(HistoryHandle(history)).toOpaque())
+    }
+}
+
+private func historyOf(_ pointer: OpaquePointer?) -> History? {
+    guard let pointer else { return nil }
+    return Unmanaged<HistoryHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue().history
+}
+
+@_cdecl("graft_history_epochs")
+public func graft_history_epochs(_ history: OpaquePointer?) -> Int32 {
+    historyOf(history).map { Int32($0.epochs) } ?? -1
+}
+
+@_cdecl("graft_history_value")
+public func graft_history_value(_ history: OpaquePointer?, _ metric: UnsafePointer<CChar>?, _ epoch: Int32) -> Double {
+    guard let h = historyOf(history), let metric, let name = String(validatingCString: metric),
+          let values = h.values(name), let value = element(values, Int(epoch)), epoch >= 0 else { return .nan }
+    return value
+}
+
+@_cdecl("graft_history_stopped")
+public func graft_history_stopped(_ history: OpaquePointer?) -> Int32 {
+    historyOf(history)?.stopped == true ? 1 : 0
+}
+
+@_cdecl("graft_history_free")
+public func graft_history_free(_ history: OpaquePointer?) {
+    guard let history else { return }
+    Unmanaged<HistoryHandle>.fromOpaque(UnsafeRawPointer(history)).release()
+}
+
+@_cdecl("graft_model_evaluate")
+public func graft_model_evaluate(_ model: OpaquePointer?, _ dataset: OpaquePointer?, _ progress: graft_progress_fn?,
+                                 _ user: UnsafeMutableRawPointer?, _ loss: UnsafeMutablePointer<Double>?,
+                                 _ accuracy: UnsafeMutablePointer<Double>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let d = try DatasetHandle.from(dataset).dataset
+        let (lossOut, accuracyOut) = (try required(loss, "loss"), try required(accuracy, "accuracy"))
+        let result = try handle.mutex.withLock {
+            try handle.requireHead().evaluate(d, progress: progressClosure(progress, user))
+        }
+        lossOut.pointee = result.loss
+        accuracyOut.pointee = result.accuracy
+    }
+}
+
+@_cdecl("graft_model_predict")
+public func graft_model_predict(_ model: OpaquePointer?, _ images: UnsafePointer<Float>?, _ count: Int64,
+                                _ logits: UnsafeMutablePointer<Float>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let (images, logits) = (try required(images, "images_nhwc"), try required(logits, "logits_out"))
+        try handle.mutex.withLock {
+            try handle.requireHead().predict(images: images, count: Int(count), logits: logits)
+        }
+    }
+}

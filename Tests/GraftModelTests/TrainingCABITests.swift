@@ -1,0 +1,132 @@
+import CGraftABI
+import Foundation
+import Testing
+
+// The training workflow through the C ABI, and its bad calls.
+
+private var lastError: String { String(cString: graft_last_error()) }
+
+/// A 32x32 model on the random-weight fixture, and a three-colour dataset.
+private func modelAndData() throws -> (OpaquePointer?, OpaquePointer?) {
+    var options = graft_model_options()
+    graft_model_options_init_sized(&options, MemoryLayout<graft_model_options>.size)
+    options.input_height = 32
+    options.input_width = 32
+    options.num_threads = 2
+    var model: OpaquePointer?
+    let weights = try Fixtures.path("resnet50_random.h5")
+    let status = weights.withCString { path in
+        options.weights = path
+        return graft_model_create(&options, &model)
+    }
+    try #require(status == GRAFT_OK, "\(lastError)")
+    var pixels: [UInt8] = []
+    for i in 0..<12 {
+        let colour: [UInt8] = [[220, 30, 30], [30, 200, 60], [40, 50, 210]][i % 3]
+        for p in 0..<(32 * 32) { pixels += colour.map { $0 &+ UInt8(truncatingIfNeeded: (p * 7 + i) % 20) } }
+    }
+    let labels = (0..<12).map { Int32($0 % 3) }
+    var dataOptions = graft_dataset_options()
+    graft_dataset_options_init_sized(&dataOptions, MemoryLayout<graft_dataset_options>.size)
+    dataOptions.batch_size = 4
+    dataOptions.seed = 1
+    var dataset: OpaquePointer?
+    try #require(graft_dataset_from_memory(pixels, labels, 12, 32, 32, 3, &dataOptions, &dataset) == GRAFT_OK)
+    return (model, dataset)
+}
+
+private func headOptions(classes: Int32) -> graft_head_options {
+    var head = graft_head_options()
+    graft_head_options_init_sized(&head, MemoryLayout<graft_head_options>.size)
+    head.num_classes = classes
+    head.augmentation = Int32(GRAFT_FLIP_HORIZONTAL_AND_VERTICAL.rawValue)
+    return head
+}
+
+private func adam(_ rate: Float) -> graft_optimizer_options {
+    var o = graft_optimizer_options()
+    graft_optimizer_options_init_sized(&o, GRAFT_OPTIMIZER_ADAM, MemoryLayout<graft_optimizer_options>.size)
+    o.learning_rate = rate
+    return o
+}
+
+@Test("head, freeze, compile, fit with progress, history, evaluate, predict: through the C ABI")
+func trainingThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var o = adam(0.01)
+    #expect(graft_model_compile(model, &o) == GRAFT_ERROR_STATE && lastError.contains("head"))
+    var head = headOptions(classes: 3)
+    #expect(graft_model_add_head(model, &head) == GRAFT_OK, "\(lastError)")
+    #expect(graft_model_add_head(model, &head) == GRAFT_ERROR_STATE)
+    #expect(graft_model_layer_count(model) == 177 && graft_model_base_layer_count(model) == 175)
+    #expect(String(cString: graft_model_layer_name(model, -1)!) == "dense")
+    #expect(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    #expect(graft_model_layer_trainable(model, 3) == 0 && graft_model_layer_trainable(model, -1) == 1)
+    #expect(graft_model_layer_trainable(model, 177) == -1)
+
+    var history: OpaquePointer?
+    #expect(graft_model_fit(model, dataset, nil, 2, nil, nil, &history) == GRAFT_ERROR_STATE && history == nil)
+    #expect(lastError.contains("compile"))
+    #expect(graft_model_compile(model, &o) == GRAFT_OK)
+    #expect(graft_model_fit(model, dataset, nil, 0, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_fit(model, nil, nil, 1, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
+
+    final class Calls { var count = 0 }
+    let calls = Calls()
+    let progress: graft_progress_fn = { p, user in
+        let calls = Unmanaged<Calls>.fromOpaque(user!).takeUnretainedValue()
+        calls.count += 1
+        return p!.pointee.step >= 1 && p!.pointee.loss.isFinite ? 0 : 1
+    }
+    let status = graft_model_fit(model, dataset, dataset, 4, progress, Unmanaged.passUnretained(calls).toOpaque(),
+                                 &history)
+    #expect(status == GRAFT_OK, "\(lastError)")
+    defer { graft_history_free(history) }
+    #expect(calls.count == 4 * 3 && graft_history_epochs(history) == 4 && graft_history_stopped(history) == 0)
+    let losses = (0..<4).map { graft_history_value(history, "loss", $0) }
+    #expect(losses[3] < losses[0], "\(losses)")
+    #expect(graft_history_value(history, "val_accuracy", 3) >= 0.9)
+    #expect(graft_history_value(history, "nope", 0).isNaN && graft_history_value(history, "loss", 4).isNaN)
+
+    var loss = 0.0, accuracy = 0.0
+    #expect(graft_model_evaluate(model, dataset, nil, nil, &loss, &accuracy) == GRAFT_OK)
+    #expect(abs(loss - graft_history_value(history, "val_loss", 3)) <= 1e-5 * loss)
+    let stop: graft_progress_fn = { _, _ in 1 }
+    #expect(graft_model_evaluate(model, dataset, stop, nil, &loss, &accuracy) == GRAFT_ERROR_CANCELLED)
+
+    var stopped: OpaquePointer?
+    #expect(graft_model_fit(model, dataset, nil, 3, stop, nil, &stopped) == GRAFT_OK)
+    #expect(graft_history_stopped(stopped) == 1 && graft_history_epochs(stopped) == 0)
+    graft_history_free(stopped)
+
+    let red = [Float]((0..<(32 * 32)).flatMap { _ in [220, 30, 30] as [Float] })
+    var logits = [Float](repeating: 0, count: 3)
+    #expect(graft_model_predict(model, red, 1, &logits) == GRAFT_OK)
+    #expect(logits.firstIndex(of: logits.max()!) == 0, "\(logits)")
+    #expect(graft_model_predict(model, red, 0, &logits) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_predict(model, nil, 1, &logits) == GRAFT_ERROR_INVALID_ARGUMENT)
+}
+
+@Test("bad training options and mismatched datasets are refused, the model stays usable")
+func badTrainingThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 0)
+    #expect(graft_model_add_head(model, &head) == GRAFT_ERROR_INVALID_ARGUMENT)
+    head = headOptions(classes: 5)
+    #expect(graft_model_add_head(model, &head) == GRAFT_OK)
+    for rate: Float in [0, -1, .nan, .infinity] {
+        var o = adam(rate)
+        #expect(graft_model_compile(model, &o) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("learning_rate"))
+    }
+    var sgd = graft_optimizer_options()
+    graft_optimizer_options_init_sized(&sgd, GRAFT_OPTIMIZER_SGD, MemoryLayout<graft_optimizer_options>.size)
+    #expect(sgd.learning_rate == 0.01 && sgd.momentum == 0)
+    #expect(graft_model_compile(model, &sgd) == GRAFT_OK)
+    var history: OpaquePointer?
+    #expect(graft_model_fit(model, dataset, nil, 1, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(lastError.contains("3 classes") && history == nil)
+    #expect(graft_model_set_layer_trainable(model, 500, 1) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_set_layer_trainable(nil, 0, 1) == GRAFT_ERROR_INVALID_ARGUMENT)
+}
