@@ -62,6 +62,8 @@ static const char *status_name(graft_status status) {
     case GRAFT_ERROR_STATE: return "STATE";
     case GRAFT_ERROR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
     case GRAFT_ERROR_INTERNAL: return "INTERNAL";
+    case GRAFT_ERROR_NUMERIC: return "NUMERIC";
+    case GRAFT_ERROR_CANCELLED: return "CANCELLED";
     }
     return "unknown status";
 }
