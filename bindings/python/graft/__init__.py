@@ -12,13 +12,14 @@ The computing is done by libgraft (see graft/_lib.py for where it is found).
 
 __version__ = "0.1.0"
 
-from . import applications
+from . import applications, optimizers
 from ._lib import lib as _library
 from .data import ImageDataset, image_dataset_from_directory
 from .errors import GraftError
+from .transfer import History, TransferModel
 
-__all__ = ["GraftError", "ImageDataset", "__version__", "applications", "image_dataset_from_directory",
-           "library_version"]
+__all__ = ["GraftError", "History", "ImageDataset", "TransferModel", "__version__", "applications",
+           "image_dataset_from_directory", "library_version", "optimizers"]
 
 
 def library_version() -> str:

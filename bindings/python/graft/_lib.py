@@ -63,6 +63,57 @@ class graft_dataset_options(ctypes.Structure):
     ]
 
 
+class graft_head_options(ctypes.Structure):
+    """struct graft_head_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("num_classes", ctypes.c_int32),
+        ("pooling", ctypes.c_int32),
+        ("hidden_units", ctypes.POINTER(ctypes.c_int32)),
+        ("hidden_units_count", ctypes.c_int32),
+        ("dropout", ctypes.c_float),
+        ("augmentation", ctypes.c_int32),
+        ("seed", ctypes.c_uint64),
+    ]
+
+
+class graft_optimizer_options(ctypes.Structure):
+    """struct graft_optimizer_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("kind", ctypes.c_int32),
+        ("learning_rate", ctypes.c_float),
+        ("momentum", ctypes.c_float),
+        ("nesterov", ctypes.c_int32),
+        ("beta_1", ctypes.c_double),
+        ("beta_2", ctypes.c_double),
+        ("epsilon", ctypes.c_float),
+    ]
+
+
+class graft_progress(ctypes.Structure):
+    """struct graft_progress, field by field."""
+
+    _fields_ = [
+        ("epoch", ctypes.c_int32),
+        ("epochs", ctypes.c_int32),
+        ("step", ctypes.c_int64),
+        ("steps", ctypes.c_int64),
+        ("loss", ctypes.c_double),
+        ("accuracy", ctypes.c_double),
+        ("elapsed_seconds", ctypes.c_double),
+    ]
+
+
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(graft_progress), ctypes.c_void_p)
+
+# graft_pooling, graft_flip and graft_optimizer, by Keras's names.
+POOLING = {"avg": 0, "flatten": 1}
+FLIP = {None: 0, "horizontal": 1, "vertical": 2, "horizontal_and_vertical": 3}
+OPTIMIZER = {"sgd": 0, "adam": 1}
+
 # graft_subset and graft_label_mode, by Keras's names.
 SUBSET = {None: 0, "training": 1, "validation": 2}
 LABEL_MODE = {"int": 0, "categorical": 1}
@@ -118,6 +169,25 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_image_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_model_base_layer_count": ([handle], ctypes.c_int),
         "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_head_options_init_sized": ([ctypes.POINTER(graft_head_options), ctypes.c_size_t], None),
+        "graft_model_add_head": ([handle, ctypes.POINTER(graft_head_options)], status),
+        "graft_model_layer_count": ([handle], ctypes.c_int),
+        "graft_model_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_model_set_base_trainable": ([handle, ctypes.c_int], status),
+        "graft_model_set_layer_trainable": ([handle, ctypes.c_int, ctypes.c_int], status),
+        "graft_model_layer_trainable": ([handle, ctypes.c_int], ctypes.c_int),
+        "graft_optimizer_options_init_sized": ([ctypes.POINTER(graft_optimizer_options), ctypes.c_int,
+                                                ctypes.c_size_t], None),
+        "graft_model_compile": ([handle, ctypes.POINTER(graft_optimizer_options)], status),
+        "graft_model_fit": ([handle, handle, handle, ctypes.c_int, PROGRESS_FN, ctypes.c_void_p,
+                             ctypes.POINTER(handle)], status),
+        "graft_history_epochs": ([handle], ctypes.c_int),
+        "graft_history_value": ([handle, ctypes.c_char_p, ctypes.c_int], ctypes.c_double),
+        "graft_history_stopped": ([handle], ctypes.c_int),
+        "graft_history_free": ([handle], None),
+        "graft_model_evaluate": ([handle, handle, PROGRESS_FN, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double),
+                                  ctypes.POINTER(ctypes.c_double)], status),
+        "graft_model_predict": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_dataset_options_init_sized": ([ctypes.POINTER(graft_dataset_options), ctypes.c_size_t], None),
         "graft_dataset_from_directory": ([ctypes.c_char_p, ctypes.POINTER(graft_dataset_options),
                                           ctypes.POINTER(handle)], status),

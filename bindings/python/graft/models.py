@@ -14,12 +14,32 @@ from .errors import GraftError, Status
 
 
 class Layer:
-    """One layer of a model's base, as Keras lists it in `model.layers`."""
+    """One layer of a model, as Keras lists it in `model.layers`.
 
-    __slots__ = ("name",)
+    `trainable` reads and sets the layer's flag in the library (Keras's
+    `layer.trainable = False` freezes it).
+    """
 
-    def __init__(self, name: str) -> None:
+    __slots__ = ("name", "_model", "_index")
+
+    def __init__(self, name: str, model: "BaseModel", index: int) -> None:
         self.name = name
+        self._model = model
+        self._index = index
+
+    @property
+    def trainable(self) -> bool:
+        with self._model._lock:
+            state = _lib.lib.graft_model_layer_trainable(self._model._open_handle(), self._index)
+        if state < 0:
+            raise GraftError(Status.STATE, f"layer {self.name} is not in the model")
+        return bool(state)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        with self._model._lock:
+            _lib.check(_lib.lib.graft_model_set_layer_trainable(self._model._open_handle(), self._index,
+                                                                int(bool(value))))
 
     def __repr__(self) -> str:
         return f"<Layer {self.name}>"
@@ -72,7 +92,7 @@ class BaseModel:
             self._handle, ctypes.byref(height), ctypes.byref(width), ctypes.byref(channels)))
         self._output_shape = (height.value, width.value, channels.value)
         count = _lib.lib.graft_model_base_layer_count(self._handle)
-        self._layers = [Layer(_lib.lib.graft_model_base_layer_name(self._handle, i).decode())
+        self._layers = [Layer(_lib.lib.graft_model_base_layer_name(self._handle, i).decode(), self, i)
                         for i in range(count)]
         self._layers_by_name = {layer.name: layer for layer in self._layers}
 
@@ -90,6 +110,17 @@ class BaseModel:
     def layers(self) -> list[Layer]:
         """The base's layers in Keras's order (175 for ResNet50)."""
         return list(self._layers)
+
+    @property
+    def trainable(self) -> bool:
+        """Whether any layer of the base trains."""
+        return any(layer.trainable for layer in self._layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        """Keras's `base.trainable = value`: every layer of the base."""
+        with self._lock:
+            _lib.check(_lib.lib.graft_model_set_base_trainable(self._open_handle(), int(bool(value))))
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         """The layer called `name`, or at position `index` of `layers`.

@@ -1,0 +1,72 @@
+"""The training API: Keras's transfer-learning idiom, run by libgraft."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graft
+
+
+def colours(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes of flat-coloured 32x32 images with noise."""
+    rng = np.random.default_rng(seed)
+    palette = np.array([[220, 40, 40], [40, 200, 60], [50, 60, 210]], dtype=np.float32)
+    labels = np.arange(count) % 3
+    images = palette[labels][:, None, None, :] + rng.uniform(-30, 30, (count, 32, 32, 3))
+    return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
+@pytest.fixture
+def model(fixtures) -> graft.TransferModel:
+    base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")), input_shape=(32, 32, 3),
+                                       threads=2)
+    return graft.TransferModel(base, num_classes=3, augmentation="horizontal_and_vertical", seed=3)
+
+
+def test_keras_idiom(model: graft.TransferModel) -> None:
+    base = model.base
+    assert len(model.layers) == 177 and model.layers[-1].name == "dense"
+    base.trainable = False
+    assert not base.trainable and model.layers[-1].trainable
+    model.compile(optimizer=graft.optimizers.Adam(learning_rate=0.01))
+    x, y = colours(24, 1)
+    vx, vy = colours(12, 2)
+    history = model.fit(x, y, batch_size=8, epochs=4, validation_data=(vx, vy), shuffle=False)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["loss"]) == 4 and history.history["loss"][-1] < history.history["loss"][0]
+    loss, accuracy = model.evaluate(vx, vy)
+    assert accuracy >= 0.9 and loss == pytest.approx(history.history["val_loss"][-1], rel=1e-5)
+    logits = model.predict(vx)
+    assert logits.shape == (12, 3) and (logits.argmax(axis=1) == vy).mean() >= 0.9
+
+    # Fine-tune the last residual block, as Keras users write it.
+    base.trainable = True
+    for layer in base.layers[:-10]:
+        layer.trainable = False
+    assert [layer.trainable for layer in base.layers[-11:]] == [False] + [True] * 10
+    before = model.predict(vx)
+    model.compile(optimizer=graft.optimizers.SGD(learning_rate=1e-4, momentum=0.9))
+    model.fit(x, y, batch_size=8, epochs=1)
+    assert not np.array_equal(before, model.predict(vx))
+
+
+def test_training_errors(model: graft.TransferModel) -> None:
+    x, y = colours(6, 3)
+    with pytest.raises(graft.GraftError, match="compile"):
+        model.fit(x, y, epochs=1)
+    with pytest.raises(graft.GraftError, match="learning_rate"):
+        model.compile(optimizer=graft.optimizers.SGD(learning_rate=0.0))
+    model.compile(optimizer=graft.optimizers.SGD())
+    with pytest.raises(graft.GraftError, match="epochs"):
+        model.fit(x, y, epochs=0)
+    with pytest.raises(ValueError, match="labels"):
+        model.fit(x)
+    with pytest.raises(ValueError, match="shape"):
+        model.predict(np.zeros((2, 16, 16, 3)))
+    with pytest.raises(graft.GraftError, match="head already"):
+        graft.TransferModel(model.base, num_classes=3)
+    small = graft.ImageDataset.from_arrays(np.zeros((2, 16, 16, 3), np.uint8), [0, 1], num_classes=3)
+    with pytest.raises(graft.GraftError, match="16x16"):
+        model.fit(small, epochs=1)
+    assert model.predict(x).shape == (6, 3)  # still usable
