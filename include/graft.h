@@ -355,6 +355,29 @@ graft_status graft_model_set_layer_trainable(graft_model *model, int index, int 
 /* 1 if layer `index` is trainable, 0 if frozen, -1 out of range or NULL. */
 int graft_model_layer_trainable(const graft_model *model, int index);
 
+/* Index of the layer called `name` among all layers, or -1. */
+int graft_model_layer_index(const graft_model *model, const char *name);
+
+/* Weight arrays of layer `index` in Keras's order (Conv2D: kernel (kh, kw,
+ * in, out), bias; BatchNormalization: gamma, beta, moving_mean,
+ * moving_variance; Dense: kernel (in, units), bias); -1 out of range. */
+int graft_model_layer_weight_count(const graft_model *model, int index);
+
+/* Shape of weight `weight` of layer `index`: *rank dimensions into dims
+ * (at most 4). */
+graft_status graft_model_layer_weight_shape(const graft_model *model, int index, int weight, int32_t *rank,
+                                            int64_t dims[4]);
+
+/* Copies weight `weight` of layer `index` into `values` (count floats, which
+ * must be the weight's size). */
+graft_status graft_model_get_layer_weight(const graft_model *model, int index, int weight, float *values,
+                                          int64_t count);
+
+/* Replaces weight `weight` of layer `index` with `values` (count floats, the
+ * weight's size); later calls use the new values. */
+graft_status graft_model_set_layer_weight(graft_model *model, int index, int weight, const float *values,
+                                          int64_t count);
+
 typedef enum graft_optimizer {
     GRAFT_OPTIMIZER_SGD = 0,
     GRAFT_OPTIMIZER_ADAM = 1

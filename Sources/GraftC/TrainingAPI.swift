@@ -226,3 +226,74 @@ public func graft_model_predict(_ model: OpaquePointer?, _ images: UnsafePointer
         }
     }
 }
+
+@_cdecl("graft_model_layer_index")
+public func graft_model_layer_index(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> Int32 {
+    guard let handle = try? ModelHandle.from(model), let name, let text = String(validatingCString: name) else {
+        return -1
+    }
+    return handle.mutex.withLock { layers(handle).firstIndex { $0.name == text }.map(Int32.init) ?? -1 }
+}
+
+@_cdecl("graft_model_layer_weight_count")
+public func graft_model_layer_weight_count(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    return handle.mutex.withLock { element(layers(handle), Int(index)).map { Int32($0.weights.count) } ?? -1 }
+}
+
+/// Weight `weight` of layer `index`, or an error naming what is out of range.
+private func weight(_ handle: ModelHandle, _ index: Int32, _ weight: Int32) throws -> Tensor {
+    guard let layer = element(layers(handle), Int(index)) else {
+        throw GraftError.invalidArgument("layer index \(index) is out of range: the model has \(layers(handle).count) layers")
+    }
+    guard weight >= 0 && Int(weight) < layer.weights.count else {
+        throw GraftError.invalidArgument("layer \(layer.name) has \(layer.weights.count) weights, not a weight \(weight)")
+    }
+    return layer.weights[Int(weight)]
+}
+
+@_cdecl("graft_model_layer_weight_shape")
+public func graft_model_layer_weight_shape(_ model: OpaquePointer?, _ index: Int32, _ which: Int32,
+                                           _ rank: UnsafeMutablePointer<Int32>?,
+                                           _ dims: UnsafeMutablePointer<Int64>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let (rank, dims) = (try required(rank, "rank"), try required(dims, "dims"))
+        let shape = try handle.mutex.withLock { try weight(handle, index, which).shape }
+        rank.pointee = Int32(shape.count)
+        for (i, d) in shape.enumerated() { dims[i] = Int64(d) }
+    }
+}
+
+@_cdecl("graft_model_get_layer_weight")
+public func graft_model_get_layer_weight(_ model: OpaquePointer?, _ index: Int32, _ which: Int32,
+                                         _ values: UnsafeMutablePointer<Float>?, _ count: Int64) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let values = try required(values, "values")
+        try handle.mutex.withLock {
+            let w = try weight(handle, index, which)
+            guard count == Int64(w.count) else {
+                throw GraftError.invalidArgument("the weight holds \(w.count) floats, not \(count)")
+            }
+            values.update(from: w.data, count: w.count)
+        }
+    }
+}
+
+@_cdecl("graft_model_set_layer_weight")
+public func graft_model_set_layer_weight(_ model: OpaquePointer?, _ index: Int32, _ which: Int32,
+                                         _ values: UnsafePointer<Float>?, _ count: Int64) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let values = try required(values, "values")
+        try handle.mutex.withLock {
+            let w = try weight(handle, index, which)
+            guard count == Int64(w.count) else {
+                throw GraftError.invalidArgument("the weight holds \(w.count) floats (shape \(w.shape)), not \(count)")
+            }
+            w.data.update(from: values, count: w.count)
+            if let transfer = handle.transfer { transfer.weightsChanged() } else { handle.model.weightsChanged() }
+        }
+    }
+}

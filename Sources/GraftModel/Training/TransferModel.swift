@@ -135,6 +135,14 @@ public final class TransferModel {
         validationCache = nil
     }
 
+    /// Forgets everything derived from the weights (compiled plans, cached
+    /// features) after they were set from outside.
+    public func weightsChanged() {
+        trainabilityChanged()
+        predictPlan = nil
+        base.weightsChanged()
+    }
+
     /// Sets the optimizer, with fresh state (recompiling resets it, as in Keras).
     public func compile(_ config: OptimizerConfig) throws {
         optimizer = try Optimizer(config)

@@ -41,6 +41,32 @@ class Layer:
             _lib.check(_lib.lib.graft_model_set_layer_trainable(self._model._open_handle(), self._index,
                                                                 int(bool(value))))
 
+    def get_weights(self) -> list[np.ndarray]:
+        """The layer's weights as float32 arrays, in Keras's order and shapes."""
+        library, handle = _lib.lib, self._model._open_handle()
+        with self._model._lock:
+            arrays = []
+            for k in range(library.graft_model_layer_weight_count(handle, self._index)):
+                rank, dims = ctypes.c_int32(), (ctypes.c_int64 * 4)()
+                _lib.check(library.graft_model_layer_weight_shape(handle, self._index, k, ctypes.byref(rank), dims))
+                array = np.empty(tuple(dims[:rank.value]), dtype=np.float32)
+                _lib.check(library.graft_model_get_layer_weight(handle, self._index, k, array.ctypes.data, array.size))
+                arrays.append(array)
+        return arrays
+
+    def set_weights(self, weights: list[ArrayLike]) -> None:
+        """Replaces the layer's weights (Keras's order and shapes)."""
+        current = self.get_weights()
+        if len(weights) != len(current):
+            raise ValueError(f"layer {self.name} has {len(current)} weights, received {len(weights)}")
+        for k, (value, old) in enumerate(zip(weights, current)):
+            array = np.ascontiguousarray(value, dtype=np.float32)
+            if array.shape != old.shape:
+                raise ValueError(f"layer {self.name} weight {k} has shape {old.shape}, received {array.shape}")
+            with self._model._lock:
+                _lib.check(_lib.lib.graft_model_set_layer_weight(self._model._open_handle(), self._index, k,
+                                                                 array.ctypes.data, array.size))
+
     def __repr__(self) -> str:
         return f"<Layer {self.name}>"
 

@@ -70,3 +70,25 @@ def test_training_errors(model: graft.TransferModel) -> None:
     with pytest.raises(graft.GraftError, match="16x16"):
         model.fit(small, epochs=1)
     assert model.predict(x).shape == (6, 3)  # still usable
+
+
+def test_get_and_set_weights(model: graft.TransferModel, fixtures) -> None:
+    """Keras's shapes and order; set_weights takes effect in later calls."""
+    import h5py
+
+    conv = model.base.get_layer("conv1_conv")
+    kernel, bias = conv.get_weights()
+    assert kernel.shape == (7, 7, 3, 64) and bias.shape == (64,)
+    with h5py.File(fixtures.path("resnet50_random.h5"), "r") as f:
+        np.testing.assert_array_equal(kernel, f["conv1_conv/conv1_conv/kernel"][()])
+    assert [w.shape for w in model.base.get_layer("conv1_bn").get_weights()] == [(64,)] * 4
+    dense = model.layers[-1]
+    x, _ = colours(3, 4)
+    before = model.predict(x)
+    w, b = dense.get_weights()
+    dense.set_weights([w, b + 1.0])
+    np.testing.assert_allclose(model.predict(x), before + 1.0, rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="shape"):
+        dense.set_weights([w[:10], b])
+    with pytest.raises(ValueError, match="2 weights"):
+        dense.set_weights([w])
