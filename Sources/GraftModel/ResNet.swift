@@ -48,6 +48,13 @@ public final class Network {
 
     public var outputShape: [Int] { layers.last!.outputShape }
 
+    /// The layers up to and including `last`, as a network of their own
+    /// (sharing the layers, so weights and flags stay one).
+    convenience init(prefixOf network: Network, through last: Int) {
+        self.init(layers: Array(network.layers[...last]), inputHeight: network.inputHeight,
+                  inputWidth: network.inputWidth)
+    }
+
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
 }
 

@@ -11,6 +11,13 @@
 //   graft-bench pipeline --dir FOLDER [--batch 32] [--size 100] [--threads 2] [--reps 3]
 //       image_dataset_from_directory's work: list, decode, resize, batch;
 //       images/s over whole passes (the first pass warms the file cache).
+//   graft-bench train --mode step_frozen|step_last10|step_full --weights PATH
+//                     [--batch 32] [--size 100] [--threads 2] [--warmup 2] [--reps 5]
+//       One Adam step of the GAP + Dense(10) model (the frozen-feature cache
+//       off, so that every step computes the base).
+//   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--batch 32] [--size 100] [--threads 2]
+//       The seed's frozen phase end to end: datasets with a 25% validation
+//       split, frozen base, Adam, fit with validation.
 //
 // Each prints one JSON line.
 
@@ -142,6 +149,77 @@ func pipelineBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
+func transferModel(_ args: Arguments, classes: Int) throws -> TransferModel {
+    guard let weights = args.values["weights"] else { fail("needs --weights PATH") }
+    var options = ModelOptions()
+    options.weights = .file(weights)
+    options.inputHeight = args.int("size", 100)
+    options.inputWidth = options.inputHeight
+    options.threads = args.int("threads", 2)
+    return try TransferModel(base: try Model(options), head: HeadOptions(numClasses: classes))
+}
+
+func trainBenchmark(_ args: Arguments) throws {
+    let mode = args.values["mode"] ?? "step_full"
+    let batch = args.int("batch", 32), size = args.int("size", 100)
+    let model = try transferModel(args, classes: 10)
+    switch mode {
+    case "step_frozen": model.setBaseTrainable(false)
+    case "step_last10":
+        model.setBaseTrainable(true)
+        for i in 0..<(model.baseLayerCount - 10) { try model.setTrainable(false, layer: i) }
+    case "step_full": model.setBaseTrainable(true)
+    default: fail("unknown mode \(mode)")
+    }
+    model.featureCacheLimit = 0
+    try model.compile(.adam())
+    var state: UInt64 = 42
+    let pixels = (0..<(batch * size * size * 3)).map { _ -> UInt8 in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return UInt8(truncatingIfNeeded: state >> 56)
+    }
+    let labels = (0..<batch).map { Int32($0 % 10) }
+    var options = DatasetOptions()
+    options.batchSize = batch
+    options.shuffle = false
+    let dataset = try ImageDataset.fromMemory(bytes: pixels, floats: nil, labels: labels, count: batch,
+                                              height: size, width: size, classCount: 10, options: options)
+    let step = { _ = try model.fit(dataset, epochs: 1) }
+    for _ in 0..<args.int("warmup", 2) { try step() }
+    let times = try (0..<args.int("reps", 5)).map { _ in try seconds(step) }
+    print(json([("engine", "\"graft\""), ("mode", "\"\(mode)\""),
+                ("images_per_s", String(format: "%.2f", Double(batch) / median(times))),
+                ("seconds_per_step", list(times)),
+                ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
+}
+
+func fitBenchmark(_ args: Arguments) throws {
+    guard let folder = args.values["dir"] else { fail("fit needs --dir FOLDER") }
+    var options = DatasetOptions()
+    options.imageHeight = args.int("size", 100)
+    options.imageWidth = options.imageHeight
+    options.batchSize = args.int("batch", 32)
+    options.threads = args.int("threads", 2)
+    options.seed = 1
+    options.validationSplit = 0.25
+    let epochs = args.int("epochs", 3)
+    let classes = try DirectoryListing.list(directory: folder).classNames.count
+    let model = try transferModel(args, classes: classes)
+    model.setBaseTrainable(false)
+    try model.compile(.adam())
+    var history: History?
+    var images = 0
+    let total = try seconds {
+        let (train, validation) = try ImageDataset.fromDirectorySplit(folder, options: options)
+        images = train.count
+        history = try model.fit(train, epochs: epochs, validation: validation)
+    }
+    print(json([("engine", "\"graft\""), ("mode", "\"fit_frozen\""), ("seconds", String(format: "%.2f", total)),
+                ("images", "\(images)"), ("epochs", "\(epochs)"),
+                ("final_val_accuracy", String(format: "%.4f", history?.valAccuracy.last ?? Double.nan)),
+                ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: graft-bench sgemm|inference [--option value]...") }
 let options = Arguments(arguments.dropFirst(2))
@@ -150,6 +228,8 @@ do {
     case "sgemm": sgemmBenchmark(options)
     case "inference": try inferenceBenchmark(options)
     case "pipeline": try pipelineBenchmark(options)
+    case "train": try trainBenchmark(options)
+    case "fit": try fitBenchmark(options)
     default: fail("unknown benchmark \(arguments[1])")
     }
 } catch {

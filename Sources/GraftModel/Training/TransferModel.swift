@@ -35,6 +35,8 @@ public struct History {
     /// Whether a progress callback stopped the fit.
     public var stopped = false
 
+    public init() {}
+
     public var epochs: Int { loss.count }
 
     /// "loss", "accuracy", "val_loss" or "val_accuracy".
@@ -70,6 +72,8 @@ public final class TransferModel {
     private var cache: (dataset: ObjectIdentifier, cache: FeatureCache)?
     private var validationCache: (dataset: ObjectIdentifier, cache: FeatureCache)?
     private var predictPlan: InferencePlan?
+    /// The compiled frozen prefix (up to and including `layer`) for training.
+    private var prefixPlan: (layer: Int, plan: InferencePlan)?
 
     public init(base: Model, head: HeadOptions, augmentation: RandomFlip.Mode? = nil, seed: UInt64 = 0) throws {
         guard head.numClasses >= 1 else {
@@ -133,6 +137,7 @@ public final class TransferModel {
     private func trainabilityChanged() {
         cache = nil
         validationCache = nil
+        prefixPlan = nil
     }
 
     /// Forgets everything derived from the weights (compiled plans, cached
@@ -228,7 +233,18 @@ public final class TransferModel {
                                            resume: (baseLayerCount - 1, features))
         } else {
             let input = preprocessedBatch(batch, dataset: dataset, variants: variants)
-            activations = try step.forward(input.data, batch: batch.count, training: true, dropoutSeed: dropoutSeed)
+            if let (boundary, plan) = try compiledPrefix(capacity: batch.count) {
+                // The frozen prefix runs compiled (BatchNormalization folded,
+                // Winograd, fused epilogues); training resumes after it.
+                let output = Tensor(shape: [batch.count] + layers[boundary].outputShape)
+                withExtendedLifetime(input) { plan.run(input: input.data, batch: batch.count, output: output.data) }
+                activations = try step.forward(nil, batch: batch.count, training: true, dropoutSeed: dropoutSeed,
+                                               resume: (boundary, output))
+            } else {
+                activations = try withExtendedLifetime(input) {
+                    try step.forward(input.data, batch: batch.count, training: true, dropoutSeed: dropoutSeed)
+                }
+            }
         }
         let classes = head.numClasses
         let dLogits = Tensor(shape: [batch.count, classes])
@@ -246,6 +262,24 @@ public final class TransferModel {
         }
         predictPlan = nil
         return (loss, correct)
+    }
+
+    /// A compiled plan for the frozen layers before the first trainable one,
+    /// when they end in one layer that everything after reads through (as
+    /// `layers[:-10]` frozen ends at the previous block's output), else nil.
+    private func compiledPrefix(capacity: Int) throws -> (Int, InferencePlan)? {
+        guard let start = firstTrainable, start > 1 else { return nil }
+        let boundary = start - 1
+        let closed = layers[start...].allSatisfy { $0.inputs.allSatisfy { $0 >= boundary } }
+        guard closed else { return nil }
+        if let existing = prefixPlan, existing.layer == boundary, existing.plan.capacity >= capacity {
+            return (boundary, existing.plan)
+        }
+        let prefix = Network(prefixOf: network, through: boundary)
+        let plan = try InferencePlan(network: prefix, capacity: max(capacity, prefixPlan?.plan.capacity ?? 0),
+                                     threads: base.threads)
+        prefixPlan = (boundary, plan)
+        return (boundary, plan)
     }
 
     /// The batch's pixels, flipped as drawn, through the model's preprocessing.
