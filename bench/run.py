@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """`make bench`: Graft, Keras and ONNX Runtime side by side, in one run.
 
-Two tables: the ResNet50 base's inference, and the data pipeline
-(image_dataset_from_directory: list, decode, resize, batch).
+Three tables: the ResNet50 base's inference; the data pipeline
+(image_dataset_from_directory: list, decode, resize, batch); training (one
+step with the base frozen, its last block unfrozen, all of it unfrozen, and
+the seed's frozen phase end to end: a 3-epoch fit with validation).
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
@@ -27,6 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 GRAFT_BENCH = REPO / ".build" / "release" / "graft-bench"
 REFERENCE_BENCH = REPO / "bench" / "reference_bench.py"
 REFERENCE_DATA_BENCH = REPO / "bench" / "reference_data_bench.py"
+REFERENCE_TRAIN_BENCH = REPO / "bench" / "reference_train_bench.py"
+TRAIN_STEPS = [("step_frozen", "base frozen"), ("step_last10", "last 10 layers unfrozen"),
+               ("step_full", "whole base unfrozen")]
 MAKE_IMAGES = REPO / "bench" / "make_images.py"
 # JPEG folders for the pipeline: Fruits-360-like (100x100 photos) and
 # beans-like (500x500 photos), both resized to 100x100.
@@ -122,6 +127,49 @@ def pipeline_table(args):
         print(f"| {label} | {graft:.0f} | {keras:.0f} | {graft / keras:.2f}x |")
 
 
+def training_table(args):
+    common = ["--weights", args.weights, "--batch", str(args.batch), "--size", str(args.size),
+              "--threads", str(args.threads)]
+    rows = []
+    for mode, label in TRAIN_STEPS:
+        # The whole-base step takes seconds: fewer repetitions keep the run short.
+        reps = ["--warmup", "1", "--reps", "2" if mode == "step_full" else "4"]
+        engines = {"Graft": [str(GRAFT_BENCH), "train", "--mode", mode] + common + reps,
+                   "Keras": [sys.executable, str(REFERENCE_TRAIN_BENCH), "--mode", mode] + common + reps}
+        times = {name: [] for name in engines}
+        rss = {name: 0.0 for name in engines}
+        for round_index in range(max(1, args.rounds - 1)):
+            for name, command in engines.items():
+                result = run_json(command)
+                times[name] += result["seconds_per_step"]
+                rss[name] = max(rss[name], result["peak_rss_mb"])
+                print(f"round {round_index + 1}: {label}: {name:6s} {result['images_per_s']:7.1f} images/s",
+                      file=sys.stderr)
+        rates = {name: args.batch / statistics.median(t) for name, t in times.items()}
+        rows.append((f"one Adam step, {label}", rates, rss))
+
+    folder = REPO / ".fixtures" / "bench" / "jpeg_400_100x100_c4"
+    subprocess.run([sys.executable, str(MAKE_IMAGES), str(folder), "--count", "400", "--size", "100x100",
+                    "--classes", "4"], check=True)
+    fit = ["--dir", str(folder), "--weights", args.weights, "--epochs", "3", "--batch", str(args.batch),
+           "--size", str(args.size), "--threads", str(args.threads)]
+    fits = {"Graft": run_json([str(GRAFT_BENCH), "fit"] + fit),
+            "Keras": run_json([sys.executable, str(REFERENCE_TRAIN_BENCH), "--mode", "fit_frozen"] + fit)}
+    print()
+    print(f"Training, batch {args.batch}, {args.size}x{args.size}, {args.threads} threads "
+          "(GAP + Dense head, Adam; Keras steps as tf.function with training=False)")
+    print()
+    print("| measure | Graft | Keras | Graft / Keras | peak RSS Graft / Keras |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for label, rates, rss in rows:
+        print(f"| {label}, images/s | {rates['Graft']:.1f} | {rates['Keras']:.1f} | "
+              f"{rates['Graft'] / rates['Keras']:.2f}x | {rss['Graft']:.0f} / {rss['Keras']:.0f} MB |")
+    graft, keras = fits["Graft"], fits["Keras"]
+    print(f"| frozen-base fit, 3 epochs, {graft['images']} JPEGs + 25% validation, seconds | "
+          f"{graft['seconds']:.1f} | {keras['seconds']:.1f} | {keras['seconds'] / graft['seconds']:.2f}x faster | "
+          f"{graft['peak_rss_mb']:.0f} / {keras['peak_rss_mb']:.0f} MB |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=str(REPO / ".fixtures" / "model" / "resnet50_random.h5"))
@@ -130,12 +178,14 @@ def main():
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
-    parser.add_argument("--only", choices=["inference", "pipeline"], help="run one table only")
+    parser.add_argument("--only", choices=["inference", "pipeline", "training"], help="run one table only")
     args = parser.parse_args()
-    if args.only != "pipeline":
+    if args.only in (None, "inference"):
         inference_table(args)
-    if args.only != "inference":
+    if args.only in (None, "pipeline"):
         pipeline_table(args)
+    if args.only in (None, "training"):
+        training_table(args)
 
 
 if __name__ == "__main__":

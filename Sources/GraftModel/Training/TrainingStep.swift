@@ -16,10 +16,14 @@ final class TrainingStep {
     /// Index of the earliest layer with trainable weights.
     let start: Int
     private var consumers: [[Int]]
+    /// Where the step's buffers come from and go back to (kept across steps
+    /// by the caller).
+    let pool: TensorPool
 
-    init(network: Network, threads: Int) throws {
+    init(network: Network, threads: Int, pool: TensorPool = TensorPool()) throws {
         self.network = network
         self.threads = threads
+        self.pool = pool
         guard let start = network.layers.firstIndex(where: { $0.trainable && !$0.weights.isEmpty }) else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before training")
         }
@@ -56,7 +60,7 @@ final class TrainingStep {
             values[resume.layer] = resume.output
             first = resume.layer + 1
         } else {
-            let inputTensor = Tensor(shape: [batch] + layers[0].outputShape)
+            let inputTensor = pool.take([batch] + layers[0].outputShape)
             inputTensor.data.update(from: input!, count: inputTensor.count)
             values[0] = inputTensor
         }
@@ -73,7 +77,10 @@ final class TrainingStep {
             // that reader is in the prefix too (a layer from `start` on needs
             // its inputs again in the backward pass).
             if i < start {
-                for j in layer.inputs where lastUse[j] == i { values[j] = nil }
+                for j in layer.inputs where lastUse[j] == i {
+                    if let dead = values[j], j != resume?.layer { pool.give(dead) }
+                    values[j] = nil
+                }
             }
         }
         return Activations(values: values, batch: batch, masks: masks)
@@ -82,18 +89,17 @@ final class TrainingStep {
     private func forwardLayer(_ layer: Layer, index i: Int, x: Tensor, values: [Tensor?], batch: Int,
                               training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor]) throws -> Tensor {
         let inShape = network.layers[layer.inputs[0]].outputShape
-        let out = Tensor(shape: [batch] + layer.outputShape)
+        let out = pool.take([batch] + layer.outputShape)
         switch layer.kind {
         case .input:
             throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
         case .conv2D:
             let g = layer.windowGeometry(input: inShape, batch: batch)
-            let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: threads)])
-            withExtendedLifetime(workspace) {
-                Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
-                               epilogue: Epilogue(bias: layer.weights[1].data), workspace: workspace.data,
-                               threads: threads)
-            }
+            let workspace = pool.take([Conv2D.workspaceSize(g, threads: threads)])
+            Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
+                           epilogue: Epilogue(bias: layer.weights[1].data), workspace: workspace.data,
+                           threads: threads)
+            pool.give(workspace)
         case .batchNormalization(let eps):
             affine(layer, epsilon: eps).apply(input: x.data, pixels: x.count / inShape.last!, output: out.data)
         case .relu:
@@ -119,7 +125,7 @@ final class TrainingStep {
                 out.data.update(from: x.data, count: x.count)
                 break
             }
-            let mask = Tensor(shape: x.shape)
+            let mask = pool.take(x.shape)
             var random = SeededRandom(seed: dropoutSeed ^ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
             let keep = 1 / (1 - rate)
             for k in 0..<x.count {
@@ -151,6 +157,7 @@ final class TrainingStep {
         func accumulate(_ j: Int, _ g: Tensor) {
             if let existing = grads[j] {
                 for k in 0..<g.count { existing.data[k] += g.data[k] }
+                pool.give(g)
             } else {
                 grads[j] = g
             }
@@ -165,21 +172,20 @@ final class TrainingStep {
             let inShape = layers[j].outputShape
             let x = activations.values[j]
             let trains = layer.trainable && !layer.weights.isEmpty
-            let weightGrads = trains ? layer.weights.map { Tensor(shape: $0.shape) } : []
-            let dX = needsGradient(j) && layer.kind != .input ? Tensor(shape: [batch] + inShape) : nil
+            let weightGrads = trains ? layer.weights.map { pool.take($0.shape, zeroed: true) } : []
+            let dX = needsGradient(j) && layer.kind != .add ? pool.take([batch] + inShape) : nil
 
             switch layer.kind {
             case .input:
                 break
             case .conv2D:
                 let g = layer.windowGeometry(input: inShape, batch: batch)
-                let workspace = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: threads)])
-                withExtendedLifetime(workspace) {
-                    Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
-                                    dInput: dX?.data, dKernel: weightGrads.first?.data,
-                                    dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                                    workspace: workspace.data, threads: threads)
-                }
+                let workspace = pool.take([Conv2D.backwardWorkspaceSize(g, threads: threads)])
+                Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
+                                dInput: dX?.data, dKernel: weightGrads.first?.data,
+                                dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
+                                workspace: workspace.data, threads: threads)
+                pool.give(workspace)
             case .batchNormalization(let eps):
                 affine(layer, epsilon: eps).backward(
                     input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
@@ -188,7 +194,11 @@ final class TrainingStep {
             case .relu:
                 if let dX { reluBackward(output: activations.values[i]!.data, dOutput: dY.data, count: dY.count, dInput: dX.data) }
             case .add:
-                for input in layer.inputs where needsGradient(input) { accumulate(input, dY.copy()) }
+                for input in layer.inputs where needsGradient(input) {
+                    let copy = pool.take(dY.shape)
+                    copy.data.update(from: dY.data, count: dY.count)
+                    accumulate(input, copy)
+                }
             case let .zeroPadding2D(top, _, left, _):
                 if let dX {
                     let out = layer.outputShape
@@ -221,11 +231,18 @@ final class TrainingStep {
                     }
                 }
             }
-            if let dX, layer.kind != .add { accumulate(j, dX) }
+            if let dX { accumulate(j, dX) }
+            // Layer i's output and its gradient are not read again.
+            pool.give(dY)
+            if i != network.layers.count - 1, let output = activations.values[i] { pool.give(output) }
+            if let mask = activations.masks[i] { pool.give(mask) }
             // BatchNormalization's moving statistics (weights 2 and 3) never train.
             let trained = isBatchNorm(layer) ? min(2, weightGrads.count) : weightGrads.count
             perLayer.append((0..<trained).map { (layer.weights[$0], weightGrads[$0]) })
         }
+        // What is left of the frozen prefix (the inputs of the first
+        // trainable layers) is not read again either.
+        for j in 0..<start { if let value = activations.values[j] { pool.give(value) } }
         return perLayer.reversed().flatMap { $0 }
     }
 

@@ -74,6 +74,8 @@ public final class TransferModel {
     private var predictPlan: InferencePlan?
     /// The compiled frozen prefix (up to and including `layer`) for training.
     private var prefixPlan: (layer: Int, plan: InferencePlan)?
+    /// Training buffers kept from step to step, for one batch size.
+    private var pool = (batch: 0, tensors: TensorPool())
 
     public init(base: Model, head: HeadOptions, augmentation: RandomFlip.Mode? = nil, seed: UInt64 = 0) throws {
         guard head.numClasses >= 1 else {
@@ -224,7 +226,8 @@ public final class TransferModel {
                               optimizer: Optimizer) throws -> (loss: Double, correct: Int) {
         let flip = augmentation.map { RandomFlip(mode: $0, seed: seed) }
         let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
-        let step = try TrainingStep(network: network, threads: base.threads)
+        if pool.batch != batch.count { pool = (batch.count, TensorPool()) }
+        let step = try TrainingStep(network: network, threads: base.threads, pool: pool.tensors)
         let dropoutSeed = seed &+ UInt64(steps) &* 0x2545_F491_4F6C_DD1D
         let activations: TrainingStep.Activations
         if baseFrozen && featureCacheLimit > 0 {
@@ -255,7 +258,9 @@ public final class TransferModel {
         guard loss.isFinite else {
             throw GraftError(.numeric, "the loss is \(loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
         }
-        optimizer.apply(try step.backward(activations, dLogits: dLogits))
+        let gradients = try step.backward(activations, dLogits: dLogits)
+        optimizer.apply(gradients)
+        for (_, gradient) in gradients { pool.tensors.give(gradient) }
         steps += 1
         if !baseFrozen {
             base.weightsChanged()
