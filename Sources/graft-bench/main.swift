@@ -124,14 +124,20 @@ func inferenceBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
-func pipelineBenchmark(_ args: Arguments) throws {
-    guard let folder = args.values["dir"] else { fail("pipeline needs --dir FOLDER") }
+/// image_dataset_from_directory's options for --size, --batch, --threads.
+func folderOptions(_ args: Arguments) -> DatasetOptions {
     var options = DatasetOptions()
     options.imageHeight = args.int("size", 100)
     options.imageWidth = options.imageHeight
     options.batchSize = args.int("batch", 32)
     options.threads = args.int("threads", 2)
     options.seed = 1
+    return options
+}
+
+func pipelineBenchmark(_ args: Arguments) throws {
+    guard let folder = args.values["dir"] else { fail("pipeline needs --dir FOLDER") }
+    let options = folderOptions(args)
     let reps = args.int("reps", 3)
     var images = 0
     let pass = {
@@ -195,12 +201,7 @@ func trainBenchmark(_ args: Arguments) throws {
 
 func fitBenchmark(_ args: Arguments) throws {
     guard let folder = args.values["dir"] else { fail("fit needs --dir FOLDER") }
-    var options = DatasetOptions()
-    options.imageHeight = args.int("size", 100)
-    options.imageWidth = options.imageHeight
-    options.batchSize = args.int("batch", 32)
-    options.threads = args.int("threads", 2)
-    options.seed = 1
+    var options = folderOptions(args)
     options.validationSplit = 0.25
     let epochs = args.int("epochs", 3)
     let classes = try DirectoryListing.list(directory: folder).classNames.count

@@ -19,6 +19,14 @@ enum Fixtures {
         var description: String { "missing fixture \(path): run `make fixtures` (it builds them with Keras)" }
     }
 
+    /// Path of a generated fixture of another part of .fixtures/ (e.g.
+    /// "training/x.f32"); throws (failing the test) when absent.
+    static func path(inFixtures relative: String) throws -> String {
+        let path = (directory as NSString).deletingLastPathComponent + "/" + relative
+        guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }
+        return path
+    }
+
     /// Path of a generated fixture; throws (failing the test) when absent.
     static func path(_ name: String) throws -> String {
         let path = directory + "/" + name

@@ -18,20 +18,9 @@ import Testing
 private let root = "training/"
 
 private func floats(_ name: String) throws -> [Float] {
-    let path = try DataFixturesPath.path(root + name)
+    let path = try Fixtures.path(inFixtures: root + name)
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-}
-
-/// The fixtures directory of the data tests, shared: .fixtures/ or $GRAFT_FIXTURES.
-private enum DataFixturesPath {
-    static func path(_ relative: String) throws -> String {
-        let base = ProcessInfo.processInfo.environment["GRAFT_FIXTURES"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? Fixtures.repository.appendingPathComponent(".fixtures").path
-        let path = base + "/" + relative
-        guard FileManager.default.fileExists(atPath: path) else { throw Fixtures.Missing(path: path) }
-        return path
-    }
 }
 
 /// The Keras model of the fixtures, at its initial weights.
@@ -39,7 +28,7 @@ private func kerasModel() throws -> TransferModel {
     var options = ModelOptions()
     options.inputHeight = 64
     options.inputWidth = 64
-    options.weights = .file(try DataFixturesPath.path(root + "initial_base.h5"))
+    options.weights = .file(try Fixtures.path(inFixtures: root + "initial_base.h5"))
     options.preprocessing = .none  // x is already preprocessed
     options.threads = 2
     let model = try TransferModel(base: try Model(options), head: HeadOptions(numClasses: 3))
@@ -52,7 +41,7 @@ private func kerasModel() throws -> TransferModel {
 
 private func batch() throws -> ImageDataset {
     let x = try floats("x.f32")
-    let yData = try Data(contentsOf: URL(fileURLWithPath: try DataFixturesPath.path(root + "y.i32")))
+    let yData = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + "y.i32")))
     let y = yData.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
     var options = DatasetOptions()
     options.batchSize = 4
@@ -62,7 +51,7 @@ private func batch() throws -> ImageDataset {
 }
 
 private func scenario(_ name: String) throws -> [String: Any] {
-    let data = try Data(contentsOf: URL(fileURLWithPath: try DataFixturesPath.path(root + "training.json")))
+    let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + "training.json")))
     let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     return (json["scenarios"] as! [String: Any])[name] as! [String: Any]
 }
@@ -91,7 +80,7 @@ private func relativeError(_ a: [Float], _ b: [Float]) -> Float {
 /// Compares every weight's update (after − before) with Keras's, tensor by
 /// tensor, and every unchanged weight for exact equality.
 private func checkUpdates(_ model: TransferModel, before: [[[Float]]], scenario name: String) throws {
-    let keras = try KerasWeightFile(path: DataFixturesPath.path(root + "\(name)_base.h5"))
+    let keras = try KerasWeightFile(path: Fixtures.path(inFixtures: root + "\(name)_base.h5"))
     var compared = 0
     for (l, layer) in model.layers.enumerated() where !layer.weights.isEmpty {
         let expected: [[Float]]
@@ -165,11 +154,11 @@ func gradientsMatchKeras() throws {
     model.setBaseTrainable(true)
     let x = try floats("x.f32")
     let labels: [Int32] = try {
-        let data = try Data(contentsOf: URL(fileURLWithPath: try DataFixturesPath.path(root + "y.i32")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + "y.i32")))
         return data.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
     }()
     let result = try model.network.lossAndGradients(preprocessed: x, labels: labels, batch: 4, threads: 2)
-    let keras = try KerasWeightFile(path: DataFixturesPath.path(root + "b_grads.h5"))
+    let keras = try KerasWeightFile(path: Fixtures.path(inFixtures: root + "b_grads.h5"))
     var byWeight: [ObjectIdentifier: Tensor] = [:]
     for (weight, gradient) in result.gradients { byWeight[ObjectIdentifier(weight)] = gradient }
     var compared = 0
