@@ -1,9 +1,17 @@
 extension Conv2D {
+    /// Images whose im2col rows one worker multiplies at once: enough rows
+    /// to make the GEMMs efficient (a 4x4 feature map alone gives 16),
+    /// within about 8 MiB of rows and row gradients.
+    static func backwardGroup(_ g: ConvGeometry) -> Int {
+        let rows = g.outHeight * g.outWidth
+        return max(1, min(g.batch, (1 << 21) / max(2 * rows * g.patchSize, 1)))
+    }
+
     /// Floats of workspace `backward` needs: per worker, a kernel-gradient
-    /// accumulator, and the im2col rows of one image and their gradient.
+    /// accumulator, and the im2col rows of a group of images and their gradient.
     public static func backwardWorkspaceSize(_ g: ConvGeometry, threads: Int) -> Int {
         let rows = g.outHeight * g.outWidth
-        return max(1, threads) * (g.patchSize * g.outChannels + 2 * rows * g.patchSize)
+        return max(1, threads) * (g.patchSize * g.outChannels + 2 * backwardGroup(g) * rows * g.patchSize)
     }
 
     /// Gradients of a convolution, from the gradient of its output `dOutput`
@@ -14,8 +22,9 @@ extension Conv2D {
     ///
     /// Work is split by image, so that the scatter of the input gradient
     /// (col2im) never has two workers on one pixel. Each worker takes a fixed
-    /// range of images and sums its own kernel gradient; the sums are added
-    /// in worker order, so the result does not depend on thread timing.
+    /// range of images, in groups, and sums its own kernel gradient; the sums
+    /// are added in worker order, so the result does not depend on thread
+    /// timing.
     public static func backward(_ g: ConvGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
                                 dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
                                 dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
@@ -25,44 +34,52 @@ extension Conv2D {
         let rows = g.outHeight * g.outWidth
         let imageFloats = g.inHeight * g.inWidth * g.inChannels
         let workers = max(1, min(threads, g.batch))
-        let perWorker = k * n + 2 * rows * k
+        let group = Conv2D.backwardGroup(g)
+        let perWorker = k * n + 2 * group * rows * k
         for w in 0..<workers where dKernel != nil {
             (workspace + w * perWorker).update(repeating: 0, count: k * n)
         }
-        if let dInput { dInput.update(repeating: 0, count: g.batch * imageFloats) }
 
-        func backwardImage(_ image: Int, partial: UnsafeMutablePointer<Float>) {
-            let cols = partial + k * n, dCols = cols + rows * k
-            let dY = dOutput + image * rows * n
+        /// Images `images` (consecutive), with the worker's scratch at `partial`.
+        func backwardImages(_ images: Range<Int>, partial: UnsafeMutablePointer<Float>) {
+            let cols = partial + k * n, dCols = cols + group * rows * k
+            let m = images.count * rows
+            let dY = dOutput + images.lowerBound * rows * n
             var single = g
             single.batch = 1
-            let x = input + image * imageFloats
             let a: UnsafePointer<Float>
             if g.isPointwise {
-                a = x
+                a = input + images.lowerBound * imageFloats
             } else {
-                im2col(single, input: x, rows: 0..<rows, into: cols)
+                for (i, image) in images.enumerated() {
+                    im2col(single, input: input + image * imageFloats, rows: 0..<rows, into: cols + i * rows * k)
+                }
                 a = UnsafePointer(cols)
             }
             if dKernel != nil {
                 // dW += colsᵀ · dY
-                gemm(m: k, n: n, k: rows, a: a, lda: k, transposeA: true, b: dY, ldb: n,
+                gemm(m: k, n: n, k: m, a: a, lda: k, transposeA: true, b: dY, ldb: n,
                      c: partial, ldc: n, accumulate: true)
             }
             guard let dInput else { return }
-            let dX = dInput + image * imageFloats
             if g.isPointwise {
                 // dX = dY · Wᵀ
-                gemm(m: rows, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: dX, ldc: k)
+                gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true,
+                     c: dInput + images.lowerBound * imageFloats, ldc: k)
             } else {
-                gemm(m: rows, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: dCols, ldc: k)
-                col2imAdd(single, dCols: dCols, into: dX)
+                gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: dCols, ldc: k)
+                for (i, image) in images.enumerated() {
+                    let dX = dInput + image * imageFloats
+                    dX.update(repeating: 0, count: imageFloats)
+                    col2imAdd(single, dCols: dCols + i * rows * k, into: dX)
+                }
             }
         }
         let ranges = evenSplit(g.batch, parts: workers, multiple: 1)
         Parallel.forEach(ranges.count, threads: workers) { worker, _ in
-            for image in ranges[worker] {
-                backwardImage(image, partial: workspace + worker * perWorker)
+            let range = ranges[worker]
+            for start in stride(from: range.lowerBound, to: range.upperBound, by: group) {
+                backwardImages(start..<min(start + group, range.upperBound), partial: workspace + worker * perWorker)
             }
         }
 

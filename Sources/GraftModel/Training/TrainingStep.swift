@@ -19,6 +19,9 @@ final class TrainingStep {
     /// Where the step's buffers come from and go back to (kept across steps
     /// by the caller).
     let pool: TensorPool
+    /// Scratch memory of the convolutions, forward and backward: one buffer
+    /// of the largest size any of them needs, shared by all.
+    private var workspace: Tensor?
 
     init(network: Network, threads: Int, pool: TensorPool = TensorPool()) throws {
         self.network = network
@@ -95,11 +98,9 @@ final class TrainingStep {
             throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
         case .conv2D:
             let g = layer.windowGeometry(input: inShape, batch: batch)
-            let workspace = pool.take([Conv2D.workspaceSize(g, threads: threads)])
             Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
-                           epilogue: Epilogue(bias: layer.weights[1].data), workspace: workspace.data,
+                           epilogue: Epilogue(bias: layer.weights[1].data), workspace: scratch(batch: batch).data,
                            threads: threads)
-            pool.give(workspace)
         case .batchNormalization(let eps):
             affine(layer, epsilon: eps).apply(input: x.data, pixels: x.count / inShape.last!, output: out.data)
         case .relu:
@@ -135,6 +136,21 @@ final class TrainingStep {
             masks[i] = mask
         }
         return out
+    }
+
+    /// The shared convolution scratch for a batch, taken from the pool once.
+    private func scratch(batch: Int) -> Tensor {
+        if let workspace { return workspace }
+        var floats = 1
+        for layer in network.layers {
+            guard case .conv2D = layer.kind else { continue }
+            let g = layer.windowGeometry(input: network.layers[layer.inputs[0]].outputShape, batch: batch)
+            floats = max(floats, Conv2D.workspaceSize(g, threads: threads),
+                         Conv2D.backwardWorkspaceSize(g, threads: threads))
+        }
+        let tensor = pool.take([floats])
+        workspace = tensor
+        return tensor
     }
 
     private func affine(_ layer: Layer, epsilon: Float) -> BatchNormAffine {
@@ -180,12 +196,10 @@ final class TrainingStep {
                 break
             case .conv2D:
                 let g = layer.windowGeometry(input: inShape, batch: batch)
-                let workspace = pool.take([Conv2D.backwardWorkspaceSize(g, threads: threads)])
                 Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
                                 dInput: dX?.data, dKernel: weightGrads.first?.data,
                                 dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                                workspace: workspace.data, threads: threads)
-                pool.give(workspace)
+                                workspace: scratch(batch: batch).data, threads: threads)
             case .batchNormalization(let eps):
                 affine(layer, epsilon: eps).backward(
                     input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
@@ -243,6 +257,8 @@ final class TrainingStep {
         // What is left of the frozen prefix (the inputs of the first
         // trainable layers) is not read again either.
         for j in 0..<start { if let value = activations.values[j] { pool.give(value) } }
+        if let workspace { pool.give(workspace) }
+        workspace = nil
         return perLayer.reversed().flatMap { $0 }
     }
 
