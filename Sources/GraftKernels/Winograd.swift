@@ -23,22 +23,35 @@ public enum Winograd3x3 {
 
     /// U = G g Gᵀ for every (input, output) channel pair of an HWIO 3x3
     /// kernel, laid out as 16 matrices C × K (one per ξ), the B of the GEMMs.
+    /// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]. The output channels
+    /// are contiguous in both layouts, so the inner loop runs along them.
     public static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int,
                                        outChannels k: Int) -> Tensor {
         let u = Tensor(shape: [16, c, k])
-        // G = [[1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1]]
-        let gm: [[Float]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
+        /// One 1-D transform of three values: G applied to (a, b, c).
+        @inline(__always) func g3(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
+            (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
+        }
         for ci in 0..<c {
+            // The nine taps of (ci, ·) as pointers along the output channels.
+            let tap = (0..<9).map { kernel + ($0 * c + ci) * k }
+            let out = (0..<16).map { u.data + ($0 * c + ci) * k }
             for ko in 0..<k {
-                var g = [[Float]](repeating: [0, 0, 0], count: 3)
-                for y in 0..<3 { for x in 0..<3 { g[y][x] = kernel[((y * 3 + x) * c + ci) * k + ko] } }
-                for i in 0..<4 {
-                    for j in 0..<4 {
-                        var sum: Float = 0
-                        for y in 0..<3 { for x in 0..<3 { sum += gm[i][y] * g[y][x] * gm[j][x] } }
-                        u.data[((i * 4 + j) * c + ci) * k + ko] = sum
-                    }
+                // Columns first (G g), then rows ((G g) Gᵀ).
+                let (r00, r10, r20, r30) = g3(tap[0][ko], tap[3][ko], tap[6][ko])
+                let (r01, r11, r21, r31) = g3(tap[1][ko], tap[4][ko], tap[7][ko])
+                let (r02, r12, r22, r32) = g3(tap[2][ko], tap[5][ko], tap[8][ko])
+                @inline(__always) func storeRow(_ i: Int, _ x: Float, _ y: Float, _ z: Float) {
+                    let (a, b, d, e) = g3(x, y, z)
+                    out[4 * i][ko] = a
+                    out[4 * i + 1][ko] = b
+                    out[4 * i + 2][ko] = d
+                    out[4 * i + 3][ko] = e
                 }
+                storeRow(0, r00, r01, r02)
+                storeRow(1, r10, r11, r12)
+                storeRow(2, r20, r21, r22)
+                storeRow(3, r30, r31, r32)
             }
         }
         return u
