@@ -17,10 +17,12 @@ Prints one JSON line, with the same fields as `graft-bench train` / `fit`.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import statistics
+import sys
 import time
 
 
@@ -50,7 +52,10 @@ def main():
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads if fit else 1)
 
-    classes = len([d for d in os.listdir(args.dir) if not d.startswith(".")]) if fit else 10
+    # Class folders as image_dataset_from_directory counts them: directories only
+    # (make_images.py leaves a STAMP file beside them).
+    classes = len([d for d in os.listdir(args.dir)
+                   if not d.startswith(".") and os.path.isdir(os.path.join(args.dir, d))]) if fit else 10
     base = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(args.size, args.size, 3))
     if args.weights:
         base.load_weights(args.weights)
@@ -65,12 +70,14 @@ def main():
         base.trainable = False
         model.compile(optimizer=keras.optimizers.Adam(), loss=loss_fn, metrics=["accuracy"])
         start = time.perf_counter()
-        train, val = keras.utils.image_dataset_from_directory(
-            args.dir, validation_split=0.25, subset="both", seed=1, image_size=(args.size, args.size),
-            batch_size=args.batch, verbose=False)
+        # Keras prints "Using N files for ..." even with verbose=False: keep stdout to the JSON line.
+        with contextlib.redirect_stdout(sys.stderr):
+            train, val = keras.utils.image_dataset_from_directory(
+                args.dir, validation_split=0.25, subset="both", seed=1, image_size=(args.size, args.size),
+                batch_size=args.batch, verbose=False)
         history = model.fit(train, validation_data=val, epochs=args.epochs, verbose=0)
         seconds = time.perf_counter() - start
-        images = sum(int(labels.shape[0]) for _, labels in train)
+        images = len(train.file_paths)
         print(json.dumps({"engine": "keras", "mode": args.mode, "seconds": seconds, "images": images,
                           "epochs": args.epochs, "final_val_accuracy": history.history["val_accuracy"][-1],
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
