@@ -45,9 +45,12 @@ class TransferModel:
     applied inside.
     """
 
-    def __init__(self, base: BaseModel, num_classes: int, pooling: str = "avg",
-                 hidden_units: Sequence[int] = (), dropout: float = 0.0,
+    def __init__(self, base: BaseModel, num_classes: int, preprocessing: Optional[str] = None,
+                 pooling: str = "avg", hidden_units: Sequence[int] = (), dropout: float = 0.0,
                  augmentation: Optional[str] = None, seed: int = 0) -> None:
+        if preprocessing is not None and preprocessing != base.preprocessing:
+            raise ValueError(f"the base was built with preprocessing={base.preprocessing!r}; choose "
+                             f"{preprocessing!r} when building it (e.g. ResNet50(..., preprocessing=...))")
         if pooling not in _lib.POOLING:
             raise ValueError(f'pooling must be "avg" or "flatten", received: {pooling!r}')
         if augmentation not in _lib.FLIP:

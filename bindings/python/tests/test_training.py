@@ -92,3 +92,8 @@ def test_get_and_set_weights(model: graft.TransferModel, fixtures) -> None:
         dense.set_weights([w[:10], b])
     with pytest.raises(ValueError, match="2 weights"):
         dense.set_weights([w])
+
+
+def test_preprocessing_is_the_bases(model: graft.TransferModel) -> None:
+    with pytest.raises(ValueError, match="preprocessing"):
+        graft.TransferModel(model.base, num_classes=3, preprocessing="rescale")
