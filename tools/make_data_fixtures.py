@@ -51,6 +51,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from fixture_dir import build_into  # noqa: E402
 from keras.src.backend import tensorflow as tf_backend  # noqa: E402
 from keras.src.utils import dataset_utils, image_utils  # noqa: E402
 
@@ -812,28 +814,9 @@ def build_fixtures(out):
     print(f"data fixtures built in {time.perf_counter() - timer:.1f} s")
 
 
-def replace_dir(new, target):
-    old = None
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    new.rename(target)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".fixtures/data").resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
-    work.chmod(0o755)
-    try:
-        build_fixtures(work)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    replace_dir(work, out)
+    build_into(out, build_fixtures)
     print(f"wrote {out}")
 
 

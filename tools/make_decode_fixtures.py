@@ -22,15 +22,16 @@ OUTDIR is replaced as a whole; its STAMP file is written last. About 3 s.
 import ctypes
 import os
 import random
-import shutil
 import struct
 import sys
-import tempfile
 import zlib
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+
+from fixture_dir import build_into  # noqa: E402
 
 
 # ----------------------------------------------------------------------------
@@ -253,7 +254,7 @@ def lzw(indices, code_size, clear_when_full=True, stop_after=None, extra_codes=(
     stream (end-of-information code) after that many pixels; `extra_codes` are
     written before it, or, with `then`, followed by a clear code and the codes
     of the indices `then` (a stream that goes on after a broken code)."""
-    clear, end = 1 << code_size, (1 << code_size) + 1
+    end = (1 << code_size) + 1
     codes = _lzw_codes(indices, code_size, clear_when_full, stop_after)
     for c in extra_codes:
         codes.append((c, _next_width(codes, code_size)))
@@ -611,25 +612,7 @@ def fixtures():
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    target = os.path.abspath(sys.argv[1])
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    # Written into a fresh folder that then takes the target's place: an
-    # interrupted run leaves the old fixtures (or none), never a mix.
-    out = tempfile.mkdtemp(prefix=os.path.basename(target) + ".tmp-", dir=os.path.dirname(target))
-    os.chmod(out, 0o755)
-    try:
-        write(out)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    if os.path.exists(target):
-        old = target + ".old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)
-        os.rename(out, target)
-        shutil.rmtree(old)
-    else:
-        os.rename(out, target)
+    build_into(Path(sys.argv[1]).resolve(), lambda folder: write(str(folder)))
 
 
 def write(out):

@@ -27,7 +27,6 @@ failed run never leaves a half-written OUTDIR behind.
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +38,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras.src.legacy.saving import legacy_h5_format  # noqa: E402
+
+from fixture_dir import build_into  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED_FIXTURES = REPO / "Tests" / "Fixtures"
@@ -171,18 +172,6 @@ def write_layer_list(model, directory, name):
     (directory / name).write_text("".join(layer.name + "\n" for layer in model.layers))
 
 
-def replace_dir(new, target):
-    """Put the finished directory `new` in place of `target`."""
-    old = None
-    if target.exists():
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    new.rename(target)
-    if old is not None:
-        shutil.rmtree(old)
-
-
 def build_fixtures(out):
     timer = time.perf_counter()
     manifest = []
@@ -264,15 +253,7 @@ def verify(out, golden_100):
 
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".fixtures/model").resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
-    work.chmod(0o755)  # mkdtemp makes it private; the fixtures are not secret
-    try:
-        build_fixtures(work)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    replace_dir(work, out)
+    build_into(out, build_fixtures)
 
     # The small layer lists are committed with the tests.
     COMMITTED_FIXTURES.mkdir(parents=True, exist_ok=True)

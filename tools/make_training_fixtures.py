@@ -66,7 +66,6 @@ up to 7e-5 (Adam turns small gradient noise into steps of about lr).
 import json
 import os
 import sys
-import tempfile
 import time
 import shutil
 from pathlib import Path
@@ -81,11 +80,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from fixture_dir import build_into  # noqa: E402
 from make_fixtures import (  # noqa: E402
     PARAM_SEED,
     fresh_model,
     randomise_biases_and_bn,
-    replace_dir,
     save_legacy_h5,
     synthetic_images,
 )
@@ -584,15 +583,7 @@ def jsonable(value):
 
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".fixtures/training").resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
-    work.chmod(0o755)  # mkdtemp makes it private; the fixtures are not secret
-    try:
-        build_fixtures(work)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    replace_dir(work, out)
+    build_into(out, build_fixtures)
     print(f"wrote {out}")
 
 
