@@ -4,8 +4,9 @@
  * Conventions
  * - Every fallible function returns a graft_status; GRAFT_OK is 0. On failure
  *   graft_last_error() describes what went wrong (file, layer, shapes,
- *   argument), and every handle involved is left as it was before the call
- *   and stays usable.
+ *   argument), and every handle involved stays usable and is left as it was
+ *   before the call — except graft_model_fit, whose completed batches stay
+ *   applied (its description says what state a failure leaves).
  * - The caller owns every handle it creates and releases it with the
  *   matching _free function, which accepts NULL. Strings returned by the
  *   library belong to the handle they came from and stay valid until it is
@@ -17,7 +18,8 @@
  *   library (which writes and reads only the fields the program knows).
  * - Threads: functions without a handle argument may be called from any
  *   thread at any time. A handle may be used from several threads; calls on
- *   one model run one at a time. Different handles run in parallel.
+ *   one handle run one at a time. Different handles run in parallel (a
+ *   dataset may feed a fit while other threads use it).
  * - Images are NHWC float32 (image after image, row after row, pixel after
  *   pixel, then channels), RGB.
  */

@@ -45,6 +45,7 @@ func convolutionMatchesReference(_ c: ConvCase) {
     Conv2D.forward(g, input: input.data, kernel: kernel.data, output: output.data,
                    epilogue: Epilogue(bias: bias.data), workspace: workspace.data,
                    threads: c.threads, tileBudget: c.tileBudget)
+    withExtendedLifetime(workspace) {}  // the kernel used workspace.data until here
     let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
     #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= dotProductTolerance(g.patchSize))
 }
@@ -61,6 +62,7 @@ func convolutionEpilogue() {
     Conv2D.forward(g, input: input.data, kernel: kernel.data, output: output.data,
                    epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
                    workspace: workspace.data, threads: 2)
+    withExtendedLifetime(workspace) {}  // the kernel used workspace.data until here
     let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
     let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
     let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
@@ -146,6 +148,7 @@ func batchNormalization() {
     let folded = Tensor(shape: [g.outPixels * c])
     Conv2D.forward(g, input: input.data, kernel: foldedKernel.data, output: folded.data,
                    epilogue: Epilogue(bias: foldedBias.data), workspace: workspace.data, threads: 1)
+    withExtendedLifetime(workspace) {}  // the kernel used workspace.data until here
     for i in 0..<folded.count {
         #expect(abs(folded.data[i] - bnOut.data[i]) <= 1e-5 * max(1, abs(bnOut.data[i])))
     }
@@ -218,6 +221,7 @@ func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cou
     Winograd3x3.forward(g, input: input.data, transformedKernel: u.data, output: output.data,
                         epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
                         workspace: workspace.data, threads: threads, tileBudget: tileBudget)
+    withExtendedLifetime((workspace, u)) {}  // the kernel used their data until here
     let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
     let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
     let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
