@@ -241,15 +241,21 @@ public func graft_model_layer_weight_count(_ model: OpaquePointer?, _ index: Int
     return handle.mutex.withLock { element(layers(handle), Int(index)).map { Int32($0.weights.count) } ?? -1 }
 }
 
-/// Weight `weight` of layer `index`, or an error naming what is out of range.
-private func weight(_ handle: ModelHandle, _ index: Int32, _ weight: Int32) throws -> Tensor {
+/// Weight `weight` of layer `index`, or an error naming what is out of range
+/// (or, with `count`, a buffer of the wrong size).
+private func weight(_ handle: ModelHandle, _ index: Int32, _ weight: Int32, count: Int64? = nil) throws -> Tensor {
     guard let layer = element(layers(handle), Int(index)) else {
         throw GraftError.invalidArgument("layer index \(index) is out of range: the model has \(layers(handle).count) layers")
     }
     guard weight >= 0 && Int(weight) < layer.weights.count else {
         throw GraftError.invalidArgument("layer \(layer.name) has \(layer.weights.count) weights, not a weight \(weight)")
     }
-    return layer.weights[Int(weight)]
+    let tensor = layer.weights[Int(weight)]
+    if let count, count != Int64(tensor.count) {
+        throw GraftError.invalidArgument(
+            "layer \(layer.name) weight \(weight) holds \(tensor.count) floats (shape \(tensor.shape)), not \(count)")
+    }
+    return tensor
 }
 
 @_cdecl("graft_model_layer_weight_shape")
@@ -272,10 +278,7 @@ public func graft_model_get_layer_weight(_ model: OpaquePointer?, _ index: Int32
         let handle = try ModelHandle.from(model)
         let values = try required(values, "values")
         try handle.mutex.withLock {
-            let w = try weight(handle, index, which)
-            guard count == Int64(w.count) else {
-                throw GraftError.invalidArgument("the weight holds \(w.count) floats, not \(count)")
-            }
+            let w = try weight(handle, index, which, count: count)
             values.update(from: w.data, count: w.count)
         }
     }
@@ -288,10 +291,7 @@ public func graft_model_set_layer_weight(_ model: OpaquePointer?, _ index: Int32
         let handle = try ModelHandle.from(model)
         let values = try required(values, "values")
         try handle.mutex.withLock {
-            let w = try weight(handle, index, which)
-            guard count == Int64(w.count) else {
-                throw GraftError.invalidArgument("the weight holds \(w.count) floats (shape \(w.shape)), not \(count)")
-            }
+            let w = try weight(handle, index, which, count: count)
             w.data.update(from: values, count: w.count)
             if let transfer = handle.transfer { transfer.weightsChanged() } else { handle.model.weightsChanged() }
         }

@@ -129,4 +129,16 @@ func badTrainingThroughCABI() throws {
     #expect(lastError.contains("3 classes") && history == nil)
     #expect(graft_model_set_layer_trainable(model, 500, 1) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_set_layer_trainable(nil, 0, 1) == GRAFT_ERROR_INVALID_ARGUMENT)
+
+    // Layer weights by index: a buffer of the wrong size is refused, the right one round-trips.
+    let dense = graft_model_layer_index(model, "dense")
+    #expect(dense == 176 && graft_model_layer_weight_count(model, dense) == 2)
+    var bias = [Float](repeating: 0, count: 5)
+    #expect(graft_model_get_layer_weight(model, dense, 1, &bias, 4) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("5 floats"))
+    #expect(graft_model_get_layer_weight(model, dense, 2, &bias, 5) == GRAFT_ERROR_INVALID_ARGUMENT)
+    bias = [1, 2, 3, 4, 5]
+    #expect(graft_model_set_layer_weight(model, dense, 1, bias, 5) == GRAFT_OK)
+    var back = [Float](repeating: 0, count: 5)
+    #expect(graft_model_get_layer_weight(model, dense, 1, &back, 5) == GRAFT_OK && back == bias)
 }
