@@ -5,41 +5,70 @@ import Glibc
 // weights, in the layouts of the forward kernels.
 
 /// ReLU: dX = dY where the forward output was positive, else 0.
+/// Written with vectors: as a scalar loop the compiler keeps a branch per
+/// element, which mispredicts on real activations.
 public func reluBackward(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, count: Int,
                          dInput: UnsafeMutablePointer<Float>) {
-    for i in 0..<count { dInput[i] = output[i] > 0 ? dOutput[i] : 0 }
+    typealias V = SIMD16<Float>
+    let y = UnsafeRawPointer(output), dy = UnsafeRawPointer(dOutput), dx = UnsafeMutableRawPointer(dInput)
+    var i = 0
+    while i + V.scalarCount <= count {
+        let positive = y.loadUnaligned(fromByteOffset: i * 4, as: V.self) .> 0
+        let gradient = dy.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        dx.storeBytes(of: V(repeating: 0).replacing(with: gradient, where: positive), toByteOffset: i * 4, as: V.self)
+        i += V.scalarCount
+    }
+    while i < count {
+        dInput[i] = output[i] > 0 ? dOutput[i] : 0
+        i += 1
+    }
 }
 
 extension BatchNormAffine {
     /// BatchNormalization in inference mode, y = x·scale + shift:
     /// dX = dY·scale (if asked); dGamma += Σ dY·x̂ and dBeta += Σ dY over the
     /// pixels (if asked), with x̂ = (x − mean)/sqrt(variance + epsilon).
+    /// The sums are kept in double per range of pixels and added in range
+    /// order, so they do not depend on thread timing.
     public func backward(input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, pixels: Int,
                          gamma: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
                          dInput: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
-                         dBeta: UnsafeMutablePointer<Float>?) {
+                         dBeta: UnsafeMutablePointer<Float>?, threads: Int = 1) {
         let c = scale.count
+        let sums = dGamma != nil && dBeta != nil
+        let parts = max(1, threads)
+        // Per range: Σ dY, then Σ dY·(x − mean).
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: sums ? parts * 2 * c : 0)
+        defer { partial.deallocate() }
+        if sums { partial.initialize(repeating: 0, count: parts * 2 * c) }
         scale.withUnsafeBufferPointer { scale in
-            if let dInput {
-                for p in 0..<pixels {
-                    let dy = dOutput + p * c, dx = dInput + p * c
-                    for ch in 0..<c { dx[ch] = dy[ch] * scale[ch] }
+            Parallel.forRanges(pixels, threads: threads, grain: max(1, (1 << 14) / max(c, 1))) { range, part in
+                let sumDy = partial + part * 2 * c, sumDyX = sumDy + c
+                for p in range {
+                    let dy = dOutput + p * c
+                    if let dInput {
+                        let dx = dInput + p * c
+                        for ch in 0..<c { dx[ch] = dy[ch] * scale[ch] }
+                    }
+                    guard sums else { continue }
+                    let x = input + p * c
+                    for ch in 0..<c {
+                        sumDy[ch] += Double(dy[ch])
+                        sumDyX[ch] += Double(dy[ch]) * Double(x[ch] - movingMean[ch])
+                    }
                 }
             }
             guard let dGamma, let dBeta else { return }
             // x̂ = (x − mean)·scale/gamma, computed without dividing by gamma.
-            var sumDy = [Double](repeating: 0, count: c), sumDyX = [Double](repeating: 0, count: c)
-            for p in 0..<pixels {
-                let dy = dOutput + p * c, x = input + p * c
-                for ch in 0..<c {
-                    sumDy[ch] += Double(dy[ch])
-                    sumDyX[ch] += Double(dy[ch]) * Double(x[ch] - movingMean[ch])
-                }
-            }
             for ch in 0..<c {
+                var sumDy = 0.0, sumDyX = 0.0
+                for part in 0..<parts {
+                    sumDy += partial[part * 2 * c + ch]
+                    sumDyX += partial[part * 2 * c + c + ch]
+                }
                 let inverseStd = gamma[ch] == 0 ? 0 : Double(scale[ch]) / Double(gamma[ch])
-                dGamma[ch] += Float(sumDyX[ch] * inverseStd)
-                dBeta[ch] += Float(sumDy[ch])
+                dGamma[ch] += Float(sumDyX * inverseStd)
+                dBeta[ch] += Float(sumDy)
             }
         }
     }
@@ -49,12 +78,13 @@ extension BatchNormAffine {
 /// the maximum — the first one in the window's row-major order, as
 /// TensorFlow's MaxPoolGrad picks it. `dInput` is overwritten.
 public func maxPool2DBackward(_ g: ConvGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
-                              dInput: UnsafeMutablePointer<Float>) {
+                              dInput: UnsafeMutablePointer<Float>, threads: Int = 1) {
     precondition(g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0,
                  "training runs ZeroPadding2D as its own layer")
     let c = g.inChannels
-    dInput.update(repeating: 0, count: g.batch * g.inHeight * g.inWidth * c)
-    for n in 0..<g.batch {
+    // One image per task: windows overlap within an image, never across.
+    Parallel.forEach(g.batch, threads: threads) { n, _ in
+        (dInput + n * g.inHeight * g.inWidth * c).update(repeating: 0, count: g.inHeight * g.inWidth * c)
         for y in 0..<g.outHeight {
             for x in 0..<g.outWidth {
                 let dy = dOutput + ((n * g.outHeight + y) * g.outWidth + x) * c

@@ -84,15 +84,20 @@ extension Conv2D {
         }
 
         if let dKernel {
-            for w in 0..<workers {
-                let partial = workspace + w * perWorker
-                for i in 0..<(k * n) { dKernel[i] += partial[i] }
+            Parallel.forRanges(k * n, threads: threads) { range, _ in
+                for w in 0..<workers {
+                    let partial = workspace + w * perWorker
+                    for i in range { dKernel[i] += partial[i] }
+                }
             }
         }
         if let dBias {
-            for p in 0..<(g.batch * rows) {
-                let row = dOutput + p * n
-                for c in 0..<n { dBias[c] += row[c] }
+            // Each thread sums its own channels over every pixel.
+            Parallel.forRanges(n, threads: threads, grain: 32) { channels, _ in
+                for p in 0..<(g.batch * rows) {
+                    let row = dOutput + p * n
+                    for c in channels { dBias[c] += row[c] }
+                }
             }
         }
     }

@@ -46,6 +46,21 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Runs `body` over 0..<count cut into one contiguous range per thread
+    /// (multiples of 16 items, so that vector loops stay aligned), for passes
+    /// whose result does not depend on the cut: elementwise maps, or sums
+    /// kept per range and combined in range order. Below `grain` items the
+    /// pass runs on the calling thread, where waking a second one costs more
+    /// than it saves.
+    public static func forRanges(_ count: Int, threads: Int, grain: Int = 1 << 14,
+                                 _ body: (_ range: Range<Int>, _ part: Int) -> Void) {
+        let parts = count < grain ? 1 : max(1, threads)
+        let ranges = evenSplit(count, parts: parts, multiple: 16)
+        forEach(ranges.count, threads: ranges.count) { i, _ in body(ranges[i], i) }
+    }
+}
+
 /// A counter shared by threads (a lock is plenty: it is taken once per tile
 /// or per pass, never per element).
 public final class AtomicCounter: @unchecked Sendable {

@@ -28,33 +28,44 @@ public enum Winograd3x3 {
     public static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int,
                                        outChannels k: Int) -> Tensor {
         let u = Tensor(shape: [16, c, k])
+        transformKernel(kernel, inChannels: c, outChannels: k, into: u.data, threads: 1)
+        return u
+    }
+
+    /// The same into `u` (16·C·K floats), input channels split over threads
+    /// (training transforms the kernel again after every step).
+    public static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                       into u: UnsafeMutablePointer<Float>, threads: Int) {
         /// One 1-D transform of three values: G applied to (a, b, c).
         @inline(__always) func g3(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
             (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
         }
-        for ci in 0..<c {
-            // The nine taps of (ci, ·) as pointers along the output channels.
-            let tap = (0..<9).map { kernel + ($0 * c + ci) * k }
-            let out = (0..<16).map { u.data + ($0 * c + ci) * k }
-            for ko in 0..<k {
-                // Columns first (G g), then rows ((G g) Gᵀ).
-                let (r00, r10, r20, r30) = g3(tap[0][ko], tap[3][ko], tap[6][ko])
-                let (r01, r11, r21, r31) = g3(tap[1][ko], tap[4][ko], tap[7][ko])
-                let (r02, r12, r22, r32) = g3(tap[2][ko], tap[5][ko], tap[8][ko])
-                @inline(__always) func storeRow(_ i: Int, _ x: Float, _ y: Float, _ z: Float) {
-                    let (a, b, d, e) = g3(x, y, z)
-                    out[4 * i][ko] = a
-                    out[4 * i + 1][ko] = b
-                    out[4 * i + 2][ko] = d
-                    out[4 * i + 3][ko] = e
+        Parallel.forRanges(c, threads: threads, grain: 64) { inputChannels, _ in
+            // Tap t of (ci, ko) is at kernel[t·tapStride + ci·k + ko]; matrix ξ
+            // of U at u[ξ·tapStride + ci·k + ko].
+            let tapStride = c * k
+            for ci in inputChannels {
+                let taps = kernel + ci * k, out = u + ci * k
+                @inline(__always) func tap(_ t: Int, _ ko: Int) -> Float { taps[t * tapStride + ko] }
+                for ko in 0..<k {
+                    // Columns first (G g), then rows ((G g) Gᵀ).
+                    let (r00, r10, r20, r30) = g3(tap(0, ko), tap(3, ko), tap(6, ko))
+                    let (r01, r11, r21, r31) = g3(tap(1, ko), tap(4, ko), tap(7, ko))
+                    let (r02, r12, r22, r32) = g3(tap(2, ko), tap(5, ko), tap(8, ko))
+                    @inline(__always) func storeRow(_ i: Int, _ x: Float, _ y: Float, _ z: Float) {
+                        let (a, b, d, e) = g3(x, y, z)
+                        out[(4 * i) * tapStride + ko] = a
+                        out[(4 * i + 1) * tapStride + ko] = b
+                        out[(4 * i + 2) * tapStride + ko] = d
+                        out[(4 * i + 3) * tapStride + ko] = e
+                    }
+                    storeRow(0, r00, r01, r02)
+                    storeRow(1, r10, r11, r12)
+                    storeRow(2, r20, r21, r22)
+                    storeRow(3, r30, r31, r32)
                 }
-                storeRow(0, r00, r01, r02)
-                storeRow(1, r10, r11, r12)
-                storeRow(2, r20, r21, r22)
-                storeRow(3, r30, r31, r32)
             }
         }
-        return u
     }
 
     /// Tiles of 2x2 output pixels one worker transforms and multiplies at once.
@@ -78,6 +89,41 @@ public enum Winograd3x3 {
                                output: UnsafeMutablePointer<Float>, epilogue: Epilogue,
                                workspace: UnsafeMutablePointer<Float>, threads: Int,
                                tileBudget: Int = Conv2D.defaultTileBudget) {
+        convolve(g, input: input, transformedKernel: u, adjoint: false, output: output, epilogue: epilogue,
+                 workspace: workspace, threads: threads, tileBudget: tileBudget)
+    }
+
+    /// The input gradient of the convolution `g` (whose transformed kernel
+    /// is `u`, as `transformKernel` makes it) from its output gradient:
+    /// dX is the "same" convolution of dY with the kernel turned by 180° and
+    /// its channel axes swapped. That kernel's transform needs no work of its
+    /// own: G applied to three reversed values is G's result with its first
+    /// and last entries swapped, so its matrix ξ = (i, j) is Uᵀ at
+    /// (p(i), p(j)), p = (3, 1, 2, 0), and the GEMMs read U transposed.
+    /// `dInput` is overwritten; `workspace` as `workspaceSize(g, …)`.
+    public static func inputGradient(_ g: ConvGeometry, dOutput: UnsafePointer<Float>,
+                                     transformedKernel u: UnsafePointer<Float>,
+                                     dInput: UnsafeMutablePointer<Float>,
+                                     workspace: UnsafeMutablePointer<Float>, threads: Int,
+                                     tileBudget: Int = Conv2D.defaultTileBudget) {
+        var adjoint = g
+        (adjoint.inChannels, adjoint.outChannels) = (g.outChannels, g.inChannels)
+        convolve(adjoint, input: dOutput, transformedKernel: u, adjoint: true, output: dInput,
+                 epilogue: Epilogue(), workspace: workspace, threads: threads, tileBudget: tileBudget)
+    }
+
+    /// Position of the turned kernel's matrix ξ in U (see `inputGradient`).
+    private static let turned: [Int] = (0..<16).map { xi in
+        let p = [3, 1, 2, 0]
+        return 4 * p[xi / 4] + p[xi % 4]
+    }
+
+    /// The convolution itself. With `adjoint`, `u` is the transform of the
+    /// kernel with g's channel axes swapped, read turned and transposed.
+    private static func convolve(_ g: ConvGeometry, input: UnsafePointer<Float>,
+                                 transformedKernel u: UnsafePointer<Float>, adjoint: Bool,
+                                 output: UnsafeMutablePointer<Float>, epilogue: Epilogue,
+                                 workspace: UnsafeMutablePointer<Float>, threads: Int, tileBudget: Int) {
         precondition(applies(to: g))
         Parallel.configureBLAS()
         let (c, k) = (g.inChannels, g.outChannels)
@@ -118,8 +164,13 @@ public enum Winograd3x3 {
                 transformInput(blockPointers, channels: c, into: v + row * c, matrixStride: n * c)
             }
             for xi in 0..<16 {
-                gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u + xi * c * k, ldb: k,
-                     c: m + xi * n * k, ldc: k)
+                if adjoint {
+                    gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u + turned[xi] * c * k, ldb: c,
+                         transposeB: true, c: m + xi * n * k, ldc: k)
+                } else {
+                    gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u + xi * c * k, ldb: k,
+                         c: m + xi * n * k, ldc: k)
+                }
             }
             for (row, tile) in chunk.enumerated() {
                 let image = tile / (tilesH * tilesW)

@@ -228,6 +228,37 @@ func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cou
     #expect(worstRelativeError(output.data, expected, magnitudes) <= winogradTolerance(g.patchSize))
 }
 
+@Test("the input gradient of a convolution, by im2col and by Winograd, matches the reference loop", arguments: [
+    (2, 7, 5, 16, 24, 2),   // odd sizes: partial edge tiles
+    (1, 4, 4, 8, 8, 1),
+    (3, 1, 3, 8, 16, 2),    // one pixel high
+])
+func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int,
+                                              threads: Int) throws {
+    var random = TestRandom(29)
+    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin,
+                         kernelHeight: 3, kernelWidth: 3, outChannels: cout,
+                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    try #require(Winograd3x3.applies(to: g))
+    let input = random.tensor([batch, height, width, cin]), kernel = random.tensor([3, 3, cin, cout])
+    let dOutput = random.tensor([g.outPixels, cout])
+    let expected = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
+    // The im2col path: dY·Wᵀ, then col2im.
+    let direct = Tensor(shape: input.shape)
+    let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: threads)])
+    Conv2D.backward(g, input: input.data, kernel: kernel.data, dOutput: dOutput.data, dInput: direct.data,
+                    dKernel: nil, dBias: nil, workspace: scratch.data, threads: threads)
+    #expect(worstRelativeError(direct.data, expected.values, expected.magnitudes) <= dotProductTolerance(9 * cout))
+    // Winograd on the turned, transposed kernel, read from the forward transform.
+    let u = Winograd3x3.transformKernel(kernel.data, inChannels: cin, outChannels: cout)
+    let winograd = Tensor(shape: input.shape)
+    let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: threads)])
+    Winograd3x3.inputGradient(g, dOutput: dOutput.data, transformedKernel: u.data, dInput: winograd.data,
+                              workspace: workspace.data, threads: threads)
+    withExtendedLifetime((input, kernel, dOutput, scratch, workspace, u)) {}
+    #expect(worstRelativeError(winograd.data, expected.values, expected.magnitudes) <= winogradTolerance(9 * cout))
+}
+
 @Test("Winograd applies to 3x3 stride-1 same convolutions only")
 func winogradApplicability() {
     let same = ConvGeometry(batch: 1, inHeight: 8, inWidth: 8, inChannels: 8, kernelHeight: 3, kernelWidth: 3,

@@ -80,3 +80,34 @@ func worstRelativeError(_ actual: UnsafePointer<Float>, _ expected: [Double], _ 
     }
     return worst
 }
+
+/// The gradient of `referenceConv`'s input, given the gradient of its
+/// output `dOutput`: each product a·w sends dY·w back to the input value a
+/// came from. Returns the values and their rounding-error scales.
+func referenceConvInputGradient(_ g: ConvGeometry, kernel: Tensor, dOutput: Tensor)
+    -> (values: [Double], magnitudes: [Double]) {
+    let count = g.batch * g.inHeight * g.inWidth * g.inChannels
+    var values = [Double](repeating: 0, count: count), magnitudes = [Double](repeating: 0, count: count)
+    for n in 0..<g.batch {
+        for y in 0..<g.outHeight {
+            for x in 0..<g.outWidth {
+                for ky in 0..<g.kernelHeight {
+                    for kx in 0..<g.kernelWidth {
+                        let iy = y * g.strideH + ky - g.padTop, ix = x * g.strideW + kx - g.padLeft
+                        if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth { continue }
+                        for ci in 0..<g.inChannels {
+                            let at = ((n * g.inHeight + iy) * g.inWidth + ix) * g.inChannels + ci
+                            for co in 0..<g.outChannels {
+                                let dy = Double(dOutput.data[((n * g.outHeight + y) * g.outWidth + x) * g.outChannels + co])
+                                let w = Double(kernel.data[((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co])
+                                values[at] += dy * w
+                                magnitudes[at] += abs(dy * w)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (values, magnitudes)
+}

@@ -43,40 +43,60 @@ public final class Optimizer {
         self.config = config
     }
 
-    /// Applies one step to every (weight, gradient) pair.
-    public func apply(_ pairs: [(weight: Tensor, gradient: Tensor)]) {
+    /// Applies one step to every (weight, gradient) pair, each tensor cut
+    /// into ranges over `threads` threads (the update is elementwise, so the
+    /// result does not depend on the cut).
+    public func apply(_ pairs: [(weight: Tensor, gradient: Tensor)], threads: Int = 1) {
         iterations += 1
-        for (weight, gradient) in pairs { update(weight, gradient) }
+        for (weight, gradient) in pairs {
+            let slots = state(for: weight)
+            Parallel.forRanges(weight.count, threads: threads) { range, _ in
+                update(weight, gradient, slots: slots, range: range)
+            }
+        }
     }
 
-    private func state(for weight: Tensor, count: Int) -> [Tensor] {
+    /// The optimizer's slots for `weight`, made (as zeros) on first use.
+    private func state(for weight: Tensor) -> [Tensor] {
         let key = ObjectIdentifier(weight)
         if let existing = slots[key] { return existing }
+        let count: Int
+        switch config {
+        case let .sgd(_, momentum, _): count = momentum == 0 ? 0 : 1
+        case .adam: count = 2
+        }
         let created = (0..<count).map { _ in Tensor(shape: weight.shape) }
         slots[key] = created
         return created
     }
 
-    private func update(_ weight: Tensor, _ gradient: Tensor) {
-        let w = weight.data, g = gradient.data, n = weight.count
+    private func update(_ weight: Tensor, _ gradient: Tensor, slots: [Tensor], range: Range<Int>) {
+        let w = weight.data, g = gradient.data
         switch config {
         case let .sgd(lr, momentum, nesterov):
             guard momentum != 0 else {
-                for i in 0..<n { w[i] -= g[i] * lr }
+                for i in range { w[i] -= g[i] * lr }
                 return
             }
-            let v = state(for: weight, count: 1)[0].data
-            for i in 0..<n {
-                v[i] = -g[i] * lr + v[i] * momentum
-                w[i] += nesterov ? -g[i] * lr + v[i] * momentum : v[i]
+            let v = slots[0].data
+            // Two loops rather than a choice per element, so that each vectorises.
+            if nesterov {
+                for i in range {
+                    v[i] = -g[i] * lr + v[i] * momentum
+                    w[i] += -g[i] * lr + v[i] * momentum
+                }
+            } else {
+                for i in range {
+                    v[i] = -g[i] * lr + v[i] * momentum
+                    w[i] += v[i]
+                }
             }
         case let .adam(lr, beta1, beta2, epsilon):
-            let slots = state(for: weight, count: 2)
             let m = slots[0].data, v = slots[1].data
             let step = Float(iterations)
             let alpha = lr * (1 - pow(Float(beta2), step)).squareRoot() / (1 - pow(Float(beta1), step))
             let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
-            for i in 0..<n {
+            for i in range {
                 m[i] += (g[i] - m[i]) * keep1
                 v[i] += (g[i] * g[i] - v[i]) * keep2
                 w[i] -= (m[i] * alpha) / (v[i].squareRoot() + epsilon)

@@ -259,7 +259,7 @@ public final class TransferModel {
             throw GraftError(.numeric, "the loss is \(loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
         }
         let gradients = try step.backward(activations, dLogits: dLogits)
-        optimizer.apply(gradients)
+        optimizer.apply(gradients, threads: base.threads)
         for (_, gradient) in gradients { pool.tensors.give(gradient) }
         steps += 1
         if !baseFrozen {
