@@ -10,13 +10,9 @@ public final class TensorPool {
 
     public init() {}
 
-    /// A tensor of `shape` with unspecified contents, or zeros if asked.
-    public func take(_ shape: [Int], zeroed: Bool = false) -> Tensor {
-        if let tensor = free[shape]?.popLast() {
-            if zeroed { tensor.data.update(repeating: 0, count: tensor.count) }
-            return tensor
-        }
-        return Tensor(shape: shape)
+    /// A tensor of `shape` with unspecified contents.
+    public func take(_ shape: [Int]) -> Tensor {
+        free[shape]?.popLast() ?? Tensor(shape: shape)
     }
 
     /// Makes `tensor` available to later `take` calls.

@@ -33,39 +33,53 @@ public enum Winograd3x3 {
     }
 
     /// The same into `u` (16·C·K floats), input channels split over threads
-    /// (training transforms the kernel again after every step).
+    /// (training transforms the kernel again after every step). K must be a
+    /// multiple of 8, as `applies` requires.
     public static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
                                        into u: UnsafeMutablePointer<Float>, threads: Int) {
-        /// One 1-D transform of three values: G applied to (a, b, c).
-        @inline(__always) func g3(_ a: Float, _ b: Float, _ c: Float) -> (Float, Float, Float, Float) {
-            (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
-        }
+        precondition(k % 8 == 0, "Winograd kernels have a multiple of 8 output channels")
+        // Tap t of (ci, ko) is at kernel[t·tapStride + ci·k + ko]; matrix ξ
+        // of U at u[ξ·tapStride + ci·k + ko]. Eight output channels at a time.
+        let tapStride = c * k
         Parallel.forRanges(c, threads: threads, grain: 64) { inputChannels, _ in
-            // Tap t of (ci, ko) is at kernel[t·tapStride + ci·k + ko]; matrix ξ
-            // of U at u[ξ·tapStride + ci·k + ko].
-            let tapStride = c * k
             for ci in inputChannels {
-                let taps = kernel + ci * k, out = u + ci * k
-                @inline(__always) func tap(_ t: Int, _ ko: Int) -> Float { taps[t * tapStride + ko] }
-                for ko in 0..<k {
-                    // Columns first (G g), then rows ((G g) Gᵀ).
-                    let (r00, r10, r20, r30) = g3(tap(0, ko), tap(3, ko), tap(6, ko))
-                    let (r01, r11, r21, r31) = g3(tap(1, ko), tap(4, ko), tap(7, ko))
-                    let (r02, r12, r22, r32) = g3(tap(2, ko), tap(5, ko), tap(8, ko))
-                    @inline(__always) func storeRow(_ i: Int, _ x: Float, _ y: Float, _ z: Float) {
-                        let (a, b, d, e) = g3(x, y, z)
-                        out[(4 * i) * tapStride + ko] = a
-                        out[(4 * i + 1) * tapStride + ko] = b
-                        out[(4 * i + 2) * tapStride + ko] = d
-                        out[(4 * i + 3) * tapStride + ko] = e
-                    }
-                    storeRow(0, r00, r01, r02)
-                    storeRow(1, r10, r11, r12)
-                    storeRow(2, r20, r21, r22)
-                    storeRow(3, r30, r31, r32)
+                let taps = UnsafeRawPointer(kernel + ci * k), out = UnsafeMutableRawPointer(u + ci * k)
+                for ko in stride(from: 0, to: k, by: 8) {
+                    transformKernelColumns(taps, out, tapStride: tapStride, at: ko)
                 }
             }
         }
+    }
+
+    /// U = G g Gᵀ for the eight output channels from `ko` on.
+    @inline(__always)
+    private static func transformKernelColumns(_ taps: UnsafeRawPointer, _ out: UnsafeMutableRawPointer,
+                                               tapStride: Int, at ko: Int) {
+        /// One 1-D transform of three values: G applied to (a, b, c).
+        @inline(__always) func g3(_ a: V, _ b: V, _ c: V) -> (V, V, V, V) {
+            (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
+        }
+        @inline(__always) func tap(_ t: Int) -> V {
+            taps.loadUnaligned(fromByteOffset: (t * tapStride + ko) * 4, as: V.self)
+        }
+        @inline(__always) func store(_ xi: Int, _ value: V) {
+            out.storeBytes(of: value, toByteOffset: (xi * tapStride + ko) * 4, as: V.self)
+        }
+        // Columns first (G g), then rows ((G g) Gᵀ).
+        let (r00, r10, r20, r30) = g3(tap(0), tap(3), tap(6))
+        let (r01, r11, r21, r31) = g3(tap(1), tap(4), tap(7))
+        let (r02, r12, r22, r32) = g3(tap(2), tap(5), tap(8))
+        @inline(__always) func storeRow(_ i: Int, _ x: V, _ y: V, _ z: V) {
+            let (a, b, d, e) = g3(x, y, z)
+            store(4 * i, a)
+            store(4 * i + 1, b)
+            store(4 * i + 2, d)
+            store(4 * i + 3, e)
+        }
+        storeRow(0, r00, r01, r02)
+        storeRow(1, r10, r11, r12)
+        storeRow(2, r20, r21, r22)
+        storeRow(3, r30, r31, r32)
     }
 
     /// Tiles of 2x2 output pixels one worker transforms and multiplies at once.
