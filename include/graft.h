@@ -461,6 +461,67 @@ graft_status graft_model_evaluate(graft_model *model, graft_dataset *dataset, gr
 graft_status graft_model_predict(graft_model *model, const float *images_nhwc, int64_t count,
                                  float *logits_out);
 
+/* ---------------------------------------------------------------- classes */
+
+/* Names the model's output classes (count must equal the head's
+ * num_classes); strings are copied. graft_model_fit adopts the training
+ * dataset's class names when the model has none, and refuses a dataset whose
+ * names differ from the model's. Returns GRAFT_ERROR_STATE without a head,
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or a wrong count. */
+graft_status graft_model_set_class_names(graft_model *model, const char *const *names, int32_t count);
+
+/* The head's number of output classes; 0 without a head, -1 if NULL. */
+int graft_model_class_count(const graft_model *model);
+
+/* Name of output class `index`, or NULL when out of range or unnamed. The
+ * string belongs to the model and stays valid until the names change. */
+const char *graft_model_class_name(const graft_model *model, int index);
+
+/* ---------------------------------------------------------------- summary */
+
+/* Keras's class name of layer `index` (negative from the end): "InputLayer",
+ * "Conv2D", "BatchNormalization", "Activation", "Add", "ZeroPadding2D",
+ * "MaxPooling2D", "GlobalAveragePooling2D", "Flatten", "Dense", "Dropout";
+ * NULL out of range. The string is static. */
+const char *graft_model_layer_class(const graft_model *model, int index);
+
+/* Output shape of layer `index` for one image (no batch axis): *rank
+ * dimensions into dims, at most 4 (conv1_conv at 100 x 100: 50, 50, 64). */
+graft_status graft_model_layer_output_shape(const graft_model *model, int index, int32_t *rank,
+                                            int64_t dims[4]);
+
+/* Number of layers that feed layer `index` (0 for the input layer, 2 for an
+ * Add); -1 out of range. */
+int graft_model_layer_input_count(const graft_model *model, int index);
+
+/* Index (among all layers) of input `k` of layer `index`; -1 out of range. */
+int graft_model_layer_input(const graft_model *model, int index, int k);
+
+/* ---------------------------------------------------------- save and load */
+
+/* Writes the model to one HDF5 file at `path`: every layer's weights in
+ * Keras's legacy layout (keras.Model.load_weights reads them into the same
+ * base + head built in Keras), and Graft's own attributes in group "graft":
+ * architecture, input size, preprocessing, head options, augmentation, class
+ * names, each layer's trainable flag, and the optimizer's options. The
+ * optimizer's moments are not saved: a loaded model continues training with a
+ * freshly compiled optimizer, as after Keras's save_weights.
+ * Atomic: the file is written beside `path` under a temporary name, then
+ * renamed over it, so a failed or interrupted save leaves any previous file
+ * intact. Returns GRAFT_ERROR_STATE without a head, GRAFT_ERROR_IO when the
+ * folder is not writable or the disk is full, GRAFT_ERROR_INVALID_ARGUMENT for
+ * NULLs. The model is unchanged. */
+graft_status graft_model_save(const graft_model *model, const char *path);
+
+/* Reads a model written by graft_model_save: it predicts exactly as the
+ * saved one did and, if that was compiled, is compiled with the same
+ * optimizer options (fresh state). num_threads 0 means one per core. On
+ * success *out is a new handle; on failure NULL. Returns GRAFT_ERROR_IO
+ * (missing or unreadable file), GRAFT_ERROR_FORMAT (not HDF5, corrupt, or an
+ * HDF5 file that is not a Graft model, such as a Keras weight file),
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs. */
+graft_status graft_model_load(const char *path, int32_t num_threads, graft_model **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,11 +21,39 @@ final class ModelHandle {
         baseLayerCount = layerNames.count
     }
 
-    deinit { layerNames.forEach { free($0) } }
+    deinit {
+        layerNames.forEach { free($0) }
+        classNameStrings.strings.forEach { free($0) }
+    }
 
     func addHead(_ transfer: TransferModel) {
         self.transfer = transfer
         layerNames += transfer.layers[baseLayerCount...].map { strdup($0.name)! }
+    }
+
+    /// C copies of the head's class names, remade when the names change
+    /// (set by the caller, or adopted by a fit).
+    private var classNameStrings: (names: [String], strings: [UnsafeMutablePointer<CChar>]) = ([], [])
+
+    /// The C string of class `index`; call with `mutex` held.
+    func className(_ index: Int) -> UnsafePointer<CChar>? {
+        let names = transfer?.classNames ?? []
+        if names != classNameStrings.names {
+            classNameStrings.strings.forEach { free($0) }
+            classNameStrings = (names, names.map { strdup($0)! })
+        }
+        return element(classNameStrings.strings, index).map { UnsafePointer($0) }
+    }
+
+    /// The model's layers: the base's, then the head's when there is one.
+    var layers: [Layer] { transfer?.layers ?? model.base.layers }
+
+    /// Layer `index` (negative from the end), or an error naming the range.
+    func layer(_ index: Int32) throws -> Layer {
+        guard let layer = element(layers, Int(index)) else {
+            throw GraftError.invalidArgument("layer index \(index) is out of range: the model has \(layers.count) layers")
+        }
+        return layer
     }
 
     /// The model with its head, or a state error naming what is missing.

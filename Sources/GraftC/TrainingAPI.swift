@@ -60,10 +60,6 @@ public func graft_model_layer_name(_ model: OpaquePointer?, _ index: Int32) -> U
     return element(handle.layerNames, Int(index)).map { UnsafePointer($0) }
 }
 
-/// The model's layers: the base's, then the head's when there is one.
-private func layers(_ handle: ModelHandle) -> [Layer] {
-    handle.transfer?.layers ?? handle.model.base.layers
-}
 
 @_cdecl("graft_model_set_base_trainable")
 public func graft_model_set_base_trainable(_ model: OpaquePointer?, _ trainable: Int32) -> graft_status {
@@ -99,7 +95,7 @@ public func graft_model_set_layer_trainable(_ model: OpaquePointer?, _ index: In
 @_cdecl("graft_model_layer_trainable")
 public func graft_model_layer_trainable(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock { element(layers(handle), Int(index)).map { $0.trainable ? 1 : 0 } ?? -1 }
+    return handle.mutex.withLock { element(handle.layers, Int(index)).map { $0.trainable ? 1 : 0 } ?? -1 }
 }
 
 func defaultOptimizerOptions(_ kind: graft_optimizer) -> graft_optimizer_options {
@@ -232,21 +228,19 @@ public func graft_model_layer_index(_ model: OpaquePointer?, _ name: UnsafePoint
     guard let handle = try? ModelHandle.from(model), let name, let text = String(validatingCString: name) else {
         return -1
     }
-    return handle.mutex.withLock { layers(handle).firstIndex { $0.name == text }.map(Int32.init) ?? -1 }
+    return handle.mutex.withLock { handle.layers.firstIndex { $0.name == text }.map(Int32.init) ?? -1 }
 }
 
 @_cdecl("graft_model_layer_weight_count")
 public func graft_model_layer_weight_count(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock { element(layers(handle), Int(index)).map { Int32($0.weights.count) } ?? -1 }
+    return handle.mutex.withLock { element(handle.layers, Int(index)).map { Int32($0.weights.count) } ?? -1 }
 }
 
 /// Weight `weight` of layer `index`, or an error naming what is out of range
 /// (or, with `count`, a buffer of the wrong size).
 private func weight(_ handle: ModelHandle, _ index: Int32, _ weight: Int32, count: Int64? = nil) throws -> Tensor {
-    guard let layer = element(layers(handle), Int(index)) else {
-        throw GraftError.invalidArgument("layer index \(index) is out of range: the model has \(layers(handle).count) layers")
-    }
+    let layer = try handle.layer(index)
     guard weight >= 0 && Int(weight) < layer.weights.count else {
         throw GraftError.invalidArgument("layer \(layer.name) has \(layer.weights.count) weights, not a weight \(weight)")
     }

@@ -52,6 +52,9 @@ public final class ImageDataset {
     public let classNames: [String]
     /// The files in Keras's `file_paths` order (empty for in-memory images).
     public let filePaths: [String]
+    /// Whether the images come from class folders, whose names are then the
+    /// class names (in-memory images have classes "0", "1", …).
+    public var isFromDirectory: Bool { !filePaths.isEmpty }
     /// Class index of each image, in the same order.
     public let labels: [Int32]
     public let imageHeight: Int, imageWidth: Int

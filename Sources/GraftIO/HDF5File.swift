@@ -108,6 +108,41 @@ public final class HDF5File {
         }
     }
 
+    /// The values of the numeric attribute `name` of `object` as 64-bit
+    /// integers, or nil when there is no such attribute.
+    public func integerAttribute(_ name: String, of object: String = "/") throws -> [Int64]? {
+        try numericAttribute(name, of: object, memoryType: graft_h5t_native_int64(), zero: Int64(0))
+    }
+
+    /// The values of the numeric attribute `name` of `object` as doubles, or
+    /// nil when there is no such attribute.
+    public func doubleAttribute(_ name: String, of object: String = "/") throws -> [Double]? {
+        try numericAttribute(name, of: object, memoryType: graft_h5t_native_double(), zero: 0.0)
+    }
+
+    private func numericAttribute<T>(_ name: String, of object: String, memoryType: hid_t, zero: T) throws -> [T]? {
+        try HDF5File.locked {
+            guard H5Aexists_by_name(id, object, name, graft_h5p_default()) > 0 else { return nil }
+            let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), graft_h5p_default())
+            guard attr >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+            defer { H5Aclose(attr) }
+            let fileType = H5Aget_type(attr)
+            defer { H5Tclose(fileType) }
+            guard H5Tget_class(fileType) == H5T_INTEGER || H5Tget_class(fileType) == H5T_FLOAT else {
+                throw GraftError.format("\(path): attribute \(name) of \(object) does not hold numbers")
+            }
+            let space = H5Aget_space(attr)
+            defer { H5Sclose(space) }
+            let count = Int(H5Sget_simple_extent_npoints(space))
+            guard count >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+            var values = [T](repeating: zero, count: count)
+            guard count == 0 || values.withUnsafeMutableBytes({ H5Aread(attr, memoryType, $0.baseAddress) }) >= 0 else {
+                throw corrupt("attribute \(name) of \(object)")
+            }
+            return values
+        }
+    }
+
     /// The dimensions of the dataset at `path`.
     public func shape(ofDataset path: String) throws -> [Int] {
         try HDF5File.locked {

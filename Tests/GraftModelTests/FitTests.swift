@@ -6,7 +6,7 @@ import Testing
 // fit / evaluate / predict on a small problem: three classes of flat-coloured
 // images with noise, the random-weight ResNet50 of the fixtures at 32x32.
 
-private func colourDataset(count: Int, seed: UInt32, batchSize: Int = 8) throws -> ImageDataset {
+func colourDataset(count: Int, seed: UInt32, batchSize: Int = 8) throws -> ImageDataset {
     var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
     func next() -> Float {
         state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -29,7 +29,7 @@ private func colourDataset(count: Int, seed: UInt32, batchSize: Int = 8) throws 
                                        width: 32, classCount: 3, options: options)
 }
 
-private func transferModel(augmentation: RandomFlip.Mode? = nil, hidden: [Int] = [], dropout: Float = 0) throws -> TransferModel {
+func transferModel(augmentation: RandomFlip.Mode? = nil, hidden: [Int] = [], dropout: Float = 0) throws -> TransferModel {
     var options = ModelOptions()
     options.inputHeight = 32
     options.inputWidth = 32
@@ -45,7 +45,7 @@ private func transferModel(augmentation: RandomFlip.Mode? = nil, hidden: [Int] =
     return try TransferModel(base: try Model(options), head: head, augmentation: augmentation, seed: 5)
 }
 
-private func allWeights(_ model: TransferModel) -> [[Float]] {
+func allWeights(_ model: TransferModel) -> [[Float]] {
     model.layers.flatMap { $0.weights.map(\.array) }
 }
 

@@ -64,6 +64,9 @@ public final class TransferModel {
     public let augmentation: RandomFlip.Mode?
     public let seed: UInt64
     public private(set) var optimizer: Optimizer?
+    /// Names of the output classes: the training folders' (adopted by the
+    /// first fit on a dataset read from a directory) or set by the caller.
+    public private(set) var classNames: [String]?
     /// Bytes of frozen-base features kept in memory before the cache moves to
     /// a mapped temporary file; 0 switches the cache off.
     public var featureCacheLimit = 2 << 30
@@ -150,6 +153,14 @@ public final class TransferModel {
         base.weightsChanged()
     }
 
+    /// Names the output classes (one per class of the head), or forgets them.
+    public func setClassNames(_ names: [String]?) throws {
+        if let names, names.count != head.numClasses {
+            throw GraftError.invalidArgument("\(names.count) class names for a head of \(head.numClasses) classes")
+        }
+        classNames = names
+    }
+
     /// Sets the optimizer, with fresh state (recompiling resets it, as in Keras).
     public func compile(_ config: OptimizerConfig) throws {
         optimizer = try Optimizer(config)
@@ -177,6 +188,7 @@ public final class TransferModel {
         guard firstTrainable != nil else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
         }
+        if classNames == nil && train.isFromDirectory { classNames = train.classNames }
         var history = History()
         let started = DispatchTime.now().uptimeNanoseconds
         for epoch in 0..<epochs {
@@ -219,6 +231,10 @@ public final class TransferModel {
                 "the \(role) dataset has \(d.classNames.count) classes, the model's head has \(head.numClasses)")
         }
         guard d.count >= 1 else { throw GraftError.invalidArgument("the \(role) dataset is empty") }
+        if let classNames, d.isFromDirectory, d.classNames != classNames {
+            throw GraftError.invalidArgument(
+                "the \(role) dataset's classes \(d.classNames) are not the model's \(classNames)")
+        }
     }
 
     /// One optimizer step on a batch; the weights change only if the loss is finite.

@@ -1,0 +1,237 @@
+import Glibc
+import GraftData
+import GraftIO
+import GraftKernels
+
+/// A whole model in one HDF5 file: every layer's weights in Keras's legacy
+/// layout (what `keras.Model.load_weights("x.h5")` reads, so Keras can use
+/// the file), and in group /graft what Keras's layout has no place for:
+///
+///     /                        layer_names, backend, keras_version (Keras's)
+///     /<layer>                 weight_names, e.g. "dense/kernel:0"
+///     /<layer>/<layer>/kernel:0 …  the weights
+///     /graft                   format_version, architecture, input_size,
+///                              preprocessing, head_pooling, head_hidden_units,
+///                              head_dropout, augmentation, seed, trainable
+///                              (one flag per layer), and when present
+///                              class_names, optimizer and optimizer_options
+///
+/// The optimizer's moments are not stored: a loaded model is compiled afresh
+/// with the saved options, as after Keras's save_weights.
+extension TransferModel {
+    static let fileFormatVersion: Int64 = 1
+    private static let graftGroup = "/graft"
+    /// The order of `optimizer_options`.
+    private static let optimizerFields = ["learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"]
+
+    /// Writes the model to `path` atomically: into a new temporary file in
+    /// the same folder, flushed to disk, then renamed over `path`. A failure
+    /// leaves any previous file at `path` as it was.
+    public func save(to path: String) throws {
+        let temporary = try temporaryPath(beside: path)
+        do {
+            let writer = try HDF5Writer(creating: temporary)
+            try writeKerasLayout(writer)
+            try writeGraftAttributes(writer)
+            try writer.close()
+            try flushToDisk(temporary)
+            guard rename(temporary, path) == 0 else {
+                throw GraftError.io("cannot replace \(path): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Reads a model written by `save`. It computes exactly what the saved
+    /// model computed, and is compiled with the saved optimizer options if
+    /// that model was compiled.
+    public static func load(from path: String, threads: Int = 0) throws -> TransferModel {
+        let file = try KerasWeightFile(path: path)
+        let graft = graftGroup
+        guard file.file.exists(graft), let version = try file.file.integerAttribute("format_version", of: graft)?.first
+        else {
+            throw GraftError.format(
+                "\(path) is not a Graft model file (it has no /graft group): a Keras weight file is opened with "
+                    + "the model options' weights instead")
+        }
+        guard version == fileFormatVersion else {
+            throw GraftError.format("\(path) is a Graft model file of format \(version); this library reads format \(fileFormatVersion)")
+        }
+        let reader = AttributeReader(file: file.file, group: graft)
+
+        var options = ModelOptions()
+        options.architecture = try reader.choice("architecture", ResNetArchitecture.self)
+        let size = try reader.integers("input_size", count: 2)
+        (options.inputHeight, options.inputWidth) = (Int(size[0]), Int(size[1]))
+        options.preprocessing = try reader.choice("preprocessing", Preprocessing.self)
+        options.weights = .file(path)
+        options.threads = threads
+        let base = try Model(options)
+
+        var head = HeadOptions(numClasses: 0)
+        head.pooling = try reader.choice("head_pooling", HeadOptions.Pooling.self)
+        head.hiddenUnits = try reader.integers("head_hidden_units").map { Int($0) }
+        head.dropout = Float(try reader.doubles("head_dropout", count: 1)[0])
+        let augmentation = try reader.string("augmentation")
+        let flip = augmentation == "none" ? nil : try reader.choice("augmentation", RandomFlip.Mode.self)
+        let seed = UInt64(bitPattern: try reader.integers("seed", count: 1)[0])
+        let layerNames = file.layerNames
+        guard let output = layerNames.last, let kernel = try file.weightShapes(of: output).first,
+              kernel.shape.count == 2 else {
+            throw GraftError.format("\(path): the last layer is not the head's output Dense")
+        }
+        head.numClasses = kernel.shape[1]
+        let model = try TransferModel(base: base, head: head, augmentation: flip, seed: seed)
+        guard model.layers.map(\.name) == layerNames else {
+            throw GraftError.format("\(path): the stored layers are not those of the model its attributes describe")
+        }
+        try model.readHeadWeights(file)
+
+        let trainable = try reader.integers("trainable", count: model.layers.count)
+        for (layer, flag) in zip(model.layers, trainable) { layer.trainable = flag != 0 }
+        if let names = try file.file.stringAttribute("class_names", of: graft) {
+            try model.setClassNames(names)
+        }
+        if let kind = try file.file.stringAttribute("optimizer", of: graft)?.first {
+            let values = try reader.doubles("optimizer_options", count: optimizerFields.count)
+            switch kind {
+            case "sgd":
+                try model.compile(.sgd(learningRate: Float(values[0]), momentum: Float(values[1]), nesterov: values[2] != 0))
+            case "adam":
+                try model.compile(.adam(learningRate: Float(values[0]), beta1: values[3], beta2: values[4],
+                                        epsilon: Float(values[5])))
+            default:
+                throw GraftError.format("\(path): unknown optimizer \"\(kind)\"")
+            }
+        }
+        return model
+    }
+
+    // MARK: - Writing
+
+    /// Keras's legacy layout: the layer list, then one group per layer.
+    private func writeKerasLayout(_ writer: HDF5Writer) throws {
+        try writer.writeAttribute("layer_names", strings: layers.map(\.name))
+        try writer.writeAttribute("backend", strings: ["tensorflow"])
+        try writer.writeAttribute("keras_version", strings: ["3.15.1"])
+        for layer in layers {
+            let group = "/" + layer.name
+            try writer.createGroup(group)
+            let names = layer.weightNames.map { "\(layer.name)/\($0):0" }
+            try writer.writeAttribute("weight_names", strings: names, of: group)
+            if !names.isEmpty { try writer.createGroup(group + "/" + layer.name) }
+            for (name, weight) in zip(names, layer.weights) {
+                try writer.writeDataset(group + "/" + name, weight)
+            }
+        }
+    }
+
+    private func writeGraftAttributes(_ writer: HDF5Writer) throws {
+        let g = Self.graftGroup
+        try writer.createGroup(g)
+        try writer.writeAttribute("format_version", integers: [Self.fileFormatVersion], of: g)
+        try writer.writeAttribute("architecture", strings: [base.architecture.rawValue], of: g)
+        try writer.writeAttribute("input_size", integers: [Int64(base.base.inputHeight), Int64(base.base.inputWidth)],
+                                  of: g)
+        try writer.writeAttribute("preprocessing", strings: [base.preprocessing.rawValue], of: g)
+        try writer.writeAttribute("head_pooling", strings: [head.pooling.rawValue], of: g)
+        try writer.writeAttribute("head_hidden_units", integers: head.hiddenUnits.map { Int64($0) }, of: g)
+        try writer.writeAttribute("head_dropout", doubles: [Double(head.dropout)], of: g)
+        try writer.writeAttribute("augmentation", strings: [augmentation?.rawValue ?? "none"], of: g)
+        try writer.writeAttribute("seed", integers: [Int64(bitPattern: seed)], of: g)
+        try writer.writeAttribute("trainable", integers: layers.map { $0.trainable ? 1 : 0 }, of: g)
+        if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }
+        if let config = optimizer?.config {
+            let kind: String, values: [Double]
+            switch config {
+            case let .sgd(lr, momentum, nesterov):
+                (kind, values) = ("sgd", [Double(lr), Double(momentum), nesterov ? 1 : 0, 0, 0, 0])
+            case let .adam(lr, beta1, beta2, epsilon):
+                (kind, values) = ("adam", [Double(lr), 0, 0, beta1, beta2, Double(epsilon)])
+            }
+            try writer.writeAttribute("optimizer", strings: [kind], of: g)
+            try writer.writeAttribute("optimizer_options", doubles: values, of: g)
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The head's weights (the base's were read when the base was built).
+    private func readHeadWeights(_ file: KerasWeightFile) throws {
+        for layer in layers[baseLayerCount...] where !layer.weights.isEmpty {
+            let stored = try file.weights(of: layer.name)
+            guard stored.map(\.value.shape) == layer.weights.map(\.shape) else {
+                throw GraftError.format(
+                    "\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.value.shape)), "
+                        + "the model needs \(layer.weights.map(\.shape))")
+            }
+            for (weight, value) in zip(layer.weights, stored) { weight.data.update(from: value.value.data, count: weight.count) }
+        }
+        weightsChanged()
+    }
+}
+
+/// Typed reads of /graft's attributes, each failing with a message that
+/// names the attribute.
+private struct AttributeReader {
+    let file: HDF5File
+    let group: String
+
+    private func missing(_ name: String) -> GraftError {
+        GraftError.format("\(file.path): the Graft attribute \(name) is missing or malformed")
+    }
+
+    func string(_ name: String) throws -> String {
+        guard let values = try file.stringAttribute(name, of: group), values.count == 1 else { throw missing(name) }
+        return values[0]
+    }
+
+    func choice<T: RawRepresentable>(_ name: String, _: T.Type) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: try string(name)) else { throw missing(name) }
+        return value
+    }
+
+    func integers(_ name: String, count: Int? = nil) throws -> [Int64] {
+        guard let values = try file.integerAttribute(name, of: group), count == nil || values.count == count else {
+            throw missing(name)
+        }
+        return values
+    }
+
+    func doubles(_ name: String, count: Int) throws -> [Double] {
+        guard let values = try file.doubleAttribute(name, of: group), values.count == count else { throw missing(name) }
+        return values
+    }
+}
+
+/// A name for a new file in the folder of `path`, checking first that the
+/// folder exists and can be written, so that the error says so.
+private func temporaryPath(beside path: String) throws -> String {
+    guard !path.isEmpty, !path.hasSuffix("/") else { throw GraftError.invalidArgument("not a file path: \"\(path)\"") }
+    let slash = path.lastIndex(of: "/")
+    let folder = slash.map { String(path[..<$0]) } ?? "."
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    guard access(folder.isEmpty ? "/" : folder, W_OK) == 0 else {
+        throw GraftError.io("cannot save to \(path): the folder \(folder.isEmpty ? "/" : folder) "
+                                + "\(errno == ENOENT ? "does not exist" : "is not writable")")
+    }
+    var info = stat()
+    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+        throw GraftError.invalidArgument("cannot save to \(path): it is a folder")
+    }
+    return (slash == nil ? "" : folder + "/") + ".\(name).\(getpid()).\(temporaryNames.increment()).tmp"
+}
+
+/// Numbers the temporary files of saves running at the same time.
+private let temporaryNames = AtomicCounter()
+
+/// Makes the file's bytes durable before it is renamed into place, so that a
+/// crash cannot leave a renamed but empty file.
+private func flushToDisk(_ path: String) throws {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw GraftError.io("cannot reopen \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw GraftError.io("cannot flush \(path) to disk: \(String(cString: strerror(errno)))") }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import GraftData
+import GraftIO
+import GraftKernels
+import GraftModel
+import Testing
+
+// Saving and loading whole models (TransferModel.save / load). Keras reading
+// the same file is checked live in bindings/python/tests/test_save_keras.py.
+
+private func temporaryFolder() throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("graft-save-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url.path
+}
+
+private func logits(_ model: TransferModel, _ images: [Float], count: Int) throws -> [Float] {
+    var out = [Float](repeating: 0, count: count * model.head.numClasses)
+    try model.predict(images: images, count: count, logits: &out)
+    return out
+}
+
+private func images(count: Int) -> [Float] {
+    (0..<(count * 32 * 32 * 3)).map { Float(($0 * 7919) % 256) }
+}
+
+@Test("a saved model loads with the same predictions, layers, flags, class names and optimizer")
+func saveAndLoadRoundTrip() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let model = try transferModel(augmentation: .horizontal, hidden: [8], dropout: 0.25)
+    model.setBaseTrainable(false)
+    try model.setTrainable(true, layer: -12)
+    try model.setClassNames(["red", "green", "blue"])
+    try model.compile(.sgd(learningRate: 0.05, momentum: 0.9, nesterov: true))
+    _ = try model.fit(try colourDataset(count: 16, seed: 3), epochs: 1)  // weights no longer the file's
+
+    let path = folder + "/model.h5"
+    try model.save(to: path)
+    let loaded = try TransferModel.load(from: path, threads: 2)
+    #expect(loaded.layers.map(\.name) == model.layers.map(\.name))
+    #expect(loaded.layers.map(\.trainable) == model.layers.map(\.trainable))
+    #expect(loaded.classNames == ["red", "green", "blue"])
+    #expect(loaded.optimizer?.config == model.optimizer?.config)
+    #expect(loaded.augmentation == .horizontal && loaded.seed == model.seed)
+    #expect(loaded.head.hiddenUnits == [8] && loaded.head.dropout == 0.25 && loaded.head.numClasses == 3)
+    #expect(loaded.base.preprocessing == model.base.preprocessing)
+    let sameWeights = allWeights(loaded) == allWeights(model)
+    #expect(sameWeights, "a weight differs after loading")
+    let x = images(count: 4)
+    #expect(try logits(loaded, x, count: 4) == logits(model, x, count: 4))
+
+    // It continues training.
+    let history = try loaded.fit(try colourDataset(count: 16, seed: 4), epochs: 1)
+    #expect(history.loss.count == 1 && history.loss[0].isFinite)
+    // No temporary file is left beside it.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.h5"])
+}
+
+@Test("an uncompiled model without class names saves and loads as such")
+func saveUncompiled() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let model = try transferModel()
+    try model.save(to: folder + "/m.h5")
+    let loaded = try TransferModel.load(from: folder + "/m.h5")
+    #expect(loaded.optimizer == nil && loaded.classNames == nil && loaded.augmentation == nil)
+}
+
+@Test("a failed save leaves the previous file intact")
+func failedSaveKeepsOldFile() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let model = try transferModel()
+    let path = folder + "/model.h5"
+    try model.save(to: path)
+    let before = try Data(contentsOf: URL(fileURLWithPath: path))
+
+    // Saves that fail: a file system that takes no files, a folder that does
+    // not exist, a path that is a folder.
+    #expect(throws: GraftError.self) { try model.save(to: "/proc/graft-model.h5") }
+    #expect(throws: GraftError.self) { try model.save(to: folder + "/missing-folder/model.h5") }
+    #expect(throws: GraftError.self) { try model.save(to: folder) }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.h5"])
+}
+
+@Test("loading refuses missing, corrupt and non-Graft files, naming the problem")
+func loadRefusesBadFiles() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    func message(_ path: String) -> String {
+        do {
+            _ = try TransferModel.load(from: path)
+            return "loaded"
+        } catch {
+            return "\(error)"
+        }
+    }
+    #expect(message(folder + "/absent.h5").contains("not found"))
+    // A Keras weight file is HDF5, but not a Graft model.
+    #expect(message(try Fixtures.path("resnet50_random.h5")).contains("not a Graft model file"))
+    // A Graft model cut short.
+    let model = try transferModel()
+    try model.save(to: folder + "/whole.h5")
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/whole.h5"))
+    try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: folder + "/cut.h5"))
+    let cut = message(folder + "/cut.h5")
+    #expect(cut != "loaded" && cut.contains("cut.h5"), "\(cut)")
+    try Data("not an HDF5 file".utf8).write(to: URL(fileURLWithPath: folder + "/text.h5"))
+    #expect(message(folder + "/text.h5").contains("not a valid HDF5 file"))
+}
