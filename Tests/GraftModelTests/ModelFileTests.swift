@@ -110,3 +110,53 @@ func loadRefusesBadFiles() throws {
     try Data("not an HDF5 file".utf8).write(to: URL(fileURLWithPath: folder + "/text.h5"))
     #expect(message(folder + "/text.h5").contains("not a valid HDF5 file"))
 }
+
+/// A 24-bit BMP of one colour, `size` x `size`.
+private func writeBMP(_ path: String, size: Int, rgb: [UInt8]) throws {
+    let row = (size * 3 + 3) / 4 * 4
+    var bytes: [UInt8] = []
+    func le(_ v: Int, _ n: Int) { for i in 0..<n { bytes.append(UInt8((v >> (8 * i)) & 0xFF)) } }
+    bytes += Array("BM".utf8)
+    le(54 + row * size, 4); le(0, 4); le(54, 4)
+    le(40, 4); le(size, 4); le(size, 4); le(1, 2); le(24, 2); le(0, 4); le(row * size, 4)
+    le(2835, 4); le(2835, 4); le(0, 4); le(0, 4)
+    for _ in 0..<size {
+        for _ in 0..<size { bytes += [rgb[2], rgb[1], rgb[0]] }
+        bytes += [UInt8](repeating: 0, count: row - size * 3)
+    }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+/// Class folders of one-colour images.
+private func folderDataset(_ root: String, classes: [String]) throws -> ImageDataset {
+    for (k, name) in classes.enumerated() {
+        try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
+        for i in 0..<2 { try writeBMP(root + "/\(name)/\(i).bmp", size: 32, rgb: [UInt8(80 * k), UInt8(40 * i), 90]) }
+    }
+    var options = DatasetOptions()
+    (options.imageHeight, options.imageWidth, options.batchSize) = (32, 32, 2)
+    return try ImageDataset.fromDirectory(root, options: options)
+}
+
+@Test("fit takes the class names of the training folders and refuses folders of other classes")
+func classNamesFromFolders() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let fruits = try folderDataset(folder + "/fruits", classes: ["apple", "banana", "cherry"])
+    let pets = try folderDataset(folder + "/pets", classes: ["cat", "dog", "fish"])
+    let model = try transferModel()
+    try model.compile(.adam())
+    _ = try model.fit(fruits, epochs: 1)
+    #expect(model.classNames == ["apple", "banana", "cherry"])
+    let weights = allWeights(model)
+    #expect {
+        _ = try model.fit(pets, epochs: 1)
+    } throws: { error in
+        "\(error)".contains("[\"cat\", \"dog\", \"fish\"]") && "\(error)".contains("apple")
+    }
+    #expect(throws: GraftError.self) { _ = try model.evaluate(pets) }
+    let unchanged = allWeights(model) == weights
+    #expect(unchanged)
+    // In-memory images carry no names: they are accepted.
+    _ = try model.evaluate(try colourDataset(count: 6, seed: 9))
+}

@@ -142,3 +142,71 @@ func badTrainingThroughCABI() throws {
     var back = [Float](repeating: 0, count: 5)
     #expect(graft_model_get_layer_weight(model, dense, 1, &back, 5) == GRAFT_OK && back == bias)
 }
+
+@Test("class names, the layer graph, save and load through the C ABI, with their bad calls")
+func modelFileThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    #expect(graft_model_class_count(model) == 0 && graft_model_class_count(nil) == -1)
+    #expect(graft_model_save(model, "/tmp/x.h5") == GRAFT_ERROR_STATE && lastError.contains("head"))
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK)
+    #expect(graft_model_class_count(model) == 3 && graft_model_class_name(model, 0) == nil)
+
+    // The graph: conv1_conv reads conv1_pad; conv2_block1_add reads two layers.
+    let conv = graft_model_layer_index(model, "conv1_conv")
+    #expect(String(cString: graft_model_layer_class(model, conv)) == "Conv2D")
+    var rank: Int32 = 0
+    var dims = [Int64](repeating: 0, count: 4)
+    #expect(graft_model_layer_output_shape(model, conv, &rank, &dims) == GRAFT_OK)
+    #expect(rank == 3 && Array(dims.prefix(3)) == [16, 16, 64])
+    #expect(graft_model_layer_input_count(model, conv) == 1)
+    #expect(graft_model_layer_input(model, conv, 0) == graft_model_layer_index(model, "conv1_pad"))
+    let add = graft_model_layer_index(model, "conv2_block1_add")
+    #expect(graft_model_layer_input_count(model, add) == 2 && graft_model_layer_input(model, add, 2) == -1)
+    #expect(String(cString: graft_model_layer_class(model, -1)) == "Dense")
+    #expect(graft_model_layer_class(model, 10_000) == nil && graft_model_layer_input_count(model, 10_000) == -1)
+    #expect(graft_model_layer_output_shape(model, 10_000, &rank, &dims) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_layer_output_shape(model, conv, nil, &dims) == GRAFT_ERROR_INVALID_ARGUMENT)
+
+    // Class names: a wrong count is refused, the right one kept.
+    let words: [String] = ["red", "green", "blue"]
+    let names = words.map { word in word.withCString { strdup($0)! } }
+    defer { names.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = names.map { UnsafePointer($0) }
+    #expect(graft_model_set_class_names(model, &pointers, 2) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_set_class_names(model, nil, 3) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_set_class_names(model, &pointers, 3) == GRAFT_OK)
+    #expect(String(cString: graft_model_class_name(model, 2)) == "blue" && graft_model_class_name(model, 3) == nil)
+
+    // Save, load, and the loaded model predicts the same logits.
+    var o = adam(0.01)
+    try #require(graft_model_compile(model, &o) == GRAFT_OK)
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("graft-cabi-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let path = folder + "/model.h5"
+    #expect(graft_model_save(model, path) == GRAFT_OK, "\(lastError)")
+    #expect(graft_model_save(nil, path) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_save(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_save(model, folder + "/no/such/folder.h5") == GRAFT_ERROR_IO && lastError.contains("does not exist"))
+    var loaded: OpaquePointer?
+    #expect(graft_model_load(path, 2, &loaded) == GRAFT_OK, "\(lastError)")
+    defer { graft_model_free(loaded) }
+    #expect(String(cString: graft_model_class_name(loaded, 1)) == "green")
+    let images = (0..<(2 * 32 * 32 * 3)).map { Float($0 % 251) }
+    var a = [Float](repeating: 0, count: 6), b = [Float](repeating: 1, count: 6)
+    #expect(graft_model_predict(model, images, 2, &a) == GRAFT_OK && graft_model_predict(loaded, images, 2, &b) == GRAFT_OK)
+    #expect(a == b)
+    var history: OpaquePointer?
+    #expect(graft_model_fit(loaded, dataset, nil, 1, nil, nil, &history) == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+
+    var other: OpaquePointer? = OpaquePointer(bitPattern: 1)
+    #expect(graft_model_load(folder + "/absent.h5", 0, &other) == GRAFT_ERROR_IO && other == nil)
+    let keras = try Fixtures.path("resnet50_random.h5")
+    #expect(graft_model_load(keras, 0, &other) == GRAFT_ERROR_FORMAT && lastError.contains("not a Graft model"))
+    #expect(graft_model_load(path, -1, &other) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_load(nil, 0, &other) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_load(path, 0, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
+}
