@@ -410,7 +410,11 @@ void graft_optimizer_options_init_sized(graft_optimizer_options *options, graft_
  * and positive or other bad values, GRAFT_ERROR_STATE without a head. */
 graft_status graft_model_compile(graft_model *model, const graft_optimizer_options *options);
 
-/* Progress after each batch of fit or evaluate. */
+/* Progress after each batch of fit or evaluate, and (fit only) once more at
+ * the end of each epoch, after its validation: then epoch_end is 1, loss and
+ * accuracy are the epoch's figures, and val_loss and val_accuracy hold the
+ * validation figures (NaN without validation data, and in every other
+ * report). The library owns the struct; it is valid during the call only. */
 typedef struct graft_progress {
     int32_t epoch;           /* 0-based */
     int32_t epochs;
@@ -418,11 +422,14 @@ typedef struct graft_progress {
     int64_t steps;
     double loss;             /* running means over the epoch so far */
     double accuracy;
-    double elapsed_seconds;
+    double elapsed_seconds;  /* since fit or evaluate began */
+    int32_t epoch_end;
+    double val_loss;
+    double val_accuracy;
 } graft_progress;
 
-/* Return non-zero to stop at this batch boundary. Called on the thread that
- * called fit or evaluate. */
+/* Return non-zero to stop at this batch boundary (or epoch end). Called on
+ * the thread that called fit or evaluate. */
 typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
 
 /* Trains for `epochs` passes over `train` (categorical cross-entropy from

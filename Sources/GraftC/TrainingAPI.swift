@@ -139,7 +139,8 @@ private func progressClosure(_ function: graft_progress_fn?, _ user: UnsafeMutab
     return { p in
         var c = graft_progress(epoch: Int32(p.epoch), epochs: Int32(p.epochs), step: Int64(p.step),
                                steps: Int64(p.steps), loss: p.loss, accuracy: p.accuracy,
-                               elapsed_seconds: p.elapsedSeconds)
+                               elapsed_seconds: p.elapsedSeconds, epoch_end: p.epochEnd ? 1 : 0,
+                               val_loss: p.valLoss ?? .nan, val_accuracy: p.valAccuracy ?? .nan)
         return function(&c, user) != 0
     }
 }

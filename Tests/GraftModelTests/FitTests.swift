@@ -118,13 +118,17 @@ func stopFromProgress() throws {
     model.setBaseTrainable(false)
     try model.compile(.sgd())
     let train = try colourDataset(count: 24, seed: 5)
-    var calls = 0
+    var calls = 0, epochEnds: [TrainingProgress] = []
     let history = try model.fit(train, epochs: 3) { progress in
         calls += 1
         #expect(progress.steps == 3 && progress.step >= 1 && progress.loss.isFinite)
+        if progress.epochEnd { epochEnds.append(progress) }
         return progress.epoch == 1 && progress.step == 2
     }
-    #expect(history.stopped && history.epochs == 1 && calls == 5)
+    // Epoch 0: three batches and its end; epoch 1: two batches.
+    #expect(history.stopped && history.epochs == 1 && calls == 6)
+    #expect(epochEnds.count == 1 && epochEnds[0].step == 3 && epochEnds[0].valLoss == nil)
+    #expect(epochEnds[0].loss == history.loss[0] && epochEnds[0].accuracy == history.accuracy[0])
 }
 
 @Test("bad calls: fit before compile, mismatched data, no epochs, bad learning rates, non-finite loss")

@@ -72,18 +72,23 @@ func trainingThroughCABI() throws {
     #expect(graft_model_fit(model, dataset, nil, 0, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_fit(model, nil, nil, 1, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
 
-    final class Calls { var count = 0 }
+    final class Calls { var count = 0; var validation: [Double] = [] }
     let calls = Calls()
     let progress: graft_progress_fn = { p, user in
         let calls = Unmanaged<Calls>.fromOpaque(user!).takeUnretainedValue()
         calls.count += 1
-        return p!.pointee.step >= 1 && p!.pointee.loss.isFinite ? 0 : 1
+        let report = p!.pointee
+        if report.epoch_end == 1 { calls.validation.append(report.val_loss) }
+        let validationOnlyAtEnd = report.epoch_end == 1 || (report.val_loss.isNaN && report.val_accuracy.isNaN)
+        return report.step >= 1 && report.loss.isFinite && validationOnlyAtEnd ? 0 : 1
     }
     let status = graft_model_fit(model, dataset, dataset, 4, progress, Unmanaged.passUnretained(calls).toOpaque(),
                                  &history)
     #expect(status == GRAFT_OK, "\(lastError)")
     defer { graft_history_free(history) }
-    #expect(calls.count == 4 * 3 && graft_history_epochs(history) == 4 && graft_history_stopped(history) == 0)
+    // Three batches and one end-of-epoch report per epoch.
+    #expect(calls.count == 4 * (3 + 1) && graft_history_epochs(history) == 4 && graft_history_stopped(history) == 0)
+    #expect(calls.validation == (0..<4).map { graft_history_value(history, "val_loss", $0) })
     let losses = (0..<4).map { graft_history_value(history, "loss", $0) }
     #expect(losses[3] < losses[0], "\(losses)")
     #expect(graft_history_value(history, "val_accuracy", 3) >= 0.9)

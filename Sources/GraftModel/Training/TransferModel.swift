@@ -19,13 +19,18 @@ public struct HeadOptions {
     public init(numClasses: Int) { self.numClasses = numClasses }
 }
 
-/// Progress of fit or evaluate, after each batch.
+/// Progress of fit or evaluate, after each batch, and (fit only) once more
+/// at the end of each epoch, after its validation.
 public struct TrainingProgress {
     public var epoch: Int, epochs: Int
     public var step: Int, steps: Int
     /// Running means over the epoch so far (sample-weighted, as Keras's).
     public var loss: Double, accuracy: Double
     public var elapsedSeconds: Double
+    /// Whether this is the end-of-epoch report; it carries the validation
+    /// figures when fit has validation data.
+    public var epochEnd = false
+    public var valLoss: Double?, valAccuracy: Double?
 }
 
 /// Per-epoch figures of one fit, with Keras's metric names.
@@ -174,9 +179,9 @@ public final class TransferModel {
     // MARK: - Training
 
     /// Trains for `epochs` passes over `train`, evaluating on `validation`
-    /// after each. `progress` is called after each batch; returning true
-    /// stops at that batch boundary (the history then holds the completed
-    /// epochs and `stopped` is set).
+    /// after each. `progress` is called after each batch and at the end of
+    /// each epoch; returning true stops there (the history then holds the
+    /// completed epochs and `stopped` is set).
     public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil,
                     progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
         guard let optimizer else {
@@ -212,10 +217,19 @@ public final class TransferModel {
             }
             history.loss.append(lossSum / Double(max(seen, 1)))
             history.accuracy.append(Double(correct) / Double(max(seen, 1)))
+            var report = TrainingProgress(
+                epoch: epoch, epochs: epochs, step: step, steps: train.batchCount, loss: history.loss[epoch],
+                accuracy: history.accuracy[epoch], elapsedSeconds: 0, epochEnd: true)
             if let validation {
                 let (loss, accuracy) = try evaluate(validation)
                 history.valLoss.append(loss)
                 history.valAccuracy.append(accuracy)
+                (report.valLoss, report.valAccuracy) = (loss, accuracy)
+            }
+            report.elapsedSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if progress?(report) == true {
+                history.stopped = true
+                return history
             }
         }
         return history
