@@ -10,7 +10,7 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 
 // Targets follow the layers of the design: each imports only the ones below it.
 //
-//   GraftC (C ABI, libgraft.so)      graft-bench (benchmark driver)
+//   GraftC (C ABI, libgraft.so)      graft-cli (the `graft` command), graft-bench
 //          |       \                  /
 //          |        GraftModel           layer graph, ResNet builder, inference
 //          |        /        \
@@ -26,6 +26,12 @@ let package = Package(
         // The shared library behind include/graft.h.
         .library(name: "graft", type: .dynamic, targets: ["GraftC"]),
         .executable(name: "graft-bench", targets: ["graft-bench"]),
+        // The `graft` command (`make build` links it as .build/release/graft;
+        // a product cannot share the library's name).
+        .executable(name: "graft-cli", targets: ["graft-cli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -58,6 +64,9 @@ let package = Package(
                              + ["-Xlinker", "-soname=libgraft.so.0", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]),
         .executableTarget(name: "graft-bench", dependencies: ["GraftModel", "GraftData", "CBLAS"]),
+        .executableTarget(name: "graft-cli", dependencies: [
+            "GraftModel", "GraftData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "GraftKernelsTests", dependencies: ["GraftKernels"]),
         .testTarget(name: "GraftDataTests", dependencies: ["GraftData"]),

@@ -48,6 +48,7 @@ extension TransferModel {
     /// model computed, and is compiled with the saved optimizer options if
     /// that model was compiled.
     public static func load(from path: String, threads: Int = 0) throws -> TransferModel {
+        guard access(path, F_OK) == 0 else { throw GraftError.io("model file not found: \(path)") }
         let file = try KerasWeightFile(path: path)
         let graft = graftGroup
         guard file.file.exists(graft), let version = try file.file.integerAttribute("format_version", of: graft)?.first

@@ -1,0 +1,190 @@
+import ArgumentParser
+import Glibc
+import GraftData
+import GraftKernels
+import GraftModel
+
+/// `graft`: transfer learning on ResNet from the command line.
+@main
+struct Graft: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graft",
+        abstract: "Transfer learning on a ResNet base, on the CPU.",
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Demo.self])
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a new head on a frozen base from a folder of class folders, then optionally fine-tune.",
+        discussion: """
+            Writes the model (an .h5 file Keras can load weights from), history.csv and an SVG chart of \
+            accuracy and loss per epoch. Example, the beans workflow:
+              graft train beans/train --test-dir beans/test --augmentation horizontal_and_vertical \\
+                --epochs 20 --fine-tune-epochs 5 --unfreeze-last 10
+            """)
+
+    @Argument(help: "Folder with one sub-folder of images per class.")
+    var dataDir: String
+    @Option(help: "Folder of class folders to evaluate on at the end.")
+    var testDir: String?
+    @Option(help: "Base weights: a Keras .h5 file, \"imagenet\" (the standard notop file, found in $GRAFT_WEIGHTS_DIR or Keras's cache) or \"random\".")
+    var weights = "imagenet"
+    @Option(help: "resnet50, resnet101 or resnet152.")
+    var architecture = "resnet50"
+    @Option(help: "Image size: N or HEIGHTxWIDTH.")
+    var imageSize = "100"
+    @Option var batchSize = 32
+    @Option(help: "Fraction of the images held out for validation (0: none).")
+    var validationSplit = 0.2
+    @Option(help: "Seed of the split, the shuffles, the head's initialisation and the flips.")
+    var seed: UInt32 = 417
+    @Option(help: "avg (GlobalAveragePooling2D) or flatten.")
+    var pooling = "avg"
+    @Option(parsing: .upToNextOption, help: "Sizes of hidden Dense layers of the head.")
+    var hidden: [Int] = []
+    @Option(help: "Dropout rate in the head.")
+    var dropout: Float = 0
+    @Option(help: "RandomFlip while training: none, horizontal, vertical or horizontal_and_vertical.")
+    var augmentation = "none"
+    @Option(help: "adam or sgd.")
+    var optimizer = "adam"
+    @Option(help: "Learning rate of the frozen phase (Keras's default for the optimizer if omitted).")
+    var learningRate: Float?
+    @Option(help: "SGD's momentum.")
+    var momentum: Float = 0
+    @Option(help: "Epochs with the base frozen.")
+    var epochs = 10
+    @Option(help: "Epochs of fine-tuning afterwards (0: none).")
+    var fineTuneEpochs = 0
+    @Option(help: "Fine-tune only the base's last N layers (10: the last residual block); 0 unfreezes the whole base.")
+    var unfreezeLast = 0
+    @Option var fineTuneLearningRate: Float = 1e-5
+    @Option(help: "Worker threads (0: one per core).")
+    var threads = 0
+    @Option(help: "Where to save the trained model.")
+    var output = "model.h5"
+    @Option var history = "history.csv"
+    @Option var chart = "history.svg"
+
+    func run() throws {
+        var w = Workflow(dataDirectory: dataDir)
+        w.testDirectory = testDir
+        w.weights = weights
+        guard let architecture = ResNetArchitecture(rawValue: architecture) else {
+            throw GraftError.invalidArgument("unknown architecture \"\(self.architecture)\" (resnet50, resnet101, resnet152)")
+        }
+        w.architecture = architecture
+        (w.imageHeight, w.imageWidth) = try parseSize(imageSize)
+        w.batchSize = batchSize
+        w.validationSplit = validationSplit
+        w.seed = seed
+        guard let pooling = HeadOptions.Pooling(rawValue: pooling) else {
+            throw GraftError.invalidArgument("--pooling must be avg or flatten, not \"\(self.pooling)\"")
+        }
+        w.head.pooling = pooling
+        w.head.hiddenUnits = hidden
+        w.head.dropout = dropout
+        if augmentation != "none" {
+            guard let flip = RandomFlip.Mode(rawValue: augmentation) else {
+                throw GraftError.invalidArgument(
+                    "--augmentation must be none, horizontal, vertical or horizontal_and_vertical, not \"\(augmentation)\"")
+            }
+            w.augmentation = flip
+        }
+        w.optimizer = optimizer
+        w.learningRate = learningRate
+        w.momentum = momentum
+        w.epochs = epochs
+        w.fineTuneEpochs = fineTuneEpochs
+        w.unfreezeLast = unfreezeLast
+        w.fineTuneLearningRate = fineTuneLearningRate
+        w.threads = threads
+        w.output = output
+        w.historyPath = history
+        w.chartPath = chart
+        try w.run()
+    }
+}
+
+/// "100" -> (100, 100); "72x120" -> (72, 120).
+func parseSize(_ text: String) throws -> (Int, Int) {
+    let parts = text.split(separator: "x").map { Int($0) }
+    guard (parts.count == 1 || parts.count == 2), let h = parts.first!, let w = parts.last! else {
+        throw GraftError.invalidArgument("--image-size must be N or HEIGHTxWIDTH, not \"\(text)\"")
+    }
+    return (h, w)
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Loss and accuracy of a saved model on a folder of class folders.")
+
+    @Argument(help: "A model saved by graft train (or graft_model_save).")
+    var model: String
+    @Argument(help: "Folder with one sub-folder of images per class (the model's classes).")
+    var dataDir: String
+    @Option var batchSize = 32
+    @Option var threads = 0
+
+    func run() throws {
+        let model = try TransferModel.load(from: model, threads: threads)
+        var options = DatasetOptions()
+        (options.imageHeight, options.imageWidth) = (model.base.base.inputHeight, model.base.base.inputWidth)
+        (options.batchSize, options.shuffle, options.threads) = (batchSize, false, threads)
+        let data = try ImageDataset.fromDirectory(dataDir, options: options)
+        var bar = ProgressBar(fitting: false)
+        let (loss, accuracy) = try model.evaluate(data) { bar.report($0) }
+        bar.finishEvaluation()
+        print("accuracy: \(String(fourDecimals: accuracy)) - loss: \(String(fourDecimals: loss))")
+    }
+}
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The most likely classes of images, with their probabilities.")
+
+    @Argument(help: "A model saved by graft train.")
+    var model: String
+    @Argument(help: "Image files (JPEG, PNG, BMP, GIF), resized to the model's input size.")
+    var images: [String]
+    @Option(help: "Classes to show per image.")
+    var topK = 3
+    @Option var threads = 0
+
+    func run() throws {
+        let model = try TransferModel.load(from: model, threads: threads)
+        let (height, width) = (model.base.base.inputHeight, model.base.base.inputWidth)
+        let classes = model.head.numClasses
+        let names = model.classNames ?? (0..<classes).map { "class \($0)" }
+        var pixels = [Float](repeating: 0, count: height * width * 3)
+        var logits = [Float](repeating: 0, count: classes)
+        for path in images {
+            let image = try ImageDecoder.decodeFile(path)
+            image.pixels.withUnsafeBufferPointer { source in
+                BilinearResize.resize(source.baseAddress!, height: image.height, width: image.width,
+                                      region: .whole(height: image.height, width: image.width),
+                                      outHeight: height, outWidth: width, into: &pixels)
+            }
+            try model.predict(images: pixels, count: 1, logits: &logits)
+            let largest = logits.max()!
+            let exps = logits.map { exp(Double($0 - largest)) }
+            let sum = exps.reduce(0, +)
+            let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(max(1, topK))
+            print(path)
+            for c in ranked {
+                print("  \(String(fourDecimals: exps[c] / sum))  \(names[c])")
+            }
+        }
+    }
+}
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The layers of a saved model, as Keras's model.summary() prints them.")
+
+    @Argument(help: "A model saved by graft train.")
+    var model: String
+
+    func run() throws {
+        let loaded = try TransferModel.load(from: model, threads: 1)
+        print(summaryText(loaded, name: model), terminator: "")
+        if let names = loaded.classNames { print(" Classes: " + names.joined(separator: ", ")) }
+    }
+}

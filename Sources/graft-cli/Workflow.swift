@@ -1,0 +1,120 @@
+import GraftData
+import GraftKernels
+import GraftModel
+
+/// The seed workflow that `graft train` and `graft demo` run: a folder of
+/// class folders split into training and validation images; a ResNet base,
+/// frozen, under a new head, trained; then optionally fine-tuned (the whole
+/// base or its last N layers, recompiled with a small learning rate);
+/// evaluated on a test folder if there is one; saved with its history and chart.
+struct Workflow {
+    var dataDirectory: String
+    var testDirectory: String?
+    var weights = "imagenet"
+    var architecture = ResNetArchitecture.resnet50
+    var imageHeight = 100, imageWidth = 100
+    var batchSize = 32
+    var validationSplit = 0.2
+    var seed: UInt32 = 417
+    var head = HeadOptions(numClasses: 0)
+    var augmentation: RandomFlip.Mode?
+    var optimizer = "adam"
+    var learningRate: Float?
+    var momentum: Float = 0
+    var epochs = 10
+    var fineTuneEpochs = 0
+    /// Layers of the base unfrozen for fine-tuning, counted from its end; 0
+    /// unfreezes the whole base.
+    var unfreezeLast = 0
+    var fineTuneLearningRate: Float = 1e-5
+    var threads = 0
+    var output = "model.h5"
+    var historyPath = "history.csv"
+    var chartPath = "history.svg"
+
+    /// The optimizer with `rate`, or Keras's default rate for it.
+    func optimizerConfig(rate: Float?) throws -> OptimizerConfig {
+        switch optimizer {
+        case "adam": return .adam(learningRate: rate ?? 0.001)
+        case "sgd": return .sgd(learningRate: rate ?? 0.01, momentum: momentum)
+        default: throw GraftError.invalidArgument("unknown optimizer \"\(optimizer)\" (adam or sgd)")
+        }
+    }
+
+    func run() throws {
+        var dataOptions = DatasetOptions()
+        (dataOptions.imageHeight, dataOptions.imageWidth) = (imageHeight, imageWidth)
+        dataOptions.batchSize = batchSize
+        dataOptions.seed = seed
+        dataOptions.threads = threads
+        let train: ImageDataset, validation: ImageDataset?
+        if validationSplit > 0 {
+            dataOptions.validationSplit = validationSplit
+            (train, validation) = try ImageDataset.fromDirectorySplit(dataDirectory, options: dataOptions)
+        } else {
+            (train, validation) = (try ImageDataset.fromDirectory(dataDirectory, options: dataOptions), nil)
+        }
+        print("Found \(train.count + (validation?.count ?? 0)) files belonging to \(train.classNames.count) classes: "
+              + "\(train.count) for training, \(validation?.count ?? 0) for validation.")
+
+        var modelOptions = ModelOptions()
+        modelOptions.architecture = architecture
+        (modelOptions.inputHeight, modelOptions.inputWidth) = (imageHeight, imageWidth)
+        modelOptions.threads = threads
+        modelOptions.seed = UInt64(seed)
+        switch weights {
+        case "random": modelOptions.weights = .random
+        case "imagenet": modelOptions.weights = .imagenet
+        default: modelOptions.weights = .file(weights)
+        }
+        let base = try Model(modelOptions)
+        print("Base: \(architecture.rawValue), weights: \(weights == "random" ? "random initialisation" : weights)")
+
+        var head = head
+        head.numClasses = train.classNames.count
+        let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: UInt64(seed))
+        var history = WorkflowHistory()
+
+        print("\nTraining the head, base frozen:")
+        model.setBaseTrainable(false)
+        try model.compile(try optimizerConfig(rate: learningRate))
+        history.append(try fit(model, train, validation, epochs: epochs), phase: "frozen")
+
+        if fineTuneEpochs > 0 {
+            model.setBaseTrainable(true)
+            if unfreezeLast > 0 {
+                guard unfreezeLast <= model.baseLayerCount else {
+                    throw GraftError.invalidArgument(
+                        "--unfreeze-last \(unfreezeLast) is more than the base's \(model.baseLayerCount) layers")
+                }
+                for i in 0..<(model.baseLayerCount - unfreezeLast) { try model.setTrainable(false, layer: i) }
+            }
+            let what = unfreezeLast > 0 ? "the base's last \(unfreezeLast) layers" : "the whole base"
+            print("\nFine-tuning \(what), learning rate \(fineTuneLearningRate):")
+            try model.compile(try optimizerConfig(rate: fineTuneLearningRate))
+            history.append(try fit(model, train, validation, epochs: fineTuneEpochs), phase: "fine-tune")
+        }
+
+        if let testDirectory {
+            var testOptions = dataOptions
+            (testOptions.validationSplit, testOptions.subset, testOptions.shuffle) = (nil, nil, false)
+            let test = try ImageDataset.fromDirectory(testDirectory, options: testOptions)
+            print("\nTest (\(test.count) files):")
+            var bar = ProgressBar(fitting: false)
+            let (loss, accuracy) = try model.evaluate(test) { bar.report($0) }
+            bar.finishEvaluation()
+            print("Test accuracy: \(String(fourDecimals: accuracy)), test loss: \(String(fourDecimals: loss))")
+        }
+
+        try model.save(to: output)
+        try writeText(history.csv, to: historyPath)
+        try writeText(history.svg, to: chartPath)
+        print("\nSaved the model to \(output), the history to \(historyPath), the chart of accuracy and loss to \(chartPath)")
+    }
+
+    private func fit(_ model: TransferModel, _ train: ImageDataset, _ validation: ImageDataset?,
+                     epochs: Int) throws -> History {
+        var bar = ProgressBar(fitting: true)
+        return try model.fit(train, epochs: epochs, validation: validation) { bar.report($0) }
+    }
+}
