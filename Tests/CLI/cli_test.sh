@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The graft command end to end on a tiny generated dataset: demo, train,
+# evaluate, predict, summary, and its errors. Usage: cli_test.sh PATH/TO/graft
+set -euo pipefail
+GRAFT=$(realpath "$1")
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK"
+fail() { echo "cli_test: $*" >&2; exit 1; }
+
+# demo: the beans workflow, random weights, a few images.
+"$GRAFT" demo --output-dir demo --weights random --images-per-class 6 --epochs 2 --fine-tune-epochs 1 > demo.log
+grep -q "Fine-tuning the base's last 10 layers" demo.log || fail "demo did not fine-tune"
+grep -q "Test accuracy: " demo.log || fail "demo printed no test accuracy"
+[ "$(wc -l < demo/history.csv)" = 4 ] || fail "history.csv should hold a header and 3 epochs"
+head -1 demo/history.csv | grep -qx "epoch,phase,loss,accuracy,val_loss,val_accuracy" || fail "history.csv header"
+grep -q "^3,fine-tune," demo/history.csv || fail "history.csv phases"
+grep -q "<svg" demo/history.svg && grep -q "polyline" demo/history.svg || fail "history.svg has no curves"
+
+# train with other options on the same folders, then use the model.
+"$GRAFT" train demo/data/train --weights random --image-size 64x48 --batch-size 8 --validation-split 0.25 \
+    --optimizer sgd --learning-rate 0.01 --momentum 0.9 --hidden 16 --dropout 0.2 --epochs 1 \
+    --fine-tune-epochs 1 --output trained.h5 --history h.csv --chart h.svg > train.log
+grep -q "Fine-tuning the whole base" train.log || fail "train did not fine-tune the whole base"
+[ -s trained.h5 ] && [ -s h.csv ] && [ -s h.svg ] || fail "train wrote no model, history or chart"
+
+"$GRAFT" evaluate trained.h5 demo/data/test > evaluate.log
+grep -Eq "^accuracy: [0-9.]+ - loss: [0-9.]+$" evaluate.log || fail "evaluate: $(cat evaluate.log)"
+
+"$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --top-k 2 > predict.log
+[ "$(wc -l < predict.log)" = 3 ] || fail "predict should print the file and 2 classes"
+grep -Eq "^  [0-9.]+  (checks|discs|rings|stripes)$" predict.log || fail "predict: $(cat predict.log)"
+
+"$GRAFT" summary trained.h5 > summary.log
+grep -q "dense_1 (Dense)" summary.log || fail "summary lacks the output layer"
+# ResNet50's 23,587,712 parameters, Dense(2048 -> 16) and Dense(16 -> 4).
+grep -q "Total params: 23,620,564 " summary.log || fail "summary: $(tail -4 summary.log)"
+grep -q "Classes: checks, discs, rings, stripes" summary.log || fail "summary lacks the class names"
+
+# Errors: a message and a non-zero status, never a crash.
+if "$GRAFT" evaluate missing.h5 demo/data/test 2> err.log; then fail "evaluate of a missing model succeeded"; fi
+grep -q "model file not found: missing.h5" err.log || fail "missing model: $(cat err.log)"
+if "$GRAFT" predict demo/history.csv x.bmp 2> err.log; then fail "predict with a CSV as model succeeded"; fi
+grep -q "not a valid HDF5 file" err.log || fail "CSV as model: $(cat err.log)"
+if "$GRAFT" train no-such-folder --weights random 2> err.log; then fail "train on a missing folder succeeded"; fi
+grep -qi "no-such-folder" err.log || fail "missing folder: $(cat err.log)"
+if "$GRAFT" train demo/data/train --weights random --augmentation sideways 2> err.log; then fail "bad augmentation accepted"; fi
+grep -q "augmentation" err.log || fail "bad augmentation: $(cat err.log)"
+echo "cli_test: ok"
