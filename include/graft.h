@@ -190,12 +190,15 @@ const char *graft_dataset_file_path(const graft_dataset *dataset, int64_t index)
 /* Class index of image `index` (same order as the file paths), -1 out of range. */
 int32_t graft_dataset_label(const graft_dataset *dataset, int64_t index);
 
-/* Size of the dataset's images (what a batch holds per image). */
+/* Size of the dataset's images (what a batch holds per image). Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs. */
 graft_status graft_dataset_image_shape(const graft_dataset *dataset, int32_t *height, int32_t *width);
 
 /* Starts a new pass over the dataset (a new shuffle when shuffling); the
  * batches are decoded on worker threads ahead of graft_dataset_next_batch.
- * An unfinished pass is abandoned. */
+ * An unfinished pass is abandoned. Returns GRAFT_ERROR_INVALID_ARGUMENT for
+ * NULL. A pass belongs to the dataset: fit and evaluate make their own and do
+ * not disturb it. */
 graft_status graft_dataset_begin_epoch(graft_dataset *dataset);
 
 /* Writes the pass's next batch: up to batch_size images (NHWC float32, RGB
@@ -329,29 +332,35 @@ typedef struct graft_head_options {
     uint64_t seed;
 } graft_head_options;
 
+/* Fills the defaults above. NULL is ignored. Use the macro: */
 void graft_head_options_init_sized(graft_head_options *options, size_t struct_size);
 #define graft_head_options_init(options) \
     graft_head_options_init_sized((options), sizeof *(options))
 
 /* Puts a new head on the model's base, which makes it trainable: its layers
- * become the base's then the head's (the output Dense last). Returns
- * GRAFT_ERROR_STATE if the model has a head already,
- * GRAFT_ERROR_INVALID_ARGUMENT for bad options. */
+ * become the base's then the head's (the output Dense last); its weights are
+ * initialised as Keras's (glorot-uniform kernels, zero biases) from the seed.
+ * Returns GRAFT_ERROR_STATE if the model has a head already,
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or bad options (num_classes < 1,
+ * hidden sizes < 1, dropout outside [0, 1), unknown pooling or flip). */
 graft_status graft_model_add_head(graft_model *model, const graft_head_options *options);
 
 /* All layers (base, then head); -1 if model is NULL. */
 int graft_model_layer_count(const graft_model *model);
 
-/* Name of layer `index` of all layers (negative from the end), or NULL. */
+/* Name of layer `index` of all layers (negative from the end), or NULL. The
+ * string belongs to the model. */
 const char *graft_model_layer_name(const graft_model *model, int index);
 
-/* Keras's base.trainable = value: every layer of the base. */
+/* Keras's base.trainable = value: every layer of the base. Cached frozen
+ * features are dropped. Returns GRAFT_ERROR_INVALID_ARGUMENT for NULL. */
 graft_status graft_model_set_base_trainable(graft_model *model, int trainable);
 
 /* Keras's layer.trainable = value for layer `index` of all layers (negative
  * counts from the end, so -1 is the output Dense). A frozen layer's weights
  * never change; BatchNormalization always runs in inference mode and, when
- * trainable, trains gamma and beta only. */
+ * trainable, trains gamma and beta only. Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULL or an index out of range. */
 graft_status graft_model_set_layer_trainable(graft_model *model, int index, int trainable);
 
 /* 1 if layer `index` is trainable, 0 if frozen, -1 out of range or NULL. */
@@ -366,17 +375,22 @@ int graft_model_layer_index(const graft_model *model, const char *name);
 int graft_model_layer_weight_count(const graft_model *model, int index);
 
 /* Shape of weight `weight` of layer `index`: *rank dimensions into dims
- * (at most 4). */
+ * (at most 4). Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs or an index
+ * out of range (the message says the range). */
 graft_status graft_model_layer_weight_shape(const graft_model *model, int index, int weight, int32_t *rank,
                                             int64_t dims[4]);
 
 /* Copies weight `weight` of layer `index` into `values` (count floats, which
- * must be the weight's size). */
+ * must be the weight's size; the caller owns the buffer). Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs, an index out of range or a count
+ * that is not the weight's size (the message gives its shape). */
 graft_status graft_model_get_layer_weight(const graft_model *model, int index, int weight, float *values,
                                           int64_t count);
 
 /* Replaces weight `weight` of layer `index` with `values` (count floats, the
- * weight's size); later calls use the new values. */
+ * weight's size; copied); later calls use the new values and cached
+ * features are dropped. Statuses as graft_model_get_layer_weight; on failure
+ * the weight is unchanged. */
 graft_status graft_model_set_layer_weight(graft_model *model, int index, int weight, const float *values,
                                           int64_t count);
 
@@ -399,15 +413,17 @@ typedef struct graft_optimizer_options {
     float epsilon;           /* Adam */
 } graft_optimizer_options;
 
-/* Fills the defaults of `kind`. Use the macro: */
+/* Fills the defaults of `kind`. NULL is ignored. Use the macro: */
 void graft_optimizer_options_init_sized(graft_optimizer_options *options, graft_optimizer kind,
                                         size_t struct_size);
 #define graft_optimizer_options_init(options, kind) \
     graft_optimizer_options_init_sized((options), (kind), sizeof *(options))
 
 /* Sets the optimizer with fresh state (recompiling resets it, as in Keras).
- * Returns GRAFT_ERROR_INVALID_ARGUMENT for a learning rate that is not finite
- * and positive or other bad values, GRAFT_ERROR_STATE without a head. */
+ * Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs, an unknown kind, a learning
+ * rate that is not finite and positive, momentum or betas outside [0, 1), an
+ * epsilon that is not positive; GRAFT_ERROR_STATE without a head. On failure
+ * the previous optimizer stays. */
 graft_status graft_model_compile(graft_model *model, const graft_optimizer_options *options);
 
 /* Progress after each batch of fit or evaluate, and (fit only) once more at
@@ -446,6 +462,9 @@ typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
 graft_status graft_model_fit(graft_model *model, graft_dataset *train, graft_dataset *validation, int epochs,
                              graft_progress_fn progress, void *user, graft_history **history);
 
+/* The history functions read a history that nothing else changes: they may
+ * be called from any thread. */
+
 /* Epochs recorded; -1 if NULL. */
 int graft_history_epochs(const graft_history *history);
 
@@ -456,15 +475,23 @@ double graft_history_value(const graft_history *history, const char *metric, int
 /* 1 if a progress callback stopped the fit, else 0. */
 int graft_history_stopped(const graft_history *history);
 
+/* Releases a history. NULL is ignored. */
 void graft_history_free(graft_history *history);
 
-/* Mean loss and accuracy over a dataset (no augmentation, no dropout).
- * Returns GRAFT_ERROR_CANCELLED if `progress` asked to stop. */
+/* Mean loss and accuracy over a dataset (no augmentation, no dropout), into
+ * *loss and *accuracy. The model's weights are not changed. Returns
+ * GRAFT_ERROR_STATE without a head, GRAFT_ERROR_INVALID_ARGUMENT (NULLs, a
+ * dataset whose image size, class count or class names differ from the
+ * model's, an empty dataset), GRAFT_ERROR_CANCELLED if `progress` asked to
+ * stop, image errors from the dataset. */
 graft_status graft_model_evaluate(graft_model *model, graft_dataset *dataset, graft_progress_fn progress,
                                   void *user, double *loss, double *accuracy);
 
-/* Logits (count x num_classes) for RGB images with pixel values 0..255
- * (count x input_height x input_width x 3), preprocessing inside. */
+/* Logits (count x num_classes floats into `logits_out`, which the caller
+ * owns) for RGB images with pixel values 0..255 (count x input_height x
+ * input_width x 3), preprocessing inside; as Keras's predict, no dropout and
+ * no augmentation. Returns GRAFT_ERROR_STATE without a head,
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or count < 1. */
 graft_status graft_model_predict(graft_model *model, const float *images_nhwc, int64_t count,
                                  float *logits_out);
 
