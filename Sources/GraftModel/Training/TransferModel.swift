@@ -173,8 +173,29 @@ public final class TransferModel {
 
     /// Index of the earliest layer with trainable weights, if any.
     var firstTrainable: Int? { layers.firstIndex { $0.trainable && !$0.weights.isEmpty } }
-    /// Whether the whole base is frozen, so that its output can be cached.
+    /// Whether the whole base is frozen (its weights then never change).
     var baseFrozen: Bool { (firstTrainable ?? 0) >= baseLayerCount }
+
+    /// The last layer of the frozen prefix whose output training resumes
+    /// from: the layer before the first trainable one, when everything after
+    /// it reads only it and later layers (as `layers[:-10]` frozen ends at the
+    /// previous block's output), else nil. The prefix stops before any
+    /// Dropout: that drops values in training, which the compiled prefix (an
+    /// inference plan) would not, and its output is not a function of the
+    /// image alone, which the cache needs.
+    private func frozenBoundary() -> Int? {
+        guard var boundary = firstTrainable.map({ $0 - 1 }) else { return nil }
+        if let dropout = layers[...boundary].firstIndex(where: { if case .dropout = $0.kind { true } else { false } }) {
+            boundary = dropout - 1
+        }
+        let closed = layers[(boundary + 1)...].allSatisfy { $0.inputs.allSatisfy { $0 >= boundary } }
+        // A prefix without a convolution is a copy of the input: nothing to save.
+        let computes = layers[...max(boundary, 0)].contains { if case .conv2D = $0.kind { true } else { false } }
+        return boundary > 0 && closed && computes ? boundary : nil
+    }
+
+    /// Where fit and evaluate take cached prefix outputs from, if anywhere.
+    private var cacheBoundary: Int? { featureCacheLimit > 0 ? frozenBoundary() : nil }
 
     // MARK: - Training
 
@@ -260,10 +281,10 @@ public final class TransferModel {
         let step = try TrainingStep(network: network, threads: base.threads, pool: pool.tensors)
         let dropoutSeed = seed &+ UInt64(steps) &* 0x2545_F491_4F6C_DD1D
         let activations: TrainingStep.Activations
-        if baseFrozen && featureCacheLimit > 0 {
-            let features = try cachedFeatures(batch, of: dataset, variants: variants)
+        if let boundary = cacheBoundary {
+            let features = try cachedFeatures(batch, of: dataset, variants: variants, boundary: boundary)
             activations = try step.forward(nil, batch: batch.count, training: true, dropoutSeed: dropoutSeed,
-                                           resume: (baseLayerCount - 1, features))
+                                           resume: (boundary, features))
         } else {
             let input = preprocessedBatch(batch, dataset: dataset, variants: variants)
             if let (boundary, plan) = try compiledPrefix(capacity: batch.count) {
@@ -299,14 +320,9 @@ public final class TransferModel {
         return (loss, correct)
     }
 
-    /// A compiled plan for the frozen layers before the first trainable one,
-    /// when they end in one layer that everything after reads through (as
-    /// `layers[:-10]` frozen ends at the previous block's output), else nil.
+    /// A compiled plan for the frozen prefix (`frozenBoundary`), if there is one.
     private func compiledPrefix(capacity: Int) throws -> (Int, InferencePlan)? {
-        guard let start = firstTrainable, start > 1 else { return nil }
-        let boundary = start - 1
-        let closed = layers[start...].allSatisfy { $0.inputs.allSatisfy { $0 >= boundary } }
-        guard closed else { return nil }
+        guard let boundary = frozenBoundary() else { return nil }
         if let existing = prefixPlan, existing.layer == boundary, existing.plan.capacity >= capacity {
             return (boundary, existing.plan)
         }
@@ -330,11 +346,13 @@ public final class TransferModel {
         return input
     }
 
-    /// The frozen base's output for the batch, from the cache where already
-    /// computed (per image and flip variant), else computed now and stored.
-    private func cachedFeatures(_ batch: Batch, of dataset: ImageDataset,
-                                variants: [RandomFlip.Variant]) throws -> Tensor {
-        let featureFloats = base.featureShape.reduce(1, *)
+    /// The frozen prefix's output (through layer `boundary`) for the batch,
+    /// from the cache where already computed (per image and flip variant),
+    /// else computed now and stored.
+    private func cachedFeatures(_ batch: Batch, of dataset: ImageDataset, variants: [RandomFlip.Variant],
+                                boundary: Int) throws -> Tensor {
+        let featureShape = layers[boundary].outputShape
+        let featureFloats = featureShape.reduce(1, *)
         let isValidation = variants.isEmpty
         let id = ObjectIdentifier(dataset)
         var entry = isValidation ? validationCache : cache
@@ -357,8 +375,14 @@ public final class TransferModel {
                                      width: dataset.imageWidth, channels: 3)
                 }
             }
-            try withExtendedLifetime(input) {
-                try base.features(images: input.data, count: missing.count, output: output.data)
+            base.preprocessing.apply(input: input.data, pixels: input.count / 3, output: input.data)
+            // `boundary` is frozenBoundary(), so this plan exists and ends there.
+            let plan = try compiledPrefix(capacity: min(missing.count, Model.maxBatch))!.1
+            withExtendedLifetime(input) {
+                for start in stride(from: 0, to: missing.count, by: plan.capacity) {
+                    let n = min(plan.capacity, missing.count - start)
+                    plan.run(input: input.data + start * perImage, batch: n, output: output.data + start * featureFloats)
+                }
             }
             for (k, i) in missing.enumerated() {
                 store.destination(image: batch.indices[i], variant: variantOf(i))
@@ -366,7 +390,7 @@ public final class TransferModel {
                 store.markFilled(image: batch.indices[i], variant: variantOf(i))
             }
         }
-        let features = Tensor(shape: [batch.count] + base.featureShape)
+        let features = Tensor(shape: [batch.count] + featureShape)
         for i in 0..<batch.count {
             (features.data + i * featureFloats).update(
                 from: store.features(image: batch.indices[i], variant: variantOf(i))!, count: featureFloats)
@@ -386,11 +410,11 @@ public final class TransferModel {
         let classes = head.numClasses
         while let batch = try iterator.next() {
             let logits = Tensor(shape: [batch.count, classes])
-            if baseFrozen && featureCacheLimit > 0 {
-                let features = try cachedFeatures(batch, of: dataset, variants: [])
+            if let boundary = cacheBoundary {
+                let features = try cachedFeatures(batch, of: dataset, variants: [], boundary: boundary)
                 let step = try TrainingStep(network: network, threads: base.threads)
                 let activations = try step.forward(nil, batch: batch.count, training: false, dropoutSeed: 0,
-                                                   resume: (baseLayerCount - 1, features))
+                                                   resume: (boundary, features))
                 withExtendedLifetime(activations) {
                     logits.data.update(from: activations.logits.data, count: logits.count)
                 }
