@@ -1,15 +1,18 @@
 # Graft — build, test, benchmark and demo.
 #
-#   make demo    build Graft and run the base on a few generated images
+#   make demo    build Graft and run the beans workflow on a generated dataset
 #   make test    every test: Swift unit and Keras-parity tests, C ABI, Python
 #   make bench   Graft vs Keras vs ONNX Runtime, side by side
+#   make examples          build the C examples (examples/c) into .build/release
+#   make install PREFIX=…  graft.h, libgraft.so and graft.pc (default /usr/local)
 #
 # Debian packages are installed when missing (make deps); Keras, ONNX Runtime
 # and pytest live in a virtual environment (.venv) that `make test` and
 # `make bench` create; the Keras reference data is generated into .fixtures/
 # (model/: weights and outputs; data/: listings, splits, resizes; decode/:
-# images and their decoded pixels; training/: Keras's training steps), each
-# part with its own STAMP.
+# images and their decoded pixels; training/: Keras's training steps;
+# examples/: a tiny generated image folder the examples run on), each part
+# with its own STAMP.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -28,12 +31,25 @@ FIXTURES := .fixtures
 
 DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libturbojpeg0-dev libjpeg-dev libpng-dev pkg-config
 PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng
-PYTHON_PACKAGES := tensorflow-cpu h5py onnx onnxruntime pytest numpy
+PYTHON_PACKAGES := tensorflow-cpu h5py onnx onnxruntime pytest numpy matplotlib
 
 C_FLAGS := -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude
 LINK_GRAFT := -L$(BUILD) -lgraft -Wl,-rpath,'$$ORIGIN' -lm
 
-.PHONY: all deps build test test-swift test-c test-python fixtures venv bench demo clean
+C_EXAMPLES := features fruits360 beans
+# The seed workflows made tiny for the tests: 3 classes of 8 training and 4
+# test images at 32x32 (the smallest input ResNet50 takes), one epoch a phase.
+EXAMPLES_DATA := $(FIXTURES)/examples
+EXAMPLE_ARGS := --image-size 32 --batch-size 8 --epochs 1 --fine-tune-epochs 1
+
+# make install: where to (DESTDIR is prepended to every path, for staging).
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+VERSION := $(shell sed -n 's/^let graftVersion = "\(.*\)"$$/\1/p' Sources/GraftC/Library.swift)
+
+.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install fixtures venv bench demo \
+	examples install clean
 
 all: build
 
@@ -46,11 +62,14 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
 	fi
 
-## build: libgraft.so (self-contained: the Swift runtime linked in) and graft-bench.
+## build: libgraft.so (self-contained: the Swift runtime linked in), the
+## graft command (.build/release/graft) and graft-bench.
 build: deps
 	GRAFT_STATIC_STDLIB=1 $(SWIFT) build -c release --product graft
 	$(SWIFT) build -c release --product graft-bench
+	$(SWIFT) build -c release --product graft-cli
 	ln -sf libgraft.so $(BUILD)/$(SONAME)
+	ln -sf graft-cli $(BUILD)/graft
 
 ## venv: Keras (tensorflow-cpu), ONNX Runtime and pytest, for tests and benchmarks.
 venv: $(VENV)/.installed
@@ -60,7 +79,8 @@ $(VENV)/.installed:
 	touch $@
 
 ## fixtures: reference data computed by Keras and TensorFlow themselves.
-fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP $(FIXTURES)/training/STAMP
+fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP $(FIXTURES)/training/STAMP \
+	$(EXAMPLES_DATA)/STAMP
 $(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV)/.installed
 	$(VPY) tools/make_fixtures.py $(FIXTURES)/model
 $(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV)/.installed
@@ -69,8 +89,10 @@ $(FIXTURES)/decode/STAMP: tools/make_decode_fixtures.py $(VENV)/.installed
 	$(VPY) tools/make_decode_fixtures.py $(FIXTURES)/decode
 $(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.py $(VENV)/.installed
 	$(VPY) tools/make_training_fixtures.py $(FIXTURES)/training
+$(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV)/.installed
+	$(VPY) tools/make_demo_dataset.py $(EXAMPLES_DATA) --classes 3 --train 8 --test 4 --size 32 --seed 0
 
-test: deps fixtures test-swift build test-c test-python
+test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install
 
 # Test bundles link the Swift runtime dynamically (XCTest and Testing have no
 # static libraries), so they are built without GRAFT_STATIC_STDLIB; `build`
@@ -88,15 +110,72 @@ test-c: build fixtures
 test-python: build fixtures
 	$(VPY) -m pytest -q bindings/python/tests
 
+# The graft command end to end on a tiny generated dataset.
+test-cli: build
+	Tests/CLI/cli_test.sh $(BUILD)/graft
+
+## examples: the C examples, built against include/ and the release library.
+examples: build
+	for name in $(C_EXAMPLES); do \
+		$(CC) $(C_FLAGS) examples/c/$$name.c $(LINK_GRAFT) -o $(BUILD)/$$name; \
+	done
+
+# The four seed-workflow examples, tiny, with random weights and with a Keras
+# weight file (the fixtures' random ResNet50); the beans examples also save
+# their model (and the Python one loads it back). The Python examples run the
+# checkout's package on the library just built, whatever else is installed.
+EXAMPLE_PYTHON := PYTHONPATH=bindings/python GRAFT_LIBRARY=$(CURDIR)/$(LIB) $(VPY)
+test-examples: examples $(EXAMPLES_DATA)/STAMP $(FIXTURES)/model/STAMP
+	$(BUILD)/beans $(EXAMPLES_DATA) random $(EXAMPLE_ARGS) --save $(BUILD)/beans-example-c.h5
+	$(BUILD)/fruits360 $(EXAMPLES_DATA) $(FIXTURES)/model/resnet50_random.h5 $(EXAMPLE_ARGS)
+	$(EXAMPLE_PYTHON) examples/python/beans.py $(EXAMPLES_DATA) $(FIXTURES)/model/resnet50_random.h5 \
+		$(EXAMPLE_ARGS) --save $(BUILD)/beans-example-python.h5
+	$(EXAMPLE_PYTHON) examples/python/fruits360.py $(EXAMPLES_DATA) random $(EXAMPLE_ARGS)
+
+## install: include/graft.h, libgraft.so.0 (the SONAME) with its libgraft.so
+## link, and lib/pkgconfig/graft.pc under PREFIX (default /usr/local; LIBDIR,
+## INCLUDEDIR and DESTDIR as usual). It installs what `make build` made, and
+## builds nothing, so that `sudo make install` needs no Swift toolchain.
+# graft.pc has no Requires.private: graft.h includes none of the libraries
+# libgraft.so links (OpenBLAS, HDF5, libturbojpeg, libpng), and there is no
+# static libgraft.a for `pkg-config --static` to serve; listing them would
+# only make `pkg-config --cflags graft` fail where their -dev packages are
+# not installed.
+install:
+	@test -f $(LIB) || { echo "$(LIB) is missing: run make build first" >&2; exit 1; }
+	@if readelf -d $(LIB) | grep -F libswiftCore >/dev/null; then \
+		echo "$(LIB) needs the Swift runtime (a test build): run make build first" >&2; exit 1; fi
+	install -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)/pkgconfig"
+	install -m 644 include/graft.h "$(DESTDIR)$(INCLUDEDIR)/graft.h"
+	install -m 755 $(LIB) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libgraft.so"
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+		'Name: graft' 'Description: ResNet transfer-learning engine (C ABI)' 'Version: $(VERSION)' \
+		'Libs: -L$${libdir} -lgraft' 'Cflags: -I$${includedir}' > "$(DESTDIR)$(LIBDIR)/pkgconfig/graft.pc"
+	@echo "installed Graft $(VERSION) under $(DESTDIR)$(PREFIX); for a system folder, run ldconfig"
+
+# make install into a temporary prefix, then build a C example from the
+# installed header and library with pkg-config alone, and run it against them.
+test-install: build $(EXAMPLES_DATA)/STAMP
+	prefix=$$(mktemp -d); trap 'rm -rf "$$prefix"' EXIT; \
+	$(MAKE) --no-print-directory install PREFIX="$$prefix"; \
+	export PKG_CONFIG_PATH="$$prefix/lib/pkgconfig"; \
+	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror examples/c/beans.c $$(pkg-config --cflags --libs graft) \
+		-o "$$prefix/beans"; \
+	export LD_LIBRARY_PATH="$$prefix/lib"; \
+	ldd "$$prefix/beans" | grep -F "$$prefix/lib/$(SONAME)"; \
+	"$$prefix/beans" $(EXAMPLES_DATA) random $(EXAMPLE_ARGS)
+
 ## bench: base inference, Graft vs Keras vs ONNX Runtime (see bench/run.py).
 bench: build fixtures
 	$(VPY) bench/run.py
 
-## demo: the base on a few generated images, with the ImageNet weights when
-## they are found locally (GRAFT_WEIGHTS_DIR, then ~/.keras/models).
+## demo: `graft demo`: generates four classes of images into graft-demo/data,
+## then runs the beans workflow (flips + Adam on the frozen base, then the last
+## residual block fine-tuned), with the ImageNet weights when they are found
+## locally (GRAFT_WEIGHTS_DIR, then ~/.keras/models), else random weights.
 demo: build
-	$(CC) $(C_FLAGS) examples/c/features.c $(LINK_GRAFT) -o $(BUILD)/features
-	$(BUILD)/features
+	$(BUILD)/graft demo --output-dir graft-demo
 
 clean:
 	rm -rf .build $(FIXTURES)

@@ -77,14 +77,15 @@ struct WorkflowHistory {
                 let path = points.map { "\(x($0.0)),\(y($0.1))" }.joined(separator: " ")
                 out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>\n"
                 for (i, v) in points { out += "<circle cx=\"\(x(i))\" cy=\"\(y(v))\" r=\"2.5\" fill=\"\(colour)\"/>\n" }
-                let ly = top + height - 10 - Double(row) * 14
-                out += "<line x1=\"\(left + width - 90)\" y1=\"\(ly - 4)\" x2=\"\(left + width - 74)\" y2=\"\(ly - 4)\" stroke=\"\(colour)\" stroke-width=\"2\"/>\n"
-                out += "<text x=\"\(left + width - 70)\" y=\"\(ly)\">\(label)</text>\n"
+                // The legend sits above the panel, clear of the curves.
+                let lx = left + width - 170 + Double(row) * 85
+                out += "<line x1=\"\(lx)\" y1=\"14\" x2=\"\(lx + 16)\" y2=\"14\" stroke=\"\(colour)\" stroke-width=\"2\"/>\n"
+                out += "<text x=\"\(lx + 20)\" y=\"18\">\(label)</text>\n"
             }
             curve(training.enumerated().filter { $0.element.isFinite }.map { ($0.offset, $0.element) },
-                  colour: "#1f77b4", label: "training", row: 1)
+                  colour: "#1f77b4", label: "training", row: 0)
             curve(epochs.enumerated().compactMap { i, e in panel.2(e).map { (i, $0) } }.filter { $0.1.isFinite },
-                  colour: "#ff7f0e", label: "validation", row: 0)
+                  colour: "#ff7f0e", label: "validation", row: 1)
         }
         return out + "</svg>\n"
     }

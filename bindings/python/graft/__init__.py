@@ -1,11 +1,18 @@
 """Graft: ResNet transfer learning on the CPU, with Keras's names.
 
     import graft
-    base = graft.applications.ResNet50(weights="imagenet", input_shape=(100, 100, 3))
-    features = base.features_from_images(images)   # RGB 0..255, (n, 100, 100, 3)
     train, val = graft.image_dataset_from_directory("beans/train", image_size=(100, 100),
                      validation_split=0.25, subset="both", seed=417)
-    for images, labels in train: ...
+    base = graft.applications.ResNet50(weights="imagenet", input_shape=(100, 100, 3))
+    model = graft.TransferModel(base, num_classes=len(train.class_names),
+                                augmentation="horizontal_and_vertical")
+    base.trainable = False
+    model.compile(optimizer=graft.optimizers.Adam())
+    history = model.fit(train, epochs=20, validation_data=val)   # Keras's progress bar
+    graft.plot_history(history, "curves.png")                     # needs matplotlib
+    model.summary()
+    model.save("beans.h5")
+    model = graft.load_model("beans.h5")
 
 The computing is done by libgraft (see graft/_lib.py for where it is found).
 """
@@ -16,10 +23,11 @@ from . import applications, optimizers
 from ._lib import lib as _library
 from .data import ImageDataset, image_dataset_from_directory
 from .errors import GraftError
-from .transfer import History, TransferModel
+from .plotting import plot_history
+from .transfer import History, TransferModel, load_model
 
 __all__ = ["GraftError", "History", "ImageDataset", "TransferModel", "__version__", "applications",
-           "image_dataset_from_directory", "library_version", "optimizers"]
+           "image_dataset_from_directory", "library_version", "load_model", "optimizers", "plot_history"]
 
 
 def library_version() -> str:

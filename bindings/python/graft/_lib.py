@@ -4,14 +4,19 @@ The library is looked up, in order, at:
 1. $GRAFT_LIBRARY, if set (and then nowhere else);
 2. libgraft.so next to this package;
 3. the release build of the checkout this package sits in
-   (bindings/python/graft/../../../.build/release/libgraft.so).
+   (bindings/python/graft/../../../.build/release/libgraft.so);
+4. the system's libgraft.so.N (N = ABI_VERSION) on the dynamic linker's path
+   (LD_LIBRARY_PATH, /etc/ld.so.conf, e.g. after `make install`), else
+   whatever ctypes.util.find_library("graft") reports.
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
 from pathlib import Path
+from typing import Callable, NoReturn
 
 from .errors import GraftError, Status
 
@@ -19,8 +24,12 @@ from .errors import GraftError, Status
 ABI_VERSION = 0
 
 LIBRARY_FILE = "libgraft.so"
+# The SONAME of the library these bindings were written for.
+SONAME = f"libgraft.so.{ABI_VERSION}"
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_CHECKOUT_BUILD = _PACKAGE_DIR.joinpath("..", "..", "..", ".build", "release").resolve()
+# bindings/python/graft -> the checkout's root, when the package sits in one.
+_CHECKOUT = _PACKAGE_DIR.parent.parent.parent
+_CHECKOUT_BUILD = _CHECKOUT / ".build" / "release"
 
 # graft_preprocessing, by the names the Python API uses.
 PREPROCESSING = {"caffe": 0, "rescale": 1, "none": 2}
@@ -104,6 +113,10 @@ class graft_progress(ctypes.Structure):
         ("loss", ctypes.c_double),
         ("accuracy", ctypes.c_double),
         ("elapsed_seconds", ctypes.c_double),
+        # 1 in fit's end-of-epoch report, made after the epoch's validation.
+        ("epoch_end", ctypes.c_int32),
+        ("val_loss", ctypes.c_double),  # NaN but in an end-of-epoch report with validation data
+        ("val_accuracy", ctypes.c_double),
     ]
 
 
@@ -134,15 +147,26 @@ def _load() -> ctypes.CDLL:
     override = os.environ.get("GRAFT_LIBRARY")
     if override:
         return _open(override, "$GRAFT_LIBRARY")
-    candidates = [_PACKAGE_DIR / LIBRARY_FILE, _CHECKOUT_BUILD / LIBRARY_FILE]
+    candidates = [_PACKAGE_DIR / LIBRARY_FILE]
+    if (_CHECKOUT / "Package.swift").is_file():
+        candidates.append(_CHECKOUT_BUILD / LIBRARY_FILE)
     for candidate in candidates:
         if candidate.is_file():
             return _open(str(candidate), "the library")
+    # Installed on the system: the dynamic linker finds the SONAME.
+    try:
+        return ctypes.CDLL(SONAME)
+    except OSError:
+        pass
+    found = ctypes.util.find_library("graft")
+    if found:
+        return _open(found, "the system's library")
     looked = ", ".join(str(c) for c in candidates)
     raise ImportError(
-        f"graft: {LIBRARY_FILE} not found; looked at $GRAFT_LIBRARY (not set), {looked}. "
-        "Build it with `make build` in the Graft checkout, or set GRAFT_LIBRARY "
-        "to the path of libgraft.so.")
+        f"graft: {LIBRARY_FILE} not found; looked at $GRAFT_LIBRARY (not set), {looked}, "
+        f"and for {SONAME} on the system's library path. Build it with `make build` in the "
+        "Graft checkout (or install it with `make install`), or set GRAFT_LIBRARY to the "
+        "path of libgraft.so.")
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -218,11 +242,37 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_dataset_begin_epoch": ([handle], status),
         "graft_dataset_next_batch": ([handle, ctypes.c_void_p, ctypes.c_void_p,
                                       ctypes.POINTER(ctypes.c_int64)], status),
+        "graft_model_set_class_names": ([handle, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int32], status),
+        "graft_model_class_count": ([handle], ctypes.c_int),
+        "graft_model_class_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_model_layer_class": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_model_layer_output_shape": ([handle, ctypes.c_int, ctypes.POINTER(ctypes.c_int32),
+                                            ctypes.POINTER(ctypes.c_int64)], status),
+        "graft_model_layer_input_count": ([handle, ctypes.c_int], ctypes.c_int),
+        "graft_model_layer_input": ([handle, ctypes.c_int, ctypes.c_int], ctypes.c_int),
+        "graft_model_save": ([handle, ctypes.c_char_p], status),
+        "graft_model_load": ([ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(handle)], status),
     }
     for name, (argtypes, restype) in signatures.items():
-        function = getattr(lib, name)
+        try:
+            function = getattr(lib, name)
+        except AttributeError:
+            # A library older than these bindings (same ABI, fewer functions):
+            # the rest of the package works, and this function says why not.
+            setattr(lib, name, _missing_function(lib, name))
+            continue
         function.argtypes = argtypes
         function.restype = restype
+
+
+def _missing_function(lib: ctypes.CDLL, name: str) -> Callable[..., NoReturn]:
+    """A stand-in for a function the loaded library lacks: calling it raises."""
+
+    def missing(*args: object) -> NoReturn:
+        raise GraftError(Status.STATE, f"{name} is not in {lib._name}: that libgraft is older than "
+                         "these bindings; rebuild it (make build) or point GRAFT_LIBRARY at a newer one")
+
+    return missing
 
 
 lib = _load()

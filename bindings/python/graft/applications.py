@@ -1,7 +1,7 @@
 """ResNet bases with the signatures of `keras.applications`.
 
 Graft builds the convolutional base only (Keras's `include_top=False`); the
-pooling and classification head come with TransferModel in a later version.
+pooling and classification head are put on it by `graft.TransferModel`.
 """
 
 from __future__ import annotations
@@ -74,15 +74,15 @@ def _resnet(architecture: str, include_top: bool, weights: Weights, input_tensor
     """Check the Keras-style arguments and build the model."""
     if include_top:
         raise ValueError(
-            "Graft builds the ResNet base only: use include_top=False. The classification "
-            "head comes with graft.TransferModel in a later version.")
+            "Graft builds the ResNet base only: use include_top=False, then put a classification "
+            "head on it with graft.TransferModel(base, num_classes=...).")
     if input_tensor is not None:
         raise ValueError("Graft models take numpy arrays, not Keras tensors: pass input_shape "
                          "instead of input_tensor")
     if pooling is not None:
         raise ValueError(
-            f"pooling={pooling!r} belongs to the head, which comes with graft.TransferModel in a "
-            "later version; use pooling=None (for average pooling, take "
+            f"pooling={pooling!r} belongs to the head: use pooling=None here and "
+            "graft.TransferModel(base, num_classes=..., pooling=\"avg\") (or take "
             "features.mean(axis=(1, 2)) of the base's output)")
     if preprocessing not in _lib.PREPROCESSING:
         raise ValueError(f"unknown preprocessing {preprocessing!r}; "

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _lib
+from . import _lib, summary
 from .errors import GraftError, Status
+
+# The base's layer count tells the architecture of a model read from a file.
+ARCHITECTURE_BY_LAYER_COUNT = {175: "resnet50", 345: "resnet101", 515: "resnet152"}
 
 
 class Layer:
@@ -29,6 +32,9 @@ class Layer:
 
     @property
     def trainable(self) -> bool:
+        """Whether the layer's weights train (BatchNormalization: gamma and
+        beta; its moving statistics never do). Setting it freezes or
+        unfreezes the layer, as Keras's `layer.trainable = False`."""
         with self._model._lock:
             state = _lib.lib.graft_model_layer_trainable(self._model._open_handle(), self._index)
         if state < 0:
@@ -74,7 +80,9 @@ class Layer:
 class BaseModel:
     """A ResNet base (Keras's `include_top=False` model) computed by libgraft.
 
-    Build one with `graft.applications.ResNet50` and friends. The model owns
+    Build one with `graft.applications.ResNet50` and friends (a model read by
+    `graft.load_model` has one too, as `model.base`; its `preprocessing` is
+    then None: the file's setting applies, but is not reported). The model owns
     a library handle: `close()` (or leaving a `with` block, or garbage
     collection) releases it. Methods may be called from several threads;
     the library runs calls on one model one at a time.
@@ -91,12 +99,15 @@ class BaseModel:
             preprocessing: a key of `_lib.PREPROCESSING`.
             seed: seed of the random initialisation.
             threads: worker threads, 0 for one per core.
+
+        Raises:
+            GraftError: the library refused the model.
         """
+        # Set before creation so that close() works even if creation fails.
+        self._handle = ctypes.c_void_p()
         # Held while the handle is in use, so close() in one thread waits for
         # a predict() in another instead of freeing the model under it.
         self._lock = threading.Lock()
-        # Set before creation so that close() works even if creation fails.
-        self._handle = ctypes.c_void_p()
 
         options = _lib.default_options()
         options.architecture = architecture.encode()
@@ -107,7 +118,21 @@ class BaseModel:
         options.seed = seed
         options.num_threads = threads
         _lib.check(_lib.lib.graft_model_create(ctypes.byref(options), ctypes.byref(self._handle)))
+        self._adopt(architecture, preprocessing)
 
+    @classmethod
+    def _from_handle(cls, handle: ctypes.c_void_p, preprocessing: Optional[str] = None) -> "BaseModel":
+        """A BaseModel owning `handle`, a library model made elsewhere
+        (graft_model_load); its architecture is told by its layer count."""
+        model = cls.__new__(cls)
+        model._handle = handle
+        model._lock = threading.Lock()
+        count = _lib.lib.graft_model_base_layer_count(handle)
+        model._adopt(ARCHITECTURE_BY_LAYER_COUNT.get(count, "resnet"), preprocessing)
+        return model
+
+    def _adopt(self, architecture: str, preprocessing: Optional[str]) -> None:
+        """Read the shapes and layers of the library model in self._handle."""
         self.name = architecture
         self.preprocessing = preprocessing
         height, width = ctypes.c_int32(), ctypes.c_int32()
@@ -166,6 +191,32 @@ class BaseModel:
         except KeyError:
             raise ValueError(f"no layer named {name!r} in {self.name}; "
                              "see [layer.name for layer in model.layers]") from None
+
+    def summary(self, line_length: Optional[int] = None, positions: Optional[Sequence[float]] = None,
+                print_fn: Optional[Callable[..., object]] = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Any = None) -> None:
+        """Print the base's layers as Keras's `model.summary()` does: name and
+        type, output shape, parameter count and inputs of each layer, then the
+        total, trainable and non-trainable parameter counts and sizes.
+
+        Args:
+            line_length: width of the table; default min(108, terminal width - 4).
+            positions: right edges of the columns, as fractions of line_length.
+            print_fn: called once with the whole text instead of `print`.
+            expand_nested: accepted for Keras compatibility (nothing is nested).
+            show_trainable: add a column saying whether each layer trains.
+            layer_range: must be None (Graft prints every layer).
+        """
+        if layer_range is not None:
+            raise ValueError("Graft's summary prints every layer: layer_range must be None")
+        with self._lock:
+            layers = summary.layer_infos(self._open_handle(), len(self._layers))
+        summary.print_summary(self.name, layers, line_length, positions, print_fn, show_trainable)
+
+    def count_params(self) -> int:
+        """Number of weights in the base (trainable or not)."""
+        with self._lock:
+            return sum(layer.params for layer in summary.layer_infos(self._open_handle(), len(self._layers)))
 
     def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: int = 0) -> np.ndarray:
         """The features of already preprocessed images, like Keras's `base.predict`.

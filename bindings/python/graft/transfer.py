@@ -4,27 +4,44 @@ from __future__ import annotations
 
 import ctypes
 import math
-from typing import Optional, Sequence, Tuple, Union
+import operator
+import os
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _lib
+from . import _lib, summary
 from .data import ImageDataset
+from .errors import Status
 from .models import BaseModel, Layer
 from .optimizers import Optimizer
+from .progress import Progress, StopOnInterrupt, Verbose, verbosity
 
 Data = Union[ImageDataset, ArrayLike]
 
 
 class History:
-    """What fit returns: `history` maps "loss", "accuracy" (and "val_loss",
-    "val_accuracy" with validation data) to one value per epoch, as Keras's."""
+    """What fit returns (and leaves in `model.history`), as Keras's History.
 
-    def __init__(self, history: dict[str, list[float]], epoch: list[int], stopped: bool) -> None:
+    Attributes:
+        history: "accuracy", "loss" (and "val_accuracy", "val_loss" with
+            validation data), each a list of one value per completed epoch.
+        epoch: the indices of the completed epochs, [0, 1, ...].
+        params: {"verbose", "epochs", "steps"} of the fit.
+        stopped: whether the fit stopped early (Ctrl-C); the lists then hold
+            the epochs completed before.
+    """
+
+    def __init__(self, history: dict[str, list[float]], epoch: list[int], stopped: bool,
+                 params: Optional[dict[str, Any]] = None) -> None:
         self.history = history
         self.epoch = epoch
         self.stopped = stopped
+        self.params = params or {}
+
+    def __repr__(self) -> str:
+        return f"<graft History, {len(self.epoch)} epochs: {', '.join(self.history)}>"
 
 
 class TransferModel:
@@ -47,7 +64,29 @@ class TransferModel:
 
     def __init__(self, base: BaseModel, num_classes: int, preprocessing: Optional[str] = None,
                  pooling: str = "avg", hidden_units: Sequence[int] = (), dropout: float = 0.0,
-                 augmentation: Optional[str] = None, seed: int = 0) -> None:
+                 augmentation: Optional[str] = None, seed: int = 0, name: str = "functional") -> None:
+        """Put a new head on `base`.
+
+        Args:
+            base: a model from graft.applications; it becomes part of this
+                model (its handle is shared) and cannot take another head.
+            num_classes: outputs of the last Dense layer.
+            preprocessing: None, or the base's own preprocessing (checked);
+                it is chosen when building the base.
+            pooling: "avg" (GlobalAveragePooling2D) or "flatten".
+            hidden_units: sizes of hidden Dense layers with ReLU.
+            dropout: rate of a Dropout layer after each hidden layer (after
+                the pooling when there is none); 0 for none.
+            augmentation: RandomFlip while training: None, "horizontal",
+                "vertical" or "horizontal_and_vertical".
+            seed: seed of the head's initialisation, the flips and the dropout.
+            name: the model's name, shown by summary().
+
+        Raises:
+            ValueError: an unknown pooling or augmentation, or another preprocessing.
+            GraftError: the library refused the head (the base has one
+                already, num_classes below 1, ...).
+        """
         if preprocessing is not None and preprocessing != base.preprocessing:
             raise ValueError(f"the base was built with preprocessing={base.preprocessing!r}; choose "
                              f"{preprocessing!r} when building it (e.g. ResNet50(..., preprocessing=...))")
@@ -68,75 +107,223 @@ class TransferModel:
         options.seed = seed
         with base._lock:
             _lib.check(_lib.lib.graft_model_add_head(base._open_handle(), ctypes.byref(options)))
+        self._attach(base, name)
+
+    @classmethod
+    def _from_base(cls, base: BaseModel, name: str = "functional") -> "TransferModel":
+        """A TransferModel around a base whose library model has its head
+        already (a model read by load_model)."""
+        model = cls.__new__(cls)
+        model._attach(base, name)
+        return model
+
+    def _attach(self, base: BaseModel, name: str) -> None:
+        """Take the head's layers and size from the library model of `base`."""
         self.base = base
-        self.num_classes = num_classes
-        handle = base._open_handle()
-        count = _lib.lib.graft_model_layer_count(handle)
-        start = len(base.layers)
-        self._head_layers = [Layer(_lib.lib.graft_model_layer_name(handle, i).decode(), base, i)
-                             for i in range(start, count)]
+        self.name = name
+        #: The History of the last fit (also after Ctrl-C stopped it), as in Keras.
+        self.history: Optional[History] = None
+        with base._lock:
+            handle = base._open_handle()
+            self.num_classes = _lib.lib.graft_model_class_count(handle)
+            count = _lib.lib.graft_model_layer_count(handle)
+            start = len(base.layers)
+            self._head_layers = [Layer(_lib.lib.graft_model_layer_name(handle, i).decode(), base, i)
+                                 for i in range(start, count)]
 
     @property
     def layers(self) -> list[Layer]:
         """The base's layers, then the head's (the output Dense last)."""
         return self.base.layers + self._head_layers
 
+    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        """The layer called `name`, or at position `index` of `layers`.
+
+        Raises:
+            ValueError: neither or both given, or no such layer.
+        """
+        if (name is None) == (index is None):
+            raise ValueError("get_layer needs a layer name or an index (exactly one)")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"layer index {index} is out of range: the model has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r} in the model; see [layer.name for layer in model.layers]")
+
+    @property
+    def class_names(self) -> Optional[list[str]]:
+        """The names of the output classes, in output order, or None when the
+        model has none yet. fit adopts a training folder's class names
+        (image_dataset_from_directory) when the model has none, and refuses
+        a folder whose classes differ; save and load_model keep them.
+        Setting a list of num_classes strings names them."""
+        with self.base._lock:
+            handle = self.base._open_handle()
+            count = _lib.lib.graft_model_class_count(handle)
+            names = [_lib.lib.graft_model_class_name(handle, i) for i in range(max(count, 0))]
+        if not names or any(n is None for n in names):
+            return None
+        return [n.decode("utf-8", errors="replace") for n in names]
+
+    @class_names.setter
+    def class_names(self, names: Sequence[str]) -> None:
+        if names is None or isinstance(names, (str, bytes)):
+            raise TypeError(f"class_names must be a list of {self.num_classes} strings, received: {names!r}")
+        names = list(names)
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"class_names must be strings, received: {names!r}")
+        if len(names) != self.num_classes:
+            raise ValueError(f"the model has {self.num_classes} classes, received {len(names)} names")
+        encoded = [n.encode() for n in names]
+        array = (ctypes.c_char_p * len(encoded))(*encoded)
+        with self.base._lock:
+            _lib.check(_lib.lib.graft_model_set_class_names(self.base._open_handle(), array, len(encoded)))
+
     def compile(self, optimizer: Optimizer, loss: Optional[str] = None,
                 metrics: Optional[Sequence[str]] = None) -> None:
         """Sets the optimizer with fresh state. The loss is categorical
         cross-entropy from logits and the metric accuracy; `loss` and
-        `metrics` are accepted for Keras's call shape."""
+        `metrics` are accepted for Keras's call shape.
+
+        Raises:
+            GraftError: a learning rate that is not finite and positive, or
+                another value the library refuses.
+        """
         options = optimizer._options()
         with self.base._lock:
             _lib.check(_lib.lib.graft_model_compile(self.base._open_handle(), ctypes.byref(options)))
 
     def fit(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32, epochs: int = 1,
-            verbose: int = 0, validation_data: Optional[Union[ImageDataset, Tuple[ArrayLike, ArrayLike]]] = None,
+            verbose: Verbose = "auto",
+            validation_data: Optional[Union[ImageDataset, Tuple[ArrayLike, ArrayLike]]] = None,
             shuffle: bool = True, seed: Optional[int] = None) -> History:
-        """Trains on a dataset, or on arrays (x, y) batched here. Returns a
-        History; with verbose, prints each epoch's figures."""
+        """Train on a dataset, or on arrays (x, y) batched here, as Keras's fit.
+
+        Args:
+            x: an ImageDataset, or RGB images (n, height, width, 3), 0..255.
+            y: class indices (n,) when x is an array; None for a dataset.
+            batch_size: images per batch when x is an array.
+            epochs: passes over the training data.
+            verbose: 0 silent; 1 or "auto" (the default) a progress bar per
+                epoch, redrawn in place on a terminal (one line per epoch in
+                a file or pipe); 2 one line per epoch.
+            validation_data: an ImageDataset or (images, labels), evaluated
+                after each epoch.
+            shuffle, seed: order of the array batches (datasets keep theirs).
+
+        Returns:
+            A History (also kept in `self.history`).
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C. Training stops at the next batch
+                boundary, the weights are those after the last whole batch
+                and the model stays usable; `self.history` holds the
+                completed epochs. (The SIGINT handler that was in place
+                runs once training has stopped: Python's default raises
+                KeyboardInterrupt; if a program's own handler does not
+                raise, fit returns the History of the completed epochs.)
+            GraftError: the model is not compiled, nothing is trainable, the
+                data does not fit the model, an image cannot be read, or the
+                loss became NaN or infinite (weights from before that batch).
+        """
+        level = verbosity(verbose)
         train = self._dataset(x, y, batch_size, shuffle, seed)
         validation = None
         if validation_data is not None:
             validation = (validation_data if isinstance(validation_data, ImageDataset)
                           else self._dataset(*validation_data, batch_size, False, None))
-        history = ctypes.c_void_p()
-        with self.base._lock:
-            _lib.check(_lib.lib.graft_model_fit(
-                self.base._open_handle(), train._live_handle(),
-                validation._live_handle() if validation is not None else None, epochs,
-                _lib.PROGRESS_FN(), None, ctypes.byref(history)))
+        progress = Progress(level, epochs)
+        handle = ctypes.c_void_p()
+        status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_fit(
+            self.base._open_handle(), train._live_handle(),
+            validation._live_handle() if validation is not None else None, epochs,
+            callback, None, ctypes.byref(handle)))
+        _lib.check(status.code)
         try:
-            return self._history(history, verbose)
+            history = self._history(handle)
         finally:
-            _lib.lib.graft_history_free(history)
+            _lib.lib.graft_history_free(handle)
+        history.params = {"verbose": level, "epochs": epochs, "steps": len(train)}
+        self.history = history
+        status.raise_if_stopped()
+        return history
 
-    def _history(self, handle: ctypes.c_void_p, verbose: int) -> History:
+    def _run_with_progress(self, progress: Progress,
+                           call: Callable[[Any], int]) -> "_RunStatus":
+        """Run a library call that reports batches (fit, evaluate) under the
+        model's lock, with `progress` drawing them and Ctrl-C turned into a
+        stop at the next batch boundary."""
+        run = _RunStatus()
+
+        def report(pointer: Any, user: Any) -> int:
+            # Whatever goes wrong here must not unwind through the library:
+            # remember it, ask the library to stop, raise it afterwards.
+            try:
+                p = pointer.contents
+                progress.report(p.epoch, p.step, p.steps, p.loss, p.accuracy, bool(p.epoch_end), p.val_loss,
+                                p.val_accuracy)
+            except BaseException as error:  # noqa: BLE001 - re-raised after the call
+                run.errors.append(error)
+                return 1
+            return 1 if run.interrupt.requested else 0
+
+        callback = _lib.PROGRESS_FN(report)
+        progress.begin()
+        try:
+            with run.interrupt, self.base._lock:
+                run.code = call(callback)
+        finally:
+            progress.end()
+        return run
+
+    def _history(self, handle: ctypes.c_void_p) -> History:
+        """A History from a graft_history handle (which the caller frees)."""
         epochs = _lib.lib.graft_history_epochs(handle)
         values: dict[str, list[float]] = {}
-        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        for metric in ("accuracy", "loss", "val_accuracy", "val_loss"):  # Keras's order
             column = [_lib.lib.graft_history_value(handle, metric.encode(), e) for e in range(epochs)]
             if column and not all(math.isnan(v) for v in column):
                 values[metric] = column
-        if verbose:
-            for e in range(epochs):
-                figures = " - ".join(f"{k}: {v[e]:.4f}" for k, v in values.items())
-                print(f"Epoch {e + 1}/{epochs} - {figures}")
         return History(values, list(range(epochs)), bool(_lib.lib.graft_history_stopped(handle)))
 
     def evaluate(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32,
-                 verbose: int = 0) -> list[float]:
-        """[loss, accuracy] over a dataset or arrays."""
+                 verbose: Verbose = "auto") -> list[float]:
+        """[loss, accuracy] over a dataset or arrays (no augmentation, no dropout).
+
+        Args:
+            x: an ImageDataset, or RGB images (n, height, width, 3), 0..255.
+            y: class indices (n,) when x is an array; None for a dataset.
+            batch_size: images per batch when x is an array.
+            verbose: 0 silent; 1 or "auto" a progress bar; 2 one line at the end.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C (the evaluation stops at the next batch).
+            GraftError: the data does not fit the model, an image cannot be read.
+        """
+        level = verbosity(verbose)
         dataset = self._dataset(x, y, batch_size, False, None)
         loss, accuracy = ctypes.c_double(), ctypes.c_double()
-        with self.base._lock:
-            _lib.check(_lib.lib.graft_model_evaluate(self.base._open_handle(), dataset._live_handle(),
-                                                     _lib.PROGRESS_FN(), None, ctypes.byref(loss),
-                                                     ctypes.byref(accuracy)))
+        progress = Progress(level, None)
+        status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_evaluate(
+            self.base._open_handle(), dataset._live_handle(), callback, None, ctypes.byref(loss),
+            ctypes.byref(accuracy)))
+        status.raise_if_stopped()
+        _lib.check(status.code)
         return [loss.value, accuracy.value]
 
-    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: int = 0) -> np.ndarray:
-        """Logits (n, num_classes) for RGB images (n, height, width, 3), pixels 0..255."""
+    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: Verbose = 0) -> np.ndarray:
+        """Logits (n, num_classes) for RGB images (n, height, width, 3), pixels 0..255.
+
+        `batch_size` and `verbose` are accepted for Keras's call shape; the
+        library picks its own batches and prints nothing.
+
+        Raises:
+            ValueError: images of another shape than the model's input.
+        """
         images = np.ascontiguousarray(x, dtype=np.float32)
         expected = self.base.input_shape[1:]
         if images.ndim != 4 or images.shape[1:] != expected:
@@ -150,8 +337,68 @@ class TransferModel:
                                                     images.shape[0], logits.ctypes.data))
         return logits
 
+    def summary(self, line_length: Optional[int] = None, positions: Optional[Sequence[float]] = None,
+                print_fn: Optional[Callable[..., object]] = None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range: Any = None) -> None:
+        """Print the model as Keras's `model.summary()` prints a functional
+        model: each layer's name and type, output shape, parameter count and
+        inputs, then the total, trainable and non-trainable parameters with
+        their sizes. BatchNormalization's moving mean and variance, and every
+        weight of a frozen layer, count as non-trainable.
+
+        Args:
+            line_length: width of the table; default min(108, terminal width - 4).
+            positions: right edges of the columns, as fractions of line_length.
+            print_fn: called once with the whole text instead of `print`.
+            expand_nested: accepted for Keras compatibility (nothing is nested).
+            show_trainable: add a column saying whether each layer trains.
+            layer_range: must be None (Graft prints every layer).
+        """
+        if layer_range is not None:
+            raise ValueError("Graft's summary prints every layer: layer_range must be None")
+        with self.base._lock:
+            layers = summary.layer_infos(self.base._open_handle(), len(self.layers))
+        summary.print_summary(self.name, layers, line_length, positions, print_fn, show_trainable)
+
+    def count_params(self) -> int:
+        """Number of weights in the model (trainable or not)."""
+        with self.base._lock:
+            layers = summary.layer_infos(self.base._open_handle(), len(self.layers))
+        return sum(layer.params for layer in layers)
+
+    def save(self, filepath: Union[str, os.PathLike], overwrite: bool = True) -> None:
+        """Write the whole model to one HDF5 file: every layer's weights in
+        Keras's legacy layout (Keras's `load_weights` reads them into the same
+        model built with Keras), and Graft's settings (input size,
+        preprocessing, head, augmentation, class names, trainable flags,
+        optimizer options). `graft.load_model` reads it back.
+
+        The file is written under a temporary name beside `filepath`, then
+        renamed over it: a failed save leaves any previous file intact.
+
+        Raises:
+            FileExistsError: overwrite=False and the file exists.
+            GraftError: the folder is not writable, the disk is full.
+        """
+        path = os.fspath(filepath)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path} exists and overwrite=False")
+        with self.base._lock:
+            _lib.check(_lib.lib.graft_model_save(self.base._open_handle(), os.fsencode(path)))
+
+    def close(self) -> None:
+        """Release the library model (shared with `base`). Calling it again does nothing."""
+        self.base.close()
+
+    def __enter__(self) -> "TransferModel":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def _dataset(self, x: Data, y: Optional[ArrayLike], batch_size: int, shuffle: bool,
                  seed: Optional[int]) -> ImageDataset:
+        """`x` if it is a dataset, else a dataset of the arrays (x, y)."""
         if isinstance(x, ImageDataset):
             if y is not None:
                 raise ValueError("y must be None when x is a dataset (the labels come with it)")
@@ -163,3 +410,45 @@ class TransferModel:
 
     def __repr__(self) -> str:
         return f"<graft TransferModel on {self.base.name}, {self.num_classes} classes>"
+
+
+class _RunStatus:
+    """The outcome of a library call run by TransferModel._run_with_progress."""
+
+    def __init__(self) -> None:
+        self.code = Status.OK
+        self.interrupt = StopOnInterrupt()
+        self.errors: list[BaseException] = []
+
+    def raise_if_stopped(self) -> None:
+        """Raise what stopped the call: an error in the progress callback,
+        or Ctrl-C (handed to the SIGINT handler in place before the call,
+        which by default raises KeyboardInterrupt)."""
+        if self.errors:
+            raise self.errors[0]
+        self.interrupt.deliver()
+
+
+def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None) -> TransferModel:
+    """Read a model written by `TransferModel.save`.
+
+    It predicts exactly as the saved model did; if that one was compiled,
+    this one is compiled with the same optimizer settings (fresh state, as
+    after Keras's save_weights) and can go on training. `model.base` and
+    `model.layers` work as for a model built with TransferModel.
+
+    Args:
+        filepath: the .h5 file.
+        threads: worker threads; None or 0 for one per core.
+
+    Raises:
+        ValueError: a negative thread count.
+        GraftError: the file is missing or unreadable (status IO), or is not
+            a Graft model: corrupt, not HDF5, or a Keras weight file (FORMAT).
+    """
+    count = 0 if threads is None else operator.index(threads)
+    if not 0 <= count <= 2**31 - 1:
+        raise ValueError(f"threads must be None or from 0 to 2**31 - 1, received: {threads}")
+    handle = ctypes.c_void_p()
+    _lib.check(_lib.lib.graft_model_load(os.fsencode(os.fspath(filepath)), count, ctypes.byref(handle)))
+    return TransferModel._from_base(BaseModel._from_handle(handle))

@@ -104,3 +104,30 @@ def assert_matches_keras() -> Callable[[np.ndarray, np.ndarray], None]:
             f"max abs error {error:.3g} exceeds {TOLERANCE} x max |reference| {scale:.3g}")
 
     return check
+
+
+def colour_images(count: int, seed: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Three classes of flat-coloured images with noise (uint8 RGB, labels 0..2)."""
+    rng = np.random.default_rng(seed)
+    palette = np.array([[220, 40, 40], [40, 200, 60], [50, 60, 210]], dtype=np.float32)
+    labels = np.arange(count) % 3
+    images = palette[labels][:, None, None, :] + rng.uniform(-30, 30, (count, size, size, 3))
+    return np.clip(images, 0, 255).astype(np.uint8), labels
+
+
+@pytest.fixture
+def small_model() -> Iterator[graft.TransferModel]:
+    """A randomly initialised ResNet50 at 32x32 with a 3-class head, base
+    frozen, compiled with Adam: quick to build and to train."""
+    base = graft.applications.ResNet50(weights=None, input_shape=(32, 32, 3), threads=2)
+    model = graft.TransferModel(base, num_classes=3, seed=3)
+    base.trainable = False
+    model.compile(optimizer=graft.optimizers.Adam(learning_rate=0.01))
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def colours() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """`colours(count, seed)`: see colour_images."""
+    return colour_images
