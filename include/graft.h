@@ -288,6 +288,13 @@ graft_status graft_model_features(graft_model *model, const float *preprocessed_
 graft_status graft_model_image_features(graft_model *model, const float *images_nhwc, int64_t count,
                                         float *features_out);
 
+/* The model's architecture: "resnet50", "resnet101" or "resnet152"; NULL if
+ * model is NULL. The string is static. (A loaded model reports the saved one.) */
+const char *graft_model_architecture(const graft_model *model);
+
+/* The model's graft_preprocessing value; -1 if model is NULL. */
+int graft_model_preprocessing(const graft_model *model);
+
 /* The base's layers, in Keras's model.layers order (175 for ResNet50:
  * layers[-10:] is the last residual block). -1 if model is NULL. */
 int graft_model_base_layer_count(const graft_model *model);

@@ -199,3 +199,25 @@ public func graft_model_base_layer_name(_ model: OpaquePointer?, _ index: Int32)
     guard let handle = try? ModelHandle.from(model) else { return nil }
     return element(Array(handle.layerNames.prefix(handle.baseLayerCount)), Int(index)).map { UnsafePointer($0) }
 }
+
+/// The architectures' names as static C strings.
+private let architectureNames: [ResNetArchitecture: UnsafePointer<CChar>] = Dictionary(
+    uniqueKeysWithValues: ResNetArchitecture.allCases.map { ($0, UnsafePointer(strdup($0.rawValue)!)) })
+
+@_cdecl("graft_model_architecture")
+public func graft_model_architecture(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let handle = try? ModelHandle.from(model) else { return nil }
+    return architectureNames[handle.model.architecture]
+}
+
+@_cdecl("graft_model_preprocessing")
+public func graft_model_preprocessing(_ model: OpaquePointer?) -> Int32 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    let value: graft_preprocessing
+    switch handle.model.preprocessing {
+    case .caffe: value = GRAFT_PREPROCESS_CAFFE
+    case .rescale: value = GRAFT_PREPROCESS_RESCALE
+    case .none: value = GRAFT_PREPROCESS_NONE
+    }
+    return Int32(value.rawValue)
+}

@@ -199,6 +199,8 @@ func modelFileThroughCABI() throws {
     #expect(graft_model_load(path, 2, &loaded) == GRAFT_OK, "\(lastError)")
     defer { graft_model_free(loaded) }
     #expect(String(cString: graft_model_class_name(loaded, 1)) == "green")
+    #expect(String(cString: graft_model_architecture(loaded)) == "resnet50" && graft_model_architecture(nil) == nil)
+    #expect(graft_model_preprocessing(loaded) == Int32(GRAFT_PREPROCESS_CAFFE.rawValue) && graft_model_preprocessing(nil) == -1)
     let images = (0..<(2 * 32 * 32 * 3)).map { Float($0 % 251) }
     var a = [Float](repeating: 0, count: 6), b = [Float](repeating: 1, count: 6)
     #expect(graft_model_predict(model, images, 2, &a) == GRAFT_OK && graft_model_predict(loaded, images, 2, &b) == GRAFT_OK)

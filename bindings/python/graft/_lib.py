@@ -191,6 +191,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_feature_shape": ([handle, int32_p, int32_p, int32_p], status),
         "graft_model_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_model_image_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
+        "graft_model_architecture": ([handle], ctypes.c_char_p),
+        "graft_model_preprocessing": ([handle], ctypes.c_int),
         "graft_model_base_layer_count": ([handle], ctypes.c_int),
         "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
         "graft_head_options_init_sized": ([ctypes.POINTER(graft_head_options), ctypes.c_size_t], None),

@@ -13,7 +13,6 @@ from . import _lib, summary
 from .errors import GraftError, Status
 
 # The base's layer count tells the architecture of a model read from a file.
-ARCHITECTURE_BY_LAYER_COUNT = {175: "resnet50", 345: "resnet101", 515: "resnet152"}
 
 
 class Layer:
@@ -81,8 +80,8 @@ class BaseModel:
     """A ResNet base (Keras's `include_top=False` model) computed by libgraft.
 
     Build one with `graft.applications.ResNet50` and friends (a model read by
-    `graft.load_model` has one too, as `model.base`; its `preprocessing` is
-    then None: the file's setting applies, but is not reported). The model owns
+    `graft.load_model` has one too, as `model.base`, with the saved
+    architecture and preprocessing). The model owns
     a library handle: `close()` (or leaving a `with` block, or garbage
     collection) releases it. Methods may be called from several threads;
     the library runs calls on one model one at a time.
@@ -121,17 +120,18 @@ class BaseModel:
         self._adopt(architecture, preprocessing)
 
     @classmethod
-    def _from_handle(cls, handle: ctypes.c_void_p, preprocessing: Optional[str] = None) -> "BaseModel":
+    def _from_handle(cls, handle: ctypes.c_void_p) -> "BaseModel":
         """A BaseModel owning `handle`, a library model made elsewhere
-        (graft_model_load); its architecture is told by its layer count."""
+        (graft_model_load), with the architecture and preprocessing it reports."""
         model = cls.__new__(cls)
         model._handle = handle
         model._lock = threading.Lock()
-        count = _lib.lib.graft_model_base_layer_count(handle)
-        model._adopt(ARCHITECTURE_BY_LAYER_COUNT.get(count, "resnet"), preprocessing)
+        preprocessing = {value: name for name, value in _lib.PREPROCESSING.items()}[
+            _lib.lib.graft_model_preprocessing(handle)]
+        model._adopt(_lib.lib.graft_model_architecture(handle).decode(), preprocessing)
         return model
 
-    def _adopt(self, architecture: str, preprocessing: Optional[str]) -> None:
+    def _adopt(self, architecture: str, preprocessing: str) -> None:
         """Read the shapes and layers of the library model in self._handle."""
         self.name = architecture
         self.preprocessing = preprocessing

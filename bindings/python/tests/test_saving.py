@@ -22,6 +22,7 @@ def test_save_and_load_round_trip(small_model, colours, tmp_path) -> None:
     assert loaded.class_names == ["red", "green", "blue"]
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in small_model.layers]
     assert loaded.base.name == "resnet50" and loaded.base.input_shape == (None, 32, 32, 3)
+    assert loaded.base.preprocessing == small_model.base.preprocessing == "caffe"
     assert len(loaded.base.layers) == 175 and not loaded.base.trainable and loaded.layers[-1].trainable
     np.testing.assert_array_equal(loaded.base.get_layer("conv1_conv").get_weights()[0],
                                   small_model.base.get_layer("conv1_conv").get_weights()[0])
