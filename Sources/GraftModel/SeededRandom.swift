@@ -1,13 +1,14 @@
 import GraftKernels
 
-/// A small deterministic generator (SplitMix64) for weight initialisation:
-/// the same seed gives the same weights on every machine and run.
-struct SeededRandom {
+/// A small deterministic generator (SplitMix64) for weight initialisation
+/// (and the demo's images): the same seed gives the same numbers on every
+/// machine and run.
+public struct SeededRandom {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,7 +17,7 @@ struct SeededRandom {
     }
 
     /// Uniform in [0, 1), from the top 24 bits (a Float's mantissa).
-    mutating func nextUnitFloat() -> Float {
+    public mutating func nextUnitFloat() -> Float {
         Float(next() >> 40) * (1.0 / Float(1 << 24))
     }
 

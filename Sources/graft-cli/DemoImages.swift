@@ -1,5 +1,6 @@
 import Glibc
 import GraftKernels
+import GraftModel
 
 /// The demo's dataset, made here so that `graft demo` needs no download:
 /// four classes that differ in shape, not colour — discs, stripes, checks
@@ -11,7 +12,7 @@ enum DemoImages {
     /// Writes `root/train/<class>/*.bmp` and `root/test/<class>/*.bmp`. The
     /// same seed gives the same files.
     static func write(to root: String, size: Int, trainPerClass: Int, testPerClass: Int, seed: UInt64) throws {
-        var random = DemoRandom(seed: seed)
+        var random = SeededRandom(seed: seed)
         for (split, count) in [("train", trainPerClass), ("test", testPerClass)] {
             for name in classes {
                 let folder = "\(root)/\(split)/\(name)"
@@ -25,7 +26,7 @@ enum DemoImages {
     }
 
     /// An RGB image (size × size × 3 bytes) of class `name`.
-    static func draw(_ name: String, size: Int, random: inout DemoRandom) -> [UInt8] {
+    static func draw(_ name: String, size: Int, random: inout SeededRandom) -> [UInt8] {
         let background = random.colour(), foreground = random.colour()
         let s = Double(size)
         let (cx, cy) = (s * random.uniform(0.3, 0.7), s * random.uniform(0.3, 0.7))
@@ -89,19 +90,8 @@ enum DemoImages {
     }
 }
 
-/// A small seeded generator (SplitMix64) for the demo images.
-struct DemoRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRandom {
+    /// Uniform in [low, high), from the top 53 bits.
     mutating func uniform(_ low: Double, _ high: Double) -> Double {
         low + (high - low) * Double(next() >> 11) / Double(1 << 53)
     }
