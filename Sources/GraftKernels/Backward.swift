@@ -28,12 +28,15 @@ extension BatchNormAffine {
     /// BatchNormalization in inference mode, y = x·scale + shift:
     /// dX = dY·scale (if asked); dGamma += Σ dY·x̂ and dBeta += Σ dY over the
     /// pixels (if asked), with x̂ = (x − mean)/sqrt(variance + epsilon).
-    /// The sums are kept in double per range of pixels and added in range
-    /// order, so they do not depend on thread timing.
+    /// With `reluOutput` (the output of a ReLU right after, whose gradient
+    /// `dOutput` then is), dY is that gradient masked by the ReLU, in the
+    /// same pass. The sums are kept in double per range of pixels and added
+    /// in range order, so they do not depend on thread timing.
     public func backward(input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, pixels: Int,
                          gamma: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
                          dInput: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
-                         dBeta: UnsafeMutablePointer<Float>?, threads: Int = 1) {
+                         dBeta: UnsafeMutablePointer<Float>?, reluOutput: UnsafePointer<Float>? = nil,
+                         threads: Int = 1) {
         let c = scale.count
         let sums = dGamma != nil && dBeta != nil
         let parts = max(1, threads)
@@ -44,8 +47,17 @@ extension BatchNormAffine {
         scale.withUnsafeBufferPointer { scale in
             Parallel.forRanges(pixels, threads: threads, grain: max(1, (1 << 14) / max(c, 1))) { range, part in
                 let sumDy = partial + part * 2 * c, sumDyX = sumDy + c
+                // The ReLU's mask goes into a row buffer first, so that each
+                // loop below stays a plain vector loop.
+                let masked = UnsafeMutablePointer<Float>.allocate(capacity: reluOutput == nil ? 0 : c)
+                defer { masked.deallocate() }
                 for p in range {
-                    let dy = dOutput + p * c
+                    var dy = dOutput + p * c
+                    if let reluOutput {
+                        let y = reluOutput + p * c
+                        for ch in 0..<c { masked[ch] = y[ch] > 0 ? dy[ch] : 0 }
+                        dy = UnsafePointer(masked)
+                    }
                     if let dInput {
                         let dx = dInput + p * c
                         for ch in 0..<c { dx[ch] = dy[ch] * scale[ch] }

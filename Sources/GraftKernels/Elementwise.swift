@@ -6,10 +6,14 @@ public func relu(input: UnsafePointer<Float>, count: Int, output: UnsafeMutableP
     }
 }
 
-/// y = a + b, elementwise.
+/// y = a + b, elementwise; with `relu`, max(a + b, 0).
 public func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
-                output: UnsafeMutablePointer<Float>) {
-    for i in 0..<count { output[i] = a[i] + b[i] }
+                output: UnsafeMutablePointer<Float>, relu: Bool = false) {
+    if relu {
+        for i in 0..<count { output[i] = max(a[i] + b[i], 0) }
+    } else {
+        for i in 0..<count { output[i] = a[i] + b[i] }
+    }
 }
 
 /// Keras's Dense: y = x·kernel + bias, with x (batch × inputs) and the kernel

@@ -17,14 +17,20 @@ public struct BatchNormAffine {
         self.shift = shift
     }
 
-    /// y = x·scale + shift over `pixels` rows of `channels` values.
-    public func apply(input: UnsafePointer<Float>, pixels: Int, output: UnsafeMutablePointer<Float>) {
+    /// y = x·scale + shift over `pixels` rows of `channels` values; with
+    /// `relu`, max(y, 0) (the ReLU that follows, in the same pass).
+    public func apply(input: UnsafePointer<Float>, pixels: Int, output: UnsafeMutablePointer<Float>,
+                      relu: Bool = false) {
         let c = scale.count
         scale.withUnsafeBufferPointer { scale in
             shift.withUnsafeBufferPointer { shift in
                 for p in 0..<pixels {
                     let src = input + p * c, dst = output + p * c
-                    for ch in 0..<c { dst[ch] = src[ch] * scale[ch] + shift[ch] }
+                    if relu {
+                        for ch in 0..<c { dst[ch] = max(src[ch] * scale[ch] + shift[ch], 0) }
+                    } else {
+                        for ch in 0..<c { dst[ch] = src[ch] * scale[ch] + shift[ch] }
+                    }
                 }
             }
         }

@@ -16,6 +16,10 @@ final class TrainingStep {
     /// Index of the earliest layer with trainable weights.
     let start: Int
     private var consumers: [[Int]]
+    /// BatchNormalization and Add layers whose only reader is the ReLU right
+    /// after them, by layer: the forward pass computes the ReLU in the same
+    /// pass and keeps only its output (neither backward pass needs the other).
+    private var fusedReLU: Set<Int> = []
     /// Where the step's buffers come from and go back to (kept across steps
     /// by the caller).
     let pool: TensorPool
@@ -34,6 +38,10 @@ final class TrainingStep {
         consumers = Array(repeating: [], count: network.layers.count)
         for (i, layer) in network.layers.enumerated() {
             for j in layer.inputs { consumers[j].append(i) }
+        }
+        for (i, layer) in network.layers.enumerated() where consumers[i] == [i + 1] {
+            let fusable = isBatchNorm(layer) || layer.kind == .add
+            if fusable && network.layers[i + 1].kind == .relu { fusedReLU.insert(i) }
         }
     }
 
@@ -70,12 +78,17 @@ final class TrainingStep {
         var lastUse = [Int](repeating: -1, count: layers.count)
         for (i, c) in consumers.enumerated() { lastUse[i] = c.max() ?? -1 }
 
-        for i in first..<layers.count {
+        var i = first
+        while i < layers.count {
             let layer = layers[i]
             let x = values[layer.inputs[0]]!
+            let fused = fusedReLU.contains(i)
             let out = try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,
-                                       dropoutSeed: dropoutSeed, masks: &masks)
-            values[i] = out
+                                       dropoutSeed: dropoutSeed, masks: &masks, relu: fused)
+            // With a fused ReLU the output is the ReLU's, and the layer's own
+            // is never stored.
+            let produced = fused ? i + 1 : i
+            values[produced] = out
             // A prefix activation is dropped once its last reader has run, if
             // that reader is in the prefix too (a layer from `start` on needs
             // its inputs again in the backward pass).
@@ -85,12 +98,15 @@ final class TrainingStep {
                     values[j] = nil
                 }
             }
+            i = produced + 1
         }
         return Activations(values: values, batch: batch, masks: masks)
     }
 
+    /// Layer `i`'s output; with `relu`, that of the ReLU after it (`fusedReLU`).
     private func forwardLayer(_ layer: Layer, index i: Int, x: Tensor, values: [Tensor?], batch: Int,
-                              training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor]) throws -> Tensor {
+                              training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor],
+                              relu fusedReLU: Bool) throws -> Tensor {
         let inShape = network.layers[layer.inputs[0]].outputShape
         let out = pool.take([batch] + layer.outputShape)
         switch layer.kind {
@@ -105,7 +121,7 @@ final class TrainingStep {
             let bn = affine(layer, epsilon: eps), c = inShape.last!
             Parallel.forRanges(x.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
                 bn.apply(input: x.data + pixels.lowerBound * c, pixels: pixels.count,
-                         output: out.data + pixels.lowerBound * c)
+                         output: out.data + pixels.lowerBound * c, relu: fusedReLU)
             }
         case .relu:
             Parallel.forRanges(x.count, threads: threads) { r, _ in
@@ -114,7 +130,8 @@ final class TrainingStep {
         case .add:
             let y = values[layer.inputs[1]]!
             Parallel.forRanges(x.count, threads: threads) { r, _ in
-                add(x.data + r.lowerBound, y.data + r.lowerBound, count: r.count, output: out.data + r.lowerBound)
+                add(x.data + r.lowerBound, y.data + r.lowerBound, count: r.count, output: out.data + r.lowerBound,
+                    relu: fusedReLU)
             }
         case let .zeroPadding2D(top, bottom, left, right):
             zeroPad2D(input: x.data, batch: batch, height: inShape[0], width: inShape[1], channels: inShape[2],
@@ -187,6 +204,9 @@ final class TrainingStep {
         var grads = [Tensor?](repeating: nil, count: layers.count)
         grads[layers.count - 1] = dLogits
         var perLayer: [[(weight: Tensor, gradient: Tensor)]] = []
+        /// Outputs of ReLUs fused after BatchNormalization (`fusedReLU`), by
+        /// the BatchNormalization layer, whose backward pass applies them.
+        var reluMasks: [Int: Tensor] = [:]
 
         /// Adds `g` into the gradient of layer j's output (a layer read by
         /// two others, as a residual block's input is, gets both).
@@ -212,7 +232,10 @@ final class TrainingStep {
             let x = activations.values[j]
             let trains = layer.trainable && !layer.weights.isEmpty
             let weightGrads = trains ? layer.weights.map { zeros($0.shape) } : []
-            let dX = needsGradient(j) && layer.kind != .add ? pool.take([batch] + inShape) : nil
+            // A ReLU fused after BatchNormalization or Add hands its gradient
+            // on to that layer rather than writing a new one.
+            let fusedBackward = layer.kind == .relu && fusedReLU.contains(j)
+            let dX = needsGradient(j) && layer.kind != .add && !fusedBackward ? pool.take([batch] + inShape) : nil
             // The Add layer hands dY itself on to one input, which then owns it.
             var dYPassedOn = false
 
@@ -244,9 +267,24 @@ final class TrainingStep {
                     input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
                     gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
                     dGamma: weightGrads.first?.data, dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                    threads: threads)
+                    reluOutput: reluMasks[i]?.data, threads: threads)
+                if let mask = reluMasks.removeValue(forKey: i) { pool.give(mask) }
             case .relu:
-                if let dX {
+                if fusedBackward && needsGradient(j) {
+                    let y = activations.values[i]!
+                    if isBatchNorm(layers[j]) {
+                        // BatchNormalization masks the gradient in its own pass.
+                        reluMasks[j] = y
+                    } else {
+                        // Before an Add, mask in place: the Add passes it on as is.
+                        Parallel.forRanges(dY.count, threads: threads) { r, _ in
+                            reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
+                                         count: r.count, dInput: dY.data + r.lowerBound)
+                        }
+                    }
+                    grads[j] = dY
+                    dYPassedOn = true
+                } else if let dX {
                     let y = activations.values[i]!
                     Parallel.forRanges(dY.count, threads: threads) { r, _ in
                         reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound, count: r.count,
@@ -300,7 +338,8 @@ final class TrainingStep {
             if let dX { accumulate(j, dX) }
             // Layer i's output and its gradient are not read again.
             if !dYPassedOn { pool.give(dY) }
-            if i != network.layers.count - 1, let output = activations.values[i] { pool.give(output) }
+            if i != network.layers.count - 1, reluMasks[j] !== activations.values[i],
+               let output = activations.values[i] { pool.give(output) }
             if let mask = activations.masks[i] { pool.give(mask) }
             // BatchNormalization's moving statistics (weights 2 and 3) never train.
             let trained = isBatchNorm(layer) ? min(2, weightGrads.count) : weightGrads.count
