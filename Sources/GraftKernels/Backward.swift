@@ -93,25 +93,46 @@ public func maxPool2DBackward(_ g: ConvGeometry, input: UnsafePointer<Float>, dO
                               dInput: UnsafeMutablePointer<Float>, threads: Int = 1) {
     precondition(g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0,
                  "training runs ZeroPadding2D as its own layer")
-    let c = g.inChannels
+    typealias V = SIMD16<Float>
+    let c = g.inChannels, window = g.kernelHeight * g.kernelWidth
     // One image per task: windows overlap within an image, never across.
     Parallel.forEach(g.batch, threads: threads) { n, _ in
-        (dInput + n * g.inHeight * g.inWidth * c).update(repeating: 0, count: g.inHeight * g.inWidth * c)
+        let image = input + n * g.inHeight * g.inWidth * c
+        let dImage = dInput + n * g.inHeight * g.inWidth * c
+        dImage.update(repeating: 0, count: g.inHeight * g.inWidth * c)
+        /// Offset (in pixels, within the image) of window position w of output (y, x).
+        func pixel(_ y: Int, _ x: Int, _ w: Int) -> Int {
+            (y * g.strideH + w / g.kernelWidth) * g.inWidth + x * g.strideW + w % g.kernelWidth
+        }
         for y in 0..<g.outHeight {
             for x in 0..<g.outWidth {
                 let dy = dOutput + ((n * g.outHeight + y) * g.outWidth + x) * c
-                for ch in 0..<c {
-                    var best = -Float.infinity, at = -1
-                    for ky in 0..<g.kernelHeight {
-                        for kx in 0..<g.kernelWidth {
-                            let index = ((n * g.inHeight + y * g.strideH + ky) * g.inWidth + x * g.strideW + kx) * c + ch
-                            if input[index] > best || at < 0 {
-                                best = input[index]
-                                at = index
-                            }
-                        }
+                var ch = 0
+                // Sixteen channels at a time: the best value and the window
+                // position holding it, the first one on ties.
+                while ch + V.scalarCount <= c {
+                    let raw = UnsafeRawPointer(image + ch)
+                    var best = raw.loadUnaligned(fromByteOffset: pixel(y, x, 0) * c * 4, as: V.self)
+                    var at = SIMD16<Int32>(repeating: 0)
+                    for w in 1..<max(window, 1) {
+                        let v = raw.loadUnaligned(fromByteOffset: pixel(y, x, w) * c * 4, as: V.self)
+                        let better = v .> best
+                        best.replace(with: v, where: better)
+                        at.replace(with: Int32(w), where: better)
                     }
-                    dInput[at] += dy[ch]
+                    for lane in 0..<V.scalarCount {
+                        dImage[pixel(y, x, Int(at[lane])) * c + ch + lane] += dy[ch + lane]
+                    }
+                    ch += V.scalarCount
+                }
+                while ch < c {
+                    var best = image[pixel(y, x, 0) * c + ch], at = 0
+                    for w in 1..<max(window, 1) where image[pixel(y, x, w) * c + ch] > best {
+                        best = image[pixel(y, x, w) * c + ch]
+                        at = w
+                    }
+                    dImage[pixel(y, x, at) * c + ch] += dy[ch]
+                    ch += 1
                 }
             }
         }

@@ -275,3 +275,44 @@ func winogradApplicability() {
     (pointwise.kernelHeight, pointwise.kernelWidth) = (1, 1)
     for g in [strided, unpadded, oddChannels, pointwise] { #expect(!Winograd3x3.applies(to: g)) }
 }
+
+@Test("MaxPooling2D's gradient goes to the first maximum of each window, as TensorFlow's", arguments: [
+    (2, 9, 9, 20, 2),   // sixteen channels at a time and four alone
+    (1, 7, 8, 16, 1),
+])
+func maxPoolBackwardMatchesReference(batch: Int, height: Int, width: Int, channels: Int, threads: Int) {
+    var random = TestRandom(41)
+    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: channels,
+                         kernelHeight: 3, kernelWidth: 3, outChannels: channels, strideH: 2, strideW: 2)
+    // Values on a coarse grid, so that windows hold ties.
+    let input = random.tensor([batch, height, width, channels])
+    for i in 0..<input.count { input.data[i] = (input.data[i] * 3).rounded() }
+    let dOutput = random.tensor([g.outPixels, channels])
+    var expected = [Float](repeating: 0, count: input.count)
+    for n in 0..<batch {
+        for y in 0..<g.outHeight {
+            for x in 0..<g.outWidth {
+                for c in 0..<channels {
+                    var best = -Float.infinity, at = -1
+                    for ky in 0..<3 {
+                        for kx in 0..<3 {
+                            let row = n * height + 2 * y + ky, column = 2 * x + kx
+                            let i = (row * width + column) * channels + c
+                            let value = input.data[i]
+                            if at < 0 || value > best {
+                                best = value
+                                at = i
+                            }
+                        }
+                    }
+                    let out = ((n * g.outHeight + y) * g.outWidth + x) * channels + c
+                    expected[at] += dOutput.data[out]
+                }
+            }
+        }
+    }
+    let dInput = Tensor(shape: input.shape)
+    maxPool2DBackward(g, input: input.data, dOutput: dOutput.data, dInput: dInput.data, threads: threads)
+    withExtendedLifetime((input, dOutput)) {}
+    #expect(dInput.array == expected)
+}
