@@ -146,6 +146,9 @@ func classNamesFromFolders() throws {
     let pets = try folderDataset(folder + "/pets", classes: ["cat", "dog", "fish"])
     let model = try transferModel()
     try model.compile(.adam())
+    // Validation folders of other classes are refused before anything is taken.
+    #expect(throws: GraftError.self) { _ = try model.fit(fruits, epochs: 1, validation: pets) }
+    #expect(model.classNames == nil)
     _ = try model.fit(fruits, epochs: 1)
     #expect(model.classNames == ["apple", "banana", "cherry"])
     let weights = allWeights(model)

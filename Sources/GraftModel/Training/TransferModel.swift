@@ -209,12 +209,15 @@ public final class TransferModel {
             throw GraftError(.state, "the model is not compiled: call compile with an optimizer before fit")
         }
         guard epochs >= 1 else { throw GraftError.invalidArgument("epochs must be at least 1, not \(epochs)") }
-        try checkDataset(train, role: "training")
-        if let validation { try checkDataset(validation, role: "validation") }
+        // The training folders name the classes if nothing has yet; the
+        // validation folders must then have the same.
+        let names = classNames ?? (train.isFromDirectory ? train.classNames : nil)
+        try checkDataset(train, role: "training", classNames: names)
+        if let validation { try checkDataset(validation, role: "validation", classNames: names) }
         guard firstTrainable != nil else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
         }
-        if classNames == nil && train.isFromDirectory { classNames = train.classNames }
+        classNames = names
         var history = History()
         let started = DispatchTime.now().uptimeNanoseconds
         for epoch in 0..<epochs {
@@ -256,7 +259,9 @@ public final class TransferModel {
         return history
     }
 
-    private func checkDataset(_ d: ImageDataset, role: String) throws {
+    /// Refuses a dataset that does not fit the model: image size, class
+    /// count, and (for folders) class names other than `classNames`.
+    private func checkDataset(_ d: ImageDataset, role: String, classNames: [String]?) throws {
         guard d.imageHeight == base.base.inputHeight && d.imageWidth == base.base.inputWidth else {
             throw GraftError.invalidArgument(
                 "the \(role) images are \(d.imageHeight)x\(d.imageWidth), the model takes \(base.base.inputHeight)x\(base.base.inputWidth)")
@@ -403,7 +408,7 @@ public final class TransferModel {
     /// Mean loss and accuracy over a dataset (no augmentation, no dropout).
     public func evaluate(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
         -> (loss: Double, accuracy: Double) {
-        try checkDataset(dataset, role: "evaluation")
+        try checkDataset(dataset, role: "evaluation", classNames: classNames)
         var seen = 0, correct = 0, lossSum = 0.0, step = 0
         let started = DispatchTime.now().uptimeNanoseconds
         let iterator = dataset.makeIterator()
