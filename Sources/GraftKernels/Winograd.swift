@@ -87,15 +87,18 @@ public enum Winograd3x3 {
         max(8, tileBudget / (16 * (g.inChannels + g.outChannels)))
     }
 
-    /// Floats of workspace `forward` needs: per worker, the transformed input
-    /// and products of one chunk of tiles, and a zero vector for padding.
+    /// Floats of workspace `forward` and `inputGradient` need: per worker,
+    /// the transformed input and products of one chunk of tiles, and a zero
+    /// vector for padding (as long as the input's pixels, which are the
+    /// output's in `inputGradient`: hence the larger channel count).
     public static func workspaceSize(_ g: ConvGeometry, threads: Int,
                                      tileBudget: Int = Conv2D.defaultTileBudget) -> Int {
         max(1, threads) * workerFloats(g, tileBudget: tileBudget)
     }
 
     static func workerFloats(_ g: ConvGeometry, tileBudget: Int) -> Int {
-        16 * tilesPerChunk(g, tileBudget: tileBudget) * (g.inChannels + g.outChannels) + g.inChannels
+        16 * tilesPerChunk(g, tileBudget: tileBudget) * (g.inChannels + g.outChannels)
+            + max(g.inChannels, g.outChannels)
     }
 
     public static func forward(_ g: ConvGeometry, input: UnsafePointer<Float>,

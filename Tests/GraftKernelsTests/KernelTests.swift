@@ -231,6 +231,7 @@ func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cou
 @Test("the input gradient of a convolution, by im2col and by Winograd, matches the reference loop", arguments: [
     (2, 7, 5, 16, 24, 2),   // odd sizes: partial edge tiles
     (1, 4, 4, 8, 8, 1),
+    (1, 5, 6, 8, 24, 1),    // more output than input channels, one worker: its whole workspace
     (3, 1, 3, 8, 16, 2),    // one pixel high
 ])
 func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int,
@@ -252,11 +253,16 @@ func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: In
     // Winograd on the turned, transposed kernel, read from the forward transform.
     let u = Winograd3x3.transformKernel(kernel.data, inChannels: cin, outChannels: cout)
     let winograd = Tensor(shape: input.shape)
-    let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: threads)])
+    // The workspace the size function asks for, then a guard band that must
+    // stay untouched.
+    let size = Winograd3x3.workspaceSize(g, threads: threads), guardBand = 64
+    let workspace = Tensor(shape: [size + guardBand])
+    (workspace.data + size).update(repeating: 1234.5, count: guardBand)
     Winograd3x3.inputGradient(g, dOutput: dOutput.data, transformedKernel: u.data, dInput: winograd.data,
                               workspace: workspace.data, threads: threads)
     withExtendedLifetime((input, kernel, dOutput, scratch, workspace, u)) {}
     #expect(worstRelativeError(winograd.data, expected.values, expected.magnitudes) <= winogradTolerance(9 * cout))
+    #expect(workspace.array.suffix(guardBand).allSatisfy { $0 == 1234.5 }, "the workspace overflowed")
 }
 
 @Test("Winograd applies to 3x3 stride-1 same convolutions only")
