@@ -134,7 +134,7 @@ struct Evaluate: ParsableCommand {
         var bar = ProgressBar(fitting: false)
         let (loss, accuracy) = try model.evaluate(data) { bar.report($0) }
         bar.finishEvaluation()
-        print("accuracy: \(String(fourDecimals: accuracy)) - loss: \(String(fourDecimals: loss))")
+        print("accuracy: \(kerasFigure(accuracy)) - loss: \(kerasFigure(loss))")
     }
 }
 
@@ -170,7 +170,7 @@ struct Predict: ParsableCommand {
             let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(max(1, topK))
             print(path)
             for c in ranked {
-                print("  \(String(fourDecimals: exps[c] / sum))  \(names[c])")
+                print("  \(kerasFigure(exps[c] / sum))  \(names[c])")
             }
         }
     }

@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 import GraftKernels
 import GraftModel
 
@@ -61,7 +61,7 @@ struct WorkflowHistory {
             out += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#888\"/>\n"
             for t in 0...4 {
                 let v = low + (high - low) * Double(t) / 4
-                out += "<text x=\"\(left - 6)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(String(fourDecimals: v).prefix(6))</text>\n"
+                out += "<text x=\"\(left - 6)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(String(format: "%.3g", v))</text>\n"
             }
             for i in epochs.indices where epochs.count <= 12 || i % ((epochs.count + 11) / 12) == 0 {
                 out += "<text x=\"\(x(i))\" y=\"\(top + height + 14)\" text-anchor=\"middle\">\(i + 1)</text>\n"

@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 import GraftModel
 
 /// Keras's progress bar for fit and evaluate, as Keras 3 prints it:
@@ -38,7 +38,7 @@ struct ProgressBar {
         }
         let seconds = p.step == p.steps ? elapsed : perStep * Double(p.steps - p.step)
         lastLine = "\(counter(p)) \(bar(p)) \(Int(seconds.rounded()))s \(Self.stepTime(perStep))/step"
-            + metrics.map { " - \($0.0): \(String(fourDecimals: $0.1))" }.joined()
+            + metrics.map { " - \($0.0): \(kerasFigure($0.1))" }.joined()
         if interactive {
             // Clear to the end of the line: the new text can be shorter.
             print("\r" + lastLine + "\u{1B}[K", terminator: p.epochEnd ? "\n" : "")
@@ -74,16 +74,8 @@ struct ProgressBar {
     }
 }
 
-extension String {
-    /// A figure with four decimals, as Keras prints metrics (0.8125).
-    init(fourDecimals value: Double) {
-        guard value.isFinite else {
-            self = "\(value)"
-            return
-        }
-        let scaled = (abs(value) * 10_000).rounded()
-        let whole = Int(scaled / 10_000), fraction = String(Int(scaled.truncatingRemainder(dividingBy: 10_000)))
-        self = (value < 0 && scaled > 0 ? "-" : "") + "\(whole)." + String(repeating: "0", count: 4 - fraction.count)
-            + fraction
-    }
+/// A figure as Keras prints metrics: four decimals (0.8125), or four
+/// significant digits with an exponent when tiny (1.2340e-04).
+func kerasFigure(_ value: Double) -> String {
+    String(format: abs(value) > 1e-3 ? "%.4f" : "%.4e", value)
 }

@@ -103,7 +103,7 @@ struct Workflow {
             var bar = ProgressBar(fitting: false)
             let (loss, accuracy) = try model.evaluate(test) { bar.report($0) }
             bar.finishEvaluation()
-            print("Test accuracy: \(String(fourDecimals: accuracy)), test loss: \(String(fourDecimals: loss))")
+            print("Test accuracy: \(kerasFigure(accuracy)), test loss: \(kerasFigure(loss))")
         }
 
         try model.save(to: output)
