@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Time Keras's training for `make bench`: one step, or the frozen-base fit.
+"""Time Keras's training for `make bench`: one step, or a workflow's fit.
 
 Usage:
   .venv/bin/python bench/reference_train_bench.py --mode step_frozen|step_last10|step_full
       --weights PATH.h5 [--batch 32] [--size 100] [--threads 2] [--warmup 2] [--reps 5]
-  .venv/bin/python bench/reference_train_bench.py --mode fit_frozen --dir FOLDER
-      --weights PATH.h5 [--epochs 3] [--batch 32] [--size 100] [--threads 2]
+  .venv/bin/python bench/reference_train_bench.py --mode fit --dir FOLDER
+      --weights PATH.h5 [--epochs 3] [--flip horizontal_and_vertical] [--unfreeze-last N]
+      [--batch 32] [--size 100] [--threads 2]
 
 The model is the seed workflow's: caffe preprocessing, the ResNet50 base called
 with training=False, GlobalAveragePooling2D, Dense(classes) logits, Adam,
 sparse categorical cross-entropy from logits. A step is what a user who wants
 BatchNormalization in inference mode runs: a tf.function with GradientTape and
-model(x, training=False). fit_frozen is the frozen phase end to end: the two
-datasets of image_dataset_from_directory (25% validation) and model.fit.
+model(x, training=False). fit is a workflow's phase end to end: the two
+datasets of image_dataset_from_directory (25% validation), a RandomFlip layer
+with --flip, the base frozen or (--unfreeze-last N) its last N layers
+trainable, and model.fit. (keras 3.15.1's fit then runs those layers'
+BatchNormalization in training mode; the work is the same.)
 Prints one JSON line, with the same fields as `graft-bench train` / `fit`.
 """
 
@@ -29,7 +33,7 @@ import time
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", required=True,
-                        choices=["step_frozen", "step_last10", "step_full", "fit_frozen"])
+                        choices=["step_frozen", "step_last10", "step_full", "fit"])
     parser.add_argument("--weights")
     parser.add_argument("--dir")
     parser.add_argument("--batch", type=int, default=32)
@@ -38,10 +42,12 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--flip", choices=["horizontal", "vertical", "horizontal_and_vertical"])
+    parser.add_argument("--unfreeze-last", type=int, default=0)
     args = parser.parse_args()
 
     # Read when TensorFlow starts; the fit needs inter-op threads for its pipeline.
-    fit = args.mode == "fit_frozen"
+    fit = args.mode == "fit"
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(args.threads if fit else 1)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,14 +66,17 @@ def main():
     if args.weights:
         base.load_weights(args.weights)
     inputs = keras.Input((args.size, args.size, 3))
-    x = keras.applications.resnet.preprocess_input(inputs)
+    x = keras.layers.RandomFlip(args.flip)(inputs) if fit and args.flip else inputs
+    x = keras.applications.resnet.preprocess_input(x)
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, keras.layers.Dense(classes)(x))
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     if fit:
-        base.trainable = False
+        base.trainable = args.unfreeze_last > 0
+        for layer in base.layers[:len(base.layers) - args.unfreeze_last]:
+            layer.trainable = False
         model.compile(optimizer=keras.optimizers.Adam(), loss=loss_fn, metrics=["accuracy"])
         start = time.perf_counter()
         # Keras prints "Using N files for ..." even with verbose=False: keep stdout to the JSON line.

@@ -4,7 +4,7 @@
 Three tables: the ResNet50 base's inference; the data pipeline
 (image_dataset_from_directory: list, decode, resize, batch); training (one
 step with the base frozen, its last block unfrozen, all of it unfrozen, and
-the seed's frozen phase end to end: a 3-epoch fit with validation).
+the seed workflows' phases end to end: fits with validation, from JPEG files).
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
@@ -33,6 +33,16 @@ REFERENCE_TRAIN_BENCH = REPO / "bench" / "reference_train_bench.py"
 TRAIN_STEPS = [("step_frozen", "base frozen"), ("step_last10", "last 10 layers unfrozen"),
                ("step_full", "whole base unfrozen")]
 MAKE_IMAGES = REPO / "bench" / "make_images.py"
+# The seed workflows' phases end to end, loading included, once each:
+# (label, JPEG files, their size, fit options). Fruits-360's frozen phase on
+# 100x100 photos; beans' frozen phase (flips, 20 epochs) and a fine-tuning of
+# the last residual block on 500x500 photos resized to 100x100.
+FIT_ROWS = [
+    ("frozen-base fit, 3 epochs", 2000, "100x100", ["--epochs", "3"]),
+    ("beans-style fit: flips, 20 epochs", 1000, "500x500",
+     ["--epochs", "20", "--flip", "horizontal_and_vertical"]),
+    ("last 10 layers unfrozen, 5 epochs", 1000, "500x500", ["--epochs", "5", "--unfreeze-last", "10"]),
+]
 # JPEG folders for the pipeline: Fruits-360-like (100x100 photos) and
 # beans-like (500x500 photos), both resized to 100x100.
 PIPELINE_SETS = [("2,000 JPEGs 100x100", 2000, "100x100"), ("500 JPEGs 500x500", 500, "500x500")]
@@ -148,13 +158,18 @@ def training_table(args):
         rates = {name: args.batch / statistics.median(t) for name, t in times.items()}
         rows.append((f"one Adam step, {label}", rates, rss))
 
-    folder = REPO / ".fixtures" / "bench" / "jpeg_400_100x100_c4"
-    subprocess.run([sys.executable, str(MAKE_IMAGES), str(folder), "--count", "400", "--size", "100x100",
-                    "--classes", "4"], check=True)
-    fit = ["--dir", str(folder), "--weights", args.weights, "--epochs", "3", "--batch", str(args.batch),
-           "--size", str(args.size), "--threads", str(args.threads)]
-    fits = {"Graft": run_json([str(GRAFT_BENCH), "fit"] + fit),
-            "Keras": run_json([sys.executable, str(REFERENCE_TRAIN_BENCH), "--mode", "fit_frozen"] + fit)}
+    fits = []
+    for label, count, size, extra in FIT_ROWS:
+        folder = REPO / ".fixtures" / "bench" / f"jpeg_{count}_{size}_c4"
+        subprocess.run([sys.executable, str(MAKE_IMAGES), str(folder), "--count", str(count), "--size", size,
+                        "--classes", "4"], check=True)
+        fit = ["--dir", str(folder), "--weights", args.weights, "--batch", str(args.batch),
+               "--size", str(args.size), "--threads", str(args.threads)] + extra
+        results = {"Graft": run_json([str(GRAFT_BENCH), "fit"] + fit),
+                   "Keras": run_json([sys.executable, str(REFERENCE_TRAIN_BENCH), "--mode", "fit"] + fit)}
+        for name, result in results.items():
+            print(f"{label}: {name:6s} {result['seconds']:7.1f} s", file=sys.stderr)
+        fits.append((label, count, results))
     print()
     print(f"Training, batch {args.batch}, {args.size}x{args.size}, {args.threads} threads "
           "(GAP + Dense head, Adam; Keras steps as tf.function with training=False)")
@@ -164,10 +179,11 @@ def training_table(args):
     for label, rates, rss in rows:
         print(f"| {label}, images/s | {rates['Graft']:.1f} | {rates['Keras']:.1f} | "
               f"{rates['Graft'] / rates['Keras']:.2f}x | {rss['Graft']:.0f} / {rss['Keras']:.0f} MB |")
-    graft, keras = fits["Graft"], fits["Keras"]
-    print(f"| frozen-base fit, 3 epochs, {graft['images']} JPEGs + 25% validation, seconds | "
-          f"{graft['seconds']:.1f} | {keras['seconds']:.1f} | {keras['seconds'] / graft['seconds']:.2f}x faster | "
-          f"{graft['peak_rss_mb']:.0f} / {keras['peak_rss_mb']:.0f} MB |")
+    for label, count, results in fits:
+        graft, keras = results["Graft"], results["Keras"]
+        print(f"| {label}, {count:,} JPEGs (25% for validation), seconds | {graft['seconds']:.1f} | "
+              f"{keras['seconds']:.1f} | {keras['seconds'] / graft['seconds']:.2f}x faster | "
+              f"{graft['peak_rss_mb']:.0f} / {keras['peak_rss_mb']:.0f} MB |")
 
 
 def main():

@@ -15,9 +15,11 @@
 //                     [--batch 32] [--size 100] [--threads 2] [--warmup 2] [--reps 5]
 //       One Adam step of the GAP + Dense(10) model (the frozen-feature cache
 //       off, so that every step computes the base).
-//   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--batch 32] [--size 100] [--threads 2]
-//       The seed's frozen phase end to end: datasets with a 25% validation
-//       split, frozen base, Adam, fit with validation.
+//   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--flip MODE] [--unfreeze-last N]
+//                   [--batch 32] [--size 100] [--threads 2]
+//       A seed workflow's phase end to end: datasets with a 25% validation
+//       split, the base frozen (or its last N layers trainable), RandomFlip
+//       (MODE: horizontal_and_vertical, ...) with --flip, Adam, fit with validation.
 //
 // Each prints one JSON line.
 
@@ -155,14 +157,15 @@ func pipelineBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
-func transferModel(_ args: Arguments, classes: Int) throws -> TransferModel {
+func transferModel(_ args: Arguments, classes: Int, augmentation: RandomFlip.Mode? = nil) throws -> TransferModel {
     guard let weights = args.values["weights"] else { fail("needs --weights PATH") }
     var options = ModelOptions()
     options.weights = .file(weights)
     options.inputHeight = args.int("size", 100)
     options.inputWidth = options.inputHeight
     options.threads = args.int("threads", 2)
-    return try TransferModel(base: try Model(options), head: HeadOptions(numClasses: classes))
+    return try TransferModel(base: try Model(options), head: HeadOptions(numClasses: classes),
+                             augmentation: augmentation)
 }
 
 func trainBenchmark(_ args: Arguments) throws {
@@ -203,10 +206,15 @@ func fitBenchmark(_ args: Arguments) throws {
     guard let folder = args.values["dir"] else { fail("fit needs --dir FOLDER") }
     var options = folderOptions(args)
     options.validationSplit = 0.25
-    let epochs = args.int("epochs", 3)
+    let epochs = args.int("epochs", 3), unfrozen = args.int("unfreeze-last", 0)
     let classes = try DirectoryListing.list(directory: folder).classNames.count
-    let model = try transferModel(args, classes: classes)
+    let flip = args.values["flip"].map { name -> RandomFlip.Mode in
+        guard let mode = RandomFlip.Mode(rawValue: name) else { fail("unknown --flip \(name)") }
+        return mode
+    }
+    let model = try transferModel(args, classes: classes, augmentation: flip)
     model.setBaseTrainable(false)
+    for i in (model.baseLayerCount - unfrozen)..<model.baseLayerCount { try model.setTrainable(true, layer: i) }
     try model.compile(.adam())
     var history: History?
     var images = 0
@@ -215,7 +223,7 @@ func fitBenchmark(_ args: Arguments) throws {
         images = train.count
         history = try model.fit(train, epochs: epochs, validation: validation)
     }
-    print(json([("engine", "\"graft\""), ("mode", "\"fit_frozen\""), ("seconds", String(format: "%.2f", total)),
+    print(json([("engine", "\"graft\""), ("mode", "\"fit\""), ("seconds", String(format: "%.2f", total)),
                 ("images", "\(images)"), ("epochs", "\(epochs)"),
                 ("final_val_accuracy", String(format: "%.4f", history?.valAccuracy.last ?? Double.nan)),
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
