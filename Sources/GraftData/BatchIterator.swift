@@ -29,6 +29,8 @@ public struct Batch {
 public final class BatchIterator {
     public let dataset: ImageDataset
     public let order: [Int]
+    /// Images whose pixels the caller does not need (see makeIterator).
+    private let skip: ((Int) -> Bool)?
     private var buffers: [Tensor]
     private var nextBatch = 0
     private var pending: Pending?
@@ -42,9 +44,10 @@ public final class BatchIterator {
         init(batch: Int) { self.batch = batch }
     }
 
-    init(dataset: ImageDataset, order: [Int]) {
+    init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?) {
         self.dataset = dataset
         self.order = order
+        self.skip = skip
         let floats = dataset.batchSize * dataset.imageFloats
         buffers = [Tensor(shape: [floats]), Tensor(shape: [floats])]
         prefetch(0)
@@ -74,26 +77,30 @@ public final class BatchIterator {
         let job = Pending(batch: batch)
         pending = job
         let indices = Array(order[start..<min(start + dataset.batchSize, order.count)])
+        // Asked here, on the caller's thread, not on the loading one.
+        let needed = indices.map { skip?($0) != true }
         let buffer = buffers[batch % 2]
         let dataset = self.dataset
         DispatchQueue.global().async {
             defer { job.done.signal() }
             do {
-                job.indices = try BatchIterator.load(indices, of: dataset, into: buffer.data)
+                job.indices = try BatchIterator.load(indices, needed: needed, of: dataset, into: buffer.data)
             } catch {
                 job.error = error
             }
         }
     }
 
-    /// Loads the images in parallel; returns the indices actually loaded
-    /// (all of them unless unreadable files are skipped), packed in order.
-    private static func load(_ indices: [Int], of dataset: ImageDataset,
+    /// Loads the `needed` images in parallel (the others' slots are left as
+    /// they are); returns the indices kept (all of them unless unreadable
+    /// files are skipped), packed in order.
+    private static func load(_ indices: [Int], needed: [Bool], of dataset: ImageDataset,
                              into buffer: UnsafeMutablePointer<Float>) throws -> [Int] {
         let floats = dataset.imageFloats
         var errors = [Error?](repeating: nil, count: indices.count)
         errors.withUnsafeMutableBufferPointer { errors in
             Parallel.forEach(indices.count, threads: dataset.threads) { i, _ in
+                guard needed[i] else { return }
                 do {
                     try dataset.loadImage(indices[i], into: buffer + i * floats)
                 } catch {

@@ -118,8 +118,12 @@ public final class ImageDataset {
 
     /// A new pass over the dataset: the next epoch's order, batches prepared
     /// ahead on worker threads.
-    public func makeIterator() -> BatchIterator {
-        BatchIterator(dataset: self, order: order(epoch: epochs.increment()))
+    /// `skip(index)` true: the caller does not need image `index`'s pixels
+    /// (it has what it computes from them), so it is not decoded and its
+    /// slot in the batch holds unspecified values. Asked on the calling
+    /// thread, one batch ahead.
+    public func makeIterator(skip: ((Int) -> Bool)? = nil) -> BatchIterator {
+        BatchIterator(dataset: self, order: order(epoch: epochs.increment()), skip: skip)
     }
 
     /// Writes image `index` (imageHeight × imageWidth × 3 floats, RGB 0…255).

@@ -162,3 +162,26 @@ func randomFlip() {
     RandomFlip.apply(.init(horizontal: false, vertical: true), to: &image, height: 2, width: 3, channels: 1)
     #expect(image == [5, 4, 3, 2, 1, 0])
 }
+
+@Test("a pass skips decoding the images its caller says it does not need")
+func skippedImagesAreNotDecoded() throws {
+    // Every file is unreadable: decoding any of them fails the batch.
+    let tree = try ScratchTree()
+    for name in ["a/0.png", "a/1.png", "b/2.png", "b/3.png"] { try tree.file(name, Array("not an image".utf8)) }
+    var options = DatasetOptions()
+    (options.imageHeight, options.imageWidth, options.batchSize, options.shuffle) = (4, 4, 2, false)
+    let dataset = try ImageDataset.fromDirectory(tree.root, options: options)
+    #expect(throws: GraftError.self) { _ = try dataset.makeIterator().next() }
+    // Skipping them all: every batch comes, with indices and labels, and no decoding.
+    let iterator = dataset.makeIterator(skip: { _ in true })
+    var seen: [Int] = []
+    while let batch = try iterator.next() {
+        seen += batch.indices
+        #expect(batch.labels == batch.indices.map { $0 < 2 ? 0 : 1 })
+    }
+    #expect(seen == [0, 1, 2, 3])
+    // Skipping all but one: that one is decoded, and fails.
+    let partly = dataset.makeIterator(skip: { $0 != 3 })
+    #expect(try partly.next() != nil)
+    #expect(throws: GraftError.self) { _ = try partly.next() }
+}

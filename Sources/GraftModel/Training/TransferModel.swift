@@ -222,7 +222,7 @@ public final class TransferModel {
         let started = DispatchTime.now().uptimeNanoseconds
         for epoch in 0..<epochs {
             var seen = 0, correct = 0, lossSum = 0.0
-            let iterator = train.makeIterator()
+            let iterator = train.makeIterator(skip: alreadyCached(train, epoch: epoch))
             var step = 0
             while let batch = try iterator.next() {
                 let result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer)
@@ -351,6 +351,20 @@ public final class TransferModel {
         return input
     }
 
+    /// Which images a pass need not decode: those whose prefix output, for
+    /// the flip variant epoch `epoch` draws (nil: evaluation, no flips), is
+    /// in the cache already.
+    private func alreadyCached(_ dataset: ImageDataset, epoch: Int?) -> ((Int) -> Bool)? {
+        guard cacheBoundary != nil, let entry = epoch == nil ? validationCache : cache,
+              entry.dataset == ObjectIdentifier(dataset) else { return nil }
+        let store = entry.cache
+        let flip = augmentation.map { RandomFlip(mode: $0, seed: seed) }
+        return { index in
+            let variant = epoch.flatMap { flip?.variant(epoch: $0, index: index) } ?? .identity
+            return store.features(image: index, variant: store.variants == 1 ? 0 : variant.index) != nil
+        }
+    }
+
     /// The frozen prefix's output (through layer `boundary`) for the batch,
     /// from the cache where already computed (per image and flip variant),
     /// else computed now and stored.
@@ -411,7 +425,7 @@ public final class TransferModel {
         try checkDataset(dataset, role: "evaluation", classNames: classNames)
         var seen = 0, correct = 0, lossSum = 0.0, step = 0
         let started = DispatchTime.now().uptimeNanoseconds
-        let iterator = dataset.makeIterator()
+        let iterator = dataset.makeIterator(skip: alreadyCached(dataset, epoch: nil))
         let classes = head.numClasses
         while let batch = try iterator.next() {
             let logits = Tensor(shape: [batch.count, classes])
