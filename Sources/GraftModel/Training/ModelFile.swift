@@ -116,6 +116,8 @@ extension TransferModel {
     private func writeKerasLayout(_ writer: HDF5Writer) throws {
         try writer.writeAttribute("layer_names", strings: layers.map(\.name))
         try writer.writeAttribute("backend", strings: ["tensorflow"])
+        // The Keras release whose legacy layout this is: Keras's loader reads
+        // a file without keras_version as Keras 1's, whose layouts differ.
         try writer.writeAttribute("keras_version", strings: ["3.15.1"])
         for layer in layers {
             let group = "/" + layer.name
