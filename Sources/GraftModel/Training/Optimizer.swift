@@ -47,11 +47,24 @@ public final class Optimizer {
     /// into ranges over `threads` threads (the update is elementwise, so the
     /// result does not depend on the cut).
     public func apply(_ pairs: [(weight: Tensor, gradient: Tensor)], threads: Int = 1) {
+        beginStep()
+        update(pairs, threads: threads)
+    }
+
+    /// Starts a step whose pairs then come in parts (`update`), as a
+    /// backward pass produces them layer by layer.
+    public func beginStep() {
         iterations += 1
+    }
+
+    /// Applies the current step (`beginStep`) to some of its pairs; each
+    /// weight must come once per step.
+    public func update(_ pairs: [(weight: Tensor, gradient: Tensor)], threads: Int = 1) {
+        precondition(iterations > 0, "update before beginStep")
         for (weight, gradient) in pairs {
             let slots = state(for: weight)
             Parallel.forRanges(weight.count, threads: threads) { range, _ in
-                update(weight, gradient, slots: slots, range: range)
+                updateRange(weight, gradient, slots: slots, range: range)
             }
         }
     }
@@ -70,7 +83,7 @@ public final class Optimizer {
         return created
     }
 
-    private func update(_ weight: Tensor, _ gradient: Tensor, slots: [Tensor], range: Range<Int>) {
+    private func updateRange(_ weight: Tensor, _ gradient: Tensor, slots: [Tensor], range: Range<Int>) {
         let w = weight.data, g = gradient.data
         switch config {
         case let .sgd(lr, momentum, nesterov):

@@ -20,6 +20,9 @@ final class TrainingStep {
     /// after them, by layer: the forward pass computes the ReLU in the same
     /// pass and keeps only its output (neither backward pass needs the other).
     private var fusedReLU: Set<Int> = []
+    /// Layers whose output some backward pass reads (`readByBackward`); the
+    /// forward pass releases every other output once its readers have run.
+    private var keptForBackward: [Bool] = []
     /// Where the step's buffers come from and go back to (kept across steps
     /// by the caller).
     let pool: TensorPool
@@ -43,7 +46,26 @@ final class TrainingStep {
             let fusable = isBatchNorm(layer) || layer.kind == .add
             if fusable && network.layers[i + 1].kind == .relu { fusedReLU.insert(i) }
         }
+        let consumers = consumers
+        keptForBackward = network.layers.indices.map { j in
+            j == network.layers.count - 1 || TrainingStep.readsOwnOutput(network.layers[j])
+                || consumers[j].contains { TrainingStep.readsInput(network.layers[$0]) }
+        }
     }
+
+    /// Whether a layer's backward pass reads its input: convolution and Dense
+    /// for their kernel gradients, BatchNormalization for gamma's, max
+    /// pooling for where the maxima were.
+    private static func readsInput(_ layer: Layer) -> Bool {
+        switch layer.kind {
+        case .conv2D, .batchNormalization, .maxPooling2D, .dense: return true
+        default: return false
+        }
+    }
+
+    /// Whether a layer's backward pass reads its own output: ReLU's mask
+    /// (also when fused into the layer before it).
+    private static func readsOwnOutput(_ layer: Layer) -> Bool { layer.kind == .relu }
 
     /// The outputs of the forward pass: every layer's activation that is kept.
     struct Activations {
@@ -89,14 +111,12 @@ final class TrainingStep {
             // is never stored.
             let produced = fused ? i + 1 : i
             values[produced] = out
-            // A prefix activation is dropped once its last reader has run, if
-            // that reader is in the prefix too (a layer from `start` on needs
-            // its inputs again in the backward pass).
-            if i < start {
-                for j in layer.inputs where lastUse[j] == i {
-                    if let dead = values[j], j != resume?.layer { pool.give(dead) }
-                    values[j] = nil
-                }
+            // An activation is dropped once its last reader has run, unless a
+            // backward pass reads it: in the frozen prefix none does (an
+            // Add's inputs, for one, are never read again either).
+            for j in layer.inputs where lastUse[j] == i && (i < start || !keptForBackward[j]) {
+                if let dead = values[j], j != resume?.layer { pool.give(dead) }
+                values[j] = nil
             }
             i = produced + 1
         }
@@ -198,7 +218,15 @@ final class TrainingStep {
 
     /// Gradients of the loss for every trainable weight, given the gradient
     /// of the logits. Returned in layer order as (weight, gradient) pairs.
-    func backward(_ activations: Activations, dLogits: Tensor) throws -> [(weight: Tensor, gradient: Tensor)] {
+    ///
+    /// With `update`, each layer's pairs go to it as soon as that layer's
+    /// backward pass is done, and its gradients then back to the pool; the
+    /// result is empty. An optimizer can step a layer there: no later part
+    /// of the pass reads that layer's weights, and the gradients of all the
+    /// weights are never held at once.
+    func backward(_ activations: Activations, dLogits: Tensor,
+                  update: (([(weight: Tensor, gradient: Tensor)]) -> Void)? = nil)
+        -> [(weight: Tensor, gradient: Tensor)] {
         let layers = network.layers
         let batch = activations.batch
         var grads = [Tensor?](repeating: nil, count: layers.count)
@@ -343,7 +371,13 @@ final class TrainingStep {
             if let mask = activations.masks[i] { pool.give(mask) }
             // BatchNormalization's moving statistics (weights 2 and 3) never train.
             let trained = isBatchNorm(layer) ? min(2, weightGrads.count) : weightGrads.count
-            perLayer.append((0..<trained).map { (layer.weights[$0], weightGrads[$0]) })
+            let pairs = (0..<trained).map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
+            if let update {
+                update(pairs)
+                for gradient in weightGrads { pool.give(gradient) }
+            } else {
+                perLayer.append(pairs)
+            }
         }
         // What is left of the frozen prefix (the inputs of the first
         // trainable layers) is not read again either.
@@ -384,6 +418,6 @@ extension Network {
         let dLogits = Tensor(shape: [batch, classes])
         let (loss, correct) = softmaxCrossEntropy(logits: activations.logits.data, labels: labels, batch: batch,
                                                   classes: classes, dLogits: dLogits.data)
-        return (loss, correct, try step.backward(activations, dLogits: dLogits))
+        return (loss, correct, step.backward(activations, dLogits: dLogits))
     }
 }

@@ -314,9 +314,10 @@ public final class TransferModel {
         guard loss.isFinite else {
             throw GraftError(.numeric, "the loss is \(loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
         }
-        let gradients = try step.backward(activations, dLogits: dLogits)
-        optimizer.apply(gradients, threads: base.threads)
-        for (_, gradient) in gradients { pool.tensors.give(gradient) }
+        // Each layer steps as soon as its gradients are ready, so that those
+        // of the whole network never take memory at once.
+        optimizer.beginStep()
+        _ = step.backward(activations, dLogits: dLogits) { optimizer.update($0, threads: self.base.threads) }
         steps += 1
         if !baseFrozen {
             base.weightsChanged()
