@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
 """`make bench`: Graft, Keras and ONNX Runtime side by side, in one run.
 
-Three tables: the ResNet50 base's inference; the data pipeline
-(image_dataset_from_directory: list, decode, resize, batch); training (one
-step with the base frozen, its last block unfrozen, all of it unfrozen, and
-the seed workflows' phases end to end: fits with validation, from JPEG files).
+First the goals table: one row per goal of Graft's speed (the base's
+inference; the seed workflows' phases end to end, loading included; the
+whole base unfrozen), Graft, Keras and ONNX Runtime (inference only) side by
+side, ratios, GFLOP/s beside the OpenBLAS sgemm peak, peak RSS, and the bar.
+Then the supporting figures (the data pipeline, training steps with the base
+frozen and its last layers unfrozen) and where Graft's time goes, stage by
+stage of ResNet50.
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
 The engines take turns, round after round (Graft, Keras, ONNX, Graft, ...), so
 that a slow spell of the machine hits all of them; each process warms up, then
-times several batches. The table reports the median over all timed batches of
-every round, the ratio to Keras measured in the same run, and GFLOP/s beside
-the OpenBLAS sgemm peak measured in the same run.
+times several batches; the tables report medians over all timed batches of
+every round.
+
+GFLOP/s counts the work as Keras does it: a direct convolution's
+multiply-adds, every epoch computing the whole network forward for every
+image (and backward for the trainable part). Graft does less than that work
+where it can (Winograd, the feature cache), so its figure can pass the sgemm
+peak: it is the work-equivalent rate.
 
 Usage: .venv/bin/python bench/run.py [--weights .fixtures/model/resnet50_random.h5]
-           [--rounds 3] [--batch 32] [--size 100] [--threads 2]
+           [--rounds 3] [--batch 32] [--size 100] [--threads 2] [--only goals|supporting|profile]
 """
 
 import argparse
@@ -30,160 +38,214 @@ GRAFT_BENCH = REPO / ".build" / "release" / "graft-bench"
 REFERENCE_BENCH = REPO / "bench" / "reference_bench.py"
 REFERENCE_DATA_BENCH = REPO / "bench" / "reference_data_bench.py"
 REFERENCE_TRAIN_BENCH = REPO / "bench" / "reference_train_bench.py"
-TRAIN_STEPS = [("step_frozen", "base frozen"), ("step_last10", "last 10 layers unfrozen"),
-               ("step_full", "whole base unfrozen")]
 MAKE_IMAGES = REPO / "bench" / "make_images.py"
 # The seed workflows' phases end to end, loading included, once each:
-# (label, JPEG files, their size, fit options). Fruits-360's frozen phase on
-# 100x100 photos; beans' frozen phase (flips, 20 epochs) and a fine-tuning of
-# the last residual block on 500x500 photos resized to 100x100.
+# (label, JPEG files, their size, fit options, bar: times faster than Keras).
+# Fruits-360's frozen phase on 100x100 photos; beans' frozen phase (flips, 20
+# epochs) and a fine-tuning of the last residual block on 500x500 photos
+# resized to 100x100.
 FIT_ROWS = [
-    ("frozen-base fit, 3 epochs", 2000, "100x100", ["--epochs", "3"]),
+    ("frozen-base fit, 3 epochs", 2000, "100x100", ["--epochs", "3"], 3.0),
     ("beans-style fit: flips, 20 epochs", 1000, "500x500",
-     ["--epochs", "20", "--flip", "horizontal_and_vertical"]),
-    ("last 10 layers unfrozen, 5 epochs", 1000, "500x500", ["--epochs", "5", "--unfreeze-last", "10"]),
+     ["--epochs", "20", "--flip", "horizontal_and_vertical"], 5.0),
+    ("last 10 layers unfrozen, 5 epochs", 1000, "500x500", ["--epochs", "5", "--unfreeze-last", "10"], 2.5),
 ]
+# The whole-base step's bars: speed against Keras, peak RSS as a share of Keras's.
+FULL_STEP_BAR = (1.5, 0.60)
+SUPPORTING_STEPS = [("step_frozen", "base frozen"), ("step_last10", "last 10 layers unfrozen")]
 # JPEG folders for the pipeline: Fruits-360-like (100x100 photos) and
 # beans-like (500x500 photos), both resized to 100x100.
 PIPELINE_SETS = [("2,000 JPEGs 100x100", 2000, "100x100"), ("500 JPEGs 500x500", 500, "500x500")]
 
-# ResNet50 without its top at 100x100: 0.947 G multiply-adds per image
-# (KERAS-REFERENCE.md), i.e. 1.894 GFLOP. Other sizes scale with the pixels
-# only approximately, so the figure is printed for 100x100 alone.
-GFLOP_PER_IMAGE_100 = 2 * 0.947
-
 
 def run_json(command):
     """Run one benchmark process and return the JSON line it prints."""
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"benchmark failed: {' '.join(map(str, command))}\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def inference_table(args):
-    common = ["--weights", args.weights, "--batch", str(args.batch), "--size", str(args.size),
-              "--threads", str(args.threads), "--warmup", "2", "--reps", str(args.reps)]
+def log(message):
+    print(message, file=sys.stderr)
+
+
+def sgemm_gflops(args):
+    return run_json([GRAFT_BENCH, "sgemm", "--threads", args.threads])["gflops"]
+
+
+def model_args(args):
+    return ["--weights", args.weights, "--batch", args.batch, "--size", args.size, "--threads", args.threads]
+
+
+def take_turns(engines, rounds, times_key, label, after_round=None):
+    """Runs each engine's command once per round, in turns (then
+    `after_round`). Returns, per engine, the timings of every round, the peak
+    RSS and the last result."""
+    measured = {name: {"times": [], "rss": 0.0, "result": None} for name in engines}
+    for round_index in range(rounds):
+        for name, command in engines.items():
+            result = run_json(command)
+            entry = measured[name]
+            entry["times"] += result[times_key]
+            entry["rss"] = max(entry["rss"], result["peak_rss_mb"])
+            entry["result"] = result
+            log(f"round {round_index + 1}: {label}: {name:12s} {result.get('images_per_s', 0):7.1f} images/s")
+        if after_round:
+            after_round()
+    return measured
+
+
+def measure_inference(args):
+    """images/s, peak RSS and GFLOP per image of each engine, with the sgemm
+    peak measured between the rounds."""
+    common = model_args(args) + ["--warmup", "2", "--reps", args.reps]
     engines = {
-        "Graft": [str(GRAFT_BENCH), "inference"] + common,
-        "Keras": [sys.executable, str(REFERENCE_BENCH), "--engine", "keras"] + common,
-        "ONNX Runtime": [sys.executable, str(REFERENCE_BENCH), "--engine", "onnx"] + common,
+        "Graft": [GRAFT_BENCH, "inference"] + common,
+        "Keras": [sys.executable, REFERENCE_BENCH, "--engine", "keras"] + common,
+        "ONNX Runtime": [sys.executable, REFERENCE_BENCH, "--engine", "onnx"] + common,
     }
     # The ONNX export is cached next to the weights: make it before timing.
     run_json(engines["ONNX Runtime"][:-4] + ["--warmup", "0", "--reps", "1"])
-
-    sgemm = [run_json([str(GRAFT_BENCH), "sgemm", "--threads", str(args.threads)])["gflops"]]
-    times = {name: [] for name in engines}
-    rss = {name: 0.0 for name in engines}
-    for round_index in range(args.rounds):
-        for name, command in engines.items():
-            result = run_json(command)
-            times[name] += result["seconds_per_batch"]
-            rss[name] = max(rss[name], result["peak_rss_mb"])
-            print(f"round {round_index + 1}: {name:13s} {result['images_per_s']:7.1f} images/s",
-                  file=sys.stderr)
-        sgemm.append(run_json([str(GRAFT_BENCH), "sgemm", "--threads", str(args.threads)])["gflops"])
-
-    sgemm_peak = statistics.median(sgemm)
-    images_per_s = {name: args.batch / statistics.median(t) for name, t in times.items()}
-    print()
-    print(f"ResNet50 base inference, batch {args.batch}, {args.size}x{args.size}, {args.threads} threads; "
-          f"medians of {args.rounds} rounds x {args.reps} batches")
-    print(f"OpenBLAS sgemm 2048^3 in the same run: {sgemm_peak:.0f} GFLOP/s")
-    print()
-    # GFLOP/s counts the direct convolution's multiply-adds; Graft's Winograd
-    # layers do fewer, so its figure can pass the sgemm peak.
-    print("| engine | images/s | vs Keras | GFLOP/s (direct-conv count) | of sgemm peak | peak RSS |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for name in engines:
-        ips = images_per_s[name]
-        ratio = ips / images_per_s["Keras"]
-        if args.size == 100:
-            gflops = ips * GFLOP_PER_IMAGE_100
-            flops_cells = f"{gflops:.0f} | {100 * gflops / sgemm_peak:.0f}%"
-        else:
-            flops_cells = "- | -"
-        print(f"| {name} | {ips:.1f} | {ratio:.2f}x | {flops_cells} | {rss[name]:.0f} MB |")
+    sgemm = [sgemm_gflops(args)]
+    measured = take_turns(engines, args.rounds, "seconds_per_batch", "inference",
+                          after_round=lambda: sgemm.append(sgemm_gflops(args)))
+    gflop = measured["Graft"]["result"]["gflop_per_image"]
+    rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
+    return rates, {name: m["rss"] for name, m in measured.items()}, gflop, statistics.median(sgemm)
 
 
-def pipeline_table(args):
+def measure_step(args, mode, reps):
+    common = model_args(args) + ["--warmup", "1", "--reps", reps]
+    engines = {"Graft": [GRAFT_BENCH, "train", "--mode", mode] + common,
+               "Keras": [sys.executable, REFERENCE_TRAIN_BENCH, "--mode", mode] + common}
+    measured = take_turns(engines, max(1, args.rounds - 1), "seconds_per_step", mode)
+    rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
+    return rates, {name: m["rss"] for name, m in measured.items()}, measured["Graft"]["result"]["gflop_per_image"]
+
+
+def jpeg_folder(count, size, classes=None):
+    name = f"jpeg_{count}_{size}" + (f"_c{classes}" if classes else "")
+    folder = REPO / ".fixtures" / "bench" / name
+    command = [sys.executable, MAKE_IMAGES, folder, "--count", count, "--size", size]
+    subprocess.run(list(map(str, command + (["--classes", classes] if classes else []))), check=True)
+    return folder
+
+
+def measure_fit(args, count, size, extra):
+    folder = jpeg_folder(count, size, classes=4)
+    fit = ["--dir", folder] + model_args(args) + extra
+    results = {"Graft": run_json([GRAFT_BENCH, "fit"] + fit),
+               "Keras": run_json([sys.executable, REFERENCE_TRAIN_BENCH, "--mode", "fit"] + fit)}
+    for name, result in results.items():
+        log(f"fit {count} {size} {' '.join(extra)}: {name:6s} {result['seconds']:7.1f} s")
+    return results
+
+
+def cells(values, fmt):
+    return [fmt.format(v) if v is not None else "-" for v in values]
+
+
+def goals_table(args):
     rows = []
-    for label, count, size in PIPELINE_SETS:
-        folder = REPO / ".fixtures" / "bench" / f"jpeg_{count}_{size}"
-        subprocess.run([sys.executable, str(MAKE_IMAGES), str(folder), "--count", str(count), "--size", size],
-                       check=True)
-        common = ["--dir", str(folder), "--batch", str(args.batch), "--size", str(args.size),
-                  "--threads", str(args.threads), "--reps", "3"]
-        engines = {"Graft": [str(GRAFT_BENCH), "pipeline"] + common,
-                   "Keras": [sys.executable, str(REFERENCE_DATA_BENCH)] + common}
-        times = {name: [] for name in engines}
-        images = 0
-        for round_index in range(args.rounds):
-            for name, command in engines.items():
-                result = run_json(command)
-                times[name] += result["seconds_per_pass"]
-                images = result["images"]
-                print(f"round {round_index + 1}: {label}: {name:6s} {result['images_per_s']:8.1f} images/s",
-                      file=sys.stderr)
-        rates = {name: images / statistics.median(t) for name, t in times.items()}
-        rows.append((label, rates["Graft"], rates["Keras"]))
+    rates, rss, gflop, sgemm = measure_inference(args)
+    graft, keras, onnx = rates["Graft"], rates["Keras"], rates["ONNX Runtime"]
+    rows.append(["base inference, batch 32, images/s", *cells([graft, keras, onnx], "{:.1f}"),
+                 f"{graft / keras:.2f}x", f"{graft / onnx:.2f}x",
+                 " / ".join(f"{r * gflop:.0f} ({100 * r * gflop / sgemm:.0f}%)" for r in (graft, keras, onnx)),
+                 f"{rss['Graft']:.0f} / {rss['Keras']:.0f} / {rss['ONNX Runtime']:.0f} MB",
+                 ">= ONNX Runtime", "yes" if graft >= onnx else "no"])
+
+    fits = [(label, count, size, measure_fit(args, count, size, extra), bar)
+            for label, count, size, extra, bar in FIT_ROWS]
+    for label, count, size, results, bar in fits:
+        g, k = results["Graft"], results["Keras"]
+        work = g["keras_gflop"]
+        ratio = k["seconds"] / g["seconds"]
+        rows.append([f"{label}, {count:,} JPEGs {size} + 25% validation, seconds",
+                     *cells([g["seconds"], k["seconds"], None], "{:.1f}"), f"{ratio:.2f}x faster", "-",
+                     " / ".join(f"{work / r['seconds']:.0f} ({100 * work / r['seconds'] / sgemm:.0f}%)"
+                                for r in (g, k)) + " / -",
+                     f"{g['peak_rss_mb']:.0f} / {k['peak_rss_mb']:.0f} / - MB",
+                     f">= {bar:g}x faster", "yes" if ratio >= bar else "no"])
+
+    rates, rss, gflop = measure_step(args, "step_full", "2")
+    graft, keras = rates["Graft"], rates["Keras"]
+    speed_bar, memory_bar = FULL_STEP_BAR
+    met = graft / keras >= speed_bar and rss["Graft"] <= memory_bar * rss["Keras"]
+    rows.append(["whole base unfrozen, Adam step, batch 32, images/s", *cells([graft, keras, None], "{:.1f}"),
+                 f"{graft / keras:.2f}x", "-",
+                 " / ".join(f"{r * gflop:.0f} ({100 * r * gflop / sgemm:.0f}%)" for r in (graft, keras)) + " / -",
+                 f"{rss['Graft']:.0f} / {rss['Keras']:.0f} / - MB ({100 * rss['Graft'] / rss['Keras']:.0f}%)",
+                 f">= {speed_bar:g}x, RSS <= {100 * memory_bar:.0f}%", "yes" if met else "no"])
+
     print()
-    print(f"image_dataset_from_directory to {args.size}x{args.size}, batch {args.batch}, {args.threads} threads; "
-          f"medians of {args.rounds} rounds x 3 passes (file cache warm)")
+    print(f"Goals: ResNet50 base, {args.size}x{args.size}, {args.threads} threads; "
+          f"OpenBLAS sgemm 2048^3 in the same run: {sgemm:.0f} GFLOP/s")
     print()
-    print("| images | Graft images/s | Keras images/s | Graft / Keras |")
-    print("| --- | ---: | ---: | ---: |")
-    for label, graft, keras in rows:
-        print(f"| {label} | {graft:.0f} | {keras:.0f} | {graft / keras:.2f}x |")
+    print("| measure | Graft | Keras | ONNX Runtime | Graft / Keras | Graft / ONNX | "
+          "GFLOP/s (of sgemm) Graft / Keras / ONNX | peak RSS Graft / Keras / ONNX | bar | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return sgemm
 
 
-def training_table(args):
-    common = ["--weights", args.weights, "--batch", str(args.batch), "--size", str(args.size),
-              "--threads", str(args.threads)]
-    rows = []
-    for mode, label in TRAIN_STEPS:
-        # The whole-base step takes seconds: fewer repetitions keep the run short.
-        reps = ["--warmup", "1", "--reps", "2" if mode == "step_full" else "4"]
-        engines = {"Graft": [str(GRAFT_BENCH), "train", "--mode", mode] + common + reps,
-                   "Keras": [sys.executable, str(REFERENCE_TRAIN_BENCH), "--mode", mode] + common + reps}
-        times = {name: [] for name in engines}
-        rss = {name: 0.0 for name in engines}
-        for round_index in range(max(1, args.rounds - 1)):
-            for name, command in engines.items():
-                result = run_json(command)
-                times[name] += result["seconds_per_step"]
-                rss[name] = max(rss[name], result["peak_rss_mb"])
-                print(f"round {round_index + 1}: {label}: {name:6s} {result['images_per_s']:7.1f} images/s",
-                      file=sys.stderr)
-        rates = {name: args.batch / statistics.median(t) for name, t in times.items()}
-        rows.append((f"one Adam step, {label}", rates, rss))
-
-    fits = []
-    for label, count, size, extra in FIT_ROWS:
-        folder = REPO / ".fixtures" / "bench" / f"jpeg_{count}_{size}_c4"
-        subprocess.run([sys.executable, str(MAKE_IMAGES), str(folder), "--count", str(count), "--size", size,
-                        "--classes", "4"], check=True)
-        fit = ["--dir", str(folder), "--weights", args.weights, "--batch", str(args.batch),
-               "--size", str(args.size), "--threads", str(args.threads)] + extra
-        results = {"Graft": run_json([str(GRAFT_BENCH), "fit"] + fit),
-                   "Keras": run_json([sys.executable, str(REFERENCE_TRAIN_BENCH), "--mode", "fit"] + fit)}
-        for name, result in results.items():
-            print(f"{label}: {name:6s} {result['seconds']:7.1f} s", file=sys.stderr)
-        fits.append((label, count, results))
+def supporting_table(args):
     print()
-    print(f"Training, batch {args.batch}, {args.size}x{args.size}, {args.threads} threads "
-          "(GAP + Dense head, Adam; Keras steps as tf.function with training=False)")
+    print(f"Supporting figures: image_dataset_from_directory to {args.size}x{args.size} (list, decode, resize, "
+          f"batch {args.batch}; file cache warm), and one training step on a batch of {args.batch}")
     print()
     print("| measure | Graft | Keras | Graft / Keras | peak RSS Graft / Keras |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for label, rates, rss in rows:
-        print(f"| {label}, images/s | {rates['Graft']:.1f} | {rates['Keras']:.1f} | "
+    for label, count, size in PIPELINE_SETS:
+        folder = jpeg_folder(count, size)
+        common = ["--dir", folder, "--batch", args.batch, "--size", args.size, "--threads", args.threads,
+                  "--reps", "3"]
+        engines = {"Graft": [GRAFT_BENCH, "pipeline"] + common,
+                   "Keras": [sys.executable, REFERENCE_DATA_BENCH] + common}
+        measured = take_turns(engines, args.rounds, "seconds_per_pass", label)
+        images = measured["Graft"]["result"]["images"]
+        rates = {name: images / statistics.median(m["times"]) for name, m in measured.items()}
+        print(f"| image_dataset_from_directory, {label}, images/s | {rates['Graft']:.0f} | {rates['Keras']:.0f} | "
+              f"{rates['Graft'] / rates['Keras']:.2f}x | {measured['Graft']['rss']:.0f} / "
+              f"{measured['Keras']['rss']:.0f} MB |")
+    for mode, label in SUPPORTING_STEPS:
+        rates, rss, _ = measure_step(args, mode, "4")
+        print(f"| one Adam step, {label}, images/s | {rates['Graft']:.1f} | {rates['Keras']:.1f} | "
               f"{rates['Graft'] / rates['Keras']:.2f}x | {rss['Graft']:.0f} / {rss['Keras']:.0f} MB |")
-    for label, count, results in fits:
-        graft, keras = results["Graft"], results["Keras"]
-        print(f"| {label}, {count:,} JPEGs (25% for validation), seconds | {graft['seconds']:.1f} | "
-              f"{keras['seconds']:.1f} | {keras['seconds'] / graft['seconds']:.2f}x faster | "
-              f"{graft['peak_rss_mb']:.0f} / {keras['peak_rss_mb']:.0f} MB |")
+
+
+def profile_table(args, sgemm):
+    """Graft's time per batch in each stage of ResNet50 and each kind of layer."""
+    result = run_json([GRAFT_BENCH, "profile"] + model_args(args) + ["--reps", "3"])
+    batch = result["batch"]
+
+    def table(title, groups):
+        print()
+        print(title)
+        print()
+        print("| | GMAC / image | inference ms | GFLOP/s | training forward ms | backward ms | optimizer ms "
+              "| training GFLOP/s |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        totals = {}
+        for name, g in list(groups.items()) + [("total", None)]:
+            if g is None:
+                g = totals
+            else:
+                for key, value in g.items():
+                    totals[key] = totals.get(key, 0) + value
+            macs = g["macs_per_image"] * batch
+            train = g["forward"] + g["backward"] + g["optimizer"]
+            inference_rate = f"{2 * macs / g['inference'] / 1e9:.0f}" if macs and g["inference"] else "-"
+            training_rate = f"{2 * g['training_macs_per_image'] * batch / train / 1e9:.0f}" if macs else "-"
+            print(f"| {name} | {g['macs_per_image'] / 1e9:.3f} | {1e3 * g['inference']:.1f} | {inference_rate} | "
+                  f"{1e3 * g['forward']:.1f} | {1e3 * g['backward']:.1f} | {1e3 * g['optimizer']:.1f} | "
+                  f"{training_rate} |")
+
+    table(f"Where Graft's time goes, per batch of {batch} (inference: compiled; training: the whole base "
+          f"unfrozen, Adam; GFLOP/s beside sgemm's {sgemm:.0f}), by stage of ResNet50:", result["stages"])
+    table("and by kind of layer:", result["kinds"])
 
 
 def main():
@@ -194,14 +256,15 @@ def main():
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
-    parser.add_argument("--only", choices=["inference", "pipeline", "training"], help="run one table only")
+    parser.add_argument("--only", choices=["goals", "supporting", "profile"], help="run one table only")
     args = parser.parse_args()
-    if args.only in (None, "inference"):
-        inference_table(args)
-    if args.only in (None, "pipeline"):
-        pipeline_table(args)
-    if args.only in (None, "training"):
-        training_table(args)
+    sgemm = None
+    if args.only in (None, "goals"):
+        sgemm = goals_table(args)
+    if args.only in (None, "supporting"):
+        supporting_table(args)
+    if args.only in (None, "profile"):
+        profile_table(args, sgemm or statistics.median(sgemm_gflops(args) for _ in range(3)))
 
 
 if __name__ == "__main__":

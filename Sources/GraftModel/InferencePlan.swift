@@ -23,6 +23,8 @@ final class InferencePlan {
     let outputSize: Int
 
     private var ops: [Op] = []
+    /// The layer each op is timed under (`LayerProfile`): its first.
+    private var opLayers: [String] = []
     private var slots: [UnsafeMutablePointer<Float>] = []
     private var workspace: UnsafeMutablePointer<Float>?
     private var outputBuffer: Buffer = .input
@@ -61,8 +63,9 @@ final class InferencePlan {
     }
 
     /// Runs the network on `batch` (≤ capacity) images at `input` and writes
-    /// the last layer's output to `output`.
-    func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>) {
+    /// the last layer's output to `output`, timing each op into `profile`.
+    func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>,
+             profile: LayerProfile? = nil) {
         precondition(batch >= 1 && batch <= capacity)
         func ptr(_ b: Buffer) -> UnsafeMutablePointer<Float> {
             switch b {
@@ -70,7 +73,7 @@ final class InferencePlan {
             case .slot(let i): slots[i]
             }
         }
-        for op in ops {
+        func execute(_ op: Op) {
             switch op {
             case let .conv(g, kernel, winograd, bias, inBuf, residual, relu, outBuf):
                 var g = g
@@ -105,6 +108,9 @@ final class InferencePlan {
                 dense(input: ptr(inBuf), batch: batch, inputs: inputs, kernel: kernel.data,
                       bias: bias.data, units: units, output: ptr(outBuf))
             }
+        }
+        for (op, layer) in zip(ops, opLayers) {
+            profile.measure(layer, .forward) { execute(op) }
         }
         output.update(from: ptr(outputBuffer), count: batch * outputSize)
     }
@@ -146,6 +152,7 @@ final class InferencePlan {
         }
         func buffer(_ v: Int) -> Buffer { bufferOf[v]! }
         ops = compiled.ops.map { $0.resolve(buffer) }
+        opLayers = compiled.ops.map { network.layers[$0.firstLayer].name }
         outputBuffer = buffer(compiled.outputValue)
         for size in slotSizes { slots.append(try tryAllocateFloats(size)) }
         if workspaceSize > 0 { workspace = try tryAllocateFloats(workspaceSize) }
@@ -176,6 +183,8 @@ struct PlanCompiler {
         let template: InferencePlan.Op
         let reads: [Int]
         let writes: Int
+        /// The first of the layers the op computes.
+        let firstLayer: Int
         /// Rebuilds `template` with the buffers of `reads` and `writes`.
         let build: (_ reads: [InferencePlan.Buffer], _ writes: InferencePlan.Buffer) -> InferencePlan.Op
 
@@ -270,7 +279,7 @@ struct PlanCompiler {
                 let winograd = Winograd3x3.applies(to: g)
                     ? Winograd3x3.transformKernel(k.data, inChannels: g.inChannels, outChannels: filters) : nil
                 let reads = [source] + (residualLayer.map { [$0] } ?? [])
-                emit(last, reading: reads) { r, w in
+                emit(last, from: i, reading: reads) { r, w in
                     .conv(geometry: g, kernel: k, winograd: winograd, bias: b, input: r[0],
                           residual: r.count > 1 ? r[1] : nil, relu: relu, output: w)
                 }
@@ -322,12 +331,14 @@ struct PlanCompiler {
     }
 
     /// Appends an op that reads the outputs of `inputs` and produces the
-    /// output of `layer`.
-    private mutating func emit(_ layer: Int, reading inputs: [Int],
+    /// output of `layer`, computing the layers from `origin` (by default
+    /// `layer` alone) on.
+    private mutating func emit(_ layer: Int, from origin: Int? = nil, reading inputs: [Int],
                                _ build: @escaping ([InferencePlan.Buffer], InferencePlan.Buffer) -> InferencePlan.Op) {
         let reads = inputs.map { valueOf[$0]! }
         let writes = newValue(for: layer)
         let placeholder = build(reads.map { _ in .input }, .input)
-        ops.append(CompiledOp(template: placeholder, reads: reads, writes: writes, build: build))
+        ops.append(CompiledOp(template: placeholder, reads: reads, writes: writes, firstLayer: origin ?? layer,
+                              build: build))
     }
 }

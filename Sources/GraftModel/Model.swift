@@ -39,6 +39,10 @@ public final class Model {
     /// Images per run of the compiled network; longer inputs go in batches.
     public static let maxBatch = 32
 
+    /// Times each layer of every inference pass while set (`LayerProfile`);
+    /// set it only while no call is running.
+    public var profile: LayerProfile?
+
     private let mutex = Mutex()
     private var plan: InferencePlan?
     private var staging: Tensor?
@@ -85,7 +89,7 @@ public final class Model {
             for start in stride(from: 0, to: count, by: plan.capacity) {
                 let n = min(plan.capacity, count - start)
                 plan.run(input: input + start * plan.inputSize, batch: n,
-                         output: output + start * plan.outputSize)
+                         output: output + start * plan.outputSize, profile: profile)
             }
         }
     }
@@ -101,7 +105,8 @@ public final class Model {
                 let n = min(plan.capacity, count - start)
                 preprocessing.apply(input: images + start * plan.inputSize, pixels: n * plan.inputSize / 3,
                                     output: staging.data)
-                plan.run(input: staging.data, batch: n, output: output + start * plan.outputSize)
+                plan.run(input: staging.data, batch: n, output: output + start * plan.outputSize,
+                         profile: profile)
             }
         }
     }

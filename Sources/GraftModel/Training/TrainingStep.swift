@@ -29,6 +29,8 @@ final class TrainingStep {
     /// Scratch memory of the convolutions, forward and backward: one buffer
     /// of the largest size any of them needs, shared by all.
     private var workspace: Tensor?
+    /// Where each layer's time goes, when set.
+    var profile: LayerProfile?
 
     init(network: Network, threads: Int, pool: TensorPool = TensorPool()) throws {
         self.network = network
@@ -105,8 +107,10 @@ final class TrainingStep {
             let layer = layers[i]
             let x = values[layer.inputs[0]]!
             let fused = fusedReLU.contains(i)
-            let out = try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,
-                                       dropoutSeed: dropoutSeed, masks: &masks, relu: fused)
+            let out = try profile.measure(layer.name, .forward) {
+                try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,
+                                 dropoutSeed: dropoutSeed, masks: &masks, relu: fused)
+            }
             // With a fused ReLU the output is the ReLU's, and the layer's own
             // is never stored.
             let produced = fused ? i + 1 : i
@@ -267,99 +271,101 @@ final class TrainingStep {
             // The Add layer hands dY itself on to one input, which then owns it.
             var dYPassedOn = false
 
-            switch layer.kind {
-            case .input:
-                break
-            case .conv2D:
-                let g = layer.windowGeometry(input: inShape, batch: batch)
-                // The input gradient of a 3x3 convolution runs as Winograd
-                // (2.25x fewer multiplications, within the parity bars). The
-                // forward pass stays direct: Winograd there measured no faster
-                // in training, and its rounding, compounded through the
-                // activations of a deep random network, broke those bars.
-                let winograd = dX != nil && Winograd3x3.applies(to: g)
-                Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
-                                dInput: winograd ? nil : dX?.data, dKernel: weightGrads.first?.data,
-                                dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                                workspace: scratch(batch: batch).data, threads: threads)
-                if winograd, let dX {
-                    let u = pool.take([16, g.inChannels, g.outChannels])
-                    Winograd3x3.transformKernel(layer.weights[0].data, inChannels: g.inChannels,
-                                                outChannels: g.outChannels, into: u.data, threads: threads)
-                    Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, dInput: dX.data,
-                                              workspace: scratch(batch: batch).data, threads: threads)
-                    pool.give(u)
-                }
-            case .batchNormalization(let eps):
-                affine(layer, epsilon: eps).backward(
-                    input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
-                    gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
-                    dGamma: weightGrads.first?.data, dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                    reluOutput: reluMasks[i]?.data, threads: threads)
-                if let mask = reluMasks.removeValue(forKey: i) { pool.give(mask) }
-            case .relu:
-                if fusedBackward && needsGradient(j) {
-                    let y = activations.values[i]!
-                    if isBatchNorm(layers[j]) {
-                        // BatchNormalization masks the gradient in its own pass.
-                        reluMasks[j] = y
-                    } else {
-                        // Before an Add, mask in place: the Add passes it on as is.
+            profile.measure(layer.name, .backward) {
+                switch layer.kind {
+                case .input:
+                    break
+                case .conv2D:
+                    let g = layer.windowGeometry(input: inShape, batch: batch)
+                    // The input gradient of a 3x3 convolution runs as Winograd
+                    // (2.25x fewer multiplications, within the parity bars). The
+                    // forward pass stays direct: Winograd there measured no faster
+                    // in training, and its rounding, compounded through the
+                    // activations of a deep random network, broke those bars.
+                    let winograd = dX != nil && Winograd3x3.applies(to: g)
+                    Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
+                                    dInput: winograd ? nil : dX?.data, dKernel: weightGrads.first?.data,
+                                    dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
+                                    workspace: scratch(batch: batch).data, threads: threads)
+                    if winograd, let dX {
+                        let u = pool.take([16, g.inChannels, g.outChannels])
+                        Winograd3x3.transformKernel(layer.weights[0].data, inChannels: g.inChannels,
+                                                    outChannels: g.outChannels, into: u.data, threads: threads)
+                        Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, dInput: dX.data,
+                                                  workspace: scratch(batch: batch).data, threads: threads)
+                        pool.give(u)
+                    }
+                case .batchNormalization(let eps):
+                    affine(layer, epsilon: eps).backward(
+                        input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
+                        gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
+                        dGamma: weightGrads.first?.data, dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil,
+                        reluOutput: reluMasks[i]?.data, threads: threads)
+                    if let mask = reluMasks.removeValue(forKey: i) { pool.give(mask) }
+                case .relu:
+                    if fusedBackward && needsGradient(j) {
+                        let y = activations.values[i]!
+                        if isBatchNorm(layers[j]) {
+                            // BatchNormalization masks the gradient in its own pass.
+                            reluMasks[j] = y
+                        } else {
+                            // Before an Add, mask in place: the Add passes it on as is.
+                            Parallel.forRanges(dY.count, threads: threads) { r, _ in
+                                reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
+                                             count: r.count, dInput: dY.data + r.lowerBound)
+                            }
+                        }
+                        grads[j] = dY
+                        dYPassedOn = true
+                    } else if let dX {
+                        let y = activations.values[i]!
                         Parallel.forRanges(dY.count, threads: threads) { r, _ in
-                            reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
-                                         count: r.count, dInput: dY.data + r.lowerBound)
+                            reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound, count: r.count,
+                                         dInput: dX.data + r.lowerBound)
                         }
                     }
-                    grads[j] = dY
-                    dYPassedOn = true
-                } else if let dX {
-                    let y = activations.values[i]!
-                    Parallel.forRanges(dY.count, threads: threads) { r, _ in
-                        reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound, count: r.count,
-                                     dInput: dX.data + r.lowerBound)
+                case .add:
+                    let receivers = layer.inputs.filter(needsGradient)
+                    for (n, input) in receivers.enumerated() {
+                        if n == receivers.count - 1 {
+                            accumulate(input, dY)
+                            dYPassedOn = true
+                        } else {
+                            let copy = pool.take(dY.shape)
+                            copy.data.update(from: dY.data, count: dY.count)
+                            accumulate(input, copy)
+                        }
                     }
-                }
-            case .add:
-                let receivers = layer.inputs.filter(needsGradient)
-                for (n, input) in receivers.enumerated() {
-                    if n == receivers.count - 1 {
-                        accumulate(input, dY)
-                        dYPassedOn = true
-                    } else {
-                        let copy = pool.take(dY.shape)
-                        copy.data.update(from: dY.data, count: dY.count)
-                        accumulate(input, copy)
+                case let .zeroPadding2D(top, _, left, _):
+                    if let dX {
+                        let out = layer.outputShape
+                        zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
+                                          channels: inShape[2], top: top, left: left, outHeight: out[0],
+                                          outWidth: out[1], dInput: dX.data)
                     }
-                }
-            case let .zeroPadding2D(top, _, left, _):
-                if let dX {
-                    let out = layer.outputShape
-                    zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
-                                      channels: inShape[2], top: top, left: left, outHeight: out[0],
-                                      outWidth: out[1], dInput: dX.data)
-                }
-            case .maxPooling2D:
-                if let dX {
-                    maxPool2DBackward(layer.windowGeometry(input: inShape, batch: batch), input: x!.data,
-                                      dOutput: dY.data, dInput: dX.data, threads: threads)
-                }
-            case .globalAveragePooling2D:
-                if let dX {
-                    globalAveragePoolBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
-                                              channels: inShape[2], dInput: dX.data)
-                }
-            case .flatten:
-                dX?.data.update(from: dY.data, count: dY.count)
-            case let .dense(units):
-                denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *),
-                              kernel: layer.weights[0].data, units: units, dOutput: dY.data, dInput: dX?.data,
-                              dKernel: weightGrads.first?.data, dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
-            case .dropout:
-                if let dX {
-                    if let mask = activations.masks[i] {
-                        for k in 0..<dY.count { dX.data[k] = dY.data[k] * mask.data[k] }
-                    } else {
-                        dX.data.update(from: dY.data, count: dY.count)
+                case .maxPooling2D:
+                    if let dX {
+                        maxPool2DBackward(layer.windowGeometry(input: inShape, batch: batch), input: x!.data,
+                                          dOutput: dY.data, dInput: dX.data, threads: threads)
+                    }
+                case .globalAveragePooling2D:
+                    if let dX {
+                        globalAveragePoolBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
+                                                  channels: inShape[2], dInput: dX.data)
+                    }
+                case .flatten:
+                    dX?.data.update(from: dY.data, count: dY.count)
+                case let .dense(units):
+                    denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *),
+                                  kernel: layer.weights[0].data, units: units, dOutput: dY.data, dInput: dX?.data,
+                                  dKernel: weightGrads.first?.data, dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
+                case .dropout:
+                    if let dX {
+                        if let mask = activations.masks[i] {
+                            for k in 0..<dY.count { dX.data[k] = dY.data[k] * mask.data[k] }
+                        } else {
+                            dX.data.update(from: dY.data, count: dY.count)
+                        }
                     }
                 }
             }
@@ -373,7 +379,7 @@ final class TrainingStep {
             let trained = isBatchNorm(layer) ? min(2, weightGrads.count) : weightGrads.count
             let pairs = (0..<trained).map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
             if let update {
-                update(pairs)
+                profile.measure(layer.name, .optimizer) { update(pairs) }
                 for gradient in weightGrads { pool.give(gradient) }
             } else {
                 perLayer.append(pairs)

@@ -75,6 +75,9 @@ public final class TransferModel {
     /// Bytes of frozen-base features kept in memory before the cache moves to
     /// a mapped temporary file; 0 switches the cache off.
     public var featureCacheLimit = 2 << 30
+    /// Times each layer of every training step and prediction while set
+    /// (`LayerProfile`).
+    public var profile: LayerProfile?
 
     private var steps = 0
     private var cache: (dataset: ObjectIdentifier, cache: FeatureCache)?
@@ -284,6 +287,7 @@ public final class TransferModel {
         let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
         if pool.batch != batch.count { pool = (batch.count, TensorPool()) }
         let step = try TrainingStep(network: network, threads: base.threads, pool: pool.tensors)
+        step.profile = profile
         let dropoutSeed = seed &+ UInt64(steps) &* 0x2545_F491_4F6C_DD1D
         let activations: TrainingStep.Activations
         if let boundary = cacheBoundary {
@@ -296,7 +300,9 @@ public final class TransferModel {
                 // The frozen prefix runs compiled (BatchNormalization folded,
                 // Winograd, fused epilogues); training resumes after it.
                 let output = Tensor(shape: [batch.count] + layers[boundary].outputShape)
-                withExtendedLifetime(input) { plan.run(input: input.data, batch: batch.count, output: output.data) }
+                withExtendedLifetime(input) {
+                    plan.run(input: input.data, batch: batch.count, output: output.data, profile: profile)
+                }
                 activations = try step.forward(nil, batch: batch.count, training: true, dropoutSeed: dropoutSeed,
                                                resume: (boundary, output))
             } else {
@@ -401,7 +407,8 @@ public final class TransferModel {
             withExtendedLifetime(input) {
                 for start in stride(from: 0, to: missing.count, by: plan.capacity) {
                     let n = min(plan.capacity, missing.count - start)
-                    plan.run(input: input.data + start * perImage, batch: n, output: output.data + start * featureFloats)
+                    plan.run(input: input.data + start * perImage, batch: n,
+                             output: output.data + start * featureFloats, profile: profile)
                 }
             }
             for (k, i) in missing.enumerated() {
@@ -475,7 +482,7 @@ public final class TransferModel {
                 let n = min(plan.capacity, count - start)
                 base.preprocessing.apply(input: images + start * plan.inputSize, pixels: n * plan.inputSize / 3,
                                          output: staging.data)
-                plan.run(input: staging.data, batch: n, output: logits + start * plan.outputSize)
+                plan.run(input: staging.data, batch: n, output: logits + start * plan.outputSize, profile: profile)
             }
         }
     }
