@@ -92,12 +92,18 @@ extension Conv2D {
             }
         }
         if let dBias {
-            // Each thread sums its own channels over every pixel.
-            Parallel.forRanges(n, threads: threads, grain: 32) { channels, _ in
-                for p in 0..<(g.batch * rows) {
-                    let row = dOutput + p * n
-                    for c in channels { dBias[c] += row[c] }
-                }
+            biasGradient(dOutput: dOutput, pixels: g.batch * rows, channels: n, dBias: dBias, threads: threads)
+        }
+    }
+
+    /// Adds the bias gradient, dY summed over every pixel, into `dBias`.
+    /// Each thread sums its own channels.
+    public static func biasGradient(dOutput: UnsafePointer<Float>, pixels: Int, channels n: Int,
+                                    dBias: UnsafeMutablePointer<Float>, threads: Int) {
+        Parallel.forRanges(n, threads: threads, grain: 32) { channels, _ in
+            for p in 0..<pixels {
+                let row = dOutput + p * n
+                for c in channels { dBias[c] += row[c] }
             }
         }
     }

@@ -129,6 +129,116 @@ public enum Winograd3x3 {
                  epilogue: Epilogue(), workspace: workspace, threads: threads, tileBudget: tileBudget)
     }
 
+    /// The kernel gradient of the convolution `g`, from its input and its
+    /// output gradient, added into `dKernel` (HWIO): the forward pass's
+    /// steps taken back one by one,
+    ///
+    ///   dM = A dY Aᵀ                  (per 2x2 block of dY; zero past the edge)
+    ///   dU[ξ] = Σ over tiles Vᵀ dM    (16 GEMMs, C × K, over the tiles)
+    ///   dg = Gᵀ dU G,
+    ///
+    /// with V = Bᵀ d B as in `forward`. 2.25x fewer multiplications than
+    /// im2col's colsᵀ·dY. `dU` is scratch of 16·C·K floats; `workspace` as
+    /// `workspaceSize(g, …)`. Tiles go in chunks: both threads transform a
+    /// chunk, then each runs the GEMMs of its own positions ξ, which it alone
+    /// sums, in chunk order, so the result does not depend on thread timing.
+    public static func kernelGradient(_ g: ConvGeometry, input: UnsafePointer<Float>,
+                                      dOutput: UnsafePointer<Float>, dKernel: UnsafeMutablePointer<Float>,
+                                      dU: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>,
+                                      threads: Int, tileBudget: Int = Conv2D.defaultTileBudget) {
+        precondition(applies(to: g))
+        Parallel.configureBLAS()
+        let (c, k) = (g.inChannels, g.outChannels)
+        let tilesH = (g.inHeight + 1) / 2, tilesW = (g.inWidth + 1) / 2
+        let tiles = g.batch * tilesH * tilesW
+        let workers = max(1, threads)
+        // The workers' chunks of `workspaceSize`, pooled into one.
+        let perChunk = tilesPerChunk(g, tileBudget: tileBudget) * workers
+        let v = workspace, dM = v + 16 * perChunk * c, zeros = dM + 16 * perChunk * k
+        zeros.update(repeating: 0, count: max(c, k))
+
+        for (round, chunk) in stride(from: 0, to: tiles, by: perChunk).enumerated() {
+            let n = min(perChunk, tiles - chunk)
+            Parallel.forRanges(n, threads: workers, grain: 16) { rows, _ in
+                let inputPixels = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: 16)
+                let gradientPixels = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: 4)
+                defer {
+                    inputPixels.deallocate()
+                    gradientPixels.deallocate()
+                }
+                for row in rows {
+                    let tile = chunk + row
+                    let image = tile / (tilesH * tilesW)
+                    let ty = (tile / tilesW) % tilesH, tx = tile % tilesW
+                    for i in 0..<4 {
+                        for j in 0..<4 {
+                            let y = 2 * ty - 1 + i, x = 2 * tx - 1 + j
+                            let inside = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth
+                            inputPixels[i * 4 + j] = UnsafeRawPointer(
+                                inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * c : UnsafePointer(zeros))
+                        }
+                    }
+                    for i in 0..<2 {
+                        for j in 0..<2 {
+                            let y = 2 * ty + i, x = 2 * tx + j
+                            let inside = y < g.inHeight && x < g.inWidth
+                            gradientPixels[i * 2 + j] = UnsafeRawPointer(
+                                inside ? dOutput + ((image * g.inHeight + y) * g.inWidth + x) * k : UnsafePointer(zeros))
+                        }
+                    }
+                    transformInput(inputPixels, channels: c, into: v + row * c, matrixStride: n * c)
+                    transformOutputGradient(gradientPixels, channels: k, into: dM + row * k, matrixStride: n * k)
+                }
+            }
+            Parallel.forEach(16, threads: workers) { xi, _ in
+                gemm(m: c, n: k, k: n, a: v + xi * n * c, lda: c, transposeA: true, b: dM + xi * n * k, ldb: k,
+                     c: dU + xi * c * k, ldc: k, accumulate: round > 0)
+            }
+        }
+        Parallel.forRanges(c, threads: workers, grain: 64) { inputChannels, _ in
+            for ci in inputChannels {
+                for ko in stride(from: 0, to: k, by: 8) {
+                    transformKernelGradientColumns(UnsafeRawPointer(dU + ci * k), UnsafeMutableRawPointer(dKernel + ci * k),
+                                                   tapStride: c * k, at: ko)
+                }
+            }
+        }
+    }
+
+    /// dg += Gᵀ dU G for the eight output channels from `ko` on, the adjoint
+    /// of `transformKernelColumns`. Gᵀ applied to (w, x, y, z) is
+    /// (w + ½(x + y), ½(x − y), ½(x + y) + z).
+    @inline(__always)
+    private static func transformKernelGradientColumns(_ dU: UnsafeRawPointer, _ dKernel: UnsafeMutableRawPointer,
+                                                       tapStride: Int, at ko: Int) {
+        @inline(__always) func gt4(_ w: V, _ x: V, _ y: V, _ z: V) -> (V, V, V) {
+            let half = (x + y) * 0.5
+            return (w + half, (x - y) * 0.5, half + z)
+        }
+        @inline(__always) func load(_ xi: Int) -> V {
+            dU.loadUnaligned(fromByteOffset: (xi * tapStride + ko) * 4, as: V.self)
+        }
+        @inline(__always) func add(_ t: Int, _ value: V) {
+            let offset = (t * tapStride + ko) * 4
+            dKernel.storeBytes(of: dKernel.loadUnaligned(fromByteOffset: offset, as: V.self) + value,
+                               toByteOffset: offset, as: V.self)
+        }
+        // Columns first (Gᵀ dU), then rows ((Gᵀ dU) G).
+        let (r00, r10, r20) = gt4(load(0), load(4), load(8), load(12))
+        let (r01, r11, r21) = gt4(load(1), load(5), load(9), load(13))
+        let (r02, r12, r22) = gt4(load(2), load(6), load(10), load(14))
+        let (r03, r13, r23) = gt4(load(3), load(7), load(11), load(15))
+        @inline(__always) func addRow(_ a: Int, _ w: V, _ x: V, _ y: V, _ z: V) {
+            let (t0, t1, t2) = gt4(w, x, y, z)
+            add(3 * a, t0)
+            add(3 * a + 1, t1)
+            add(3 * a + 2, t2)
+        }
+        addRow(0, r00, r01, r02, r03)
+        addRow(1, r10, r11, r12, r13)
+        addRow(2, r20, r21, r22, r23)
+    }
+
     /// Position of the turned kernel's matrix ξ in U (see `inputGradient`).
     private static let turned: [Int] = (0..<16).map { xi in
         let p = [3, 1, 2, 0]
@@ -258,6 +368,38 @@ public enum Winograd3x3 {
             storeRow(1, t10, t11, t12, t13)
             storeRow(2, t20, t21, t22, t23)
             storeRow(3, t30, t31, t32, t33)
+        }
+    }
+
+    /// dM = A dY Aᵀ for one tile, the adjoint of `transformOutput`: the 2x2
+    /// output gradient pixels at `dy` (row-major; a zero vector past the
+    /// edge) to element ξ of the tile at `out + ξ·matrixStride`. A applied
+    /// to (p, q) is (p, p + q, p − q, −q).
+    @inline(__always)
+    static func transformOutputGradient(_ dy: UnsafePointer<UnsafeRawPointer>, channels: Int,
+                                        into out: UnsafeMutablePointer<Float>, matrixStride: Int) {
+        let dst = UnsafeMutableRawPointer(out)
+        @inline(__always) func a(_ p: V, _ q: V) -> (V, V, V, V) { (p, p + q, p - q, -q) }
+        for c in stride(from: 0, to: channels, by: 8) {
+            let offset = c * 4
+            @inline(__always) func load(_ i: Int) -> V { dy[i].loadUnaligned(fromByteOffset: offset, as: V.self) }
+            @inline(__always) func store(_ xi: Int, _ value: V) {
+                dst.storeBytes(of: value, toByteOffset: xi * matrixStride * 4 + offset, as: V.self)
+            }
+            // Columns first (t = A dY), then rows (dM = t Aᵀ).
+            let (t00, t10, t20, t30) = a(load(0), load(2))
+            let (t01, t11, t21, t31) = a(load(1), load(3))
+            @inline(__always) func storeRow(_ i: Int, _ p: V, _ q: V) {
+                let (m0, m1, m2, m3) = a(p, q)
+                store(4 * i, m0)
+                store(4 * i + 1, m1)
+                store(4 * i + 2, m2)
+                store(4 * i + 3, m3)
+            }
+            storeRow(0, t00, t01)
+            storeRow(1, t10, t11)
+            storeRow(2, t20, t21)
+            storeRow(3, t30, t31)
         }
     }
 

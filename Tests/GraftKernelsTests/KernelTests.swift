@@ -265,6 +265,45 @@ func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: In
     #expect(workspace.array.suffix(guardBand).allSatisfy { $0 == 1234.5 }, "the workspace overflowed")
 }
 
+@Test("the kernel gradient of a convolution, by im2col and by Winograd, matches the reference loop", arguments: [
+    (2, 7, 5, 16, 24, 2, Conv2D.defaultTileBudget),   // odd sizes: partial edge tiles
+    (1, 4, 4, 8, 8, 1, Conv2D.defaultTileBudget),
+    (3, 6, 9, 8, 16, 2, 16 * 24 * 9),                 // several chunks of tiles
+    (3, 1, 3, 24, 8, 2, Conv2D.defaultTileBudget),    // one pixel high, more input than output channels
+])
+func convolutionKernelGradientMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int,
+                                               threads: Int, tileBudget: Int) throws {
+    var random = TestRandom(31)
+    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin,
+                         kernelHeight: 3, kernelWidth: 3, outChannels: cout,
+                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    try #require(Winograd3x3.applies(to: g))
+    let input = random.tensor([batch, height, width, cin]), kernel = random.tensor([3, 3, cin, cout])
+    let dOutput = random.tensor([g.outPixels, cout])
+    // Both add into what the gradient holds already.
+    let start = random.tensor([3, 3, cin, cout])
+    let reference = referenceConvKernelGradient(g, input: input, dOutput: dOutput)
+    let expected = zip(reference.values, start.array).map { $0 + Double($1) }
+    let magnitudes = zip(reference.magnitudes, start.array).map { $0 + abs(Double($1)) }
+    let pixels = batch * height * width
+    // The im2col path: colsᵀ·dY.
+    let direct = start.copy()
+    let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: threads)])
+    Conv2D.backward(g, input: input.data, kernel: kernel.data, dOutput: dOutput.data, dInput: nil,
+                    dKernel: direct.data, dBias: nil, workspace: scratch.data, threads: threads)
+    #expect(worstRelativeError(direct.data, expected, magnitudes) <= dotProductTolerance(pixels))
+    // Winograd, with a guard band after the workspace that must stay untouched.
+    let winograd = start.copy(), dU = Tensor(shape: [16, cin, cout])
+    let size = Winograd3x3.workspaceSize(g, threads: threads, tileBudget: tileBudget), guardBand = 64
+    let workspace = Tensor(shape: [size + guardBand])
+    (workspace.data + size).update(repeating: 1234.5, count: guardBand)
+    Winograd3x3.kernelGradient(g, input: input.data, dOutput: dOutput.data, dKernel: winograd.data, dU: dU.data,
+                               workspace: workspace.data, threads: threads, tileBudget: tileBudget)
+    withExtendedLifetime((input, kernel, dOutput, scratch, workspace, dU)) {}
+    #expect(worstRelativeError(winograd.data, expected, magnitudes) <= winogradTolerance(pixels))
+    #expect(workspace.array.suffix(guardBand).allSatisfy { $0 == 1234.5 }, "the workspace overflowed")
+}
+
 @Test("Winograd applies to 3x3 stride-1 same convolutions only")
 func winogradApplicability() {
     let same = ConvGeometry(batch: 1, inHeight: 8, inWidth: 8, inChannels: 8, kernelHeight: 3, kernelWidth: 3,

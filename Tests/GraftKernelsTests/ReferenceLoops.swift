@@ -111,3 +111,33 @@ func referenceConvInputGradient(_ g: ConvGeometry, kernel: Tensor, dOutput: Tens
     }
     return (values, magnitudes)
 }
+
+/// The gradient of `referenceConv`'s kernel (HWIO), given the gradient of
+/// its output, with the sum of the magnitudes of its terms.
+func referenceConvKernelGradient(_ g: ConvGeometry, input: Tensor, dOutput: Tensor)
+    -> (values: [Double], magnitudes: [Double]) {
+    let count = g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels
+    var values = [Double](repeating: 0, count: count), magnitudes = [Double](repeating: 0, count: count)
+    for n in 0..<g.batch {
+        for y in 0..<g.outHeight {
+            for x in 0..<g.outWidth {
+                for ky in 0..<g.kernelHeight {
+                    for kx in 0..<g.kernelWidth {
+                        let iy = y * g.strideH + ky - g.padTop, ix = x * g.strideW + kx - g.padLeft
+                        if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth { continue }
+                        for ci in 0..<g.inChannels {
+                            let v = Double(input.data[((n * g.inHeight + iy) * g.inWidth + ix) * g.inChannels + ci])
+                            for co in 0..<g.outChannels {
+                                let dy = Double(dOutput.data[((n * g.outHeight + y) * g.outWidth + x) * g.outChannels + co])
+                                let at = ((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co
+                                values[at] += v * dy
+                                magnitudes[at] += abs(v * dy)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (values, magnitudes)
+}

@@ -277,24 +277,34 @@ final class TrainingStep {
                     break
                 case .conv2D:
                     let g = layer.windowGeometry(input: inShape, batch: batch)
-                    // The input gradient of a 3x3 convolution runs as Winograd
-                    // (2.25x fewer multiplications, within the parity bars). The
-                    // forward pass stays direct: Winograd there measured no faster
-                    // in training, and its rounding, compounded through the
-                    // activations of a deep random network, broke those bars.
-                    let winograd = dX != nil && Winograd3x3.applies(to: g)
-                    Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
-                                    dInput: winograd ? nil : dX?.data, dKernel: weightGrads.first?.data,
-                                    dBias: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                                    workspace: scratch(batch: batch).data, threads: threads)
-                    if winograd, let dX {
-                        let u = pool.take([16, g.inChannels, g.outChannels])
+                    let dKernel = weightGrads.first?.data, dBias = weightGrads.count > 1 ? weightGrads[1].data : nil
+                    guard Winograd3x3.applies(to: g) else {
+                        Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
+                                        dInput: dX?.data, dKernel: dKernel, dBias: dBias,
+                                        workspace: scratch(batch: batch).data, threads: threads)
+                        break
+                    }
+                    // A 3x3 convolution's gradients run as Winograd (2.25x
+                    // fewer multiplications, within the parity bars). Its
+                    // forward pass stays direct: Winograd there measured no
+                    // faster in training, and its rounding, compounded through
+                    // the activations of a deep random network, broke those bars.
+                    let u = pool.take([16, g.inChannels, g.outChannels])
+                    if let dKernel {
+                        Winograd3x3.kernelGradient(g, input: x!.data, dOutput: dY.data, dKernel: dKernel, dU: u.data,
+                                                   workspace: scratch(batch: batch).data, threads: threads)
+                    }
+                    if let dBias {
+                        Conv2D.biasGradient(dOutput: dY.data, pixels: dY.count / g.outChannels,
+                                            channels: g.outChannels, dBias: dBias, threads: threads)
+                    }
+                    if let dX {
                         Winograd3x3.transformKernel(layer.weights[0].data, inChannels: g.inChannels,
                                                     outChannels: g.outChannels, into: u.data, threads: threads)
                         Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, dInput: dX.data,
                                                   workspace: scratch(batch: batch).data, threads: threads)
-                        pool.give(u)
                     }
+                    pool.give(u)
                 case .batchNormalization(let eps):
                     affine(layer, epsilon: eps).backward(
                         input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
