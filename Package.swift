@@ -17,8 +17,8 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 //      GraftData   |       GraftIO       images to batches | Keras HDF5 weight files
 //        |    \    |        /    \
 //        |    GraftKernels      CHDF5    tensors, errors, kernels | HDF5
-//        |         |
-//   CTurboJPEG    CBLAS                  JPEG and PNG decoders (and CPNG) | OpenBLAS
+//        |       /     \
+//   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
 
 let package = Package(
     name: "Graft",
@@ -44,7 +44,10 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGraftABI"),
 
-        .target(name: "GraftKernels", dependencies: ["CBLAS"],
+        // AVX-512 matrix products with the convolution epilogue in registers,
+        // for the shapes where they measure faster than OpenBLAS.
+        .target(name: "CGraftGEMM", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:

@@ -72,9 +72,13 @@ public enum Conv2D {
         return max(1, threads) * TilePlan.maxRows(g, tileBudget: tileBudget) * g.patchSize
     }
 
+    /// With `packed` (the kernel packed for Graft's own GEMM), the products
+    /// run there, the epilogue applied before each tile is stored, and
+    /// `kernel` may be nil.
     public static func forward(_ g: ConvGeometry,
                                input: UnsafePointer<Float>,
-                               kernel: UnsafePointer<Float>,
+                               kernel: UnsafePointer<Float>?,
+                               packed: PackedKernel? = nil,
                                output: UnsafeMutablePointer<Float>,
                                epilogue: Epilogue,
                                workspace: UnsafeMutablePointer<Float>?,
@@ -93,11 +97,22 @@ public enum Conv2D {
                 im2col(g, input: input, rows: 0..<m, into: workspace!)
                 a = UnsafePointer(workspace!)
             }
+            if let packed {
+                let blocks = evenSplit(n, parts: threads, multiple: PackedKernel.panelColumns)
+                Parallel.forEach(blocks.count, threads: threads) { i, _ in
+                    let cols = blocks[i]
+                    var block = epilogue
+                    block.residual = epilogue.residual.map { $0 + cols.lowerBound }
+                    packed.multiply(rows: m, a: a, lda: k, c: output + cols.lowerBound, ldc: n, columns: cols,
+                                    epilogue: block)
+                }
+                return
+            }
             let blocks = plan.channelBlocks
             Parallel.forEach(blocks.count, threads: threads) { i, _ in
                 let cols = blocks[i]
                 gemm(m: m, n: cols.count, k: k, a: a, lda: k,
-                     b: kernel + cols.lowerBound, ldb: n,
+                     b: kernel! + cols.lowerBound, ldb: n,
                      c: output + cols.lowerBound, ldc: n)
                 epilogue.apply(to: output, channels: n, rows: 0..<m, columns: cols)
             }
@@ -115,7 +130,13 @@ public enum Conv2D {
                 im2col(g, input: input, rows: rows, into: cols)
                 a = UnsafePointer(cols)
             }
-            gemm(m: rows.count, n: n, k: k, a: a, lda: k, b: kernel, ldb: n,
+            if let packed {
+                var tile = epilogue
+                tile.residual = epilogue.residual.map { $0 + rows.lowerBound * n }
+                packed.multiply(rows: rows.count, a: a, lda: k, c: output + rows.lowerBound * n, ldc: n, epilogue: tile)
+                return
+            }
+            gemm(m: rows.count, n: n, k: k, a: a, lda: k, b: kernel!, ldb: n,
                  c: output + rows.lowerBound * n, ldc: n)
             epilogue.apply(to: output, channels: n, rows: rows, columns: 0..<n)
         }

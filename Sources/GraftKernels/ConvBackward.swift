@@ -20,12 +20,16 @@ extension Conv2D {
     /// - `dKernel` and `dBias` (if given) get the kernel's and bias's
     ///   gradients added (HWIO, as the kernel).
     ///
+    /// With `packedTranspose` (the kernel's transpose packed for Graft's own
+    /// GEMM), the input gradient's product runs there.
+    ///
     /// Work is split by image, so that the scatter of the input gradient
     /// (col2im) never has two workers on one pixel. Each worker takes a fixed
     /// range of images, in groups, and sums its own kernel gradient; the sums
     /// are added in worker order, so the result does not depend on thread
     /// timing.
     public static func backward(_ g: ConvGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+                                packedTranspose: PackedKernel? = nil,
                                 dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
                                 dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
                                 workspace: UnsafeMutablePointer<Float>, threads: Int) {
@@ -62,12 +66,15 @@ extension Conv2D {
                      c: partial, ldc: n, accumulate: true)
             }
             guard let dInput else { return }
-            if g.isPointwise {
-                // dX = dY · Wᵀ
-                gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true,
-                     c: dInput + images.lowerBound * imageFloats, ldc: k)
+            // dX = dY · Wᵀ, straight into dX for a pointwise convolution,
+            // else into im2col rows that col2im then adds up.
+            let product = g.isPointwise ? dInput + images.lowerBound * imageFloats : dCols
+            if let packedTranspose {
+                packedTranspose.multiply(rows: m, a: dY, lda: n, c: product, ldc: k)
             } else {
-                gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: dCols, ldc: k)
+                gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: product, ldc: k)
+            }
+            if !g.isPointwise {
                 for (i, image) in images.enumerated() {
                     let dX = dInput + image * imageFloats
                     dX.update(repeating: 0, count: imageFloats)

@@ -101,13 +101,37 @@ public enum Winograd3x3 {
             + max(g.inChannels, g.outChannels)
     }
 
+    /// With `packed` (U's 16 matrices packed for Graft's own GEMM, as
+    /// `packTransformedKernel` makes them), the products run there, and `u`
+    /// may be nil.
     public static func forward(_ g: ConvGeometry, input: UnsafePointer<Float>,
-                               transformedKernel u: UnsafePointer<Float>,
+                               transformedKernel u: UnsafePointer<Float>?, packed: [PackedKernel]? = nil,
                                output: UnsafeMutablePointer<Float>, epilogue: Epilogue,
                                workspace: UnsafeMutablePointer<Float>, threads: Int,
                                tileBudget: Int = Conv2D.defaultTileBudget) {
-        convolve(g, input: input, transformedKernel: u, adjoint: false, output: output, epilogue: epilogue,
-                 workspace: workspace, threads: threads, tileBudget: tileBudget)
+        convolve(g, input: input, transformedKernel: u, packed: packed, adjoint: false, output: output,
+                 epilogue: epilogue, workspace: workspace, threads: threads, tileBudget: tileBudget)
+    }
+
+    /// U's 16 matrices (C × K each) packed for Graft's own GEMM, or nil
+    /// where it does not apply.
+    public static func packTransformedKernel(_ u: UnsafePointer<Float>, inChannels c: Int,
+                                             outChannels k: Int) -> [PackedKernel]? {
+        guard PackedKernel.applies(rows: c, columns: k) else { return nil }
+        let storage = Tensor(shape: [16 * c * k])
+        return (0..<16).map { PackedKernel.pack(u + $0 * c * k, rows: c, columns: k, into: storage, at: $0 * c * k) }
+    }
+
+    /// The matrices `inputGradient` multiplies by (U's, turned and
+    /// transposed: K × C each) packed into `storage` (16·C·K floats), or nil
+    /// where Graft's own GEMM does not apply.
+    public static func packTurnedKernel(_ u: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                        into storage: Tensor) -> [PackedKernel]? {
+        guard PackedKernel.applies(rows: k, columns: c) else { return nil }
+        return (0..<16).map {
+            PackedKernel.pack(u + turned[$0] * c * k, rows: k, columns: c, transposed: true, into: storage,
+                              at: $0 * c * k)
+        }
     }
 
     /// The input gradient of the convolution `g` (whose transformed kernel
@@ -119,13 +143,13 @@ public enum Winograd3x3 {
     /// (p(i), p(j)), p = (3, 1, 2, 0), and the GEMMs read U transposed.
     /// `dInput` is overwritten; `workspace` as `workspaceSize(g, …)`.
     public static func inputGradient(_ g: ConvGeometry, dOutput: UnsafePointer<Float>,
-                                     transformedKernel u: UnsafePointer<Float>,
+                                     transformedKernel u: UnsafePointer<Float>, packed: [PackedKernel]? = nil,
                                      dInput: UnsafeMutablePointer<Float>,
                                      workspace: UnsafeMutablePointer<Float>, threads: Int,
                                      tileBudget: Int = Conv2D.defaultTileBudget) {
         var adjoint = g
         (adjoint.inChannels, adjoint.outChannels) = (g.outChannels, g.inChannels)
-        convolve(adjoint, input: dOutput, transformedKernel: u, adjoint: true, output: dInput,
+        convolve(adjoint, input: dOutput, transformedKernel: u, packed: packed, adjoint: true, output: dInput,
                  epilogue: Epilogue(), workspace: workspace, threads: threads, tileBudget: tileBudget)
     }
 
@@ -248,7 +272,7 @@ public enum Winograd3x3 {
     /// The convolution itself. With `adjoint`, `u` is the transform of the
     /// kernel with g's channel axes swapped, read turned and transposed.
     private static func convolve(_ g: ConvGeometry, input: UnsafePointer<Float>,
-                                 transformedKernel u: UnsafePointer<Float>, adjoint: Bool,
+                                 transformedKernel u: UnsafePointer<Float>?, packed: [PackedKernel]?, adjoint: Bool,
                                  output: UnsafeMutablePointer<Float>, epilogue: Epilogue,
                                  workspace: UnsafeMutablePointer<Float>, threads: Int, tileBudget: Int) {
         precondition(applies(to: g))
@@ -291,11 +315,13 @@ public enum Winograd3x3 {
                 transformInput(blockPointers, channels: c, into: v + row * c, matrixStride: n * c)
             }
             for xi in 0..<16 {
-                if adjoint {
-                    gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u + turned[xi] * c * k, ldb: c,
+                if let packed {
+                    packed[xi].multiply(rows: n, a: v + xi * n * c, lda: c, c: m + xi * n * k, ldc: k)
+                } else if adjoint {
+                    gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u! + turned[xi] * c * k, ldb: c,
                          transposeB: true, c: m + xi * n * k, ldc: k)
                 } else {
-                    gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u + xi * c * k, ldb: k,
+                    gemm(m: n, n: k, k: c, a: v + xi * n * c, lda: c, b: u! + xi * c * k, ldb: k,
                          c: m + xi * n * k, ldc: k)
                 }
             }

@@ -33,9 +33,7 @@ final class InferencePlan {
     enum Buffer: Equatable { case input, slot(Int) }
 
     enum Op {
-        /// `winograd` holds the transformed kernel when the convolution runs
-        /// as Winograd F(2x2, 3x3).
-        case conv(geometry: ConvGeometry, kernel: Tensor, winograd: Tensor?, bias: Tensor, input: Buffer,
+        case conv(geometry: ConvGeometry, product: ConvProduct, bias: Tensor, input: Buffer,
                   residual: Buffer?, relu: Bool, output: Buffer)
         case zeroPad(height: Int, width: Int, channels: Int, pads: Pads, input: Buffer, output: Buffer)
         case maxPool(geometry: ConvGeometry, input: Buffer, output: Buffer)
@@ -44,6 +42,37 @@ final class InferencePlan {
         case add(count: Int, a: Buffer, b: Buffer, output: Buffer)
         case globalAveragePool(height: Int, width: Int, channels: Int, input: Buffer, output: Buffer)
         case dense(kernel: Tensor, bias: Tensor, inputs: Int, units: Int, input: Buffer, output: Buffer)
+    }
+
+    /// How a convolution multiplies, with the one copy of its kernel that
+    /// way needs (BatchNormalization folded in).
+    enum ConvProduct {
+        /// im2col (or the input as it lies) times the HWIO kernel, by OpenBLAS.
+        case direct(kernel: Tensor)
+        /// The same on Graft's own GEMM.
+        case packed(PackedKernel)
+        /// Winograd F(2x2, 3x3): the transformed kernel U, by OpenBLAS, or
+        /// U's 16 matrices packed for Graft's own GEMM.
+        case winograd(Tensor)
+        case packedWinograd([PackedKernel])
+
+        init(kernel: Tensor, geometry g: ConvGeometry) {
+            if Winograd3x3.applies(to: g) {
+                let u = Winograd3x3.transformKernel(kernel.data, inChannels: g.inChannels, outChannels: g.outChannels)
+                self = Winograd3x3.packTransformedKernel(u.data, inChannels: g.inChannels, outChannels: g.outChannels)
+                    .map { .packedWinograd($0) } ?? .winograd(u)
+            } else {
+                self = PackedKernel.pack(kernel.data, rows: g.patchSize, columns: g.outChannels)
+                    .map { .packed($0) } ?? .direct(kernel: kernel)
+            }
+        }
+
+        var isWinograd: Bool {
+            switch self {
+            case .winograd, .packedWinograd: true
+            case .direct, .packed: false
+            }
+        }
     }
 
     init(network: Network, capacity: Int, threads: Int) throws {
@@ -75,18 +104,25 @@ final class InferencePlan {
         }
         func execute(_ op: Op) {
             switch op {
-            case let .conv(g, kernel, winograd, bias, inBuf, residual, relu, outBuf):
+            case let .conv(g, product, bias, inBuf, residual, relu, outBuf):
                 var g = g
                 g.batch = batch
                 let epilogue = Epilogue(bias: UnsafePointer(bias.data),
                                         residual: residual.map { UnsafePointer(ptr($0)) }, relu: relu)
-                if let winograd {
-                    Winograd3x3.forward(g, input: ptr(inBuf), transformedKernel: winograd.data,
-                                        output: ptr(outBuf), epilogue: epilogue, workspace: workspace!,
-                                        threads: threads)
-                } else {
+                switch product {
+                case .direct(let kernel):
                     Conv2D.forward(g, input: ptr(inBuf), kernel: kernel.data, output: ptr(outBuf),
                                    epilogue: epilogue, workspace: workspace, threads: threads)
+                case .packed(let packed):
+                    Conv2D.forward(g, input: ptr(inBuf), kernel: nil, packed: packed, output: ptr(outBuf),
+                                   epilogue: epilogue, workspace: workspace, threads: threads)
+                case .winograd(let u):
+                    Winograd3x3.forward(g, input: ptr(inBuf), transformedKernel: u.data, output: ptr(outBuf),
+                                        epilogue: epilogue, workspace: workspace!, threads: threads)
+                case .packedWinograd(let packed):
+                    Winograd3x3.forward(g, input: ptr(inBuf), transformedKernel: nil, packed: packed,
+                                        output: ptr(outBuf), epilogue: epilogue, workspace: workspace!,
+                                        threads: threads)
                 }
             case let .zeroPad(h, w, c, p, inBuf, outBuf):
                 zeroPad2D(input: ptr(inBuf), batch: batch, height: h, width: w, channels: c,
@@ -144,8 +180,8 @@ final class InferencePlan {
             for v in Set(op.reads) where lastUse[v] == i {
                 if case .slot(let s)? = bufferOf[v] { free.append(s) }
             }
-            if case let .conv(g, _, winograd, _, _, _, _, _) = op.template {
-                workspaceSize = max(workspaceSize, winograd == nil
+            if case let .conv(g, product, _, _, _, _, _) = op.template {
+                workspaceSize = max(workspaceSize, !product.isWinograd
                     ? Conv2D.workspaceSize(g, threads: threads)
                     : Winograd3x3.workspaceSize(g, threads: threads))
             }
@@ -276,11 +312,10 @@ struct PlanCompiler {
                     absorbed.insert(r)
                     last = r
                 }
-                let winograd = Winograd3x3.applies(to: g)
-                    ? Winograd3x3.transformKernel(k.data, inChannels: g.inChannels, outChannels: filters) : nil
+                let product = InferencePlan.ConvProduct(kernel: k, geometry: g)
                 let reads = [source] + (residualLayer.map { [$0] } ?? [])
                 emit(last, from: i, reading: reads) { r, w in
-                    .conv(geometry: g, kernel: k, winograd: winograd, bias: b, input: r[0],
+                    .conv(geometry: g, product: product, bias: b, input: r[0],
                           residual: r.count > 1 ? r[1] : nil, relu: relu, output: w)
                 }
 

@@ -100,6 +100,16 @@ func sgemmBenchmark(_ args: Arguments) {
                 ("gflops", String(format: "%.1f", gflops)), ("seconds", list(times))]))
 }
 
+/// Random pixels through caffe preprocessing, as the reference engines get.
+func randomPreprocessedImages(_ images: Tensor) {
+    var state: UInt64 = 42
+    for i in 0..<images.count {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        images.data[i] = Float(state >> 40) / Float(1 << 24) * 255
+    }
+    Preprocessing.caffe.apply(input: images.data, pixels: images.count / 3, output: images.data)
+}
+
 func inferenceBenchmark(_ args: Arguments) throws {
     guard let weights = args.values["weights"] else { fail("inference needs --weights PATH") }
     let batch = args.int("batch", 32), size = args.int("size", 100)
@@ -111,14 +121,8 @@ func inferenceBenchmark(_ args: Arguments) throws {
     options.threads = args.int("threads", 2)
     let model = try Model(options)
 
-    // Random pixels through caffe preprocessing, as the reference engines get.
     let input = Tensor(shape: [batch, size, size, 3])
-    var state: UInt64 = 42
-    for i in 0..<input.count {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        input.data[i] = Float(state >> 40) / Float(1 << 24) * 255
-    }
-    Preprocessing.caffe.apply(input: input.data, pixels: batch * size * size, output: input.data)
+    randomPreprocessedImages(input)
     let output = Tensor(shape: [batch] + model.featureShape)
 
     let run = { try model.features(preprocessed: input.data, count: batch, output: output.data) }
@@ -280,7 +284,7 @@ func profileBenchmark(_ args: Arguments) throws {
     let batch = args.int("batch", 32), reps = args.int("reps", 3)
     let (model, step) = try trainingStep(args, mode: "step_full")
     let input = Tensor(shape: [batch] + model.base.base.layers[0].outputShape)
-    for i in 0..<input.count { input.data[i] = Float(i % 251) - 125 }
+    randomPreprocessedImages(input)
     let features = Tensor(shape: [batch] + model.base.featureShape)
     let inference = { try model.base.features(preprocessed: input.data, count: batch, output: features.data) }
 

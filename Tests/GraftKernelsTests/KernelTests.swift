@@ -70,6 +70,80 @@ func convolutionEpilogue() {
     #expect(output.array.contains(0) && output.array.allSatisfy { $0 >= 0 })
 }
 
+/// Convolutions whose output channels are whole panels of Graft's own GEMM.
+let packedConvCases: [ConvCase] = [
+    // Pointwise, 70 rows: five tiles of 12 and 10 rows left over.
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 16, kernelHeight: 1, kernelWidth: 1, outChannels: 64), threads: 2),
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 9, inWidth: 7, inChannels: 8, kernelHeight: 1, kernelWidth: 1, outChannels: 32, strideH: 2, strideW: 2), threads: 2),
+    ConvCase(g: ConvGeometry(batch: 3, inHeight: 6, inWidth: 8, inChannels: 5, kernelHeight: 3, kernelWidth: 3, outChannels: 32, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 1),
+    ConvCase(g: ConvGeometry(batch: 2, inHeight: 20, inWidth: 18, inChannels: 3, kernelHeight: 7, kernelWidth: 7, outChannels: 64, strideH: 2, strideW: 2, padTop: 3, padBottom: 3, padLeft: 3, padRight: 3), threads: 2),
+    // Too few pixels for a tile per thread: whole panels of channels per thread.
+    ConvCase(g: ConvGeometry(batch: 1, inHeight: 3, inWidth: 3, inChannels: 8, kernelHeight: 3, kernelWidth: 3, outChannels: 96, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 2),
+]
+
+@Test("Conv2D on Graft's own GEMM, epilogue in registers, matches the reference loop",
+      .enabled(if: PackedKernel.isAvailable), arguments: packedConvCases)
+func packedConvolutionMatchesReference(_ c: ConvCase) throws {
+    var random = TestRandom(43)
+    let g = c.g
+    let input = random.tensor([g.batch, g.inHeight, g.inWidth, g.inChannels])
+    let kernel = random.tensor([g.kernelHeight, g.kernelWidth, g.inChannels, g.outChannels])
+    let bias = random.tensor([g.outChannels]), residual = random.tensor([g.outPixels * g.outChannels])
+    let packed = try #require(PackedKernel.pack(kernel.data, rows: g.patchSize, columns: g.outChannels))
+    let output = Tensor(shape: [g.outPixels * g.outChannels])
+    let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: c.threads)])
+    Conv2D.forward(g, input: input.data, kernel: kernel.data, packed: packed, output: output.data,
+                   epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
+                   workspace: workspace.data, threads: c.threads)
+    withExtendedLifetime(workspace) {}  // the kernel used workspace.data until here
+    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
+    let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
+    #expect(worstRelativeError(output.data, expected, magnitudes) <= dotProductTolerance(g.patchSize))
+    #expect(output.array.contains(0) && output.array.allSatisfy { $0 >= 0 })
+
+    // The input gradient through the kernel's packed transpose.
+    guard PackedKernel.applies(rows: g.outChannels, columns: g.patchSize) else { return }
+    let transpose = try #require(PackedKernel.pack(kernel.data, rows: g.outChannels, columns: g.patchSize,
+                                                   transposed: true))
+    let dOutput = random.tensor([g.outPixels, g.outChannels])
+    let dInput = Tensor(shape: input.shape)
+    let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: c.threads)])
+    Conv2D.backward(g, input: input.data, kernel: kernel.data, packedTranspose: transpose, dOutput: dOutput.data,
+                    dInput: dInput.data, dKernel: nil, dBias: nil, workspace: scratch.data, threads: c.threads)
+    withExtendedLifetime(scratch) {}
+    let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
+    #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes)
+            <= dotProductTolerance(g.kernelHeight * g.kernelWidth * g.outChannels))
+}
+
+@Test("Winograd's products on Graft's own GEMM, forward and input gradient, match the reference loop",
+      .enabled(if: PackedKernel.isAvailable))
+func packedWinogradMatchesReference() throws {
+    var random = TestRandom(47)
+    let g = ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 32, kernelHeight: 3, kernelWidth: 3,
+                         outChannels: 64, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let input = random.tensor([2, 7, 5, 32]), kernel = random.tensor([3, 3, 32, 64]), bias = random.tensor([64])
+    let u = Winograd3x3.transformKernel(kernel.data, inChannels: 32, outChannels: 64)
+    let packed = try #require(Winograd3x3.packTransformedKernel(u.data, inChannels: 32, outChannels: 64))
+    let output = Tensor(shape: [g.outPixels * 64])
+    let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: 2)])
+    Winograd3x3.forward(g, input: input.data, transformedKernel: u.data, packed: packed, output: output.data,
+                        epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 2)
+    let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= winogradTolerance(g.patchSize))
+
+    let dOutput = random.tensor([g.outPixels, 64]), dInput = Tensor(shape: input.shape)
+    let turned = Tensor(shape: [16 * 32 * 64])
+    let packedTurned = try #require(Winograd3x3.packTurnedKernel(u.data, inChannels: 32, outChannels: 64,
+                                                                 into: turned))
+    Winograd3x3.inputGradient(g, dOutput: dOutput.data, transformedKernel: u.data, packed: packedTurned,
+                              dInput: dInput.data, workspace: workspace.data, threads: 2)
+    withExtendedLifetime((workspace, u)) {}
+    let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
+    #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= winogradTolerance(9 * 64))
+}
+
 @Test("\"same\" padding follows TensorFlow: ceil(size/stride) outputs, odd pixel after")
 func samePadding() {
     #expect(ConvGeometry.samePadding(size: 25, kernel: 3, stride: 1) == (1, 1))

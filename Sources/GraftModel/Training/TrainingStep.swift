@@ -138,9 +138,11 @@ final class TrainingStep {
             throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
         case .conv2D:
             let g = layer.windowGeometry(input: inShape, batch: batch)
-            Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, output: out.data,
-                           epilogue: Epilogue(bias: layer.weights[1].data), workspace: scratch(batch: batch).data,
-                           threads: threads)
+            withPacked(layer.weights[0].data, rows: g.patchSize, columns: g.outChannels) { packed in
+                Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, packed: packed, output: out.data,
+                               epilogue: Epilogue(bias: layer.weights[1].data),
+                               workspace: scratch(batch: batch).data, threads: threads)
+            }
         case .batchNormalization(let eps):
             let bn = affine(layer, epsilon: eps), c = inShape.last!
             Parallel.forRanges(x.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
@@ -202,6 +204,16 @@ final class TrainingStep {
         let tensor = pool.take([floats])
         workspace = tensor
         return tensor
+    }
+
+    /// Runs `body` with `matrix` packed for Graft's own GEMM in a buffer of
+    /// the pool (see `PackedKernel.pack`), or with nil where it does not apply.
+    private func withPacked(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
+                            _ body: (PackedKernel?) -> Void) {
+        guard PackedKernel.applies(rows: rows, columns: columns) else { return body(nil) }
+        let storage = pool.take([rows * columns])
+        body(PackedKernel.pack(matrix, rows: rows, columns: columns, transposed: transposed, into: storage, at: 0))
+        pool.give(storage)
     }
 
     /// A tensor of zeros from the pool, cleared on every thread (weight
@@ -279,9 +291,13 @@ final class TrainingStep {
                     let g = layer.windowGeometry(input: inShape, batch: batch)
                     let dKernel = weightGrads.first?.data, dBias = weightGrads.count > 1 ? weightGrads[1].data : nil
                     guard Winograd3x3.applies(to: g) else {
-                        Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, dOutput: dY.data,
-                                        dInput: dX?.data, dKernel: dKernel, dBias: dBias,
-                                        workspace: scratch(batch: batch).data, threads: threads)
+                        // The input gradient multiplies by the kernel's transpose.
+                        withPacked(layer.weights[0].data, rows: dX == nil ? 0 : g.outChannels, columns: g.patchSize,
+                                   transposed: true) { packed in
+                            Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, packedTranspose: packed,
+                                            dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
+                                            workspace: scratch(batch: batch).data, threads: threads)
+                        }
                         break
                     }
                     // A 3x3 convolution's gradients run as Winograd (2.25x
@@ -301,8 +317,13 @@ final class TrainingStep {
                     if let dX {
                         Winograd3x3.transformKernel(layer.weights[0].data, inChannels: g.inChannels,
                                                     outChannels: g.outChannels, into: u.data, threads: threads)
-                        Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, dInput: dX.data,
-                                                  workspace: scratch(batch: batch).data, threads: threads)
+                        let turned = pool.take(u.shape)
+                        let packed = Winograd3x3.packTurnedKernel(u.data, inChannels: g.inChannels,
+                                                                  outChannels: g.outChannels, into: turned)
+                        Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, packed: packed,
+                                                  dInput: dX.data, workspace: scratch(batch: batch).data,
+                                                  threads: threads)
+                        pool.give(turned)
                     }
                     pool.give(u)
                 case .batchNormalization(let eps):

@@ -1,0 +1,37 @@
+// Single-threaded AVX-512 matrix products for the shapes of ResNet's
+// pointwise (1x1) convolutions: many rows (pixels), a few hundred or thousand
+// columns (channels), with the bias, residual and ReLU of the epilogue
+// applied in registers before the tile is stored. The caller splits rows
+// between threads and falls back to OpenBLAS where these do not apply.
+
+#ifndef GRAFT_GEMM_H
+#define GRAFT_GEMM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Columns per packed panel of B: every n given below is a multiple of it.
+#define GRAFT_GEMM_PANEL 32
+
+/// Nonzero when this CPU runs the kernels below (AVX-512F).
+int graft_gemm_available(void);
+
+/// Packs B (k×n, n a multiple of GRAFT_GEMM_PANEL) into panels of 32
+/// columns, k rows each: packed[(p·k + r)·32 + j] = B[r][p·32 + j].
+/// B[r][c] is b[r·ldb + c], or b[c·ldb + r] when `transposed`.
+void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, float *packed);
+
+/// C = A·B (+ bias) (+ residual), then max(·, 0) when `relu`: A is m×k
+/// with rows at stride lda; B is packed by graft_gemm_pack; C and residual
+/// are m×n with rows at stride ldc; bias (n) and residual may be NULL.
+void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
+                float *c, size_t ldc, const float *bias, const float *residual, int relu);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
