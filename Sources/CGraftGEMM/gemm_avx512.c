@@ -1,6 +1,7 @@
 #include "graft_gemm.h"
 
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 // The micro-kernel computes ROWS×32 of C over the whole of k: 2·ROWS
@@ -110,4 +111,130 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
             }
         }
     }
+}
+
+// bfloat16: the same tiles, two steps of k per dot-product instruction.
+
+#define AVX512BF16 __attribute__((target("avx512f,avx512bf16")))
+
+int graft_gemm_bf16_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+}
+
+size_t graft_gemm_bf16_packed_words(size_t k, size_t n) { return (k + 1) / 2 * n; }
+
+/// float32 to bfloat16, rounded to nearest even (as the hardware converts).
+static inline unsigned short to_bf16(float x) {
+    unsigned int bits;
+    memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x7fffffff) > 0x7f800000) return (unsigned short)((bits >> 16) | 0x40);  // NaN stays NaN
+    bits += 0x7fff + ((bits >> 16) & 1);
+    return (unsigned short)(bits >> 16);
+}
+
+void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, size_t n, unsigned int *packed) {
+    size_t pairs = (k + 1) / 2;
+    for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
+        unsigned int *panel = packed + p * pairs * GRAFT_GEMM_PANEL;
+        for (size_t i = 0; i < pairs; i++) {
+            for (size_t j = 0; j < GRAFT_GEMM_PANEL; j++) {
+                size_t col = p * GRAFT_GEMM_PANEL + j, r0 = 2 * i, r1 = 2 * i + 1;
+                float lo = transposed ? b[col * ldb + r0] : b[r0 * ldb + col];
+                float hi = r1 < k ? (transposed ? b[col * ldb + r1] : b[r1 * ldb + col]) : 0;
+                panel[i * GRAFT_GEMM_PANEL + j] = (unsigned int)to_bf16(lo) | (unsigned int)to_bf16(hi) << 16;
+            }
+        }
+    }
+}
+
+/// Rows `rows` of A (fp32, stride lda) to bfloat16 rows of `pairs` words.
+AVX512BF16 static void convert_rows(size_t rows, size_t k, const float *a, size_t lda, unsigned int *out,
+                                    size_t pairs) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *x = a + r * lda;
+        unsigned int *y = out + r * pairs;
+        size_t i = 0;
+        for (; i + 32 <= k; i += 32) {
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+            _mm512_storeu_si512((void *)(y + i / 2), (__m512i)v);
+        }
+        for (; i < k; i += 2) {
+            y[i / 2] = (unsigned int)to_bf16(x[i]) | (unsigned int)(i + 1 < k ? to_bf16(x[i + 1]) : 0) << 16;
+        }
+    }
+}
+
+/// `count` (≤ ROWS) bfloat16 rows of A times one panel, with the epilogue.
+AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned int *a, const unsigned int *panel,
+                                        float *c, size_t ldc, const float *bias, const float *residual, int relu) {
+    __m512 acc0[ROWS], acc1[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        acc0[r] = _mm512_setzero_ps();
+        acc1[r] = _mm512_setzero_ps();
+    }
+    for (size_t i = 0; i < pairs; i++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(panel + i * GRAFT_GEMM_PANEL));
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(panel + i * GRAFT_GEMM_PANEL + 16));
+#pragma unroll
+        for (int r = 0; r < ROWS; r++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[r * pairs + i]);
+            acc0[r] = _mm512_dpbf16_ps(acc0[r], x, b0);
+            acc1[r] = _mm512_dpbf16_ps(acc1[r], x, b1);
+        }
+    }
+    __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+    for (int r = 0; r < count; r++) {
+        __m512 y0 = _mm512_add_ps(acc0[r], bias0), y1 = _mm512_add_ps(acc1[r], bias1);
+        if (residual) {
+            y0 = _mm512_add_ps(y0, _mm512_loadu_ps(residual + r * ldc));
+            y1 = _mm512_add_ps(y1, _mm512_loadu_ps(residual + r * ldc + 16));
+        }
+        if (relu) {
+            y0 = _mm512_max_ps(y0, _mm512_setzero_ps());
+            y1 = _mm512_max_ps(y1, _mm512_setzero_ps());
+        }
+        _mm512_storeu_ps(c + r * ldc, y0);
+        _mm512_storeu_ps(c + r * ldc + 16, y1);
+    }
+}
+
+AVX512BF16 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                               const unsigned int *packed, float *c, size_t ldc, const float *bias,
+                               const float *residual, int relu) {
+    size_t pairs = (k + 1) / 2;
+    // Rows per block as in graft_gemm (their bfloat16 copy is half the size),
+    // rounded up to whole tiles: the rows past m are zeros, computed and dropped.
+    size_t block = (128 * 1024 / sizeof(unsigned int)) / (pairs ? pairs : 1);
+    block = block < ROWS ? ROWS : block / ROWS * ROWS;
+    if (block > 20 * ROWS) block = 20 * ROWS;
+    // Each thread keeps its bfloat16 rows from call to call (128 KiB, or 12 rows if longer).
+    static __thread unsigned int *rows_bf16;
+    static __thread size_t capacity;
+    if (capacity < block * pairs) {
+        free(rows_bf16);
+        capacity = 0;
+        rows_bf16 = aligned_alloc(64, (block * pairs * sizeof(unsigned int) + 63) / 64 * 64);
+        if (!rows_bf16) return -1;
+        capacity = block * pairs;
+    }
+    for (size_t row0 = 0; row0 < m; row0 += block) {
+        size_t rows = m - row0 < block ? m - row0 : block;
+        convert_rows(rows, k, a + row0 * lda, lda, rows_bf16, pairs);
+        size_t padded = (rows + ROWS - 1) / ROWS * ROWS;
+        memset(rows_bf16 + rows * pairs, 0, (padded - rows) * pairs * sizeof(unsigned int));
+        for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
+            const unsigned int *panel = packed + p * pairs * GRAFT_GEMM_PANEL;
+            size_t col = p * GRAFT_GEMM_PANEL;
+            for (size_t r = 0; r < rows; r += ROWS) {
+                size_t at = row0 + r;
+                int count = rows - r < ROWS ? (int)(rows - r) : ROWS;
+                tile_bf16(count, pairs, rows_bf16 + r * pairs, panel, c + at * ldc + col, ldc,
+                          bias ? bias + col : NULL, residual ? residual + at * ldc + col : NULL, relu);
+            }
+        }
+    }
+    return 0;
 }

@@ -84,7 +84,8 @@ func defaultModelOptions() -> graft_model_options {
         input_width: Int32(defaults.inputWidth),
         preprocessing: Int32(GRAFT_PREPROCESS_CAFFE.rawValue),
         seed: defaults.seed,
-        num_threads: Int32(defaults.threads))
+        num_threads: Int32(defaults.threads),
+        precision: Int32(GRAFT_PRECISION_FLOAT32.rawValue))
 }
 
 @_cdecl("graft_model_options_init_sized")
@@ -122,6 +123,11 @@ func modelOptions(_ c: graft_model_options) throws -> ModelOptions {
     }
     o.seed = c.seed
     o.threads = Int(c.num_threads)
+    switch graft_precision(rawValue: UInt32(bitPattern: c.precision)) {
+    case GRAFT_PRECISION_FLOAT32: o.precision = .float32
+    case GRAFT_PRECISION_BFLOAT16: o.precision = .bfloat16
+    default: throw GraftError.invalidArgument("unknown precision \(c.precision)")
+    }
     return o
 }
 
@@ -219,5 +225,12 @@ public func graft_model_preprocessing(_ model: OpaquePointer?) -> Int32 {
     case .rescale: value = GRAFT_PREPROCESS_RESCALE
     case .none: value = GRAFT_PREPROCESS_NONE
     }
+    return Int32(value.rawValue)
+}
+
+@_cdecl("graft_model_precision")
+public func graft_model_precision(_ model: OpaquePointer?) -> Int32 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    let value = handle.model.precision == .float32 ? GRAFT_PRECISION_FLOAT32 : GRAFT_PRECISION_BFLOAT16
     return Int32(value.rawValue)
 }

@@ -115,11 +115,14 @@ public enum Winograd3x3 {
 
     /// U's 16 matrices (C × K each) packed for Graft's own GEMM, or nil
     /// where it does not apply.
-    public static func packTransformedKernel(_ u: UnsafePointer<Float>, inChannels c: Int,
-                                             outChannels k: Int) -> [PackedKernel]? {
-        guard PackedKernel.applies(rows: c, columns: k) else { return nil }
-        let storage = Tensor(shape: [16 * c * k])
-        return (0..<16).map { PackedKernel.pack(u + $0 * c * k, rows: c, columns: k, into: storage, at: $0 * c * k) }
+    public static func packTransformedKernel(_ u: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                             precision: Precision = .float32) -> [PackedKernel]? {
+        guard PackedKernel.applies(rows: c, columns: k, precision: precision) else { return nil }
+        let size = PackedKernel.storageSize(rows: c, columns: k, precision: precision)
+        let storage = Tensor(shape: [16 * size])
+        return (0..<16).map {
+            PackedKernel.pack(u + $0 * c * k, rows: c, columns: k, precision: precision, into: storage, at: $0 * size)
+        }
     }
 
     /// The matrices `inputGradient` multiplies by (U's, turned and

@@ -56,14 +56,19 @@ final class InferencePlan {
         case winograd(Tensor)
         case packedWinograd([PackedKernel])
 
-        init(kernel: Tensor, geometry g: ConvGeometry) {
+        /// In bfloat16 where the kernel applies, else in float32.
+        init(kernel: Tensor, geometry g: ConvGeometry, precision: Precision) {
+            let (c, k) = (g.inChannels, g.outChannels)
             if Winograd3x3.applies(to: g) {
-                let u = Winograd3x3.transformKernel(kernel.data, inChannels: g.inChannels, outChannels: g.outChannels)
-                self = Winograd3x3.packTransformedKernel(u.data, inChannels: g.inChannels, outChannels: g.outChannels)
-                    .map { .packedWinograd($0) } ?? .winograd(u)
+                let u = Winograd3x3.transformKernel(kernel.data, inChannels: c, outChannels: k)
+                let packed = Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k,
+                                                               precision: precision)
+                    ?? Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k)
+                self = packed.map { .packedWinograd($0) } ?? .winograd(u)
             } else {
-                self = PackedKernel.pack(kernel.data, rows: g.patchSize, columns: g.outChannels)
-                    .map { .packed($0) } ?? .direct(kernel: kernel)
+                let packed = PackedKernel.pack(kernel.data, rows: g.patchSize, columns: k, precision: precision)
+                    ?? PackedKernel.pack(kernel.data, rows: g.patchSize, columns: k)
+                self = packed.map { .packed($0) } ?? .direct(kernel: kernel)
             }
         }
 
@@ -75,13 +80,15 @@ final class InferencePlan {
         }
     }
 
-    init(network: Network, capacity: Int, threads: Int) throws {
+    /// `precision`: the number format of the convolutions' products (see
+    /// `Precision`); float32 wherever bfloat16 does not apply.
+    init(network: Network, capacity: Int, threads: Int, precision: Precision = .float32) throws {
         self.capacity = capacity
         self.threads = threads
         let input = network.layers[0].outputShape
         inputSize = input.reduce(1, *)
         outputSize = network.outputShape.reduce(1, *)
-        var compiler = PlanCompiler(network: network)
+        var compiler = PlanCompiler(network: network, precision: precision)
         let compiled = try compiler.compile()
         try allocate(compiled, network: network)
     }
@@ -199,6 +206,7 @@ final class InferencePlan {
 /// (a value is one materialised activation).
 struct PlanCompiler {
     let network: Network
+    let precision: Precision
     private var consumers: [[Int]]
     /// The value holding each layer's output, once computed.
     private var valueOf: [Int: Int] = [:]
@@ -229,8 +237,9 @@ struct PlanCompiler {
         }
     }
 
-    init(network: Network) {
+    init(network: Network, precision: Precision) {
         self.network = network
+        self.precision = precision
         consumers = Array(repeating: [], count: network.layers.count)
         for (i, layer) in network.layers.enumerated() {
             for j in layer.inputs { consumers[j].append(i) }
@@ -312,7 +321,7 @@ struct PlanCompiler {
                     absorbed.insert(r)
                     last = r
                 }
-                let product = InferencePlan.ConvProduct(kernel: k, geometry: g)
+                let product = InferencePlan.ConvProduct(kernel: k, geometry: g, precision: precision)
                 let reads = [source] + (residualLayer.map { [$0] } ?? [])
                 emit(last, from: i, reading: reads) { r, w in
                     .conv(geometry: g, product: product, bias: b, input: r[0],

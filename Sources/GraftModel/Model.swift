@@ -22,6 +22,10 @@ public struct ModelOptions {
     public var seed: UInt64 = 0
     /// Worker threads; 0 means one per core.
     public var threads = 0
+    /// Number format of the convolutions' products in inference passes
+    /// (features, predictions, the frozen part of training); training steps
+    /// always compute in float32. bfloat16 needs AVX512_BF16.
+    public var precision: Precision = .float32
 
     public init() {}
 }
@@ -36,6 +40,7 @@ public final class Model {
     public let base: Network
     public let preprocessing: Preprocessing
     public let threads: Int
+    public let precision: Precision
     /// Images per run of the compiled network; longer inputs go in batches.
     public static let maxBatch = 32
 
@@ -54,6 +59,10 @@ public final class Model {
         architecture = options.architecture
         preprocessing = options.preprocessing
         threads = options.threads == 0 ? Parallel.coreCount : options.threads
+        guard options.precision == .float32 || PackedKernel.isAvailable(options.precision) else {
+            throw GraftError.invalidArgument("precision \(options.precision.rawValue) needs a CPU with AVX512_BF16, which this one lacks")
+        }
+        precision = options.precision
         base = try Network.resnet(options.architecture, inputHeight: options.inputHeight,
                                   inputWidth: options.inputWidth, seed: options.seed)
         let modelName = options.architecture.kerasName
@@ -129,7 +138,7 @@ public final class Model {
             if plan == nil || plan!.capacity < wanted {
                 plan = nil
                 staging = nil
-                let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads)
+                let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads, precision: precision)
                 staging = Tensor(shape: [wanted * newPlan.inputSize])
                 plan = newPlan
             }

@@ -21,6 +21,10 @@
 //       split, the base frozen (or its last N layers trainable), RandomFlip
 //       (MODE: horizontal_and_vertical, ...) with --flip, Adam, fit with validation.
 //
+//   graft-bench precision --dir FOLDER --weights PATH [--epochs 5] [--batch 32] [--size 100] [--threads 2]
+//       bfloat16 inference against float32: a head trained on FOLDER/train,
+//       FOLDER/test predicted both ways (top-1 agreement, accuracies, the
+//       features' relative error).
 //   graft-bench profile --weights PATH [--batch 32] [--size 100] [--threads 2] [--reps 3]
 //       Seconds per batch and multiply-adds per image of each ResNet stage,
 //       in inference and in a whole-base training step (LayerProfile).
@@ -44,6 +48,13 @@ struct Arguments {
             values[String(key.dropFirst(2))] = args[i + 1]
             i += 2
         }
+    }
+
+    /// --precision float32 (default) or bfloat16.
+    func precision() -> Precision {
+        guard let text = values["precision"] else { return .float32 }
+        guard let precision = Precision(rawValue: text) else { fail("--precision is float32 or bfloat16, not \(text)") }
+        return precision
     }
 
     func int(_ name: String, _ fallback: Int) -> Int {
@@ -119,6 +130,7 @@ func inferenceBenchmark(_ args: Arguments) throws {
     options.inputHeight = size
     options.inputWidth = size
     options.threads = args.int("threads", 2)
+    options.precision = args.precision()
     let model = try Model(options)
 
     let input = Tensor(shape: [batch, size, size, 3])
@@ -173,6 +185,7 @@ func transferModel(_ args: Arguments, classes: Int, augmentation: RandomFlip.Mod
     options.inputHeight = args.int("size", 100)
     options.inputWidth = options.inputHeight
     options.threads = args.int("threads", 2)
+    options.precision = args.precision()
     return try TransferModel(base: try Model(options), head: HeadOptions(numClasses: classes),
                              augmentation: augmentation)
 }
@@ -323,6 +336,66 @@ func profileBenchmark(_ args: Arguments) throws {
                 ("stages", grouped(by: stage(of:))), ("kinds", grouped(by: kind(of:)))]))
 }
 
+/// What bfloat16 inference changes: a head trained in float32 on the
+/// frozen base's features of FOLDER/train, then FOLDER/test predicted with
+/// the base in float32 and in bfloat16 (same weights): top-1 agreement,
+/// both accuracies, and the features' relative error.
+func precisionBenchmark(_ args: Arguments) throws {
+    guard let folder = args.values["dir"] else { fail("precision needs --dir FOLDER (with train/ and test/)") }
+    var options = folderOptions(args)
+    let train = try ImageDataset.fromDirectory(folder + "/train", options: options)
+    options.shuffle = false
+    let test = try ImageDataset.fromDirectory(folder + "/test", options: options)
+    let classes = train.classNames.count
+    var bfloat16Args = args
+    bfloat16Args.values["precision"] = Precision.bfloat16.rawValue
+    let exact = try transferModel(args, classes: classes), rounded = try transferModel(bfloat16Args, classes: classes)
+    exact.setBaseTrainable(false)
+    try exact.compile(.adam())
+    _ = try exact.fit(train, epochs: args.int("epochs", 5))
+    // The same head on the rounded base.
+    for (from, to) in zip(exact.network.layers, rounded.network.layers) {
+        for (source, target) in zip(from.weights, to.weights) { target.data.update(from: source.data, count: source.count) }
+    }
+    let features = exact.base.featureShape.reduce(1, *)
+    var agree = 0, seen = 0, correct = (exact: 0, rounded: 0)
+    var errors: [Double] = []
+    let iterator = test.makeIterator()
+    while let batch = try iterator.next() {
+        let n = batch.count
+        let logits = (Tensor(shape: [n, classes]), Tensor(shape: [n, classes]))
+        try exact.predict(images: batch.images, count: n, logits: logits.0.data)
+        try rounded.predict(images: batch.images, count: n, logits: logits.1.data)
+        let f = (Tensor(shape: [n * features]), Tensor(shape: [n * features]))
+        try exact.base.features(images: batch.images, count: n, output: f.0.data)
+        try rounded.base.features(images: batch.images, count: n, output: f.1.data)
+        for i in 0..<n {
+            let a = argmax(logits.0.data + i * classes, classes), b = argmax(logits.1.data + i * classes, classes)
+            agree += a == b ? 1 : 0
+            correct.exact += a == Int(batch.labels[i]) ? 1 : 0
+            correct.rounded += b == Int(batch.labels[i]) ? 1 : 0
+            var difference = 0.0, norm = 0.0
+            for j in (i * features)..<((i + 1) * features) {
+                difference += Double(f.1.data[j] - f.0.data[j]) * Double(f.1.data[j] - f.0.data[j])
+                norm += Double(f.0.data[j]) * Double(f.0.data[j])
+            }
+            errors.append((difference / max(norm, 1e-30)).squareRoot())
+        }
+        seen += n
+    }
+    errors.sort()
+    print(json([("engine", "\"graft\""), ("images", "\(seen)"),
+                ("top1_agreement", String(format: "%.4f", Double(agree) / Double(seen))),
+                ("accuracy_float32", String(format: "%.4f", Double(correct.exact) / Double(seen))),
+                ("accuracy_bfloat16", String(format: "%.4f", Double(correct.rounded) / Double(seen))),
+                ("feature_error_median", String(format: "%.4g", errors[errors.count / 2])),
+                ("feature_error_max", String(format: "%.4g", errors.last!))]))
+}
+
+func argmax(_ values: UnsafePointer<Float>, _ count: Int) -> Int {
+    (0..<count).max { values[$0] < values[$1] }!
+}
+
 func fitBenchmark(_ args: Arguments) throws {
     guard let folder = args.values["dir"] else { fail("fit needs --dir FOLDER") }
     var options = folderOptions(args)
@@ -363,6 +436,7 @@ do {
     case "pipeline": try pipelineBenchmark(options)
     case "train": try trainBenchmark(options)
     case "profile": try profileBenchmark(options)
+    case "precision": try precisionBenchmark(options)
     case "fit": try fitBenchmark(options)
     default: fail("unknown benchmark \(arguments[1])")
     }

@@ -61,6 +61,8 @@ struct Train: ParsableCommand {
     @Option var fineTuneLearningRate: Float = 1e-5
     @Option(help: "Worker threads (0: one per core).")
     var threads = 0
+    @Option(help: precisionHelp)
+    var precision = "float32"
     @Option(help: "Where to save the trained model.")
     var output = "model.h5"
     @Option var history = "history.csv"
@@ -99,11 +101,22 @@ struct Train: ParsableCommand {
         w.unfreezeLast = unfreezeLast
         w.fineTuneLearningRate = fineTuneLearningRate
         w.threads = threads
+        w.precision = try parsePrecision(precision)
         w.output = output
         w.historyPath = history
         w.chartPath = chart
         try w.run()
     }
+}
+
+let precisionHelp: ArgumentHelp =
+    "Number format of inference and of the frozen base: float32 (as Keras) or bfloat16 (faster; needs AVX512_BF16)."
+
+func parsePrecision(_ text: String) throws -> Precision {
+    guard let precision = Precision(rawValue: text) else {
+        throw GraftError.invalidArgument("--precision must be float32 or bfloat16, not \"\(text)\"")
+    }
+    return precision
 }
 
 /// "100" -> (100, 100); "72x120" -> (72, 120).
@@ -124,9 +137,11 @@ struct Evaluate: ParsableCommand {
     var dataDir: String
     @Option var batchSize = 32
     @Option var threads = 0
+    @Option(help: precisionHelp)
+    var precision = "float32"
 
     func run() throws {
-        let model = try TransferModel.load(from: model, threads: threads)
+        let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
         var options = DatasetOptions()
         (options.imageHeight, options.imageWidth) = (model.base.base.inputHeight, model.base.base.inputWidth)
         (options.batchSize, options.shuffle, options.threads) = (batchSize, false, threads)
@@ -148,9 +163,11 @@ struct Predict: ParsableCommand {
     @Option(help: "Classes to show per image.")
     var topK = 3
     @Option var threads = 0
+    @Option(help: precisionHelp)
+    var precision = "float32"
 
     func run() throws {
-        let model = try TransferModel.load(from: model, threads: threads)
+        let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
         let (height, width) = (model.base.base.inputHeight, model.base.base.inputWidth)
         let classes = model.head.numClasses
         let names = model.classNames ?? (0..<classes).map { "class \($0)" }

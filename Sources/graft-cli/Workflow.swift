@@ -28,6 +28,7 @@ struct Workflow {
     var unfreezeLast = 0
     var fineTuneLearningRate: Float = 1e-5
     var threads = 0
+    var precision = Precision.float32
     var output = "model.h5"
     var historyPath = "history.csv"
     var chartPath = "history.svg"
@@ -61,6 +62,7 @@ struct Workflow {
         modelOptions.architecture = architecture
         (modelOptions.inputHeight, modelOptions.inputWidth) = (imageHeight, imageWidth)
         modelOptions.threads = threads
+        modelOptions.precision = precision
         modelOptions.seed = UInt64(seed)
         switch weights {
         case "random": modelOptions.weights = .random

@@ -172,6 +172,7 @@ static void check_defaults(void) {
           (int)options.input_height, (int)options.input_width);
     check(options.preprocessing == GRAFT_PREPROCESS_CAFFE, "options_init: preprocessing CAFFE");
     check(options.seed == 0 && options.num_threads == 0, "options_init: seed 0, num_threads 0 (one per core)");
+    check(options.precision == GRAFT_PRECISION_FLOAT32, "options_init: precision FLOAT32");
 }
 
 /* Features of `pre` by `model`, compared with Keras's `out`. */
@@ -210,6 +211,8 @@ static void check_shapes_and_layers(graft_model *model) {
           "layer names out of range are NULL");
     check(graft_model_base_layer_count(NULL) == -1 && graft_model_base_layer_name(NULL, 0) == NULL,
           "layer count -1 and name NULL for a NULL model");
+    check(graft_model_precision(model) == GRAFT_PRECISION_FLOAT32 && graft_model_precision(NULL) == -1,
+          "precision FLOAT32 by default, -1 for a NULL model");
 }
 
 /* graft_model_create with `options`, expecting failure: status, message and a
@@ -239,6 +242,10 @@ static void check_hostile_create(const char *fixtures, graft_model *live) {
     graft_model_options_init(&options);
     options.architecture = "resnet49";
     check_create_fails(&options, live, GRAFT_ERROR_INVALID_ARGUMENT, "resnet49", "create(architecture resnet49)");
+
+    graft_model_options_init(&options);
+    options.precision = 7;
+    check_create_fails(&options, live, GRAFT_ERROR_INVALID_ARGUMENT, "precision", "create(precision 7)");
 
     graft_model_options_init(&options);
     options.input_height = 31;

@@ -81,15 +81,32 @@ let packedConvCases: [ConvCase] = [
     ConvCase(g: ConvGeometry(batch: 1, inHeight: 3, inWidth: 3, inChannels: 8, kernelHeight: 3, kernelWidth: 3, outChannels: 96, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 2),
 ]
 
+/// bfloat16 rounds each factor to 8 significant bits (relative error at most
+/// 2⁻⁹ each, so 2⁻⁸ per product); the float32 sums add the direct bound. A
+/// wrong packing, pairing or tile is off by O(1).
+func bfloat16Tolerance(_ k: Int) -> Double { 0x1p-8 + dotProductTolerance(k) }
+
 @Test("Conv2D on Graft's own GEMM, epilogue in registers, matches the reference loop",
-      .enabled(if: PackedKernel.isAvailable), arguments: packedConvCases)
+      .enabled(if: PackedKernel.isAvailable()), arguments: packedConvCases)
 func packedConvolutionMatchesReference(_ c: ConvCase) throws {
+    try checkPackedConvolution(c, precision: .float32)
+}
+
+@Test("Conv2D on Graft's own GEMM in bfloat16 matches the reference loop within bfloat16's rounding",
+      .enabled(if: PackedKernel.isAvailable(.bfloat16)), arguments: packedConvCases)
+func bfloat16ConvolutionMatchesReference(_ c: ConvCase) throws {
+    try checkPackedConvolution(c, precision: .bfloat16)
+}
+
+func checkPackedConvolution(_ c: ConvCase, precision: Precision) throws {
+    let tolerance = precision == .float32 ? dotProductTolerance : bfloat16Tolerance
     var random = TestRandom(43)
     let g = c.g
     let input = random.tensor([g.batch, g.inHeight, g.inWidth, g.inChannels])
     let kernel = random.tensor([g.kernelHeight, g.kernelWidth, g.inChannels, g.outChannels])
     let bias = random.tensor([g.outChannels]), residual = random.tensor([g.outPixels * g.outChannels])
-    let packed = try #require(PackedKernel.pack(kernel.data, rows: g.patchSize, columns: g.outChannels))
+    let packed = try #require(PackedKernel.pack(kernel.data, rows: g.patchSize, columns: g.outChannels,
+                                                precision: precision))
     let output = Tensor(shape: [g.outPixels * g.outChannels])
     let workspace = Tensor(shape: [Conv2D.workspaceSize(g, threads: c.threads)])
     Conv2D.forward(g, input: input.data, kernel: kernel.data, packed: packed, output: output.data,
@@ -99,13 +116,13 @@ func packedConvolutionMatchesReference(_ c: ConvCase) throws {
     let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
     let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
     let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
-    #expect(worstRelativeError(output.data, expected, magnitudes) <= dotProductTolerance(g.patchSize))
+    #expect(worstRelativeError(output.data, expected, magnitudes) <= tolerance(g.patchSize))
     #expect(output.array.contains(0) && output.array.allSatisfy { $0 >= 0 })
 
     // The input gradient through the kernel's packed transpose.
     guard PackedKernel.applies(rows: g.outChannels, columns: g.patchSize) else { return }
     let transpose = try #require(PackedKernel.pack(kernel.data, rows: g.outChannels, columns: g.patchSize,
-                                                   transposed: true))
+                                                   transposed: true, precision: precision))
     let dOutput = random.tensor([g.outPixels, g.outChannels])
     let dInput = Tensor(shape: input.shape)
     let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: c.threads)])
@@ -114,13 +131,14 @@ func packedConvolutionMatchesReference(_ c: ConvCase) throws {
     withExtendedLifetime(scratch) {}
     let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
     #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes)
-            <= dotProductTolerance(g.kernelHeight * g.kernelWidth * g.outChannels))
+            <= tolerance(g.kernelHeight * g.kernelWidth * g.outChannels))
 }
 
 @Test("Winograd's products on Graft's own GEMM, forward and input gradient, match the reference loop",
-      .enabled(if: PackedKernel.isAvailable))
+      .enabled(if: PackedKernel.isAvailable()))
 func packedWinogradMatchesReference() throws {
     var random = TestRandom(47)
+    let tolerance = winogradTolerance
     let g = ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 32, kernelHeight: 3, kernelWidth: 3,
                          outChannels: 64, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
     let input = random.tensor([2, 7, 5, 32]), kernel = random.tensor([3, 3, 32, 64]), bias = random.tensor([64])
@@ -131,7 +149,7 @@ func packedWinogradMatchesReference() throws {
     Winograd3x3.forward(g, input: input.data, transformedKernel: u.data, packed: packed, output: output.data,
                         epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 2)
     let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
-    #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= winogradTolerance(g.patchSize))
+    #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= tolerance(g.patchSize))
 
     let dOutput = random.tensor([g.outPixels, 64]), dInput = Tensor(shape: input.shape)
     let turned = Tensor(shape: [16 * 32 * 64])
@@ -141,7 +159,27 @@ func packedWinogradMatchesReference() throws {
                               dInput: dInput.data, workspace: workspace.data, threads: 2)
     withExtendedLifetime((workspace, u)) {}
     let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
-    #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= winogradTolerance(9 * 64))
+    #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= tolerance(9 * 64))
+}
+
+@Test("Winograd's products in bfloat16 match the reference loop within bfloat16's rounding",
+      .enabled(if: PackedKernel.isAvailable(.bfloat16)))
+func bfloat16WinogradMatchesReference() throws {
+    var random = TestRandom(53)
+    let g = ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 32, kernelHeight: 3, kernelWidth: 3,
+                         outChannels: 64, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let input = random.tensor([2, 7, 5, 32]), kernel = random.tensor([3, 3, 32, 64]), bias = random.tensor([64])
+    let u = Winograd3x3.transformKernel(kernel.data, inChannels: 32, outChannels: 64)
+    let packed = try #require(Winograd3x3.packTransformedKernel(u.data, inChannels: 32, outChannels: 64,
+                                                                precision: .bfloat16))
+    let output = Tensor(shape: [g.outPixels * 64])
+    let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: 2)])
+    Winograd3x3.forward(g, input: input.data, transformedKernel: nil, packed: packed, output: output.data,
+                        epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 2)
+    withExtendedLifetime((workspace, u)) {}
+    let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    // The transforms scale the rounding as in float32 (`winogradTolerance`).
+    #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= 16 * bfloat16Tolerance(g.patchSize))
 }
 
 @Test("\"same\" padding follows TensorFlow: ceil(size/stride) outputs, odd pixel after")

@@ -30,6 +30,26 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
+/// Nonzero when this CPU runs the bfloat16 kernel (AVX512_BF16).
+int graft_gemm_bf16_available(void);
+
+/// Words of the bfloat16 packing of a k×n B.
+size_t graft_gemm_bf16_packed_words(size_t k, size_t n);
+
+/// Packs B as graft_gemm_pack does, in bfloat16 (rounded to nearest even)
+/// and in pairs of rows: word (p·⌈k/2⌉ + i)·32 + j of `packed` holds
+/// B[2i][p·32 + j] in its low half and B[2i + 1][p·32 + j] (0 past k) in
+/// its high half, as the bfloat16 dot product reads them.
+void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, size_t n,
+                          unsigned int *packed);
+
+/// graft_gemm with A rounded to bfloat16 and B packed by
+/// graft_gemm_pack_bf16: each product of two bfloat16 values is exact and
+/// the sums are kept in float32. Returns 0, or -1 if out of memory (C is
+/// then unspecified).
+int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda, const unsigned int *packed,
+                    float *c, size_t ldc, const float *bias, const float *residual, int relu);
+
 #ifdef __cplusplus
 }
 #endif

@@ -45,9 +45,11 @@ extension TransferModel {
     }
 
     /// Reads a model written by `save`. It computes exactly what the saved
-    /// model computed, and is compiled with the saved optimizer options if
-    /// that model was compiled.
-    public static func load(from path: String, threads: Int = 0) throws -> TransferModel {
+    /// model computed (in float32; `precision` as `ModelOptions.precision`),
+    /// and is compiled with the saved optimizer options if that model was
+    /// compiled.
+    public static func load(from path: String, threads: Int = 0, precision: Precision = .float32) throws
+        -> TransferModel {
         guard access(path, F_OK) == 0 else { throw GraftError.io("model file not found: \(path)") }
         let file = try KerasWeightFile(path: path)
         let graft = graftGroup
@@ -69,6 +71,7 @@ extension TransferModel {
         options.preprocessing = try reader.choice("preprocessing", Preprocessing.self)
         options.weights = .file(path)
         options.threads = threads
+        options.precision = precision
         let base = try Model(options)
 
         var head = HeadOptions(numClasses: 0)

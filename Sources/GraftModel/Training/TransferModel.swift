@@ -340,7 +340,7 @@ public final class TransferModel {
         }
         let prefix = Network(prefixOf: network, through: boundary)
         let plan = try InferencePlan(network: prefix, capacity: max(capacity, prefixPlan?.plan.capacity ?? 0),
-                                     threads: base.threads)
+                                     threads: base.threads, precision: base.precision)
         prefixPlan = (boundary, plan)
         return (boundary, plan)
     }
@@ -473,7 +473,8 @@ public final class TransferModel {
         }
         let capacity = min(count, Model.maxBatch)
         if predictPlan == nil || predictPlan!.capacity < capacity {
-            predictPlan = try InferencePlan(network: network, capacity: capacity, threads: base.threads)
+            predictPlan = try InferencePlan(network: network, capacity: capacity, threads: base.threads,
+                                            precision: base.precision)
         }
         let plan = predictPlan!
         let staging = Tensor(shape: [plan.capacity * plan.inputSize])

@@ -33,6 +33,8 @@ _CHECKOUT_BUILD = _CHECKOUT / ".build" / "release"
 
 # graft_preprocessing, by the names the Python API uses.
 PREPROCESSING = {"caffe": 0, "rescale": 1, "none": 2}
+# graft_precision, by the names the Python API uses.
+PRECISION = {"float32": 0, "bfloat16": 1}
 
 
 class graft_model_options(ctypes.Structure):
@@ -47,6 +49,7 @@ class graft_model_options(ctypes.Structure):
         ("preprocessing", ctypes.c_int32),  # a graft_preprocessing value
         ("seed", ctypes.c_uint64),
         ("num_threads", ctypes.c_int32),
+        ("precision", ctypes.c_int32),  # a graft_precision value
     ]
 
 
@@ -193,6 +196,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_image_features": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_model_architecture": ([handle], ctypes.c_char_p),
         "graft_model_preprocessing": ([handle], ctypes.c_int),
+        "graft_model_precision": ([handle], ctypes.c_int),
         "graft_model_base_layer_count": ([handle], ctypes.c_int),
         "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
         "graft_head_options_init_sized": ([ctypes.POINTER(graft_head_options), ctypes.c_size_t], None),

@@ -21,7 +21,8 @@ Weights = Union[None, str, os.PathLike]
 
 def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_tensor: Any = None,
              input_shape: Optional[tuple] = None, pooling: Optional[str] = None, classes: int = 1000,
-             *, preprocessing: str = "caffe", seed: int = 0, threads: int = 0) -> BaseModel:
+             *, preprocessing: str = "caffe", seed: int = 0, threads: int = 0,
+             precision: str = "float32") -> BaseModel:
     """ResNet50 without its top, as `keras.applications.ResNet50(include_top=False)`.
 
     Args:
@@ -40,6 +41,11 @@ def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_ten
             or "none".
         seed: seed of the random initialisation (weights=None).
         threads: worker threads; 0 means one per core.
+        precision: number format of inference (features, predictions,
+            evaluation, the frozen part of training; training steps always
+            compute in float32): "float32" (the default, as Keras) or
+            "bfloat16" (about 1.6x faster, features within about 1% of
+            float32's; needs a CPU with AVX512_BF16).
 
     Raises:
         ValueError: an argument Graft does not support or a malformed one.
@@ -49,28 +55,30 @@ def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_ten
             of another architecture or with a wrong shape; input too small).
     """
     return _resnet("resnet50", include_top, weights, input_tensor, input_shape, pooling,
-                   preprocessing, seed, threads)
+                   preprocessing, seed, threads, precision)
 
 
 def ResNet101(include_top: bool = False, weights: Weights = "imagenet", input_tensor: Any = None,
               input_shape: Optional[tuple] = None, pooling: Optional[str] = None, classes: int = 1000,
-              *, preprocessing: str = "caffe", seed: int = 0, threads: int = 0) -> BaseModel:
+              *, preprocessing: str = "caffe", seed: int = 0, threads: int = 0,
+             precision: str = "float32") -> BaseModel:
     """ResNet101 without its top; the arguments are those of `ResNet50`."""
     return _resnet("resnet101", include_top, weights, input_tensor, input_shape, pooling,
-                   preprocessing, seed, threads)
+                   preprocessing, seed, threads, precision)
 
 
 def ResNet152(include_top: bool = False, weights: Weights = "imagenet", input_tensor: Any = None,
               input_shape: Optional[tuple] = None, pooling: Optional[str] = None, classes: int = 1000,
-              *, preprocessing: str = "caffe", seed: int = 0, threads: int = 0) -> BaseModel:
+              *, preprocessing: str = "caffe", seed: int = 0, threads: int = 0,
+             precision: str = "float32") -> BaseModel:
     """ResNet152 without its top; the arguments are those of `ResNet50`."""
     return _resnet("resnet152", include_top, weights, input_tensor, input_shape, pooling,
-                   preprocessing, seed, threads)
+                   preprocessing, seed, threads, precision)
 
 
 def _resnet(architecture: str, include_top: bool, weights: Weights, input_tensor: Any,
             input_shape: Optional[tuple], pooling: Optional[str], preprocessing: str,
-            seed: int, threads: int) -> BaseModel:
+            seed: int, threads: int, precision: str) -> BaseModel:
     """Check the Keras-style arguments and build the model."""
     if include_top:
         raise ValueError(
@@ -87,9 +95,12 @@ def _resnet(architecture: str, include_top: bool, weights: Weights, input_tensor
     if preprocessing not in _lib.PREPROCESSING:
         raise ValueError(f"unknown preprocessing {preprocessing!r}; "
                          f"expected one of {', '.join(_lib.PREPROCESSING)}")
+    if precision not in _lib.PRECISION:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(_lib.PRECISION)}")
     height, width = _input_size(input_shape)
     return BaseModel(architecture, _encode_weights(weights), height, width, preprocessing,
-                     _integer(seed, "seed", 0, 2**64 - 1), _integer(threads, "threads", 0, 2**31 - 1))
+                     _integer(seed, "seed", 0, 2**64 - 1), _integer(threads, "threads", 0, 2**31 - 1),
+                     precision)
 
 
 def _input_size(input_shape: Optional[tuple]) -> tuple[int, int]:

@@ -88,7 +88,8 @@ class BaseModel:
     """
 
     def __init__(self, architecture: str, weights: Optional[bytes], input_height: int,
-                 input_width: int, preprocessing: str, seed: int, threads: int) -> None:
+                 input_width: int, preprocessing: str, seed: int, threads: int,
+                 precision: str = "float32") -> None:
         """Create the library model; the arguments are checked by the caller.
 
         Args:
@@ -98,6 +99,7 @@ class BaseModel:
             preprocessing: a key of `_lib.PREPROCESSING`.
             seed: seed of the random initialisation.
             threads: worker threads, 0 for one per core.
+            precision: a key of `_lib.PRECISION`.
 
         Raises:
             GraftError: the library refused the model.
@@ -116,6 +118,7 @@ class BaseModel:
         options.preprocessing = _lib.PREPROCESSING[preprocessing]
         options.seed = seed
         options.num_threads = threads
+        options.precision = _lib.PRECISION[precision]
         _lib.check(_lib.lib.graft_model_create(ctypes.byref(options), ctypes.byref(self._handle)))
         self._adopt(architecture, preprocessing)
 
@@ -135,6 +138,8 @@ class BaseModel:
         """Read the shapes and layers of the library model in self._handle."""
         self.name = architecture
         self.preprocessing = preprocessing
+        self.precision = {value: name for name, value in _lib.PRECISION.items()}[
+            _lib.lib.graft_model_precision(self._handle)]
         height, width = ctypes.c_int32(), ctypes.c_int32()
         _lib.check(_lib.lib.graft_model_input_shape(self._handle, ctypes.byref(height), ctypes.byref(width)))
         self._input_shape = (height.value, width.value, 3)
