@@ -6,8 +6,8 @@ inference; the seed workflows' phases end to end, loading included; the
 whole base unfrozen), Graft, Keras and ONNX Runtime (inference only) side by
 side, ratios, GFLOP/s beside the OpenBLAS sgemm peak, peak RSS, and the bar.
 Then the supporting figures (the data pipeline, training steps with the base
-frozen and its last layers unfrozen) and where Graft's time goes, stage by
-stage of ResNet50.
+frozen and its last layers unfrozen), the opt-in bfloat16 precision, and
+where Graft's time goes, stage by stage of ResNet50.
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
@@ -23,7 +23,8 @@ where it can (Winograd, the feature cache), so its figure can pass the sgemm
 peak: it is the work-equivalent rate.
 
 Usage: .venv/bin/python bench/run.py [--weights .fixtures/model/resnet50_random.h5]
-           [--rounds 3] [--batch 32] [--size 100] [--threads 2] [--only goals|supporting|profile]
+           [--rounds 3] [--batch 32] [--size 100] [--threads 2]
+           [--only goals|supporting|bfloat16|profile]
 """
 
 import argparse
@@ -216,6 +217,48 @@ def supporting_table(args):
               f"{rates['Graft'] / rates['Keras']:.2f}x | {rss['Graft']:.0f} / {rss['Keras']:.0f} MB |")
 
 
+def bfloat16_table(args):
+    """The opt-in bfloat16 precision: inference speed beside float32 (Graft's,
+    ONNX Runtime's, Keras's), a frozen-base fit, and what the rounding changes."""
+    common = model_args(args) + ["--warmup", "2", "--reps", args.reps]
+    engines = {
+        "Graft bfloat16": [GRAFT_BENCH, "inference", "--precision", "bfloat16"] + common,
+        "Graft float32": [GRAFT_BENCH, "inference"] + common,
+        "ONNX Runtime": [sys.executable, REFERENCE_BENCH, "--engine", "onnx"] + common,
+        "Keras": [sys.executable, REFERENCE_BENCH, "--engine", "keras"] + common,
+    }
+    measured = take_turns(engines, args.rounds, "seconds_per_batch", "inference")
+    rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
+    label, count, size, extra, _ = FIT_ROWS[0]
+    fit = ["--dir", jpeg_folder(count, size, classes=4)] + model_args(args) + extra
+    fits = {"bfloat16": run_json([GRAFT_BENCH, "fit", "--precision", "bfloat16"] + fit),
+            "float32": run_json([GRAFT_BENCH, "fit"] + fit)}
+    shapes = REPO / ".fixtures" / "bench" / "shapes_6x100"
+    subprocess.run([sys.executable, REPO / "tools" / "make_demo_dataset.py", shapes, "--classes", "6",
+                    "--train", "100", "--test", "100", "--size", str(args.size)], check=True,
+                   stdout=subprocess.DEVNULL)
+    agreement = run_json([GRAFT_BENCH, "precision", "--dir", shapes, "--epochs", "10"] + model_args(args))
+
+    print()
+    print("bfloat16 precision (opt-in; AVX512_BF16), same run, same weights:")
+    print()
+    print("| measure | Graft bfloat16 | Graft float32 | ONNX Runtime | Keras | bfloat16 / float32 | bfloat16 / ONNX |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    b, f, o, k = (rates[name] for name in engines)
+    print(f"| base inference, batch {args.batch}, images/s | {b:.1f} | {f:.1f} | {o:.1f} | {k:.1f} | "
+          f"{b / f:.2f}x | {b / o:.2f}x |")
+    print(f"| {label}, {count:,} JPEGs {size} + 25% validation, seconds | {fits['bfloat16']['seconds']:.1f} | "
+          f"{fits['float32']['seconds']:.1f} | - | - | {fits['float32']['seconds'] / fits['bfloat16']['seconds']:.2f}x "
+          "faster | - |")
+    print()
+    print(f"What bfloat16 changes, on {agreement['images']} held-out images (6 classes of shapes, a head trained "
+          f"in float32 for 10 epochs on 600 others, the base's random weights): the base's features differ from "
+          f"float32's by {100 * float(agreement['feature_error_median']):.2f}% of their norm (median; at most "
+          f"{100 * float(agreement['feature_error_max']):.2f}%); top-1 agreement with float32 "
+          f"{100 * float(agreement['top1_agreement']):.1f}%; accuracy {100 * float(agreement['accuracy_bfloat16']):.1f}% "
+          f"against float32's {100 * float(agreement['accuracy_float32']):.1f}%.")
+
+
 def profile_table(args, sgemm):
     """Graft's time per batch in each stage of ResNet50 and each kind of layer."""
     result = run_json([GRAFT_BENCH, "profile"] + model_args(args) + ["--reps", "3"])
@@ -256,13 +299,16 @@ def main():
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
-    parser.add_argument("--only", choices=["goals", "supporting", "profile"], help="run one table only")
+    parser.add_argument("--only", choices=["goals", "supporting", "bfloat16", "profile"],
+                        help="run one table only")
     args = parser.parse_args()
     sgemm = None
     if args.only in (None, "goals"):
         sgemm = goals_table(args)
     if args.only in (None, "supporting"):
         supporting_table(args)
+    if args.only in (None, "bfloat16"):
+        bfloat16_table(args)
     if args.only in (None, "profile"):
         profile_table(args, sgemm or statistics.median(sgemm_gflops(args) for _ in range(3)))
 
