@@ -166,7 +166,8 @@ test-install: build $(EXAMPLES_DATA)/STAMP
 	ldd "$$prefix/beans" | grep -F "$$prefix/lib/$(SONAME)"; \
 	"$$prefix/beans" $(EXAMPLES_DATA) random $(EXAMPLE_ARGS)
 
-## bench: base inference, Graft vs Keras vs ONNX Runtime (see bench/run.py).
+## bench: Graft vs Keras vs ONNX Runtime on every speed goal, side by side; the
+## bfloat16 option; where the time goes (see bench/run.py).
 bench: build fixtures
 	$(VPY) bench/run.py
 

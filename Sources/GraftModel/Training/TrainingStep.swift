@@ -20,8 +20,9 @@ final class TrainingStep {
     /// after them, by layer: the forward pass computes the ReLU in the same
     /// pass and keeps only its output (neither backward pass needs the other).
     private var fusedReLU: Set<Int> = []
-    /// Layers whose output some backward pass reads (`readByBackward`); the
-    /// forward pass releases every other output once its readers have run.
+    /// Layers whose output some backward pass reads (`readsInput`,
+    /// `readsOwnOutput`); the forward pass releases every other output once
+    /// its readers have run.
     private var keptForBackward: [Bool] = []
     /// Where the step's buffers come from and go back to (kept across steps
     /// by the caller).
@@ -288,44 +289,8 @@ final class TrainingStep {
                 case .input:
                     break
                 case .conv2D:
-                    let g = layer.windowGeometry(input: inShape, batch: batch)
-                    let dKernel = weightGrads.first?.data, dBias = weightGrads.count > 1 ? weightGrads[1].data : nil
-                    guard Winograd3x3.applies(to: g) else {
-                        // The input gradient multiplies by the kernel's transpose.
-                        withPacked(layer.weights[0].data, rows: dX == nil ? 0 : g.outChannels, columns: g.patchSize,
-                                   transposed: true) { packed in
-                            Conv2D.backward(g, input: x!.data, kernel: layer.weights[0].data, packedTranspose: packed,
-                                            dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
-                                            workspace: scratch(batch: batch).data, threads: threads)
-                        }
-                        break
-                    }
-                    // A 3x3 convolution's gradients run as Winograd (2.25x
-                    // fewer multiplications, within the parity bars). Its
-                    // forward pass stays direct: Winograd there measured no
-                    // faster in training, and its rounding, compounded through
-                    // the activations of a deep random network, broke those bars.
-                    let u = pool.take([16, g.inChannels, g.outChannels])
-                    if let dKernel {
-                        Winograd3x3.kernelGradient(g, input: x!.data, dOutput: dY.data, dKernel: dKernel, dU: u.data,
-                                                   workspace: scratch(batch: batch).data, threads: threads)
-                    }
-                    if let dBias {
-                        Conv2D.biasGradient(dOutput: dY.data, pixels: dY.count / g.outChannels,
-                                            channels: g.outChannels, dBias: dBias, threads: threads)
-                    }
-                    if let dX {
-                        Winograd3x3.transformKernel(layer.weights[0].data, inChannels: g.inChannels,
-                                                    outChannels: g.outChannels, into: u.data, threads: threads)
-                        let turned = pool.take(u.shape)
-                        let packed = Winograd3x3.packTurnedKernel(u.data, inChannels: g.inChannels,
-                                                                  outChannels: g.outChannels, into: turned)
-                        Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, packed: packed,
-                                                  dInput: dX.data, workspace: scratch(batch: batch).data,
-                                                  threads: threads)
-                        pool.give(turned)
-                    }
-                    pool.give(u)
+                    convolutionBackward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch),
+                                        input: x!, dOutput: dY, dInput: dX, weightGradients: weightGrads)
                 case .batchNormalization(let eps):
                     affine(layer, epsilon: eps).backward(
                         input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
@@ -422,6 +387,47 @@ final class TrainingStep {
         if let workspace { pool.give(workspace) }
         workspace = nil
         return perLayer.reversed().flatMap { $0 }
+    }
+
+    /// A convolution's gradients: its kernel's and bias's (`weightGradients`,
+    /// if it trains) and its input's (`dInput`, if wanted). A 3x3 one runs
+    /// as Winograd (2.25x fewer multiplications, within the parity bars).
+    /// Its forward pass stays direct: Winograd there measured no faster in
+    /// training, and its rounding, compounded through the activations of a
+    /// deep random network, broke those bars.
+    private func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
+                                     dInput dX: Tensor?, weightGradients: [Tensor]) {
+        let kernel = layer.weights[0].data
+        let dKernel = weightGradients.first?.data, dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
+        guard Winograd3x3.applies(to: g) else {
+            // The input gradient multiplies by the kernel's transpose.
+            withPacked(kernel, rows: dX == nil ? 0 : g.outChannels, columns: g.patchSize, transposed: true) { packed in
+                Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packed, dOutput: dY.data,
+                                dInput: dX?.data, dKernel: dKernel, dBias: dBias, workspace: scratch(batch: g.batch).data,
+                                threads: threads)
+            }
+            return
+        }
+        let u = pool.take([16, g.inChannels, g.outChannels])
+        if let dKernel {
+            Winograd3x3.kernelGradient(g, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: u.data,
+                                       workspace: scratch(batch: g.batch).data, threads: threads)
+        }
+        if let dBias {
+            Conv2D.biasGradient(dOutput: dY.data, pixels: dY.count / g.outChannels, channels: g.outChannels,
+                                dBias: dBias, threads: threads)
+        }
+        if let dX {
+            Winograd3x3.transformKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: u.data,
+                                        threads: threads)
+            let turned = pool.take(u.shape)
+            let packed = Winograd3x3.packTurnedKernel(u.data, inChannels: g.inChannels, outChannels: g.outChannels,
+                                                      into: turned)
+            Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, packed: packed, dInput: dX.data,
+                                      workspace: scratch(batch: g.batch).data, threads: threads)
+            pool.give(turned)
+        }
+        pool.give(u)
     }
 
     private func isBatchNorm(_ layer: Layer) -> Bool {
