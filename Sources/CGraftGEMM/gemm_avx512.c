@@ -27,6 +27,24 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
     }
 }
 
+/// Stores one row of a 32-column tile, y0 and y1, after the epilogue: the
+/// bias (bias0, bias1: zeros without one), the residual row (or NULL), ReLU.
+AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0, __m512 bias1,
+                                    const float *residual, int relu) {
+    y0 = _mm512_add_ps(y0, bias0);
+    y1 = _mm512_add_ps(y1, bias1);
+    if (residual) {
+        y0 = _mm512_add_ps(y0, _mm512_loadu_ps(residual));
+        y1 = _mm512_add_ps(y1, _mm512_loadu_ps(residual + 16));
+    }
+    if (relu) {
+        y0 = _mm512_max_ps(y0, _mm512_setzero_ps());
+        y1 = _mm512_max_ps(y1, _mm512_setzero_ps());
+    }
+    _mm512_storeu_ps(c, y0);
+    _mm512_storeu_ps(c + 16, y1);
+}
+
 /// ROWS rows of A (at stride lda) times one panel, with the epilogue, into
 /// C (stride ldc); `residual` as C's rows or NULL.
 AVX512 static inline void tile(size_t k, const float *a, size_t lda, const float *panel, float *c, size_t ldc,
@@ -51,17 +69,7 @@ AVX512 static inline void tile(size_t k, const float *a, size_t lda, const float
     __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
-        __m512 y0 = _mm512_add_ps(acc0[r], bias0), y1 = _mm512_add_ps(acc1[r], bias1);
-        if (residual) {
-            y0 = _mm512_add_ps(y0, _mm512_loadu_ps(residual + r * ldc));
-            y1 = _mm512_add_ps(y1, _mm512_loadu_ps(residual + r * ldc + 16));
-        }
-        if (relu) {
-            y0 = _mm512_max_ps(y0, _mm512_setzero_ps());
-            y1 = _mm512_max_ps(y1, _mm512_setzero_ps());
-        }
-        _mm512_storeu_ps(c + r * ldc, y0);
-        _mm512_storeu_ps(c + r * ldc + 16, y1);
+        store_row(c + r * ldc, acc0[r], acc1[r], bias0, bias1, residual ? residual + r * ldc : NULL, relu);
     }
 }
 
@@ -94,20 +102,10 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
                     acc0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(panel + i * GRAFT_GEMM_PANEL), acc0);
                     acc1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(panel + i * GRAFT_GEMM_PANEL + 16), acc1);
                 }
-                if (tile_bias) {
-                    acc0 = _mm512_add_ps(acc0, _mm512_loadu_ps(tile_bias));
-                    acc1 = _mm512_add_ps(acc1, _mm512_loadu_ps(tile_bias + 16));
-                }
-                if (residual) {
-                    acc0 = _mm512_add_ps(acc0, _mm512_loadu_ps(residual + at * ldc + col));
-                    acc1 = _mm512_add_ps(acc1, _mm512_loadu_ps(residual + at * ldc + col + 16));
-                }
-                if (relu) {
-                    acc0 = _mm512_max_ps(acc0, _mm512_setzero_ps());
-                    acc1 = _mm512_max_ps(acc1, _mm512_setzero_ps());
-                }
-                _mm512_storeu_ps(c + at * ldc + col, acc0);
-                _mm512_storeu_ps(c + at * ldc + col + 16, acc1);
+                store_row(c + at * ldc + col, acc0, acc1,
+                          tile_bias ? _mm512_loadu_ps(tile_bias) : _mm512_setzero_ps(),
+                          tile_bias ? _mm512_loadu_ps(tile_bias + 16) : _mm512_setzero_ps(),
+                          residual ? residual + at * ldc + col : NULL, relu);
             }
         }
     }
@@ -115,7 +113,7 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
 
 // bfloat16: the same tiles, two steps of k per dot-product instruction.
 
-#define AVX512BF16 __attribute__((target("avx512f,avx512bf16")))
+#define AVX512BF16 __attribute__((target("avx512f,fma,avx512bf16")))
 
 int graft_gemm_bf16_available(void) {
     __builtin_cpu_init();
@@ -186,18 +184,10 @@ AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned 
     }
     __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
     __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
-    for (int r = 0; r < count; r++) {
-        __m512 y0 = _mm512_add_ps(acc0[r], bias0), y1 = _mm512_add_ps(acc1[r], bias1);
-        if (residual) {
-            y0 = _mm512_add_ps(y0, _mm512_loadu_ps(residual + r * ldc));
-            y1 = _mm512_add_ps(y1, _mm512_loadu_ps(residual + r * ldc + 16));
-        }
-        if (relu) {
-            y0 = _mm512_max_ps(y0, _mm512_setzero_ps());
-            y1 = _mm512_max_ps(y1, _mm512_setzero_ps());
-        }
-        _mm512_storeu_ps(c + r * ldc, y0);
-        _mm512_storeu_ps(c + r * ldc + 16, y1);
+    // Constant indices keep the accumulators in registers.
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        if (r < count) store_row(c + r * ldc, acc0[r], acc1[r], bias0, bias1, residual ? residual + r * ldc : NULL, relu);
     }
 }
 

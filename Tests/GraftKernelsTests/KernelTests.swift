@@ -137,19 +137,35 @@ func checkPackedConvolution(_ c: ConvCase, precision: Precision) throws {
 @Test("Winograd's products on Graft's own GEMM, forward and input gradient, match the reference loop",
       .enabled(if: PackedKernel.isAvailable()))
 func packedWinogradMatchesReference() throws {
+    try checkPackedWinograd(precision: .float32)
+}
+
+@Test("Winograd's products in bfloat16 match the reference loop within bfloat16's rounding",
+      .enabled(if: PackedKernel.isAvailable(.bfloat16)))
+func bfloat16WinogradMatchesReference() throws {
+    try checkPackedWinograd(precision: .bfloat16)
+}
+
+/// Winograd's forward pass with U packed in `precision`, and (in float32)
+/// the input gradient with U turned and transposed, against the reference
+/// loops. The transforms scale the rounding as `winogradTolerance` says,
+/// bfloat16's as float32's.
+func checkPackedWinograd(precision: Precision) throws {
+    let tolerance = { k in 16 * (precision == .float32 ? dotProductTolerance(k) : bfloat16Tolerance(k)) }
     var random = TestRandom(47)
-    let tolerance = winogradTolerance
     let g = ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 32, kernelHeight: 3, kernelWidth: 3,
                          outChannels: 64, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
     let input = random.tensor([2, 7, 5, 32]), kernel = random.tensor([3, 3, 32, 64]), bias = random.tensor([64])
     let u = Winograd3x3.transformKernel(kernel.data, inChannels: 32, outChannels: 64)
-    let packed = try #require(Winograd3x3.packTransformedKernel(u.data, inChannels: 32, outChannels: 64))
+    let packed = try #require(Winograd3x3.packTransformedKernel(u.data, inChannels: 32, outChannels: 64,
+                                                                precision: precision))
     let output = Tensor(shape: [g.outPixels * 64])
     let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: 2)])
-    Winograd3x3.forward(g, input: input.data, transformedKernel: u.data, packed: packed, output: output.data,
+    Winograd3x3.forward(g, input: input.data, transformedKernel: nil, packed: packed, output: output.data,
                         epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 2)
     let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
     #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= tolerance(g.patchSize))
+    guard precision == .float32 else { return }
 
     let dOutput = random.tensor([g.outPixels, 64]), dInput = Tensor(shape: input.shape)
     let turned = Tensor(shape: [16 * 32 * 64])
@@ -160,26 +176,6 @@ func packedWinogradMatchesReference() throws {
     withExtendedLifetime((workspace, u)) {}
     let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
     #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= tolerance(9 * 64))
-}
-
-@Test("Winograd's products in bfloat16 match the reference loop within bfloat16's rounding",
-      .enabled(if: PackedKernel.isAvailable(.bfloat16)))
-func bfloat16WinogradMatchesReference() throws {
-    var random = TestRandom(53)
-    let g = ConvGeometry(batch: 2, inHeight: 7, inWidth: 5, inChannels: 32, kernelHeight: 3, kernelWidth: 3,
-                         outChannels: 64, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
-    let input = random.tensor([2, 7, 5, 32]), kernel = random.tensor([3, 3, 32, 64]), bias = random.tensor([64])
-    let u = Winograd3x3.transformKernel(kernel.data, inChannels: 32, outChannels: 64)
-    let packed = try #require(Winograd3x3.packTransformedKernel(u.data, inChannels: 32, outChannels: 64,
-                                                                precision: .bfloat16))
-    let output = Tensor(shape: [g.outPixels * 64])
-    let workspace = Tensor(shape: [Winograd3x3.workspaceSize(g, threads: 2)])
-    Winograd3x3.forward(g, input: input.data, transformedKernel: nil, packed: packed, output: output.data,
-                        epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 2)
-    withExtendedLifetime((workspace, u)) {}
-    let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
-    // The transforms scale the rounding as in float32 (`winogradTolerance`).
-    #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= 16 * bfloat16Tolerance(g.patchSize))
 }
 
 @Test("\"same\" padding follows TensorFlow: ceil(size/stride) outputs, odd pixel after")
@@ -320,9 +316,7 @@ func winogradTolerance(_ k: Int) -> Double { 16 * dotProductTolerance(k) }
 func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int, threads: Int,
                               tileBudget: Int) throws {
     var random = TestRandom(17)
-    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin,
-                         kernelHeight: 3, kernelWidth: 3, outChannels: cout,
-                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let g = same3x3(batch: batch, height: height, width: width, cin: cin, cout: cout)
     try #require(Winograd3x3.applies(to: g))
     let input = random.tensor([batch, height, width, cin])
     let kernel = random.tensor([3, 3, cin, cout]), bias = random.tensor([cout])
@@ -340,6 +334,29 @@ func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cou
     #expect(worstRelativeError(output.data, expected, magnitudes) <= winogradTolerance(g.patchSize))
 }
 
+/// A 3x3 "same" convolution, stride 1: the shape Winograd computes.
+func same3x3(batch: Int, height: Int, width: Int, cin: Int, cout: Int) -> ConvGeometry {
+    ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin, kernelHeight: 3, kernelWidth: 3,
+                 outChannels: cout, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+}
+
+/// The workspace a size function asks for, then a guard band that a kernel
+/// must leave untouched.
+final class GuardedWorkspace {
+    private let tensor: Tensor
+    private let size: Int
+    private static let guardBand = 64, mark: Float = 1234.5
+
+    init(_ size: Int) {
+        self.size = size
+        tensor = Tensor(shape: [size + GuardedWorkspace.guardBand])
+        (tensor.data + size).update(repeating: GuardedWorkspace.mark, count: GuardedWorkspace.guardBand)
+    }
+
+    var data: UnsafeMutablePointer<Float> { tensor.data }
+    var isIntact: Bool { tensor.array.suffix(GuardedWorkspace.guardBand).allSatisfy { $0 == GuardedWorkspace.mark } }
+}
+
 @Test("the input gradient of a convolution, by im2col and by Winograd, matches the reference loop", arguments: [
     (2, 7, 5, 16, 24, 2),   // odd sizes: partial edge tiles
     (1, 4, 4, 8, 8, 1),
@@ -349,9 +366,7 @@ func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cou
 func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int,
                                               threads: Int) throws {
     var random = TestRandom(29)
-    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin,
-                         kernelHeight: 3, kernelWidth: 3, outChannels: cout,
-                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let g = same3x3(batch: batch, height: height, width: width, cin: cin, cout: cout)
     try #require(Winograd3x3.applies(to: g))
     let input = random.tensor([batch, height, width, cin]), kernel = random.tensor([3, 3, cin, cout])
     let dOutput = random.tensor([g.outPixels, cout])
@@ -365,16 +380,12 @@ func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: In
     // Winograd on the turned, transposed kernel, read from the forward transform.
     let u = Winograd3x3.transformKernel(kernel.data, inChannels: cin, outChannels: cout)
     let winograd = Tensor(shape: input.shape)
-    // The workspace the size function asks for, then a guard band that must
-    // stay untouched.
-    let size = Winograd3x3.workspaceSize(g, threads: threads), guardBand = 64
-    let workspace = Tensor(shape: [size + guardBand])
-    (workspace.data + size).update(repeating: 1234.5, count: guardBand)
+    let workspace = GuardedWorkspace(Winograd3x3.workspaceSize(g, threads: threads))
     Winograd3x3.inputGradient(g, dOutput: dOutput.data, transformedKernel: u.data, dInput: winograd.data,
                               workspace: workspace.data, threads: threads)
     withExtendedLifetime((input, kernel, dOutput, scratch, workspace, u)) {}
     #expect(worstRelativeError(winograd.data, expected.values, expected.magnitudes) <= winogradTolerance(9 * cout))
-    #expect(workspace.array.suffix(guardBand).allSatisfy { $0 == 1234.5 }, "the workspace overflowed")
+    #expect(workspace.isIntact, "the workspace overflowed")
 }
 
 @Test("the kernel gradient of a convolution, by im2col and by Winograd, matches the reference loop", arguments: [
@@ -386,9 +397,7 @@ func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: In
 func convolutionKernelGradientMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int,
                                                threads: Int, tileBudget: Int) throws {
     var random = TestRandom(31)
-    let g = ConvGeometry(batch: batch, inHeight: height, inWidth: width, inChannels: cin,
-                         kernelHeight: 3, kernelWidth: 3, outChannels: cout,
-                         padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+    let g = same3x3(batch: batch, height: height, width: width, cin: cin, cout: cout)
     try #require(Winograd3x3.applies(to: g))
     let input = random.tensor([batch, height, width, cin]), kernel = random.tensor([3, 3, cin, cout])
     let dOutput = random.tensor([g.outPixels, cout])
@@ -404,16 +413,13 @@ func convolutionKernelGradientMatchesReference(batch: Int, height: Int, width: I
     Conv2D.backward(g, input: input.data, kernel: kernel.data, dOutput: dOutput.data, dInput: nil,
                     dKernel: direct.data, dBias: nil, workspace: scratch.data, threads: threads)
     #expect(worstRelativeError(direct.data, expected, magnitudes) <= dotProductTolerance(pixels))
-    // Winograd, with a guard band after the workspace that must stay untouched.
     let winograd = start.copy(), dU = Tensor(shape: [16, cin, cout])
-    let size = Winograd3x3.workspaceSize(g, threads: threads, tileBudget: tileBudget), guardBand = 64
-    let workspace = Tensor(shape: [size + guardBand])
-    (workspace.data + size).update(repeating: 1234.5, count: guardBand)
+    let workspace = GuardedWorkspace(Winograd3x3.workspaceSize(g, threads: threads, tileBudget: tileBudget))
     Winograd3x3.kernelGradient(g, input: input.data, dOutput: dOutput.data, dKernel: winograd.data, dU: dU.data,
                                workspace: workspace.data, threads: threads, tileBudget: tileBudget)
     withExtendedLifetime((input, kernel, dOutput, scratch, workspace, dU)) {}
     #expect(worstRelativeError(winograd.data, expected, magnitudes) <= winogradTolerance(pixels))
-    #expect(workspace.array.suffix(guardBand).allSatisfy { $0 == 1234.5 }, "the workspace overflowed")
+    #expect(workspace.isIntact, "the workspace overflowed")
 }
 
 @Test("Winograd applies to 3x3 stride-1 same convolutions only")

@@ -81,13 +81,10 @@ func worstRelativeError(_ actual: UnsafePointer<Float>, _ expected: [Double], _ 
     return worst
 }
 
-/// The gradient of `referenceConv`'s input, given the gradient of its
-/// output `dOutput`: each product a·w sends dY·w back to the input value a
-/// came from. Returns the values and their rounding-error scales.
-func referenceConvInputGradient(_ g: ConvGeometry, kernel: Tensor, dOutput: Tensor)
-    -> (values: [Double], magnitudes: [Double]) {
-    let count = g.batch * g.inHeight * g.inWidth * g.inChannels
-    var values = [Double](repeating: 0, count: count), magnitudes = [Double](repeating: 0, count: count)
+/// Calls `body` with the indices of the input value, kernel weight and
+/// output value of every product input·kernel the convolution `g` sums
+/// (padding contributes none).
+func forEachConvolutionProduct(_ g: ConvGeometry, _ body: (_ input: Int, _ kernel: Int, _ output: Int) -> Void) {
     for n in 0..<g.batch {
         for y in 0..<g.outHeight {
             for x in 0..<g.outWidth {
@@ -96,12 +93,10 @@ func referenceConvInputGradient(_ g: ConvGeometry, kernel: Tensor, dOutput: Tens
                         let iy = y * g.strideH + ky - g.padTop, ix = x * g.strideW + kx - g.padLeft
                         if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth { continue }
                         for ci in 0..<g.inChannels {
-                            let at = ((n * g.inHeight + iy) * g.inWidth + ix) * g.inChannels + ci
+                            let input = ((n * g.inHeight + iy) * g.inWidth + ix) * g.inChannels + ci
                             for co in 0..<g.outChannels {
-                                let dy = Double(dOutput.data[((n * g.outHeight + y) * g.outWidth + x) * g.outChannels + co])
-                                let w = Double(kernel.data[((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co])
-                                values[at] += dy * w
-                                magnitudes[at] += abs(dy * w)
+                                body(input, ((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co,
+                                     ((n * g.outHeight + y) * g.outWidth + x) * g.outChannels + co)
                             }
                         }
                     }
@@ -109,35 +104,33 @@ func referenceConvInputGradient(_ g: ConvGeometry, kernel: Tensor, dOutput: Tens
             }
         }
     }
+}
+
+/// The gradient of `referenceConv`'s input, given the gradient of its
+/// output `dOutput`: each product a·w sends dY·w back to the input value a
+/// came from. Returns the values and their rounding-error scales.
+func referenceConvInputGradient(_ g: ConvGeometry, kernel: Tensor, dOutput: Tensor)
+    -> (values: [Double], magnitudes: [Double]) {
+    let count = g.batch * g.inHeight * g.inWidth * g.inChannels
+    var values = [Double](repeating: 0, count: count), magnitudes = [Double](repeating: 0, count: count)
+    forEachConvolutionProduct(g) { input, weight, output in
+        let term = Double(dOutput.data[output]) * Double(kernel.data[weight])
+        values[input] += term
+        magnitudes[input] += abs(term)
+    }
     return (values, magnitudes)
 }
 
 /// The gradient of `referenceConv`'s kernel (HWIO), given the gradient of
-/// its output, with the sum of the magnitudes of its terms.
+/// its output: each product a·w sends a·dY back to w.
 func referenceConvKernelGradient(_ g: ConvGeometry, input: Tensor, dOutput: Tensor)
     -> (values: [Double], magnitudes: [Double]) {
     let count = g.kernelHeight * g.kernelWidth * g.inChannels * g.outChannels
     var values = [Double](repeating: 0, count: count), magnitudes = [Double](repeating: 0, count: count)
-    for n in 0..<g.batch {
-        for y in 0..<g.outHeight {
-            for x in 0..<g.outWidth {
-                for ky in 0..<g.kernelHeight {
-                    for kx in 0..<g.kernelWidth {
-                        let iy = y * g.strideH + ky - g.padTop, ix = x * g.strideW + kx - g.padLeft
-                        if iy < 0 || iy >= g.inHeight || ix < 0 || ix >= g.inWidth { continue }
-                        for ci in 0..<g.inChannels {
-                            let v = Double(input.data[((n * g.inHeight + iy) * g.inWidth + ix) * g.inChannels + ci])
-                            for co in 0..<g.outChannels {
-                                let dy = Double(dOutput.data[((n * g.outHeight + y) * g.outWidth + x) * g.outChannels + co])
-                                let at = ((ky * g.kernelWidth + kx) * g.inChannels + ci) * g.outChannels + co
-                                values[at] += v * dy
-                                magnitudes[at] += abs(v * dy)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    forEachConvolutionProduct(g) { value, weight, output in
+        let term = Double(input.data[value]) * Double(dOutput.data[output])
+        values[weight] += term
+        magnitudes[weight] += abs(term)
     }
     return (values, magnitudes)
 }
