@@ -576,7 +576,8 @@ graft_status graft_model_save(const graft_model *model, const char *path);
 
 /* Reads a model written by graft_model_save: it predicts exactly as the
  * saved one did and, if that was compiled, is compiled with the same
- * optimizer options (fresh state). num_threads 0 means one per core. On
+ * optimizer options (fresh state); it computes in float32. num_threads 0
+ * means one per core. On
  * success *out is a new handle; on failure NULL. Returns GRAFT_ERROR_IO
  * (missing or unreadable file), GRAFT_ERROR_FORMAT (not HDF5, corrupt, or an
  * HDF5 file that is not a Graft model, such as a Keras weight file),

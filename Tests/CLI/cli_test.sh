@@ -46,4 +46,16 @@ if "$GRAFT" train no-such-folder --weights random 2> err.log; then fail "train o
 grep -qi "no-such-folder" err.log || fail "missing folder: $(cat err.log)"
 if "$GRAFT" train demo/data/train --weights random --augmentation sideways 2> err.log; then fail "bad augmentation accepted"; fi
 grep -q "augmentation" err.log || fail "bad augmentation: $(cat err.log)"
+if "$GRAFT" evaluate trained.h5 demo/data/test --precision float16 2> err.log; then fail "precision float16 accepted"; fi
+grep -q "precision must be float32 or bfloat16" err.log || fail "bad precision: $(cat err.log)"
+
+# bfloat16 where the CPU has it, else a clear refusal.
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    "$GRAFT" evaluate trained.h5 demo/data/test --precision bfloat16 > bf16.log
+    grep -q "accuracy: " bf16.log || fail "bfloat16 evaluate: $(cat bf16.log)"
+elif "$GRAFT" evaluate trained.h5 demo/data/test --precision bfloat16 2> err.log; then
+    fail "bfloat16 accepted on a CPU without AVX512_BF16"
+else
+    grep -q "AVX512_BF16" err.log || fail "bfloat16 refusal: $(cat err.log)"
+fi
 echo "cli_test: ok"
