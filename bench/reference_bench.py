@@ -41,6 +41,8 @@ def parse_args():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                        help="keras only; bfloat16: Keras's mixed_bfloat16 policy")
     return parser.parse_args()
 
 
@@ -278,6 +280,10 @@ def ensure_onnx(weights, threads):
 def keras_engine(args):
     """Returns a function running one batch, compiled as a tf.function."""
     tf = import_tensorflow(args.threads)
+    if args.precision == "bfloat16":
+        import keras
+
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = keras_resnet50(args.weights, (args.size, args.size, 3))
     forward = tf.function(lambda x: model(x, training=False))
     return lambda x: forward(x).numpy()

@@ -219,13 +219,16 @@ def supporting_table(args):
 
 def bfloat16_table(args):
     """The opt-in bfloat16 precision: inference speed beside float32 (Graft's,
-    ONNX Runtime's, Keras's), a frozen-base fit, and what the rounding changes."""
+    ONNX Runtime's, Keras's) and Keras's own mixed_bfloat16 policy, a
+    frozen-base fit, and what the rounding changes."""
     common = model_args(args) + ["--warmup", "2", "--reps", args.reps]
     engines = {
         "Graft bfloat16": [GRAFT_BENCH, "inference", "--precision", "bfloat16"] + common,
         "Graft float32": [GRAFT_BENCH, "inference"] + common,
         "ONNX Runtime": [sys.executable, REFERENCE_BENCH, "--engine", "onnx"] + common,
         "Keras": [sys.executable, REFERENCE_BENCH, "--engine", "keras"] + common,
+        "Keras mixed_bfloat16": [sys.executable, REFERENCE_BENCH, "--engine", "keras", "--precision", "bfloat16"]
+        + common,
     }
     measured = take_turns(engines, args.rounds, "seconds_per_batch", "inference")
     rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
@@ -242,14 +245,15 @@ def bfloat16_table(args):
     print()
     print("bfloat16 precision (opt-in; AVX512_BF16), same run, same weights:")
     print()
-    print("| measure | Graft bfloat16 | Graft float32 | ONNX Runtime | Keras | bfloat16 / float32 | bfloat16 / ONNX |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    b, f, o, k = (rates[name] for name in engines)
-    print(f"| base inference, batch {args.batch}, images/s | {b:.1f} | {f:.1f} | {o:.1f} | {k:.1f} | "
-          f"{b / f:.2f}x | {b / o:.2f}x |")
+    print("| measure | Graft bfloat16 | Graft float32 | ONNX Runtime | Keras | Keras mixed_bfloat16 "
+          "| bfloat16 / float32 | bfloat16 / ONNX | bfloat16 / Keras mixed_bfloat16 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    b, f, o, k, kb = (rates[name] for name in engines)
+    print(f"| base inference, batch {args.batch}, images/s | {b:.1f} | {f:.1f} | {o:.1f} | {k:.1f} | {kb:.1f} | "
+          f"{b / f:.2f}x | {b / o:.2f}x | {b / kb:.2f}x |")
     print(f"| {label}, {count:,} JPEGs {size} + 25% validation, seconds | {fits['bfloat16']['seconds']:.1f} | "
-          f"{fits['float32']['seconds']:.1f} | - | - | {fits['float32']['seconds'] / fits['bfloat16']['seconds']:.2f}x "
-          "faster | - |")
+          f"{fits['float32']['seconds']:.1f} | - | - | - | "
+          f"{fits['float32']['seconds'] / fits['bfloat16']['seconds']:.2f}x faster | - | - |")
     print()
     print(f"What bfloat16 changes, on {agreement['images']} held-out images (6 classes of shapes, a head trained "
           f"in float32 for 10 epochs on 600 others, the base's random weights): the base's features differ from "

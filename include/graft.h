@@ -226,7 +226,7 @@ typedef enum graft_precision {
     /* IEEE single precision, as Keras computes. */
     GRAFT_PRECISION_FLOAT32 = 0,
     /* Both factors of each product rounded to bfloat16, sums in float32:
-     * about 1.6x the images per second on CPUs with AVX512_BF16, features
+     * about 1.5x the images per second on CPUs with AVX512_BF16, features
      * within about 1% of float32's (README, "Speed"). Needs AVX512_BF16. */
     GRAFT_PRECISION_BFLOAT16 = 1
 } graft_precision;

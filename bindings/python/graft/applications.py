@@ -44,7 +44,7 @@ def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_ten
         precision: number format of inference (features, predictions,
             evaluation, the frozen part of training; training steps always
             compute in float32): "float32" (the default, as Keras) or
-            "bfloat16" (about 1.6x faster, features within about 1% of
+            "bfloat16" (about 1.5x faster, features within about 1% of
             float32's; needs a CPU with AVX512_BF16).
 
     Raises:
