@@ -197,14 +197,7 @@ public enum Winograd3x3 {
                     let tile = chunk + row
                     let image = tile / (tilesH * tilesW)
                     let ty = (tile / tilesW) % tilesH, tx = tile % tilesW
-                    for i in 0..<4 {
-                        for j in 0..<4 {
-                            let y = 2 * ty - 1 + i, x = 2 * tx - 1 + j
-                            let inside = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth
-                            inputPixels[i * 4 + j] = UnsafeRawPointer(
-                                inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * c : UnsafePointer(zeros))
-                        }
-                    }
+                    inputBlock(g, tile: tile, input: input, zeros: zeros, into: inputPixels)
                     for i in 0..<2 {
                         for j in 0..<2 {
                             let y = 2 * ty + i, x = 2 * tx + j
@@ -266,6 +259,27 @@ public enum Winograd3x3 {
         addRow(2, r20, r21, r22, r23)
     }
 
+    /// Points `block` at the 16 input pixels (row-major) of 4x4 block `tile`
+    /// (numbered over the batch, row-major in each image), which starts one
+    /// pixel above and left of its 2x2 output block; `zeros` (a vector of
+    /// the input's channels) stands for the padding.
+    @inline(__always)
+    private static func inputBlock(_ g: ConvGeometry, tile: Int, input: UnsafePointer<Float>,
+                                   zeros: UnsafePointer<Float>, into block: UnsafeMutablePointer<UnsafeRawPointer>) {
+        let tilesH = (g.inHeight + 1) / 2, tilesW = (g.inWidth + 1) / 2
+        let image = tile / (tilesH * tilesW)
+        let ty = (tile / tilesW) % tilesH, tx = tile % tilesW
+        for i in 0..<4 {
+            let y = 2 * ty - 1 + i
+            for j in 0..<4 {
+                let x = 2 * tx - 1 + j
+                let inside = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth
+                block[i * 4 + j] = UnsafeRawPointer(
+                    inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * g.inChannels : zeros)
+            }
+        }
+    }
+
     /// Position of the turned kernel's matrix ξ in U (see `inputGradient`).
     private static let turned: [Int] = (0..<16).map { xi in
         let p = [3, 1, 2, 0]
@@ -304,17 +318,7 @@ public enum Winograd3x3 {
             }
 
             for (row, tile) in chunk.enumerated() {
-                let image = tile / (tilesH * tilesW)
-                let ty = (tile / tilesW) % tilesH, tx = tile % tilesW
-                for i in 0..<4 {
-                    let y = 2 * ty - 1 + i
-                    for j in 0..<4 {
-                        let x = 2 * tx - 1 + j
-                        let inside = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth
-                        blockPointers[i * 4 + j] = UnsafeRawPointer(
-                            inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * c : UnsafePointer(zeros))
-                    }
-                }
+                inputBlock(g, tile: tile, input: input, zeros: zeros, into: blockPointers)
                 transformInput(blockPointers, channels: c, into: v + row * c, matrixStride: n * c)
             }
             for xi in 0..<16 {
