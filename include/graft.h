@@ -312,8 +312,16 @@ const char *graft_model_architecture(const graft_model *model);
 int graft_model_preprocessing(const graft_model *model);
 
 /* The model's graft_precision value; -1 if model is NULL. (A loaded model
- * computes in float32.) */
+ * computes in float32 until graft_model_set_precision.) */
 int graft_model_precision(const graft_model *model);
+
+/* Switches the model's inference, and the frozen part of its training, to
+ * `precision` (a graft_precision value; see graft_model_options): compiled
+ * networks and cached features of the old one are dropped and remade on
+ * use. Returns GRAFT_ERROR_INVALID_ARGUMENT for a NULL model, an unknown
+ * value, or GRAFT_PRECISION_BFLOAT16 on a CPU without AVX512_BF16; the model
+ * is then unchanged. Not while another call runs on the model. */
+graft_status graft_model_set_precision(graft_model *model, int32_t precision);
 
 /* The base's layers, in Keras's model.layers order (175 for ResNet50:
  * layers[-10:] is the last residual block). -1 if model is NULL. */

@@ -123,12 +123,17 @@ func modelOptions(_ c: graft_model_options) throws -> ModelOptions {
     }
     o.seed = c.seed
     o.threads = Int(c.num_threads)
-    switch graft_precision(rawValue: UInt32(bitPattern: c.precision)) {
-    case GRAFT_PRECISION_FLOAT32: o.precision = .float32
-    case GRAFT_PRECISION_BFLOAT16: o.precision = .bfloat16
-    default: throw GraftError.invalidArgument("unknown precision \(c.precision)")
-    }
+    o.precision = try precision(c.precision)
     return o
+}
+
+/// The Swift precision of a graft_precision value.
+func precision(_ value: Int32) throws -> Precision {
+    switch graft_precision(rawValue: UInt32(bitPattern: value)) {
+    case GRAFT_PRECISION_FLOAT32: return .float32
+    case GRAFT_PRECISION_BFLOAT16: return .bfloat16
+    default: throw GraftError.invalidArgument("unknown precision \(value)")
+    }
 }
 
 @_cdecl("graft_model_create")
@@ -226,6 +231,21 @@ public func graft_model_preprocessing(_ model: OpaquePointer?) -> Int32 {
     case .none: value = GRAFT_PREPROCESS_NONE
     }
     return Int32(value.rawValue)
+}
+
+@_cdecl("graft_model_set_precision")
+public func graft_model_set_precision(_ model: OpaquePointer?, _ value: Int32) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let precision = try precision(value)
+        try handle.mutex.withLock {
+            if let transfer = handle.transfer {
+                try transfer.setPrecision(precision)
+            } else {
+                try handle.model.setPrecision(precision)
+            }
+        }
+    }
 }
 
 @_cdecl("graft_model_precision")

@@ -5,7 +5,7 @@ import Glibc
 public enum Precision: String, CaseIterable, Sendable {
     /// IEEE single precision: what Keras computes.
     case float32
-    /// Both factors rounded to bfloat16 (8 bits of mantissa), products
+    /// Both factors rounded to bfloat16 (8 significant bits), products
     /// summed in float32: twice the multiplications per cycle on CPUs with
     /// AVX512_BF16, at about 0.2% relative error per product.
     case bfloat16

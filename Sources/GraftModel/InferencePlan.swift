@@ -56,7 +56,8 @@ final class InferencePlan {
         case winograd(Tensor)
         case packedWinograd([PackedKernel])
 
-        /// In bfloat16 where the kernel applies, else in float32.
+        /// Packed in `precision` where Graft's GEMM takes the shape in it,
+        /// else packed in float32, else for OpenBLAS.
         init(kernel: Tensor, geometry g: ConvGeometry, precision: Precision) {
             let (c, k) = (g.inChannels, g.outChannels)
             if Winograd3x3.applies(to: g) {

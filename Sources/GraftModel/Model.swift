@@ -40,7 +40,8 @@ public final class Model {
     public let base: Network
     public let preprocessing: Preprocessing
     public let threads: Int
-    public let precision: Precision
+    /// Number format of inference passes (`ModelOptions.precision`).
+    public private(set) var precision: Precision
     /// Images per run of the compiled network; longer inputs go in batches.
     public static let maxBatch = 32
 
@@ -59,9 +60,7 @@ public final class Model {
         architecture = options.architecture
         preprocessing = options.preprocessing
         threads = options.threads == 0 ? Parallel.coreCount : options.threads
-        guard options.precision == .float32 || PackedKernel.isAvailable(options.precision) else {
-            throw GraftError.invalidArgument("precision \(options.precision.rawValue) needs a CPU with AVX512_BF16, which this one lacks")
-        }
+        try Model.checkAvailable(options.precision)
         precision = options.precision
         base = try Network.resnet(options.architecture, inputHeight: options.inputHeight,
                                   inputWidth: options.inputWidth, seed: options.seed)
@@ -74,6 +73,24 @@ public final class Model {
         case .imagenet:
             let path = try ImagenetWeights.locate(options.architecture)
             try base.loadWeights(from: KerasWeightFile(path: path), modelName: modelName)
+        }
+    }
+
+    /// Switches later inference passes to `precision` (the compiled network
+    /// is rebuilt); on a CPU that cannot run it, throws and changes nothing.
+    /// A TransferModel's base is switched through the TransferModel.
+    public func setPrecision(_ precision: Precision) throws {
+        try Model.checkAvailable(precision)
+        mutex.withLock {
+            self.precision = precision
+            plan = nil
+            staging = nil
+        }
+    }
+
+    private static func checkAvailable(_ precision: Precision) throws {
+        guard precision == .float32 || PackedKernel.isAvailable(precision) else {
+            throw GraftError.invalidArgument("precision \(precision.rawValue) needs a CPU with AVX512_BF16, which this one lacks")
         }
     }
 

@@ -329,6 +329,34 @@ static void check_hostile_calls(graft_model *model, const float *pre, float *fea
                 "feature_shape(NULL channels)");
 }
 
+/* graft_model_set_precision: refusals leave the model as it was; bfloat16
+ * (where the CPU has it) moves the features by bfloat16's rounding, about 1%
+ * of their range and far more than float32's reordering; float32 again gives
+ * Keras's numbers back, so the compiled network was remade both times. */
+static void check_precision_switch(graft_model *model, const float *pre, const float *raw, const float *out,
+                                   float *features) {
+    graft_status status;
+    check_error(graft_model_set_precision(NULL, GRAFT_PRECISION_FLOAT32), GRAFT_ERROR_INVALID_ARGUMENT, "model",
+                "set_precision(NULL model)");
+    check_error(graft_model_set_precision(model, 7), GRAFT_ERROR_INVALID_ARGUMENT, "precision", "set_precision(7)");
+    check(graft_model_precision(model) == GRAFT_PRECISION_FLOAT32, "a refused precision leaves FLOAT32");
+
+    status = graft_model_set_precision(model, GRAFT_PRECISION_BFLOAT16);
+    if (status == GRAFT_OK) {
+        double error;
+        check(graft_model_precision(model) == GRAFT_PRECISION_BFLOAT16, "precision BFLOAT16 after setting it");
+        status = graft_model_features(model, pre, BATCH, features);
+        error = relative_error(features, out, FEATURE_FLOATS);
+        check(status == GRAFT_OK && error > TOLERANCE && error <= 0.05,
+              "bfloat16 features: error %.3g of max |Keras| (between %g and 0.05)", error, TOLERANCE);
+    } else {
+        check_error(status, GRAFT_ERROR_INVALID_ARGUMENT, "AVX512_BF16", "set_precision(BFLOAT16) without AVX512_BF16");
+        check(graft_model_precision(model) == GRAFT_PRECISION_FLOAT32, "a refused BFLOAT16 leaves FLOAT32");
+    }
+    check(graft_model_set_precision(model, GRAFT_PRECISION_FLOAT32) == GRAFT_OK, "set_precision(FLOAT32)");
+    check_parity(model, pre, raw, out, features, "after switching back to float32");
+}
+
 int main(int argc, char **argv) {
     const char *fixtures;
     float *pre, *raw, *out, *features;
@@ -366,6 +394,7 @@ int main(int argc, char **argv) {
     check_hostile_create(fixtures, model);
     check_hostile_calls(model, pre, features);
     check_parity(model, pre, raw, out, features, "after the refused calls");
+    check_precision_switch(model, pre, raw, out, features);
 
     graft_model_free(model);
     graft_model_free(NULL);

@@ -174,3 +174,25 @@ func badTrainingCalls() throws {
     let after = allWeights(model).suffix(2)
     #expect(before.elementsEqual(after) { zip($0, $1).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } })
 }
+
+@Test("switching precision recomputes the cached features; switching back gives the first numbers",
+      .enabled(if: PackedKernel.isAvailable(.bfloat16)))
+func precisionSwitchDropsCache() throws {
+    let model = try transferModel()
+    model.setBaseTrainable(false)
+    try model.compile(.adam())
+    let data = try colourDataset(count: 16, seed: 5)
+    _ = try model.fit(data, epochs: 1)
+    // Evaluation reads the features cached by the fit, float32's.
+    let exact = try model.evaluate(data).loss
+    try model.setPrecision(.bfloat16)
+    #expect(model.base.precision == .bfloat16)
+    let rounded = try model.evaluate(data).loss
+    // bfloat16 features move the loss by their rounding: well past float32's
+    // summation-order noise (1e-6 here), well short of a wrong feature.
+    #expect(abs(rounded - exact) > 1e-6 * exact && abs(rounded - exact) <= 0.05 * exact,
+            "float32 \(exact), bfloat16 \(rounded)")
+    try model.setPrecision(.float32)
+    let again = try model.evaluate(data).loss
+    #expect(abs(again - exact) <= 1e-6 * exact, "float32 \(exact) then \(again); bfloat16 \(rounded)")
+}

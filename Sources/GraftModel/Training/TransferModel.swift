@@ -161,6 +161,15 @@ public final class TransferModel {
         base.weightsChanged()
     }
 
+    /// Switches the base's inference passes, and the frozen part of
+    /// training, to `precision` (`ModelOptions.precision`); the compiled
+    /// plans and the cached features of the old one are dropped. On a CPU
+    /// that cannot run it, throws and changes nothing.
+    public func setPrecision(_ precision: Precision) throws {
+        try base.setPrecision(precision)
+        weightsChanged()
+    }
+
     /// Names the output classes (one per class of the head), or forgets them.
     public func setClassNames(_ names: [String]?) throws {
         if let names, names.count != head.numClasses {

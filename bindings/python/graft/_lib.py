@@ -197,6 +197,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_architecture": ([handle], ctypes.c_char_p),
         "graft_model_preprocessing": ([handle], ctypes.c_int),
         "graft_model_precision": ([handle], ctypes.c_int),
+        "graft_model_set_precision": ([handle, ctypes.c_int32], status),
         "graft_model_base_layer_count": ([handle], ctypes.c_int),
         "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
         "graft_head_options_init_sized": ([ctypes.POINTER(graft_head_options), ctypes.c_size_t], None),

@@ -138,8 +138,6 @@ class BaseModel:
         """Read the shapes and layers of the library model in self._handle."""
         self.name = architecture
         self.preprocessing = preprocessing
-        self.precision = {value: name for name, value in _lib.PRECISION.items()}[
-            _lib.lib.graft_model_precision(self._handle)]
         height, width = ctypes.c_int32(), ctypes.c_int32()
         _lib.check(_lib.lib.graft_model_input_shape(self._handle, ctypes.byref(height), ctypes.byref(width)))
         self._input_shape = (height.value, width.value, 3)
@@ -177,6 +175,23 @@ class BaseModel:
         """Keras's `base.trainable = value`: every layer of the base."""
         with self._lock:
             _lib.check(_lib.lib.graft_model_set_base_trainable(self._open_handle(), int(bool(value))))
+
+    @property
+    def precision(self) -> str:
+        """Number format of inference and of the frozen part of training:
+        "float32" or "bfloat16" (see `graft.applications.ResNet50`). Setting
+        it switches later passes (cached features are recomputed); "bfloat16"
+        on a CPU without AVX512_BF16 raises GraftError and changes nothing."""
+        with self._lock:
+            value = _lib.lib.graft_model_precision(self._open_handle())
+        return {number: name for name, number in _lib.PRECISION.items()}[value]
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        if value not in _lib.PRECISION:
+            raise ValueError(f"unknown precision {value!r}; expected one of {', '.join(_lib.PRECISION)}")
+        with self._lock:
+            _lib.check(_lib.lib.graft_model_set_precision(self._open_handle(), _lib.PRECISION[value]))
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         """The layer called `name`, or at position `index` of `layers`.

@@ -429,7 +429,8 @@ class _RunStatus:
         self.interrupt.deliver()
 
 
-def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None) -> TransferModel:
+def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
+               precision: str = "float32") -> TransferModel:
     """Read a model written by `TransferModel.save`.
 
     It predicts exactly as the saved model did; if that one was compiled,
@@ -440,15 +441,21 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None)
     Args:
         filepath: the .h5 file.
         threads: worker threads; None or 0 for one per core.
+        precision: number format of inference, "float32" or "bfloat16"
+            (see `graft.applications.ResNet50`).
 
     Raises:
-        ValueError: a negative thread count.
+        ValueError: a negative thread count or an unknown precision.
         GraftError: the file is missing or unreadable (status IO), or is not
             a Graft model: corrupt, not HDF5, or a Keras weight file (FORMAT).
     """
     count = 0 if threads is None else operator.index(threads)
     if not 0 <= count <= 2**31 - 1:
         raise ValueError(f"threads must be None or from 0 to 2**31 - 1, received: {threads}")
+    if precision not in _lib.PRECISION:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(_lib.PRECISION)}")
     handle = ctypes.c_void_p()
     _lib.check(_lib.lib.graft_model_load(os.fsencode(os.fspath(filepath)), count, ctypes.byref(handle)))
-    return TransferModel._from_base(BaseModel._from_handle(handle))
+    model = TransferModel._from_base(BaseModel._from_handle(handle))
+    model.base.precision = precision
+    return model

@@ -62,3 +62,24 @@ def test_bfloat16_precision(fixtures):
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision"):
         graft.applications.ResNet50(weights=None, input_shape=(32, 32, 3), precision="float16")
+
+
+def test_precision_can_be_switched(fixtures, assert_matches_keras):
+    """base.precision switches the library model both ways: bfloat16 moves the
+    features (where the CPU has it; refused, and nothing changes, where not),
+    float32 gives Keras's numbers again."""
+    with graft.applications.ResNet50(weights=fixtures.path("resnet50_random.h5"),
+                                     input_shape=(100, 100, 3)) as model:
+        assert model.precision == "float32"
+        pre, expected = fixtures.array("pre_100x100.f32"), fixtures.array("out_100x100.f32")
+        if _cpu_has_bfloat16():
+            model.precision = "bfloat16"
+            assert model.precision == "bfloat16"
+            assert not np.allclose(model.predict(pre), expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+        else:
+            with pytest.raises(graft.GraftError, match="AVX512_BF16"):
+                model.precision = "bfloat16"
+        with pytest.raises(ValueError, match="precision"):
+            model.precision = "float16"
+        model.precision = "float32"
+        assert_matches_keras(model.predict(pre), expected)

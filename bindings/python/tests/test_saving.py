@@ -19,6 +19,9 @@ def test_save_and_load_round_trip(small_model, colours, tmp_path) -> None:
     loaded = graft.load_model(path, threads=2)
     assert isinstance(loaded, graft.TransferModel) and loaded.num_classes == 3
     np.testing.assert_array_equal(loaded.predict(x), small_model.predict(x))  # bit-identical
+    assert loaded.base.precision == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        graft.load_model(path, precision="float16")
     assert loaded.class_names == ["red", "green", "blue"]
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in small_model.layers]
     assert loaded.base.name == "resnet50" and loaded.base.input_shape == (None, 32, 32, 3)
