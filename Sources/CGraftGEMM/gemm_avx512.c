@@ -12,7 +12,7 @@
 
 int graft_gemm_available(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
 }
 
 void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, float *packed) {
@@ -117,7 +117,7 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
 
 int graft_gemm_bf16_available(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+    return graft_gemm_available() && __builtin_cpu_supports("avx512bf16");
 }
 
 size_t graft_gemm_bf16_packed_words(size_t k, size_t n) { return (k + 1) / 2 * n; }

@@ -16,7 +16,7 @@ extern "C" {
 /// Columns per packed panel of B: every n given below is a multiple of it.
 #define GRAFT_GEMM_PANEL 32
 
-/// Nonzero when this CPU runs the kernels below (AVX-512F).
+/// Nonzero when this CPU runs the float32 kernel (AVX-512F and FMA).
 int graft_gemm_available(void);
 
 /// Packs B (k×n, n a multiple of GRAFT_GEMM_PANEL) into panels of 32
@@ -30,7 +30,7 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
-/// Nonzero when this CPU runs the bfloat16 kernel (AVX512_BF16).
+/// Nonzero when this CPU runs the bfloat16 kernel (AVX512_BF16 too).
 int graft_gemm_bf16_available(void);
 
 /// Words of the bfloat16 packing of a k×n B.
