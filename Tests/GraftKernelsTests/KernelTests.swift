@@ -63,9 +63,8 @@ func convolutionEpilogue() {
                    epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
                    workspace: workspace.data, threads: 2)
     withExtendedLifetime(workspace) {}  // the kernel used workspace.data until here
-    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
-    let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
-    let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
+    let (expected, magnitudes) = referenceConvResidualReLU(g, input: input, kernel: kernel, bias: bias,
+                                                           residual: residual)
     #expect(worstRelativeError(output.data, expected, magnitudes) <= dotProductTolerance(g.patchSize))
     #expect(output.array.contains(0) && output.array.allSatisfy { $0 >= 0 })
 }
@@ -113,9 +112,8 @@ func checkPackedConvolution(_ c: ConvCase, precision: Precision) throws {
                    epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
                    workspace: workspace.data, threads: c.threads)
     withExtendedLifetime(workspace) {}  // the kernel used workspace.data until here
-    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
-    let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
-    let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
+    let (expected, magnitudes) = referenceConvResidualReLU(g, input: input, kernel: kernel, bias: bias,
+                                                           residual: residual)
     #expect(worstRelativeError(output.data, expected, magnitudes) <= tolerance(g.patchSize))
     #expect(output.array.contains(0) && output.array.allSatisfy { $0 >= 0 })
 
@@ -328,9 +326,8 @@ func winogradMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cou
                         epilogue: Epilogue(bias: bias.data, residual: residual.data, relu: true),
                         workspace: workspace.data, threads: threads, tileBudget: tileBudget)
     withExtendedLifetime((workspace, u)) {}  // the kernel used their data until here
-    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
-    let expected = plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) }
-    let magnitudes = plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) }
+    let (expected, magnitudes) = referenceConvResidualReLU(g, input: input, kernel: kernel, bias: bias,
+                                                           residual: residual)
     #expect(worstRelativeError(output.data, expected, magnitudes) <= winogradTolerance(g.patchSize))
 }
 

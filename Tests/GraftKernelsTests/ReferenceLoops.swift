@@ -48,6 +48,14 @@ func referenceConv(_ g: ConvGeometry, input: Tensor, kernel: Tensor, bias: Tenso
     return (values, magnitudes)
 }
 
+/// `referenceConv` followed by the full epilogue: + residual, then ReLU.
+func referenceConvResidualReLU(_ g: ConvGeometry, input: Tensor, kernel: Tensor, bias: Tensor, residual: Tensor)
+    -> (values: [Double], magnitudes: [Double]) {
+    let plain = referenceConv(g, input: input, kernel: kernel, bias: bias)
+    return (plain.values.enumerated().map { max($1 + Double(residual.data[$0]), 0) },
+            plain.magnitudes.enumerated().map { $1 + abs(Double(residual.data[$0])) })
+}
+
 func referenceMaxPool(_ g: ConvGeometry, input: Tensor) -> [Float] {
     var out: [Float] = []
     for n in 0..<g.batch {

@@ -354,7 +354,8 @@ final class TrainingStep {
                 case let .dense(units):
                     denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *),
                                   kernel: layer.weights[0].data, units: units, dOutput: dY.data, dInput: dX?.data,
-                                  dKernel: weightGrads.first?.data, dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
+                                  dKernel: weightGrads.first?.data,
+                                  dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
                 case .dropout:
                     if let dX {
                         if let mask = activations.masks[i] {
@@ -400,11 +401,14 @@ final class TrainingStep {
         let kernel = layer.weights[0].data
         let dKernel = weightGradients.first?.data, dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
         guard Winograd3x3.applies(to: g) else {
-            // The input gradient multiplies by the kernel's transpose.
-            withPacked(kernel, rows: dX == nil ? 0 : g.outChannels, columns: g.patchSize, transposed: true) { packed in
-                Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packed, dOutput: dY.data,
-                                dInput: dX?.data, dKernel: dKernel, dBias: dBias, workspace: scratch(batch: g.batch).data,
-                                threads: threads)
+            let direct = { (packedTranspose: PackedKernel?) in
+                Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose, dOutput: dY.data,
+                                dInput: dX?.data, dKernel: dKernel, dBias: dBias,
+                                workspace: self.scratch(batch: g.batch).data, threads: self.threads)
+            }
+            // The input gradient, if wanted, multiplies by the kernel's transpose.
+            if dX == nil { direct(nil) } else {
+                withPacked(kernel, rows: g.outChannels, columns: g.patchSize, transposed: true, direct)
             }
             return
         }
