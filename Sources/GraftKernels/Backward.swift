@@ -30,8 +30,12 @@ extension BatchNormAffine {
     /// pixels (if asked), with x̂ = (x − mean)/sqrt(variance + epsilon).
     /// With `reluOutput` (the output of a ReLU right after, whose gradient
     /// `dOutput` then is), dY is that gradient masked by the ReLU, in the
-    /// same pass. The sums are kept in double per range of pixels and added
-    /// in range order, so they do not depend on thread timing.
+    /// same pass.
+    ///
+    /// One pass over the pixels, sixteen channels at a time. The sums run in
+    /// float over blocks of `sumBlock` pixels and in double across blocks (a
+    /// long float sum would lose the small terms), per range of pixels,
+    /// added in range order, so they do not depend on thread timing.
     public func backward(input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, pixels: Int,
                          gamma: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
                          dInput: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
@@ -46,28 +50,17 @@ extension BatchNormAffine {
         if sums { partial.initialize(repeating: 0, count: parts * 2 * c) }
         scale.withUnsafeBufferPointer { scale in
             Parallel.forRanges(pixels, threads: threads, grain: max(1, (1 << 14) / max(c, 1))) { range, part in
-                let sumDy = partial + part * 2 * c, sumDyX = sumDy + c
-                // The ReLU's mask goes into a row buffer first, so that each
-                // loop below stays a plain vector loop.
-                let masked = UnsafeMutablePointer<Float>.allocate(capacity: reluOutput == nil ? 0 : c)
-                defer { masked.deallocate() }
-                for p in range {
-                    var dy = dOutput + p * c
-                    if let reluOutput {
-                        let y = reluOutput + p * c
-                        for ch in 0..<c { masked[ch] = y[ch] > 0 ? dy[ch] : 0 }
-                        dy = UnsafePointer(masked)
-                    }
-                    if let dInput {
-                        let dx = dInput + p * c
-                        for ch in 0..<c { dx[ch] = dy[ch] * scale[ch] }
-                    }
+                let block = UnsafeMutablePointer<Float>.allocate(capacity: sums ? 2 * c : 0)
+                defer { block.deallocate() }
+                for first in stride(from: range.lowerBound, to: range.upperBound, by: BatchNormAffine.sumBlock) {
+                    let pixels = first..<min(first + BatchNormAffine.sumBlock, range.upperBound)
+                    if sums { block.initialize(repeating: 0, count: 2 * c) }
+                    backwardPixels(pixels, channels: c, input: input, dOutput: dOutput, reluOutput: reluOutput,
+                                   scale: scale.baseAddress!, movingMean: movingMean, dInput: dInput,
+                                   sumDy: sums ? block : nil, sumDyX: block + c)
                     guard sums else { continue }
-                    let x = input + p * c
-                    for ch in 0..<c {
-                        sumDy[ch] += Double(dy[ch])
-                        sumDyX[ch] += Double(dy[ch]) * Double(x[ch] - movingMean[ch])
-                    }
+                    let sumDy = partial + part * 2 * c
+                    for i in 0..<(2 * c) { sumDy[i] += Double(block[i]) }
                 }
             }
             guard let dGamma, let dBeta else { return }
@@ -82,6 +75,55 @@ extension BatchNormAffine {
                 dGamma[ch] += Float(sumDyX * inverseStd)
                 dBeta[ch] += Float(sumDy)
             }
+        }
+    }
+
+    /// Pixels whose float sums `backward` adds up before moving them to double.
+    static let sumBlock = 64
+
+    /// `backward` over `pixels`: dX, and the sums added into `sumDy` and
+    /// `sumDyX` (when given).
+    @inline(__always)
+    private func backwardPixels(_ pixels: Range<Int>, channels c: Int, input: UnsafePointer<Float>,
+                                dOutput: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
+                                scale: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
+                                dInput: UnsafeMutablePointer<Float>?,
+                                sumDy: UnsafeMutablePointer<Float>?, sumDyX: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        /// Channels `ch..<ch + V.scalarCount` of pixel `p`.
+        @inline(__always) func vector(_ p: Int, _ ch: Int) {
+            let at = (p * c + ch) * 4
+            var dy = UnsafeRawPointer(dOutput).loadUnaligned(fromByteOffset: at, as: V.self)
+            if let reluOutput {
+                let positive = UnsafeRawPointer(reluOutput).loadUnaligned(fromByteOffset: at, as: V.self) .> 0
+                dy = V(repeating: 0).replacing(with: dy, where: positive)
+            }
+            if let dInput {
+                let s = UnsafeRawPointer(scale).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
+                UnsafeMutableRawPointer(dInput).storeBytes(of: dy * s, toByteOffset: at, as: V.self)
+            }
+            guard let sumDy else { return }
+            let x = UnsafeRawPointer(input).loadUnaligned(fromByteOffset: at, as: V.self)
+            let mean = UnsafeRawPointer(movingMean).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
+            let sums = (UnsafeMutableRawPointer(sumDy), UnsafeMutableRawPointer(sumDyX))
+            sums.0.storeBytes(of: sums.0.loadUnaligned(fromByteOffset: ch * 4, as: V.self) + dy,
+                              toByteOffset: ch * 4, as: V.self)
+            sums.1.storeBytes(of: sums.1.loadUnaligned(fromByteOffset: ch * 4, as: V.self) + dy * (x - mean),
+                              toByteOffset: ch * 4, as: V.self)
+        }
+        /// The same for one channel (those past the last whole vector).
+        @inline(__always) func scalar(_ p: Int, _ ch: Int) {
+            let i = p * c + ch
+            let dy = reluOutput.map { $0[i] > 0 ? dOutput[i] : 0 } ?? dOutput[i]
+            dInput?[i] = dy * scale[ch]
+            guard let sumDy else { return }
+            sumDy[ch] += dy
+            sumDyX[ch] += dy * (input[i] - movingMean[ch])
+        }
+        let vectorChannels = c - c % V.scalarCount
+        for p in pixels {
+            for ch in stride(from: 0, to: vectorChannels, by: V.scalarCount) { vector(p, ch) }
+            for ch in vectorChannels..<c { scalar(p, ch) }
         }
     }
 }

@@ -260,6 +260,58 @@ func batchNormalization() {
     }
 }
 
+@Test("BatchNormalization's backward pass, with and without the ReLU after it, against plain loops",
+      arguments: [false, true])
+func batchNormalizationBackward(relu: Bool) {
+    var random = TestRandom(10)
+    // 40 channels: two 16-wide vectors and a tail of 8; 300 pixels: several
+    // blocks of float sums, split over two threads.
+    let c = 40, pixels = 300
+    let gamma = random.tensor([c]), beta = random.tensor([c]), mean = random.tensor([c])
+    let variance = Tensor(shape: [c], values: (0..<c).map { Float($0) * 0.1 + 0.5 })
+    let eps: Float = 1e-3
+    let bn = BatchNormAffine(gamma: gamma.data, beta: beta.data, movingMean: mean.data,
+                             movingVariance: variance.data, channels: c, epsilon: eps)
+    let x = random.tensor([pixels, c]), dY = random.tensor([pixels, c])
+    let y = Tensor(shape: [pixels, c])
+    bn.apply(input: x.data, pixels: pixels, output: y.data, relu: true)
+    let dX = Tensor(shape: [pixels, c])
+    // The sums are added to what is there.
+    let dGamma = Tensor(shape: [c], values: [Float](repeating: 1, count: c))
+    let dBeta = Tensor(shape: [c], values: [Float](repeating: -1, count: c))
+    bn.backward(input: x.data, dOutput: dY.data, pixels: pixels, gamma: gamma.data, movingMean: mean.data,
+                dInput: dX.data, dGamma: dGamma.data, dBeta: dBeta.data, reluOutput: relu ? y.data : nil, threads: 2)
+    for ch in 0..<c {
+        let inverseStd = 1 / (Double(variance.data[ch]) + Double(eps)).squareRoot()
+        var sumDy = 0.0, sumDyXHat = 0.0, magnitude = 0.0
+        for p in 0..<pixels {
+            let i = p * c + ch
+            let dy = relu && y.data[i] <= 0 ? 0 : Double(dY.data[i])
+            let xHat = (Double(x.data[i]) - Double(mean.data[ch])) * inverseStd
+            #expect(abs(Double(dX.data[i]) - dy * Double(gamma.data[ch]) * inverseStd) <= 1e-6 * max(1, abs(dy)))
+            sumDy += dy
+            sumDyXHat += dy * xHat
+            magnitude += abs(dy) * max(1, abs(xHat))
+        }
+        // float sums of 64 terms: well under 1e-5 of the sum of |terms|.
+        #expect(abs(Double(dBeta.data[ch]) - (sumDy - 1)) <= 1e-5 * magnitude)
+        #expect(abs(Double(dGamma.data[ch]) - (sumDyXHat + 1)) <= 1e-5 * magnitude)
+    }
+
+    // Without dInput, and without the sums: the others are unchanged.
+    let dX2 = Tensor(shape: [pixels, c])
+    bn.backward(input: x.data, dOutput: dY.data, pixels: pixels, gamma: gamma.data, movingMean: mean.data,
+                dInput: dX2.data, dGamma: nil, dBeta: nil, reluOutput: relu ? y.data : nil, threads: 2)
+    #expect(dX2.array == dX.array)
+    let dGamma2 = Tensor(shape: [c]), dBeta2 = Tensor(shape: [c])
+    bn.backward(input: x.data, dOutput: dY.data, pixels: pixels, gamma: gamma.data, movingMean: mean.data,
+                dInput: nil, dGamma: dGamma2.data, dBeta: dBeta2.data, reluOutput: relu ? y.data : nil, threads: 2)
+    for ch in 0..<c {  // the same sums, added to 0 rather than ±1
+        #expect(abs(dGamma2.data[ch] + 1 - dGamma.data[ch]) <= 1e-6 * max(1, abs(dGamma.data[ch])))
+        #expect(abs(dBeta2.data[ch] - 1 - dBeta.data[ch]) <= 1e-6 * max(1, abs(dBeta.data[ch])))
+    }
+}
+
 @Test("ReLU, Add, GlobalAveragePooling2D and Dense match plain loops")
 func elementwiseAndDense() {
     var random = TestRandom(13)
