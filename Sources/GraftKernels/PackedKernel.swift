@@ -29,6 +29,11 @@ public struct PackedKernel {
     private let storage: Tensor
     private let offset: Int
 
+    /// A kernel already in the panel layout at `offset` of `storage`.
+    init(rows: Int, columns: Int, precision: Precision, storage: Tensor, offset: Int) {
+        (self.rows, self.columns, self.precision, self.storage, self.offset) = (rows, columns, precision, storage, offset)
+    }
+
     /// Whether this CPU runs the kernel in `precision`.
     public static func isAvailable(_ precision: Precision = .float32) -> Bool {
         precision == .float32 ? float32Available : bfloat16Available
@@ -62,17 +67,30 @@ public struct PackedKernel {
 
     /// The same into `storage` from float `offset` on (`storageSize`
     /// floats), which the result keeps alive; the caller checks `applies`.
+    /// With `threads`, the panels are split among them (training packs its
+    /// changing kernels at every step).
     public static func pack(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
-                            precision: Precision = .float32, into storage: Tensor, at offset: Int) -> PackedKernel {
+                            precision: Precision = .float32, into storage: Tensor, at offset: Int,
+                            threads: Int = 1) -> PackedKernel {
         precondition(applies(rows: rows, columns: columns, precision: precision)
                      && offset + storageSize(rows: rows, columns: columns, precision: precision) <= storage.count)
         let ldb = transposed ? rows : columns
-        switch precision {
-        case .float32:
-            graft_gemm_pack(matrix, ldb, transposed ? 1 : 0, rows, columns, storage.data + offset)
-        case .bfloat16:
-            UnsafeMutableRawPointer(storage.data + offset).withMemoryRebound(to: UInt32.self, capacity: 1) {
-                graft_gemm_pack_bf16(matrix, ldb, transposed ? 1 : 0, rows, columns, $0)
+        let panelFloats = storageSize(rows: rows, columns: panelColumns, precision: precision)
+        // Small kernels are not worth a second thread.
+        let parts = rows * columns < 1 << 16 ? 1 : threads
+        let split = evenSplit(columns / panelColumns, parts: parts, multiple: 1)
+        Parallel.forEach(split.count, threads: split.count) { part, _ in
+            let panels = split[part]
+            let column = panels.lowerBound * panelColumns, width = panels.count * panelColumns
+            let source = matrix + (transposed ? column * ldb : column)
+            let target = storage.data + offset + panels.lowerBound * panelFloats
+            switch precision {
+            case .float32:
+                graft_gemm_pack(source, ldb, transposed ? 1 : 0, rows, width, target)
+            case .bfloat16:
+                UnsafeMutableRawPointer(target).withMemoryRebound(to: UInt32.self, capacity: 1) {
+                    graft_gemm_pack_bf16(source, ldb, transposed ? 1 : 0, rows, width, $0)
+                }
             }
         }
         return PackedKernel(rows: rows, columns: columns, precision: precision, storage: storage, offset: offset)

@@ -37,24 +37,51 @@ public enum Winograd3x3 {
     /// multiple of 8, as `applies` requires.
     public static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
                                        into u: UnsafeMutablePointer<Float>, threads: Int) {
+        transformKernel(kernel, inChannels: c, outChannels: k, into: u, panels: false, threads: threads)
+    }
+
+    /// U's 16 matrices transformed straight into the float32 panel layout
+    /// of Graft's own GEMM (as `packTransformedKernel` would pack them) in
+    /// `storage` (16·C·K floats), which the result keeps alive: one pass over
+    /// memory where transforming and then packing takes three. Nil where
+    /// that GEMM does not apply.
+    public static func transformKernelPacked(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                             into storage: Tensor, threads: Int) -> [PackedKernel]? {
+        guard PackedKernel.applies(rows: c, columns: k) else { return nil }
+        precondition(storage.count >= 16 * c * k)
+        transformKernel(kernel, inChannels: c, outChannels: k, into: storage.data, panels: true, threads: threads)
+        return (0..<16).map {
+            PackedKernel(rows: c, columns: k, precision: .float32, storage: storage, offset: $0 * c * k)
+        }
+    }
+
+    /// `transformKernel`, into U's row-major layout or (`panels`) into the
+    /// 32-column panels of `PackedKernel`, where column ko of row ci is at
+    /// (ko / 32)·32·C + ci·32 + ko % 32 of each matrix.
+    private static func transformKernel(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                        into u: UnsafeMutablePointer<Float>, panels: Bool, threads: Int) {
         precondition(k % 8 == 0, "Winograd kernels have a multiple of 8 output channels")
         // Tap t of (ci, ko) is at kernel[t·tapStride + ci·k + ko]; matrix ξ
-        // of U at u[ξ·tapStride + ci·k + ko]. Eight output channels at a time.
-        let tapStride = c * k
+        // of U at u[ξ·tapStride + ci·k + ko] (or the panel position). Eight
+        // output channels at a time, which never straddle a panel.
+        let tapStride = c * k, panel = PackedKernel.panelColumns
         Parallel.forRanges(c, threads: threads, grain: 64) { inputChannels, _ in
             for ci in inputChannels {
-                let taps = UnsafeRawPointer(kernel + ci * k), out = UnsafeMutableRawPointer(u + ci * k)
+                let taps = UnsafeRawPointer(kernel + ci * k)
+                let out = UnsafeMutableRawPointer(u + ci * (panels ? panel : k))
                 for ko in stride(from: 0, to: k, by: 8) {
-                    transformKernelColumns(taps, out, tapStride: tapStride, at: ko)
+                    let column = panels ? (ko / panel) * panel * c + ko % panel : ko
+                    transformKernelColumns(taps, out, tapStride: tapStride, at: ko, storedAt: column)
                 }
             }
         }
     }
 
-    /// U = G g Gᵀ for the eight output channels from `ko` on.
+    /// U = G g Gᵀ for the eight output channels from `ko` on, stored from
+    /// float `column` on in each matrix's row.
     @inline(__always)
     private static func transformKernelColumns(_ taps: UnsafeRawPointer, _ out: UnsafeMutableRawPointer,
-                                               tapStride: Int, at ko: Int) {
+                                               tapStride: Int, at ko: Int, storedAt column: Int) {
         /// One 1-D transform of three values: G applied to (a, b, c).
         @inline(__always) func g3(_ a: V, _ b: V, _ c: V) -> (V, V, V, V) {
             (a, (a + b + c) * 0.5, (a - b + c) * 0.5, c)
@@ -63,7 +90,7 @@ public enum Winograd3x3 {
             taps.loadUnaligned(fromByteOffset: (t * tapStride + ko) * 4, as: V.self)
         }
         @inline(__always) func store(_ xi: Int, _ value: V) {
-            out.storeBytes(of: value, toByteOffset: (xi * tapStride + ko) * 4, as: V.self)
+            out.storeBytes(of: value, toByteOffset: (xi * tapStride + column) * 4, as: V.self)
         }
         // Columns first (G g), then rows ((G g) Gᵀ).
         let (r00, r10, r20, r30) = g3(tap(0), tap(3), tap(6))

@@ -27,7 +27,8 @@
 //       features' relative error).
 //   graft-bench profile --weights PATH [--batch 32] [--size 100] [--threads 2] [--reps 3]
 //       Seconds per batch and multiply-adds per image of each ResNet stage,
-//       in inference and in a whole-base training step (LayerProfile).
+//       each kind of layer and each layer, in inference and in a whole-base
+//       training step (LayerProfile).
 //
 // Each prints one JSON line.
 
@@ -333,7 +334,7 @@ func profileBenchmark(_ args: Arguments) throws {
         return json(rows)
     }
     print(json([("engine", "\"graft\""), ("batch", "\(batch)"),
-                ("stages", grouped(by: stage(of:))), ("kinds", grouped(by: kind(of:)))]))
+                ("stages", grouped(by: stage(of:))), ("kinds", grouped(by: kind(of:))), ("layers", grouped(by: { $0.name }))]))
 }
 
 /// What bfloat16 inference changes: a head trained in float32 on the

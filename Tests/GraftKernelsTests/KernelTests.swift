@@ -132,6 +132,29 @@ func checkPackedConvolution(_ c: ConvCase, precision: Precision) throws {
             <= tolerance(g.kernelHeight * g.kernelWidth * g.outChannels))
 }
 
+@Test("packing on two threads gives the packing of one", .enabled(if: PackedKernel.isAvailable()),
+      arguments: [false, true])
+func packingOnThreads(transposed: Bool) throws {
+    var random = TestRandom(53)
+    // Large enough to be split: 9 panels of 32 columns, shared 5 and 4.
+    let (rows, columns) = (256, 288)
+    let matrix = random.tensor([rows * columns]), a = random.tensor([12, rows])
+    var products: [[Float]] = []
+    for threads in [1, 2] {
+        let storage = Tensor(shape: [rows * columns])
+        let packed = PackedKernel.pack(matrix.data, rows: rows, columns: columns, transposed: transposed,
+                                       into: storage, at: 0, threads: threads)
+        let c = Tensor(shape: [12, columns])
+        packed.multiply(rows: 12, a: a.data, lda: rows, c: c.data, ldc: columns)
+        products.append(c.array)
+    }
+    #expect(products[0] == products[1])
+    // And the product is A·B: spot-check one entry against a plain loop.
+    let b = { (r: Int, col: Int) in transposed ? matrix.data[col * rows + r] : matrix.data[r * columns + col] }
+    let expected = (0..<rows).reduce(0.0) { $0 + Double(a.data[5 * rows + $1]) * Double(b($1, 200)) }
+    #expect(abs(Double(products[0][5 * columns + 200]) - expected) <= 1e-4 * max(1, abs(expected)))
+}
+
 @Test("Winograd's products on Graft's own GEMM, forward and input gradient, match the reference loop",
       .enabled(if: PackedKernel.isAvailable()))
 func packedWinogradMatchesReference() throws {
@@ -164,6 +187,15 @@ func checkPackedWinograd(precision: Precision) throws {
     let expected = referenceConv(g, input: input, kernel: kernel, bias: bias)
     #expect(worstRelativeError(output.data, expected.values, expected.magnitudes) <= tolerance(g.patchSize))
     guard precision == .float32 else { return }
+
+    // Transformed straight into the panels (two of them here): the same
+    // operands, so the same output, bit for bit.
+    let panels = Tensor(shape: [16 * 32 * 64]), again = Tensor(shape: output.shape)
+    let transformedPacked = try #require(Winograd3x3.transformKernelPacked(kernel.data, inChannels: 32, outChannels: 64,
+                                                                           into: panels, threads: 2))
+    Winograd3x3.forward(g, input: input.data, transformedKernel: nil, packed: transformedPacked, output: again.data,
+                        epilogue: Epilogue(bias: bias.data), workspace: workspace.data, threads: 2)
+    #expect(zip(again.array, output.array).filter { $0 != $1 }.isEmpty)
 
     let dOutput = random.tensor([g.outPixels, 64]), dInput = Tensor(shape: input.shape)
     let turned = Tensor(shape: [16 * 32 * 64])

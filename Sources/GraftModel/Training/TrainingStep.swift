@@ -138,12 +138,8 @@ final class TrainingStep {
         case .input:
             throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
         case .conv2D:
-            let g = layer.windowGeometry(input: inShape, batch: batch)
-            withPacked(layer.weights[0].data, rows: g.patchSize, columns: g.outChannels) { packed in
-                Conv2D.forward(g, input: x.data, kernel: layer.weights[0].data, packed: packed, output: out.data,
-                               epilogue: Epilogue(bias: layer.weights[1].data),
-                               workspace: scratch(batch: batch).data, threads: threads)
-            }
+            convolutionForward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch), input: x,
+                               output: out)
         case .batchNormalization(let eps):
             let bn = affine(layer, epsilon: eps), c = inShape.last!
             Parallel.forRanges(x.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
@@ -207,13 +203,39 @@ final class TrainingStep {
         return tensor
     }
 
+    /// A convolution's output, with its bias. A 3x3 one runs as Winograd
+    /// (2.25x fewer multiplications), its kernel transformed afresh at every
+    /// step, straight into the layout of Graft's own GEMM where that applies.
+    private func convolutionForward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, output out: Tensor) {
+        let kernel = layer.weights[0].data, epilogue = Epilogue(bias: layer.weights[1].data)
+        guard Winograd3x3.applies(to: g) else {
+            withPacked(kernel, rows: g.patchSize, columns: g.outChannels) { packed in
+                Conv2D.forward(g, input: x.data, kernel: kernel, packed: packed, output: out.data, epilogue: epilogue,
+                               workspace: scratch(batch: g.batch).data, threads: threads)
+            }
+            return
+        }
+        let u = pool.take([16, g.inChannels, g.outChannels])
+        let packed = Winograd3x3.transformKernelPacked(kernel, inChannels: g.inChannels, outChannels: g.outChannels,
+                                                       into: u, threads: threads)
+        if packed == nil {
+            Winograd3x3.transformKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: u.data,
+                                        threads: threads)
+        }
+        Winograd3x3.forward(g, input: x.data, transformedKernel: packed == nil ? u.data : nil, packed: packed,
+                            output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
+                            threads: threads)
+        pool.give(u)
+    }
+
     /// Runs `body` with `matrix` packed for Graft's own GEMM in a buffer of
     /// the pool (see `PackedKernel.pack`), or with nil where it does not apply.
     private func withPacked(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
                             _ body: (PackedKernel?) -> Void) {
         guard PackedKernel.applies(rows: rows, columns: columns) else { return body(nil) }
         let storage = pool.take([rows * columns])
-        body(PackedKernel.pack(matrix, rows: rows, columns: columns, transposed: transposed, into: storage, at: 0))
+        body(PackedKernel.pack(matrix, rows: rows, columns: columns, transposed: transposed, into: storage, at: 0,
+                                threads: threads))
         pool.give(storage)
     }
 
@@ -392,10 +414,7 @@ final class TrainingStep {
 
     /// A convolution's gradients: its kernel's and bias's (`weightGradients`,
     /// if it trains) and its input's (`dInput`, if wanted). A 3x3 one runs
-    /// as Winograd (2.25x fewer multiplications, within the parity bars).
-    /// Its forward pass stays direct: Winograd there measured no faster in
-    /// training, and its rounding, compounded through the activations of a
-    /// deep random network, broke those bars.
+    /// as Winograd, as its forward pass does.
     private func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
                                      dInput dX: Tensor?, weightGradients: [Tensor]) {
         let kernel = layer.weights[0].data
