@@ -156,11 +156,11 @@ public enum Winograd3x3 {
     /// transposed: K × C each) packed into `storage` (16·C·K floats), or nil
     /// where Graft's own GEMM does not apply.
     public static func packTurnedKernel(_ u: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
-                                        into storage: Tensor) -> [PackedKernel]? {
+                                        into storage: Tensor, threads: Int = 1) -> [PackedKernel]? {
         guard PackedKernel.applies(rows: k, columns: c) else { return nil }
         return (0..<16).map {
             PackedKernel.pack(u + turned[$0] * c * k, rows: k, columns: c, transposed: true, into: storage,
-                              at: $0 * c * k)
+                              at: $0 * c * k, threads: threads)
         }
     }
 

@@ -445,7 +445,7 @@ final class TrainingStep {
                                         threads: threads)
             let turned = pool.take(u.shape)
             let packed = Winograd3x3.packTurnedKernel(u.data, inChannels: g.inChannels, outChannels: g.outChannels,
-                                                      into: turned)
+                                                      into: turned, threads: threads)
             Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, packed: packed, dInput: dX.data,
                                       workspace: scratch(batch: g.batch).data, threads: threads)
             pool.give(turned)
