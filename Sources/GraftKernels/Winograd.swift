@@ -42,9 +42,9 @@ public enum Winograd3x3 {
 
     /// U's 16 matrices transformed straight into the float32 panel layout
     /// of Graft's own GEMM (as `packTransformedKernel` would pack them) in
-    /// `storage` (16·C·K floats), which the result keeps alive: one pass over
-    /// memory where transforming and then packing takes three. Nil where
-    /// that GEMM does not apply.
+    /// `storage` (16·C·K floats), which the result keeps alive: one pass
+    /// where transforming and then packing takes two. Nil where that GEMM
+    /// does not apply.
     public static func transformKernelPacked(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
                                              into storage: Tensor, threads: Int) -> [PackedKernel]? {
         guard PackedKernel.applies(rows: c, columns: k) else { return nil }
