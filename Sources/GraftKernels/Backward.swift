@@ -57,7 +57,7 @@ extension BatchNormAffine {
                     if sums { block.initialize(repeating: 0, count: 2 * c) }
                     backwardPixels(pixels, channels: c, input: input, dOutput: dOutput, reluOutput: reluOutput,
                                    scale: scale.baseAddress!, movingMean: movingMean, dInput: dInput,
-                                   sumDy: sums ? block : nil, sumDyX: block + c)
+                                   sums: sums ? block : nil)
                     guard sums else { continue }
                     let sumDy = partial + part * 2 * c
                     for i in 0..<(2 * c) { sumDy[i] += Double(block[i]) }
@@ -81,14 +81,13 @@ extension BatchNormAffine {
     /// Pixels whose float sums `backward` adds up before moving them to double.
     static let sumBlock = 64
 
-    /// `backward` over `pixels`: dX, and the sums added into `sumDy` and
-    /// `sumDyX` (when given).
+    /// `backward` over `pixels`: dX, and (when `sums` is given) Σ dY added
+    /// into its first `c` floats and Σ dY·(x − mean) into the next `c`.
     @inline(__always)
     private func backwardPixels(_ pixels: Range<Int>, channels c: Int, input: UnsafePointer<Float>,
                                 dOutput: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
                                 scale: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
-                                dInput: UnsafeMutablePointer<Float>?,
-                                sumDy: UnsafeMutablePointer<Float>?, sumDyX: UnsafeMutablePointer<Float>) {
+                                dInput: UnsafeMutablePointer<Float>?, sums: UnsafeMutablePointer<Float>?) {
         typealias V = SIMD16<Float>
         /// Channels `ch..<ch + V.scalarCount` of pixel `p`.
         @inline(__always) func vector(_ p: Int, _ ch: Int) {
@@ -102,23 +101,21 @@ extension BatchNormAffine {
                 let s = UnsafeRawPointer(scale).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
                 UnsafeMutableRawPointer(dInput).storeBytes(of: dy * s, toByteOffset: at, as: V.self)
             }
-            guard let sumDy else { return }
+            guard let sums else { return }
             let x = UnsafeRawPointer(input).loadUnaligned(fromByteOffset: at, as: V.self)
             let mean = UnsafeRawPointer(movingMean).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
-            let sums = (UnsafeMutableRawPointer(sumDy), UnsafeMutableRawPointer(sumDyX))
-            sums.0.storeBytes(of: sums.0.loadUnaligned(fromByteOffset: ch * 4, as: V.self) + dy,
-                              toByteOffset: ch * 4, as: V.self)
-            sums.1.storeBytes(of: sums.1.loadUnaligned(fromByteOffset: ch * 4, as: V.self) + dy * (x - mean),
-                              toByteOffset: ch * 4, as: V.self)
+            let sumDy = UnsafeMutableRawPointer(sums + ch), sumDyX = UnsafeMutableRawPointer(sums + c + ch)
+            sumDy.storeBytes(of: sumDy.loadUnaligned(as: V.self) + dy, as: V.self)
+            sumDyX.storeBytes(of: sumDyX.loadUnaligned(as: V.self) + dy * (x - mean), as: V.self)
         }
         /// The same for one channel (those past the last whole vector).
         @inline(__always) func scalar(_ p: Int, _ ch: Int) {
             let i = p * c + ch
             let dy = reluOutput.map { $0[i] > 0 ? dOutput[i] : 0 } ?? dOutput[i]
             dInput?[i] = dy * scale[ch]
-            guard let sumDy else { return }
-            sumDy[ch] += dy
-            sumDyX[ch] += dy * (input[i] - movingMean[ch])
+            guard let sums else { return }
+            sums[ch] += dy
+            sums[c + ch] += dy * (input[i] - movingMean[ch])
         }
         let vectorChannels = c - c % V.scalarCount
         for p in pixels {
