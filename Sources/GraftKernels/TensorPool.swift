@@ -7,16 +7,23 @@
 /// its last use. Not thread-safe (one training step at a time).
 public final class TensorPool {
     private var free: [[Int]: [Tensor]] = [:]
+    /// Tensors the pool has allocated so far (a step that gives back all it
+    /// takes allocates none the next time).
+    public private(set) var created = 0
 
     public init() {}
 
     /// A tensor of `shape` with unspecified contents.
     public func take(_ shape: [Int]) -> Tensor {
-        free[shape]?.popLast() ?? Tensor(shape: shape)
+        if let tensor = free[shape]?.popLast() { return tensor }
+        created += 1
+        return Tensor(shape: shape)
     }
 
     /// Makes `tensor` available to later `take` calls.
     public func give(_ tensor: Tensor) {
+        // Given twice, one buffer would later serve two takers at once.
+        precondition(!(free[tensor.shape]?.contains { $0 === tensor } ?? false), "a tensor given back to the pool twice")
         free[tensor.shape, default: []].append(tensor)
     }
 }

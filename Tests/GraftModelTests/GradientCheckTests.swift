@@ -26,9 +26,14 @@ private func smallNetwork(pooling: String) -> Network {
     y = b.conv(y, filters: 8, kernel: 1, stride: 1, padding: .valid, name: "conv_c")
     x = b.add(shortcut, y, name: "add")
     x = b.relu(x, name: "out")
+    // Adds share their output's gradient among their inputs: one input read
+    // by nothing else (the ReLU, which then masks into a buffer of its own),
+    // both inputs the same layer.
+    x = b.add(x, shortcut, name: "add_shortcut_again")
     x = pooling == "avg" ? b.globalAveragePooling(x, name: "gap") : b.flatten(x, name: "flatten")
     x = b.dense(x, units: 6, name: "hidden")
     x = b.relu(x, name: "hidden_relu")
+    x = b.add(x, x, name: "double")
     x = b.dropout(x, rate: 0.3, name: "dropout")
     _ = b.dense(x, units: 3, name: "logits")
     let network = b.build()
@@ -88,6 +93,19 @@ func finiteDifferences(pooling: String) throws {
             #expect(abs(numeric - exact) <= 0.02 * abs(exact) + 1e-3 * Double(scale),
                     "weight \(weight.shape)[\(i)]: finite difference \(numeric), backward \(exact)")
         }
+    }
+}
+
+@Test("a step gives back every buffer it takes: the next one allocates none")
+func stepReturnsItsBuffers() throws {
+    let network = smallNetwork(pooling: "avg")
+    let input = [Float](repeating: 0.5, count: 2 * 9 * 8 * 3)
+    let pool = TensorPool()
+    for step in 0..<2 {
+        let before = pool.created
+        let result = try network.lossAndGradients(preprocessed: input, labels: [0, 1], batch: 2, threads: 2, pool: pool)
+        if step > 0 { #expect(pool.created == before) }
+        for (_, gradient) in result.gradients { pool.give(gradient) }
     }
 }
 

@@ -275,18 +275,36 @@ final class TrainingStep {
         /// the BatchNormalization layer, whose backward pass applies them.
         var reluMasks: [Int: Tensor] = [:]
 
-        /// Adds `g` into the gradient of layer j's output (a layer read by
-        /// two others, as a residual block's input is, gets both).
-        func accumulate(_ j: Int, _ g: Tensor) {
-            if let existing = grads[j] {
-                let sum = existing.data, term = g.data
-                Parallel.forRanges(g.count, threads: threads) { r, _ in
-                    for k in r { sum[k] += term[k] }
-                }
-                pool.give(g)
+        /// Gradients that an Add handed to more than one of its inputs, with
+        /// the number of holders beyond the first: one buffer serves them
+        /// all (no copy), read-only, and goes back to the pool with the last.
+        var extraHolders: [ObjectIdentifier: Int] = [:]
+        func isShared(_ g: Tensor) -> Bool { extraHolders[ObjectIdentifier(g)] != nil }
+        /// A holder is done with `g`.
+        func release(_ g: Tensor) {
+            let key = ObjectIdentifier(g)
+            if let extra = extraHolders[key] {
+                extraHolders[key] = extra > 1 ? extra - 1 : nil
             } else {
-                grads[j] = g
+                pool.give(g)
             }
+        }
+        /// Adds `g` into the gradient of layer j's output (a layer read by
+        /// two others, as a residual block's input is, gets both). The sum
+        /// goes into whichever of the two no other layer holds.
+        func accumulate(_ j: Int, _ g: Tensor) {
+            guard let existing = grads[j] else {
+                grads[j] = g
+                return
+            }
+            let sum = !isShared(existing) ? existing : !isShared(g) ? g : pool.take(g.shape)
+            let a = existing.data, b = g.data, target = sum.data
+            Parallel.forRanges(g.count, threads: threads) { r, _ in
+                for k in r { target[k] = a[k] + b[k] }
+            }
+            if sum !== existing { release(existing) }
+            if sum !== g { release(g) }
+            grads[j] = sum
         }
         func needsGradient(_ j: Int) -> Bool { j >= start }
 
@@ -298,7 +316,9 @@ final class TrainingStep {
             let inShape = layers[j].outputShape
             let x = activations.values[j]
             let trains = layer.trainable && !layer.weights.isEmpty
-            let weightGrads = trains ? layer.weights.map { zeros($0.shape) } : []
+            // BatchNormalization's moving statistics (weights 2 and 3) never train.
+            let trained = !trains ? 0 : isBatchNorm(layer) ? min(2, layer.weights.count) : layer.weights.count
+            let weightGrads = layer.weights.prefix(trained).map { zeros($0.shape) }
             // A ReLU fused after BatchNormalization or Add hands its gradient
             // on to that layer rather than writing a new one.
             let fusedBackward = layer.kind == .relu && fusedReLU.contains(j)
@@ -326,14 +346,18 @@ final class TrainingStep {
                         if isBatchNorm(layers[j]) {
                             // BatchNormalization masks the gradient in its own pass.
                             reluMasks[j] = y
+                            grads[j] = dY
                         } else {
-                            // Before an Add, mask in place: the Add passes it on as is.
+                            // Before an Add, mask in place (into a new buffer if
+                            // dY is shared): the Add passes it on as is.
+                            let masked = isShared(dY) ? pool.take(dY.shape) : dY
                             Parallel.forRanges(dY.count, threads: threads) { r, _ in
                                 reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
-                                             count: r.count, dInput: dY.data + r.lowerBound)
+                                             count: r.count, dInput: masked.data + r.lowerBound)
                             }
+                            if masked !== dY { release(dY) }
+                            grads[j] = masked
                         }
-                        grads[j] = dY
                         dYPassedOn = true
                     } else if let dX {
                         let y = activations.values[i]!
@@ -343,17 +367,13 @@ final class TrainingStep {
                         }
                     }
                 case .add:
+                    // Every input's gradient is dY itself: they share it.
                     let receivers = layer.inputs.filter(needsGradient)
-                    for (n, input) in receivers.enumerated() {
-                        if n == receivers.count - 1 {
-                            accumulate(input, dY)
-                            dYPassedOn = true
-                        } else {
-                            let copy = pool.take(dY.shape)
-                            copy.data.update(from: dY.data, count: dY.count)
-                            accumulate(input, copy)
-                        }
+                    if receivers.count > 1 {
+                        extraHolders[ObjectIdentifier(dY), default: 0] += receivers.count - 1
                     }
+                    for input in receivers { accumulate(input, dY) }
+                    dYPassedOn = !receivers.isEmpty
                 case let .zeroPadding2D(top, _, left, _):
                     if let dX {
                         let out = layer.outputShape
@@ -390,13 +410,11 @@ final class TrainingStep {
             }
             if let dX { accumulate(j, dX) }
             // Layer i's output and its gradient are not read again.
-            if !dYPassedOn { pool.give(dY) }
+            if !dYPassedOn { release(dY) }
             if i != network.layers.count - 1, reluMasks[j] !== activations.values[i],
                let output = activations.values[i] { pool.give(output) }
             if let mask = activations.masks[i] { pool.give(mask) }
-            // BatchNormalization's moving statistics (weights 2 and 3) never train.
-            let trained = isBatchNorm(layer) ? min(2, weightGrads.count) : weightGrads.count
-            let pairs = (0..<trained).map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
+            let pairs = weightGrads.indices.map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
             if let update {
                 profile.measure(layer.name, .optimizer) { update(pairs) }
                 for gradient in weightGrads { pool.give(gradient) }
@@ -478,11 +496,13 @@ extension Network {
     /// output) against integer `labels`, the number of correct argmax
     /// predictions, and the loss's gradient for every trainable weight (in
     /// layer order; BatchNormalization's moving statistics never train).
-    /// `dropoutSeed` fixes which values Dropout layers drop.
+    /// `dropoutSeed` fixes which values Dropout layers drop. The step's
+    /// buffers come from `pool` and go back to it, except the gradients,
+    /// which the caller then owns.
     public func lossAndGradients(preprocessed input: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                 batch: Int, threads: Int, dropoutSeed: UInt64 = 0) throws
-        -> (loss: Double, correct: Int, gradients: [(weight: Tensor, gradient: Tensor)]) {
-        let step = try TrainingStep(network: self, threads: threads)
+                                 batch: Int, threads: Int, dropoutSeed: UInt64 = 0, pool: TensorPool = TensorPool())
+        throws -> (loss: Double, correct: Int, gradients: [(weight: Tensor, gradient: Tensor)]) {
+        let step = try TrainingStep(network: self, threads: threads, pool: pool)
         let activations = try step.forward(input, batch: batch, training: true, dropoutSeed: dropoutSeed)
         let classes = outputShape.reduce(1, *)
         let dLogits = Tensor(shape: [batch, classes])
