@@ -132,6 +132,25 @@ func checkPackedConvolution(_ c: ConvCase, precision: Precision) throws {
             <= tolerance(g.kernelHeight * g.kernelWidth * g.outChannels))
 }
 
+@Test("a packed B, transposed or not, times the identity is B exactly", .enabled(if: PackedKernel.isAvailable()),
+      arguments: [false, true])
+func packingLayout(transposed: Bool) throws {
+    var random = TestRandom(59)
+    // 37 rows: the transposed packing moves 16x16 blocks, and then a tail of 5.
+    let (rows, columns) = (37, 64)
+    let matrix = random.tensor([rows * columns])
+    let packed = try #require(PackedKernel.pack(matrix.data, rows: rows, columns: columns, transposed: transposed))
+    let identity = Tensor(shape: [rows, rows])
+    for i in 0..<rows { identity.data[i * rows + i] = 1 }
+    let c = Tensor(shape: [rows, columns])
+    packed.multiply(rows: rows, a: identity.data, lda: rows, c: c.data, ldc: columns)
+    let b = (0..<rows * columns).map { i in
+        let (r, col) = (i / columns, i % columns)
+        return transposed ? matrix.data[col * rows + r] : matrix.data[r * columns + col]
+    }
+    #expect(c.array == b)
+}
+
 @Test("packing on two threads gives the packing of one", .enabled(if: PackedKernel.isAvailable()),
       arguments: [false, true])
 func packingOnThreads(transposed: Bool) throws {
