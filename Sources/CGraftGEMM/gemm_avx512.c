@@ -168,6 +168,73 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
     }
 }
 
+// Aᵀ·B for the kernel gradients: the same 12x32 tiles, A's ROWS values of
+// one step of k now side by side in memory (a row of the stored k×m A).
+
+/// `rows` (a constant once inlined: ROWS, 8, 4 or 1) × 32 of C over `steps`
+/// steps of k, added to C's values when `load`.
+AVX512 static inline __attribute__((always_inline)) void tn_tile(const int rows, size_t steps, const float *a,
+                                                                 size_t lda, const float *b, size_t ldb, float *c,
+                                                                 size_t ldc, int load) {
+    __m512 acc0[ROWS], acc1[ROWS];
+#pragma unroll
+    for (int r = 0; r < rows; r++) {
+        acc0[r] = load ? _mm512_loadu_ps(c + r * ldc) : _mm512_setzero_ps();
+        acc1[r] = load ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
+    }
+    for (size_t i = 0; i < steps; i++) {
+        __m512 b0 = _mm512_loadu_ps(b + i * ldb), b1 = _mm512_loadu_ps(b + i * ldb + 16);
+#pragma unroll
+        for (int r = 0; r < rows; r++) {
+            __m512 x = _mm512_set1_ps(a[i * lda + r]);
+            acc0[r] = _mm512_fmadd_ps(x, b0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(x, b1, acc1[r]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < rows; r++) {
+        _mm512_storeu_ps(c + r * ldc, acc0[r]);
+        _mm512_storeu_ps(c + r * ldc + 16, acc1[r]);
+    }
+}
+
+AVX512 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                          float *c, size_t ldc, int accumulate) {
+    // Blocks of C whose steps of k (as many as keep the A and B they read
+    // within about 512 KiB) stay in L2 while every tile of the block reads them.
+    const size_t block_rows = 32 * ROWS, block_columns = 16 * GRAFT_GEMM_PANEL;
+    for (size_t col0 = 0; col0 < n; col0 += block_columns) {
+        size_t columns = n - col0 < block_columns ? n - col0 : block_columns;
+        for (size_t row0 = 0; row0 < m; row0 += block_rows) {
+            size_t rows = m - row0 < block_rows ? m - row0 : block_rows;
+            size_t depth = (128 * 1024) / (rows + columns);
+            size_t k0 = 0;
+            do {
+                size_t steps = k - k0 < depth ? k - k0 : depth;
+                int load = accumulate || k0 > 0;
+                const float *a0 = a + k0 * lda + row0, *b0 = b + k0 * ldb + col0;
+                float *c0 = c + row0 * ldc + col0;
+                for (size_t r = 0; r < rows;) {
+                    // Whole tiles, then 8, 4 and single rows for what is left.
+                    size_t left = rows - r, height = left >= ROWS ? ROWS : left >= 8 ? 8 : left >= 4 ? 4 : 1;
+                    for (size_t j = 0; j < columns; j += GRAFT_GEMM_PANEL) {
+                        const float *ta = a0 + r, *tb = b0 + j;
+                        float *tc = c0 + r * ldc + j;
+                        switch (height) {
+                        case ROWS: tn_tile(ROWS, steps, ta, lda, tb, ldb, tc, ldc, load); break;
+                        case 8: tn_tile(8, steps, ta, lda, tb, ldb, tc, ldc, load); break;
+                        case 4: tn_tile(4, steps, ta, lda, tb, ldb, tc, ldc, load); break;
+                        default: tn_tile(1, steps, ta, lda, tb, ldb, tc, ldc, load); break;
+                        }
+                    }
+                    r += height;
+                }
+                k0 += steps;
+            } while (k0 < k);
+        }
+    }
+}
+
 // bfloat16: the same tiles, two steps of k per dot-product instruction.
 
 #define AVX512BF16 __attribute__((target("avx512f,fma,avx512bf16")))

@@ -238,8 +238,8 @@ public enum Winograd3x3 {
                 }
             }
             Parallel.forEach(16, threads: workers) { xi, _ in
-                gemm(m: c, n: k, k: n, a: v + xi * n * c, lda: c, transposeA: true, b: dM + xi * n * k, ldb: k,
-                     c: dU + xi * c * k, ldc: k, accumulate: round > 0)
+                gemmTransposedA(m: c, n: k, k: n, a: v + xi * n * c, lda: c, b: dM + xi * n * k, ldb: k,
+                                c: dU + xi * c * k, ldc: k, accumulate: round > 0)
             }
         }
         Parallel.forRanges(c, threads: workers, grain: 64) { inputChannels, _ in

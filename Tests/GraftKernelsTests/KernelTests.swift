@@ -493,6 +493,11 @@ func convolutionInputGradientMatchesReference(batch: Int, height: Int, width: In
     (1, 4, 4, 8, 8, 1, Conv2D.defaultTileBudget),
     (3, 6, 9, 8, 16, 2, 16 * 24 * 9),                 // several chunks of tiles
     (3, 1, 3, 24, 8, 2, Conv2D.defaultTileBudget),    // one pixel high, more input than output channels
+    // Output channels in whole panels of 32: the products on Graft's own
+    // kernel, with rows left over from its 12-row tiles (56 = 4·12 + 8,
+    // 40 = 3·12 + 4), in two chunks and in one.
+    (2, 9, 6, 56, 32, 2, 16 * 88 * 9),
+    (1, 4, 4, 40, 64, 1, Conv2D.defaultTileBudget),
 ])
 func convolutionKernelGradientMatchesReference(batch: Int, height: Int, width: Int, cin: Int, cout: Int,
                                                threads: Int, tileBudget: Int) throws {

@@ -30,6 +30,14 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
+/// C = Aᵀ·B (+ C when `accumulate`): A is stored k×m (rows at stride lda),
+/// B k×n (stride ldb, n a multiple of GRAFT_GEMM_PANEL), C m×n (stride ldc).
+/// Both are read in place, unpacked: this is the kernel gradient's product,
+/// a sum over pixels or Winograd tiles of the outer products of a row of
+/// the input and a row of the output gradient.
+void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                   float *c, size_t ldc, int accumulate);
+
 /// Nonzero when this CPU runs the bfloat16 kernel (AVX512_BF16 too).
 int graft_gemm_bf16_available(void);
 
