@@ -104,14 +104,35 @@ extension Conv2D {
     }
 
     /// Adds the bias gradient, dY summed over every pixel, into `dBias`.
-    /// Each thread sums its own channels.
+    /// Each thread sums its own range of pixels, reading dY in order, 16
+    /// channels at a time, into a row of partial sums that stays in L1; the
+    /// rows are then added in thread order, so the result does not depend
+    /// on timing. (Splitting the channels instead had each thread read a
+    /// strided part of every row: 5–10x slower.)
     public static func biasGradient(dOutput: UnsafePointer<Float>, pixels: Int, channels n: Int,
                                     dBias: UnsafeMutablePointer<Float>, threads: Int) {
-        Parallel.forRanges(n, threads: threads, grain: 32) { channels, _ in
-            for p in 0..<pixels {
-                let row = dOutput + p * n
-                for c in channels { dBias[c] += row[c] }
+        typealias V = SIMD16<Float>
+        let parts = evenSplit(pixels, parts: threads, multiple: 1)
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: parts.count * n)
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: parts.count * n)
+        Parallel.forEach(parts.count, threads: parts.count) { part, _ in
+            let sums = UnsafeMutableRawPointer(partial + part * n)
+            for p in parts[part] {
+                let row = UnsafeRawPointer(dOutput + p * n)
+                var c = 0
+                while c + V.scalarCount <= n {
+                    let at = c * MemoryLayout<Float>.stride
+                    sums.storeBytes(of: sums.loadUnaligned(fromByteOffset: at, as: V.self)
+                                        + row.loadUnaligned(fromByteOffset: at, as: V.self),
+                                    toByteOffset: at, as: V.self)
+                    c += V.scalarCount
+                }
+                for c in c..<n { partial[part * n + c] += dOutput[p * n + c] }
             }
+        }
+        for part in 0..<parts.count {
+            for c in 0..<n { dBias[c] += partial[part * n + c] }
         }
     }
 

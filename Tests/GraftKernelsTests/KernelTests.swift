@@ -527,6 +527,23 @@ func convolutionKernelGradientMatchesReference(batch: Int, height: Int, width: I
     #expect(workspace.isIntact, "the workspace overflowed")
 }
 
+@Test("the bias gradient adds dY summed over the pixels", arguments: [1, 2])
+func biasGradientSumsPixels(threads: Int) {
+    var random = TestRandom(61)
+    // 40 channels: two vectors of 16 and a tail of 8; 37 pixels, split unevenly.
+    let (pixels, channels) = (37, 40)
+    let dOutput = random.tensor([pixels, channels]), start = random.tensor([channels])
+    let dBias = start.copy()
+    Conv2D.biasGradient(dOutput: dOutput.data, pixels: pixels, channels: channels, dBias: dBias.data,
+                        threads: threads)
+    for c in 0..<channels {
+        let column = (0..<pixels).map { Double(dOutput.data[$0 * channels + c]) }
+        let expected = Double(start.data[c]) + column.reduce(0, +)
+        let magnitude = abs(Double(start.data[c])) + column.map(abs).reduce(0, +)
+        #expect(abs(Double(dBias.data[c]) - expected) <= dotProductTolerance(pixels) * magnitude, "channel \(c)")
+    }
+}
+
 @Test("Winograd applies to 3x3 stride-1 same convolutions only")
 func winogradApplicability() {
     let same = ConvGeometry(batch: 1, inHeight: 8, inWidth: 8, inChannels: 8, kernelHeight: 3, kernelWidth: 3,
