@@ -43,13 +43,14 @@ extension BatchNormAffine {
                          threads: Int = 1) {
         let c = scale.count
         let sums = dGamma != nil && dBeta != nil
-        let parts = max(1, threads)
+        let grain = max(1, (1 << 14) / max(c, 1))
+        let parts = Parallel.ranges(pixels, threads: threads, grain: grain).count
         // Per range: Σ dY, then Σ dY·(x − mean).
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: sums ? parts * 2 * c : 0)
         defer { partial.deallocate() }
         if sums { partial.initialize(repeating: 0, count: parts * 2 * c) }
         scale.withUnsafeBufferPointer { scale in
-            Parallel.forRanges(pixels, threads: threads, grain: max(1, (1 << 14) / max(c, 1))) { range, part in
+            Parallel.forRanges(pixels, threads: threads, grain: grain) { range, part in
                 let block = UnsafeMutablePointer<Float>.allocate(capacity: sums ? 2 * c : 0)
                 defer { block.deallocate() }
                 for first in stride(from: range.lowerBound, to: range.upperBound, by: BatchNormAffine.sumBlock) {

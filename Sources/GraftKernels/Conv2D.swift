@@ -209,10 +209,12 @@ public enum Conv2D {
             }
             splitsChannels = false
             channelBlocks = []
-            // As many tiles as the workspace budget needs, rounded up to a
+            // As many tiles as the workspace budget needs, and up to sixteen
+            // a worker (of 96 rows or more), handed out in turn so that a
+            // worker the machine slows down takes fewer; rounded up to a
             // multiple of the worker count so that the last round is full.
             let maxRows = TilePlan.maxRows(g, tileBudget: tileBudget)
-            var tiles = (m + maxRows - 1) / maxRows
+            var tiles = max((m + maxRows - 1) / maxRows, workers > 1 ? min(16 * workers, m / 96) : 1)
             tiles = ((tiles + workers - 1) / workers) * workers
             tiles = min(tiles, max(1, m))
             rowTiles = evenSplit(m, parts: tiles, multiple: 1)

@@ -47,17 +47,25 @@ public enum Parallel {
 }
 
 extension Parallel {
-    /// Runs `body` over 0..<count cut into one contiguous range per thread
-    /// (multiples of 16 items, so that vector loops stay aligned), for passes
-    /// whose result does not depend on the cut: elementwise maps, or sums
-    /// kept per range and combined in range order. Below `grain` items the
-    /// pass runs on the calling thread, where waking a second one costs more
-    /// than it saves.
+    /// How `forRanges` cuts 0..<count: contiguous ranges, multiples of 16
+    /// items (so that vector loops stay aligned), up to four per thread and
+    /// none shorter than `grain`; one range below `grain` items, where waking
+    /// a second thread costs more than it saves. The cut depends on the
+    /// count and thread count only, never on timing.
+    public static func ranges(_ count: Int, threads: Int, grain: Int = 1 << 14) -> [Range<Int>] {
+        let threads = max(1, threads)
+        let parts = count < grain || threads == 1 ? 1 : max(threads, min(4 * threads, count / grain))
+        return evenSplit(count, parts: parts, multiple: 16)
+    }
+
+    /// Runs `body` over the `ranges` of 0..<count, handed out in turn to the
+    /// threads (so that a thread the machine slows down takes fewer), for
+    /// passes whose result does not depend on the cut: elementwise maps, or
+    /// sums kept per range (`part` indexes `ranges`) and combined in range order.
     public static func forRanges(_ count: Int, threads: Int, grain: Int = 1 << 14,
                                  _ body: (_ range: Range<Int>, _ part: Int) -> Void) {
-        let parts = count < grain ? 1 : max(1, threads)
-        let ranges = evenSplit(count, parts: parts, multiple: 16)
-        forEach(ranges.count, threads: ranges.count) { i, _ in body(ranges[i], i) }
+        let ranges = ranges(count, threads: threads, grain: grain)
+        forEach(ranges.count, threads: threads) { i, _ in body(ranges[i], i) }
     }
 }
 

@@ -158,10 +158,12 @@ public enum Winograd3x3 {
     public static func packTurnedKernel(_ u: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
                                         into storage: Tensor, threads: Int = 1) -> [PackedKernel]? {
         guard PackedKernel.applies(rows: k, columns: c) else { return nil }
-        return (0..<16).map {
-            PackedKernel.pack(u + turned[$0] * c * k, rows: k, columns: c, transposed: true, into: storage,
-                              at: $0 * c * k, threads: threads)
+        // One matrix per turn of a thread: a slow thread takes fewer.
+        Parallel.forEach(16, threads: threads) { xi, _ in
+            _ = PackedKernel.pack(u + turned[xi] * c * k, rows: k, columns: c, transposed: true, into: storage,
+                                  at: xi * c * k)
         }
+        return (0..<16).map { PackedKernel(rows: k, columns: c, precision: .float32, storage: storage, offset: $0 * c * k) }
     }
 
     /// The input gradient of the convolution `g` (whose transformed kernel
@@ -237,9 +239,14 @@ public enum Winograd3x3 {
                     transformOutputGradient(gradientPixels, channels: k, into: dM + row * k, matrixStride: n * k)
                 }
             }
-            Parallel.forEach(16, threads: workers) { xi, _ in
-                gemmTransposedA(m: c, n: k, k: n, a: v + xi * n * c, lda: c, b: dM + xi * n * k, ldb: k,
-                                c: dU + xi * c * k, ldc: k, accumulate: round > 0)
+            // Each product in blocks of 64 output channels (a block is all of
+            // one thread's, over the whole chunk): many small turns, so that
+            // a thread the machine slows down takes fewer.
+            let blocks = k % 64 == 0 ? k / 64 : 1, width = k / blocks
+            Parallel.forEach(16 * blocks, threads: workers) { item, _ in
+                let xi = item / blocks, column = (item % blocks) * width
+                gemmTransposedA(m: c, n: width, k: n, a: v + xi * n * c, lda: c, b: dM + xi * n * k + column, ldb: k,
+                                c: dU + xi * c * k + column, ldc: k, accumulate: round > 0)
             }
         }
         Parallel.forRanges(c, threads: workers, grain: 64) { inputChannels, _ in
