@@ -307,6 +307,12 @@ final class TrainingStep {
             grads[j] = sum
         }
         func needsGradient(_ j: Int) -> Bool { j >= start }
+        /// Bias gradients of convolutions that only a trained
+        /// BatchNormalization reads, from that layer's backward pass: the
+        /// convolution's output gradient is dY·scale per channel, so its sum
+        /// over the pixels is scale·Σ dY, scale times beta's gradient (no
+        /// pass over the pixels of its own).
+        var biasGradients: [Int: [Float]] = [:]
 
         for i in stride(from: layers.count - 1, through: start, by: -1) {
             guard let dY = grads[i] else { continue }
@@ -332,14 +338,22 @@ final class TrainingStep {
                     break
                 case .conv2D:
                     convolutionBackward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch),
-                                        input: x!, dOutput: dY, dInput: dX, weightGradients: weightGrads)
+                                        input: x!, dOutput: dY, dInput: dX, weightGradients: weightGrads,
+                                        biasGradient: biasGradients.removeValue(forKey: i))
                 case .batchNormalization(let eps):
-                    affine(layer, epsilon: eps).backward(
+                    let normalization = affine(layer, epsilon: eps)
+                    let dBeta = weightGrads.count > 1 ? weightGrads[1].data : nil
+                    normalization.backward(
                         input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
                         gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
-                        dGamma: weightGrads.first?.data, dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil,
-                        reluOutput: reluMasks[i]?.data, threads: threads)
+                        dGamma: weightGrads.first?.data, dBeta: dBeta, reluOutput: reluMasks[i]?.data,
+                        threads: threads)
                     if let mask = reluMasks.removeValue(forKey: i) { pool.give(mask) }
+                    let source = layers[j]
+                    if let dBeta, case .conv2D = source.kind, source.trainable, source.weights.count > 1,
+                       consumers[j] == [i] {
+                        biasGradients[j] = normalization.scale.indices.map { normalization.scale[$0] * dBeta[$0] }
+                    }
                 case .relu:
                     if fusedBackward && needsGradient(j) {
                         let y = activations.values[i]!
@@ -432,11 +446,17 @@ final class TrainingStep {
 
     /// A convolution's gradients: its kernel's and bias's (`weightGradients`,
     /// if it trains) and its input's (`dInput`, if wanted). A 3x3 one runs
-    /// as Winograd, as its forward pass does.
+    /// as Winograd, as its forward pass does. With `biasGradient` (known
+    /// already), the bias gradient is that rather than dY summed here.
     private func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
-                                     dInput dX: Tensor?, weightGradients: [Tensor]) {
+                                     dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?) {
         let kernel = layer.weights[0].data
-        let dKernel = weightGradients.first?.data, dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
+        var dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
+        if let biasGradient, let target = dBias {
+            for c in biasGradient.indices { target[c] += biasGradient[c] }
+            dBias = nil
+        }
+        let dKernel = weightGradients.first?.data
         guard Winograd3x3.applies(to: g) else {
             let direct = { (packedTranspose: PackedKernel?) in
                 Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose, dOutput: dY.data,
