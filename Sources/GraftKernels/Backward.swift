@@ -4,22 +4,25 @@ import Glibc
 // the layer's output and writes (or adds) the gradients of its input and
 // weights, in the layouts of the forward kernels.
 
-/// ReLU: dX = dY where the forward output was positive, else 0.
+/// ReLU: dX = dY where the forward output was positive, else 0. With
+/// `plus`, dY arrives in two terms (the output read by two layers) and
+/// dX = dY + plus there, summed in the same pass.
 /// Written with vectors: as a scalar loop the compiler keeps a branch per
 /// element, which mispredicts on real activations.
-public func reluBackward(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, count: Int,
-                         dInput: UnsafeMutablePointer<Float>) {
+public func reluBackward(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
+                         plus: UnsafePointer<Float>? = nil, count: Int, dInput: UnsafeMutablePointer<Float>) {
     typealias V = SIMD16<Float>
     let y = UnsafeRawPointer(output), dy = UnsafeRawPointer(dOutput), dx = UnsafeMutableRawPointer(dInput)
     var i = 0
     while i + V.scalarCount <= count {
         let positive = y.loadUnaligned(fromByteOffset: i * 4, as: V.self) .> 0
-        let gradient = dy.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        var gradient = dy.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+        if let plus { gradient += UnsafeRawPointer(plus).loadUnaligned(fromByteOffset: i * 4, as: V.self) }
         dx.storeBytes(of: V(repeating: 0).replacing(with: gradient, where: positive), toByteOffset: i * 4, as: V.self)
         i += V.scalarCount
     }
     while i < count {
-        dInput[i] = output[i] > 0 ? dOutput[i] : 0
+        dInput[i] = output[i] > 0 ? dOutput[i] + (plus?[i] ?? 0) : 0
         i += 1
     }
 }

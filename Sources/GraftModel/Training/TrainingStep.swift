@@ -289,18 +289,32 @@ final class TrainingStep {
                 pool.give(g)
             }
         }
-        /// Adds `g` into the gradient of layer j's output (a layer read by
-        /// two others, as a residual block's input is, gets both). The sum
-        /// goes into whichever of the two no other layer holds.
-        func accumulate(_ j: Int, _ g: Tensor) {
+        /// ReLUs after an Add whose gradient came masked from `accumulate`.
+        var masked: Set<Int> = []
+        /// Adds `g`, from layer `reader`, into the gradient of layer j's
+        /// output (a layer read by two others, as a residual block's input
+        /// is, gets both). The sum goes into whichever of the two no other
+        /// layer holds. If j is a ReLU after an Add and `reader` the last of
+        /// its readers, the ReLU's mask is applied in the same pass.
+        func accumulate(_ j: Int, _ g: Tensor, from reader: Int) {
             guard let existing = grads[j] else {
                 grads[j] = g
                 return
             }
             let sum = !isShared(existing) ? existing : !isShared(g) ? g : pool.take(g.shape)
             let a = existing.data, b = g.data, target = sum.data
-            Parallel.forRanges(g.count, threads: threads) { r, _ in
-                for k in r { target[k] = a[k] + b[k] }
+            let reluAfterAdd = layers[j].kind == .relu && fusedReLU.contains(layers[j].inputs[0])
+                && !isBatchNorm(layers[layers[j].inputs[0]])
+            if reluAfterAdd && reader == consumers[j].min(), let y = activations.values[j] {
+                Parallel.forRanges(g.count, threads: threads) { r, _ in
+                    reluBackward(output: y.data + r.lowerBound, dOutput: a + r.lowerBound, plus: b + r.lowerBound,
+                                 count: r.count, dInput: target + r.lowerBound)
+                }
+                masked.insert(j)
+            } else {
+                Parallel.forRanges(g.count, threads: threads) { r, _ in
+                    for k in r { target[k] = a[k] + b[k] }
+                }
             }
             if sum !== existing { release(existing) }
             if sum !== g { release(g) }
@@ -361,16 +375,19 @@ final class TrainingStep {
                             // BatchNormalization masks the gradient in its own pass.
                             reluMasks[j] = y
                             grads[j] = dY
+                        } else if masked.remove(i) != nil {
+                            // Masked already, as its two terms were summed.
+                            grads[j] = dY
                         } else {
                             // Before an Add, mask in place (into a new buffer if
                             // dY is shared): the Add passes it on as is.
-                            let masked = isShared(dY) ? pool.take(dY.shape) : dY
+                            let target = isShared(dY) ? pool.take(dY.shape) : dY
                             Parallel.forRanges(dY.count, threads: threads) { r, _ in
                                 reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
-                                             count: r.count, dInput: masked.data + r.lowerBound)
+                                             count: r.count, dInput: target.data + r.lowerBound)
                             }
-                            if masked !== dY { release(dY) }
-                            grads[j] = masked
+                            if target !== dY { release(dY) }
+                            grads[j] = target
                         }
                         dYPassedOn = true
                     } else if let dX {
@@ -386,7 +403,7 @@ final class TrainingStep {
                     if receivers.count > 1 {
                         extraHolders[ObjectIdentifier(dY), default: 0] += receivers.count - 1
                     }
-                    for input in receivers { accumulate(input, dY) }
+                    for input in receivers { accumulate(input, dY, from: i) }
                     dYPassedOn = !receivers.isEmpty
                 case let .zeroPadding2D(top, _, left, _):
                     if let dX {
@@ -422,7 +439,7 @@ final class TrainingStep {
                     }
                 }
             }
-            if let dX { accumulate(j, dX) }
+            if let dX { accumulate(j, dX, from: i) }
             // Layer i's output and its gradient are not read again.
             if !dYPassedOn { release(dY) }
             if i != network.layers.count - 1, reluMasks[j] !== activations.values[i],
