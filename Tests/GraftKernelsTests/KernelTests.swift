@@ -527,6 +527,32 @@ func convolutionKernelGradientMatchesReference(batch: Int, height: Int, width: I
     #expect(workspace.isIntact, "the workspace overflowed")
 }
 
+@Test("an Add that applies the BatchNormalization before it equals the two passes", arguments: [false, true])
+func addNormalizedMatchesTwoPasses(relu: Bool) {
+    var random = TestRandom(67)
+    // 20 channels: a vector of 16 and a tail of 4.
+    let (pixels, channels) = (3, 20)
+    let a = random.tensor([pixels * channels]), b = random.tensor([pixels * channels])
+    let gamma = random.tensor([channels]), beta = random.tensor([channels]), mean = random.tensor([channels])
+    let variance = Tensor(shape: [channels], values: (0..<channels).map { 0.5 + Float($0) / 10 })
+    let normalization = BatchNormAffine(gamma: gamma.data, beta: beta.data, movingMean: mean.data,
+                                        movingVariance: variance.data, channels: channels, epsilon: 1e-3)
+    // The normalisation's own pass, then the plain sum.
+    let normalized = Tensor(shape: [pixels * channels])
+    normalization.apply(input: b.data, pixels: pixels, output: normalized.data)
+    for (first, second) in [(nil, normalization), (normalization, nil), (normalization, normalization)] {
+        let output = Tensor(shape: [pixels * channels])
+        add(a.data, normalizedBy: first, b.data, normalizedBy: second, pixels: pixels, channels: channels,
+            output: output.data, relu: relu)
+        let expected = (0..<pixels * channels).map { i -> Float in
+            let x = first == nil ? a.data[i] : a.data[i] * normalization.scale[i % channels] + normalization.shift[i % channels]
+            let y = second == nil ? b.data[i] : normalized.data[i]
+            return relu ? max(x + y, 0) : x + y
+        }
+        #expect(output.array == expected)
+    }
+}
+
 @Test("the bias gradient adds dY summed over the pixels", arguments: [1, 2])
 func biasGradientSumsPixels(threads: Int) {
     var random = TestRandom(61)

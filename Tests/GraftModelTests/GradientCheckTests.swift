@@ -27,8 +27,10 @@ private func smallNetwork(pooling: String) -> Network {
     x = b.add(shortcut, y, name: "add")
     x = b.relu(x, name: "out")
     // A ReLU after an Add read by two layers: its gradient's two terms are
-    // summed and masked in one pass.
-    let z = b.conv(x, filters: 8, kernel: 1, stride: 1, padding: .valid, name: "conv_d")
+    // summed and masked in one pass. A BatchNormalization read only by an
+    // Add, which applies it.
+    var z = b.conv(x, filters: 8, kernel: 1, stride: 1, padding: .valid, name: "conv_d")
+    z = b.batchNorm(z, name: "bn_d")
     x = b.add(x, z, name: "add_d")
     x = b.relu(x, name: "out_d")
     // Adds share their output's gradient among their inputs: one input read
@@ -81,7 +83,7 @@ func finiteDifferences(pooling: String) throws {
                                                 dropoutSeed: 3).gradients
     // Every layer with weights is trained: conv kernels and biases, BN gamma
     // and beta (not the moving statistics), dense kernels and biases.
-    #expect(analytic.count == 4 * 2 + 2 + 2 * 2)
+    #expect(analytic.count == 4 * 2 + 2 * 2 + 2 * 2)
     let epsilon: Float = 1e-3
     for (weight, gradient) in analytic {
         let scale = gradient.array.map(abs).max()!

@@ -20,6 +20,10 @@ final class TrainingStep {
     /// after them, by layer: the forward pass computes the ReLU in the same
     /// pass and keeps only its output (neither backward pass needs the other).
     private var fusedReLU: Set<Int> = []
+    /// BatchNormalization layers whose only reader is an Add: the Add
+    /// applies them as it reads their input, and their output is never
+    /// stored (no backward pass reads it).
+    private var normalizedByAdd: Set<Int> = []
     /// Layers whose output some backward pass reads (`readsInput`,
     /// `readsOwnOutput`); the forward pass releases every other output once
     /// its readers have run.
@@ -48,6 +52,9 @@ final class TrainingStep {
         for (i, layer) in network.layers.enumerated() where consumers[i] == [i + 1] {
             let fusable = isBatchNorm(layer) || layer.kind == .add
             if fusable && network.layers[i + 1].kind == .relu { fusedReLU.insert(i) }
+        }
+        for (i, layer) in network.layers.enumerated() where isBatchNorm(layer) && consumers[i].count == 1 {
+            if network.layers[consumers[i][0]].kind == .add { normalizedByAdd.insert(i) }
         }
         let consumers = consumers
         keptForBackward = network.layers.indices.map { j in
@@ -100,13 +107,23 @@ final class TrainingStep {
             inputTensor.data.update(from: input!, count: inputTensor.count)
             values[0] = inputTensor
         }
+        /// The layers whose stored outputs layer i reads: its inputs, with
+        /// a BatchNormalization that an Add applies replaced by its input.
+        func reads(_ i: Int) -> [Int] {
+            layers[i].inputs.map { j in normalizedByAdd.contains(j) && values[j] == nil ? layers[j].inputs[0] : j }
+        }
         var lastUse = [Int](repeating: -1, count: layers.count)
         for (i, c) in consumers.enumerated() { lastUse[i] = c.max() ?? -1 }
+        for j in normalizedByAdd { lastUse[layers[j].inputs[0]] = max(lastUse[layers[j].inputs[0]], consumers[j][0]) }
 
         var i = first
         while i < layers.count {
+            if normalizedByAdd.contains(i) {
+                i += 1
+                continue
+            }
             let layer = layers[i]
-            let x = values[layer.inputs[0]]!
+            let x = values[reads(i)[0]]!
             let fused = fusedReLU.contains(i)
             let out = try profile.measure(layer.name, .forward) {
                 try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,
@@ -119,7 +136,7 @@ final class TrainingStep {
             // An activation is dropped once its last reader has run, unless a
             // backward pass reads it: in the frozen prefix none does (an
             // Add's inputs, for one, are never read again either).
-            for j in layer.inputs where lastUse[j] == i && (i < start || !keptForBackward[j]) {
+            for j in reads(i) where lastUse[j] == i && (i < start || !keptForBackward[j]) {
                 if let dead = values[j], j != resume?.layer { pool.give(dead) }
                 values[j] = nil
             }
@@ -151,10 +168,19 @@ final class TrainingStep {
                 relu(input: x.data + r.lowerBound, count: r.count, output: out.data + r.lowerBound)
             }
         case .add:
-            let y = values[layer.inputs[1]]!
-            Parallel.forRanges(x.count, threads: threads) { r, _ in
-                add(x.data + r.lowerBound, y.data + r.lowerBound, count: r.count, output: out.data + r.lowerBound,
-                    relu: fusedReLU)
+            // Each operand as stored, or the input of a BatchNormalization
+            // this Add applies (`normalizedByAdd`), with its affine map.
+            let operands = layer.inputs.map { j -> (Tensor, BatchNormAffine?) in
+                let source = network.layers[j]
+                if let stored = values[j] { return (stored, nil) }
+                guard case let .batchNormalization(eps) = source.kind else { preconditionFailure("\(source.name) missing") }
+                return (values[source.inputs[0]]!, affine(source, epsilon: eps))
+            }
+            let (a, aNormalization) = operands[0], (b, bNormalization) = operands[1], c = inShape.last!
+            Parallel.forRanges(a.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
+                let at = pixels.lowerBound * c
+                add(a.data + at, normalizedBy: aNormalization, b.data + at, normalizedBy: bNormalization,
+                    pixels: pixels.count, channels: c, output: out.data + at, relu: fusedReLU)
             }
         case let .zeroPadding2D(top, bottom, left, right):
             zeroPad2D(input: x.data, batch: batch, height: inShape[0], width: inShape[1], channels: inShape[2],
