@@ -67,6 +67,26 @@ AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t 
     }
 }
 
+// Only called where graft_gemm_available(), as the kernels it serves.
+AVX512 void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
+    size_t i = 0;
+    for (; i + 16 <= rows; i += 16) {
+        size_t j = 0;
+        for (; j + 16 <= columns; j += 16) {
+            __m512 block[16];
+            for (int r = 0; r < 16; r++) block[r] = _mm512_loadu_ps(a + (i + r) * lda + j);
+            transpose16(block);
+            for (int q = 0; q < 16; q++) _mm512_storeu_ps(b + (j + q) * ldb + i, block[q]);
+        }
+        for (; j < columns; j++) {
+            for (size_t r = i; r < i + 16; r++) b[j * ldb + r] = a[r * lda + j];
+        }
+    }
+    for (; i < rows; i++) {
+        for (size_t j = 0; j < columns; j++) b[j * ldb + i] = a[i * lda + j];
+    }
+}
+
 // Only called where graft_gemm_available() (the panels serve that GEMM alone).
 AVX512 void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, float *packed) {
     if (transposed) {

@@ -1,3 +1,5 @@
+import CGraftGEMM
+
 /// 3x3, stride-1, "same" convolution by Winograd's minimal filtering
 /// F(2x2, 3x3) (Lavin & Gray, 2015): each 2x2 block of output pixels comes
 /// from a 4x4 block of input through 16 products per channel pair instead of
@@ -153,17 +155,22 @@ public enum Winograd3x3 {
     }
 
     /// The matrices `inputGradient` multiplies by (U's, turned and
-    /// transposed: K × C each) packed into `storage` (16·C·K floats), or nil
-    /// where Graft's own GEMM does not apply.
-    public static func packTurnedKernel(_ u: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
-                                        into storage: Tensor, threads: Int = 1) -> [PackedKernel]? {
+    /// transposed: K × C each), transformed straight from the HWIO kernel
+    /// into the panels of Graft's own GEMM in `storage` (16·C·K floats), or
+    /// nil where that GEMM does not apply. The kernel turned by 180° with
+    /// its channel axes swapped (into `turned`, scratch of 9·C·K floats) is
+    /// an HWIO kernel with K inputs and C outputs, whose transform is those
+    /// matrices (see `inputGradient`): one transform, where transforming U
+    /// and then packing its transposes took two passes and a strided one.
+    public static func transformTurnedKernelPacked(_ kernel: UnsafePointer<Float>, inChannels c: Int,
+                                                   outChannels k: Int, turned: UnsafeMutablePointer<Float>,
+                                                   into storage: Tensor, threads: Int) -> [PackedKernel]? {
         guard PackedKernel.applies(rows: k, columns: c) else { return nil }
-        // One matrix per turn of a thread: a slow thread takes fewer.
-        Parallel.forEach(16, threads: threads) { xi, _ in
-            _ = PackedKernel.pack(u + turned[xi] * c * k, rows: k, columns: c, transposed: true, into: storage,
-                                  at: xi * c * k)
+        // Tap t of the turned kernel is tap 8 − t of the kernel, transposed.
+        Parallel.forEach(9, threads: threads) { t, _ in
+            graft_transpose(c, k, kernel + (8 - t) * c * k, k, turned + t * k * c, c)
         }
-        return (0..<16).map { PackedKernel(rows: k, columns: c, precision: .float32, storage: storage, offset: $0 * c * k) }
+        return transformKernelPacked(turned, inChannels: k, outChannels: c, into: storage, threads: threads)
     }
 
     /// The input gradient of the convolution `g` (whose transformed kernel
@@ -173,9 +180,11 @@ public enum Winograd3x3 {
     /// own: G applied to three reversed values is G's result with its first
     /// and last entries swapped, so its matrix ξ = (i, j) is Uᵀ at
     /// (p(i), p(j)), p = (3, 1, 2, 0), and the GEMMs read U transposed.
+    /// With `packed` (as `transformTurnedKernelPacked` makes it), the
+    /// products run on Graft's own GEMM, and `u` may be nil.
     /// `dInput` is overwritten; `workspace` as `workspaceSize(g, …)`.
     public static func inputGradient(_ g: ConvGeometry, dOutput: UnsafePointer<Float>,
-                                     transformedKernel u: UnsafePointer<Float>, packed: [PackedKernel]? = nil,
+                                     transformedKernel u: UnsafePointer<Float>?, packed: [PackedKernel]? = nil,
                                      dInput: UnsafeMutablePointer<Float>,
                                      workspace: UnsafeMutablePointer<Float>, threads: Int,
                                      tileBudget: Int = Conv2D.defaultTileBudget) {

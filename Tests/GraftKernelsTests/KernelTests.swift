@@ -1,3 +1,4 @@
+import CGraftGEMM
 import GraftKernels
 import Testing
 
@@ -151,6 +152,20 @@ func packingLayout(transposed: Bool) throws {
     #expect(c.array == b)
 }
 
+@Test("the transpose moves every value, in 16x16 blocks and at the edges", .enabled(if: PackedKernel.isAvailable()))
+func transposeMovesEveryValue() {
+    var random = TestRandom(71)
+    // 37 × 45 within wider rows: two blocks each way, edges of 5 and 13.
+    let (rows, columns, lda, ldb) = (37, 45, 50, 40)
+    let a = random.tensor([rows * lda]), b = Tensor(shape: [columns * ldb])
+    graft_transpose(rows, columns, a.data, lda, b.data, ldb)
+    var moved = true
+    for i in 0..<rows {
+        for j in 0..<columns where b.data[j * ldb + i] != a.data[i * lda + j] { moved = false }
+    }
+    #expect(moved)
+}
+
 @Test("packing on two threads gives the packing of one", .enabled(if: PackedKernel.isAvailable()),
       arguments: [false, true])
 func packingOnThreads(transposed: Bool) throws {
@@ -217,12 +232,12 @@ func checkPackedWinograd(precision: Precision) throws {
     #expect(zip(again.array, output.array).filter { $0 != $1 }.isEmpty)
 
     let dOutput = random.tensor([g.outPixels, 64]), dInput = Tensor(shape: input.shape)
-    let turned = Tensor(shape: [16 * 32 * 64])
-    let packedTurned = try #require(Winograd3x3.packTurnedKernel(u.data, inChannels: 32, outChannels: 64,
-                                                                 into: turned))
-    Winograd3x3.inputGradient(g, dOutput: dOutput.data, transformedKernel: u.data, packed: packedTurned,
+    let turnedPanels = Tensor(shape: [16 * 32 * 64]), turned = Tensor(shape: [9 * 32 * 64])
+    let packedTurned = try #require(Winograd3x3.transformTurnedKernelPacked(
+        kernel.data, inChannels: 32, outChannels: 64, turned: turned.data, into: turnedPanels, threads: 2))
+    Winograd3x3.inputGradient(g, dOutput: dOutput.data, transformedKernel: nil, packed: packedTurned,
                               dInput: dInput.data, workspace: workspace.data, threads: 2)
-    withExtendedLifetime((workspace, u)) {}
+    withExtendedLifetime((workspace, turned)) {}
     let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
     #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= tolerance(9 * 64))
 }

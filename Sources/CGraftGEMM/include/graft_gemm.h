@@ -30,6 +30,9 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
+/// B = Aᵀ: A is rows×columns (stride lda), B columns×rows (stride ldb).
+void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb);
+
 /// C = Aᵀ·B (+ C when `accumulate`): A is stored k×m (rows at stride lda),
 /// B k×n (stride ldb, n a multiple of GRAFT_GEMM_PANEL), C m×n (stride ldc).
 /// Both are read in place, unpacked: this is the kernel gradient's product,

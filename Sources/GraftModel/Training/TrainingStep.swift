@@ -526,11 +526,16 @@ final class TrainingStep {
                                 dBias: dBias, threads: threads)
         }
         if let dX {
-            Winograd3x3.transformKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: u.data,
-                                        threads: threads)
-            let turned = pool.take(u.shape)
-            let packed = Winograd3x3.packTurnedKernel(u.data, inChannels: g.inChannels, outChannels: g.outChannels,
-                                                      into: turned, threads: threads)
+            // The turned kernel's transform, straight into the panels of
+            // Graft's own GEMM where that applies; else U, read turned.
+            let turned = pool.take([9 * g.inChannels * g.outChannels])
+            let packed = Winograd3x3.transformTurnedKernelPacked(kernel, inChannels: g.inChannels,
+                                                                 outChannels: g.outChannels, turned: turned.data,
+                                                                 into: u, threads: threads)
+            if packed == nil {
+                Winograd3x3.transformKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels,
+                                            into: u.data, threads: threads)
+            }
             Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, packed: packed, dInput: dX.data,
                                       workspace: scratch(batch: g.batch).data, threads: threads)
             pool.give(turned)
