@@ -66,9 +66,15 @@ private func smallNetwork(pooling: String) -> Network {
     return network
 }
 
-@Test("backward matches finite differences for every trainable weight", arguments: ["avg", "flatten"])
-func finiteDifferences(pooling: String) throws {
+@Test("backward matches finite differences for every trainable weight",
+      arguments: [("avg", false), ("flatten", false), ("avg", true)])
+func finiteDifferences(pooling: String, frozenNormalization: Bool) throws {
     let network = smallNetwork(pooling: pooling)
+    // Frozen BatchNormalization layers still pass gradients (scaled) on to
+    // the convolutions before them, without gradients of their own.
+    for layer in network.layers where frozenNormalization && layer.kind.className == "BatchNormalization" {
+        layer.trainable = false
+    }
     let batch = 3
     var state: UInt64 = 7
     let input = (0..<(batch * 9 * 8 * 3)).map { _ -> Float in
@@ -82,8 +88,9 @@ func finiteDifferences(pooling: String) throws {
     let analytic = try network.lossAndGradients(preprocessed: input, labels: labels, batch: batch, threads: 2,
                                                 dropoutSeed: 3).gradients
     // Every layer with weights is trained: conv kernels and biases, BN gamma
-    // and beta (not the moving statistics), dense kernels and biases.
-    #expect(analytic.count == 4 * 2 + 2 * 2 + 2 * 2)
+    // and beta (not the moving statistics, nor when frozen), dense kernels
+    // and biases.
+    #expect(analytic.count == 4 * 2 + (frozenNormalization ? 0 : 2 * 2) + 2 * 2)
     let epsilon: Float = 1e-3
     for (weight, gradient) in analytic {
         let scale = gradient.array.map(abs).max()!
