@@ -51,21 +51,25 @@ final class InferencePlan {
         case direct(kernel: Tensor)
         /// The same on Graft's own GEMM.
         case packed(PackedKernel)
-        /// Winograd F(2x2, 3x3): the transformed kernel U, by OpenBLAS, or
-        /// U's 16 matrices packed for Graft's own GEMM.
-        case winograd(Tensor)
-        case packedWinograd([PackedKernel])
+        /// Winograd with `tile`: the transformed kernel U, by OpenBLAS, or
+        /// U's matrices packed for Graft's own GEMM.
+        case winograd(Tensor, WinogradTile)
+        case packedWinograd([PackedKernel], WinogradTile)
 
         /// Packed in `precision` where Graft's GEMM takes the shape in it,
-        /// else packed in float32, else for OpenBLAS.
+        /// else packed in float32, else for OpenBLAS. The Winograd tiling is
+        /// chosen for `g` at the plan's full batch, and kept for smaller ones;
+        /// in bfloat16 it is F(2x2), as F(4x4)'s transforms amplify
+        /// bfloat16's rounding about 13x (KernelTests).
         init(kernel: Tensor, geometry g: ConvGeometry, precision: Precision) {
             let (c, k) = (g.inChannels, g.outChannels)
             if Winograd3x3.applies(to: g) {
-                let u = Winograd3x3.transformKernel(kernel.data, inChannels: c, outChannels: k)
-                let packed = Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k,
+                let tile = precision == .bfloat16 ? .f2x2 : Winograd3x3.tile(for: g)
+                let u = Winograd3x3.transformKernel(kernel.data, inChannels: c, outChannels: k, tile: tile)
+                let packed = Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k, tile: tile,
                                                                precision: precision)
-                    ?? Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k)
-                self = packed.map { .packedWinograd($0) } ?? .winograd(u)
+                    ?? Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k, tile: tile)
+                self = packed.map { .packedWinograd($0, tile) } ?? .winograd(u, tile)
             } else {
                 let packed = PackedKernel.pack(kernel.data, rows: g.patchSize, columns: k, precision: precision)
                     ?? PackedKernel.pack(kernel.data, rows: g.patchSize, columns: k)
@@ -89,7 +93,7 @@ final class InferencePlan {
         let input = network.layers[0].outputShape
         inputSize = input.reduce(1, *)
         outputSize = network.outputShape.reduce(1, *)
-        var compiler = PlanCompiler(network: network, precision: precision)
+        var compiler = PlanCompiler(network: network, capacity: capacity, precision: precision)
         let compiled = try compiler.compile()
         try allocate(compiled, network: network)
     }
@@ -124,11 +128,11 @@ final class InferencePlan {
                 case .packed(let packed):
                     Conv2D.forward(g, input: ptr(inBuf), kernel: nil, packed: packed, output: ptr(outBuf),
                                    epilogue: epilogue, workspace: workspace, threads: threads)
-                case .winograd(let u):
-                    Winograd3x3.forward(g, input: ptr(inBuf), transformedKernel: u.data, output: ptr(outBuf),
-                                        epilogue: epilogue, workspace: workspace!, threads: threads)
-                case .packedWinograd(let packed):
-                    Winograd3x3.forward(g, input: ptr(inBuf), transformedKernel: nil, packed: packed,
+                case let .winograd(u, tile):
+                    Winograd3x3.forward(g, tile: tile, input: ptr(inBuf), transformedKernel: u.data,
+                                        output: ptr(outBuf), epilogue: epilogue, workspace: workspace!, threads: threads)
+                case let .packedWinograd(packed, tile):
+                    Winograd3x3.forward(g, tile: tile, input: ptr(inBuf), transformedKernel: nil, packed: packed,
                                         output: ptr(outBuf), epilogue: epilogue, workspace: workspace!,
                                         threads: threads)
                 }
@@ -208,6 +212,9 @@ final class InferencePlan {
 struct PlanCompiler {
     let network: Network
     let precision: Precision
+    /// The batch the plan runs at most (its geometry's batch when choosing
+    /// kernels).
+    let capacity: Int
     private var consumers: [[Int]]
     /// The value holding each layer's output, once computed.
     private var valueOf: [Int: Int] = [:]
@@ -238,8 +245,9 @@ struct PlanCompiler {
         }
     }
 
-    init(network: Network, precision: Precision) {
+    init(network: Network, capacity: Int, precision: Precision) {
         self.network = network
+        self.capacity = capacity
         self.precision = precision
         consumers = Array(repeating: [], count: network.layers.count)
         for (i, layer) in network.layers.enumerated() {
@@ -322,7 +330,9 @@ struct PlanCompiler {
                     absorbed.insert(r)
                     last = r
                 }
-                let product = InferencePlan.ConvProduct(kernel: k, geometry: g, precision: precision)
+                var full = g
+                full.batch = capacity
+                let product = InferencePlan.ConvProduct(kernel: k, geometry: full, precision: precision)
                 let reads = [source] + (residualLayer.map { [$0] } ?? [])
                 emit(last, from: i, reading: reads) { r, w in
                     .conv(geometry: g, product: product, bias: b, input: r[0],

@@ -36,11 +36,15 @@ final class TrainingStep {
     private var workspace: Tensor?
     /// Where each layer's time goes, when set.
     var profile: LayerProfile?
+    /// The Winograd tiling of every 3x3 convolution, or nil for each one's
+    /// own (`Winograd3x3.tile(for:)`).
+    let winogradTile: WinogradTile?
 
-    init(network: Network, threads: Int, pool: TensorPool = TensorPool()) throws {
+    init(network: Network, threads: Int, pool: TensorPool = TensorPool(), winogradTile: WinogradTile? = nil) throws {
         self.network = network
         self.threads = threads
         self.pool = pool
+        self.winogradTile = winogradTile
         guard let start = network.layers.firstIndex(where: { $0.trainable && !$0.weights.isEmpty }) else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before training")
         }
@@ -230,8 +234,8 @@ final class TrainingStep {
     }
 
     /// A convolution's output, with its bias. A 3x3 one runs as Winograd
-    /// (2.25x fewer multiplications), its kernel transformed afresh at every
-    /// step, straight into the layout of Graft's own GEMM where that applies.
+    /// (2.25–4x fewer multiplications), its kernel transformed afresh at
+    /// every step.
     private func convolutionForward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, output out: Tensor) {
         let kernel = layer.weights[0].data, epilogue = Epilogue(bias: layer.weights[1].data)
         guard Winograd3x3.applies(to: g) else {
@@ -241,16 +245,28 @@ final class TrainingStep {
             }
             return
         }
-        let u = pool.take([16, g.inChannels, g.outChannels])
-        let packed = Winograd3x3.transformKernelPacked(kernel, inChannels: g.inChannels, outChannels: g.outChannels,
-                                                       into: u, threads: threads)
+        let tile = winogradTile ?? Winograd3x3.tile(for: g)
+        withWinogradTransform(kernel, inChannels: g.inChannels, outChannels: g.outChannels, tile: tile) { u, packed in
+            Winograd3x3.forward(g, tile: tile, input: x.data, transformedKernel: u, packed: packed,
+                                output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
+                                threads: threads)
+        }
+    }
+
+    /// Runs `body` with the Winograd transform of an HWIO 3x3 kernel in a
+    /// buffer of the pool: straight into the panels of Graft's own GEMM
+    /// (`packed`) where that applies, else U's plain matrices (`u`).
+    private func withWinogradTransform(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                       tile: WinogradTile,
+                                       _ body: (_ u: UnsafePointer<Float>, _ packed: [PackedKernel]?) -> Void) {
+        let u = pool.take([tile.matrices, c, k])
+        let packed = Winograd3x3.transformKernelPacked(kernel, inChannels: c, outChannels: k, tile: tile, into: u,
+                                                       threads: threads)
         if packed == nil {
-            Winograd3x3.transformKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: u.data,
+            Winograd3x3.transformKernel(kernel, inChannels: c, outChannels: k, tile: tile, into: u.data,
                                         threads: threads)
         }
-        Winograd3x3.forward(g, input: x.data, transformedKernel: packed == nil ? u.data : nil, packed: packed,
-                            output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
-                            threads: threads)
+        body(u.data, packed)
         pool.give(u)
     }
 
@@ -512,35 +528,33 @@ final class TrainingStep {
             }
             return
         }
-        let u = pool.take([16, g.inChannels, g.outChannels])
+        let tile = winogradTile ?? Winograd3x3.tile(for: g)
         if let dKernel {
-            // Half the forward pass's chunk of tiles: the products then read
-            // both workers' transformed tiles from cache (measured: conv2_x's
+            // Half the forward pass's chunk of blocks: the products then read
+            // both workers' transformed blocks from cache (measured: conv2_x's
             // 10–12 ms down to 7; the same elsewhere). It needs less workspace.
-            Winograd3x3.kernelGradient(g, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: u.data,
+            let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
+            Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
                                        workspace: scratch(batch: g.batch).data, threads: threads,
                                        tileBudget: Conv2D.defaultTileBudget / 2)
+            pool.give(dU)
         }
         if let dBias {
             Conv2D.biasGradient(dOutput: dY.data, pixels: dY.count / g.outChannels, channels: g.outChannels,
                                 dBias: dBias, threads: threads)
         }
         if let dX {
-            // The turned kernel's transform, straight into the panels of
-            // Graft's own GEMM where that applies; else U, read turned.
+            // A convolution of dY with the turned kernel (K inputs, C outputs).
             let turned = pool.take([9 * g.inChannels * g.outChannels])
-            let packed = Winograd3x3.transformTurnedKernelPacked(kernel, inChannels: g.inChannels,
-                                                                 outChannels: g.outChannels, turned: turned.data,
-                                                                 into: u, threads: threads)
-            if packed == nil {
-                Winograd3x3.transformKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels,
-                                            into: u.data, threads: threads)
+            Winograd3x3.turnKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: turned.data,
+                                   threads: threads)
+            withWinogradTransform(turned.data, inChannels: g.outChannels, outChannels: g.inChannels,
+                                  tile: tile) { u, packed in
+                Winograd3x3.inputGradient(g, tile: tile, dOutput: dY.data, transformedTurnedKernel: u, packed: packed,
+                                          dInput: dX.data, workspace: scratch(batch: g.batch).data, threads: threads)
             }
-            Winograd3x3.inputGradient(g, dOutput: dY.data, transformedKernel: u.data, packed: packed, dInput: dX.data,
-                                      workspace: scratch(batch: g.batch).data, threads: threads)
             pool.give(turned)
         }
-        pool.give(u)
     }
 
     private func isBatchNorm(_ layer: Layer) -> Bool {
@@ -566,11 +580,13 @@ extension Network {
     /// layer order; BatchNormalization's moving statistics never train).
     /// `dropoutSeed` fixes which values Dropout layers drop. The step's
     /// buffers come from `pool` and go back to it, except the gradients,
-    /// which the caller then owns.
+    /// which the caller then owns. `winogradTile` runs every 3x3
+    /// convolution with that tiling (nil: each with its own, as training does).
     public func lossAndGradients(preprocessed input: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-                                 batch: Int, threads: Int, dropoutSeed: UInt64 = 0, pool: TensorPool = TensorPool())
+                                 batch: Int, threads: Int, dropoutSeed: UInt64 = 0, pool: TensorPool = TensorPool(),
+                                 winogradTile: WinogradTile? = nil)
         throws -> (loss: Double, correct: Int, gradients: [(weight: Tensor, gradient: Tensor)]) {
-        let step = try TrainingStep(network: self, threads: threads, pool: pool)
+        let step = try TrainingStep(network: self, threads: threads, pool: pool, winogradTile: winogradTile)
         let activations = try step.forward(input, batch: batch, training: true, dropoutSeed: dropoutSeed)
         let classes = outputShape.reduce(1, *)
         let dLogits = Tensor(shape: [batch, classes])
