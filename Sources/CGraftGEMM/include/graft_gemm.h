@@ -27,6 +27,8 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 /// C = A·B (+ bias) (+ residual), then max(·, 0) when `relu`: A is m×k
 /// with rows at stride lda; B is packed by graft_gemm_pack; C and residual
 /// are m×n with rows at stride ldc; bias (n) and residual may be NULL.
+/// Each calling thread keeps a buffer for packed rows of A (about 256 KiB,
+/// or 12·k floats if more) from call to call.
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
