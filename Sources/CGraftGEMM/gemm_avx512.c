@@ -67,8 +67,13 @@ AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t 
     }
 }
 
-// Only called where graft_gemm_available(), as the kernels it serves.
-AVX512 void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
+static void transpose_plain(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
+    for (size_t i = 0; i < rows; i++) {
+        for (size_t j = 0; j < columns; j++) b[j * ldb + i] = a[i * lda + j];
+    }
+}
+
+AVX512 static void transpose_avx512(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
     size_t i = 0;
     for (; i + 16 <= rows; i += 16) {
         size_t j = 0;
@@ -82,8 +87,14 @@ AVX512 void graft_transpose(size_t rows, size_t columns, const float *a, size_t 
             for (size_t r = i; r < i + 16; r++) b[j * ldb + r] = a[r * lda + j];
         }
     }
-    for (; i < rows; i++) {
-        for (size_t j = 0; j < columns; j++) b[j * ldb + i] = a[i * lda + j];
+    transpose_plain(rows - i, columns, a + i * lda, lda, b + i, ldb);
+}
+
+void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
+    if (graft_gemm_available()) {
+        transpose_avx512(rows, columns, a, lda, b, ldb);
+    } else {
+        transpose_plain(rows, columns, a, lda, b, ldb);
     }
 }
 

@@ -32,7 +32,9 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
-/// B = Aᵀ: A is rows×columns (stride lda), B columns×rows (stride ldb).
+/// B = Aᵀ: A is rows×columns (stride lda), B columns×rows (stride ldb). On
+/// any CPU: in 16x16 register blocks where AVX-512 runs, element by element
+/// elsewhere.
 void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb);
 
 /// C = Aᵀ·B (+ C when `accumulate`): A is stored k×m (rows at stride lda),
