@@ -226,11 +226,19 @@ final class TrainingStep {
             let g = layer.windowGeometry(input: network.layers[layer.inputs[0]].outputShape, batch: batch)
             floats = max(floats, Conv2D.workspaceSize(g, threads: threads),
                          Conv2D.backwardWorkspaceSize(g, threads: threads),
-                         Winograd3x3.applies(to: g) ? Winograd3x3.workspaceSize(g, threads: threads) : 0)
+                         Winograd3x3.applies(to: g) ? winogradWorkspaceSize(g) : 0)
         }
         let tensor = pool.take([floats])
         workspace = tensor
         return tensor
+    }
+
+    /// Scratch floats the Winograd passes of the 3x3 convolution `g` need.
+    private func winogradWorkspaceSize(_ g: ConvGeometry) -> Int {
+        let tile = winogradTile ?? Winograd3x3.tile(for: g)
+        return max(Winograd3x3.workspaceSize(g, threads: threads),
+                   Winograd3x3.workspaceSize(g, threads: threads,
+                                             tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile)))
     }
 
     /// A convolution's output, with its bias. A 3x3 one runs as Winograd
@@ -530,13 +538,10 @@ final class TrainingStep {
         }
         let tile = winogradTile ?? Winograd3x3.tile(for: g)
         if let dKernel {
-            // Half the forward pass's chunk of blocks: the products then read
-            // both workers' transformed blocks from cache (measured: conv2_x's
-            // 10–12 ms down to 7; the same elsewhere). It needs less workspace.
             let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
             Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
                                        workspace: scratch(batch: g.batch).data, threads: threads,
-                                       tileBudget: Conv2D.defaultTileBudget / 2)
+                                       tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile))
             pool.give(dU)
         }
         if let dBias {
