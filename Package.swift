@@ -47,7 +47,11 @@ let package = Package(
         // AVX-512 matrix products with the convolution epilogue in registers,
         // for the shapes where they measure faster than OpenBLAS.
         .target(name: "CGraftGEMM", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM"],
+        // Winograd's per-block transforms, 8 lanes wide where AVX2 runs
+        // (Swift's vectors stay at the x86-64 baseline). No contraction into
+        // fused multiply-adds: every CPU rounds them alike.
+        .target(name: "CGraftWinograd", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
+        .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:

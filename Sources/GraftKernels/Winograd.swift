@@ -1,4 +1,5 @@
 import CGraftGEMM
+import CGraftWinograd
 
 /// The two tilings of Winograd's minimal filtering F(m×m, 3x3) (Lavin &
 /// Gray, 2015) that `Winograd3x3` runs.
@@ -31,7 +32,7 @@ public enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 ///   input:   V = Bᵀ d B          (per input block and channel)
 ///   output:  Y = Aᵀ (U ⊙ V) A    (summed over channels by the GEMMs)
 ///
-/// (the transforms are in `WinogradTransforms`). The parity tests hold
+/// (the transforms are in CGraftWinograd). The parity tests hold
 /// both tilings to the same bars as the direct method.
 public enum Winograd3x3 {
     /// Whether `g` is a convolution this path computes: 3x3, stride 1, one
@@ -103,18 +104,11 @@ public enum Winograd3x3 {
                                         threads: Int) {
         precondition(k % 8 == 0, "Winograd kernels have a multiple of 8 output channels")
         // Tap t of (ci, ko) is at kernel[t·tapStride + ci·k + ko]; matrix ξ
-        // of U at u[ξ·tapStride + ci·k + ko] (or the panel position). Eight
-        // output channels at a time, which never straddle a panel.
-        let tapStride = c * k, panel = PackedKernel.panelColumns
+        // of U at u[ξ·tapStride + ci·k + ko] (or the panel position).
         Parallel.forRanges(c, threads: threads, grain: 64) { inputChannels, _ in
             for ci in inputChannels {
-                let taps = UnsafeRawPointer(kernel + ci * k)
-                let out = UnsafeMutableRawPointer(u + ci * (panels ? panel : k))
-                for ko in stride(from: 0, to: k, by: 8) {
-                    let column = panels ? (ko / panel) * panel * c + ko % panel : ko
-                    WinogradTransforms.kernel(tile, taps: taps, out: out, tapStride: tapStride, at: ko,
-                                              storedAt: column)
-                }
+                graft_winograd_kernel(Int32(tile.outputSize), kernel + ci * k, c * k, k,
+                                      u + ci * (panels ? PackedKernel.panelColumns : k), panels ? 1 : 0, c)
             }
         }
     }
@@ -232,8 +226,8 @@ public enum Winograd3x3 {
         for (round, chunk) in stride(from: 0, to: blockCount, by: perChunk).enumerated() {
             let n = min(perChunk, blockCount - chunk)
             Parallel.forRanges(n, threads: workers, grain: 16) { rows, _ in
-                let inputPixels = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: tile.matrices)
-                let gradientPixels = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: m * m)
+                let inputPixels = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: tile.matrices)
+                let gradientPixels = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: m * m)
                 defer {
                     inputPixels.deallocate()
                     gradientPixels.deallocate()
@@ -246,13 +240,12 @@ public enum Winograd3x3 {
                         for j in 0..<m {
                             let y = y0 + i, x = x0 + j
                             let inside = y < g.inHeight && x < g.inWidth
-                            gradientPixels[i * m + j] = UnsafeRawPointer(
-                                inside ? dOutput + ((image * g.inHeight + y) * g.inWidth + x) * k : UnsafePointer(zeros))
+                            gradientPixels[i * m + j] =
+                                inside ? dOutput + ((image * g.inHeight + y) * g.inWidth + x) * k : UnsafePointer(zeros)
                         }
                     }
-                    WinogradTransforms.input(tile, inputPixels, channels: c, into: v + row * c, matrixStride: n * c)
-                    WinogradTransforms.outputGradient(tile, gradientPixels, channels: k, into: dM + row * k,
-                                                      matrixStride: n * k)
+                    graft_winograd_input(Int32(m), inputPixels, c, v + row * c, n * c)
+                    graft_winograd_output_gradient(Int32(m), gradientPixels, k, dM + row * k, n * k)
                 }
             }
             // Each product in blocks of 64 output channels (a block is all of
@@ -267,11 +260,7 @@ public enum Winograd3x3 {
         }
         Parallel.forRanges(c, threads: workers, grain: 64) { inputChannels, _ in
             for ci in inputChannels {
-                for ko in stride(from: 0, to: k, by: 8) {
-                    WinogradTransforms.kernelGradient(tile, dU: UnsafeRawPointer(dU + ci * k),
-                                                      dKernel: UnsafeMutableRawPointer(dKernel + ci * k),
-                                                      tapStride: c * k, at: ko)
-                }
+                graft_winograd_kernel_gradient(Int32(m), dU + ci * k, c * k, k, dKernel + ci * k)
             }
         }
     }
@@ -290,7 +279,7 @@ public enum Winograd3x3 {
     /// (a vector of the input's channels) stands for the padding.
     @inline(__always)
     private static func inputBlock(_ g: ConvGeometry, _ tile: WinogradTile, block: Int, input: UnsafePointer<Float>,
-                                   zeros: UnsafePointer<Float>, into pixels: UnsafeMutablePointer<UnsafeRawPointer>) {
+                                   zeros: UnsafePointer<Float>, into pixels: UnsafeMutablePointer<UnsafePointer<Float>?>) {
         let (image, y0, x0) = origin(g, tile, block: block)
         let size = tile.blockSize
         for i in 0..<size {
@@ -298,8 +287,7 @@ public enum Winograd3x3 {
             for j in 0..<size {
                 let x = x0 - 1 + j
                 let inside = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth
-                pixels[i * size + j] = UnsafeRawPointer(
-                    inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * g.inChannels : zeros)
+                pixels[i * size + j] = inside ? input + ((image * g.inHeight + y) * g.inWidth + x) * g.inChannels : zeros
             }
         }
     }
@@ -329,8 +317,8 @@ public enum Winograd3x3 {
             let products = v + matrices * perChunk * c
             let zeros = products + matrices * perChunk * k
             zeros.update(repeating: 0, count: c)
-            let blockPixels = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: matrices)
-            let targets = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: m * m)
+            let blockPixels = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: matrices)
+            let targets = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: m * m)
             defer {
                 blockPixels.deallocate()
                 targets.deallocate()
@@ -338,7 +326,7 @@ public enum Winograd3x3 {
 
             for (row, block) in chunk.enumerated() {
                 inputBlock(g, tile, block: block, input: input, zeros: zeros, into: blockPixels)
-                WinogradTransforms.input(tile, blockPixels, channels: c, into: v + row * c, matrixStride: n * c)
+                graft_winograd_input(Int32(m), blockPixels, c, v + row * c, n * c)
             }
             for xi in 0..<matrices {
                 if let packed {
@@ -354,10 +342,10 @@ public enum Winograd3x3 {
                     for j in 0..<m {
                         let y = y0 + i, x = x0 + j
                         targets[i * m + j] = y < g.inHeight && x < g.inWidth
-                            ? UnsafeMutableRawPointer(output + ((image * g.inHeight + y) * g.inWidth + x) * k) : nil
+                            ? output + ((image * g.inHeight + y) * g.inWidth + x) * k : nil
                     }
                 }
-                WinogradTransforms.output(tile, products + row * k, matrixStride: n * k, channels: k, into: targets)
+                graft_winograd_output(Int32(m), products + row * k, n * k, k, targets)
                 if !epilogue.isIdentity {
                     for y in y0..<min(y0 + m, g.inHeight) {
                         let first = (image * g.inHeight + y) * g.inWidth + x0
