@@ -45,13 +45,15 @@ public enum Winograd3x3 {
     }
 
     /// The tiling to run `g` with: F(4x4) where the batch has at least 64
-    /// of its blocks, F(2x2) below that. With fewer blocks, each GEMM has
-    /// too few rows to pay for reading U's 36 matrices (36·C·K floats, made
-    /// afresh at every training step): measured at batch 32 on 100x100
-    /// images, F(4x4) ran conv2_x to conv4_x's convolutions (1,568 to 128
-    /// blocks) 15–20% faster and conv5_x's (32 blocks, C = K = 512) slower.
-    public static func tile(for g: ConvGeometry) -> WinogradTile {
-        blocks(g, .f4x4) >= 64 ? .f4x4 : .f2x2
+    /// of its blocks (32 where the kernel's transform is made once, as in
+    /// inference, rather than at every training step), F(2x2) below that.
+    /// With fewer blocks, each GEMM has too few rows to pay for reading U's
+    /// 36 matrices (36·C·K floats). Measured at batch 32 on 100x100 images:
+    /// in training, F(4x4) ran conv2_x to conv4_x's convolutions (1,568 to
+    /// 128 blocks) 15–20% faster and conv5_x's (32 blocks, C = K = 512)
+    /// slower; in inference, conv5_x's 25% faster too.
+    public static func tile(for g: ConvGeometry, training: Bool) -> WinogradTile {
+        blocks(g, .f4x4) >= (training ? 64 : 32) ? .f4x4 : .f2x2
     }
 
     /// Blocks of `tile` covering the output of `g` (its edge blocks partly

@@ -64,7 +64,7 @@ final class InferencePlan {
         init(kernel: Tensor, geometry g: ConvGeometry, precision: Precision) {
             let (c, k) = (g.inChannels, g.outChannels)
             if Winograd3x3.applies(to: g) {
-                let tile = precision == .bfloat16 ? .f2x2 : Winograd3x3.tile(for: g)
+                let tile = precision == .bfloat16 ? .f2x2 : Winograd3x3.tile(for: g, training: false)
                 let u = Winograd3x3.transformKernel(kernel.data, inChannels: c, outChannels: k, tile: tile)
                 let packed = Winograd3x3.packTransformedKernel(u.data, inChannels: c, outChannels: k, tile: tile,
                                                                precision: precision)

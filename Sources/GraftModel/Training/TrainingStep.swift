@@ -37,7 +37,7 @@ final class TrainingStep {
     /// Where each layer's time goes, when set.
     var profile: LayerProfile?
     /// The Winograd tiling of every 3x3 convolution, or nil for each one's
-    /// own (`Winograd3x3.tile(for:)`).
+    /// own (`Winograd3x3.tile(for:training:)`).
     let winogradTile: WinogradTile?
 
     init(network: Network, threads: Int, pool: TensorPool = TensorPool(), winogradTile: WinogradTile? = nil) throws {
@@ -235,7 +235,7 @@ final class TrainingStep {
 
     /// Scratch floats the Winograd passes of the 3x3 convolution `g` need.
     private func winogradWorkspaceSize(_ g: ConvGeometry) -> Int {
-        let tile = winogradTile ?? Winograd3x3.tile(for: g)
+        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
         return max(Winograd3x3.workspaceSize(g, threads: threads),
                    Winograd3x3.workspaceSize(g, threads: threads,
                                              tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile)))
@@ -253,7 +253,7 @@ final class TrainingStep {
             }
             return
         }
-        let tile = winogradTile ?? Winograd3x3.tile(for: g)
+        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
         withWinogradTransform(kernel, inChannels: g.inChannels, outChannels: g.outChannels, tile: tile) { u, packed in
             Winograd3x3.forward(g, tile: tile, input: x.data, transformedKernel: u, packed: packed,
                                 output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
@@ -536,7 +536,7 @@ final class TrainingStep {
             }
             return
         }
-        let tile = winogradTile ?? Winograd3x3.tile(for: g)
+        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
         if let dKernel {
             let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
             Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
