@@ -31,9 +31,11 @@ extension BatchNormAffine {
     /// BatchNormalization in inference mode, y = x·scale + shift:
     /// dX = dY·scale (if asked); dGamma += Σ dY·x̂ and dBeta += Σ dY over the
     /// pixels (if asked), with x̂ = (x − mean)/sqrt(variance + epsilon).
-    /// With `reluOutput` (the output of a ReLU right after, whose gradient
+    /// With `reluFollows` (a ReLU right after, whose output gradient
     /// `dOutput` then is), dY is that gradient masked by the ReLU, in the
-    /// same pass.
+    /// same pass: where x·scale + shift > 0, computed as the forward pass
+    /// computed it (so the same units pass), from the input this pass reads
+    /// anyway rather than from the ReLU's output.
     ///
     /// One pass over the pixels, sixteen channels at a time. The sums run in
     /// float over blocks of `sumBlock` pixels and in double across blocks (a
@@ -42,7 +44,7 @@ extension BatchNormAffine {
     public func backward(input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>, pixels: Int,
                          gamma: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
                          dInput: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
-                         dBeta: UnsafeMutablePointer<Float>?, reluOutput: UnsafePointer<Float>? = nil,
+                         dBeta: UnsafeMutablePointer<Float>?, reluFollows: Bool = false,
                          threads: Int = 1) {
         let c = scale.count
         let sums = dGamma != nil && dBeta != nil
@@ -53,15 +55,16 @@ extension BatchNormAffine {
         defer { partial.deallocate() }
         if sums { partial.initialize(repeating: 0, count: parts * 2 * c) }
         scale.withUnsafeBufferPointer { scale in
+          shift.withUnsafeBufferPointer { shift in
             Parallel.forRanges(pixels, threads: threads, grain: grain) { range, part in
                 let block = UnsafeMutablePointer<Float>.allocate(capacity: sums ? 2 * c : 0)
                 defer { block.deallocate() }
                 for first in stride(from: range.lowerBound, to: range.upperBound, by: BatchNormAffine.sumBlock) {
                     let pixels = first..<min(first + BatchNormAffine.sumBlock, range.upperBound)
                     if sums { block.initialize(repeating: 0, count: 2 * c) }
-                    backwardPixels(pixels, channels: c, input: input, dOutput: dOutput, reluOutput: reluOutput,
-                                   scale: scale.baseAddress!, movingMean: movingMean, dInput: dInput,
-                                   sums: sums ? block : nil)
+                    backwardPixels(pixels, channels: c, input: input, dOutput: dOutput, reluFollows: reluFollows,
+                                   scale: scale.baseAddress!, shift: shift.baseAddress!, movingMean: movingMean,
+                                   dInput: dInput, sums: sums ? block : nil)
                     guard sums else { continue }
                     let sumDy = partial + part * 2 * c
                     for i in 0..<(2 * c) { sumDy[i] += Double(block[i]) }
@@ -79,6 +82,7 @@ extension BatchNormAffine {
                 dGamma[ch] += Float(sumDyX * inverseStd)
                 dBeta[ch] += Float(sumDy)
             }
+          }
         }
     }
 
@@ -89,24 +93,24 @@ extension BatchNormAffine {
     /// into its first `c` floats and Σ dY·(x − mean) into the next `c`.
     @inline(__always)
     private func backwardPixels(_ pixels: Range<Int>, channels c: Int, input: UnsafePointer<Float>,
-                                dOutput: UnsafePointer<Float>, reluOutput: UnsafePointer<Float>?,
-                                scale: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
+                                dOutput: UnsafePointer<Float>, reluFollows: Bool, scale: UnsafePointer<Float>,
+                                shift: UnsafePointer<Float>, movingMean: UnsafePointer<Float>,
                                 dInput: UnsafeMutablePointer<Float>?, sums: UnsafeMutablePointer<Float>?) {
         typealias V = SIMD16<Float>
         /// Channels `ch..<ch + V.scalarCount` of pixel `p`.
         @inline(__always) func vector(_ p: Int, _ ch: Int) {
             let at = (p * c + ch) * 4
+            let x = UnsafeRawPointer(input).loadUnaligned(fromByteOffset: at, as: V.self)
+            let s = UnsafeRawPointer(scale).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
             var dy = UnsafeRawPointer(dOutput).loadUnaligned(fromByteOffset: at, as: V.self)
-            if let reluOutput {
-                let positive = UnsafeRawPointer(reluOutput).loadUnaligned(fromByteOffset: at, as: V.self) .> 0
-                dy = V(repeating: 0).replacing(with: dy, where: positive)
+            if reluFollows {
+                let b = UnsafeRawPointer(shift).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
+                dy = V(repeating: 0).replacing(with: dy, where: x * s + b .> 0)
             }
             if let dInput {
-                let s = UnsafeRawPointer(scale).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
                 UnsafeMutableRawPointer(dInput).storeBytes(of: dy * s, toByteOffset: at, as: V.self)
             }
             guard let sums else { return }
-            let x = UnsafeRawPointer(input).loadUnaligned(fromByteOffset: at, as: V.self)
             let mean = UnsafeRawPointer(movingMean).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
             let sumDy = UnsafeMutableRawPointer(sums + ch), sumDyX = UnsafeMutableRawPointer(sums + c + ch)
             sumDy.storeBytes(of: sumDy.loadUnaligned(as: V.self) + dy, as: V.self)
@@ -115,7 +119,7 @@ extension BatchNormAffine {
         /// The same for one channel (those past the last whole vector).
         @inline(__always) func scalar(_ p: Int, _ ch: Int) {
             let i = p * c + ch
-            let dy = reluOutput.map { $0[i] > 0 ? dOutput[i] : 0 } ?? dOutput[i]
+            let dy = !reluFollows || input[i] * scale[ch] + shift[ch] > 0 ? dOutput[i] : 0
             dInput?[i] = dy * scale[ch]
             guard let sums else { return }
             sums[ch] += dy

@@ -349,7 +349,7 @@ func batchNormalizationBackward(relu: Bool) {
     let dGamma = Tensor(shape: [c], values: [Float](repeating: 1, count: c))
     let dBeta = Tensor(shape: [c], values: [Float](repeating: -1, count: c))
     bn.backward(input: x.data, dOutput: dY.data, pixels: pixels, gamma: gamma.data, movingMean: mean.data,
-                dInput: dX.data, dGamma: dGamma.data, dBeta: dBeta.data, reluOutput: relu ? y.data : nil, threads: 2)
+                dInput: dX.data, dGamma: dGamma.data, dBeta: dBeta.data, reluFollows: relu, threads: 2)
     for ch in 0..<c {
         let inverseStd = 1 / (Double(variance.data[ch]) + Double(eps)).squareRoot()
         var sumDy = 0.0, sumDyXHat = 0.0, magnitude = 0.0
@@ -370,11 +370,11 @@ func batchNormalizationBackward(relu: Bool) {
     // Without dInput, and without the sums: the others are unchanged.
     let dX2 = Tensor(shape: [pixels, c])
     bn.backward(input: x.data, dOutput: dY.data, pixels: pixels, gamma: gamma.data, movingMean: mean.data,
-                dInput: dX2.data, dGamma: nil, dBeta: nil, reluOutput: relu ? y.data : nil, threads: 2)
+                dInput: dX2.data, dGamma: nil, dBeta: nil, reluFollows: relu, threads: 2)
     #expect(dX2.array == dX.array)
     let dGamma2 = Tensor(shape: [c]), dBeta2 = Tensor(shape: [c])
     bn.backward(input: x.data, dOutput: dY.data, pixels: pixels, gamma: gamma.data, movingMean: mean.data,
-                dInput: nil, dGamma: dGamma2.data, dBeta: dBeta2.data, reluOutput: relu ? y.data : nil, threads: 2)
+                dInput: nil, dGamma: dGamma2.data, dBeta: dBeta2.data, reluFollows: relu, threads: 2)
     for ch in 0..<c {  // the same sums, added to 0 rather than ±1
         #expect(abs(dGamma2.data[ch] + 1 - dGamma.data[ch]) <= 1e-6 * max(1, abs(dGamma.data[ch])))
         #expect(abs(dBeta2.data[ch] - 1 - dBeta.data[ch]) <= 1e-6 * max(1, abs(dBeta.data[ch])))

@@ -321,9 +321,9 @@ final class TrainingStep {
         var grads = [Tensor?](repeating: nil, count: layers.count)
         grads[layers.count - 1] = dLogits
         var perLayer: [[(weight: Tensor, gradient: Tensor)]] = []
-        /// Outputs of ReLUs fused after BatchNormalization (`fusedReLU`), by
-        /// the BatchNormalization layer, whose backward pass applies them.
-        var reluMasks: [Int: Tensor] = [:]
+        /// BatchNormalization layers whose backward pass masks the gradient
+        /// by the ReLU fused after them (`fusedReLU`).
+        var maskedByNormalization: Set<Int> = []
 
         /// Gradients that an Add handed to more than one of its inputs, with
         /// the number of holders beyond the first: one buffer serves them
@@ -410,9 +410,8 @@ final class TrainingStep {
                     normalization.backward(
                         input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
                         gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
-                        dGamma: weightGrads.first?.data, dBeta: dBeta, reluOutput: reluMasks[i]?.data,
-                        threads: threads)
-                    if let mask = reluMasks.removeValue(forKey: i) { pool.give(mask) }
+                        dGamma: weightGrads.first?.data, dBeta: dBeta,
+                        reluFollows: maskedByNormalization.remove(i) != nil, threads: threads)
                     let source = layers[j]
                     if let dBeta, case .conv2D = source.kind, source.trainable, source.weights.count > 1,
                        consumers[j] == [i] {
@@ -423,7 +422,7 @@ final class TrainingStep {
                         let y = activations.values[i]!
                         if isBatchNorm(layers[j]) {
                             // BatchNormalization masks the gradient in its own pass.
-                            reluMasks[j] = y
+                            maskedByNormalization.insert(j)
                             grads[j] = dY
                         } else if masked.remove(i) != nil {
                             // Masked already, as its two terms were summed.
@@ -492,8 +491,7 @@ final class TrainingStep {
             if let dX { accumulate(j, dX, from: i) }
             // Layer i's output and its gradient are not read again.
             if !dYPassedOn { release(dY) }
-            if i != network.layers.count - 1, reluMasks[j] !== activations.values[i],
-               let output = activations.values[i] { pool.give(output) }
+            if i != network.layers.count - 1, let output = activations.values[i] { pool.give(output) }
             if let mask = activations.masks[i] { pool.give(mask) }
             let pairs = weightGrads.indices.map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
             if let update {
