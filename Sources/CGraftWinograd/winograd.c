@@ -103,23 +103,27 @@ INLINE void transform2d(transform f, int n_in, int n_out, const v8 *x, v8 *y) {
     for (int i = 0; i < n_out; i++) f(t + i * n_in, 1, y + i * n_out, 1);
 }
 
-// Each function runs its body with m a constant, so that the loops over the
-// block unroll and the block stays in registers or at least in L1.
+// Each function runs its body with the block's sizes constant, so that the
+// loops over the block unroll and the block stays in registers or at least
+// in L1.
 
-INLINE void input_block(const int m, const float *const *pixels, size_t channels, float *out, size_t stride) {
-    const int n = m + 2;
+/// The n_out² elements of T X Tᵀ for one block X of n_in² pixels, gathered
+/// from `pixels` (row-major), to `out + ξ·stride`: the input transform, and
+/// the output gradient's.
+INLINE void gathered_block(transform f, const int n_in, const int n_out, const float *const *pixels,
+                           size_t channels, float *out, size_t stride) {
     for (size_t c = 0; c < channels; c += 8) {
         v8 x[36], y[36];
-        for (int i = 0; i < n * n; i++) x[i] = load(pixels[i] + c);
-        transform2d(m == 2 ? bt4 : bt6, n, n, x, y);
-        for (int i = 0; i < n * n; i++) store(out + i * stride + c, y[i]);
+        for (int i = 0; i < n_in * n_in; i++) x[i] = load(pixels[i] + c);
+        transform2d(f, n_in, n_out, x, y);
+        for (int i = 0; i < n_out * n_out; i++) store(out + i * stride + c, y[i]);
     }
 }
 
 DISPATCHED void graft_winograd_input(int m, const float *const *pixels, size_t channels, float *out,
                                      size_t matrix_stride) {
-    if (m == 2) input_block(2, pixels, channels, out, matrix_stride);
-    else input_block(4, pixels, channels, out, matrix_stride);
+    if (m == 2) gathered_block(bt4, 4, 4, pixels, channels, out, matrix_stride);
+    else gathered_block(bt6, 6, 6, pixels, channels, out, matrix_stride);
 }
 
 INLINE void output_block(const int m, const float *products, size_t stride, size_t channels, float *const *targets) {
@@ -140,21 +144,10 @@ DISPATCHED void graft_winograd_output(int m, const float *products, size_t matri
     else output_block(4, products, matrix_stride, channels, targets);
 }
 
-INLINE void output_gradient_block(const int m, const float *const *gradients, size_t channels, float *out,
-                                  size_t stride) {
-    const int n = m + 2;
-    for (size_t c = 0; c < channels; c += 8) {
-        v8 x[16], y[36];
-        for (int i = 0; i < m * m; i++) x[i] = load(gradients[i] + c);
-        transform2d(m == 2 ? a2 : a4, m, n, x, y);
-        for (int i = 0; i < n * n; i++) store(out + i * stride + c, y[i]);
-    }
-}
-
 DISPATCHED void graft_winograd_output_gradient(int m, const float *const *gradients, size_t channels, float *out,
                                                size_t matrix_stride) {
-    if (m == 2) output_gradient_block(2, gradients, channels, out, matrix_stride);
-    else output_gradient_block(4, gradients, channels, out, matrix_stride);
+    if (m == 2) gathered_block(a2, 2, 4, gradients, channels, out, matrix_stride);
+    else gathered_block(a4, 4, 6, gradients, channels, out, matrix_stride);
 }
 
 INLINE void kernel_row(const int m, const float *taps, size_t tap_stride, size_t k, float *out, int panels,
