@@ -126,7 +126,7 @@ public enum Winograd3x3 {
         }
     }
 
-    /// The blocks of tiles one worker transforms and multiplies at once.
+    /// Blocks one worker transforms and multiplies at once.
     static func blocksPerChunk(_ g: ConvGeometry, _ tile: WinogradTile, tileBudget: Int) -> Int {
         max(8, tileBudget / (tile.matrices * (g.inChannels + g.outChannels)))
     }
