@@ -343,12 +343,13 @@ void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, 
     }
 }
 
-/// Rows `rows` of A (fp32, stride lda) to bfloat16 rows of `pairs` words.
+/// Rows `rows` of A (fp32, stride lda) to bfloat16 rows of ⌈k/2⌉ words,
+/// `stride` words apart.
 AVX512BF16 static void convert_rows(size_t rows, size_t k, const float *a, size_t lda, unsigned int *out,
-                                    size_t pairs) {
+                                    size_t stride) {
     for (size_t r = 0; r < rows; r++) {
         const float *x = a + r * lda;
-        unsigned int *y = out + r * pairs;
+        unsigned int *y = out + r * stride;
         size_t i = 0;
         for (; i + 32 <= k; i += 32) {
             __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
@@ -360,9 +361,11 @@ AVX512BF16 static void convert_rows(size_t rows, size_t k, const float *a, size_
     }
 }
 
-/// `count` (≤ ROWS) bfloat16 rows of A times one panel, with the epilogue.
-AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned int *a, const unsigned int *panel,
-                                        float *c, size_t ldc, const float *bias, const float *residual, int relu) {
+/// `count` (≤ ROWS) bfloat16 rows of A (`stride` words apart) times one
+/// panel, with the epilogue.
+AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned int *a, size_t stride,
+                                        const unsigned int *panel, float *c, size_t ldc, const float *bias,
+                                        const float *residual, int relu) {
     __m512 acc0[ROWS], acc1[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
@@ -374,7 +377,7 @@ AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned 
         __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(panel + i * GRAFT_GEMM_PANEL + 16));
 #pragma unroll
         for (int r = 0; r < ROWS; r++) {
-            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[r * pairs + i]);
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a[r * stride + i]);
             acc0[r] = _mm512_dpbf16_ps(acc0[r], x, b0);
             acc1[r] = _mm512_dpbf16_ps(acc1[r], x, b1);
         }
@@ -397,28 +400,31 @@ AVX512BF16 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, siz
     size_t block = (128 * 1024 / sizeof(unsigned int)) / (pairs ? pairs : 1);
     block = block < ROWS ? ROWS : block / ROWS * ROWS;
     if (block > 20 * ROWS) block = 20 * ROWS;
-    // Each thread keeps its bfloat16 rows from call to call (128 KiB, or 12 rows if longer).
+    // Each thread keeps its bfloat16 rows from call to call (128 KiB, or 12
+    // rows if longer), a cache line further apart where a multiple of 4 KiB
+    // would have them collide in L1 (as graft_gemm's A, see pack_rows).
+    size_t stride = pairs * sizeof(unsigned int) % 4096 == 0 ? pairs + 16 : pairs;
     static __thread unsigned int *rows_bf16;
     static __thread size_t capacity;
-    if (capacity < block * pairs) {
+    if (capacity < block * stride) {
         free(rows_bf16);
         capacity = 0;
-        rows_bf16 = aligned_alloc(64, (block * pairs * sizeof(unsigned int) + 63) / 64 * 64);
+        rows_bf16 = aligned_alloc(64, (block * stride * sizeof(unsigned int) + 63) / 64 * 64);
         if (!rows_bf16) return -1;
-        capacity = block * pairs;
+        capacity = block * stride;
     }
     for (size_t row0 = 0; row0 < m; row0 += block) {
         size_t rows = m - row0 < block ? m - row0 : block;
-        convert_rows(rows, k, a + row0 * lda, lda, rows_bf16, pairs);
+        convert_rows(rows, k, a + row0 * lda, lda, rows_bf16, stride);
         size_t padded = (rows + ROWS - 1) / ROWS * ROWS;
-        memset(rows_bf16 + rows * pairs, 0, (padded - rows) * pairs * sizeof(unsigned int));
+        memset(rows_bf16 + rows * stride, 0, (padded - rows) * stride * sizeof(unsigned int));
         for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
             const unsigned int *panel = packed + p * pairs * GRAFT_GEMM_PANEL;
             size_t col = p * GRAFT_GEMM_PANEL;
             for (size_t r = 0; r < rows; r += ROWS) {
                 size_t at = row0 + r;
                 int count = rows - r < ROWS ? (int)(rows - r) : ROWS;
-                tile_bf16(count, pairs, rows_bf16 + r * pairs, panel, c + at * ldc + col, ldc,
+                tile_bf16(count, pairs, rows_bf16 + r * stride, stride, panel, c + at * ldc + col, ldc,
                           bias ? bias + col : NULL, residual ? residual + at * ldc + col : NULL, relu);
             }
         }
