@@ -79,6 +79,10 @@ let packedConvCases: [ConvCase] = [
     ConvCase(g: ConvGeometry(batch: 2, inHeight: 20, inWidth: 18, inChannels: 3, kernelHeight: 7, kernelWidth: 7, outChannels: 64, strideH: 2, strideW: 2, padTop: 3, padBottom: 3, padLeft: 3, padRight: 3), threads: 2),
     // Too few pixels for a tile per thread: whole panels of channels per thread.
     ConvCase(g: ConvGeometry(batch: 1, inHeight: 3, inWidth: 3, inChannels: 8, kernelHeight: 3, kernelWidth: 3, outChannels: 96, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1), threads: 2),
+    // Rows of A 8 KiB apart: packed before the products (float32), or
+    // converted a cache line further apart (bfloat16); 14 rows, a tile of 12
+    // and 2 left over.
+    ConvCase(g: ConvGeometry(batch: 1, inHeight: 2, inWidth: 7, inChannels: 2048, kernelHeight: 1, kernelWidth: 1, outChannels: 32), threads: 1),
 ]
 
 /// bfloat16 rounds each factor to 8 significant bits (relative error at most
