@@ -64,7 +64,8 @@ extension Conv2D {
                 // dW += colsᵀ · dY. Graft's own Aᵀ·B kernel measured 25–33%
                 // faster than OpenBLAS on conv2_x's 64×256 and 256×64 kernel
                 // gradients (batch 32, two threads), even on conv4_x's and
-                // up to 8% slower on conv5_x's 512×2048: it takes the smaller.
+                // up to 8% slower on conv5_x's 512×2048: it takes kernels of
+                // up to 64K weights.
                 if k * n <= 1 << 16 {
                     gemmTransposedA(m: k, n: n, k: m, a: a, lda: k, b: dY, ldb: n, c: partial, ldc: n,
                                     accumulate: true)
