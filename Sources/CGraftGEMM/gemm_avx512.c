@@ -1,6 +1,7 @@
 #include "graft_gemm.h"
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,48 @@
 // (folded into the multiply-adds), so loads never bind.
 #define ROWS 12
 #define AVX512 __attribute__((target("avx512f,fma")))
+
+// Each thread keeps one scratch buffer for rows of A (packed, or converted
+// to bfloat16) from call to call, freed when the thread ends: a program that
+// calls from many short-lived threads leaks none.
+struct scratch {
+    void *data;
+    size_t bytes;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p) {
+    struct scratch *s = p;
+    free(s->data);
+    free(s);
+}
+
+static void scratch_key_create(void) { pthread_key_create(&scratch_key, scratch_free); }
+
+/// This thread's scratch, at least `bytes` long and 64-byte aligned, or NULL
+/// when out of memory.
+static void *thread_scratch(size_t bytes) {
+    pthread_once(&scratch_once, scratch_key_create);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->bytes < bytes) {
+        free(s->data);
+        s->bytes = 0;
+        s->data = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!s->data) return NULL;
+        s->bytes = bytes;
+    }
+    return s->data;
+}
 
 int graft_gemm_available(void) {
     __builtin_cpu_init();
@@ -190,18 +233,9 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
     size_t block = (256 * 1024 / sizeof(float)) / (k ? k : 1);
     block = block < ROWS ? ROWS : block / ROWS * ROWS;
     if (block > 20 * ROWS) block = 20 * ROWS;
-    // Each thread keeps its packed rows of A from call to call; where they
-    // cannot be allocated, the tiles read A in place.
-    static __thread float *packed_rows;
-    static __thread size_t capacity;
-    int pack = lda * sizeof(float) % 4096 == 0;
-    if (pack && capacity < block * k) {
-        free(packed_rows);
-        capacity = 0;
-        packed_rows = aligned_alloc(64, (block * k * sizeof(float) + 63) / 64 * 64);
-        if (packed_rows) capacity = block * k;
-    }
-    float *rows_packed = pack ? packed_rows : NULL;
+    // Rows packed in the thread's scratch; where it cannot be allocated, the
+    // tiles read A in place.
+    float *rows_packed = lda * sizeof(float) % 4096 == 0 ? thread_scratch(block * k * sizeof(float)) : NULL;
     for (size_t row0 = 0; row0 < m; row0 += block) {
         size_t rows = m - row0 < block ? m - row0 : block;
         if (rows_packed) {
@@ -400,19 +434,12 @@ AVX512BF16 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, siz
     size_t block = (128 * 1024 / sizeof(unsigned int)) / (pairs ? pairs : 1);
     block = block < ROWS ? ROWS : block / ROWS * ROWS;
     if (block > 20 * ROWS) block = 20 * ROWS;
-    // Each thread keeps its bfloat16 rows from call to call (128 KiB, or 12
-    // rows if longer), a cache line further apart where a multiple of 4 KiB
-    // would have them collide in L1 (as graft_gemm's A, see pack_rows).
+    // The bfloat16 rows in the thread's scratch (128 KiB, or 12 rows if
+    // longer), a cache line further apart where a multiple of 4 KiB would
+    // have them collide in L1 (as graft_gemm's A, see pack_rows).
     size_t stride = pairs * sizeof(unsigned int) % 4096 == 0 ? pairs + 16 : pairs;
-    static __thread unsigned int *rows_bf16;
-    static __thread size_t capacity;
-    if (capacity < block * stride) {
-        free(rows_bf16);
-        capacity = 0;
-        rows_bf16 = aligned_alloc(64, (block * stride * sizeof(unsigned int) + 63) / 64 * 64);
-        if (!rows_bf16) return -1;
-        capacity = block * stride;
-    }
+    unsigned int *rows_bf16 = thread_scratch(block * stride * sizeof(unsigned int));
+    if (!rows_bf16) return -1;
     for (size_t row0 = 0; row0 < m; row0 += block) {
         size_t rows = m - row0 < block ? m - row0 : block;
         convert_rows(rows, k, a + row0 * lda, lda, rows_bf16, stride);

@@ -27,8 +27,9 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 /// C = A·B (+ bias) (+ residual), then max(·, 0) when `relu`: A is m×k
 /// with rows at stride lda; B is packed by graft_gemm_pack; C and residual
 /// are m×n with rows at stride ldc; bias (n) and residual may be NULL.
-/// Each calling thread keeps a buffer for packed rows of A (about 256 KiB,
-/// or 12·k floats if more) from call to call.
+/// Where rows of A are a multiple of 4 KiB apart, they are packed in a
+/// buffer the calling thread keeps from call to call (about 256 KiB, or
+/// 12·k floats if more) and frees when it ends.
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                 float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
@@ -60,8 +61,9 @@ void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, 
 
 /// graft_gemm with A rounded to bfloat16 and B packed by
 /// graft_gemm_pack_bf16: each product of two bfloat16 values is exact and
-/// the sums are kept in float32. Returns 0, or -1 if out of memory (C is
-/// then unspecified).
+/// the sums are kept in float32. A's rounded rows go to the calling
+/// thread's buffer (as graft_gemm's). Returns 0, or -1 if out of memory (C
+/// is then unspecified).
 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda, const unsigned int *packed,
                     float *c, size_t ldc, const float *bias, const float *residual, int relu);
 
