@@ -100,7 +100,9 @@ extension BatchNormAffine {
         /// Channels `ch..<ch + V.scalarCount` of pixel `p`.
         @inline(__always) func vector(_ p: Int, _ ch: Int) {
             let at = (p * c + ch) * 4
-            let x = UnsafeRawPointer(input).loadUnaligned(fromByteOffset: at, as: V.self)
+            // The input, where the mask or the sums read it.
+            let x = reluFollows || sums != nil ? UnsafeRawPointer(input).loadUnaligned(fromByteOffset: at, as: V.self)
+                                               : V()
             let s = UnsafeRawPointer(scale).loadUnaligned(fromByteOffset: ch * 4, as: V.self)
             var dy = UnsafeRawPointer(dOutput).loadUnaligned(fromByteOffset: at, as: V.self)
             if reluFollows {
