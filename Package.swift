@@ -19,6 +19,8 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 //        |    GraftKernels      CHDF5    tensors, errors, kernels | HDF5
 //        |       /     \
 //   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
+//                      CGraftWinograd    Winograd's transforms
+//                      CGraftPool        the threads of the parallel passes
 
 let package = Package(
     name: "Graft",
@@ -51,7 +53,9 @@ let package = Package(
         // (Swift's vectors stay at the x86-64 baseline). No contraction into
         // fused multiply-adds: every CPU rounds them alike.
         .target(name: "CGraftWinograd", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
-        .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd"],
+        // The worker threads of Graft's parallel loops.
+        .target(name: "CGraftPool", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:

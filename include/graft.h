@@ -19,7 +19,10 @@
  * - Threads: functions without a handle argument may be called from any
  *   thread at any time. A handle may be used from several threads; calls on
  *   one handle run one at a time. Different handles run in parallel (a
- *   dataset may feed a fit while other threads use it).
+ *   dataset may feed a fit while other threads use it). The computing
+ *   threads are started on first use and kept for the life of the process;
+ *   between calls they sleep. A child forked after calls into Graft may
+ *   go on using Graft: it starts its own.
  * - Images are NHWC float32 (image after image, row after row, pixel after
  *   pixel, then channels), RGB.
  */

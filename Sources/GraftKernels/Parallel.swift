@@ -1,4 +1,5 @@
 import CBLAS
+import CGraftPool
 import Dispatch
 import Glibc
 
@@ -27,12 +28,27 @@ public enum Parallel {
     /// and returns when all are done. `worker` (0..<threads) identifies the
     /// thread, so that it can use its own scratch memory. Iterations are
     /// handed out in order from a shared counter, so uneven ones still balance.
+    ///
+    /// The loop runs on Graft's thread pool (`graft_pool_for`: no more
+    /// threads than cores; a loop inside a loop's body runs on its caller's
+    /// thread). While another thread's loop holds the pool, Dispatch's threads
+    /// run it.
     public static func forEach(_ count: Int, threads: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         let workers = min(max(threads, 1), count)
         if workers <= 1 {
             for i in 0..<count { body(i, 0) }
             return
         }
+        typealias Body = (Int, Int) -> Void
+        let ranOnPool = withoutActuallyEscaping(body) { body -> Bool in
+            var body: Body = body
+            return withUnsafeMutablePointer(to: &body) { body in
+                graft_pool_for(count, workers, { body, index, worker in
+                    body!.assumingMemoryBound(to: Body.self).pointee(index, worker)
+                }, body) == 0
+            }
+        }
+        if ranOnPool { return }
         let next = AtomicCounter()
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { worker in

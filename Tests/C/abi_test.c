@@ -6,7 +6,8 @@
  * Checks the versions and the option defaults, Keras parity of the features
  * of the fixture ResNet50 at 100 x 100, and hostile input: every bad call must
  * return the documented status with a message naming what was wrong, and the
- * model must compute the same features afterwards. Prints one line per check
+ * model must compute the same features afterwards; and that a forked child
+ * (which has none of its parent's worker threads) computes them too. Prints one line per check
  * and exits with status 1 if any failed.
  */
 
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Golden data of the fixtures at 100 x 100 (see .fixtures/model/manifest.txt). */
@@ -357,6 +359,24 @@ static void check_precision_switch(graft_model *model, const float *pre, const f
     check_parity(model, pre, raw, out, features, "after switching back to float32");
 }
 
+/* A child forked after the model has run (Python's multiprocessing does
+ * this) computes the same features: the worker threads the parent started
+ * are not in the child, and Graft must not wait for them. */
+static void check_fork(graft_model *model, const float *pre, const float *out, float *features) {
+    int wstatus = 0;
+    pid_t child = fork();
+    if (child == 0) {
+        alarm(120); /* a child that waits for a missing thread is killed */
+        graft_status status = graft_model_features(model, pre, BATCH, features);
+        _exit(status == GRAFT_OK && relative_error(features, out, FEATURE_FLOATS) <= TOLERANCE ? 0 : 1);
+    }
+    int waited = child > 0 && waitpid(child, &wstatus, 0) == child;
+    check(waited && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+          "features in a forked child match Keras (child %s %d)",
+          !waited ? "not run" : WIFSIGNALED(wstatus) ? "killed by signal" : "exited with status",
+          !waited ? 0 : WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+}
+
 int main(int argc, char **argv) {
     const char *fixtures;
     float *pre, *raw, *out, *features;
@@ -395,6 +415,7 @@ int main(int argc, char **argv) {
     check_hostile_calls(model, pre, features);
     check_parity(model, pre, raw, out, features, "after the refused calls");
     check_precision_switch(model, pre, raw, out, features);
+    check_fork(model, pre, out, features);
 
     graft_model_free(model);
     graft_model_free(NULL);
