@@ -21,8 +21,8 @@
  *   one handle run one at a time. Different handles run in parallel (a
  *   dataset may feed a fit while other threads use it). The computing
  *   threads are started on first use and kept for the life of the process;
- *   between calls they sleep. A child forked after calls into Graft may
- *   go on using Graft: it starts its own.
+ *   between calls they sleep. A process forked after calls into Graft
+ *   starts computing threads of its own.
  * - Images are NHWC float32 (image after image, row after row, pixel after
  *   pixel, then channels), RGB.
  */
