@@ -175,10 +175,7 @@ INLINE void kernel_gradient_row(const int m, const float *du, size_t tap_stride,
         v8 x[36], y[9];
         for (int i = 0; i < n * n; i++) x[i] = load(du + i * tap_stride + ko);
         transform2d(m == 2 ? gt4 : gt6, n, 3, x, y);
-        for (int t = 0; t < 9; t++) {
-            float *target = dkernel + t * tap_stride + ko;
-            store(target, load(target) + y[t]);
-        }
+        for (int t = 0; t < 9; t++) store(dkernel + t * tap_stride + ko, y[t]);
     }
 }
 

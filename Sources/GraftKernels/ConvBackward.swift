@@ -8,7 +8,8 @@ extension Conv2D {
     }
 
     /// Floats of workspace `backward` needs: per worker, a kernel-gradient
-    /// accumulator, and the im2col rows of a group of images and their gradient.
+    /// sum (worker 0 sums into the gradient itself), and the im2col rows of
+    /// a group of images and their gradient.
     public static func backwardWorkspaceSize(_ g: ConvGeometry, threads: Int) -> Int {
         let rows = g.outHeight * g.outWidth
         return max(1, threads) * (g.patchSize * g.outChannels + 2 * backwardGroup(g) * rows * g.patchSize)
@@ -17,17 +18,18 @@ extension Conv2D {
     /// Gradients of a convolution, from the gradient of its output `dOutput`
     /// (outPixels × outChannels):
     /// - `dInput` (if given) is overwritten with the input's gradient;
-    /// - `dKernel` and `dBias` (if given) get the kernel's and bias's
-    ///   gradients added (HWIO, as the kernel).
+    /// - `dKernel` (if given) is overwritten with the kernel's gradient
+    ///   (HWIO, as the kernel);
+    /// - `dBias` (if given) gets the bias's gradient added.
     ///
     /// With `packedTranspose` (the kernel's transpose packed for Graft's own
     /// GEMM), the input gradient's product runs there.
     ///
     /// Work is split by image, so that the scatter of the input gradient
     /// (col2im) never has two workers on one pixel. Each worker takes a fixed
-    /// range of images, in groups, and sums its own kernel gradient; the sums
-    /// are added in worker order, so the result does not depend on thread
-    /// timing.
+    /// range of images, in groups, and sums its own kernel gradient, worker 0
+    /// in `dKernel` itself; the other sums are added to it in worker order,
+    /// so the result does not depend on thread timing.
     public static func backward(_ g: ConvGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
                                 packedTranspose: PackedKernel? = nil,
                                 dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
@@ -40,13 +42,13 @@ extension Conv2D {
         let workers = max(1, min(threads, g.batch))
         let group = Conv2D.backwardGroup(g)
         let perWorker = k * n + 2 * group * rows * k
-        for w in 0..<workers where dKernel != nil {
-            (workspace + w * perWorker).update(repeating: 0, count: k * n)
-        }
 
-        /// Images `images` (consecutive), with the worker's scratch at `partial`.
-        func backwardImages(_ images: Range<Int>, partial: UnsafeMutablePointer<Float>) {
-            let cols = partial + k * n, dCols = cols + group * rows * k
+        /// Images `images` (consecutive), with the worker's scratch at
+        /// `scratch`; the kernel gradient summed into `sum`, which they
+        /// begin when `first`.
+        func backwardImages(_ images: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+                            sum: UnsafeMutablePointer<Float>, first: Bool) {
+            let cols = scratch + k * n, dCols = cols + group * rows * k
             let m = images.count * rows
             let dY = dOutput + images.lowerBound * rows * n
             var single = g
@@ -67,11 +69,11 @@ extension Conv2D {
                 // up to 8% slower on conv5_x's 512×2048: it takes kernels of
                 // up to 64K weights.
                 if k * n <= 1 << 16 {
-                    gemmTransposedA(m: k, n: n, k: m, a: a, lda: k, b: dY, ldb: n, c: partial, ldc: n,
-                                    accumulate: true)
+                    gemmTransposedA(m: k, n: n, k: m, a: a, lda: k, b: dY, ldb: n, c: sum, ldc: n,
+                                    accumulate: !first)
                 } else {
-                    gemm(m: k, n: n, k: m, a: a, lda: k, transposeA: true, b: dY, ldb: n, c: partial, ldc: n,
-                         accumulate: true)
+                    gemm(m: k, n: n, k: m, a: a, lda: k, transposeA: true, b: dY, ldb: n, c: sum, ldc: n,
+                         accumulate: !first)
                 }
             }
             guard let dInput else { return }
@@ -93,15 +95,17 @@ extension Conv2D {
         }
         let ranges = evenSplit(g.batch, parts: workers, multiple: 1)
         Parallel.forEach(ranges.count, threads: workers) { worker, _ in
-            let range = ranges[worker]
+            let range = ranges[worker], scratch = workspace + worker * perWorker
+            let sum = worker == 0 ? dKernel ?? scratch : scratch
             for start in stride(from: range.lowerBound, to: range.upperBound, by: group) {
-                backwardImages(start..<min(start + group, range.upperBound), partial: workspace + worker * perWorker)
+                backwardImages(start..<min(start + group, range.upperBound), scratch: scratch, sum: sum,
+                               first: start == range.lowerBound)
             }
         }
 
-        if let dKernel {
+        if let dKernel, workers > 1 {
             Parallel.forRanges(k * n, threads: threads) { range, _ in
-                for w in 0..<workers {
+                for w in 1..<workers {
                     let partial = workspace + w * perWorker
                     for i in range { dKernel[i] += partial[i] }
                 }

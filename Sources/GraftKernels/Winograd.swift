@@ -198,7 +198,7 @@ public enum Winograd3x3 {
     }
 
     /// The kernel gradient of the convolution `g`, from its input and its
-    /// output gradient, added into `dKernel` (HWIO): the forward pass's
+    /// output gradient, written to `dKernel` (HWIO): the forward pass's
     /// steps taken back one by one,
     ///
     ///   dM = A dY Aᵀ                  (per block of dY; zero past the edge)

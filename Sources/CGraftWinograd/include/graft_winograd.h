@@ -52,7 +52,7 @@ void graft_winograd_output_gradient(int m, const float *const *gradients, size_t
 void graft_winograd_kernel(int m, const float *taps, size_t tap_stride, size_t k, float *out, int panels,
                            size_t in_channels);
 
-/// dg += Gᵀ dU G for one input channel and all `k` output channels, the
+/// dg = Gᵀ dU G for one input channel and all `k` output channels, the
 /// adjoint of graft_winograd_kernel (row-major U): element ξ at
 /// `du[ξ·tap_stride + ko]`, tap t of the gradient at `dkernel[t·tap_stride + ko]`.
 void graft_winograd_kernel_gradient(int m, const float *du, size_t tap_stride, size_t k, float *dkernel);

@@ -388,7 +388,13 @@ final class TrainingStep {
             let trains = layer.trainable && !layer.weights.isEmpty
             // BatchNormalization's moving statistics (weights 2 and 3) never train.
             let trained = !trains ? 0 : isBatchNorm(layer) ? min(2, layer.weights.count) : layer.weights.count
-            let weightGrads = layer.weights.prefix(trained).map { zeros($0.shape) }
+            // A convolution's backward pass writes its kernel's gradient
+            // whole; the other gradients are summed into zeros.
+            let writesKernelGradient: Bool
+            if case .conv2D = layer.kind { writesKernelGradient = true } else { writesKernelGradient = false }
+            let weightGrads = layer.weights.prefix(trained).enumerated().map { w, weight in
+                writesKernelGradient && w == 0 ? pool.take(weight.shape) : zeros(weight.shape)
+            }
             // A ReLU fused after BatchNormalization or Add hands its gradient
             // on to that layer rather than writing a new one.
             let fusedBackward = layer.kind == .relu && fusedReLU.contains(j)
