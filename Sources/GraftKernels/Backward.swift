@@ -191,8 +191,8 @@ public func maxPool2DBackward(_ g: ConvGeometry, input: UnsafePointer<Float>, dO
 /// ZeroPadding2D: the input's gradient is the middle of the output's.
 public func zeroPad2DBackward(dOutput: UnsafePointer<Float>, batch: Int, height: Int, width: Int, channels: Int,
                               top: Int, left: Int, outHeight: Int, outWidth: Int,
-                              dInput: UnsafeMutablePointer<Float>) {
-    for n in 0..<batch {
+                              dInput: UnsafeMutablePointer<Float>, threads: Int) {
+    Parallel.forEach(batch, threads: threads) { n, _ in
         for y in 0..<height {
             let src = dOutput + ((n * outHeight + y + top) * outWidth + left) * channels
             (dInput + ((n * height + y) * width) * channels).update(from: src, count: width * channels)

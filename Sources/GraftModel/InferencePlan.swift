@@ -138,7 +138,8 @@ final class InferencePlan {
                 }
             case let .zeroPad(h, w, c, p, inBuf, outBuf):
                 zeroPad2D(input: ptr(inBuf), batch: batch, height: h, width: w, channels: c,
-                          top: p.top, bottom: p.bottom, left: p.left, right: p.right, output: ptr(outBuf))
+                          top: p.top, bottom: p.bottom, left: p.left, right: p.right, output: ptr(outBuf),
+                          threads: threads)
             case let .maxPool(g, inBuf, outBuf):
                 var g = g
                 g.batch = batch

@@ -272,21 +272,26 @@ func maxPoolMatchesReference() {
     }
 }
 
-@Test("ZeroPadding2D copies the image into a zero border")
+@Test("ZeroPadding2D copies the image into a zero border, and its backward pass takes the middle back")
 func zeroPadding() {
     var random = TestRandom(5)
     let input = random.tensor([2, 3, 4, 2])
-    let output = Tensor(shape: [2 * 6 * 5 * 2])
+    // The output held other values: every one must be written.
+    let output = random.tensor([2 * 6 * 7 * 2])
     zeroPad2D(input: input.data, batch: 2, height: 3, width: 4, channels: 2,
-              top: 1, bottom: 2, left: 0, right: 1, output: output.data)
+              top: 1, bottom: 2, left: 1, right: 2, output: output.data, threads: 2)
+    let dInput = random.tensor([2, 3, 4, 2])
+    zeroPad2DBackward(dOutput: output.data, batch: 2, height: 3, width: 4, channels: 2, top: 1, left: 1,
+                      outHeight: 6, outWidth: 7, dInput: dInput.data, threads: 2)
+    #expect(dInput.array == input.array)
     for n in 0..<2 {
         for y in 0..<6 {
-            for x in 0..<5 {
+            for x in 0..<7 {
                 for c in 0..<2 {
-                    let (sy, sx) = (y - 1, x)
-                    let inside = sy >= 0 && sy < 3 && sx < 4
+                    let (sy, sx) = (y - 1, x - 1)
+                    let inside = sy >= 0 && sy < 3 && sx >= 0 && sx < 4
                     let expected = inside ? input.data[((n * 3 + sy) * 4 + sx) * 2 + c] : 0
-                    #expect(output.data[((n * 6 + y) * 5 + x) * 2 + c] == expected)
+                    #expect(output.data[((n * 6 + y) * 7 + x) * 2 + c] == expected)
                 }
             }
         }

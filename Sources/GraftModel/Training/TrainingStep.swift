@@ -188,7 +188,7 @@ final class TrainingStep {
             }
         case let .zeroPadding2D(top, bottom, left, right):
             zeroPad2D(input: x.data, batch: batch, height: inShape[0], width: inShape[1], channels: inShape[2],
-                      top: top, bottom: bottom, left: left, right: right, output: out.data)
+                      top: top, bottom: bottom, left: left, right: right, output: out.data, threads: threads)
         case .maxPooling2D:
             maxPool2D(layer.windowGeometry(input: inShape, batch: batch), input: x.data, output: out.data,
                       threads: threads)
@@ -465,7 +465,7 @@ final class TrainingStep {
                         let out = layer.outputShape
                         zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
                                           channels: inShape[2], top: top, left: left, outHeight: out[0],
-                                          outWidth: out[1], dInput: dX.data)
+                                          outWidth: out[1], dInput: dX.data, threads: threads)
                     }
                 case .maxPooling2D:
                     if let dX {
