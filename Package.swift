@@ -21,6 +21,7 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 //   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
+//   (GraftModel)       CGraftOptimizer   the optimizers' updates
 
 let package = Package(
     name: "Graft",
@@ -55,6 +56,10 @@ let package = Package(
         .target(name: "CGraftWinograd", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
         // The worker threads of Graft's parallel loops.
         .target(name: "CGraftPool", cSettings: [.unsafeFlags(["-O2"])]),
+        // The optimizers' updates, as wide as the CPU runs them; each
+        // operation rounded on its own, as Keras's are.
+        .target(name: "CGraftOptimizer",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wno-psabi"])]),
         .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
@@ -62,7 +67,7 @@ let package = Package(
         // the PNG decoding runs in this small C target.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
         .target(name: "GraftData", dependencies: ["GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim"]),
-        .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO", "GraftData"]),
+        .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer"]),
         .target(
             name: "GraftC",
             dependencies: ["GraftModel", "GraftData", "CGraftABI"],

@@ -1,3 +1,4 @@
+import CGraftOptimizer
 import Glibc
 import GraftKernels
 
@@ -109,29 +110,8 @@ public final class Optimizer {
             let step = Float(iterations)
             let alpha = lr * (1 - pow(Float(beta2), step)).squareRoot() / (1 - pow(Float(beta1), step))
             let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
-            // Sixteen at a time (each operation rounds as the scalar one
-            // does, so the result is the same), then the tail.
-            typealias V = SIMD16<Float>
-            var i = range.lowerBound
-            while i + V.scalarCount <= range.upperBound {
-                let at = i * MemoryLayout<Float>.stride
-                let gi = UnsafeRawPointer(g).loadUnaligned(fromByteOffset: at, as: V.self)
-                var mi = UnsafeRawPointer(m).loadUnaligned(fromByteOffset: at, as: V.self)
-                var vi = UnsafeRawPointer(v).loadUnaligned(fromByteOffset: at, as: V.self)
-                let wi = UnsafeRawPointer(w).loadUnaligned(fromByteOffset: at, as: V.self)
-                mi += (gi - mi) * keep1
-                vi += (gi * gi - vi) * keep2
-                UnsafeMutableRawPointer(m).storeBytes(of: mi, toByteOffset: at, as: V.self)
-                UnsafeMutableRawPointer(v).storeBytes(of: vi, toByteOffset: at, as: V.self)
-                UnsafeMutableRawPointer(w).storeBytes(of: wi - (mi * alpha) / (vi.squareRoot() + epsilon),
-                                                      toByteOffset: at, as: V.self)
-                i += V.scalarCount
-            }
-            for i in i..<range.upperBound {
-                m[i] += (g[i] - m[i]) * keep1
-                v[i] += (g[i] * g[i] - v[i]) * keep2
-                w[i] -= (m[i] * alpha) / (v[i].squareRoot() + epsilon)
-            }
+            let at = range.lowerBound
+            graft_adam_update(range.count, w + at, g + at, m + at, v + at, keep1, keep2, alpha, epsilon)
         }
     }
 }

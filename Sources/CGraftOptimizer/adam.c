@@ -1,0 +1,24 @@
+#include "graft_optimizer.h"
+
+#include <math.h>
+
+// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time.
+// Adam's square root and division ran at 4 lanes in Swift's baseline vectors
+// (the whole-base step's 23.5 M weights in 15.6 ms on two threads, against
+// 11.4 ms at 16 lanes): the pass is bound by memory only when it is wide.
+#if defined(__x86_64__)
+#define DISPATCHED __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DISPATCHED
+#endif
+
+DISPATCHED void graft_adam_update(size_t count, float *restrict w, const float *restrict g, float *restrict m,
+                                  float *restrict v, float keep1, float keep2, float alpha, float epsilon) {
+    for (size_t i = 0; i < count; i++) {
+        float mi = m[i] + (g[i] - m[i]) * keep1;
+        float vi = v[i] + (g[i] * g[i] - v[i]) * keep2;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= (mi * alpha) / (sqrtf(vi) + epsilon);
+    }
+}
