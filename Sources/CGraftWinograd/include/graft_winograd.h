@@ -1,9 +1,8 @@
 // The per-block transforms of Winograd's minimal filtering F(m×m, 3x3) for
-// the two tilings Graft runs (m = 2 or 4), eight channels at a time. Each
-// function is compiled for AVX2 and for baseline x86-64 (or the target's
-// own baseline) and picks one when the program starts, so that the vectors
-// are 8 lanes wide where the CPU allows it. Stateless and thread-safe; no
-// pointer may alias another.
+// the two tilings Graft runs (m = 2 or 4), sixteen channels at a time
+// where the CPU has AVX-512 and the channels come in sixteens, else eight
+// (AVX2, or the baseline x86-64 or the target's own). Stateless and
+// thread-safe; no pointer may alias another.
 //
 //   F(2x2, 3x3): Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]]
 //                G  = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]]
