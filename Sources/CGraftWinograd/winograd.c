@@ -47,14 +47,18 @@ typedef float v16 __attribute__((vector_size(64)));
 #define WIDE 0
 #endif
 
+#if WIDE
+static int avx512; // set once, when the library loads
+
+__attribute__((constructor)) static void detect_avx512(void) {
+    __builtin_cpu_init();
+    avx512 = __builtin_cpu_supports("avx512f");
+}
+#endif
+
 /// Whether `channels` run 16 lanes wide here.
 static int wide(size_t channels) {
 #if WIDE
-    static int avx512 = -1;
-    if (avx512 < 0) {
-        __builtin_cpu_init();
-        avx512 = __builtin_cpu_supports("avx512f");
-    }
     return avx512 && channels % 16 == 0;
 #else
     (void)channels;
