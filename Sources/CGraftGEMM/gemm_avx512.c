@@ -160,8 +160,9 @@ AVX512 void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k
 
 /// Stores one row of a 32-column tile, y0 and y1, after the epilogue: the
 /// bias (bias0, bias1: zeros without one), the residual row (or NULL), ReLU.
+/// With `stream`, an aligned row goes straight to memory (see graft_gemm).
 AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0, __m512 bias1,
-                                    const float *residual, int relu) {
+                                    const float *residual, int relu, int stream) {
     y0 = _mm512_add_ps(y0, bias0);
     y1 = _mm512_add_ps(y1, bias1);
     if (residual) {
@@ -171,6 +172,11 @@ AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0
     if (relu) {
         y0 = _mm512_max_ps(y0, _mm512_setzero_ps());
         y1 = _mm512_max_ps(y1, _mm512_setzero_ps());
+    }
+    if (stream && ((size_t)c & 63) == 0) {
+        _mm512_stream_ps(c, y0);
+        _mm512_stream_ps(c + 16, y1);
+        return;
     }
     _mm512_storeu_ps(c, y0);
     _mm512_storeu_ps(c + 16, y1);
@@ -182,7 +188,8 @@ AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0
 /// or rows at stride lda.
 AVX512 static inline __attribute__((always_inline)) void tile(const int packed, size_t k, const float *a, size_t lda,
                                                               const float *panel, float *c, size_t ldc,
-                                                              const float *bias, const float *residual, int relu) {
+                                                              const float *bias, const float *residual, int relu,
+                                                              int stream) {
     __m512 acc0[ROWS], acc1[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
@@ -203,7 +210,7 @@ AVX512 static inline __attribute__((always_inline)) void tile(const int packed, 
     __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
-        store_row(c + r * ldc, acc0[r], acc1[r], bias0, bias1, residual ? residual + r * ldc : NULL, relu);
+        store_row(c + r * ldc, acc0[r], acc1[r], bias0, bias1, residual ? residual + r * ldc : NULL, relu, stream);
     }
 }
 
@@ -227,7 +234,8 @@ AVX512 static void pack_rows(const float *a, size_t lda, size_t k, float *out) {
 }
 
 AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
-                       float *c, size_t ldc, const float *bias, const float *residual, int relu) {
+                       float *c, size_t ldc, const float *bias, const float *residual, int relu,
+                       int stream) {
     // Rows of A per block: as many as keep the block within about 256 KiB
     // (L2 holds it and the panel at once), a multiple of ROWS.
     size_t block = (256 * 1024 / sizeof(float)) / (k ? k : 1);
@@ -251,9 +259,9 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
                 float *tile_c = c + at * ldc + col;
                 const float *tile_residual = residual ? residual + at * ldc + col : NULL;
                 if (rows_packed) {
-                    tile(1, k, rows_packed + r * k, 0, panel, tile_c, ldc, tile_bias, tile_residual, relu);
+                    tile(1, k, rows_packed + r * k, 0, panel, tile_c, ldc, tile_bias, tile_residual, relu, stream);
                 } else {
-                    tile(0, k, a + at * lda, lda, panel, tile_c, ldc, tile_bias, tile_residual, relu);
+                    tile(0, k, a + at * lda, lda, panel, tile_c, ldc, tile_bias, tile_residual, relu, stream);
                 }
             }
             for (; r < rows; r++) {
@@ -269,10 +277,13 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
                 store_row(c + at * ldc + col, acc0, acc1,
                           tile_bias ? _mm512_loadu_ps(tile_bias) : _mm512_setzero_ps(),
                           tile_bias ? _mm512_loadu_ps(tile_bias + 16) : _mm512_setzero_ps(),
-                          residual ? residual + at * ldc + col : NULL, relu);
+                          residual ? residual + at * ldc + col : NULL, relu, stream);
             }
         }
     }
+    // Streamed stores are weakly ordered: drain them before another thread
+    // can be told that C is ready.
+    if (stream) _mm_sfence();
 }
 
 // Aᵀ·B for the kernel gradients: the same 12x32 tiles, A's ROWS values of
@@ -399,7 +410,7 @@ AVX512BF16 static void convert_rows(size_t rows, size_t k, const float *a, size_
 /// panel, with the epilogue.
 AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned int *a, size_t stride,
                                         const unsigned int *panel, float *c, size_t ldc, const float *bias,
-                                        const float *residual, int relu) {
+                                        const float *residual, int relu, int stream) {
     __m512 acc0[ROWS], acc1[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
@@ -421,13 +432,15 @@ AVX512BF16 static inline void tile_bf16(int count, size_t pairs, const unsigned 
     // Constant indices keep the accumulators in registers.
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
-        if (r < count) store_row(c + r * ldc, acc0[r], acc1[r], bias0, bias1, residual ? residual + r * ldc : NULL, relu);
+        if (r < count) {
+            store_row(c + r * ldc, acc0[r], acc1[r], bias0, bias1, residual ? residual + r * ldc : NULL, relu, stream);
+        }
     }
 }
 
 AVX512BF16 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda,
                                const unsigned int *packed, float *c, size_t ldc, const float *bias,
-                               const float *residual, int relu) {
+                               const float *residual, int relu, int stream) {
     size_t pairs = (k + 1) / 2;
     // Rows per block as in graft_gemm (their bfloat16 copy is half the size),
     // rounded up to whole tiles: the rows past m are zeros, computed and dropped.
@@ -452,9 +465,10 @@ AVX512BF16 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, siz
                 size_t at = row0 + r;
                 int count = rows - r < ROWS ? (int)(rows - r) : ROWS;
                 tile_bf16(count, pairs, rows_bf16 + r * stride, stride, panel, c + at * ldc + col, ldc,
-                          bias ? bias + col : NULL, residual ? residual + at * ldc + col : NULL, relu);
+                          bias ? bias + col : NULL, residual ? residual + at * ldc + col : NULL, relu, stream);
             }
         }
     }
+    if (stream) _mm_sfence();
     return 0;
 }

@@ -87,6 +87,7 @@ public enum Conv2D {
         Parallel.configureBLAS()
         let plan = TilePlan(g, threads: threads, tileBudget: tileBudget)
         let m = g.outPixels, k = g.patchSize, n = g.outChannels
+        let streamed = PackedKernel.streams(outputFloats: m * n)
 
         if plan.splitsChannels {
             // Few pixels: one im2col of everything, then the channels in parallel.
@@ -104,7 +105,7 @@ public enum Conv2D {
                     var block = epilogue
                     block.residual = epilogue.residual.map { $0 + cols.lowerBound }
                     packed.multiply(rows: m, a: a, lda: k, c: output + cols.lowerBound, ldc: n, columns: cols,
-                                    epilogue: block)
+                                    epilogue: block, streamed: streamed)
                 }
                 return
             }
@@ -133,7 +134,8 @@ public enum Conv2D {
             if let packed {
                 var tile = epilogue
                 tile.residual = epilogue.residual.map { $0 + rows.lowerBound * n }
-                packed.multiply(rows: rows.count, a: a, lda: k, c: output + rows.lowerBound * n, ldc: n, epilogue: tile)
+                packed.multiply(rows: rows.count, a: a, lda: k, c: output + rows.lowerBound * n, ldc: n, epilogue: tile,
+                                streamed: streamed)
                 return
             }
             gemm(m: rows.count, n: n, k: k, a: a, lda: k, b: kernel!, ldb: n,

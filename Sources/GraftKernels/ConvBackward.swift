@@ -81,7 +81,9 @@ extension Conv2D {
             // else into im2col rows that col2im then adds up.
             let product = g.isPointwise ? dInput + images.lowerBound * imageFloats : dCols
             if let packedTranspose {
-                packedTranspose.multiply(rows: m, a: dY, lda: n, c: product, ldc: k)
+                // A pointwise convolution's input gradient is written whole.
+                packedTranspose.multiply(rows: m, a: dY, lda: n, c: product, ldc: k,
+                                         streamed: g.isPointwise && PackedKernel.streams(outputFloats: g.batch * imageFloats))
             } else {
                 gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: product, ldc: k)
             }

@@ -156,6 +156,32 @@ func packingLayout(transposed: Bool) throws {
     #expect(c.array == b)
 }
 
+@Test("a streamed product is the stored one, bit for bit, aligned or not",
+      .enabled(if: PackedKernel.isAvailable()), arguments: Precision.allCases)
+func streamedProductMatchesStored(precision: Precision) throws {
+    guard PackedKernel.isAvailable(precision) else { return }
+    var random = TestRandom(61)
+    // 29 rows: two 12-row tiles and 5 single rows. C's rows 80 floats apart
+    // start on 64 bytes at offset 0 (streamed) and not at offset 1 (stored).
+    let (m, k, n, ldc) = (29, 40, 64, 80)
+    let a = random.tensor([m * k]), b = random.tensor([k * n]), bias = random.tensor([n])
+    let residual = random.tensor([m * ldc + 1])
+    let packed = try #require(PackedKernel.pack(b.data, rows: k, columns: n, precision: precision))
+    for offset in [0, 1] {
+        var results: [[Float]] = []
+        for streamed in [false, true] {
+            let c = Tensor(shape: [m * ldc + 1])
+            packed.multiply(rows: m, a: a.data, lda: k, c: c.data + offset, ldc: ldc,
+                            epilogue: Epilogue(bias: bias.data, residual: residual.data + offset, relu: true),
+                            streamed: streamed)
+            results.append(c.array)
+        }
+        let identical = results[0] == results[1]
+        #expect(identical, "C at offset \(offset)")
+        #expect(results[1].contains { $0 > 0 })
+    }
+}
+
 @Test("the transpose moves every value, in 16x16 blocks and at the edges", .enabled(if: PackedKernel.isAvailable()))
 func transposeMovesEveryValue() {
     var random = TestRandom(71)

@@ -30,8 +30,12 @@ void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_
 /// Where rows of A are a multiple of 4 KiB apart, they are packed in a
 /// buffer the calling thread keeps from call to call (about 256 KiB, or
 /// 12·k floats if more) and frees when it ends.
+/// With `stream` nonzero, C's 64-byte aligned rows are written with
+/// non-temporal stores, straight to memory: for a C too large to be read
+/// back from cache, this saves reading each of its lines in before it is
+/// written. C is complete when the call returns.
 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
-                float *c, size_t ldc, const float *bias, const float *residual, int relu);
+                float *c, size_t ldc, const float *bias, const float *residual, int relu, int stream);
 
 /// B = Aᵀ: A is rows×columns (stride lda), B columns×rows (stride ldb). On
 /// any CPU: in 16x16 register blocks where AVX-512 runs, element by element
@@ -65,7 +69,7 @@ void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, 
 /// thread's buffer (as graft_gemm's). Returns 0, or -1 if out of memory (C
 /// is then unspecified).
 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda, const unsigned int *packed,
-                    float *c, size_t ldc, const float *bias, const float *residual, int relu);
+                    float *c, size_t ldc, const float *bias, const float *residual, int relu, int stream);
 
 #ifdef __cplusplus
 }
