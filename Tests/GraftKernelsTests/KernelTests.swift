@@ -560,8 +560,7 @@ func convolutionInputGradientMatchesReference(_ shape: (Int, Int, Int, Int, Int,
     (2, 9, 6, 56, 32, 2, 16 * 88 * 9),
     (1, 4, 4, 40, 64, 1, Conv2D.defaultTileBudget),
     // im2col rows of one image per group (Conv2D.backwardGroup): worker 0
-    // sums two groups, on Graft's Aᵀ·B kernel (288 × 32 weights) and on
-    // OpenBLAS (576 × 128).
+    // sums two groups (288 × 32 and 576 × 128 weights).
     (3, 64, 64, 32, 32, 2, Conv2D.defaultTileBudget),
     (3, 44, 44, 64, 128, 2, Conv2D.defaultTileBudget),
 ], WinogradTile.allCases)
@@ -590,6 +589,30 @@ func convolutionKernelGradientMatchesReference(_ shape: (Int, Int, Int, Int, Int
     withExtendedLifetime((input, kernel, dOutput, scratch, workspace, dU)) {}
     #expect(worstRelativeError(winograd.data, expected, magnitudes) <= winogradTolerance(tile, pixels))
     #expect(workspace.isIntact, "the workspace overflowed")
+}
+
+@Test("a pointwise convolution's gradients, one image per group, match the reference loops")
+func pointwiseBackwardInGroupsMatchesReference() {
+    var random = TestRandom(37)
+    // 16x16 images of 64 channels to 256: their rows and dY's, 320 KiB an
+    // image, make groups of one (Conv2D.backwardGroup), so each of the two
+    // workers sums two groups.
+    let g = ConvGeometry(batch: 4, inHeight: 16, inWidth: 16, inChannels: 64, kernelHeight: 1, kernelWidth: 1,
+                         outChannels: 256)
+    let input = random.tensor([g.batch, g.inHeight, g.inWidth, g.inChannels])
+    let kernel = random.tensor([1, 1, g.inChannels, g.outChannels])
+    let dOutput = random.tensor([g.outPixels, g.outChannels])
+    // Both gradients are overwritten, whatever they held.
+    let dKernel = random.tensor([1, 1, g.inChannels, g.outChannels]), dInput = random.tensor(input.shape)
+    let transpose = PackedKernel.pack(kernel.data, rows: g.outChannels, columns: g.inChannels, transposed: true)
+    let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: 2)])
+    Conv2D.backward(g, input: input.data, kernel: kernel.data, packedTranspose: transpose, dOutput: dOutput.data,
+                    dInput: dInput.data, dKernel: dKernel.data, dBias: nil, workspace: scratch.data, threads: 2)
+    withExtendedLifetime(scratch) {}
+    let (expected, magnitudes) = referenceConvKernelGradient(g, input: input, dOutput: dOutput)
+    #expect(worstRelativeError(dKernel.data, expected, magnitudes) <= dotProductTolerance(g.outPixels))
+    let gradient = referenceConvInputGradient(g, kernel: kernel, dOutput: dOutput)
+    #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= dotProductTolerance(g.outChannels))
 }
 
 @Test("an Add that applies the BatchNormalization before it equals the two passes", arguments: [false, true])
