@@ -91,7 +91,8 @@ AVX512 static inline void transpose16(__m512 r[16]) {
 /// graft_gemm_pack of a transposed B: each panel's 32 columns are 32 rows
 /// of `b`, read 16 rows by 16 values and transposed in registers (reading
 /// them one value per row at a time measured 3–5x slower on ResNet's kernels).
-AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t n, float *packed) {
+AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t n, const float *scale,
+                                   float *packed) {
     for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
         float *panel = packed + p * k * GRAFT_GEMM_PANEL;
         for (size_t half = 0; half < GRAFT_GEMM_PANEL; half += 16) {
@@ -101,10 +102,16 @@ AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t 
                 __m512 block[16];
                 for (int j = 0; j < 16; j++) block[j] = _mm512_loadu_ps(rows + j * ldb + r);
                 transpose16(block);
-                for (int q = 0; q < 16; q++) _mm512_storeu_ps(panel + (r + q) * GRAFT_GEMM_PANEL + half, block[q]);
+                for (int q = 0; q < 16; q++) {
+                    __m512 row = scale ? _mm512_mul_ps(block[q], _mm512_set1_ps(scale[r + q])) : block[q];
+                    _mm512_storeu_ps(panel + (r + q) * GRAFT_GEMM_PANEL + half, row);
+                }
             }
             for (; r < k; r++) {
-                for (int j = 0; j < 16; j++) panel[r * GRAFT_GEMM_PANEL + half + j] = rows[j * ldb + r];
+                for (int j = 0; j < 16; j++) {
+                    float x = rows[j * ldb + r];
+                    panel[r * GRAFT_GEMM_PANEL + half + j] = scale ? x * scale[r] : x;
+                }
             }
         }
     }
@@ -142,18 +149,20 @@ void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, fl
 }
 
 // Only called where graft_gemm_available() (the panels serve that GEMM alone).
-AVX512 void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, float *packed) {
+AVX512 void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, const float *scale,
+                            float *packed) {
     if (transposed) {
-        pack_transposed(b, ldb, k, n, packed);
+        pack_transposed(b, ldb, k, n, scale, packed);
         return;
     }
     // Row by row of B, each row's 32-column pieces to their panels.
     for (size_t r = 0; r < k; r++) {
         const float *row = b + r * ldb;
+        __m512 factor = _mm512_set1_ps(scale ? scale[r] : 1);
         for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
             float *target = packed + (p * k + r) * GRAFT_GEMM_PANEL;
-            _mm512_storeu_ps(target, _mm512_loadu_ps(row + p * GRAFT_GEMM_PANEL));
-            _mm512_storeu_ps(target + 16, _mm512_loadu_ps(row + p * GRAFT_GEMM_PANEL + 16));
+            _mm512_storeu_ps(target, _mm512_mul_ps(_mm512_loadu_ps(row + p * GRAFT_GEMM_PANEL), factor));
+            _mm512_storeu_ps(target + 16, _mm512_mul_ps(_mm512_loadu_ps(row + p * GRAFT_GEMM_PANEL + 16), factor));
         }
     }
 }
@@ -373,15 +382,16 @@ static inline unsigned short to_bf16(float x) {
     return (unsigned short)(bits >> 16);
 }
 
-void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, size_t n, unsigned int *packed) {
+void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, size_t n, const float *scale,
+                          unsigned int *packed) {
     size_t pairs = (k + 1) / 2;
     for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
         unsigned int *panel = packed + p * pairs * GRAFT_GEMM_PANEL;
         for (size_t i = 0; i < pairs; i++) {
             for (size_t j = 0; j < GRAFT_GEMM_PANEL; j++) {
                 size_t col = p * GRAFT_GEMM_PANEL + j, r0 = 2 * i, r1 = 2 * i + 1;
-                float lo = transposed ? b[col * ldb + r0] : b[r0 * ldb + col];
-                float hi = r1 < k ? (transposed ? b[col * ldb + r1] : b[r1 * ldb + col]) : 0;
+                float lo = (transposed ? b[col * ldb + r0] : b[r0 * ldb + col]) * (scale ? scale[r0] : 1);
+                float hi = r1 < k ? (transposed ? b[col * ldb + r1] : b[r1 * ldb + col]) * (scale ? scale[r1] : 1) : 0;
                 panel[i * GRAFT_GEMM_PANEL + j] = (unsigned int)to_bf16(lo) | (unsigned int)to_bf16(hi) << 16;
             }
         }

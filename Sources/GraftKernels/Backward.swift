@@ -48,6 +48,7 @@ extension BatchNormAffine {
                          threads: Int = 1) {
         let c = scale.count
         let sums = dGamma != nil && dBeta != nil
+        guard dInput != nil || sums else { return }
         let grain = max(1, (1 << 14) / max(c, 1))
         let parts = Parallel.ranges(pixels, threads: threads, grain: grain).count
         // Per range: Σ dY, then Σ dY·(x − mean).

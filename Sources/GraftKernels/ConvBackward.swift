@@ -37,6 +37,14 @@ extension Conv2D {
     /// With `packedTranspose` (the kernel's transpose packed for Graft's own
     /// GEMM), the input gradient's product runs there.
     ///
+    /// With `outputScale` (outChannels floats), the gradients are those of
+    /// dOutput with output channel c scaled by outputScale[c] (as a
+    /// BatchNormalization after the convolution hands its gradient back,
+    /// dY·scale) without that product ever being written: the kernel and
+    /// bias gradients are scaled at the end, and the input gradient
+    /// multiplies by the kernel with its output channels scaled alike
+    /// (`packedTranspose` must then be packed with `rowScale: outputScale`).
+    ///
     /// Work is split by image, so that the scatter of the input gradient
     /// (col2im) never has two workers on one pixel. Each worker takes a fixed
     /// range of images, in groups, and sums its own kernel gradient, worker 0
@@ -46,6 +54,7 @@ extension Conv2D {
                                 packedTranspose: PackedKernel? = nil,
                                 dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
                                 dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+                                outputScale: UnsafePointer<Float>? = nil,
                                 workspace: UnsafeMutablePointer<Float>, threads: Int) {
         Parallel.configureBLAS()
         let k = g.patchSize, n = g.outChannels
@@ -54,6 +63,18 @@ extension Conv2D {
         let workers = max(1, min(threads, g.batch))
         let group = Conv2D.backwardGroup(g)
         let perWorker = backwardWorkerFloats(g)
+        // The input gradient's B where OpenBLAS multiplies: the kernel, or
+        // a copy with its output channels scaled.
+        var scaledKernel: UnsafeMutablePointer<Float>?
+        if let outputScale, dInput != nil, packedTranspose == nil {
+            let copy = allocateFloats(k * n)
+            for r in 0..<k {
+                for c in 0..<n { copy[r * n + c] = kernel[r * n + c] * outputScale[c] }
+            }
+            scaledKernel = copy
+        }
+        defer { scaledKernel?.deallocate() }
+        let transposeB = UnsafePointer(scaledKernel) ?? kernel
 
         /// Images `images` (consecutive), with the worker's scratch at
         /// `scratch`; the kernel gradient summed into `sum`, which they
@@ -91,7 +112,7 @@ extension Conv2D {
                 packedTranspose.multiply(rows: m, a: dY, lda: n, c: product, ldc: k,
                                          streamed: g.isPointwise && PackedKernel.streams(outputFloats: g.batch * imageFloats))
             } else {
-                gemm(m: m, n: k, k: n, a: dY, lda: n, b: kernel, ldb: n, transposeB: true, c: product, ldc: k)
+                gemm(m: m, n: k, k: n, a: dY, lda: n, b: transposeB, ldb: n, transposeB: true, c: product, ldc: k)
             }
             if !g.isPointwise {
                 for (i, image) in images.enumerated() {
@@ -111,27 +132,38 @@ extension Conv2D {
             }
         }
 
-        if let dKernel, workers > 1 {
-            Parallel.forRanges(k * n, threads: threads) { range, _ in
-                for w in 1..<workers {
-                    let partial = workspace + w * perWorker
-                    for i in range { dKernel[i] += partial[i] }
+        if let dKernel, workers > 1 || outputScale != nil {
+            // The other workers' sums added in, and the columns scaled, a
+            // row of the kernel gradient at a time.
+            Parallel.forRanges(k, threads: threads) { kernelRows, _ in
+                for r in kernelRows {
+                    let row = dKernel + r * n
+                    for w in 1..<workers {
+                        let partial = workspace + w * perWorker + r * n
+                        for c in 0..<n { row[c] += partial[c] }
+                    }
+                    if let outputScale {
+                        for c in 0..<n { row[c] *= outputScale[c] }
+                    }
                 }
             }
         }
         if let dBias {
-            biasGradient(dOutput: dOutput, pixels: g.batch * rows, channels: n, dBias: dBias, threads: threads)
+            biasGradient(dOutput: dOutput, pixels: g.batch * rows, channels: n, dBias: dBias, scale: outputScale,
+                         threads: threads)
         }
     }
 
-    /// Adds the bias gradient, dY summed over every pixel, into `dBias`.
+    /// Adds the bias gradient, dY summed over every pixel (times `scale`,
+    /// per channel, if given), into `dBias`.
     /// Each thread sums its own range of pixels, reading dY in order, 16
     /// channels at a time, into a row of partial sums that stays in L1; the
     /// rows are then added in thread order, so the result does not depend
     /// on timing. (Splitting the channels instead had each thread read a
     /// strided part of every row: 5–10x slower.)
     public static func biasGradient(dOutput: UnsafePointer<Float>, pixels: Int, channels n: Int,
-                                    dBias: UnsafeMutablePointer<Float>, threads: Int) {
+                                    dBias: UnsafeMutablePointer<Float>, scale: UnsafePointer<Float>? = nil,
+                                    threads: Int) {
         typealias V = SIMD16<Float>
         let parts = evenSplit(pixels, parts: threads, multiple: 1)
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: parts.count * n)
@@ -152,8 +184,10 @@ extension Conv2D {
                 for c in c..<n { partial[part * n + c] += dOutput[p * n + c] }
             }
         }
-        for part in 0..<parts.count {
-            for c in 0..<n { dBias[c] += partial[part * n + c] }
+        for c in 0..<n {
+            var sum: Float = 0
+            for part in 0..<parts.count { sum += partial[part * n + c] }
+            dBias[c] += scale.map { sum * $0[c] } ?? sum
         }
     }
 

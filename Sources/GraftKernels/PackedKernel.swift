@@ -68,10 +68,11 @@ public struct PackedKernel {
     /// The same into `storage` from float `offset` on (`storageSize`
     /// floats), which the result keeps alive; the caller checks `applies`.
     /// With `threads`, the panels are split among them (training packs its
-    /// changing kernels at every step).
+    /// changing kernels at every step). With `rowScale` (`rows` floats),
+    /// row r of the packed matrix is the matrix's row r times rowScale[r].
     public static func pack(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
                             precision: Precision = .float32, into storage: Tensor, at offset: Int,
-                            threads: Int = 1) -> PackedKernel {
+                            threads: Int = 1, rowScale: UnsafePointer<Float>? = nil) -> PackedKernel {
         precondition(applies(rows: rows, columns: columns, precision: precision)
                      && offset + storageSize(rows: rows, columns: columns, precision: precision) <= storage.count)
         let ldb = transposed ? rows : columns
@@ -86,10 +87,10 @@ public struct PackedKernel {
             let target = storage.data + offset + panels.lowerBound * panelFloats
             switch precision {
             case .float32:
-                graft_gemm_pack(source, ldb, transposed ? 1 : 0, rows, width, target)
+                graft_gemm_pack(source, ldb, transposed ? 1 : 0, rows, width, rowScale, target)
             case .bfloat16:
                 UnsafeMutableRawPointer(target).withMemoryRebound(to: UInt32.self, capacity: 1) {
-                    graft_gemm_pack_bf16(source, ldb, transposed ? 1 : 0, rows, width, $0)
+                    graft_gemm_pack_bf16(source, ldb, transposed ? 1 : 0, rows, width, rowScale, $0)
                 }
             }
         }

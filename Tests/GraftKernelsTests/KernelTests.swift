@@ -615,6 +615,47 @@ func pointwiseBackwardInGroupsMatchesReference() {
     #expect(worstRelativeError(dInput.data, gradient.values, gradient.magnitudes) <= dotProductTolerance(g.outChannels))
 }
 
+@Test("a convolution's gradients for dY scaled per channel (outputScale) are those of the scaled dY",
+      arguments: [(false, false), (false, true), (true, false), (true, true)])
+func outputScaleMatchesScaledGradient(strided: Bool, packed: Bool) throws {
+    var random = TestRandom(41)
+    // A pointwise convolution, and ResNet's strided 1x1 shortcut (im2col);
+    // 32 input channels, a whole panel of the packed transpose.
+    let stride = strided ? 2 : 1
+    let g = ConvGeometry(batch: 3, inHeight: 9, inWidth: 7, inChannels: 32, kernelHeight: 1, kernelWidth: 1,
+                         outChannels: 64, strideH: stride, strideW: stride)
+    let input = random.tensor([g.batch, g.inHeight, g.inWidth, g.inChannels])
+    let kernel = random.tensor([1, 1, g.inChannels, g.outChannels])
+    let dOutput = random.tensor([g.outPixels, g.outChannels]), scale = random.tensor([g.outChannels])
+    let scaled = Tensor(shape: dOutput.shape)
+    for i in 0..<dOutput.count { scaled.data[i] = dOutput.data[i] * scale.data[i % g.outChannels] }
+    /// dInput, dKernel and dBias from `dY`, with or without `outputScale`.
+    func gradients(_ dY: Tensor, outputScale: UnsafePointer<Float>?) throws -> [[Float]] {
+        let dInput = Tensor(shape: input.shape), dKernel = Tensor(shape: kernel.shape), dBias = Tensor(shape: [g.outChannels])
+        let transpose = packed ? try #require(PackedKernel.pack(kernel.data, rows: g.outChannels, columns: g.patchSize,
+                                                                transposed: true, into: Tensor(shape: [kernel.count]),
+                                                                at: 0, rowScale: outputScale)) : nil
+        let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: 2)])
+        Conv2D.backward(g, input: input.data, kernel: kernel.data, packedTranspose: transpose, dOutput: dY.data,
+                        dInput: dInput.data, dKernel: dKernel.data, dBias: dBias.data, outputScale: outputScale,
+                        workspace: scratch.data, threads: 2)
+        withExtendedLifetime(scratch) {}
+        return [dInput.array, dKernel.array, dBias.array]
+    }
+    if packed && !PackedKernel.isAvailable() { return }
+    let expected = try gradients(scaled, outputScale: nil), folded = try gradients(dOutput, outputScale: scale.data)
+    #expect(expected.allSatisfy { $0.contains { $0 != 0 } })
+    // Each sum's terms differ only in where the scale multiplies, (dY·s)·x
+    // against (dY·x)·s: a rounding or two apart, relative to the larger of
+    // the value and 1.
+    for (gradient, (name, terms)) in [("dInput", g.outChannels), ("dKernel", g.outPixels),
+                                      ("dBias", g.outPixels)].enumerated() {
+        let worst = zip(expected[gradient], folded[gradient])
+            .map { abs(Double($0) - Double($1)) / max(1, abs(Double($0))) }.max() ?? 0
+        #expect(worst <= 4 * dotProductTolerance(terms), "\(name): \(worst)")
+    }
+}
+
 @Test("an Add that applies the BatchNormalization before it equals the two passes", arguments: [false, true])
 func addNormalizedMatchesTwoPasses(relu: Bool) {
     var random = TestRandom(67)

@@ -20,9 +20,11 @@ extern "C" {
 int graft_gemm_available(void);
 
 /// Packs B (k×n, n a multiple of GRAFT_GEMM_PANEL) into panels of 32
-/// columns, k rows each: packed[(p·k + r)·32 + j] = B[r][p·32 + j].
+/// columns, k rows each: packed[(p·k + r)·32 + j] = B[r][p·32 + j], times
+/// scale[r] when `scale` (k floats) is not NULL.
 /// B[r][c] is b[r·ldb + c], or b[c·ldb + r] when `transposed`.
-void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, float *packed);
+void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, const float *scale,
+                     float *packed);
 
 /// C = A·B (+ bias) (+ residual), then max(·, 0) when `relu`: A is m×k
 /// with rows at stride lda; B is packed by graft_gemm_pack; C and residual
@@ -56,11 +58,11 @@ int graft_gemm_bf16_available(void);
 /// Words of the bfloat16 packing of a k×n B.
 size_t graft_gemm_bf16_packed_words(size_t k, size_t n);
 
-/// Packs B as graft_gemm_pack does, in bfloat16 (rounded to nearest even)
-/// and in pairs of rows: word (p·⌈k/2⌉ + i)·32 + j of `packed` holds
+/// Packs B (times `scale`) as graft_gemm_pack does, in bfloat16 (rounded
+/// to nearest even) and in pairs of rows: word (p·⌈k/2⌉ + i)·32 + j of `packed` holds
 /// B[2i][p·32 + j] in its low half and B[2i + 1][p·32 + j] (0 past k) in
 /// its high half, as the bfloat16 dot product reads them.
-void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, size_t n,
+void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, size_t n, const float *scale,
                           unsigned int *packed);
 
 /// graft_gemm with A rounded to bfloat16 and B packed by

@@ -24,6 +24,14 @@ final class TrainingStep {
     /// applies them as it reads their input, and their output is never
     /// stored (no backward pass reads it).
     private var normalizedByAdd: Set<Int> = []
+    /// BatchNormalization layers that hand their output gradient dY back
+    /// as it is to the convolution before them, with their scale per
+    /// channel, rather than writing dY·scale: the convolution's backward
+    /// pass scales by it at no cost (`Conv2D.backward`'s `outputScale`).
+    /// Those with no ReLU after them (whose mask would have to be written),
+    /// whose convolution is read by nothing else, needs a gradient and runs
+    /// as im2col (not Winograd): in ResNet, the two before each block's Add.
+    private var handsBackScale: Set<Int> = []
     /// Layers whose output some backward pass reads (`readsInput`,
     /// `readsOwnOutput`); the forward pass releases every other output once
     /// its readers have run.
@@ -59,6 +67,12 @@ final class TrainingStep {
         }
         for (i, layer) in network.layers.enumerated() where isBatchNorm(layer) && consumers[i].count == 1 {
             if network.layers[consumers[i][0]].kind == .add { normalizedByAdd.insert(i) }
+        }
+        for (i, layer) in network.layers.enumerated() where isBatchNorm(layer) && !fusedReLU.contains(i) {
+            let j = layer.inputs[0], source = network.layers[j]
+            guard case .conv2D = source.kind, consumers[j] == [i], j >= start else { continue }
+            let g = source.windowGeometry(input: network.layers[source.inputs[0]].outputShape, batch: 1)
+            if !Winograd3x3.applies(to: g) { handsBackScale.insert(i) }
         }
         let consumers = consumers
         keptForBackward = network.layers.indices.map { j in
@@ -281,11 +295,11 @@ final class TrainingStep {
     /// Runs `body` with `matrix` packed for Graft's own GEMM in a buffer of
     /// the pool (see `PackedKernel.pack`), or with nil where it does not apply.
     private func withPacked(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
-                            _ body: (PackedKernel?) -> Void) {
+                            rowScale: UnsafePointer<Float>? = nil, _ body: (PackedKernel?) -> Void) {
         guard PackedKernel.applies(rows: rows, columns: columns) else { return body(nil) }
         let storage = pool.take([rows * columns])
         body(PackedKernel.pack(matrix, rows: rows, columns: columns, transposed: transposed, into: storage, at: 0,
-                                threads: threads))
+                                threads: threads, rowScale: rowScale))
         pool.give(storage)
     }
 
@@ -377,6 +391,9 @@ final class TrainingStep {
         /// over the pixels is scale·Σ dY, scale times beta's gradient (no
         /// pass over the pixels of its own).
         var biasGradients: [Int: [Float]] = [:]
+        /// The scales of the BatchNormalization layers in `handsBackScale`,
+        /// by the convolution whose output gradient they handed back.
+        var outputScales: [Int: [Float]] = [:]
 
         for i in stride(from: layers.count - 1, through: start, by: -1) {
             guard let dY = grads[i] else { continue }
@@ -398,7 +415,9 @@ final class TrainingStep {
             // A ReLU fused after BatchNormalization or Add hands its gradient
             // on to that layer rather than writing a new one.
             let fusedBackward = layer.kind == .relu && fusedReLU.contains(j)
-            let dX = needsGradient(j) && layer.kind != .add && !fusedBackward ? pool.take([batch] + inShape) : nil
+            let handsBack = handsBackScale.contains(i)
+            let dX = needsGradient(j) && layer.kind != .add && !fusedBackward && !handsBack
+                ? pool.take([batch] + inShape) : nil
             // The Add layer hands dY itself on to one input, which then owns it.
             var dYPassedOn = false
 
@@ -409,7 +428,8 @@ final class TrainingStep {
                 case .conv2D:
                     convolutionBackward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch),
                                         input: x!, dOutput: dY, dInput: dX, weightGradients: weightGrads,
-                                        biasGradient: biasGradients.removeValue(forKey: i))
+                                        biasGradient: biasGradients.removeValue(forKey: i),
+                                        outputScale: outputScales.removeValue(forKey: i))
                 case .batchNormalization(let eps):
                     let normalization = affine(layer, epsilon: eps)
                     let dBeta = weightGrads.count > 1 ? weightGrads[1].data : nil
@@ -422,6 +442,11 @@ final class TrainingStep {
                     if let dBeta, case .conv2D = source.kind, source.trainable, source.weights.count > 1,
                        consumers[j] == [i] {
                         biasGradients[j] = normalization.scale.indices.map { normalization.scale[$0] * dBeta[$0] }
+                    }
+                    if handsBack {
+                        outputScales[j] = normalization.scale
+                        accumulate(j, dY, from: i)
+                        dYPassedOn = true
                     }
                 case .relu:
                     if fusedBackward && needsGradient(j) {
@@ -520,7 +545,8 @@ final class TrainingStep {
     /// as Winograd, as its forward pass does. With `biasGradient` (known
     /// already), the bias gradient is that rather than dY summed here.
     private func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
-                                     dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?) {
+                                     dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?,
+                                     outputScale: [Float]?) {
         let kernel = layer.weights[0].data
         var dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
         if let biasGradient, let target = dBias {
@@ -529,17 +555,24 @@ final class TrainingStep {
         }
         let dKernel = weightGradients.first?.data
         guard Winograd3x3.applies(to: g) else {
-            let direct = { (packedTranspose: PackedKernel?) in
-                Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose, dOutput: dY.data,
-                                dInput: dX?.data, dKernel: dKernel, dBias: dBias,
-                                workspace: self.scratch(batch: g.batch).data, threads: self.threads)
+            func direct(_ scale: UnsafePointer<Float>?) {
+                let run = { (packedTranspose: PackedKernel?) in
+                    Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose,
+                                    dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
+                                    outputScale: scale, workspace: self.scratch(batch: g.batch).data,
+                                    threads: self.threads)
+                }
+                // The input gradient, if wanted, multiplies by the kernel's
+                // transpose (its rows, the output channels, scaled alike).
+                if dX == nil { run(nil) } else {
+                    withPacked(kernel, rows: g.outChannels, columns: g.patchSize, transposed: true, rowScale: scale,
+                               run)
+                }
             }
-            // The input gradient, if wanted, multiplies by the kernel's transpose.
-            if dX == nil { direct(nil) } else {
-                withPacked(kernel, rows: g.outChannels, columns: g.patchSize, transposed: true, direct)
-            }
+            if let outputScale { outputScale.withUnsafeBufferPointer { direct($0.baseAddress) } } else { direct(nil) }
             return
         }
+        precondition(outputScale == nil, "a Winograd convolution's output gradient comes scaled")
         let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
         if let dKernel {
             let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
