@@ -21,6 +21,7 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 //   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
+//                      CGraftElementwise BatchNormalization's and Add's passes
 //   (GraftModel)       CGraftOptimizer   the optimizers' updates
 
 let package = Package(
@@ -60,7 +61,12 @@ let package = Package(
         // operation rounded on its own, as Keras's are.
         .target(name: "CGraftOptimizer",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wno-psabi"])]),
-        .target(name: "GraftKernels", dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool"],
+        // BatchNormalization's and the Add's passes over activations, as wide
+        // as the CPU runs them, each operation rounded on its own.
+        .target(name: "CGraftElementwise",
+                cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
+        .target(name: "GraftKernels",
+                dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool", "CGraftElementwise"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:

@@ -87,7 +87,7 @@ public enum Conv2D {
         Parallel.configureBLAS()
         let plan = TilePlan(g, threads: threads, tileBudget: tileBudget)
         let m = g.outPixels, k = g.patchSize, n = g.outChannels
-        let streamed = PackedKernel.streams(outputFloats: m * n)
+        let streamed = streamsOutput(floats: m * n)
 
         if plan.splitsChannels {
             // Few pixels: one im2col of everything, then the channels in parallel.

@@ -110,7 +110,7 @@ extension Conv2D {
             if let packedTranspose {
                 // A pointwise convolution's input gradient is written whole.
                 packedTranspose.multiply(rows: m, a: dY, lda: n, c: product, ldc: k,
-                                         streamed: g.isPointwise && PackedKernel.streams(outputFloats: g.batch * imageFloats))
+                                         streamed: g.isPointwise && streamsOutput(floats: g.batch * imageFloats))
             } else {
                 gemm(m: m, n: k, k: n, a: dY, lda: n, b: transposeB, ldb: n, transposeB: true, c: product, ldc: k)
             }

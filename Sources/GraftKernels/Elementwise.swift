@@ -1,3 +1,5 @@
+import CGraftElementwise
+
 /// y = max(x, 0), elementwise (in place when input == output).
 public func relu(input: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>) {
     for i in 0..<count {
@@ -19,48 +21,17 @@ public func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 /// y = a′ + b′ over `pixels` rows of `channels` values, where each operand is
 /// as stored or, with its normalisation, x·scale + shift per channel (the
 /// BatchNormalization before the Add, applied as it is read, with the same
-/// roundings as its own pass); with `relu`, max(y, 0).
+/// roundings as its own pass); with `relu`, max(y, 0). With `streamed`, y
+/// goes to memory past the caches (see `streamsOutput(floats:)`).
 public func add(_ a: UnsafePointer<Float>, normalizedBy aNormalization: BatchNormAffine?,
                 _ b: UnsafePointer<Float>, normalizedBy bNormalization: BatchNormAffine?,
-                pixels: Int, channels: Int, output: UnsafeMutablePointer<Float>, relu: Bool) {
-    typealias V = SIMD16<Float>
-    typealias Affine = (scale: UnsafePointer<Float>, shift: UnsafePointer<Float>)
-    let stride = MemoryLayout<Float>.stride
-    /// Operand `x` at float `at` (channel `c`), normalised if asked.
-    @inline(__always) func vector(_ x: UnsafePointer<Float>, _ affine: Affine?, _ at: Int, _ c: Int) -> V {
-        let value = UnsafeRawPointer(x).loadUnaligned(fromByteOffset: at * stride, as: V.self)
-        guard let affine else { return value }
-        return value * UnsafeRawPointer(affine.scale).loadUnaligned(fromByteOffset: c * stride, as: V.self)
-            + UnsafeRawPointer(affine.shift).loadUnaligned(fromByteOffset: c * stride, as: V.self)
-    }
-    @inline(__always) func scalar(_ x: UnsafePointer<Float>, _ affine: Affine?, _ at: Int, _ c: Int) -> Float {
-        guard let affine else { return x[at] }
-        return x[at] * affine.scale[c] + affine.shift[c]
-    }
-    func run(_ aAffine: Affine?, _ bAffine: Affine?) {
-        for p in 0..<pixels {
-            let row = p * channels
-            var c = 0
-            while c + V.scalarCount <= channels {
-                var y = vector(a, aAffine, row + c, c) + vector(b, bAffine, row + c, c)
-                if relu { y = y.replacing(with: 0, where: y .< 0) }
-                UnsafeMutableRawPointer(output).storeBytes(of: y, toByteOffset: (row + c) * stride, as: V.self)
-                c += V.scalarCount
-            }
-            while c < channels {
-                let y = scalar(a, aAffine, row + c, c) + scalar(b, bAffine, row + c, c)
-                output[row + c] = relu ? max(y, 0) : y
-                c += 1
-            }
+                pixels: Int, channels: Int, output: UnsafeMutablePointer<Float>, relu: Bool, streamed: Bool = false) {
+    BatchNormAffine.withAffine(aNormalization) { aScale, aShift in
+        BatchNormAffine.withAffine(bNormalization) { bScale, bShift in
+            graft_add_normalized(pixels, channels, a, aScale, aShift, b, bScale, bShift, output, relu ? 1 : 0,
+                                 streamed ? 1 : 0)
         }
     }
-    func withAffine(_ normalization: BatchNormAffine?, _ body: (Affine?) -> Void) {
-        guard let normalization else { return body(nil) }
-        normalization.scale.withUnsafeBufferPointer { scale in
-            normalization.shift.withUnsafeBufferPointer { shift in body((scale.baseAddress!, shift.baseAddress!)) }
-        }
-    }
-    withAffine(aNormalization) { aAffine in withAffine(bNormalization) { bAffine in run(aAffine, bAffine) } }
 }
 
 /// Keras's Dense: y = x·kernel + bias, with x (batch × inputs) and the kernel

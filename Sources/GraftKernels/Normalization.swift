@@ -1,3 +1,5 @@
+import CGraftElementwise
+
 /// BatchNormalization in inference mode, as an affine map per channel:
 /// y = gamma·(x − mean)/sqrt(variance + epsilon) + beta = x·scale + shift.
 public struct BatchNormAffine {
@@ -18,21 +20,23 @@ public struct BatchNormAffine {
     }
 
     /// y = x·scale + shift over `pixels` rows of `channels` values; with
-    /// `relu`, max(y, 0) (the ReLU that follows, in the same pass).
+    /// `relu`, max(y, 0) (the ReLU that follows, in the same pass). With
+    /// `streamed`, y goes to memory past the caches (`streamsOutput(floats:)`).
     public func apply(input: UnsafePointer<Float>, pixels: Int, output: UnsafeMutablePointer<Float>,
-                      relu: Bool = false) {
-        let c = scale.count
-        scale.withUnsafeBufferPointer { scale in
-            shift.withUnsafeBufferPointer { shift in
-                for p in 0..<pixels {
-                    let src = input + p * c, dst = output + p * c
-                    if relu {
-                        for ch in 0..<c { dst[ch] = max(src[ch] * scale[ch] + shift[ch], 0) }
-                    } else {
-                        for ch in 0..<c { dst[ch] = src[ch] * scale[ch] + shift[ch] }
-                    }
-                }
-            }
+                      relu: Bool = false, streamed: Bool = false) {
+        BatchNormAffine.withAffine(self) { scale, shift in
+            graft_batchnorm_apply(pixels, self.scale.count, input, scale, shift, output, relu ? 1 : 0,
+                                  streamed ? 1 : 0)
+        }
+    }
+
+    /// Runs `body` with pointers to the scale and shift of `normalization`,
+    /// or with two nils when there is none.
+    static func withAffine(_ normalization: BatchNormAffine?,
+                           _ body: (UnsafePointer<Float>?, UnsafePointer<Float>?) -> Void) {
+        guard let normalization else { return body(nil, nil) }
+        normalization.scale.withUnsafeBufferPointer { scale in
+            normalization.shift.withUnsafeBufferPointer { shift in body(scale.baseAddress, shift.baseAddress) }
         }
     }
 

@@ -97,19 +97,11 @@ public struct PackedKernel {
         return PackedKernel(rows: rows, columns: columns, precision: precision, storage: storage, offset: offset)
     }
 
-    /// Whether a product whose whole C (over all the calls that write it)
-    /// holds `floats` should be `streamed`: from 4 MiB, twice the L2 of this
-    /// machine's two cores, C is gone from cache before the next layer reads
-    /// it, and storing past the caches saves reading every line of C in
-    /// first. ResNet's pointwise products ran 5–30% faster streamed
-    /// (most on conv2_x's short K = 64, whose output is 4x its input).
-    public static func streams(outputFloats floats: Int) -> Bool { floats >= (4 << 20) / 4 }
-
     /// C = A·B (+ epilogue) for `m` rows of A at `a` (stride `lda`), into
     /// `c` (stride `ldc`), over `columns` of B (whole panels; all of them by
     /// default). `c` and the epilogue's residual point at the block's first
     /// row and column; the bias is indexed by B's column. With `streamed`,
-    /// C goes to memory past the caches (`streams(outputFloats:)`).
+    /// C goes to memory past the caches (`streamsOutput(floats:)`).
     public func multiply(rows m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                          columns: Range<Int>? = nil, epilogue: Epilogue = Epilogue(), streamed: Bool = false) {
         let columns = columns ?? 0..<self.columns

@@ -656,10 +656,13 @@ func outputScaleMatchesScaledGradient(strided: Bool, packed: Bool) throws {
     }
 }
 
-@Test("an Add that applies the BatchNormalization before it equals the two passes", arguments: [false, true])
-func addNormalizedMatchesTwoPasses(relu: Bool) {
+@Test("an Add that applies the BatchNormalization before it equals the two passes",
+      arguments: [false, true], [false, true])
+func addNormalizedMatchesTwoPasses(relu: Bool, streamed: Bool) {
     var random = TestRandom(67)
-    // 20 channels: a vector of 16 and a tail of 4.
+    // 20 channels: a vector of 16 and a tail of 4; streamed, the first
+    // pixel's vector is 64-byte aligned (stored past the caches), the
+    // second's not.
     let (pixels, channels) = (3, 20)
     let a = random.tensor([pixels * channels]), b = random.tensor([pixels * channels])
     let gamma = random.tensor([channels]), beta = random.tensor([channels]), mean = random.tensor([channels])
@@ -668,11 +671,15 @@ func addNormalizedMatchesTwoPasses(relu: Bool) {
                                         movingVariance: variance.data, channels: channels, epsilon: 1e-3)
     // The normalisation's own pass, then the plain sum.
     let normalized = Tensor(shape: [pixels * channels])
-    normalization.apply(input: b.data, pixels: pixels, output: normalized.data)
+    normalization.apply(input: b.data, pixels: pixels, output: normalized.data, streamed: streamed)
+    let affine = (0..<pixels * channels).map { i in
+        b.data[i] * normalization.scale[i % channels] + normalization.shift[i % channels]
+    }
+    #expect(normalized.array == affine)
     for (first, second) in [(nil, normalization), (normalization, nil), (normalization, normalization)] {
         let output = Tensor(shape: [pixels * channels])
         add(a.data, normalizedBy: first, b.data, normalizedBy: second, pixels: pixels, channels: channels,
-            output: output.data, relu: relu)
+            output: output.data, relu: relu, streamed: streamed)
         let expected = (0..<pixels * channels).map { i -> Float in
             let x = first == nil ? a.data[i] : a.data[i] * normalization.scale[i % channels] + normalization.shift[i % channels]
             let y = second == nil ? b.data[i] : normalized.data[i]

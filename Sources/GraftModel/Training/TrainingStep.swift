@@ -177,9 +177,10 @@ final class TrainingStep {
                                output: out)
         case .batchNormalization(let eps):
             let bn = affine(layer, epsilon: eps), c = inShape.last!
+            let streamed = streamsOutput(floats: out.count)
             Parallel.forRanges(x.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
                 bn.apply(input: x.data + pixels.lowerBound * c, pixels: pixels.count,
-                         output: out.data + pixels.lowerBound * c, relu: fusedReLU)
+                         output: out.data + pixels.lowerBound * c, relu: fusedReLU, streamed: streamed)
             }
         case .relu:
             Parallel.forRanges(x.count, threads: threads) { r, _ in
@@ -195,10 +196,11 @@ final class TrainingStep {
                 return (values[source.inputs[0]]!, affine(source, epsilon: eps))
             }
             let (a, aNormalization) = operands[0], (b, bNormalization) = operands[1], c = inShape.last!
+            let streamed = streamsOutput(floats: out.count)
             Parallel.forRanges(a.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
                 let at = pixels.lowerBound * c
                 add(a.data + at, normalizedBy: aNormalization, b.data + at, normalizedBy: bNormalization,
-                    pixels: pixels.count, channels: c, output: out.data + at, relu: fusedReLU)
+                    pixels: pixels.count, channels: c, output: out.data + at, relu: fusedReLU, streamed: streamed)
             }
         case let .zeroPadding2D(top, bottom, left, right):
             zeroPad2D(input: x.data, batch: batch, height: inShape[0], width: inShape[1], channels: inShape[2],
