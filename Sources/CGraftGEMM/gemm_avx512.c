@@ -194,11 +194,16 @@ AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0
 /// ROWS rows of A times one panel, with the epilogue, into C (stride ldc);
 /// `residual` as C's rows or NULL. A is packed (`packed`, a constant once
 /// inlined: step i's ROWS values side by side, as pack_rows lays them out)
-/// or rows at stride lda.
+/// or rows at stride lda. With `prefetch` (A's rows in place, on their
+/// first panel, when they come from memory), the next ROWS rows are
+/// prefetched a cache line per row as the steps reach it: twelve rows read
+/// at once, one value each per step, are more streams than the hardware
+/// prefetcher follows (conv2_x's K = 256, N = 64 product ran 20% faster).
+/// A prefetch past the end of A is harmless: prefetches never fault.
 AVX512 static inline __attribute__((always_inline)) void tile(const int packed, size_t k, const float *a, size_t lda,
                                                               const float *panel, float *c, size_t ldc,
                                                               const float *bias, const float *residual, int relu,
-                                                              int stream) {
+                                                              int stream, int prefetch) {
     __m512 acc0[ROWS], acc1[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; r++) {
@@ -206,6 +211,10 @@ AVX512 static inline __attribute__((always_inline)) void tile(const int packed, 
         acc1[r] = _mm512_setzero_ps();
     }
     for (size_t i = 0; i < k; i++) {
+        if (!packed && prefetch && i % 16 == 0) {
+#pragma unroll
+            for (int r = 0; r < ROWS; r++) _mm_prefetch((const char *)(a + (ROWS + r) * lda + i), _MM_HINT_T0);
+        }
         __m512 b0 = _mm512_loadu_ps(panel + i * GRAFT_GEMM_PANEL);
         __m512 b1 = _mm512_loadu_ps(panel + i * GRAFT_GEMM_PANEL + 16);
 #pragma unroll
@@ -268,9 +277,9 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
                 float *tile_c = c + at * ldc + col;
                 const float *tile_residual = residual ? residual + at * ldc + col : NULL;
                 if (rows_packed) {
-                    tile(1, k, rows_packed + r * k, 0, panel, tile_c, ldc, tile_bias, tile_residual, relu, stream);
+                    tile(1, k, rows_packed + r * k, 0, panel, tile_c, ldc, tile_bias, tile_residual, relu, stream, 0);
                 } else {
-                    tile(0, k, a + at * lda, lda, panel, tile_c, ldc, tile_bias, tile_residual, relu, stream);
+                    tile(0, k, a + at * lda, lda, panel, tile_c, ldc, tile_bias, tile_residual, relu, stream, p == 0);
                 }
             }
             for (; r < rows; r++) {
