@@ -308,10 +308,13 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
 // one step of k now side by side in memory (a row of the stored k×m A).
 
 /// `rows` (a constant once inlined: ROWS, 8, 4 or 1) × 32 of C over `steps`
-/// steps of k, added to C's values when `load`.
+/// steps of k, added to C's values when `load`. As the steps go, the two
+/// cache lines of each step of the panel at `next_b` are prefetched (when
+/// not NULL), and `a_lines` lines of each step of A from `next_a` on.
 AVX512 static inline __attribute__((always_inline)) void tn_tile(const int rows, size_t steps, const float *a,
                                                                  size_t lda, const float *b, size_t ldb, float *c,
-                                                                 size_t ldc, int load) {
+                                                                 size_t ldc, int load, const float *next_b,
+                                                                 const float *next_a, size_t a_lines) {
     __m512 acc0[ROWS], acc1[ROWS];
 #pragma unroll
     for (int r = 0; r < rows; r++) {
@@ -319,6 +322,13 @@ AVX512 static inline __attribute__((always_inline)) void tn_tile(const int rows,
         acc1[r] = load ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_setzero_ps();
     }
     for (size_t i = 0; i < steps; i++) {
+        if (next_b) {
+            _mm_prefetch((const char *)(next_b + i * ldb), _MM_HINT_T0);
+            _mm_prefetch((const char *)(next_b + i * ldb + 16), _MM_HINT_T0);
+        }
+        for (size_t line = 0; next_a && line < a_lines; line++) {
+            _mm_prefetch((const char *)(next_a + i * lda + 16 * line), _MM_HINT_T1);
+        }
         __m512 b0 = _mm512_loadu_ps(b + i * ldb), b1 = _mm512_loadu_ps(b + i * ldb + 16);
 #pragma unroll
         for (int r = 0; r < rows; r++) {
@@ -343,7 +353,7 @@ AVX512 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t l
         size_t columns = n - col0 < block_columns ? n - col0 : block_columns;
         for (size_t row0 = 0; row0 < m; row0 += block_rows) {
             size_t rows = m - row0 < block_rows ? m - row0 : block_rows;
-            size_t depth = (128 * 1024) / (rows + columns);
+            size_t depth = (128 * 1024) / (rows + columns), a_lines = (rows + 15) / 16;
             size_t k0 = 0;
             do {
                 size_t steps = k - k0 < depth ? k - k0 : depth;
@@ -356,11 +366,18 @@ AVX512 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t l
                     for (size_t j = 0; j < columns; j += GRAFT_GEMM_PANEL) {
                         const float *ta = a0 + r, *tb = b0 + j;
                         float *tc = c0 + r * ldc + j;
+                        // The first row of tiles reads the chunk's A and B
+                        // from memory, far apart: it prefetches the next
+                        // panel of B, and its first tile the block's rows of A
+                        // (the kernel gradients of conv3_x to conv5_x ran
+                        // 5-30% faster in a micro-benchmark).
+                        const float *nb = r == 0 && j + GRAFT_GEMM_PANEL < columns ? tb + GRAFT_GEMM_PANEL : NULL;
+                        const float *na = r == 0 && j == 0 ? a0 : NULL;
                         switch (height) {
-                        case ROWS: tn_tile(ROWS, steps, ta, lda, tb, ldb, tc, ldc, load); break;
-                        case 8: tn_tile(8, steps, ta, lda, tb, ldb, tc, ldc, load); break;
-                        case 4: tn_tile(4, steps, ta, lda, tb, ldb, tc, ldc, load); break;
-                        default: tn_tile(1, steps, ta, lda, tb, ldb, tc, ldc, load); break;
+                        case ROWS: tn_tile(ROWS, steps, ta, lda, tb, ldb, tc, ldc, load, nb, na, a_lines); break;
+                        case 8: tn_tile(8, steps, ta, lda, tb, ldb, tc, ldc, load, nb, na, a_lines); break;
+                        case 4: tn_tile(4, steps, ta, lda, tb, ldb, tc, ldc, load, nb, na, a_lines); break;
+                        default: tn_tile(1, steps, ta, lda, tb, ldb, tc, ldc, load, nb, na, a_lines); break;
                         }
                     }
                     r += height;

@@ -4,14 +4,25 @@ extension Conv2D {
     /// keep their rows of both within about 512 KiB, so that the input
     /// gradient's product finds the dY rows that the kernel gradient's has
     /// just read still in L2 (conv2_x's and conv3_x's backward passes ran
-    /// 5–10% faster than with groups of up to 16 images). Otherwise, enough
-    /// im2col rows to make the GEMMs efficient (a 4x4 feature map alone
-    /// gives 16), within about 8 MiB of rows and row gradients.
+    /// 5–10% faster than with groups of up to 16 images). Where the kernel
+    /// gradient's sum (read and written once per group) outgrows a quarter
+    /// of L2, as conv4_x's and conv5_x's do, at least as many images as make
+    /// it at most half the traffic of the rows (K ≥ 4·k·n/(k + n)): their
+    /// kernel gradients ran 5–12% faster in a micro-benchmark.
+    /// Otherwise, enough im2col rows to make the GEMMs efficient (a 4x4
+    /// feature map alone gives 16), within about 8 MiB of rows and row
+    /// gradients.
     static func backwardGroup(_ g: ConvGeometry) -> Int {
-        let rows = g.outHeight * g.outWidth
-        let floats = g.isPointwise ? (1 << 17) / max(rows * (g.patchSize + g.outChannels), 1)
-                                   : (1 << 21) / max(2 * rows * g.patchSize, 1)
-        return max(1, min(g.batch, floats))
+        let rows = g.outHeight * g.outWidth, (k, n) = (g.patchSize, g.outChannels)
+        let images: Int
+        if g.isPointwise {
+            let cached = (1 << 17) / max(rows * (k + n), 1)
+            let amortized = k * n <= 1 << 16 ? 1 : (4 * k * n / max(k + n, 1) + rows - 1) / max(rows, 1)
+            images = max(cached, amortized)
+        } else {
+            images = (1 << 21) / max(2 * rows * k, 1)
+        }
+        return max(1, min(g.batch, images))
     }
 
     /// Floats of scratch one worker of `backward` takes: a kernel-gradient
