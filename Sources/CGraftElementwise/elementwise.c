@@ -83,3 +83,12 @@ DISPATCHED void graft_add_normalized(size_t pixels, size_t channels, const float
     }
     if (stream) _mm_sfence();
 }
+
+DISPATCHED void graft_relu_backward(size_t count, const float *y, const float *dy, const float *plus, float *dx) {
+    size_t i = 0;
+    for (; i + LANES <= count; i += LANES) {
+        vec g = plus ? LOAD(dy + i) + LOAD(plus + i) : LOAD(dy + i);
+        STORE(dx + i, (vec)((mask)g & (LOAD(y + i) > 0)), 0);
+    }
+    for (; i < count; i++) dx[i] = y[i] > 0 ? dy[i] + (plus ? plus[i] : 0) : 0;
+}

@@ -1,3 +1,4 @@
+import CGraftElementwise
 import Glibc
 
 // Gradients of the layers other than convolution. Each takes the gradient of
@@ -6,25 +7,11 @@ import Glibc
 
 /// ReLU: dX = dY where the forward output was positive, else 0. With
 /// `plus`, dY arrives in two terms (the output read by two layers) and
-/// dX = dY + plus there, summed in the same pass.
-/// Written with vectors: as a scalar loop the compiler keeps a branch per
-/// element, which mispredicts on real activations.
+/// dX = dY + plus there, summed in the same pass. In C, as wide as the CPU
+/// runs (CGraftElementwise).
 public func reluBackward(output: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
                          plus: UnsafePointer<Float>? = nil, count: Int, dInput: UnsafeMutablePointer<Float>) {
-    typealias V = SIMD16<Float>
-    let y = UnsafeRawPointer(output), dy = UnsafeRawPointer(dOutput), dx = UnsafeMutableRawPointer(dInput)
-    var i = 0
-    while i + V.scalarCount <= count {
-        let positive = y.loadUnaligned(fromByteOffset: i * 4, as: V.self) .> 0
-        var gradient = dy.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-        if let plus { gradient += UnsafeRawPointer(plus).loadUnaligned(fromByteOffset: i * 4, as: V.self) }
-        dx.storeBytes(of: V(repeating: 0).replacing(with: gradient, where: positive), toByteOffset: i * 4, as: V.self)
-        i += V.scalarCount
-    }
-    while i < count {
-        dInput[i] = output[i] > 0 ? dOutput[i] + (plus?[i] ?? 0) : 0
-        i += 1
-    }
+    graft_relu_backward(count, output, dOutput, plus, dInput)
 }
 
 extension BatchNormAffine {

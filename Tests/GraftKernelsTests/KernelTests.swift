@@ -689,6 +689,23 @@ func addNormalizedMatchesTwoPasses(relu: Bool, streamed: Bool) {
     }
 }
 
+@Test("ReLU's gradient passes dY (or its two terms' sum) where the output was positive", arguments: [false, true])
+func reluBackwardMasksByOutput(twoTerms: Bool) {
+    var random = TestRandom(73)
+    // 37 values: two vectors of 16 and a tail of 5; outputs of zero too.
+    let count = 37
+    let output = random.tensor([count]), dOutput = random.tensor([count]), plus = random.tensor([count])
+    for i in stride(from: 0, to: count, by: 3) { output.data[i] = max(output.data[i], 0) }
+    let dInput = Tensor(shape: [count])
+    reluBackward(output: output.data, dOutput: dOutput.data, plus: twoTerms ? plus.data : nil, count: count,
+                 dInput: dInput.data)
+    let expected = (0..<count).map { i -> Float in
+        output.data[i] > 0 ? dOutput.data[i] + (twoTerms ? plus.data[i] : 0) : 0
+    }
+    #expect(dInput.array == expected)
+    #expect(expected.contains(0) && expected.contains { $0 != 0 })
+}
+
 @Test("the bias gradient adds dY summed over the pixels", arguments: [1, 2])
 func biasGradientSumsPixels(threads: Int) {
     var random = TestRandom(61)

@@ -1,6 +1,6 @@
 // Passes over activations that move more memory than they compute:
-// BatchNormalization's forward pass (its inference-mode affine map) and the
-// Add that applies the BatchNormalizations before it. Each runs over
+// BatchNormalization's forward pass (its inference-mode affine map), the
+// Add that applies the BatchNormalizations before it, and ReLU's gradient. Each runs over
 // rows of `channels` values (one row per pixel, NHWC), as wide as the CPU
 // runs (AVX-512, AVX2 or the x86-64 baseline, picked at load time), with
 // every multiply and add rounded on its own, as Swift's and TensorFlow's
@@ -28,6 +28,11 @@ void graft_batchnorm_apply(size_t pixels, size_t channels, const float *x, const
 void graft_add_normalized(size_t pixels, size_t channels, const float *a, const float *a_scale,
                           const float *a_shift, const float *b, const float *b_scale, const float *b_shift,
                           float *out, int relu, int stream);
+
+/// ReLU's backward pass over `count` values: dx = dy (+ plus, when not
+/// NULL: the gradient of an output read by two layers, in two terms) where
+/// the forward output y is positive, else 0.
+void graft_relu_backward(size_t count, const float *y, const float *dy, const float *plus, float *dx);
 
 #ifdef __cplusplus
 }

@@ -521,7 +521,9 @@ final class TrainingStep {
                     }
                 }
             }
-            if let dX { accumulate(j, dX, from: i) }
+            // The sum with another reader's gradient, if any, counts as
+            // this layer's backward pass.
+            if let dX { profile.measure(layer.name, .backward) { accumulate(j, dX, from: i) } }
             // Layer i's output and its gradient are not read again.
             if !dYPassedOn { release(dY) }
             if i != network.layers.count - 1, let output = activations.values[i] { pool.give(output) }
