@@ -78,7 +78,7 @@ extension Conv2D {
         // a copy with its output channels scaled.
         var scaledKernel: UnsafeMutablePointer<Float>?
         if let outputScale, dInput != nil, packedTranspose == nil {
-            let copy = allocateFloats(k * n)
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
             for r in 0..<k {
                 for c in 0..<n { copy[r * n + c] = kernel[r * n + c] * outputScale[c] }
             }

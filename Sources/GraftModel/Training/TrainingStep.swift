@@ -576,7 +576,7 @@ final class TrainingStep {
             if let outputScale { outputScale.withUnsafeBufferPointer { direct($0.baseAddress) } } else { direct(nil) }
             return
         }
-        precondition(outputScale == nil, "a Winograd convolution's output gradient comes scaled")
+        precondition(outputScale == nil, "Winograd convolutions take their output gradient scaled (see handsBackScale)")
         let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
         if let dKernel {
             let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
