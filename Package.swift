@@ -21,7 +21,7 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 //   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
-//                      CGraftElementwise BatchNormalization's and Add's passes
+//                      CGraftElementwise BatchNormalization's, Add's, ReLU-gradient passes
 //   (GraftModel)       CGraftOptimizer   the optimizers' updates
 
 let package = Package(
@@ -61,8 +61,9 @@ let package = Package(
         // operation rounded on its own, as Keras's are.
         .target(name: "CGraftOptimizer",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wno-psabi"])]),
-        // BatchNormalization's and the Add's passes over activations, as wide
-        // as the CPU runs them, each operation rounded on its own.
+        // BatchNormalization's forward pass, the Add and ReLU's gradient over
+        // activations, as wide as the CPU runs them, each operation rounded
+        // on its own.
         .target(name: "CGraftElementwise",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
         .target(name: "GraftKernels",
