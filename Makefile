@@ -31,7 +31,13 @@ FIXTURES := .fixtures
 
 DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libturbojpeg0-dev libjpeg-dev libpng-dev pkg-config
 PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng
-PYTHON_PACKAGES := tensorflow-cpu h5py onnx onnxruntime pytest numpy matplotlib
+# The references are pinned: the fixtures, the README's figures and its notes on
+# where Graft deliberately differs name these releases. The stamp carries a
+# hash of the list, so that changing a pin rebuilds the environment and, with
+# it, the fixtures.
+PYTHON_PACKAGES := tensorflow-cpu==2.21.0 keras==3.15.1 h5py==3.14.0 onnx==1.23.2 onnxruntime==1.32.0 \
+	pytest numpy matplotlib
+VENV_STAMP := $(VENV)/.installed-$(word 1,$(shell printf '%s' '$(PYTHON_PACKAGES)' | md5sum))
 
 C_FLAGS := -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude
 LINK_GRAFT := -L$(BUILD) -lgraft -Wl,-rpath,'$$ORIGIN' -lm
@@ -72,24 +78,25 @@ build: deps
 	ln -sf graft-cli $(BUILD)/graft
 
 ## venv: Keras (tensorflow-cpu), ONNX Runtime and pytest, for tests and benchmarks.
-venv: $(VENV)/.installed
-$(VENV)/.installed:
+venv: $(VENV_STAMP)
+$(VENV_STAMP):
 	$(PYTHON) -m venv $(VENV)
+	rm -f $(VENV)/.installed*
 	$(VPY) -m pip install -q --disable-pip-version-check $(PYTHON_PACKAGES)
 	touch $@
 
 ## fixtures: reference data computed by Keras and TensorFlow themselves.
 fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP $(FIXTURES)/training/STAMP \
 	$(EXAMPLES_DATA)/STAMP
-$(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV)/.installed
+$(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_fixtures.py $(FIXTURES)/model
-$(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV)/.installed
+$(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_data_fixtures.py $(FIXTURES)/data
-$(FIXTURES)/decode/STAMP: tools/make_decode_fixtures.py $(VENV)/.installed
+$(FIXTURES)/decode/STAMP: tools/make_decode_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_decode_fixtures.py $(FIXTURES)/decode
-$(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.py $(VENV)/.installed
+$(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_training_fixtures.py $(FIXTURES)/training
-$(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV)/.installed
+$(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV_STAMP)
 	$(VPY) tools/make_demo_dataset.py $(EXAMPLES_DATA) --classes 3 --train 8 --test 4 --size 32 --seed 0
 
 test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install

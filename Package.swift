@@ -15,9 +15,11 @@ let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] ==
 //          |        GraftModel           layer graph, ResNet builder, inference
 //          |        /        \
 //      GraftData   |       GraftIO       images to batches | Keras HDF5 weight files
-//        |    \    |        /    \
-//        |    GraftKernels      CHDF5    tensors, errors, kernels | HDF5
-//        |       /     \
+//        |    \    |          |   \
+//        |    GraftKernels    |   CHDF5  tensors, kernels | HDF5
+//        |       /     \      |
+//        |      |  GraftFoundation      errors, locks, environment, SplitMix64 (below everything)
+//        |      |       \
 //   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
@@ -66,18 +68,21 @@ let package = Package(
         // on its own.
         .target(name: "CGraftElementwise",
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
+        // Errors, locks, environment and file helpers, the seeded generator:
+        // what every layer above needs, with no dependency of its own.
+        .target(name: "GraftFoundation"),
         .target(name: "GraftKernels",
-                dependencies: ["CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool", "CGraftElementwise"],
+                dependencies: ["GraftFoundation", "CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool", "CGraftElementwise"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "GraftIO", dependencies: ["GraftKernels", "CHDF5"]),
+        .target(name: "GraftIO", dependencies: ["GraftFoundation", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:
         // the PNG decoding runs in this small C target.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
-        .target(name: "GraftData", dependencies: ["GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim"]),
-        .target(name: "GraftModel", dependencies: ["GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer"]),
+        .target(name: "GraftData", dependencies: ["GraftFoundation", "GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim"]),
+        .target(name: "GraftModel", dependencies: ["GraftFoundation", "GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer"]),
         .target(
             name: "GraftC",
-            dependencies: ["GraftModel", "GraftData", "CGraftABI"],
+            dependencies: ["GraftFoundation", "GraftModel", "GraftData", "CGraftABI"],
             linkerSettings: [
                 // The SONAME carries the ABI version (graft_abi_version()).
                 // nodelete: a thread that still holds a thread-local error
@@ -86,14 +91,14 @@ let package = Package(
                 .unsafeFlags((staticStdlib ? ["-static-stdlib"] : [])
                              + ["-Xlinker", "-soname=libgraft.so.0", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]),
-        .executableTarget(name: "graft-bench", dependencies: ["GraftModel", "GraftData", "CBLAS"]),
+        .executableTarget(name: "graft-bench", dependencies: ["GraftFoundation", "GraftModel", "GraftData", "CBLAS"]),
         .executableTarget(name: "graft-cli", dependencies: [
-            "GraftModel", "GraftData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "GraftFoundation", "GraftModel", "GraftData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "GraftKernelsTests", dependencies: ["GraftKernels"]),
-        .testTarget(name: "GraftDataTests", dependencies: ["GraftData"]),
-        .testTarget(name: "GraftModelTests", dependencies: ["GraftModel", "GraftC", "CGraftABI"]),
+        .testTarget(name: "GraftKernelsTests", dependencies: ["GraftFoundation", "GraftKernels"]),
+        .testTarget(name: "GraftDataTests", dependencies: ["GraftFoundation", "GraftData"]),
+        .testTarget(name: "GraftModelTests", dependencies: ["GraftFoundation", "GraftIO", "GraftModel", "GraftC", "CGraftABI"]),
     ],
     // Swift 5 mode: the kernels hand raw buffers to worker threads by design;
     // Swift 6's sendability checking would only add wrappers around them.

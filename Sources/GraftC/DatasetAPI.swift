@@ -1,6 +1,7 @@
 import CGraftABI
 import Glibc
 import GraftData
+import GraftFoundation
 import GraftKernels
 
 /// What a graft_dataset handle points to: the dataset, the C strings handed
@@ -9,7 +10,7 @@ final class DatasetHandle {
     let dataset: ImageDataset
     let classNames: [UnsafeMutablePointer<CChar>]
     let filePaths: [UnsafeMutablePointer<CChar>]
-    let mutex = Mutex()
+    let mutex = Lock()
     var pass: BatchIterator?
 
     init(_ dataset: ImageDataset) {

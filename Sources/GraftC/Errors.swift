@@ -1,5 +1,6 @@
 import CGraftABI
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// The per-thread message behind graft_last_error(). Swift has no

@@ -1,5 +1,6 @@
 import CGraftABI
 import Glibc
+import GraftFoundation
 import GraftKernels
 import GraftModel
 
@@ -12,8 +13,9 @@ final class ModelHandle {
     let baseLayerCount: Int
     /// The base with its head, once graft_model_add_head has run.
     private(set) var transfer: TransferModel?
-    /// Serialises the training calls (Model serialises inference itself).
-    let mutex = Mutex()
+    /// Serialises every call on the handle that reads or changes the model,
+    /// as graft.h promises: a features call waits for a running fit.
+    let mutex = Lock()
 
     init(_ model: Model) {
         self.model = model
@@ -183,9 +185,9 @@ public func graft_model_feature_shape(_ model: OpaquePointer?, _ height: UnsafeM
 public func graft_model_features(_ model: OpaquePointer?, _ input: UnsafePointer<Float>?, _ count: Int64,
                                  _ output: UnsafeMutablePointer<Float>?) -> graft_status {
     catchingErrors {
-        let model = try ModelHandle.from(model).model
-        try model.features(preprocessed: try required(input, "preprocessed_nhwc"), count: Int(count),
-                           output: try required(output, "features_out"))
+        let handle = try ModelHandle.from(model)
+        let (input, output) = (try required(input, "preprocessed_nhwc"), try required(output, "features_out"))
+        try handle.mutex.withLock { try handle.model.features(preprocessed: input, count: Int(count), output: output) }
     }
 }
 
@@ -193,9 +195,9 @@ public func graft_model_features(_ model: OpaquePointer?, _ input: UnsafePointer
 public func graft_model_image_features(_ model: OpaquePointer?, _ input: UnsafePointer<Float>?, _ count: Int64,
                                        _ output: UnsafeMutablePointer<Float>?) -> graft_status {
     catchingErrors {
-        let model = try ModelHandle.from(model).model
-        try model.features(images: try required(input, "images_nhwc"), count: Int(count),
-                           output: try required(output, "features_out"))
+        let handle = try ModelHandle.from(model)
+        let (input, output) = (try required(input, "images_nhwc"), try required(output, "features_out"))
+        try handle.mutex.withLock { try handle.model.features(images: input, count: Int(count), output: output) }
     }
 }
 
@@ -251,6 +253,7 @@ public func graft_model_set_precision(_ model: OpaquePointer?, _ value: Int32) -
 @_cdecl("graft_model_precision")
 public func graft_model_precision(_ model: OpaquePointer?) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    let value = handle.model.precision == .float32 ? GRAFT_PRECISION_FLOAT32 : GRAFT_PRECISION_BFLOAT16
+    let precision = handle.mutex.withLock { handle.model.precision }
+    let value = precision == .float32 ? GRAFT_PRECISION_FLOAT32 : GRAFT_PRECISION_BFLOAT16
     return Int32(value.rawValue)
 }

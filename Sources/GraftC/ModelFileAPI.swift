@@ -1,5 +1,6 @@
 import CGraftABI
 import Glibc
+import GraftFoundation
 import GraftKernels
 import GraftModel
 

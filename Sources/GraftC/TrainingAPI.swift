@@ -1,6 +1,7 @@
 import CGraftABI
 import Glibc
 import GraftData
+import GraftFoundation
 import GraftKernels
 import GraftModel
 

@@ -1,3 +1,4 @@
+import GraftFoundation
 import GraftKernels
 
 /// BMP as TensorFlow's decode_bmp reads it (TF 2.21, checked against it), which

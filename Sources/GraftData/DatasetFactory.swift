@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 extension ImageDataset {

@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// The image files of a folder with one sub-folder per class, listed as

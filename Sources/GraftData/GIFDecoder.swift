@@ -1,3 +1,4 @@
+import GraftFoundation
 import GraftKernels
 
 /// The first frame of a GIF, as TensorFlow's decode_image(expand_animations=

@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// How labels are handed out, with Keras's names.
@@ -68,6 +69,12 @@ public final class ImageDataset {
     let source: Source
     /// Passes made so far: each gets its own shuffle.
     private let epochs = AtomicCounter()
+    /// Tells this dataset from every other made in the process, freed ones
+    /// included (an address is reused once its dataset is freed, this
+    /// number never is): what caches of data derived from its images are
+    /// keyed by.
+    public let generation = ImageDataset.generations.increment()
+    private static let generations = AtomicCounter()
 
     enum Source {
         case files(cropToAspectRatio: Bool)
@@ -102,16 +109,9 @@ public final class ImageDataset {
     public func order(epoch: Int) -> [Int] {
         var order = Array(0..<count)
         guard shuffle else { return order }
-        var state = epochSeed ^ (UInt64(truncatingIfNeeded: epoch) &* 0xD1B5_4A32_D192_ED03)
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var random = SplitMix64(seed: epochSeed ^ (UInt64(truncatingIfNeeded: epoch) &* SeedSalt.epochShuffle))
         for i in stride(from: count - 1, to: 0, by: -1) {
-            order.swapAt(i, Int(next() % UInt64(i + 1)))
+            order.swapAt(i, Int(random.next() % UInt64(i + 1)))
         }
         return order
     }

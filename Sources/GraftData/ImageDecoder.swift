@@ -1,6 +1,7 @@
 import GraftKernels
 #if canImport(Glibc)
 import Glibc
+import GraftFoundation
 #endif
 
 /// 8-bit RGB pixels, row-major, interleaved (height × width × 3).

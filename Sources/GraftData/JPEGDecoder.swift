@@ -2,6 +2,7 @@ import CTurboJPEG
 import GraftKernels
 #if canImport(Glibc)
 import Glibc
+import GraftFoundation
 #endif
 
 /// JPEG through TurboJPEG, with the pixels of TensorFlow's default decode

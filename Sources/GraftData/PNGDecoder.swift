@@ -1,4 +1,5 @@
 import CPNGShim
+import GraftFoundation
 import GraftKernels
 
 /// PNG through libpng's classic API (in the C target CPNGShim, which keeps

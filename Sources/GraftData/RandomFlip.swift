@@ -1,3 +1,4 @@
+import GraftFoundation
 /// Keras's RandomFlip augmentation, applied while training only.
 ///
 /// With `horizontalAndVertical`, the two axes are drawn independently, so an
@@ -40,11 +41,8 @@ public struct RandomFlip: Equatable {
     /// The variant drawn for image `index` (its position in the dataset's
     /// listing) in `epoch`.
     public func variant(epoch: Int, index: Int) -> Variant {
-        var z = seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15)
-            ^ (UInt64(truncatingIfNeeded: index) &* 0xC2B2_AE3D_27D4_EB4F)
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
+        let z = SplitMix64.mix(seed ^ (UInt64(truncatingIfNeeded: epoch) &* SplitMix64.golden)
+            ^ (UInt64(truncatingIfNeeded: index) &* SeedSalt.image))
         let horizontalCoin = z & 1 == 1, verticalCoin = z & 2 == 2
         switch mode {
         case .horizontal: return Variant(horizontal: horizontalCoin, vertical: false)

@@ -1,6 +1,6 @@
 import CHDF5
 import Glibc
-import GraftKernels
+import GraftFoundation
 
 /// A read-only HDF5 file: the few operations a Keras weight file needs
 /// (string attributes, group tests, Float32 datasets), with every failure
@@ -12,7 +12,7 @@ public final class HDF5File {
     public let path: String
     private let id: hid_t
 
-    static let mutex = Mutex()
+    static let mutex = Lock()
 
     public init(readingFrom path: String) throws {
         self.path = path
@@ -153,8 +153,10 @@ public final class HDF5File {
         }
     }
 
-    /// The dataset at `path`, converted to Float32.
-    public func readTensor(_ path: String) throws -> Tensor {
+    /// Reads the dataset at `path`, converted to Float32, into `count`
+    /// floats at `output`; a dataset of any other size (or of no numbers) is
+    /// an error, checked before anything is read.
+    public func readFloats(_ path: String, into output: UnsafeMutablePointer<Float>, count: Int) throws {
         try HDF5File.locked {
             let ds = H5Dopen2(id, path, graft_h5p_default())
             guard ds >= 0 else { throw corrupt("dataset \(path)") }
@@ -164,14 +166,18 @@ public final class HDF5File {
             guard H5Tget_class(type) == H5T_FLOAT || H5Tget_class(type) == H5T_INTEGER else {
                 throw GraftError.format("\(self.path): dataset \(path) does not hold numbers")
             }
-            let tensor = Tensor(shape: try datasetShape(ds, path))
-            if tensor.count > 0 {
-                guard H5Dread(ds, graft_h5t_native_float(), graft_h5s_all(), graft_h5s_all(),
-                              graft_h5p_default(), tensor.data) >= 0 else {
-                    throw GraftError.format("\(self.path): cannot read dataset \(path) (the file is corrupt or truncated)")
-                }
+            let shape = try datasetShape(ds, path)
+            let (stored, overflow) = shape.reduce((1, false)) { acc, d in
+                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                return (p, acc.1 || o)
             }
-            return tensor
+            guard !overflow && stored == count else {
+                throw GraftError.format("\(self.path): dataset \(path) holds \(shape) values, not the \(count) expected")
+            }
+            guard count == 0 || H5Dread(ds, graft_h5t_native_float(), graft_h5s_all(), graft_h5s_all(),
+                                        graft_h5p_default(), output) >= 0 else {
+                throw GraftError.format("\(self.path): cannot read dataset \(path) (the file is corrupt or truncated)")
+            }
         }
     }
 

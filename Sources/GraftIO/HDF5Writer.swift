@@ -1,6 +1,6 @@
 import CHDF5
 import Glibc
-import GraftKernels
+import GraftFoundation
 
 /// A new HDF5 file being written: groups, Float32 datasets, and string,
 /// integer and double attributes — what a Keras weight file and Graft's own
@@ -46,10 +46,11 @@ public final class HDF5Writer {
         }
     }
 
-    /// A Float32 dataset at `path` (its group must exist) holding `tensor`.
-    public func writeDataset(_ path: String, _ tensor: Tensor) throws {
+    /// A Float32 dataset at `path` (its group must exist) of `shape`,
+    /// holding the floats at `values`.
+    public func writeDataset(_ path: String, shape: [Int], values: UnsafePointer<Float>) throws {
         try HDF5File.locked {
-            var dims = tensor.shape.map { hsize_t($0) }
+            var dims = shape.map { hsize_t($0) }
             let space = H5Screate_simple(Int32(dims.count), &dims, nil)
             guard space >= 0 else { throw failure("dataset \(path)") }
             defer { H5Sclose(space) }
@@ -57,8 +58,8 @@ public final class HDF5Writer {
                                 graft_h5p_default())
             guard ds >= 0 else { throw failure("dataset \(path)") }
             defer { H5Dclose(ds) }
-            guard tensor.count == 0 || H5Dwrite(ds, graft_h5t_native_float(), graft_h5s_all(), graft_h5s_all(),
-                                                graft_h5p_default(), tensor.data) >= 0 else {
+            guard shape.contains(0) || H5Dwrite(ds, graft_h5t_native_float(), graft_h5s_all(), graft_h5s_all(),
+                                                graft_h5p_default(), values) >= 0 else {
                 throw failure("dataset \(path)")
             }
         }

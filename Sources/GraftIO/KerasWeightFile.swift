@@ -1,4 +1,4 @@
-import GraftKernels
+import GraftFoundation
 
 /// A weight file in Keras's legacy HDF5 layout, as `model.save_weights("x.h5")`
 /// writes it and as the ImageNet files of `keras.applications` are published:
@@ -29,10 +29,12 @@ public struct KerasWeightFile {
     }
 
     /// A weight as stored: its short name ("kernel", "bias", "gamma", "beta",
-    /// "moving_mean", "moving_variance") and its values in the stored shape.
+    /// "moving_mean", "moving_variance") and its shape; `read` reads its values.
     public struct Weight {
         public let name: String
-        public let value: Tensor
+        public let shape: [Int]
+        /// The dataset's path in the file.
+        let dataset: String
     }
 
     private func groupPath(_ layer: String) -> String {
@@ -60,12 +62,21 @@ public struct KerasWeightFile {
         }
     }
 
-    /// All of `layer`'s weights, in the file's order.
+    /// All of `layer`'s weights, in the file's order, as declared (nothing
+    /// is read but their shapes).
     public func weights(of layer: String) throws -> [Weight] {
         try weightNames(of: layer).map { full in
-            Weight(name: KerasWeightFile.shortName(full),
-                   value: try file.readTensor(groupPath(layer) + "/" + full))
+            let dataset = groupPath(layer) + "/" + full
+            return Weight(name: KerasWeightFile.shortName(full), shape: try file.shape(ofDataset: dataset),
+                          dataset: dataset)
         }
+    }
+
+    /// Reads `weight`'s values into `count` floats at `output`: the caller
+    /// has checked its shape against the one it expects, so nothing is
+    /// allocated from what the file declares.
+    public func read(_ weight: Weight, into output: UnsafeMutablePointer<Float>, count: Int) throws {
+        try file.readFloats(weight.dataset, into: output, count: count)
     }
 
     /// "conv1_conv/kernel:0" -> "kernel".

@@ -2,6 +2,7 @@ import CBLAS
 import CGraftPool
 import Dispatch
 import Glibc
+import GraftFoundation
 
 /// How many threads the kernels use, and how OpenBLAS is told about it.
 ///
@@ -82,22 +83,5 @@ extension Parallel {
                                  _ body: (_ range: Range<Int>, _ part: Int) -> Void) {
         let ranges = ranges(count, threads: threads, grain: grain)
         forEach(ranges.count, threads: threads) { i, _ in body(ranges[i], i) }
-    }
-}
-
-/// A counter shared by threads (a lock is plenty: it is taken once per tile
-/// or per pass, never per element).
-public final class AtomicCounter: @unchecked Sendable {
-    private var value = 0
-    private let mutex = Mutex()
-
-    public init() {}
-
-    /// Returns the current value and advances it by one.
-    public func increment() -> Int {
-        mutex.withLock {
-            defer { value += 1 }
-            return value
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 
 /// A dense Float32 array with a shape, laid out row-major (activations are
 /// NHWC, convolution kernels HWIO as Keras stores them).

@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// A network compiled for inference on batches of up to `capacity` images.
@@ -162,6 +163,15 @@ final class InferencePlan {
             profile.measure(layer, .forward) { execute(op) }
         }
         output.update(from: ptr(outputBuffer), count: batch * outputSize)
+    }
+
+    /// Runs `count` inputs (any number) in batches of up to `capacity`.
+    func run(inputs: UnsafePointer<Float>, count: Int, outputs: UnsafeMutablePointer<Float>,
+             profile: LayerProfile? = nil) {
+        for start in stride(from: 0, to: count, by: capacity) {
+            run(input: inputs + start * inputSize, batch: min(capacity, count - start),
+                output: outputs + start * outputSize, profile: profile)
+        }
     }
 
     /// Gives every value a slot, reusing the slot of a value whose last

@@ -1,3 +1,4 @@
+import GraftFoundation
 import GraftIO
 import GraftKernels
 
@@ -49,7 +50,7 @@ public final class Model {
     /// set it only while no call is running.
     public var profile: LayerProfile?
 
-    private let mutex = Mutex()
+    private let mutex = Lock()
     private var plan: InferencePlan?
     private var staging: Tensor?
 
@@ -112,11 +113,7 @@ public final class Model {
                          output: UnsafeMutablePointer<Float>) throws {
         try checkCount(count)
         try withPlan(for: count) { plan in
-            for start in stride(from: 0, to: count, by: plan.capacity) {
-                let n = min(plan.capacity, count - start)
-                plan.run(input: input + start * plan.inputSize, batch: n,
-                         output: output + start * plan.outputSize, profile: profile)
-            }
+            plan.run(inputs: input, count: count, outputs: output, profile: profile)
         }
     }
 

@@ -1,3 +1,4 @@
+import GraftFoundation
 import GraftKernels
 
 /// The ResNet v1 family as `keras.applications` builds it, without the top:
@@ -55,6 +56,20 @@ public final class Network {
                   inputWidth: network.inputWidth)
     }
 
+    /// The layers after `last`, reading `last`'s output as their input (an
+    /// input layer of its shape): every one of them must read only `last`
+    /// and later layers. The layers share the network's weights.
+    convenience init(suffixOf network: Network, after last: Int) {
+        let source = network.layers[last]
+        let input = Layer(name: source.name, kind: .input, inputs: [], outputShape: source.outputShape)
+        let rest = network.layers[(last + 1)...].map { layer in
+            precondition(layer.inputs.allSatisfy { $0 >= last }, "\(layer.name) reads before \(source.name)")
+            return Layer(name: layer.name, kind: layer.kind, inputs: layer.inputs.map { $0 - last },
+                         outputShape: layer.outputShape, weights: layer.weights)
+        }
+        self.init(layers: [input] + rest, inputHeight: network.inputHeight, inputWidth: network.inputWidth)
+    }
+
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
 }
 
@@ -101,12 +116,12 @@ extension Network {
 public struct NetworkBuilder {
     var layers: [Layer] = []
     let inputHeight: Int, inputWidth: Int
-    var random: SeededRandom
+    var random: SplitMix64
 
     public init(inputHeight: Int, inputWidth: Int, seed: UInt64) {
         self.inputHeight = inputHeight
         self.inputWidth = inputWidth
-        self.random = SeededRandom(seed: seed)
+        self.random = SplitMix64(seed: seed)
     }
 
     private mutating func append(_ name: String, _ kind: LayerKind, _ inputs: [Int], _ shape: [Int],

@@ -1,3 +1,4 @@
+import GraftFoundation
 import GraftIO
 import GraftKernels
 
@@ -11,10 +12,12 @@ extension Network {
     /// Nothing changes unless every weight reads and fits: on error the
     /// network keeps the weights it had.
     public func loadWeights(from file: KerasWeightFile, modelName: String) throws {
-        var loaded: [[Tensor]] = []
+        // Every layer's weights found and their shapes checked before any
+        // is read: nothing is allocated from a shape the file declares.
+        var found: [[KerasWeightFile.Weight]] = []
         for layer in layers {
             guard !layer.weights.isEmpty else {
-                loaded.append([])
+                found.append([])
                 continue
             }
             guard file.contains(layer: layer.name) else {
@@ -22,25 +25,33 @@ extension Network {
                     "\(file.path) has no weights for layer \(layer.name), which \(modelName) needs: it is not a \(modelName) weight file")
             }
             let stored = try file.weights(of: layer.name)
-            var tensors: [Tensor] = []
+            var matched: [KerasWeightFile.Weight] = []
             for (name, expected) in zip(layer.weightNames, layer.weightShapes) {
                 guard let weight = stored.first(where: { $0.name == name }) else {
                     throw GraftError.format(
                         "\(file.path): layer \(layer.name) has no weight \(name) (it has: \(stored.map(\.name).joined(separator: ", ")))")
                 }
-                guard weight.value.shape == expected else {
+                guard weight.shape == expected else {
                     throw GraftError.format(
-                        "\(file.path): layer \(layer.name) weight \(name) has shape \(describe(weight.value.shape)), \(modelName) expects \(describe(expected))")
+                        "\(file.path): layer \(layer.name) weight \(name) has shape \(describe(weight.shape)), \(modelName) expects \(describe(expected))")
                 }
-                tensors.append(weight.value)
+                matched.append(weight)
             }
-            guard stored.count == tensors.count else {
+            guard stored.count == matched.count else {
                 throw GraftError.format(
-                    "\(file.path): layer \(layer.name) has \(stored.count) weights (\(stored.map(\.name).joined(separator: ", "))), \(modelName) expects \(tensors.count) (\(layer.weightNames.joined(separator: ", ")))")
+                    "\(file.path): layer \(layer.name) has \(stored.count) weights (\(stored.map(\.name).joined(separator: ", "))), \(modelName) expects \(matched.count) (\(layer.weightNames.joined(separator: ", ")))")
             }
-            loaded.append(tensors)
+            found.append(matched)
         }
         try checkNoForeignLayers(in: file, modelName: modelName)
+        var loaded: [[Tensor]] = []
+        for weights in found {
+            loaded.append(try weights.map { weight in
+                let tensor = Tensor(shape: weight.shape)
+                try file.read(weight, into: tensor.data, count: tensor.count)
+                return tensor
+            })
+        }
         for (layer, weights) in zip(layers, loaded) where !weights.isEmpty {
             layer.weights = weights
         }

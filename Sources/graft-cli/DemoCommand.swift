@@ -1,4 +1,5 @@
 import ArgumentParser
+import GraftFoundation
 import GraftKernels
 import GraftModel
 

@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 import GraftModel
 
@@ -12,7 +13,7 @@ enum DemoImages {
     /// Writes `root/train/<class>/*.bmp` and `root/test/<class>/*.bmp`. The
     /// same seed gives the same files.
     static func write(to root: String, size: Int, trainPerClass: Int, testPerClass: Int, seed: UInt64) throws {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         for (split, count) in [("train", trainPerClass), ("test", testPerClass)] {
             for name in classes {
                 let folder = "\(root)/\(split)/\(name)"
@@ -26,7 +27,7 @@ enum DemoImages {
     }
 
     /// An RGB image (size × size × 3 bytes) of class `name`.
-    static func draw(_ name: String, size: Int, random: inout SeededRandom) -> [UInt8] {
+    static func draw(_ name: String, size: Int, random: inout SplitMix64) -> [UInt8] {
         let background = random.colour(), foreground = random.colour()
         let s = Double(size)
         let (cx, cy) = (s * random.uniform(0.3, 0.7), s * random.uniform(0.3, 0.7))
@@ -90,7 +91,7 @@ enum DemoImages {
     }
 }
 
-extension SeededRandom {
+extension SplitMix64 {
     /// Uniform in [low, high), from the top 53 bits.
     mutating func uniform(_ low: Double, _ high: Double) -> Double {
         low + (high - low) * Double(next() >> 11) / Double(1 << 53)

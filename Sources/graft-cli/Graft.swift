@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import GraftData
+import GraftFoundation
 import GraftKernels
 import GraftModel
 

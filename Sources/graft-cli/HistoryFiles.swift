@@ -1,4 +1,5 @@
 import Foundation
+import GraftFoundation
 import GraftKernels
 import GraftModel
 

@@ -1,4 +1,5 @@
 import GraftData
+import GraftFoundation
 import GraftKernels
 import GraftModel
 

@@ -1,5 +1,6 @@
 import Foundation
 import GraftData
+import GraftFoundation
 import GraftKernels
 import Testing
 

@@ -1,4 +1,5 @@
 import Dispatch
+import GraftFoundation
 import GraftKernels
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 
 /// How often each index of a loop of `count` ran, and the largest worker id seen.
 private func visits(_ count: Int, threads: Int) -> (counts: [Int], maxWorker: Int) {
-    let lock = Mutex()
+    let lock = Lock()
     var counts = [Int](repeating: 0, count: count)
     var maxWorker = 0
     Parallel.forEach(count, threads: threads) { i, worker in
@@ -32,7 +33,7 @@ func parallelLoopRunsEveryIndexOnce(count: Int, threads: Int) {
 
 @Test("a parallel loop inside a parallel loop's body runs every index once")
 func parallelLoopInsideALoop() {
-    let lock = Mutex()
+    let lock = Lock()
     var counts = [Int](repeating: 0, count: 8 * 50)
     var maxWorker = 0
     Parallel.forEach(8, threads: 2) { outer, _ in
@@ -53,7 +54,7 @@ func parallelLoopsFromTwoThreads() {
     defer { sums.deallocate() }
     sums.initialize(repeating: 0, count: 2)
     DispatchQueue.concurrentPerform(iterations: 2) { caller in
-        let lock = Mutex()
+        let lock = Lock()
         for _ in 0..<200 {
             var sum = 0
             Parallel.forEach(100, threads: 2) { i, _ in lock.withLock { sum += i } }

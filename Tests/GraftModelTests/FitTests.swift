@@ -1,4 +1,5 @@
 import GraftData
+import GraftFoundation
 import GraftKernels
 import GraftModel
 import Testing
@@ -195,4 +196,27 @@ func precisionSwitchDropsCache() throws {
     try model.setPrecision(.float32)
     let again = try model.evaluate(data).loss
     #expect(abs(again - exact) <= 1e-6 * exact, "float32 \(exact) then \(again); bfloat16 \(rounded)")
+}
+
+@Test("cached features follow their dataset: a new dataset where a freed one was gets its own")
+func featureCacheFollowsTheDataset() throws {
+    /// Fits one epoch on each of four datasets of the same size with other
+    /// images; each is freed before the next is made (its address free for
+    /// the next to take) unless `keepAlive`.
+    func weightsAfterFourDatasets(keepAlive: Bool) throws -> [[Float]] {
+        let model = try transferModel()
+        model.setBaseTrainable(false)
+        try model.compile(.adam(learningRate: 0.01))
+        var kept: [ImageDataset] = []
+        for seed: UInt32 in [1, 9, 17, 25] {
+            let dataset = try colourDataset(count: 12, seed: seed)
+            _ = try model.fit(dataset, epochs: 1)
+            if keepAlive { kept.append(dataset) }
+        }
+        return allWeights(model)
+    }
+    let freed = try weightsAfterFourDatasets(keepAlive: false)
+    let kept = try weightsAfterFourDatasets(keepAlive: true)
+    let same = freed == kept
+    #expect(same, "a fit trained on features of a freed dataset")
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GraftIO
 import GraftKernels
 
 /// The reference data written by Keras itself (tools/make_fixtures.py, run by
@@ -63,4 +64,13 @@ func relativeMaxError(_ a: UnsafePointer<Float>, _ b: Tensor) -> Float {
         scale = max(scale, abs(b.data[i]))
     }
     return worst / scale
+}
+
+extension KerasWeightFile {
+    /// A weight's values, read at the shape the (trusted) fixture declares.
+    func values(of weight: Weight) throws -> [Float] {
+        var values = [Float](repeating: 0, count: weight.shape.reduce(1, *))
+        try values.withUnsafeMutableBufferPointer { try read(weight, into: $0.baseAddress!, count: $0.count) }
+        return values
+    }
 }

@@ -1,3 +1,4 @@
+import GraftFoundation
 import GraftKernels
 import GraftModel
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import GraftData
+import GraftFoundation
 import GraftIO
 import GraftKernels
 import GraftModel

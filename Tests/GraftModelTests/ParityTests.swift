@@ -1,4 +1,5 @@
 import CGraftABI
+import GraftFoundation
 import GraftKernels
 import GraftModel
 import Testing

@@ -217,3 +217,61 @@ func modelFileThroughCABI() throws {
     #expect(graft_model_load(nil, 0, &other) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_load(path, 0, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
+
+@Test("a features call from another thread waits for a running fit: calls on one handle are serialised")
+func featuresDuringFit() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 3)
+    var o = adam(0.01)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_compile(model, &o) == GRAFT_OK)
+    // The last residual block trains, so the fit changes what features returns.
+    try #require(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    for i in -12 ..< -2 { try #require(graft_model_set_layer_trainable(model, Int32(i), 1) == GRAFT_OK) }
+
+    /// Shared by the fit's progress callback and the features thread.
+    final class Events: @unchecked Sendable {
+        let model: OpaquePointer?
+        let lock = NSLock()
+        var reports = 0, reportsWhenFeaturesReturned = -1
+        let fitStarted = DispatchSemaphore(value: 0)
+        var features = [Float](repeating: 0, count: 2048)
+        init(_ model: OpaquePointer?) { self.model = model }
+    }
+    let events = Events(model)
+    let image = [Float](repeating: 0.5, count: 32 * 32 * 3)
+    let reader = Thread {
+        events.fitStarted.wait()
+        let status = graft_model_features(events.model, image, 1, &events.features)
+        events.lock.lock()
+        events.reportsWhenFeaturesReturned = status == GRAFT_OK ? events.reports : -2
+        events.lock.unlock()
+    }
+    reader.start()
+    let progress: graft_progress_fn = { _, user in
+        let events = Unmanaged<Events>.fromOpaque(user!).takeUnretainedValue()
+        events.lock.lock()
+        events.reports += 1
+        let first = events.reports == 1
+        events.lock.unlock()
+        if first {
+            // The reader starts now; unserialised, it would finish its
+            // features call during this pause, in the middle of the fit.
+            events.fitStarted.signal()
+            usleep(300_000)
+        }
+        return 0
+    }
+    var history: OpaquePointer?
+    let status = graft_model_fit(model, dataset, nil, 2, progress, Unmanaged.passUnretained(events).toOpaque(),
+                                 &history)
+    #expect(status == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+    while !reader.isFinished { usleep(1000) }
+    // Three batches and one end-of-epoch report per epoch, all before the features call returned.
+    #expect(events.reportsWhenFeaturesReturned == 2 * (3 + 1))
+    var afterFit = [Float](repeating: 0, count: 2048)
+    #expect(graft_model_features(model, image, 1, &afterFit) == GRAFT_OK)
+    let sameAsAfterFit = events.features == afterFit
+    #expect(sameAsAfterFit, "the features call saw weights of the middle of the fit")
+}

@@ -103,7 +103,7 @@ private func checkUpdates(_ model: TransferModel, before: [[[Float]]], scenario 
         let expected: [[Float]]
         if l < model.baseLayerCount {
             let stored = try keras.weights(of: layer.name)
-            expected = layer.weightNames.map { n in stored.first { $0.name == n }!.value.array }
+            expected = try layer.weightNames.map { n in try keras.values(of: stored.first { $0.name == n }!) }
         } else {
             expected = [try floats("\(name)_head_kernel.f32"), try floats("\(name)_head_bias.f32")]
         }
@@ -183,7 +183,7 @@ func gradientsMatchKeras(winogradTile: WinogradTile?) throws {
         let stored = try keras.weights(of: layer.name)
         for (k, name) in layer.weightNames.enumerated() where !name.hasPrefix("moving") {
             let ours = try #require(byWeight[ObjectIdentifier(layer.weights[k])], "\(layer.name) \(name)")
-            let theirs = stored.first { $0.name == name }!.value.array
+            let theirs = try keras.values(of: stored.first { $0.name == name }!)
             let error = relativeError(ours.array, theirs)
             #expect(error <= 1e-3, "\(layer.name) \(name): gradient off by \(error)")
             compared += 1

@@ -1,4 +1,5 @@
 import Foundation
+import GraftFoundation
 import GraftIO
 import GraftKernels
 import GraftModel
@@ -45,7 +46,7 @@ func bothLayoutsLoad() throws {
     let bn = keras3.layers[keras3.index(of: "conv2_block1_0_bn")!]
     #expect(bn.weights[2].array.contains { $0 != 0 })
     let file = try KerasWeightFile(path: Fixtures.path("resnet50_random.h5"))
-    let stored = try file.weights(of: "conv2_block1_0_conv")[0].value.array
+    let stored = try file.values(of: file.weights(of: "conv2_block1_0_conv")[0])
     let shortcutMatches = keras3.layers[keras3.index(of: "conv2_block1_0_conv")!].weights[0].array == stored
     let mainBranchDiffers = keras3.layers[keras3.index(of: "conv2_block1_3_conv")!].weights[0].array != stored
     #expect(shortcutMatches && mainBranchDiffers)
@@ -144,7 +145,8 @@ func imagenetLookup() throws {
         atPath: keras.appendingPathComponent("models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5").path,
         withDestinationPath: Fixtures.path("resnet50_random_tf.h5"))
     let model = try Model(options)
-    let expected = try KerasWeightFile(path: Fixtures.path("resnet50_random_tf.h5")).weights(of: "conv1_conv")[0].value
-    let loaded = model.base.layers[model.base.index(of: "conv1_conv")!].weights[0].array == expected.array
+    let file = try KerasWeightFile(path: Fixtures.path("resnet50_random_tf.h5"))
+    let expected = try file.values(of: file.weights(of: "conv1_conv")[0])
+    let loaded = model.base.layers[model.base.index(of: "conv1_conv")!].weights[0].array == expected
     #expect(loaded)
 }

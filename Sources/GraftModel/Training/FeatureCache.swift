@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// The frozen base's output per image (and per flip variant), computed once

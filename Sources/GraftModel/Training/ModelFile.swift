@@ -1,5 +1,6 @@
 import Glibc
 import GraftData
+import GraftFoundation
 import GraftIO
 import GraftKernels
 
@@ -129,7 +130,7 @@ extension TransferModel {
             try writer.writeAttribute("weight_names", strings: names, of: group)
             if !names.isEmpty { try writer.createGroup(group + "/" + layer.name) }
             for (name, weight) in zip(names, layer.weights) {
-                try writer.writeDataset(group + "/" + name, weight)
+                try writer.writeDataset(group + "/" + name, shape: weight.shape, values: weight.data)
             }
         }
     }
@@ -166,14 +167,20 @@ extension TransferModel {
 
     /// The head's weights (the base's were read when the base was built).
     private func readHeadWeights(_ file: KerasWeightFile) throws {
+        var found: [(Layer, [KerasWeightFile.Weight])] = []
         for layer in layers[baseLayerCount...] where !layer.weights.isEmpty {
             let stored = try file.weights(of: layer.name)
-            guard stored.map(\.value.shape) == layer.weights.map(\.shape) else {
+            guard stored.map(\.shape) == layer.weights.map(\.shape) else {
                 throw GraftError.format(
-                    "\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.value.shape)), "
+                    "\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.shape)), "
                         + "the model needs \(layer.weights.map(\.shape))")
             }
-            for (weight, value) in zip(layer.weights, stored) { weight.data.update(from: value.value.data, count: weight.count) }
+            found.append((layer, stored))
+        }
+        for (layer, stored) in found {
+            for (weight, value) in zip(layer.weights, stored) {
+                try file.read(value, into: weight.data, count: weight.count)
+            }
         }
         weightsChanged()
     }

@@ -1,5 +1,6 @@
 import CGraftOptimizer
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// Keras's optimizers, with its defaults and its update formulas (float32,

@@ -1,4 +1,5 @@
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// One training step over a network, layer by layer, as Keras's
@@ -222,7 +223,7 @@ final class TrainingStep {
                 break
             }
             let mask = pool.take(x.shape)
-            var random = SeededRandom(seed: dropoutSeed ^ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
+            var random = SplitMix64(seed: dropoutSeed ^ UInt64(i) &* SplitMix64.golden)
             let keep = 1 / (1 - rate)
             for k in 0..<x.count {
                 mask.data[k] = random.nextUnitFloat() < rate ? 0 : keep

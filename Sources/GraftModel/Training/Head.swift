@@ -1,0 +1,63 @@
+import GraftFoundation
+import GraftKernels
+
+/// The new head put on the base.
+public struct HeadOptions {
+    public enum Pooling: String, CaseIterable { case avg, flatten }
+
+    public var numClasses: Int
+    /// GlobalAveragePooling2D (Keras's `pooling="avg"`) or Flatten.
+    public var pooling: Pooling = .avg
+    /// Hidden Dense layers (with ReLU) between the pooling and the output.
+    public var hiddenUnits: [Int] = []
+    /// Dropout rate after each hidden layer (and after the pooling when there
+    /// is none); 0 for no Dropout layer.
+    public var dropout: Float = 0
+
+    public init(numClasses: Int) { self.numClasses = numClasses }
+
+    /// Refuses options no head can be built from.
+    func validate() throws {
+        guard numClasses >= 1 else {
+            throw GraftError.invalidArgument("num_classes must be at least 1, not \(numClasses)")
+        }
+        guard hiddenUnits.allSatisfy({ $0 >= 1 }) else {
+            throw GraftError.invalidArgument("hidden layer sizes must be at least 1: \(hiddenUnits)")
+        }
+        guard dropout >= 0 && dropout < 1 else {
+            throw GraftError.invalidArgument("dropout must be in [0, 1), not \(dropout)")
+        }
+    }
+}
+
+extension Network {
+    /// `base`'s layers (shared, not copied) followed by the head, named as
+    /// Keras names the layers of a functional model built the same way
+    /// (`global_average_pooling2d`, `dense`, `dense_1`, `dropout`, ...); the
+    /// head's Dense kernels are drawn from `seed` as Keras's GlorotUniform.
+    static func withHead(_ head: HeadOptions, on base: Network, seed: UInt64) throws -> Network {
+        try head.validate()
+        var builder = NetworkBuilder(inputHeight: base.inputHeight, inputWidth: base.inputWidth,
+                                     seed: seed ^ SeedSalt.head)
+        builder.layers = base.layers
+        var x = builder.layers.count - 1
+        x = head.pooling == .avg ? builder.globalAveragePooling(x, name: "global_average_pooling2d")
+                                 : builder.flatten(x, name: "flatten")
+        var denseCount = 0, dropoutCount = 0
+        func suffix(_ n: Int) -> String { n == 0 ? "" : "_\(n)" }
+        func addDropout() {
+            guard head.dropout > 0 else { return }
+            x = builder.dropout(x, rate: head.dropout, name: "dropout" + suffix(dropoutCount))
+            dropoutCount += 1
+        }
+        for units in head.hiddenUnits {
+            x = builder.dense(x, units: units, name: "dense" + suffix(denseCount))
+            x = builder.relu(x, name: "dense" + suffix(denseCount) + "_relu")
+            denseCount += 1
+            addDropout()
+        }
+        if head.hiddenUnits.isEmpty { addDropout() }
+        _ = builder.dense(x, units: head.numClasses, name: "dense" + suffix(denseCount))
+        return builder.build()
+    }
+}

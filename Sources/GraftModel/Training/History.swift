@@ -1,0 +1,36 @@
+/// Progress of fit or evaluate, after each batch, and (fit only) once more
+/// at the end of each epoch, after its validation.
+public struct TrainingProgress {
+    public var epoch: Int, epochs: Int
+    public var step: Int, steps: Int
+    /// Running means over the epoch so far (sample-weighted, as Keras's).
+    public var loss: Double, accuracy: Double
+    public var elapsedSeconds: Double
+    /// Whether this is the end-of-epoch report; it carries the validation
+    /// figures when fit has validation data.
+    public var epochEnd = false
+    public var valLoss: Double?, valAccuracy: Double?
+}
+
+/// Per-epoch figures of one fit, with Keras's metric names.
+public struct History {
+    public var loss: [Double] = [], accuracy: [Double] = []
+    public var valLoss: [Double] = [], valAccuracy: [Double] = []
+    /// Whether a progress callback stopped the fit.
+    public var stopped = false
+
+    public init() {}
+
+    public var epochs: Int { loss.count }
+
+    /// "loss", "accuracy", "val_loss" or "val_accuracy".
+    public func values(_ metric: String) -> [Double]? {
+        switch metric {
+        case "loss": loss
+        case "accuracy": accuracy
+        case "val_loss": valLoss
+        case "val_accuracy": valAccuracy
+        default: nil
+        }
+    }
+}
