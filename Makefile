@@ -24,7 +24,9 @@ CXX ?= c++
 
 BUILD := .build/release
 LIB := $(BUILD)/libgraft.so
-SONAME := libgraft.so.0
+# The SONAME carries graft.h's GRAFT_ABI_VERSION, its one owner.
+ABI_VERSION := $(shell sed -n 's/^\#define GRAFT_ABI_VERSION \([0-9]*\)$$/\1/p' include/graft.h)
+SONAME := libgraft.so.$(ABI_VERSION)
 VENV := .venv
 VPY := $(VENV)/bin/python
 FIXTURES := .fixtures

@@ -8,6 +8,18 @@ import PackageDescription
 // switched on for the library build only.
 let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] == "1"
 
+// The SONAME carries the ABI version, read from its one owner, graft.h's
+// GRAFT_ABI_VERSION (graft_abi_version() returns the same constant).
+let abiVersion: String = {
+    let header = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("include/graft.h")
+    let text = (try? String(contentsOf: header, encoding: .utf8)) ?? ""
+    let prefix = "#define GRAFT_ABI_VERSION "
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
+        fatalError("include/graft.h defines no GRAFT_ABI_VERSION")
+    }
+    return String(line.dropFirst(prefix.count))
+}()
+
 // Targets follow the layers of the design: each imports only the ones below it.
 //
 //   GraftC (C ABI, libgraft.so)      graft-cli (the `graft` command), graft-bench
@@ -84,12 +96,11 @@ let package = Package(
             name: "GraftC",
             dependencies: ["GraftFoundation", "GraftModel", "GraftData", "CGraftABI"],
             linkerSettings: [
-                // The SONAME carries the ABI version (graft_abi_version()).
                 // nodelete: a thread that still holds a thread-local error
                 // message runs its destructor at thread exit, which must not
                 // point into an unloaded library.
                 .unsafeFlags((staticStdlib ? ["-static-stdlib"] : [])
-                             + ["-Xlinker", "-soname=libgraft.so.0", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
+                             + ["-Xlinker", "-soname=libgraft.so.\(abiVersion)", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]),
         .executableTarget(name: "graft-bench", dependencies: ["GraftFoundation", "GraftModel", "GraftData", "CBLAS"]),
         .executableTarget(name: "graft-cli", dependencies: [

@@ -2,10 +2,9 @@
 
 #include <math.h>
 
-// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time.
-// Adam's square root and division ran at 4 lanes in Swift's baseline vectors
-// (the whole-base step's 23.5 M weights in 15.6 ms on two threads, against
-// 11.4 ms at 16 lanes): the pass is bound by memory only when it is wide.
+// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
+// Adam's square root and division keep the pass from memory speed unless it
+// runs as wide as the CPU allows (bench/HISTORY.md has the measurement).
 #if defined(__x86_64__)
 #define DISPATCHED __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

@@ -99,11 +99,31 @@ public func graft_model_layer_trainable(_ model: OpaquePointer?, _ index: Int32)
     return handle.mutex.withLock { element(handle.layers, Int(index)).map { $0.trainable ? 1 : 0 } ?? -1 }
 }
 
+/// The C options of `config`.
+func optimizerOptions(_ config: OptimizerConfig) -> graft_optimizer_options {
+    var o = graft_optimizer_options()
+    o.struct_size = MemoryLayout<graft_optimizer_options>.size
+    switch config {
+    case let .sgd(lr, momentum, nesterov):
+        o.kind = Int32(bitPattern: GRAFT_OPTIMIZER_SGD.rawValue)
+        (o.learning_rate, o.momentum, o.nesterov) = (lr, momentum, nesterov ? 1 : 0)
+    case let .adam(lr, beta1, beta2, epsilon):
+        o.kind = Int32(bitPattern: GRAFT_OPTIMIZER_ADAM.rawValue)
+        (o.learning_rate, o.beta_1, o.beta_2, o.epsilon) = (lr, beta1, beta2, epsilon)
+    }
+    return o
+}
+
+/// Keras's defaults for `kind` (Adam's unused fields included, so that one
+/// struct holds every default), from `OptimizerConfig`.
 func defaultOptimizerOptions(_ kind: graft_optimizer) -> graft_optimizer_options {
-    let adam = kind == GRAFT_OPTIMIZER_ADAM
-    return graft_optimizer_options(struct_size: MemoryLayout<graft_optimizer_options>.size,
-                                   kind: Int32(bitPattern: kind.rawValue), learning_rate: adam ? 0.001 : 0.01,
-                                   momentum: 0, nesterov: 0, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7)
+    var o = optimizerOptions(.adam())
+    let sgd = optimizerOptions(.sgd())
+    o.kind = Int32(bitPattern: kind.rawValue)
+    if kind != GRAFT_OPTIMIZER_ADAM {
+        (o.learning_rate, o.momentum, o.nesterov) = (sgd.learning_rate, sgd.momentum, sgd.nesterov)
+    }
+    return o
 }
 
 @_cdecl("graft_optimizer_options_init_sized")

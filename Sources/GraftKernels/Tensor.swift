@@ -57,10 +57,10 @@ public func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
 
 /// Buffers of at least this many bytes start on a 2 MiB boundary and ask
 /// for transparent huge pages (Linux's default is to give them only where
-/// asked): a training step streams about a gigabyte of activations, and with
-/// 4 KiB pages the TLB missed on all of it; the whole-base step ran 2–4%
-/// faster, and steadier, with its large buffers on 2 MiB pages, at the same
-/// peak RSS (the page at a buffer's end stays small).
+/// asked): a training step streams about a gigabyte of activations, which
+/// 4 KiB pages spread over more TLB entries than exist (bench/HISTORY.md has
+/// the measurement). The page at a buffer's end stays small, so peak RSS
+/// does not grow.
 let hugePageBytes = 1 << 21
 
 /// 64-byte aligned (2 MiB from `hugePageBytes` up), uninitialised Float
@@ -82,6 +82,5 @@ public func tryAllocateFloats(_ count: Int) throws -> UnsafeMutablePointer<Float
 /// over the threads) past the caches, with non-temporal stores: from 4 MiB,
 /// twice the L2 of this machine's two cores, the output is gone from cache
 /// before the next layer reads it, and streaming it saves reading each of
-/// its lines in before writing it. ResNet's pointwise products ran 5–30%
-/// faster streamed (most on conv2_x's K = 64, whose output is 4x its input).
+/// its lines in before writing it (bench/HISTORY.md has the measurement).
 public func streamsOutput(floats: Int) -> Bool { floats >= (4 << 20) / MemoryLayout<Float>.stride }

@@ -1,7 +1,7 @@
 /// Tensors handed back and reused, so that a training step allocates (and
 /// the kernel zero-fills pages for) its buffers once, not at every step:
-/// fresh buffers cost a page fault per 4 KiB, which measured as a third of a
-/// whole-base training step.
+/// fresh buffers cost a page fault per 4 KiB, a large share of a step that
+/// streams a gigabyte.
 ///
 /// The pool holds tensors that nothing else uses: give a tensor back only at
 /// its last use. Not thread-safe (one training step at a time).

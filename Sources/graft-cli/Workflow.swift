@@ -37,8 +37,8 @@ struct Workflow {
     /// The optimizer with `rate`, or Keras's default rate for it.
     func optimizerConfig(rate: Float?) throws -> OptimizerConfig {
         switch optimizer {
-        case "adam": return .adam(learningRate: rate ?? 0.001)
-        case "sgd": return .sgd(learningRate: rate ?? 0.01, momentum: momentum)
+        case "adam": return .adam(learningRate: rate ?? OptimizerConfig.adamLearningRate)
+        case "sgd": return .sgd(learningRate: rate ?? OptimizerConfig.sgdLearningRate, momentum: momentum)
         default: throw GraftError.invalidArgument("unknown optimizer \"\(optimizer)\" (adam or sgd)")
         }
     }

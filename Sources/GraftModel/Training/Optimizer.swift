@@ -7,12 +7,28 @@ import GraftKernels
 /// in Keras's order of operations).
 public enum OptimizerConfig: Equatable {
     /// v = momentum·v − lr·g; w += v (nesterov: w += momentum·v − lr·g).
-    case sgd(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false)
+    case sgd(learningRate: Float = OptimizerConfig.sgdLearningRate, momentum: Float = 0, nesterov: Bool = false)
     /// m += (g − m)(1 − β1); v += (g² − v)(1 − β2);
     /// w −= α·m/(sqrt(v) + ε), α = lr·sqrt(1 − β2^t)/(1 − β1^t).
     /// The betas are kept in double, as Keras keeps them (Python floats):
     /// 1 − β is formed in double and then rounded, and β^t in float32.
-    case adam(learningRate: Float = 0.001, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Float = 1e-7)
+    case adam(learningRate: Float = OptimizerConfig.adamLearningRate, beta1: Double = 0.9, beta2: Double = 0.999,
+              epsilon: Float = 1e-7)
+
+    /// Keras's default learning rates: the one place they are written (the
+    /// C ABI's option defaults, the `graft` command and the Python package
+    /// all read them from here).
+    public static let sgdLearningRate: Float = 0.01
+    public static let adamLearningRate: Float = 0.001
+
+    /// The optimizer called `name` ("sgd" or "adam") with Keras's defaults.
+    public static func defaults(_ name: String) -> OptimizerConfig? {
+        switch name {
+        case "sgd": .sgd()
+        case "adam": .adam()
+        default: nil
+        }
+    }
 
     /// Refuses values Keras would accept but that cannot train: a learning
     /// rate that is not finite and positive, momentum or betas outside [0, 1).
