@@ -3,6 +3,7 @@ import Glibc
 import GraftFoundation
 import GraftKernels
 import GraftModel
+import Synchronization
 
 /// What a graft_model handle points to: the model and the C strings handed
 /// out for it, which live as long as the handle.
@@ -15,7 +16,24 @@ final class ModelHandle {
     private(set) var transfer: TransferModel?
     /// Serialises every call on the handle that reads or changes the model,
     /// as graft.h promises: a features call waits for a running fit.
-    let mutex = Lock()
+    private let mutex = Lock()
+    /// The thread holding `mutex` (its pthread_t), 0 when none.
+    private let owner = Atomic<UInt>(0)
+
+    /// Runs `body` holding the handle's lock. A call made from inside a
+    /// progress callback of a running call on the same handle (the thread
+    /// that holds the lock) would wait for itself forever: it fails instead.
+    func locked<T>(_ body: () throws -> T) throws -> T {
+        let me = UInt(pthread_self())
+        guard owner.load(ordering: .relaxed) != me else {
+            throw GraftError(.state, "a call on a model was made from inside a progress callback of another call on the same model: calls on one model run one at a time, so make it after that call returns")
+        }
+        return try mutex.withLock {
+            owner.store(me, ordering: .relaxed)
+            defer { owner.store(0, ordering: .relaxed) }
+            return try body()
+        }
+    }
 
     init(_ model: Model) {
         self.model = model
@@ -187,7 +205,7 @@ public func graft_model_features(_ model: OpaquePointer?, _ input: UnsafePointer
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let (input, output) = (try required(input, "preprocessed_nhwc"), try required(output, "features_out"))
-        try handle.mutex.withLock { try handle.model.features(preprocessed: input, count: Int(count), output: output) }
+        try handle.locked { try handle.model.features(preprocessed: input, count: Int(count), output: output) }
     }
 }
 
@@ -197,7 +215,7 @@ public func graft_model_image_features(_ model: OpaquePointer?, _ input: UnsafeP
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let (input, output) = (try required(input, "images_nhwc"), try required(output, "features_out"))
-        try handle.mutex.withLock { try handle.model.features(images: input, count: Int(count), output: output) }
+        try handle.locked { try handle.model.features(images: input, count: Int(count), output: output) }
     }
 }
 
@@ -240,7 +258,7 @@ public func graft_model_set_precision(_ model: OpaquePointer?, _ value: Int32) -
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let precision = try precision(value)
-        try handle.mutex.withLock {
+        try handle.locked {
             if let transfer = handle.transfer {
                 try transfer.setPrecision(precision)
             } else {
@@ -253,7 +271,7 @@ public func graft_model_set_precision(_ model: OpaquePointer?, _ value: Int32) -
 @_cdecl("graft_model_precision")
 public func graft_model_precision(_ model: OpaquePointer?) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    let precision = handle.mutex.withLock { handle.model.precision }
+    guard let precision = try? handle.locked({ handle.model.precision }) else { return -1 }
     let value = precision == .float32 ? GRAFT_PRECISION_FLOAT32 : GRAFT_PRECISION_BFLOAT16
     return Int32(value.rawValue)
 }

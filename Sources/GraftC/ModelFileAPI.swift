@@ -14,20 +14,20 @@ public func graft_model_set_class_names(_ model: OpaquePointer?, _ names: Unsafe
         let names = try required(names, "names")
         guard count >= 0 else { throw GraftError.invalidArgument("count must not be negative, not \(count)") }
         let strings = try (0..<Int(count)).map { try string(try required(names[$0], "names[\($0)]"), "names[\($0)]") }
-        try handle.mutex.withLock { try handle.requireHead().setClassNames(strings) }
+        try handle.locked { try handle.requireHead().setClassNames(strings) }
     }
 }
 
 @_cdecl("graft_model_class_count")
 public func graft_model_class_count(_ model: OpaquePointer?) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock { Int32(handle.transfer?.head.numClasses ?? 0) }
+    return (try? handle.locked { Int32(handle.transfer?.head.numClasses ?? 0) }) ?? -1
 }
 
 @_cdecl("graft_model_class_name")
 public func graft_model_class_name(_ model: OpaquePointer?, _ index: Int32) -> UnsafePointer<CChar>? {
     guard let handle = try? ModelHandle.from(model) else { return nil }
-    return handle.mutex.withLock { handle.className(Int(index)) }
+    return (try? handle.locked { handle.className(Int(index)) })
 }
 
 /// Keras's class names as static C strings.
@@ -39,7 +39,7 @@ private let layerClassNames: [String: UnsafePointer<CChar>] = Dictionary(uniqueK
 @_cdecl("graft_model_layer_class")
 public func graft_model_layer_class(_ model: OpaquePointer?, _ index: Int32) -> UnsafePointer<CChar>? {
     guard let handle = try? ModelHandle.from(model) else { return nil }
-    return handle.mutex.withLock { element(handle.layers, Int(index)).flatMap { layerClassNames[$0.kind.className] } }
+    return (try? handle.locked { element(handle.layers, Int(index)).flatMap { layerClassNames[$0.kind.className] } })
 }
 
 @_cdecl("graft_model_layer_output_shape")
@@ -49,7 +49,7 @@ public func graft_model_layer_output_shape(_ model: OpaquePointer?, _ index: Int
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let (rank, dims) = (try required(rank, "rank"), try required(dims, "dims"))
-        let shape = try handle.mutex.withLock { try handle.layer(index).outputShape }
+        let shape = try handle.locked { try handle.layer(index).outputShape }
         rank.pointee = Int32(shape.count)
         for (i, d) in shape.enumerated() { dims[i] = Int64(d) }
     }
@@ -58,16 +58,16 @@ public func graft_model_layer_output_shape(_ model: OpaquePointer?, _ index: Int
 @_cdecl("graft_model_layer_input_count")
 public func graft_model_layer_input_count(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock { element(handle.layers, Int(index)).map { Int32($0.inputs.count) } ?? -1 }
+    return (try? handle.locked { element(handle.layers, Int(index)).map { Int32($0.inputs.count) } ?? -1 }) ?? -1
 }
 
 @_cdecl("graft_model_layer_input")
 public func graft_model_layer_input(_ model: OpaquePointer?, _ index: Int32, _ k: Int32) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock {
+    return (try? handle.locked {
         guard let layer = element(handle.layers, Int(index)), k >= 0, Int(k) < layer.inputs.count else { return -1 }
         return Int32(layer.inputs[Int(k)])
-    }
+    }) ?? -1
 }
 
 @_cdecl("graft_model_save")
@@ -75,7 +75,7 @@ public func graft_model_save(_ model: OpaquePointer?, _ path: UnsafePointer<CCha
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let path = try string(try required(path, "path"), "path")
-        try handle.mutex.withLock { try handle.requireHead().save(to: path) }
+        try handle.locked { try handle.requireHead().save(to: path) }
     }
 }
 

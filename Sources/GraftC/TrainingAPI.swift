@@ -42,7 +42,7 @@ public func graft_model_add_head(_ model: OpaquePointer?, _ options: UnsafePoint
         case GRAFT_FLIP_HORIZONTAL_AND_VERTICAL: flip = .horizontalAndVertical
         default: throw GraftError.invalidArgument("unknown augmentation \(c.augmentation)")
         }
-        try handle.mutex.withLock {
+        try handle.locked {
             guard handle.transfer == nil else { throw GraftError(.state, "the model has a head already") }
             handle.addHead(try TransferModel(base: handle.model, head: head, augmentation: flip, seed: c.seed))
         }
@@ -66,7 +66,7 @@ public func graft_model_layer_name(_ model: OpaquePointer?, _ index: Int32) -> U
 public func graft_model_set_base_trainable(_ model: OpaquePointer?, _ trainable: Int32) -> graft_status {
     catchingErrors {
         let handle = try ModelHandle.from(model)
-        handle.mutex.withLock {
+        try handle.locked {
             if let transfer = handle.transfer {
                 transfer.setBaseTrainable(trainable != 0)
             } else {
@@ -80,7 +80,7 @@ public func graft_model_set_base_trainable(_ model: OpaquePointer?, _ trainable:
 public func graft_model_set_layer_trainable(_ model: OpaquePointer?, _ index: Int32, _ trainable: Int32) -> graft_status {
     catchingErrors {
         let handle = try ModelHandle.from(model)
-        try handle.mutex.withLock {
+        try handle.locked {
             if let transfer = handle.transfer {
                 try transfer.setTrainable(trainable != 0, layer: Int(index))
             } else {
@@ -96,7 +96,7 @@ public func graft_model_set_layer_trainable(_ model: OpaquePointer?, _ index: In
 @_cdecl("graft_model_layer_trainable")
 public func graft_model_layer_trainable(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock { element(handle.layers, Int(index)).map { $0.trainable ? 1 : 0 } ?? -1 }
+    return (try? handle.locked { element(handle.layers, Int(index)).map { $0.trainable ? 1 : 0 } ?? -1 }) ?? -1
 }
 
 /// The C options of `config`.
@@ -149,7 +149,7 @@ public func graft_model_compile(_ model: OpaquePointer?, _ options: UnsafePointe
         default:
             throw GraftError.invalidArgument("unknown optimizer kind \(c.kind)")
         }
-        try handle.mutex.withLock { try handle.requireHead().compile(config) }
+        try handle.locked { try handle.requireHead().compile(config) }
     }
 }
 
@@ -181,7 +181,7 @@ public func graft_model_fit(_ model: OpaquePointer?, _ train: OpaquePointer?, _ 
         let out = try required(out, "history")
         let trainSet = try DatasetHandle.from(train).dataset
         let validationSet = try validation.map { try DatasetHandle.from($0).dataset }
-        let history = try handle.mutex.withLock {
+        let history = try handle.locked {
             try handle.requireHead().fit(trainSet, epochs: Int(epochs), validation: validationSet,
                                          progress: progressClosure(progress, user))
         }
@@ -225,7 +225,7 @@ public func graft_model_evaluate(_ model: OpaquePointer?, _ dataset: OpaquePoint
         let handle = try ModelHandle.from(model)
         let d = try DatasetHandle.from(dataset).dataset
         let (lossOut, accuracyOut) = (try required(loss, "loss"), try required(accuracy, "accuracy"))
-        let result = try handle.mutex.withLock {
+        let result = try handle.locked {
             try handle.requireHead().evaluate(d, progress: progressClosure(progress, user))
         }
         lossOut.pointee = result.loss
@@ -239,7 +239,7 @@ public func graft_model_predict(_ model: OpaquePointer?, _ images: UnsafePointer
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let (images, logits) = (try required(images, "images_nhwc"), try required(logits, "logits_out"))
-        try handle.mutex.withLock {
+        try handle.locked {
             try handle.requireHead().predict(images: images, count: Int(count), logits: logits)
         }
     }
@@ -250,13 +250,13 @@ public func graft_model_layer_index(_ model: OpaquePointer?, _ name: UnsafePoint
     guard let handle = try? ModelHandle.from(model), let name, let text = String(validatingCString: name) else {
         return -1
     }
-    return handle.mutex.withLock { handle.layers.firstIndex { $0.name == text }.map(Int32.init) ?? -1 }
+    return (try? handle.locked { handle.layers.firstIndex { $0.name == text }.map(Int32.init) ?? -1 }) ?? -1
 }
 
 @_cdecl("graft_model_layer_weight_count")
 public func graft_model_layer_weight_count(_ model: OpaquePointer?, _ index: Int32) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
-    return handle.mutex.withLock { element(handle.layers, Int(index)).map { Int32($0.weights.count) } ?? -1 }
+    return (try? handle.locked { element(handle.layers, Int(index)).map { Int32($0.weights.count) } ?? -1 }) ?? -1
 }
 
 /// Weight `weight` of layer `index`, or an error naming what is out of range
@@ -281,7 +281,7 @@ public func graft_model_layer_weight_shape(_ model: OpaquePointer?, _ index: Int
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let (rank, dims) = (try required(rank, "rank"), try required(dims, "dims"))
-        let shape = try handle.mutex.withLock { try weight(handle, index, which).shape }
+        let shape = try handle.locked { try weight(handle, index, which).shape }
         rank.pointee = Int32(shape.count)
         for (i, d) in shape.enumerated() { dims[i] = Int64(d) }
     }
@@ -293,7 +293,7 @@ public func graft_model_get_layer_weight(_ model: OpaquePointer?, _ index: Int32
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let values = try required(values, "values")
-        try handle.mutex.withLock {
+        try handle.locked {
             let w = try weight(handle, index, which, count: count)
             values.update(from: w.data, count: w.count)
         }
@@ -306,7 +306,7 @@ public func graft_model_set_layer_weight(_ model: OpaquePointer?, _ index: Int32
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let values = try required(values, "values")
-        try handle.mutex.withLock {
+        try handle.locked {
             let w = try weight(handle, index, which, count: count)
             w.data.update(from: values, count: w.count)
             if let transfer = handle.transfer { transfer.weightsChanged() } else { handle.model.weightsChanged() }

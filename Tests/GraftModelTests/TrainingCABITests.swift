@@ -275,3 +275,31 @@ func featuresDuringFit() throws {
     let sameAsAfterFit = events.features == afterFit
     #expect(sameAsAfterFit, "the features call saw weights of the middle of the fit")
 }
+
+@Test("a call on the same model from inside a progress callback fails with a state error instead of waiting for itself")
+func callFromProgressCallback() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 3)
+    var o = adam(0.01)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_compile(model, &o) == GRAFT_OK)
+    try #require(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    final class Seen { let model: OpaquePointer?; var statuses: [graft_status] = []; var message = ""
+        init(_ model: OpaquePointer?) { self.model = model } }
+    let seen = Seen(model)
+    let progress: graft_progress_fn = { _, user in
+        let seen = Unmanaged<Seen>.fromOpaque(user!).takeUnretainedValue()
+        var logits = [Float](repeating: 0, count: 3)
+        let image = [Float](repeating: 100, count: 32 * 32 * 3)
+        seen.statuses.append(graft_model_predict(seen.model, image, 1, &logits))
+        seen.message = String(cString: graft_last_error())
+        return 0
+    }
+    var history: OpaquePointer?
+    #expect(graft_model_fit(model, dataset, nil, 1, progress, Unmanaged.passUnretained(seen).toOpaque(), &history)
+            == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+    #expect(seen.statuses == [graft_status](repeating: GRAFT_ERROR_STATE, count: 3 + 1))
+    #expect(seen.message.contains("progress callback"), "\(seen.message)")
+    #expect(graft_model_layer_trainable(model, -1) == 1, "the model is usable after the fit")
+}
