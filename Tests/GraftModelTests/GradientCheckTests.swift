@@ -138,3 +138,41 @@ func frozenPrefix() throws {
         try network.lossAndGradients(preprocessed: input, labels: [0, 1], batch: 2, threads: 1)
     }
 }
+
+/// The largest difference between two lists of gradients (the same weights
+/// in the same order), relative to each tensor's largest magnitude.
+private func largestRelativeDifference(_ a: [(weight: Tensor, gradient: Tensor)],
+                                       _ b: [(weight: Tensor, gradient: Tensor)]) -> Float {
+    zip(a, b).map { x, y in
+        precondition(x.weight === y.weight)
+        let scale = max(y.gradient.array.map(abs).max()!, .leastNormalMagnitude)
+        return zip(x.gradient.array, y.gradient.array).map { abs($0 - $1) }.max()! / scale
+    }.max()!
+}
+
+// The fused step reorders float32 sums (a BatchNormalization's scale applied
+// inside the convolution's product, a bias gradient as scale times beta's):
+// each reordering moves a result by a few units in the last place (measured:
+// 2e-7 of its tensor's largest value). The bar, 1e-5, is fifty times that; a
+// gradient routed wrongly is off by O(1).
+@Test("the fused step's loss and gradients equal the unfused reference's",
+      arguments: [("avg", false), ("flatten", false), ("avg", true)])
+func fusedMatchesUnfused(pooling: String, frozenNormalization: Bool) throws {
+    let network = smallNetwork(pooling: pooling)
+    for layer in network.layers where frozenNormalization && layer.kind.className == "BatchNormalization" {
+        layer.trainable = false
+    }
+    var state: UInt64 = 11
+    let input = (0..<(3 * 9 * 8 * 3)).map { _ -> Float in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 40) / Float(1 << 24) * 4 - 2
+    }
+    let labels: [Int32] = [2, 0, 1]
+    let fused = try network.lossAndGradients(preprocessed: input, labels: labels, batch: 3, threads: 2, dropoutSeed: 3)
+    let unfused = try network.lossAndGradients(preprocessed: input, labels: labels, batch: 3, threads: 2,
+                                               dropoutSeed: 3, fused: false)
+    #expect(abs(fused.loss - unfused.loss) <= 1e-6 * abs(unfused.loss))
+    #expect(fused.gradients.count == unfused.gradients.count)
+    let difference = largestRelativeDifference(fused.gradients, unfused.gradients)
+    #expect(difference <= 1e-5, "gradients differ by \(difference) of their largest")
+}

@@ -167,14 +167,16 @@ func lastBlockAdam() throws {
 
 /// With each Winograd tiling forced on every 3x3 convolution, as well as
 /// with each layer's own: the batch here is too small for F(4x4) to be
-/// chosen, and training at full batches runs it.
-@Test("first-step gradients of every weight equal Keras's", arguments: [nil] + WinogradTile.allCases)
-func gradientsMatchKeras(winogradTile: WinogradTile?) throws {
+/// chosen, and training at full batches runs it. And the unfused reference
+/// step (every layer on its own), which the fused one is tested against.
+@Test("first-step gradients of every weight equal Keras's",
+      arguments: [(nil, true)] + WinogradTile.allCases.map { ($0, true) } + [(nil, false)])
+func gradientsMatchKeras(winogradTile: WinogradTile?, fused: Bool) throws {
     let model = try kerasModel()
     model.setBaseTrainable(true)
     let x = try floats("x.f32"), y = try labels()
     let result = try model.network.lossAndGradients(preprocessed: x, labels: y, batch: y.count, threads: 2,
-                                                    winogradTile: winogradTile)
+                                                    winogradTile: winogradTile, fused: fused)
     let keras = try KerasWeightFile(path: Fixtures.path(inFixtures: root + "b_grads.h5"))
     var byWeight: [ObjectIdentifier: Tensor] = [:]
     for (weight, gradient) in result.gradients { byWeight[ObjectIdentifier(weight)] = gradient }

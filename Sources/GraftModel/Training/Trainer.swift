@@ -112,11 +112,11 @@ extension TransferModel {
         let step = try training.step(for: network, batch: batch.count, threads: base.threads)
         step.profile = profile
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
-        let activations: TrainingStep.Activations
+        let pass: (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)
         if let boundary = frozenPrefix.cacheBoundary {
             let features = try frozenPrefix.features(batch, of: dataset, variants: variants, profile: profile)
-            activations = try step.forward(nil, batch: batch.count, training: true, dropoutSeed: dropoutSeed,
-                                           resume: (boundary, features))
+            pass = try step.forwardWithLoss(nil, resume: (boundary, features), labels: batch.labels,
+                                            batch: batch.count, dropoutSeed: dropoutSeed)
         } else {
             let input = frozenPrefix.preprocessed(batch, of: dataset, variants: variants)
             if let (boundary, plan) = try frozenPrefix.compiled(capacity: batch.count) {
@@ -125,29 +125,24 @@ extension TransferModel {
                 withExtendedLifetime(input) {
                     plan.run(input: input.data, batch: batch.count, output: output.data, profile: profile)
                 }
-                activations = try step.forward(nil, batch: batch.count, training: true, dropoutSeed: dropoutSeed,
-                                               resume: (boundary, output))
+                pass = try step.forwardWithLoss(nil, resume: (boundary, output), labels: batch.labels,
+                                                batch: batch.count, dropoutSeed: dropoutSeed)
             } else {
-                activations = try withExtendedLifetime(input) {
-                    try step.forward(input.data, batch: batch.count, training: true, dropoutSeed: dropoutSeed)
+                pass = try withExtendedLifetime(input) {
+                    try step.forwardWithLoss(input.data, labels: batch.labels, batch: batch.count,
+                                             dropoutSeed: dropoutSeed)
                 }
             }
         }
-        let classes = head.numClasses
-        let dLogits = Tensor(shape: [batch.count, classes])
-        let (loss, correct) = batch.labels.withUnsafeBufferPointer {
-            softmaxCrossEntropy(logits: activations.logits.data, labels: $0.baseAddress!, batch: batch.count,
-                                classes: classes, dLogits: dLogits.data)
-        }
-        guard loss.isFinite else {
-            throw GraftError(.numeric, "the loss is \(loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
+        guard pass.loss.isFinite else {
+            throw GraftError(.numeric, "the loss is \(pass.loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
         }
         // Each layer steps as soon as its gradients are ready, so that those
         // of the whole network never take memory at once.
         optimizer.beginStep()
-        _ = step.backward(activations, dLogits: dLogits) { optimizer.update($0, threads: self.base.threads) }
+        _ = step.backward(pass.activations, dLogits: pass.dLogits) { optimizer.update($0, threads: self.base.threads) }
         training.stepTaken()
         trainedOneStep()
-        return (loss, correct)
+        return (pass.loss, pass.correct)
     }
 }
