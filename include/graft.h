@@ -483,7 +483,9 @@ typedef struct graft_progress {
 } graft_progress;
 
 /* Return non-zero to stop at this batch boundary (or epoch end). Called on
- * the thread that called fit or evaluate. */
+ * the thread that called fit or evaluate. A call on the same model from
+ * inside the callback fails with GRAFT_ERROR_STATE (calls on one model run
+ * one at a time; it would wait for itself); other handles may be used. */
 typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
 
 /* Trains for `epochs` passes over `train` (categorical cross-entropy from
@@ -549,7 +551,102 @@ int graft_model_class_count(const graft_model *model);
  * string belongs to the model and stays valid until the names change. */
 const char *graft_model_class_name(const graft_model *model, int index);
 
+/* ------------------------------------------------------ progress output */
+
+/* Keras's progress output as text, the one implementation that the `graft`
+ * command and the Python package print too. The caller writes the text
+ * where it likes (stdout, a log, a notebook). Times are seconds on
+ * CLOCK_MONOTONIC (Python's time.monotonic()); a negative time means "now".
+ * `dynamic` says whether the stream can redraw a line with carriage returns
+ * (a terminal): then verbose 1 redraws the bar in place, else it writes each
+ * finished line once. Returned text belongs to the handle and stays valid
+ * until the next call on it; it may be "" (nothing to write). A handle may
+ * be used from one thread at a time. */
+
+/* What fit and evaluate print (Keras's `verbose` 0, 1 or 2): "Epoch 3/20"
+ * lines and one bar per epoch for a fit (epochs >= 1), one bar for an
+ * evaluation (epochs 0). Feed it every graft_progress report of the call. */
+typedef struct graft_progress_printer graft_progress_printer;
+
+/* Returns GRAFT_ERROR_INVALID_ARGUMENT for NULL `out`, verbose outside 0..2 or
+ * epochs < 0. `start_seconds`: when the call began. */
+graft_status graft_progress_printer_create(int32_t verbose, int32_t epochs, double start_seconds,
+                                           graft_progress_printer **out);
+
+/* The text for one report, in *text. */
+graft_status graft_progress_printer_report(graft_progress_printer *printer, const graft_progress *report,
+                                           int32_t dynamic, double now_seconds, const char **text);
+
+/* The text that ends a line left open when the call returned early
+ * (stopped, failed): "\n" or "". */
+graft_status graft_progress_printer_end(graft_progress_printer *printer, const char **text);
+
+/* NULL is ignored. */
+void graft_progress_printer_free(graft_progress_printer *printer);
+
+/* Keras's `keras.utils.Progbar`: one pass of `target` steps drawn as
+ * "12/199 ━━━━━━━━━━━━━━━━━━━━ 3s 41ms/step - accuracy: 0.8125 - loss: 0.6312".
+ * width 0 and interval < 0 take Keras's defaults (20 characters, 0.05 s). */
+typedef struct graft_progbar graft_progbar;
+
+/* Returns GRAFT_ERROR_INVALID_ARGUMENT for NULL `out`, target < 0, verbose
+ * outside 0..2 or width < 0. */
+graft_status graft_progbar_create(int64_t target, int32_t verbose, int32_t width, double interval,
+                                  double start_seconds, graft_progbar **out);
+
+/* Step `current` with `count` named figures (running means, in display
+ * order); finalize 1 ends the pass's line, 0 does not, -1 when current >=
+ * target. The text to write in *text. */
+graft_status graft_progbar_update(graft_progbar *bar, int64_t current, const char *const *names,
+                                  const double *values, int32_t count, int32_t finalize, int32_t dynamic,
+                                  double now_seconds, const char **text);
+
+/* The text that ends a line left open by a pass that stopped early. */
+graft_status graft_progbar_close(graft_progbar *bar, const char **text);
+
+/* NULL is ignored. */
+void graft_progbar_free(graft_progbar *bar);
+
 /* ---------------------------------------------------------------- summary */
+
+/* What graft_model_summary prints, with Keras's defaults from
+ * graft_summary_options_init. */
+typedef struct graft_summary_options {
+    size_t struct_size;
+    /* The model's name on the first line; NULL (default) for "functional". */
+    const char *name;
+    /* Total width; 0 (default) for Keras's (108, 120 with show_trainable),
+     * at most terminal_columns - 4. */
+    int32_t line_length;
+    /* Columns of the terminal printed to; 0 (default) when unknown. */
+    int32_t terminal_columns;
+    /* Where each column ends, as fractions of the width; NULL (default) for
+     * Keras's 0.3, 0.56, 0.74, 1.0. Read during the call. */
+    const double *positions;
+    int32_t positions_count;
+    /* 1 adds a "Trainable" column; default 0. */
+    int32_t show_trainable;
+    /* 1: the base's layers only (Keras's base.summary()); default 0, every
+     * layer of the model. */
+    int32_t base_only;
+} graft_summary_options;
+
+/* Fills the defaults above. NULL is ignored. Use the macro: */
+void graft_summary_options_init_sized(graft_summary_options *options, size_t struct_size);
+#define graft_summary_options_init(options) \
+    graft_summary_options_init_sized((options), sizeof *(options))
+
+/* Keras's `model.summary()` as text (UTF-8, no final newline), the one
+ * implementation that the graft command and the Python package print too:
+ * every layer with its type, output shape, parameter count and inputs, then
+ * the totals (BatchNormalization's moving statistics and a frozen layer's
+ * weights are non-trainable). *needed (if not NULL) gets the bytes the text
+ * takes with its terminating NUL; the text is written to `buffer` when
+ * `capacity` holds that many. buffer NULL only asks the size. Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for a NULL model or options, a buffer too
+ * small (nothing written), or a width too narrow for the columns. */
+graft_status graft_model_summary(const graft_model *model, const graft_summary_options *options, char *buffer,
+                                 size_t capacity, size_t *needed);
 
 /* Keras's class name of layer `index` (negative from the end): "InputLayer",
  * "Conv2D", "BatchNormalization", "Activation", "Add", "ZeroPadding2D",

@@ -98,6 +98,14 @@ public final class Layer {
 
     public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } }
 
+    /// How many of `weights` (the first ones) train when the layer does:
+    /// BatchNormalization's gamma and beta, never its moving statistics;
+    /// every weight of the other kinds.
+    public var trainedWeightCount: Int {
+        if case .batchNormalization = kind { return min(2, weights.count) }
+        return weights.count
+    }
+
     /// The window geometry of a Conv2D or MaxPooling2D layer reading an input
     /// of shape (h, w, c), with `extra` zero padding around that input (a
     /// ZeroPadding2D folded into the window) on top of the layer's own.

@@ -147,10 +147,10 @@ struct Evaluate: ParsableCommand {
         (options.imageHeight, options.imageWidth) = (model.base.base.inputHeight, model.base.base.inputWidth)
         (options.batchSize, options.shuffle, options.threads) = (batchSize, false, threads)
         let data = try ImageDataset.fromDirectory(dataDir, options: options)
-        var bar = ProgressBar(fitting: false)
+        var bar = ProgressBar(epochs: nil)
         let (loss, accuracy) = try model.evaluate(data) { bar.report($0) }
-        bar.finishEvaluation()
-        print("accuracy: \(kerasFigure(accuracy)) - loss: \(kerasFigure(loss))")
+        bar.end()
+        print("accuracy: \(formatFigure(accuracy)) - loss: \(formatFigure(loss))")
     }
 }
 
@@ -188,7 +188,7 @@ struct Predict: ParsableCommand {
             let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(max(1, topK))
             print(path)
             for c in ranked {
-                print("  \(kerasFigure(exps[c] / sum))  \(names[c])")
+                print("  \(formatFigure(exps[c] / sum))  \(names[c])")
             }
         }
     }
@@ -202,7 +202,7 @@ struct Summary: ParsableCommand {
 
     func run() throws {
         let loaded = try TransferModel.load(from: model, threads: 1)
-        print(summaryText(loaded, name: model), terminator: "")
+        print(try summaryText(loaded, name: model), terminator: "")
         if let names = loaded.classNames { print(" Classes: " + names.joined(separator: ", ")) }
     }
 }

@@ -103,10 +103,10 @@ struct Workflow {
             (testOptions.validationSplit, testOptions.subset, testOptions.shuffle) = (nil, nil, false)
             let test = try ImageDataset.fromDirectory(testDirectory, options: testOptions)
             print("\nTest (\(test.count) files):")
-            var bar = ProgressBar(fitting: false)
+            var bar = ProgressBar(epochs: nil)
             let (loss, accuracy) = try model.evaluate(test) { bar.report($0) }
-            bar.finishEvaluation()
-            print("Test accuracy: \(kerasFigure(accuracy)), test loss: \(kerasFigure(loss))")
+            bar.end()
+            print("Test accuracy: \(formatFigure(accuracy)), test loss: \(formatFigure(loss))")
         }
 
         try model.save(to: output)
@@ -117,7 +117,8 @@ struct Workflow {
 
     private func fit(_ model: TransferModel, _ train: ImageDataset, _ validation: ImageDataset?,
                      epochs: Int) throws -> History {
-        var bar = ProgressBar(fitting: true)
+        var bar = ProgressBar(epochs: epochs)
+        defer { bar.end() }
         return try model.fit(train, epochs: epochs, validation: validation) { bar.report($0) }
     }
 }

@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
 
     /* history = model.fit(train, epochs=20, validation_data=val) */
     printf("\n1. the base frozen, the head trains (Adam, learning rate %g)\n", adam.learning_rate);
-    CHECK(graft_model_fit(model, train, val, args.epochs, show_progress, NULL, &history));
+    CHECK(fit_with_progress(model, train, val, args.epochs, &history));
     print_history(history);
     graft_history_free(history);
     history = NULL;
@@ -146,12 +146,12 @@ int main(int argc, char **argv) {
     CHECK(graft_model_compile(model, &adam));
 
     /* history = model.fit(train, epochs=5, validation_data=val) */
-    CHECK(graft_model_fit(model, train, val, args.fine_tune_epochs, show_progress, NULL, &history));
+    CHECK(fit_with_progress(model, train, val, args.fine_tune_epochs, &history));
     print_history(history);
 
     /* loss, accuracy = model.evaluate(test) */
     double loss, accuracy;
-    CHECK(graft_model_evaluate(model, test, show_progress, "Test", &loss, &accuracy));
+    CHECK(evaluate_with_progress(model, test, &loss, &accuracy));
     printf("\ntest: %lld images, loss %.4f, accuracy %.4f\n", (long long)graft_dataset_size(test), loss,
            accuracy);
 

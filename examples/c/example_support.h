@@ -1,6 +1,6 @@
 /*
  * example_support.h: what the C examples share besides the workflow itself —
- * the CHECK macro, the command line, a progress line and the history table.
+ * the CHECK macro, the command line, the progress output and the history table.
  * Everything here uses graft.h only.
  */
 #ifndef GRAFT_EXAMPLE_SUPPORT_H
@@ -8,7 +8,6 @@
 
 #include <graft.h>
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,22 +98,44 @@ static int sub_folder(const char *data_dir, const char *name, char *buffer, size
 
 /* fit and evaluate call this after every batch (and fit once more at the
  * end of each epoch, after the validation), with the `user` pointer given to
- * them: here NULL from fit, a label from evaluate. It prints a progress line,
- * redrawn in place on a terminal, that ends with the epoch's figures.
- * Returning non-zero would stop at this point (the model stays usable). */
+ * them: here a graft_progress_printer, whose text (Keras's progress bar, as
+ * the graft command and Python print it) goes to stdout, redrawn in place on
+ * a terminal. Returning non-zero would stop at this point (the model stays
+ * usable). */
 static int show_progress(const graft_progress *p, void *user) {
-    char label[32];
-    int final = user == NULL ? p->epoch_end : p->step == p->steps;
-    if (!final && !isatty(STDOUT_FILENO)) return 0;
-    if (user == NULL) snprintf(label, sizeof label, "Epoch %d/%d", p->epoch + 1, p->epochs);
-    else snprintf(label, sizeof label, "%s", (const char *)user);
-    printf("\r%s  %lld/%lld  %.1fs - loss: %.4f - accuracy: %.4f", label, (long long)p->step,
-           (long long)p->steps, p->elapsed_seconds, p->loss, p->accuracy);
-    if (p->epoch_end && !isnan(p->val_loss))
-        printf(" - val_loss: %.4f - val_accuracy: %.4f", p->val_loss, p->val_accuracy);
-    printf(final ? "\n" : "");
+    const char *text = NULL;
+    if (graft_progress_printer_report((graft_progress_printer *)user, p, isatty(STDOUT_FILENO), -1, &text) == GRAFT_OK)
+        fputs(text, stdout);
     fflush(stdout);
     return 0;
+}
+
+/* Ends the printer's output (a line left open) and frees it. */
+static void finish_progress(graft_progress_printer *printer) {
+    const char *text = NULL;
+    if (graft_progress_printer_end(printer, &text) == GRAFT_OK) fputs(text, stdout);
+    graft_progress_printer_free(printer);
+}
+
+/* model.fit(train, epochs=..., validation_data=val), printing its progress. */
+static graft_status fit_with_progress(graft_model *model, graft_dataset *train, graft_dataset *val, int epochs,
+                                      graft_history **history) {
+    graft_progress_printer *printer = NULL;
+    graft_status status = graft_progress_printer_create(1, epochs, -1, &printer);
+    if (status != GRAFT_OK) return status;
+    status = graft_model_fit(model, train, val, epochs, show_progress, printer, history);
+    finish_progress(printer);
+    return status;
+}
+
+/* model.evaluate(data), printing its progress. */
+static graft_status evaluate_with_progress(graft_model *model, graft_dataset *data, double *loss, double *accuracy) {
+    graft_progress_printer *printer = NULL;
+    graft_status status = graft_progress_printer_create(1, 0, -1, &printer);
+    if (status != GRAFT_OK) return status;
+    status = graft_model_evaluate(model, data, show_progress, printer, loss, accuracy);
+    finish_progress(printer);
+    return status;
 }
 
 /* Keras's history.history, one line per epoch. */

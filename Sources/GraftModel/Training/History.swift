@@ -10,6 +10,13 @@ public struct TrainingProgress {
     /// figures when fit has validation data.
     public var epochEnd = false
     public var valLoss: Double?, valAccuracy: Double?
+
+    public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, accuracy: Double,
+                elapsedSeconds: Double, epochEnd: Bool = false, valLoss: Double? = nil, valAccuracy: Double? = nil) {
+        (self.epoch, self.epochs, self.step, self.steps) = (epoch, epochs, step, steps)
+        (self.loss, self.accuracy, self.elapsedSeconds) = (loss, accuracy, elapsedSeconds)
+        (self.epochEnd, self.valLoss, self.valAccuracy) = (epochEnd, valLoss, valAccuracy)
+    }
 }
 
 /// Per-epoch figures of one fit, with Keras's metric names.

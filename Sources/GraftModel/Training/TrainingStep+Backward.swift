@@ -89,8 +89,7 @@ extension TrainingStep {
             let inShape = layers[j].outputShape
             let x = activations.values[j]
             let trains = layer.trainable && !layer.weights.isEmpty
-            // BatchNormalization's moving statistics (weights 2 and 3) never train.
-            let trained = !trains ? 0 : isBatchNorm(layer) ? min(2, layer.weights.count) : layer.weights.count
+            let trained = trains ? layer.trainedWeightCount : 0
             // A convolution's backward pass writes its kernel's gradient
             // whole; the other gradients are summed into zeros.
             let writesKernelGradient: Bool

@@ -105,6 +105,21 @@ class graft_optimizer_options(ctypes.Structure):
     ]
 
 
+class graft_summary_options(ctypes.Structure):
+    """struct graft_summary_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("name", ctypes.c_char_p),
+        ("line_length", ctypes.c_int32),
+        ("terminal_columns", ctypes.c_int32),
+        ("positions", ctypes.POINTER(ctypes.c_double)),
+        ("positions_count", ctypes.c_int32),
+        ("show_trainable", ctypes.c_int32),
+        ("base_only", ctypes.c_int32),
+    ]
+
+
 class graft_progress(ctypes.Structure):
     """struct graft_progress, field by field."""
 
@@ -253,12 +268,28 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_class_count": ([handle], ctypes.c_int),
         "graft_model_class_name": ([handle, ctypes.c_int], ctypes.c_char_p),
         "graft_model_layer_class": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_summary_options_init_sized": ([ctypes.POINTER(graft_summary_options), ctypes.c_size_t], None),
+        "graft_model_summary": ([handle, ctypes.POINTER(graft_summary_options), ctypes.c_char_p, ctypes.c_size_t,
+                                 ctypes.POINTER(ctypes.c_size_t)], status),
         "graft_model_layer_output_shape": ([handle, ctypes.c_int, ctypes.POINTER(ctypes.c_int32),
                                             ctypes.POINTER(ctypes.c_int64)], status),
         "graft_model_layer_input_count": ([handle, ctypes.c_int], ctypes.c_int),
         "graft_model_layer_input": ([handle, ctypes.c_int, ctypes.c_int], ctypes.c_int),
         "graft_model_save": ([handle, ctypes.c_char_p], status),
         "graft_model_load": ([ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(handle)], status),
+        "graft_progress_printer_create": ([ctypes.c_int32, ctypes.c_int32, ctypes.c_double,
+                                           ctypes.POINTER(handle)], status),
+        "graft_progress_printer_report": ([handle, ctypes.POINTER(graft_progress), ctypes.c_int32, ctypes.c_double,
+                                           ctypes.POINTER(ctypes.c_char_p)], status),
+        "graft_progress_printer_end": ([handle, ctypes.POINTER(ctypes.c_char_p)], status),
+        "graft_progress_printer_free": ([handle], None),
+        "graft_progbar_create": ([ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_double, ctypes.c_double,
+                                  ctypes.POINTER(handle)], status),
+        "graft_progbar_update": ([handle, ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p),
+                                  ctypes.POINTER(ctypes.c_double), ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                                  ctypes.c_double, ctypes.POINTER(ctypes.c_char_p)], status),
+        "graft_progbar_close": ([handle, ctypes.POINTER(ctypes.c_char_p)], status),
+        "graft_progbar_free": ([handle], None),
     }
     for name, (argtypes, restype) in signatures.items():
         try:

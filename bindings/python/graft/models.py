@@ -230,8 +230,9 @@ class BaseModel:
         if layer_range is not None:
             raise ValueError("Graft's summary prints every layer: layer_range must be None")
         with self._lock:
-            layers = summary.layer_infos(self._open_handle(), len(self._layers))
-        summary.print_summary(self.name, layers, line_length, positions, print_fn, show_trainable)
+            text = summary.summary_text(self._open_handle(), self.name, line_length, positions, show_trainable,
+                                        base_only=True)
+        summary.print_summary(text, print_fn)
 
     def count_params(self) -> int:
         """Number of weights in the base (trainable or not)."""

@@ -1,4 +1,6 @@
-"""`model.summary()`: Keras 3's table of a functional model, in plain text.
+"""`model.summary()`: Keras 3's table of a functional model, in plain text,
+from the library (graft_model_summary), which prints it for C programs and
+the `graft` command too.
 
     Model: "functional"
     ┏━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┓
@@ -12,27 +14,18 @@
 
 Column widths, wrapping and the totals follow Keras's print_summary (which
 renders with rich): the same text as Keras prints with a print_fn, without
-colours.
+colours. `layer_infos` reads the figures of each layer, for count_params.
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
-import re
 import shutil
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from . import _lib
-
-# Keras's layout of a functional model's summary.
-DEFAULT_LINE_LENGTH = 108
-DEFAULT_POSITIONS = (0.3, 0.56, 0.74, 1.0)
-HEADER = ("Layer (type)", "Output Shape", "Param #", "Connected to")
-ALIGNMENT = ("left", "left", "right", "left")
-BYTES_PER_PARAM = 4  # float32
-
 
 @dataclass
 class LayerInfo:
@@ -79,141 +72,41 @@ def layer_infos(handle: ctypes.c_void_p, count: int) -> list[LayerInfo]:
     return infos
 
 
-def readable_memory_size(size: float) -> str:
-    """Bytes as Keras writes them: "89.98 MB", "24.01 KB", "0.00 B"."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size / 1024 < 1:
-            return f"{size:.2f} {unit}"
-        size /= 1024
-    return f"{size:.2f} PB"
+def summary_text(handle: ctypes.c_void_p, name: str, line_length: Optional[int] = None,
+                 positions: Optional[Sequence[float]] = None, show_trainable: bool = False,
+                 base_only: bool = False) -> str:
+    """The library's summary text (graft_model_summary), which the `graft`
+    command and C programs print too (the caller holds the model's lock).
+
+    Raises:
+        ValueError: a line length or positions the columns do not fit in, as
+            Keras raises it.
+    """
+    options = _lib.graft_summary_options()
+    _lib.lib.graft_summary_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
+    options.name = name.encode("utf-8")
+    options.line_length = line_length or 0
+    options.terminal_columns = shutil.get_terminal_size().columns
+    if positions is not None:
+        options.positions = (ctypes.c_double * len(positions))(*positions)
+        options.positions_count = len(positions)
+    options.show_trainable = int(show_trainable)
+    options.base_only = int(base_only)
+    needed = ctypes.c_size_t()
+
+    def call(buffer: Optional[ctypes.Array], capacity: int) -> None:
+        status = _lib.lib.graft_model_summary(handle, ctypes.byref(options), buffer, capacity, ctypes.byref(needed))
+        if status == _lib.Status.INVALID_ARGUMENT:
+            raise ValueError(_lib.last_error())
+        _lib.check(status)
+
+    call(None, 0)  # the size
+    text = ctypes.create_string_buffer(needed.value)
+    call(text, needed.value)
+    return text.value.decode("utf-8")
 
 
-def format_shape(shape: tuple) -> str:
-    """(None, 50, 50, 64)."""
-    return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
-def _ratio_reduce(total: int, ratios: list[int], maximums: list[int], values: list[int]) -> list[int]:
-    """rich's ratio_reduce: take `total` from `values` in proportion to `ratios`."""
-    ratios = [ratio if maximum else 0 for ratio, maximum in zip(ratios, maximums)]
-    total_ratio = sum(ratios)
-    if not total_ratio:
-        return list(values)
-    remaining = total
-    result = []
-    for ratio, maximum, value in zip(ratios, maximums, values):
-        if ratio and total_ratio > 0:
-            distributed = min(maximum, round(ratio * remaining / total_ratio))
-            result.append(value - distributed)
-            remaining -= distributed
-            total_ratio -= ratio
-        else:
-            result.append(value)
-    return result
-
-
-def column_widths(line_length: int, positions: Sequence[float]) -> list[int]:
-    """Text width of each column (padding excluded) in a table `line_length`
-    wide, as Keras asks rich for it and rich shrinks it to fit its borders."""
-    requested, current = [], 0
-    for position in positions:
-        width = int(position * line_length) - current
-        if width < 4:
-            raise ValueError("Insufficient console width to print summary.")
-        requested.append(width)
-        current += width
-    padded = [w + 2 for w in requested]
-    available = line_length - (len(padded) + 1)  # one border between and around columns
-    if sum(padded) > available:
-        padded = _ratio_reduce(sum(padded) - available, [1] * len(padded), padded, padded)
-    return [max(1, w - 2) for w in padded]
-
-
-def wrap(text: str, width: int) -> list[str]:
-    """Word-wrap `text` to `width` as rich does in a table cell: greedy, at
-    spaces; a word longer than the width is cut with an ellipsis."""
-    lines: list[str] = []
-    line = ""
-    for word in re.findall(r"\S+\s*", text) or [""]:
-        if len(line) + len(word.rstrip()) <= width:
-            line += word
-        else:
-            if line:
-                lines.append(line)
-            line = word
-    lines.append(line)
-    out = []
-    for line in lines:
-        line = line.rstrip()
-        if len(line) > width:
-            line = line[:width - 1] + "…"
-        out.append(line)
-    return out
-
-
-def _row(cells: Sequence[str], widths: Sequence[int], alignment: Sequence[str], vertical: str) -> list[str]:
-    """The text lines of one table row."""
-    wrapped = [wrap(cell, width) for cell, width in zip(cells, widths)]
-    height = max(len(lines) for lines in wrapped)
-    out = []
-    for n in range(height):
-        parts = []
-        for lines, width, align in zip(wrapped, widths, alignment):
-            text = lines[n] if n < len(lines) else ""
-            if align == "right":
-                text = text.rjust(width)
-            elif align == "center":
-                text = text.center(width)
-            else:
-                text = text.ljust(width)
-            parts.append(f" {text} ")
-        out.append(vertical + vertical.join(parts) + vertical)
-    return out
-
-
-def _rule(widths: Sequence[int], left: str, middle: str, right: str, line: str) -> str:
-    return left + middle.join(line * (w + 2) for w in widths) + right
-
-
-def render(name: str, layers: Sequence[LayerInfo], line_length: Optional[int] = None,
-           positions: Optional[Sequence[float]] = None, show_trainable: bool = False) -> str:
-    """The summary's text, without a final newline."""
-    header = list(HEADER)
-    alignment = list(ALIGNMENT)
-    default_length = DEFAULT_LINE_LENGTH
-    positions = list(positions or DEFAULT_POSITIONS)
-    if show_trainable:
-        default_length += 12
-        positions = [p * 0.90 for p in positions] + [1.0]
-        header.append("Trainable")
-        alignment.append("center")
-    default_length = min(default_length, shutil.get_terminal_size().columns - 4)
-    widths = column_widths(line_length or default_length, positions)
-
-    lines = [f'Model: "{name}"', _rule(widths, "┏", "┳", "┓", "━")]
-    lines += _row(header, widths, alignment, "┃")
-    lines.append(_rule(widths, "┡", "╇", "┩", "━"))
-    for i, layer in enumerate(layers):
-        if i:
-            lines.append(_rule(widths, "├", "┼", "┤", "─"))
-        cells = [f"{layer.name} ({layer.class_name})", format_shape(layer.output_shape), f"{layer.params:,}",
-                 ", ".join(f"{source}[0][0]" for source in layer.inputs) or "-"]
-        if show_trainable:
-            cells.append(("Y" if layer.trainable else "N") if layer.has_weights else "-")
-        lines += _row(cells, widths, alignment, "│")
-    lines.append(_rule(widths, "└", "┴", "┘", "─"))
-
-    total = sum(layer.params for layer in layers)
-    trainable = sum(layer.trainable_params for layer in layers)
-    for label, count in (("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable)):
-        lines.append(f" {label} params: {count:,} ({readable_memory_size(count * BYTES_PER_PARAM)})")
-    return "\n".join(lines)
-
-
-def print_summary(name: str, layers: Sequence[LayerInfo], line_length: Optional[int] = None,
-                  positions: Optional[Sequence[float]] = None, print_fn: Optional[Callable[..., object]] = None,
-                  show_trainable: bool = False) -> None:
+def print_summary(text: str, print_fn: Optional[Callable[..., object]] = None) -> None:
     """Print the summary with `print`, or hand its text to `print_fn` in
     one call, as Keras 3 does."""
-    text = render(name, layers, line_length, positions, show_trainable)
     (print_fn or print)(text)

@@ -357,8 +357,9 @@ class TransferModel:
         if layer_range is not None:
             raise ValueError("Graft's summary prints every layer: layer_range must be None")
         with self.base._lock:
-            layers = summary.layer_infos(self.base._open_handle(), len(self.layers))
-        summary.print_summary(self.name, layers, line_length, positions, print_fn, show_trainable)
+            text = summary.summary_text(self.base._open_handle(), self.name, line_length, positions, show_trainable,
+                                        base_only=False)
+        summary.print_summary(text, print_fn)
 
     def count_params(self) -> int:
         """Number of weights in the model (trainable or not)."""

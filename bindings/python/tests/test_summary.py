@@ -13,6 +13,7 @@ from graft import summary
 # Keras is the reference, installed into .venv by `make test`: no skipping.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
+from keras.src.utils import summary_utils  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def text(model, **kwargs) -> str:
     return printed[0].rstrip("\n")
 
 
-@pytest.mark.parametrize("columns, options", [(None, {}), ("100", {}), ("200", {}),
+@pytest.mark.parametrize("columns, options", [(None, {}), ("100", {}), ("200", {}), ("200", {"line_length": 60}),
                                               ("200", {"line_length": 150, "show_trainable": True})])
 def test_same_table_as_keras(models, monkeypatch, columns, options) -> None:
     """The terminal's width (COLUMNS here) sets the default line length."""
@@ -66,7 +67,7 @@ def test_parameter_counts_are_keras_counts(models) -> None:
     frozen = sum(int(w.numpy().size) for w in keras_model.non_trainable_weights)
     assert model.count_params() == keras_model.count_params() == trainable + frozen
     assert model.base.count_params() == keras_base.count_params()
-    size = summary.readable_memory_size(4 * (trainable + frozen))
+    size = summary_utils.readable_memory_size(4 * (trainable + frozen))
     assert printed[-3] == f" Total params: {trainable + frozen:,} ({size})"
     assert printed[-2].startswith(f" Trainable params: {trainable:,} (")
     assert printed[-1].startswith(f" Non-trainable params: {frozen:,} (")
@@ -107,10 +108,9 @@ def test_base_summary_is_the_keras_bases(models) -> None:
     assert ours == theirs
 
 
-def test_wrapping_and_sizes() -> None:
-    assert summary.wrap("conv2_block1_1_bn (BatchNormalization)", 29) == ["conv2_block1_1_bn",
-                                                                          "(BatchNormalization)"]
-    assert summary.wrap("global_average_pooling2d[0][0]", 26) == ["global_average_pooling2d[…"]
-    assert summary.readable_memory_size(23_587_712 * 4) == "89.98 MB"
-    assert summary.readable_memory_size(6_147 * 4) == "24.01 KB"
-    assert summary.readable_memory_size(0) == "0.00 B"
+def test_too_narrow_is_a_value_error(models) -> None:
+    model, keras_model, _ = models
+    with pytest.raises(ValueError, match="Insufficient console width"):
+        text(keras_model, line_length=10)
+    with pytest.raises(ValueError, match="Insufficient console width"):
+        text(model, line_length=10)
