@@ -4,8 +4,8 @@
 #include <string.h>
 
 // Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
-// in Swift's baseline vectors these passes ran below memory speed (the
-// whole-base training step's Adds took 15 ms, against 11–12 ms here).
+// in Swift's baseline vectors these passes ran below memory speed
+// (bench/HISTORY.md has the measurement).
 // Streamed stores are weakly ordered: each pass drains them (FENCE) before
 // it returns, and so before another thread can be told the output is ready.
 #if defined(__x86_64__)

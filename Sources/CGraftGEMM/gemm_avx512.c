@@ -90,7 +90,8 @@ AVX512 static inline void transpose16(__m512 r[16]) {
 
 /// graft_gemm_pack of a transposed B: each panel's 32 columns are 32 rows
 /// of `b`, read 16 rows by 16 values and transposed in registers (reading
-/// them one value per row at a time measured 3–5x slower on ResNet's kernels).
+/// them one value per row at a time was slower on ResNet's kernels:
+/// bench/HISTORY.md has the measurement).
 AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t n, const float *scale,
                                    float *packed) {
     for (size_t p = 0; p < n / GRAFT_GEMM_PANEL; p++) {
@@ -198,7 +199,7 @@ AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0
 /// first panel, when they come from memory), the next ROWS rows are
 /// prefetched a cache line per row as the steps reach it: twelve rows read
 /// at once, one value each per step, are more streams than the hardware
-/// prefetcher follows (conv2_x's K = 256, N = 64 product ran 20% faster).
+/// prefetcher follows (bench/HISTORY.md has the measurement).
 /// A prefetch past the end of A is harmless: prefetches never fault.
 AVX512 static inline __attribute__((always_inline)) void tile(const int packed, size_t k, const float *a, size_t lda,
                                                               const float *panel, float *c, size_t ldc,
@@ -235,9 +236,9 @@ AVX512 static inline __attribute__((always_inline)) void tile(const int packed, 
 /// ROWS rows of A (stride lda) packed step by step: out[i·ROWS + r] is
 /// A[r][i], so that the micro-kernel's broadcasts read one stream. graft_gemm
 /// packs rows whose stride is a multiple of 4 KiB, which read in place all
-/// fall in one set of the L1 cache and evict each other (with k = 1024 the
-/// product ran 1.5x slower than with rows padded out of step); other rows
-/// it reads in place, where packing them measured 2–8% slower.
+/// fall in one set of the L1 cache and evict each other; other rows it
+/// reads in place, where packing them costs more than it saves
+/// (bench/HISTORY.md has the measurements).
 AVX512 static void pack_rows(const float *a, size_t lda, size_t k, float *out) {
     size_t i = 0;
     for (; i + 16 <= k; i += 16) {
@@ -369,8 +370,7 @@ AVX512 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t l
                         // The first row of tiles reads the chunk's A and B
                         // from memory, far apart: it prefetches the next
                         // panel of B, and its first tile the block's rows of A
-                        // (the kernel gradients of conv3_x to conv5_x ran
-                        // 5-30% faster in a micro-benchmark).
+                        // (bench/HISTORY.md has the measurement).
                         const float *nb = r == 0 && j + GRAFT_GEMM_PANEL < columns ? tb + GRAFT_GEMM_PANEL : NULL;
                         const float *na = r == 0 && j == 0 ? a0 : NULL;
                         switch (height) {

@@ -4,13 +4,12 @@
 
 // Swift's vectors compile to the x86-64 baseline (SSE, 4 lanes); these
 // transforms run 16 lanes wide where the CPU has AVX-512 (and the channels
-// come in sixteens), else 8 lanes on AVX2 or the baseline. Against 8 lanes,
-// 16 ran F(4x4)'s input transform 2.5–3x and its output transform 1.5–2x
-// faster at conv4_x's 256 channels in a micro-benchmark (a block's 36
-// vectors fit AVX-512's 32 registers far better than AVX2's 16), and the
-// whole-base step's 3x3 backward pass 5% faster. 8 lanes had run them
-// 12–25% faster than Swift. Each lane computes the same operations in the
-// same order at either width, so the results do not depend on it.
+// come in sixteens), else 8 lanes on AVX2 or the baseline. 16 lanes ran
+// F(4x4)'s transforms faster than 8, as a block's 36 vectors fit AVX-512's
+// 32 registers far better than AVX2's 16, and 8 lanes ran them faster than
+// Swift's 4 (bench/HISTORY.md has the measurements). Each lane computes
+// the same operations in the same order at either width, so the results
+// do not depend on it.
 
 #define INLINE static inline __attribute__((always_inline))
 

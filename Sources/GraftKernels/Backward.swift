@@ -36,7 +36,7 @@ extension BatchNormAffine {
         let c = scale.count
         let sums = dGamma != nil && dBeta != nil
         guard dInput != nil || sums else { return }
-        let grain = max(1, (1 << 14) / max(c, 1))
+        let grain = Parallel.pixelGrain(channels: c)
         let parts = Parallel.ranges(pixels, threads: threads, grain: grain).count
         // Per range: Σ dY, then Σ dY·(x − mean).
         let partial = UnsafeMutablePointer<Double>.allocate(capacity: sums ? parts * 2 * c : 0)

@@ -3,12 +3,11 @@ extension Conv2D {
     /// convolution multiplies its input and dY in place: as many images as
     /// keep their rows of both within about 512 KiB, so that the input
     /// gradient's product finds the dY rows that the kernel gradient's has
-    /// just read still in L2 (conv2_x's and conv3_x's backward passes ran
-    /// 5–10% faster than with groups of up to 16 images). Where the kernel
-    /// gradient's sum (read and written once per group) outgrows a quarter
-    /// of L2, as conv4_x's and conv5_x's do, at least as many images as make
-    /// it at most half the traffic of the rows (K ≥ 4·k·n/(k + n)): their
-    /// kernel gradients ran 5–12% faster in a micro-benchmark.
+    /// just read still in L2. Where the kernel gradient's sum (read and
+    /// written once per group) outgrows a quarter of L2, as conv4_x's and
+    /// conv5_x's do, at least as many images as make it at most half the
+    /// traffic of the rows (K ≥ 4·k·n/(k + n)). (bench/HISTORY.md has the
+    /// measurements of both.)
     /// Otherwise, enough im2col rows to make the GEMMs efficient (a 4x4
     /// feature map alone gives 16), within about 8 MiB of rows and row
     /// gradients.
@@ -107,11 +106,10 @@ extension Conv2D {
                 a = UnsafePointer(cols)
             }
             if dKernel != nil {
-                // dW += colsᵀ · dY, on Graft's own Aᵀ·B kernel: against
-                // OpenBLAS it measured 25–33% faster on conv2_x's kernel
-                // gradients (batch 32, two threads), and in the whole-base
-                // step 2–10 ms faster on each of conv3_x's, conv4_x's and
-                // conv5_x's 1x1 backward passes.
+                // dW += colsᵀ · dY, on Graft's own Aᵀ·B kernel, which ran
+                // faster than OpenBLAS on conv2_x's kernel gradients and on
+                // conv3_x's to conv5_x's 1x1 backward passes
+                // (bench/HISTORY.md has the measurements).
                 gemmTransposedA(m: k, n: n, k: m, a: a, lda: k, b: dY, ldb: n, c: sum, ldc: n, accumulate: !first)
             }
             guard let dInput else { return }
@@ -171,7 +169,8 @@ extension Conv2D {
     /// channels at a time, into a row of partial sums that stays in L1; the
     /// rows are then added in thread order, so the result does not depend
     /// on timing. (Splitting the channels instead had each thread read a
-    /// strided part of every row: 5–10x slower.)
+    /// strided part of every row, which was much slower: bench/HISTORY.md
+    /// has the measurement.)
     public static func biasGradient(dOutput: UnsafePointer<Float>, pixels: Int, channels n: Int,
                                     dBias: UnsafeMutablePointer<Float>, scale: UnsafePointer<Float>? = nil,
                                     threads: Int) {

@@ -20,8 +20,9 @@ public func gemm(m: Int, n: Int, k: Int,
 /// (row-major, row strides lda and ldb): a kernel gradient's product. On
 /// Graft's own AVX-512 kernel where it applies (n a multiple of 32), which
 /// reads A and B in place: on Winograd's kernel-gradient products, whose
-/// operands the transforms have just left in cache, it measured 7–25%
-/// faster than OpenBLAS on one thread. Elsewhere, OpenBLAS.
+/// operands the transforms have just left in cache, it ran faster than
+/// OpenBLAS on one thread (bench/HISTORY.md has the measurement).
+/// Elsewhere, OpenBLAS.
 public func gemmTransposedA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                             accumulate: Bool) {

@@ -17,12 +17,13 @@ public enum Precision: String, CaseIterable, Sendable {
 ///
 /// That GEMM computes 12x32 tiles of C over the whole of K with the bias,
 /// residual and ReLU applied in registers before the store; on ResNet's
-/// shapes it measured 1.02–1.33x faster than OpenBLAS's sgemm on one thread
-/// (least ahead on long K, most on K = 64), and the base's inference 6%
-/// faster. It needs AVX-512F (bfloat16: AVX512_BF16 too) and N a multiple
-/// of 32; `pack` returns nil where it does not apply, and callers use
-/// OpenBLAS then. Setting GRAFT_OPENBLAS_ONLY in the environment turns the
-/// float32 kernel off, for comparisons.
+/// shapes it ran faster than OpenBLAS's sgemm on one thread (least ahead
+/// on long K, most on K = 64), and the base's inference ran faster with it
+/// (bench/HISTORY.md has the measurements). It needs AVX-512F (bfloat16:
+/// AVX512_BF16 too) and N a multiple of 32; `pack` returns nil where it
+/// does not apply, and callers use OpenBLAS then. Setting
+/// GRAFT_OPENBLAS_ONLY in the environment turns the float32 kernel off, for
+/// comparisons.
 public struct PackedKernel {
     public let rows: Int, columns: Int
     public let precision: Precision

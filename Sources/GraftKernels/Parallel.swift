@@ -8,8 +8,9 @@ import GraftFoundation
 ///
 /// Graft parallelises in Swift, over independent tiles of a layer, and runs
 /// each tile's GEMM on ONE OpenBLAS thread: on this class of machine that
-/// measured faster than one GEMM on several OpenBLAS threads (see the README's
-/// benchmark notes), and it lets im2col and the epilogues run in parallel too.
+/// ran faster than one GEMM on several OpenBLAS threads (see
+/// bench/HISTORY.md), and it lets im2col and the epilogues run in parallel
+/// too.
 public enum Parallel {
     /// Number of cores the process may run on.
     public static let coreCount: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
@@ -64,12 +65,20 @@ public enum Parallel {
 }
 
 extension Parallel {
+    /// The least floats a range of an elementwise pass is worth a thread
+    /// for (64 KiB): below it, waking a second thread costs more than the
+    /// work it takes.
+    public static let grain = 1 << 14
+
+    /// The grain of a pass over pixels of `channels` floats each.
+    public static func pixelGrain(channels: Int) -> Int { max(1, grain / max(channels, 1)) }
+
     /// How `forRanges` cuts 0..<count: contiguous ranges, multiples of 16
     /// items (so that vector loops stay aligned), up to four per thread and
     /// none shorter than `grain`; one range below `grain` items, where waking
     /// a second thread costs more than it saves. The cut depends on the
     /// count and thread count only, never on timing.
-    public static func ranges(_ count: Int, threads: Int, grain: Int = 1 << 14) -> [Range<Int>] {
+    public static func ranges(_ count: Int, threads: Int, grain: Int = Parallel.grain) -> [Range<Int>] {
         let threads = max(1, threads)
         let parts = count < grain || threads == 1 ? 1 : max(threads, min(4 * threads, count / grain))
         return evenSplit(count, parts: parts, multiple: 16)
@@ -79,7 +88,7 @@ extension Parallel {
     /// threads (so that a thread the machine slows down takes fewer), for
     /// passes whose result does not depend on the cut: elementwise maps, or
     /// sums kept per range (`part` indexes `ranges`) and combined in range order.
-    public static func forRanges(_ count: Int, threads: Int, grain: Int = 1 << 14,
+    public static func forRanges(_ count: Int, threads: Int, grain: Int = Parallel.grain,
                                  _ body: (_ range: Range<Int>, _ part: Int) -> Void) {
         let ranges = ranges(count, threads: threads, grain: grain)
         forEach(ranges.count, threads: threads) { i, _ in body(ranges[i], i) }

@@ -35,6 +35,11 @@ public enum WinogradTile: Sendable, CaseIterable, CustomStringConvertible {
 /// (the transforms are in CGraftWinograd). The parity tests hold
 /// both tilings to the same bars as the direct method.
 public enum Winograd3x3 {
+    /// Input channels per turn of a kernel transform (each is 9·K taps in,
+    /// m²·K out): enough work to be worth a thread.
+    private static let channelGrain = 64
+    /// Blocks per turn of the kernel gradient's gathering pass.
+    private static let blockGrain = 16
     /// Whether `g` is a convolution this path computes: 3x3, stride 1, one
     /// pixel of zero padding on every side, channel counts a multiple of 8
     /// (the transforms run eight channels at a time).
@@ -48,10 +53,11 @@ public enum Winograd3x3 {
     /// of its blocks (32 where the kernel's transform is made once, as in
     /// inference, rather than at every training step), F(2x2) below that.
     /// With fewer blocks, each GEMM has too few rows to pay for reading U's
-    /// 36 matrices (36·C·K floats). Measured at batch 32 on 100x100 images:
-    /// in training, F(4x4) ran conv2_x to conv4_x's convolutions (1,568 to
-    /// 128 blocks) 15–20% faster and conv5_x's (32 blocks, C = K = 512)
-    /// slower; in inference, conv5_x's 25% faster too.
+    /// 36 matrices (36·C·K floats). At batch 32 on 100x100 images, in
+    /// training, F(4x4) ran conv2_x to conv4_x's convolutions (1,568 to 128
+    /// blocks) faster and conv5_x's (32 blocks, C = K = 512) slower; in
+    /// inference, conv5_x's faster too (bench/HISTORY.md has the
+    /// measurements).
     public static func tile(for g: ConvGeometry, training: Bool) -> WinogradTile {
         blocks(g, .f4x4) >= (training ? 64 : 32) ? .f4x4 : .f2x2
     }
@@ -107,7 +113,7 @@ public enum Winograd3x3 {
         precondition(k % 8 == 0, "Winograd kernels have a multiple of 8 output channels")
         // Tap t of (ci, ko) is at kernel[t·tapStride + ci·k + ko]; matrix ξ
         // of U at u[ξ·tapStride + ci·k + ko] (or the panel position).
-        Parallel.forRanges(c, threads: threads, grain: 64) { inputChannels, _ in
+        Parallel.forRanges(c, threads: threads, grain: channelGrain) { inputChannels, _ in
             for ci in inputChannels {
                 graft_winograd_kernel(Int32(tile.outputSize), kernel + ci * k, c * k, k,
                                       u + ci * (panels ? PackedKernel.panelColumns : k), panels ? 1 : 0, c)
@@ -142,10 +148,10 @@ public enum Winograd3x3 {
     }
 
     /// The tile budget `kernelGradient` runs fastest with on `g`: chunks
-    /// of 128 blocks per worker, the length of its products' sums. Measured
-    /// at batch 32 (caches flushed before each run), against half the
-    /// default budget: conv4_x's 7x7x256 kernel gradients 20% faster,
-    /// conv3_x's and conv5_x's 5–15%, conv2_x's the same.
+    /// of 128 blocks per worker, the length of its products' sums. At batch
+    /// 32, against half the default budget, it ran conv3_x's to conv5_x's
+    /// kernel gradients faster and conv2_x's the same (bench/HISTORY.md has
+    /// the measurements).
     public static func kernelGradientBudget(_ g: ConvGeometry, tile: WinogradTile) -> Int {
         128 * tile.matrices * (g.inChannels + g.outChannels)
     }
@@ -227,7 +233,7 @@ public enum Winograd3x3 {
 
         for (round, chunk) in stride(from: 0, to: blockCount, by: perChunk).enumerated() {
             let n = min(perChunk, blockCount - chunk)
-            Parallel.forRanges(n, threads: workers, grain: 16) { rows, _ in
+            Parallel.forRanges(n, threads: workers, grain: blockGrain) { rows, _ in
                 let inputPixels = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: tile.matrices)
                 let gradientPixels = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: m * m)
                 defer {
@@ -260,7 +266,7 @@ public enum Winograd3x3 {
                                 c: dU + xi * c * k + column, ldc: k, accumulate: round > 0)
             }
         }
-        Parallel.forRanges(c, threads: workers, grain: 64) { inputChannels, _ in
+        Parallel.forRanges(c, threads: workers, grain: channelGrain) { inputChannels, _ in
             for ci in inputChannels {
                 graft_winograd_kernel_gradient(Int32(m), dU + ci * k, c * k, k, dKernel + ci * k)
             }

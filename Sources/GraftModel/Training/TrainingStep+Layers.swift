@@ -21,7 +21,7 @@ extension TrainingStep {
         case .batchNormalization(let eps):
             let bn = affine(layer, epsilon: eps), c = inShape.last!
             let streamed = streamsOutput(floats: out.count)
-            Parallel.forRanges(x.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
+            Parallel.forRanges(x.count / c, threads: threads, grain: Parallel.pixelGrain(channels: c)) { pixels, _ in
                 bn.apply(input: x.data + pixels.lowerBound * c, pixels: pixels.count,
                          output: out.data + pixels.lowerBound * c, relu: fusedReLU, streamed: streamed)
             }
@@ -40,7 +40,7 @@ extension TrainingStep {
             }
             let (a, aNormalization) = operands[0], (b, bNormalization) = operands[1], c = inShape.last!
             let streamed = streamsOutput(floats: out.count)
-            Parallel.forRanges(a.count / c, threads: threads, grain: (1 << 14) / c) { pixels, _ in
+            Parallel.forRanges(a.count / c, threads: threads, grain: Parallel.pixelGrain(channels: c)) { pixels, _ in
                 let at = pixels.lowerBound * c
                 add(a.data + at, normalizedBy: aNormalization, b.data + at, normalizedBy: bNormalization,
                     pixels: pixels.count, channels: c, output: out.data + at, relu: fusedReLU, streamed: streamed)

@@ -29,16 +29,13 @@ from . import _lib
 
 @dataclass
 class LayerInfo:
-    """What a summary row says about one layer."""
+    """One layer's figures, as Keras's model.layers report them."""
 
     name: str
     class_name: str
     output_shape: tuple
     inputs: list[str]
     params: int
-    trainable_params: int
-    has_weights: bool
-    trainable: bool
 
 
 def layer_infos(handle: ctypes.c_void_p, count: int) -> list[LayerInfo]:
@@ -52,23 +49,14 @@ def layer_infos(handle: ctypes.c_void_p, count: int) -> list[LayerInfo]:
         _lib.check(library.graft_model_layer_output_shape(handle, i, ctypes.byref(rank), dims))
         inputs = [library.graft_model_layer_input(handle, i, k)
                   for k in range(max(0, library.graft_model_layer_input_count(handle, i)))]
-        trainable = library.graft_model_layer_trainable(handle, i) == 1
-        sizes = []
+        params = 0
         for k in range(max(0, library.graft_model_layer_weight_count(handle, i))):
             w_rank, w_dims = ctypes.c_int32(), (ctypes.c_int64 * 4)()
             _lib.check(library.graft_model_layer_weight_shape(handle, i, k, ctypes.byref(w_rank), w_dims))
-            sizes.append(math.prod(w_dims[:w_rank.value]))
-        if class_name == b"BatchNormalization":
-            # gamma and beta train; the moving mean and variance never do.
-            trainable_sizes = sizes[:2]
-        else:
-            trainable_sizes = sizes
-        infos.append(LayerInfo(
-            name=names[i], class_name=(class_name or b"Layer").decode(),
-            output_shape=(None, *dims[:rank.value]),
-            inputs=[names[j] if 0 <= j < count else "?" for j in inputs],
-            params=sum(sizes), trainable_params=sum(trainable_sizes) if trainable else 0,
-            has_weights=bool(sizes), trainable=trainable))
+            params += math.prod(w_dims[:w_rank.value])
+        infos.append(LayerInfo(name=names[i], class_name=(class_name or b"Layer").decode(),
+                               output_shape=(None, *dims[:rank.value]),
+                               inputs=[names[j] if 0 <= j < count else "?" for j in inputs], params=params))
     return infos
 
 
