@@ -2,9 +2,119 @@ import Glibc
 import GraftFoundation
 import GraftKernels
 
-/// The backward pass: every layer from the last to the first trainable one,
-/// its gradient routed as the step's fusions decided.
+/// One layer's part of the backward pass, with everything that does not
+/// depend on the batch decided when the step is made (`planBackward`).
+struct BackwardOp {
+    let layer: Int
+    /// The layer whose output this one reads first, and whose gradient its
+    /// input gradient feeds.
+    let input: Int
+    /// How many of the layer's weights get gradients: 0 for a frozen layer.
+    let trainedWeights: Int
+    /// Whether the layer writes its input's gradient into a buffer of its
+    /// own, then summed into what the input's other readers gave.
+    let writesInputGradient: Bool
+    let route: Route
+
+    enum Route {
+        /// The layer's own backward kernel: convolution, pooling, Dense, ...
+        case kernel
+        /// BatchNormalization: `masksReLU`, its gradient masked in its own
+        /// pass by the ReLU fused after it (`fusedReLU`); `givesBias`, the
+        /// convolution before it (read by nothing else) takes its bias
+        /// gradient as scale times beta's; `handsBackScale`, dY goes back to
+        /// that convolution unscaled, with the scale (`handsBackScale`).
+        case normalization(masksReLU: Bool, givesBias: Bool, handsBackScale: Bool)
+        /// A ReLU fused after the layer before it (`fusedReLU`): its
+        /// gradient goes to that layer as it is, masked there.
+        case fusedReLU(FusedReLU)
+        /// Add: dY itself, one buffer, to every input that needs a gradient.
+        case add(receivers: [Int])
+    }
+
+    enum FusedReLU {
+        /// BatchNormalization masks it in its own pass.
+        case maskedByNormalization
+        /// Masked as its two terms were summed (`masksSum`).
+        case maskedAsSummed
+        /// Masked here, in place, before the Add passes it on.
+        case maskedHere
+    }
+}
+
+/// A gradient buffer and the number of layers holding it: an Add hands one
+/// buffer to all its inputs (read-only, no copy), and it goes back to the
+/// pool with its last holder.
+final class HeldGradient {
+    let tensor: Tensor
+    var holders = 1
+    init(_ tensor: Tensor) { self.tensor = tensor }
+    var isShared: Bool { holders > 1 }
+}
+
 extension TrainingStep {
+    /// Decides the backward pass's ops, last layer first: which layers get a
+    /// gradient at all, which route each takes, and which ReLUs after an Add
+    /// are masked as their two terms are summed (`masksSum`). It follows the
+    /// gradients as the pass will, with flags for buffers.
+    func planBackward() -> (ops: [BackwardOp], masksSum: [Bool]) {
+        let layers = network.layers
+        var hasGradient = [Bool](repeating: false, count: layers.count)
+        var masksSum = [Bool](repeating: false, count: layers.count)
+        hasGradient[layers.count - 1] = true
+        func receives(_ j: Int, from reader: Int) {
+            if hasGradient[j] && reluAfterAdd(j) && reader == consumers[j].min() { masksSum[j] = true }
+            hasGradient[j] = true
+        }
+        var ops: [BackwardOp] = []
+        for i in stride(from: layers.count - 1, through: start, by: -1) where hasGradient[i] {
+            let layer = layers[i], j = layer.inputs.first ?? 0
+            let needsGradient = j >= start
+            var route = BackwardOp.Route.kernel
+            switch layer.kind {
+            case .batchNormalization:
+                let source = layers[j]
+                var givesBias = false
+                if case .conv2D = source.kind {
+                    givesBias = layer.trainable && layer.trainedWeightCount > 1 && source.trainable
+                        && source.weights.count > 1 && consumers[j] == [i]
+                }
+                // The ReLU after it, if fused, reached it first and left the masking to it.
+                route = .normalization(masksReLU: fusedReLU.contains(i), givesBias: givesBias,
+                                       handsBackScale: handsBackScale.contains(i))
+                if handsBackScale.contains(i) { receives(j, from: i) }
+            case .relu where fusedReLU.contains(j):
+                if needsGradient {
+                    route = .fusedReLU(isBatchNorm(layers[j]) ? .maskedByNormalization
+                                       : masksSum[i] ? .maskedAsSummed : .maskedHere)
+                    hasGradient[j] = true
+                }
+            case .add:
+                let receivers = layer.inputs.filter { $0 >= start }
+                route = .add(receivers: receivers)
+                for input in receivers { receives(input, from: i) }
+            default:
+                break
+            }
+            // An Add passes dY itself on, a fused ReLU hands its gradient to
+            // the layer before it, and so does a BatchNormalization that
+            // hands back its scale: none of them writes a new one.
+            let writes = needsGradient && layer.kind != .add && !(layer.kind == .relu && fusedReLU.contains(j))
+                && !handsBackScale.contains(i)
+            if writes { receives(j, from: i) }
+            ops.append(BackwardOp(layer: i, input: j,
+                                  trainedWeights: layer.trainable && !layer.weights.isEmpty ? layer.trainedWeightCount : 0,
+                                  writesInputGradient: writes, route: route))
+        }
+        return (ops, masksSum)
+    }
+
+    /// Whether layer j is a ReLU fused after an Add.
+    private func reluAfterAdd(_ j: Int) -> Bool {
+        let layer = network.layers[j]
+        return layer.kind == .relu && fusedReLU.contains(layer.inputs[0]) && !isBatchNorm(network.layers[layer.inputs[0]])
+    }
+
     /// Gradients of the loss for every trainable weight, given the gradient
     /// of the logits. Returned in layer order as (weight, gradient) pairs.
     ///
@@ -18,51 +128,33 @@ extension TrainingStep {
         -> [(weight: Tensor, gradient: Tensor)] {
         let layers = network.layers
         let batch = activations.batch
-        var grads = [Tensor?](repeating: nil, count: layers.count)
-        grads[layers.count - 1] = dLogits
+        var grads = [HeldGradient?](repeating: nil, count: layers.count)
+        grads[layers.count - 1] = HeldGradient(dLogits)
         var perLayer: [[(weight: Tensor, gradient: Tensor)]] = []
-        /// BatchNormalization layers whose backward pass masks the gradient
-        /// by the ReLU fused after them (`fusedReLU`).
-        var maskedByNormalization: Set<Int> = []
-
-        /// Gradients that an Add handed to more than one of its inputs, with
-        /// the number of holders beyond the first: one buffer serves them
-        /// all (no copy), read-only, and goes back to the pool with the last.
-        var extraHolders: [ObjectIdentifier: Int] = [:]
-        func isShared(_ g: Tensor) -> Bool { extraHolders[ObjectIdentifier(g)] != nil }
         /// A holder is done with `g`.
-        func release(_ g: Tensor) {
-            let key = ObjectIdentifier(g)
-            if let extra = extraHolders[key] {
-                extraHolders[key] = extra > 1 ? extra - 1 : nil
-            } else {
-                pool.give(g)
-            }
+        func release(_ g: HeldGradient) {
+            g.holders -= 1
+            if g.holders == 0 { pool.give(g.tensor) }
         }
-        /// ReLUs after an Add whose gradient came masked from `accumulate`.
-        var masked: Set<Int> = []
         /// Adds `g`, from layer `reader`, into the gradient of layer j's
         /// output (a layer read by two others, as a residual block's input
         /// is, gets both). The sum goes into whichever of the two no other
-        /// layer holds. If j is a ReLU after an Add and `reader` the last of
-        /// its readers, the ReLU's mask is applied in the same pass.
-        func accumulate(_ j: Int, _ g: Tensor, from reader: Int) {
+        /// layer holds. The last reader of a ReLU in `masksSum` applies its
+        /// mask in the same pass.
+        func accumulate(_ j: Int, _ g: HeldGradient, from reader: Int) {
             guard let existing = grads[j] else {
                 grads[j] = g
                 return
             }
-            let sum = !isShared(existing) ? existing : !isShared(g) ? g : pool.take(g.shape)
-            let a = existing.data, b = g.data, target = sum.data
-            let reluAfterAdd = layers[j].kind == .relu && fusedReLU.contains(layers[j].inputs[0])
-                && !isBatchNorm(layers[layers[j].inputs[0]])
-            if reluAfterAdd && reader == consumers[j].min(), let y = activations.values[j] {
-                Parallel.forRanges(g.count, threads: threads) { r, _ in
+            let sum = !existing.isShared ? existing : !g.isShared ? g : HeldGradient(pool.take(g.tensor.shape))
+            let a = existing.tensor.data, b = g.tensor.data, target = sum.tensor.data
+            if masksSum[j] && reader == consumers[j].min(), let y = activations.values[j] {
+                Parallel.forRanges(g.tensor.count, threads: threads) { r, _ in
                     reluBackward(output: y.data + r.lowerBound, dOutput: a + r.lowerBound, plus: b + r.lowerBound,
                                  count: r.count, dInput: target + r.lowerBound)
                 }
-                masked.insert(j)
             } else {
-                Parallel.forRanges(g.count, threads: threads) { r, _ in
+                Parallel.forRanges(g.tensor.count, threads: threads) { r, _ in
                     for k in r { target[k] = a[k] + b[k] }
                 }
             }
@@ -70,145 +162,79 @@ extension TrainingStep {
             if sum !== g { release(g) }
             grads[j] = sum
         }
-        func needsGradient(_ j: Int) -> Bool { j >= start }
-        /// Bias gradients of convolutions that only a trained
-        /// BatchNormalization reads, from that layer's backward pass: the
-        /// convolution's output gradient is dY·scale per channel, so its sum
-        /// over the pixels is scale·Σ dY, scale times beta's gradient (no
-        /// pass over the pixels of its own).
-        var biasGradients: [Int: [Float]] = [:]
+        /// Bias gradients of the convolutions a BatchNormalization gives
+        /// them to (`givesBias`): the convolution's output gradient is
+        /// dY·scale per channel, so its sum over the pixels is scale·Σ dY,
+        /// scale times beta's gradient (no pass over the pixels of its own).
+        var biasGradients = [[Float]?](repeating: nil, count: layers.count)
         /// The scales of the BatchNormalization layers in `handsBackScale`,
         /// by the convolution whose output gradient they handed back.
-        var outputScales: [Int: [Float]] = [:]
+        var outputScales = [[Float]?](repeating: nil, count: layers.count)
 
-        for i in stride(from: layers.count - 1, through: start, by: -1) {
-            guard let dY = grads[i] else { continue }
+        for op in backwardOps {
+            let i = op.layer, j = op.input, layer = layers[i]
+            guard let held = grads[i] else { continue }
             grads[i] = nil
-            let layer = layers[i]
-            let j = layer.inputs.first ?? 0
+            let dY = held.tensor
             let inShape = layers[j].outputShape
             let x = activations.values[j]
-            let trains = layer.trainable && !layer.weights.isEmpty
-            let trained = trains ? layer.trainedWeightCount : 0
             // A convolution's backward pass writes its kernel's gradient
             // whole; the other gradients are summed into zeros.
             let writesKernelGradient: Bool
             if case .conv2D = layer.kind { writesKernelGradient = true } else { writesKernelGradient = false }
-            let weightGrads = layer.weights.prefix(trained).enumerated().map { w, weight in
+            let weightGrads = layer.weights.prefix(op.trainedWeights).enumerated().map { w, weight in
                 writesKernelGradient && w == 0 ? pool.take(weight.shape) : zeros(weight.shape)
             }
-            // A ReLU fused after BatchNormalization or Add hands its gradient
-            // on to that layer rather than writing a new one.
-            let fusedBackward = layer.kind == .relu && fusedReLU.contains(j)
-            let handsBack = handsBackScale.contains(i)
-            let dX = needsGradient(j) && layer.kind != .add && !fusedBackward && !handsBack
-                ? pool.take([batch] + inShape) : nil
-            // The Add layer hands dY itself on to one input, which then owns it.
+            let dX = op.writesInputGradient ? pool.take([batch] + inShape) : nil
+            // Whether dY's buffer went on to another layer, which now holds it.
             var dYPassedOn = false
 
             profile.measure(layer.name, .backward) {
-                switch layer.kind {
-                case .input:
-                    break
-                case .conv2D:
-                    convolutionBackward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch),
-                                        input: x!, dOutput: dY, dInput: dX, weightGradients: weightGrads,
-                                        biasGradient: biasGradients.removeValue(forKey: i),
-                                        outputScale: outputScales.removeValue(forKey: i))
-                case .batchNormalization(let eps):
-                    let normalization = affine(layer, epsilon: eps)
-                    let dBeta = weightGrads.count > 1 ? weightGrads[1].data : nil
-                    normalization.backward(
-                        input: x!.data, dOutput: dY.data, pixels: dY.count / inShape.last!,
-                        gamma: layer.weights[0].data, movingMean: layer.weights[2].data, dInput: dX?.data,
-                        dGamma: weightGrads.first?.data, dBeta: dBeta,
-                        reluFollows: maskedByNormalization.remove(i) != nil, threads: threads)
-                    let source = layers[j]
-                    if let dBeta, case .conv2D = source.kind, source.trainable, source.weights.count > 1,
-                       consumers[j] == [i] {
+                switch op.route {
+                case .kernel:
+                    kernelBackward(layer, index: i, inputShape: inShape, x: x, dY: dY, dX: dX, weightGrads: weightGrads,
+                                   activations: activations, biasGradient: biasGradients[i],
+                                   outputScale: outputScales[i])
+                case let .normalization(masksReLU, givesBias, handsBack):
+                    let normalization = normalizationBackward(layer, inputShape: inShape, x: x!, dY: dY, dX: dX,
+                                                              weightGrads: weightGrads, masksReLU: masksReLU)
+                    if givesBias {
+                        let dBeta = weightGrads[1].data
                         biasGradients[j] = normalization.scale.indices.map { normalization.scale[$0] * dBeta[$0] }
                     }
                     if handsBack {
                         outputScales[j] = normalization.scale
-                        accumulate(j, dY, from: i)
+                        accumulate(j, held, from: i)
                         dYPassedOn = true
                     }
-                case .relu:
-                    if fusedBackward && needsGradient(j) {
-                        let y = activations.values[i]!
-                        if isBatchNorm(layers[j]) {
-                            // BatchNormalization masks the gradient in its own pass.
-                            maskedByNormalization.insert(j)
-                            grads[j] = dY
-                        } else if masked.remove(i) != nil {
-                            // Masked already, as its two terms were summed.
-                            grads[j] = dY
-                        } else {
-                            // Before an Add, mask in place (into a new buffer if
-                            // dY is shared): the Add passes it on as is.
-                            let target = isShared(dY) ? pool.take(dY.shape) : dY
-                            Parallel.forRanges(dY.count, threads: threads) { r, _ in
-                                reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
-                                             count: r.count, dInput: target.data + r.lowerBound)
-                            }
-                            if target !== dY { release(dY) }
-                            grads[j] = target
-                        }
-                        dYPassedOn = true
-                    } else if let dX {
+                case .fusedReLU(let masking):
+                    switch masking {
+                    case .maskedByNormalization, .maskedAsSummed:
+                        grads[j] = held
+                    case .maskedHere:
+                        // Into a new buffer if dY is shared: the Add passes it on as is.
+                        let target = held.isShared ? HeldGradient(pool.take(dY.shape)) : held
                         let y = activations.values[i]!
                         Parallel.forRanges(dY.count, threads: threads) { r, _ in
-                            reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound, count: r.count,
-                                         dInput: dX.data + r.lowerBound)
+                            reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
+                                         count: r.count, dInput: target.tensor.data + r.lowerBound)
                         }
+                        if target !== held { release(held) }
+                        grads[j] = target
                     }
-                case .add:
+                    dYPassedOn = true
+                case .add(let receivers):
                     // Every input's gradient is dY itself: they share it.
-                    let receivers = layer.inputs.filter(needsGradient)
-                    if receivers.count > 1 {
-                        extraHolders[ObjectIdentifier(dY), default: 0] += receivers.count - 1
-                    }
-                    for input in receivers { accumulate(input, dY, from: i) }
+                    if receivers.count > 1 { held.holders += receivers.count - 1 }
+                    for input in receivers { accumulate(input, held, from: i) }
                     dYPassedOn = !receivers.isEmpty
-                case let .zeroPadding2D(top, _, left, _):
-                    if let dX {
-                        let out = layer.outputShape
-                        zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
-                                          channels: inShape[2], top: top, left: left, outHeight: out[0],
-                                          outWidth: out[1], dInput: dX.data, threads: threads)
-                    }
-                case .maxPooling2D:
-                    if let dX {
-                        maxPool2DBackward(layer.windowGeometry(input: inShape, batch: batch), input: x!.data,
-                                          dOutput: dY.data, dInput: dX.data, threads: threads)
-                    }
-                case .globalAveragePooling2D:
-                    if let dX {
-                        globalAveragePoolBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
-                                                  channels: inShape[2], dInput: dX.data)
-                    }
-                case .flatten:
-                    dX?.data.update(from: dY.data, count: dY.count)
-                case let .dense(units):
-                    denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *),
-                                  kernel: layer.weights[0].data, units: units, dOutput: dY.data, dInput: dX?.data,
-                                  dKernel: weightGrads.first?.data,
-                                  dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
-                case .dropout:
-                    if let dX {
-                        if let mask = activations.masks[i] {
-                            for k in 0..<dY.count { dX.data[k] = dY.data[k] * mask.data[k] }
-                        } else {
-                            dX.data.update(from: dY.data, count: dY.count)
-                        }
-                    }
                 }
             }
             // The sum with another reader's gradient, if any, counts as
             // this layer's backward pass.
-            if let dX { profile.measure(layer.name, .backward) { accumulate(j, dX, from: i) } }
+            if let dX { profile.measure(layer.name, .backward) { accumulate(j, HeldGradient(dX), from: i) } }
             // Layer i's output and its gradient are not read again.
-            if !dYPassedOn { release(dY) }
+            if !dYPassedOn { release(held) }
             if i != network.layers.count - 1, let output = activations.values[i] { pool.give(output) }
             if let mask = activations.masks[i] { pool.give(mask) }
             let pairs = weightGrads.indices.map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }

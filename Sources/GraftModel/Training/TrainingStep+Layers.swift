@@ -2,14 +2,14 @@ import Glibc
 import GraftFoundation
 import GraftKernels
 
-/// What each layer kind computes in a training step, forward and backward,
-/// and the scratch its kernels share; `TrainingStep` decides which layers
-/// run, fused with which, and where their gradients go.
+/// What each layer kind computes in a training step, forward and backward
+/// (convolutions in `TrainingStep+Convolution.swift`); `TrainingStep`
+/// decides which layers run, fused with which, and where their gradients go.
 extension TrainingStep {
     /// Layer `i`'s output; with `relu`, that of the ReLU after it (`fusedReLU`).
     func forwardLayer(_ layer: Layer, index i: Int, x: Tensor, values: [Tensor?], batch: Int,
-                              training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor],
-                              relu fusedReLU: Bool) throws -> Tensor {
+                      training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor],
+                      relu fusedReLU: Bool) throws -> Tensor {
         let inShape = network.layers[layer.inputs[0]].outputShape
         let out = pool.take([batch] + layer.outputShape)
         switch layer.kind {
@@ -76,78 +76,6 @@ extension TrainingStep {
         return out
     }
 
-    /// The shared convolution scratch for a batch, taken from the pool once.
-    func scratch(batch: Int) -> Tensor {
-        if let workspace { return workspace }
-        var floats = 1
-        for layer in network.layers {
-            guard case .conv2D = layer.kind else { continue }
-            let g = layer.windowGeometry(input: network.layers[layer.inputs[0]].outputShape, batch: batch)
-            floats = max(floats, Conv2D.workspaceSize(g, threads: threads),
-                         Conv2D.backwardWorkspaceSize(g, threads: threads),
-                         Winograd3x3.applies(to: g) ? winogradWorkspaceSize(g) : 0)
-        }
-        let tensor = pool.take([floats])
-        workspace = tensor
-        return tensor
-    }
-
-    /// Scratch floats the Winograd passes of the 3x3 convolution `g` need.
-    func winogradWorkspaceSize(_ g: ConvGeometry) -> Int {
-        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
-        return max(Winograd3x3.workspaceSize(g, threads: threads),
-                   Winograd3x3.workspaceSize(g, threads: threads,
-                                             tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile)))
-    }
-
-    /// A convolution's output, with its bias. A 3x3 one runs as Winograd
-    /// (2.25–4x fewer multiplications), its kernel transformed afresh at
-    /// every step.
-    func convolutionForward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, output out: Tensor) {
-        let kernel = layer.weights[0].data, epilogue = Epilogue(bias: layer.weights[1].data)
-        guard Winograd3x3.applies(to: g) else {
-            withPacked(kernel, rows: g.patchSize, columns: g.outChannels) { packed in
-                Conv2D.forward(g, input: x.data, kernel: kernel, packed: packed, output: out.data, epilogue: epilogue,
-                               workspace: scratch(batch: g.batch).data, threads: threads)
-            }
-            return
-        }
-        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
-        withWinogradTransform(kernel, inChannels: g.inChannels, outChannels: g.outChannels, tile: tile) { u, packed in
-            Winograd3x3.forward(g, tile: tile, input: x.data, transformedKernel: u, packed: packed,
-                                output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
-                                threads: threads)
-        }
-    }
-
-    /// Runs `body` with the Winograd transform of an HWIO 3x3 kernel in a
-    /// buffer of the pool: straight into the panels of Graft's own GEMM
-    /// (`packed`) where that applies, else U's plain matrices (`u`).
-    func withWinogradTransform(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
-                                       tile: WinogradTile,
-                                       _ body: (_ u: UnsafePointer<Float>, _ packed: [PackedKernel]?) -> Void) {
-        let u = pool.take([tile.matrices, c, k])
-        let packed = Winograd3x3.transformKernelPacked(kernel, inChannels: c, outChannels: k, tile: tile, into: u,
-                                                       threads: threads)
-        if packed == nil {
-            Winograd3x3.transformKernel(kernel, inChannels: c, outChannels: k, tile: tile, into: u.data,
-                                        threads: threads)
-        }
-        body(u.data, packed)
-        pool.give(u)
-    }
-
-    /// Runs `body` with `matrix` packed for Graft's own GEMM in a buffer of
-    /// the pool (see `PackedKernel.pack`), or with nil where it does not apply.
-    func withPacked(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
-                            rowScale: UnsafePointer<Float>? = nil, _ body: (PackedKernel?) -> Void) {
-        guard PackedKernel.applies(rows: rows, columns: columns) else { return body(nil) }
-        let storage = pool.take([rows * columns])
-        body(PackedKernel.pack(matrix, rows: rows, columns: columns, transposed: transposed, into: storage, at: 0,
-                                threads: threads, rowScale: rowScale))
-        pool.give(storage)
-    }
-
     /// A tensor of zeros from the pool, cleared on every thread (weight
     /// gradients are as large as the weights: 94 MB for all of ResNet50).
     func zeros(_ shape: [Int]) -> Tensor {
@@ -165,62 +93,76 @@ extension TrainingStep {
     }
 
 
-    /// A convolution's gradients: its kernel's and bias's (`weightGradients`,
-    /// if it trains) and its input's (`dInput`, if wanted). A 3x3 one runs
-    /// as Winograd, as its forward pass does. With `biasGradient` (known
-    /// already), the bias gradient is that rather than dY summed here.
-    func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
-                                     dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?,
-                                     outputScale: [Float]?) {
-        let kernel = layer.weights[0].data
-        var dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
-        if let biasGradient, let target = dBias {
-            for c in biasGradient.indices { target[c] += biasGradient[c] }
-            dBias = nil
-        }
-        let dKernel = weightGradients.first?.data
-        guard Winograd3x3.applies(to: g) else {
-            func direct(_ scale: UnsafePointer<Float>?) {
-                let run = { (packedTranspose: PackedKernel?) in
-                    Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose,
-                                    dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
-                                    outputScale: scale, workspace: self.scratch(batch: g.batch).data,
-                                    threads: self.threads)
-                }
-                // The input gradient, if wanted, multiplies by the kernel's
-                // transpose (its rows, the output channels, scaled alike).
-                if dX == nil { run(nil) } else {
-                    withPacked(kernel, rows: g.outChannels, columns: g.patchSize, transposed: true, rowScale: scale,
-                               run)
+    /// The backward pass of a layer that runs its own kernel (`.kernel`
+    /// route): its weights' gradients into `weightGrads` and, with `dX`,
+    /// its input's gradient. A convolution takes its bias gradient and its
+    /// output's scale from the BatchNormalization after it, when that gave
+    /// them.
+    func kernelBackward(_ layer: Layer, index i: Int, inputShape inShape: [Int], x: Tensor?, dY: Tensor, dX: Tensor?,
+                        weightGrads: [Tensor], activations: Activations, biasGradient: [Float]?,
+                        outputScale: [Float]?) {
+        let batch = activations.batch
+        switch layer.kind {
+        case .input, .batchNormalization, .add:
+            break
+        case .conv2D:
+            convolutionBackward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch), input: x!,
+                                dOutput: dY, dInput: dX, weightGradients: weightGrads, biasGradient: biasGradient,
+                                outputScale: outputScale)
+        case .relu:
+            if let dX {
+                let y = activations.values[i]!
+                Parallel.forRanges(dY.count, threads: threads) { r, _ in
+                    reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound, count: r.count,
+                                 dInput: dX.data + r.lowerBound)
                 }
             }
-            if let outputScale { outputScale.withUnsafeBufferPointer { direct($0.baseAddress) } } else { direct(nil) }
-            return
-        }
-        precondition(outputScale == nil, "Winograd convolutions take their output gradient scaled (see handsBackScale)")
-        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
-        if let dKernel {
-            let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
-            Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
-                                       workspace: scratch(batch: g.batch).data, threads: threads,
-                                       tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile))
-            pool.give(dU)
-        }
-        if let dBias {
-            Conv2D.biasGradient(dOutput: dY.data, pixels: dY.count / g.outChannels, channels: g.outChannels,
-                                dBias: dBias, threads: threads)
-        }
-        if let dX {
-            // A convolution of dY with the turned kernel (K inputs, C outputs).
-            let turned = pool.take([9 * g.inChannels * g.outChannels])
-            Winograd3x3.turnKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: turned.data,
-                                   threads: threads)
-            withWinogradTransform(turned.data, inChannels: g.outChannels, outChannels: g.inChannels,
-                                  tile: tile) { u, packed in
-                Winograd3x3.inputGradient(g, tile: tile, dOutput: dY.data, transformedTurnedKernel: u, packed: packed,
-                                          dInput: dX.data, workspace: scratch(batch: g.batch).data, threads: threads)
+        case let .zeroPadding2D(top, _, left, _):
+            if let dX {
+                let out = layer.outputShape
+                zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
+                                  channels: inShape[2], top: top, left: left, outHeight: out[0], outWidth: out[1],
+                                  dInput: dX.data, threads: threads)
             }
-            pool.give(turned)
+        case .maxPooling2D:
+            if let dX {
+                maxPool2DBackward(layer.windowGeometry(input: inShape, batch: batch), input: x!.data,
+                                  dOutput: dY.data, dInput: dX.data, threads: threads)
+            }
+        case .globalAveragePooling2D:
+            if let dX {
+                globalAveragePoolBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
+                                          channels: inShape[2], dInput: dX.data)
+            }
+        case .flatten:
+            dX?.data.update(from: dY.data, count: dY.count)
+        case let .dense(units):
+            denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *), kernel: layer.weights[0].data,
+                          units: units, dOutput: dY.data, dInput: dX?.data, dKernel: weightGrads.first?.data,
+                          dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
+        case .dropout:
+            if let dX {
+                if let mask = activations.masks[i] {
+                    for k in 0..<dY.count { dX.data[k] = dY.data[k] * mask.data[k] }
+                } else {
+                    dX.data.update(from: dY.data, count: dY.count)
+                }
+            }
         }
+    }
+
+    /// BatchNormalization's backward pass: gamma's and beta's gradients if
+    /// it trains, its input's gradient with `dX`, masked by the ReLU fused
+    /// after it with `masksReLU`. Returns its affine map (whose scale the
+    /// convolution before it may take).
+    func normalizationBackward(_ layer: Layer, inputShape inShape: [Int], x: Tensor, dY: Tensor, dX: Tensor?,
+                               weightGrads: [Tensor], masksReLU: Bool) -> BatchNormAffine {
+        guard case let .batchNormalization(eps) = layer.kind else { preconditionFailure("\(layer.name) is not BatchNormalization") }
+        let normalization = affine(layer, epsilon: eps)
+        normalization.backward(
+            input: x.data, dOutput: dY.data, pixels: dY.count / inShape.last!, gamma: layer.weights[0].data,
+            movingMean: layer.weights[2].data, dInput: dX?.data, dGamma: weightGrads.first?.data,
+            dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil, reluFollows: masksReLU, threads: threads)
+        return normalization
     }
 }

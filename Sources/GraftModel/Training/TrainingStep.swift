@@ -13,8 +13,11 @@ import GraftKernels
 /// there (no gradient work, no stored activations for the prefix).
 ///
 /// Which layers fuse with which (`fusedReLU`, `normalizedByAdd`,
-/// `handsBackScale`) and which activations are kept is decided once, when the
-/// step is made for a network and its trainability; `Fusion.unfused` makes
+/// `handsBackScale`), which activations are kept and for how long, and the
+/// backward pass's ops (`backwardOps`: which layers get a gradient, the route
+/// each takes, which sums apply a ReLU's mask) are decided once, when the
+/// step is made for a network and its trainability (the trainer keeps one
+/// per trainability and batch size); `Fusion.unfused` makes
 /// the same step with no fusion at all, every layer computed on its own as
 /// Keras's graph lists them: the readable reference the tests compare the
 /// fused step against.
@@ -48,6 +51,11 @@ final class TrainingStep {
     /// `readsOwnOutput`); the forward pass releases every other output once
     /// its readers have run.
     private(set) var keptForBackward: [Bool] = []
+    /// The backward pass, last layer first (`planBackward`).
+    private(set) var backwardOps: [BackwardOp] = []
+    /// ReLUs after an Add whose last reader masks their gradient as it sums
+    /// its two terms.
+    private(set) var masksSum: [Bool] = []
     /// The last layer that reads each layer's stored output in the forward
     /// pass (an Add that applies a BatchNormalization reads that layer's
     /// input); -1 for none.
@@ -89,6 +97,7 @@ final class TrainingStep {
             let source = network.layers[j].inputs[0]
             lastUse[source] = max(lastUse[source], consumers[j][0])
         }
+        (backwardOps, masksSum) = planBackward()
     }
 
     /// The fusions of the step: each one's rule is on the set it fills.

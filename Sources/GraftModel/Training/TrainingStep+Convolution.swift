@@ -1,0 +1,140 @@
+import Glibc
+import GraftFoundation
+import GraftKernels
+
+/// Convolutions in a training step: forward (im2col on Graft's GEMM or
+/// OpenBLAS, 3x3 by Winograd with its kernel transformed afresh at every
+/// step), backward (kernel, bias and input gradients, with the scale a
+/// BatchNormalization after it handed back), and the scratch they share.
+extension TrainingStep {
+    /// The shared convolution scratch for a batch, taken from the pool once.
+    func scratch(batch: Int) -> Tensor {
+        if let workspace { return workspace }
+        var floats = 1
+        for layer in network.layers {
+            guard case .conv2D = layer.kind else { continue }
+            let g = layer.windowGeometry(input: network.layers[layer.inputs[0]].outputShape, batch: batch)
+            floats = max(floats, Conv2D.workspaceSize(g, threads: threads),
+                         Conv2D.backwardWorkspaceSize(g, threads: threads),
+                         Winograd3x3.applies(to: g) ? winogradWorkspaceSize(g) : 0)
+        }
+        let tensor = pool.take([floats])
+        workspace = tensor
+        return tensor
+    }
+
+    /// Scratch floats the Winograd passes of the 3x3 convolution `g` need.
+    func winogradWorkspaceSize(_ g: ConvGeometry) -> Int {
+        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
+        return max(Winograd3x3.workspaceSize(g, threads: threads),
+                   Winograd3x3.workspaceSize(g, threads: threads,
+                                             tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile)))
+    }
+
+    /// A convolution's output, with its bias. A 3x3 one runs as Winograd
+    /// (2.25–4x fewer multiplications), its kernel transformed afresh at
+    /// every step.
+    func convolutionForward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, output out: Tensor) {
+        let kernel = layer.weights[0].data, epilogue = Epilogue(bias: layer.weights[1].data)
+        guard Winograd3x3.applies(to: g) else {
+            withPacked(kernel, rows: g.patchSize, columns: g.outChannels) { packed in
+                Conv2D.forward(g, input: x.data, kernel: kernel, packed: packed, output: out.data, epilogue: epilogue,
+                               workspace: scratch(batch: g.batch).data, threads: threads)
+            }
+            return
+        }
+        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
+        withWinogradTransform(kernel, inChannels: g.inChannels, outChannels: g.outChannels, tile: tile) { u, packed in
+            Winograd3x3.forward(g, tile: tile, input: x.data, transformedKernel: u, packed: packed,
+                                output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
+                                threads: threads)
+        }
+    }
+
+    /// Runs `body` with the Winograd transform of an HWIO 3x3 kernel in a
+    /// buffer of the pool: straight into the panels of Graft's own GEMM
+    /// (`packed`) where that applies, else U's plain matrices (`u`).
+    func withWinogradTransform(_ kernel: UnsafePointer<Float>, inChannels c: Int, outChannels k: Int,
+                                       tile: WinogradTile,
+                                       _ body: (_ u: UnsafePointer<Float>, _ packed: [PackedKernel]?) -> Void) {
+        let u = pool.take([tile.matrices, c, k])
+        let packed = Winograd3x3.transformKernelPacked(kernel, inChannels: c, outChannels: k, tile: tile, into: u,
+                                                       threads: threads)
+        if packed == nil {
+            Winograd3x3.transformKernel(kernel, inChannels: c, outChannels: k, tile: tile, into: u.data,
+                                        threads: threads)
+        }
+        body(u.data, packed)
+        pool.give(u)
+    }
+
+    /// Runs `body` with `matrix` packed for Graft's own GEMM in a buffer of
+    /// the pool (see `PackedKernel.pack`), or with nil where it does not apply.
+    func withPacked(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, transposed: Bool = false,
+                            rowScale: UnsafePointer<Float>? = nil, _ body: (PackedKernel?) -> Void) {
+        guard PackedKernel.applies(rows: rows, columns: columns) else { return body(nil) }
+        let storage = pool.take([rows * columns])
+        body(PackedKernel.pack(matrix, rows: rows, columns: columns, transposed: transposed, into: storage, at: 0,
+                                threads: threads, rowScale: rowScale))
+        pool.give(storage)
+    }
+
+    /// A convolution's gradients: its kernel's and bias's (`weightGradients`,
+    /// if it trains) and its input's (`dInput`, if wanted). A 3x3 one runs
+    /// as Winograd, as its forward pass does. With `biasGradient` (known
+    /// already), the bias gradient is that rather than dY summed here.
+    func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
+                                     dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?,
+                                     outputScale: [Float]?) {
+        let kernel = layer.weights[0].data
+        var dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
+        if let biasGradient, let target = dBias {
+            for c in biasGradient.indices { target[c] += biasGradient[c] }
+            dBias = nil
+        }
+        let dKernel = weightGradients.first?.data
+        guard Winograd3x3.applies(to: g) else {
+            func direct(_ scale: UnsafePointer<Float>?) {
+                let run = { (packedTranspose: PackedKernel?) in
+                    Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose,
+                                    dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
+                                    outputScale: scale, workspace: self.scratch(batch: g.batch).data,
+                                    threads: self.threads)
+                }
+                // The input gradient, if wanted, multiplies by the kernel's
+                // transpose (its rows, the output channels, scaled alike).
+                if dX == nil { run(nil) } else {
+                    withPacked(kernel, rows: g.outChannels, columns: g.patchSize, transposed: true, rowScale: scale,
+                               run)
+                }
+            }
+            if let outputScale { outputScale.withUnsafeBufferPointer { direct($0.baseAddress) } } else { direct(nil) }
+            return
+        }
+        precondition(outputScale == nil, "Winograd convolutions take their output gradient scaled (see handsBackScale)")
+        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
+        if let dKernel {
+            let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
+            Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
+                                       workspace: scratch(batch: g.batch).data, threads: threads,
+                                       tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile))
+            pool.give(dU)
+        }
+        if let dBias {
+            Conv2D.biasGradient(dOutput: dY.data, pixels: dY.count / g.outChannels, channels: g.outChannels,
+                                dBias: dBias, threads: threads)
+        }
+        if let dX {
+            // A convolution of dY with the turned kernel (K inputs, C outputs).
+            let turned = pool.take([9 * g.inChannels * g.outChannels])
+            Winograd3x3.turnKernel(kernel, inChannels: g.inChannels, outChannels: g.outChannels, into: turned.data,
+                                   threads: threads)
+            withWinogradTransform(turned.data, inChannels: g.outChannels, outChannels: g.inChannels,
+                                  tile: tile) { u, packed in
+                Winograd3x3.inputGradient(g, tile: tile, dOutput: dY.data, transformedTurnedKernel: u, packed: packed,
+                                          dInput: dX.data, workspace: scratch(batch: g.batch).data, threads: threads)
+            }
+            pool.give(turned)
+        }
+    }
+}
