@@ -607,6 +607,36 @@ graft_status graft_progbar_close(graft_progbar *bar, const char **text);
 /* NULL is ignored. */
 void graft_progbar_free(graft_progbar *bar);
 
+/* ------------------------------------------------------------ history text */
+
+/* One epoch's figures, for graft_history_text. */
+typedef struct graft_epoch_figures {
+    const char *phase;      /* e.g. "frozen", "fine-tune"; NULL or "" for none */
+    double loss;
+    double accuracy;
+    double val_loss;        /* NaN without validation data */
+    double val_accuracy;
+} graft_epoch_figures;
+
+/* The text forms of graft_history_text. */
+typedef enum graft_history_format {
+    GRAFT_HISTORY_TABLE = 0,  /* one line per epoch, Keras's figures, to print */
+    GRAFT_HISTORY_CSV = 1,    /* epoch,phase,loss,accuracy,val_loss,val_accuracy */
+    GRAFT_HISTORY_SVG = 2     /* accuracy and loss per epoch, a dashed line where a phase begins */
+} graft_history_format;
+
+/* `count` epochs of one or more fits (in order; the phase names where one
+ * fit ends and the next begins) as text, the one implementation the graft
+ * command and the Python package use too. Fill the figures from
+ * graft_history_value. Sized as graft_model_summary: *needed (if not NULL)
+ * gets the bytes with the terminating NUL; the text is written when
+ * `capacity` holds them; buffer NULL only asks the size. Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULL epochs with count > 0, count < 0, an
+ * unknown format, a phase that is not UTF-8, or a buffer too small (nothing
+ * written). Safe from any thread. */
+graft_status graft_history_text(const graft_epoch_figures *epochs, int64_t count, int32_t format, char *buffer,
+                                size_t capacity, size_t *needed);
+
 /* ---------------------------------------------------------------- summary */
 
 /* What graft_model_summary prints, with Keras's defaults from

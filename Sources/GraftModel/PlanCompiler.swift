@@ -9,7 +9,6 @@ struct PlanCompiler {
     /// The batch the plan runs at most (its geometry's batch when choosing
     /// kernels).
     let capacity: Int
-    private var consumers: [[Int]]
     /// The value holding each layer's output, once computed.
     private var valueOf: [Int: Int] = [:]
     /// ZeroPadding2D layers left to their consumers' windows.
@@ -43,10 +42,6 @@ struct PlanCompiler {
         self.network = network
         self.capacity = capacity
         self.precision = precision
-        consumers = Array(repeating: [], count: network.layers.count)
-        for (i, layer) in network.layers.enumerated() {
-            for j in layer.inputs { consumers[j].append(i) }
-        }
     }
 
     private mutating func newValue(for layer: Int) -> Int {
@@ -58,12 +53,8 @@ struct PlanCompiler {
 
     private func shape(_ layer: Int) -> [Int] { network.layers[layer].outputShape }
 
-    /// The single layer reading `layer`'s output, when there is exactly one
-    /// and `layer` is not the network's output.
-    private func soleConsumer(_ layer: Int) -> Int? {
-        guard layer != network.layers.count - 1, consumers[layer].count == 1 else { return nil }
-        return consumers[layer][0]
-    }
+    private var consumers: [[Int]] { network.consumers }
+    private func soleConsumer(_ layer: Int) -> Int? { network.soleConsumer(layer) }
 
     /// The layer whose output a window op reads, skipping a deferred padding
     /// layer, and the padding to apply.

@@ -36,10 +36,27 @@ public final class Network {
     public let layers: [Layer]
     public let inputHeight: Int, inputWidth: Int
 
+    /// The layers that read each layer's output, in order: the graph both
+    /// plan compilers (inference and training) decide their fusions on.
+    public let consumers: [[Int]]
+
     init(layers: [Layer], inputHeight: Int, inputWidth: Int) {
         self.layers = layers
         self.inputHeight = inputHeight
         self.inputWidth = inputWidth
+        var consumers = [[Int]](repeating: [], count: layers.count)
+        for (i, layer) in layers.enumerated() {
+            for j in layer.inputs { consumers[j].append(i) }
+        }
+        self.consumers = consumers
+    }
+
+    /// The one layer reading layer i's output, when there is exactly one
+    /// and layer i is not the network's output: what a fusion with the
+    /// layer after needs.
+    func soleConsumer(_ i: Int) -> Int? {
+        guard i != layers.count - 1, consumers[i].count == 1 else { return nil }
+        return consumers[i][0]
     }
 
     /// Index of the layer called `name`.

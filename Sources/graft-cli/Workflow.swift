@@ -76,7 +76,7 @@ struct Workflow {
         var head = head
         head.numClasses = train.classNames.count
         let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: UInt64(seed))
-        var history = WorkflowHistory()
+        var history = HistoryReport()
 
         print("\nTraining the head, base frozen:")
         model.setBaseTrainable(false)

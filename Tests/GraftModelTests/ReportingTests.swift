@@ -114,3 +114,39 @@ func summaryThroughCABI() throws {
     #expect(graft_model_summary(model, nil, nil, 0, &needed) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_summary(nil, &summary, nil, 0, &needed) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
+
+@Test("history text: the table, CSV and SVG of two phases, and bad calls")
+func historyText() throws {
+    let frozen = strdup("frozen")!, fineTune = strdup("fine-tune")!
+    defer { free(frozen); free(fineTune) }
+    let epochs = [graft_epoch_figures(phase: frozen, loss: 0.6312, accuracy: 0.8125, val_loss: 0.0003012, val_accuracy: 0.5),
+                  graft_epoch_figures(phase: fineTune, loss: 0.5, accuracy: 0.875, val_loss: 0.25, val_accuracy: 0.75)]
+    func text(_ format: graft_history_format) throws -> String {
+        var needed = 0
+        try #require(graft_history_text(epochs, 2, Int32(format.rawValue), nil, 0, &needed) == GRAFT_OK)
+        var buffer = [CChar](repeating: 0, count: needed)
+        try #require(graft_history_text(epochs, 2, Int32(format.rawValue), &buffer, needed, nil) == GRAFT_OK)
+        return String(cString: buffer)
+    }
+    #expect(try text(GRAFT_HISTORY_TABLE) == """
+        epoch  phase        loss  accuracy    val_loss  val_accuracy
+            1  frozen     0.6312    0.8125  3.0120e-04        0.5000
+            2  fine-tune  0.5000    0.8750      0.2500        0.7500
+
+        """)
+    #expect(try text(GRAFT_HISTORY_CSV) == """
+        epoch,phase,loss,accuracy,val_loss,val_accuracy
+        1,frozen,0.6312,0.8125,0.0003012,0.5
+        2,fine-tune,0.5,0.875,0.25,0.75
+
+        """)
+    let svg = try text(GRAFT_HISTORY_SVG)
+    #expect(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains(">fine-tune</text>"))
+    var needed = 0
+    #expect(graft_history_text(epochs, 2, 7, nil, 0, &needed) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_history_text(nil, 2, 0, nil, 0, &needed) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_history_text(epochs, -1, 0, nil, 0, &needed) == GRAFT_ERROR_INVALID_ARGUMENT)
+    var small = [CChar](repeating: 0, count: 4)
+    #expect(graft_history_text(epochs, 2, 0, &small, 4, &needed) == GRAFT_ERROR_INVALID_ARGUMENT && needed > 4)
+    #expect(graft_history_text(nil, 0, 0, nil, 0, &needed) == GRAFT_OK)
+}

@@ -138,14 +138,27 @@ static graft_status evaluate_with_progress(graft_model *model, graft_dataset *da
     return status;
 }
 
-/* Keras's history.history, one line per epoch. */
+/* Keras's history.history, one line per epoch, as the library writes it
+ * (the same table the graft command and Python print). */
 static void print_history(const graft_history *history) {
-    printf("epoch      loss  accuracy  val_loss  val_accuracy\n");
-    for (int e = 0; e < graft_history_epochs(history); e++) {
-        printf("%5d  %8.4f  %8.4f  %8.4f  %12.4f\n", e + 1, graft_history_value(history, "loss", e),
-               graft_history_value(history, "accuracy", e), graft_history_value(history, "val_loss", e),
-               graft_history_value(history, "val_accuracy", e));
+    int epochs = graft_history_epochs(history);
+    if (epochs <= 0) return;
+    graft_epoch_figures *figures = calloc((size_t)epochs, sizeof *figures);
+    size_t needed = 0;
+    char *text = NULL;
+    if (figures == NULL) return;
+    for (int e = 0; e < epochs; e++) {
+        figures[e].loss = graft_history_value(history, "loss", e);
+        figures[e].accuracy = graft_history_value(history, "accuracy", e);
+        figures[e].val_loss = graft_history_value(history, "val_loss", e);
+        figures[e].val_accuracy = graft_history_value(history, "val_accuracy", e);
     }
+    if (graft_history_text(figures, epochs, GRAFT_HISTORY_TABLE, NULL, 0, &needed) == GRAFT_OK &&
+        (text = malloc(needed)) != NULL &&
+        graft_history_text(figures, epochs, GRAFT_HISTORY_TABLE, text, needed, NULL) == GRAFT_OK)
+        fputs(text, stdout);
+    free(text);
+    free(figures);
 }
 
 #endif /* GRAFT_EXAMPLE_SUPPORT_H */

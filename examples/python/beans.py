@@ -34,11 +34,8 @@ except ImportError:  # not installed (pip install ./bindings/python): use this c
 
 
 def print_history(history: graft.History) -> None:
-    """Keras's history.history, one line per epoch."""
-    metrics = ["loss", "accuracy", "val_loss", "val_accuracy"]
-    print("epoch " + "".join(f"{name:>14}" for name in metrics))
-    for epoch in history.epoch:
-        print(f"{epoch + 1:5d} " + "".join(f"{history.history[name][epoch]:14.4f}" for name in metrics))
+    """Keras's history.history, one line per epoch, as the library writes it."""
+    print(graft.history_text(history), end="")
 
 
 def main() -> None:

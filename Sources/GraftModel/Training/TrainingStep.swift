@@ -30,7 +30,8 @@ final class TrainingStep {
     let threads: Int
     /// Index of the earliest layer with trainable weights.
     let start: Int
-    private(set) var consumers: [[Int]]
+    /// The layers that read each layer's output (the network's graph).
+    var consumers: [[Int]] { network.consumers }
     /// BatchNormalization and Add layers whose only reader is the ReLU right
     /// after them, by layer: the forward pass computes the ReLU in the same
     /// pass and keeps only its output (neither backward pass needs the other).
@@ -82,11 +83,7 @@ final class TrainingStep {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before training")
         }
         self.start = start
-        consumers = Array(repeating: [], count: network.layers.count)
-        for (i, layer) in network.layers.enumerated() {
-            for j in layer.inputs { consumers[j].append(i) }
-        }
-        let consumers = consumers
+        let consumers = network.consumers
         keptForBackward = network.layers.indices.map { j in
             j == network.layers.count - 1 || TrainingStep.readsOwnOutput(network.layers[j])
                 || consumers[j].contains { TrainingStep.readsInput(network.layers[$0]) }
@@ -102,7 +99,7 @@ final class TrainingStep {
 
     /// The fusions of the step: each one's rule is on the set it fills.
     private func decideFusions() {
-        for (i, layer) in network.layers.enumerated() where consumers[i] == [i + 1] {
+        for (i, layer) in network.layers.enumerated() where network.soleConsumer(i) == i + 1 {
             let fusable = isBatchNorm(layer) || layer.kind == .add
             if fusable && network.layers[i + 1].kind == .relu { fusedReLU.insert(i) }
         }

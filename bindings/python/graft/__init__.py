@@ -24,9 +24,10 @@ from ._lib import lib as _library
 from .data import ImageDataset, image_dataset_from_directory
 from .errors import GraftError
 from .plotting import plot_history
+from .reports import history_text
 from .transfer import History, TransferModel, load_model
 
-__all__ = ["GraftError", "History", "ImageDataset", "TransferModel", "__version__", "applications",
+__all__ = ["GraftError", "History", "ImageDataset", "TransferModel", "__version__", "applications", "history_text",
            "image_dataset_from_directory", "library_version", "load_model", "optimizers", "plot_history"]
 
 

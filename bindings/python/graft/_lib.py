@@ -105,6 +105,18 @@ class graft_optimizer_options(ctypes.Structure):
     ]
 
 
+class graft_epoch_figures(ctypes.Structure):
+    """struct graft_epoch_figures, field by field."""
+
+    _fields_ = [
+        ("phase", ctypes.c_char_p),
+        ("loss", ctypes.c_double),
+        ("accuracy", ctypes.c_double),
+        ("val_loss", ctypes.c_double),
+        ("val_accuracy", ctypes.c_double),
+    ]
+
+
 class graft_summary_options(ctypes.Structure):
     """struct graft_summary_options, field by field."""
 
@@ -277,6 +289,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_layer_input": ([handle, ctypes.c_int, ctypes.c_int], ctypes.c_int),
         "graft_model_save": ([handle, ctypes.c_char_p], status),
         "graft_model_load": ([ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(handle)], status),
+        "graft_history_text": ([ctypes.POINTER(graft_epoch_figures), ctypes.c_int64, ctypes.c_int32, ctypes.c_char_p,
+                                ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], status),
         "graft_progress_printer_create": ([ctypes.c_int32, ctypes.c_int32, ctypes.c_double,
                                            ctypes.POINTER(handle)], status),
         "graft_progress_printer_report": ([handle, ctypes.POINTER(graft_progress), ctypes.c_int32, ctypes.c_double,
