@@ -12,8 +12,9 @@ import Testing
 // makes ReLU and max-pooling switch inside the difference (measured: 1e-2
 // fails that way). A wrong index, transpose or missing term is off by O(1).
 
-/// A small network with every layer kind the engine trains through.
-private func smallNetwork(pooling: String) -> Network {
+/// A small network with every layer kind the engine trains through; with
+/// `frozenNormalization`, its BatchNormalization layers frozen.
+private func smallNetwork(pooling: String, frozenNormalization: Bool = false) -> Network {
     var b = NetworkBuilder(inputHeight: 9, inputWidth: 8, seed: 5)
     var x = b.input()
     x = b.zeroPadding(x, 1, name: "pad")
@@ -64,18 +65,18 @@ private func smallNetwork(pooling: String) -> Network {
             }
         }
     }
+    for layer in network.layers where frozenNormalization && layer.kind.className == "BatchNormalization" {
+        layer.trainable = false
+    }
     return network
 }
 
 @Test("backward matches finite differences for every trainable weight",
       arguments: [("avg", false), ("flatten", false), ("avg", true)])
 func finiteDifferences(pooling: String, frozenNormalization: Bool) throws {
-    let network = smallNetwork(pooling: pooling)
     // Frozen BatchNormalization layers still pass gradients (scaled) on to
     // the convolutions before them, without gradients of their own.
-    for layer in network.layers where frozenNormalization && layer.kind.className == "BatchNormalization" {
-        layer.trainable = false
-    }
+    let network = smallNetwork(pooling: pooling, frozenNormalization: frozenNormalization)
     let batch = 3
     var state: UInt64 = 7
     let input = (0..<(batch * 9 * 8 * 3)).map { _ -> Float in
@@ -158,10 +159,7 @@ private func largestRelativeDifference(_ a: [(weight: Tensor, gradient: Tensor)]
 @Test("the fused step's loss and gradients equal the unfused reference's",
       arguments: [("avg", false), ("flatten", false), ("avg", true)])
 func fusedMatchesUnfused(pooling: String, frozenNormalization: Bool) throws {
-    let network = smallNetwork(pooling: pooling)
-    for layer in network.layers where frozenNormalization && layer.kind.className == "BatchNormalization" {
-        layer.trainable = false
-    }
+    let network = smallNetwork(pooling: pooling, frozenNormalization: frozenNormalization)
     var state: UInt64 = 11
     let input = (0..<(3 * 9 * 8 * 3)).map { _ -> Float in
         state = state &* 6364136223846793005 &+ 1442695040888963407

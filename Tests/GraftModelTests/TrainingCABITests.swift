@@ -218,15 +218,21 @@ func modelFileThroughCABI() throws {
     #expect(graft_model_load(path, 0, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
 
-@Test("a features call from another thread waits for a running fit: calls on one handle are serialised")
-func featuresDuringFit() throws {
+/// The model of `modelAndData` with its head, compiled with Adam, the base frozen.
+private func compiledModelAndData() throws -> (OpaquePointer?, OpaquePointer?) {
     let (model, dataset) = try modelAndData()
-    defer { graft_model_free(model); graft_dataset_free(dataset) }
     var head = headOptions(classes: 3)
     var o = adam(0.01)
     try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_compile(model, &o) == GRAFT_OK)
-    // The last residual block trains, so the fit changes what features returns.
     try #require(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    return (model, dataset)
+}
+
+@Test("a features call from another thread waits for a running fit: calls on one handle are serialised")
+func featuresDuringFit() throws {
+    let (model, dataset) = try compiledModelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    // The last residual block trains, so the fit changes what features returns.
     for i in -12 ..< -2 { try #require(graft_model_set_layer_trainable(model, Int32(i), 1) == GRAFT_OK) }
 
     /// Shared by the fit's progress callback and the features thread.
@@ -278,12 +284,8 @@ func featuresDuringFit() throws {
 
 @Test("a call on the same model from inside a progress callback fails with a state error instead of waiting for itself")
 func callFromProgressCallback() throws {
-    let (model, dataset) = try modelAndData()
+    let (model, dataset) = try compiledModelAndData()
     defer { graft_model_free(model); graft_dataset_free(dataset) }
-    var head = headOptions(classes: 3)
-    var o = adam(0.01)
-    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_compile(model, &o) == GRAFT_OK)
-    try #require(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
     final class Seen { let model: OpaquePointer?; var statuses: [graft_status] = []; var message = ""
         init(_ model: OpaquePointer?) { self.model = model } }
     let seen = Seen(model)
