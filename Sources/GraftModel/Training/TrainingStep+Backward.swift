@@ -150,8 +150,8 @@ extension TrainingStep {
             let a = existing.tensor.data, b = g.tensor.data, target = sum.tensor.data
             if masksSum[j] && reader == consumers[j].min(), let y = activations.values[j] {
                 Parallel.forRanges(g.tensor.count, threads: threads) { r, _ in
-                    reluBackward(output: y.data + r.lowerBound, dOutput: a + r.lowerBound, plus: b + r.lowerBound,
-                                 count: r.count, dInput: target + r.lowerBound)
+                    GraftKernels.reluBackward(output: y.data + r.lowerBound, dOutput: a + r.lowerBound,
+                                              plus: b + r.lowerBound, count: r.count, dInput: target + r.lowerBound)
                 }
             } else {
                 Parallel.forRanges(g.tensor.count, threads: threads) { r, _ in
@@ -214,11 +214,7 @@ extension TrainingStep {
                     case .maskedHere:
                         // Into a new buffer if dY is shared: the Add passes it on as is.
                         let target = held.isShared ? HeldGradient(pool.take(dY.shape)) : held
-                        let y = activations.values[i]!
-                        Parallel.forRanges(dY.count, threads: threads) { r, _ in
-                            reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound,
-                                         count: r.count, dInput: target.tensor.data + r.lowerBound)
-                        }
+                        reluBackward(output: activations.values[i]!, dY: dY, dX: target.tensor)
                         if target !== held { release(held) }
                         grads[j] = target
                     }

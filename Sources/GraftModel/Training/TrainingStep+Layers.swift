@@ -2,8 +2,9 @@ import Glibc
 import GraftFoundation
 import GraftKernels
 
-/// What each layer kind computes in a training step, forward and backward
-/// (convolutions in `TrainingStep+Convolution.swift`); `TrainingStep`
+/// A training step's pass over one layer, dispatched to its kind's file in
+/// `Layers/` (each holds the kind's inference rule, its training forward and
+/// backward passes, and the fusions it takes part in); `TrainingStep`
 /// decides which layers run, fused with which, and where their gradients go.
 extension TrainingStep {
     /// Layer `i`'s output; with `relu`, that of the ReLU after it (`fusedReLU`).
@@ -18,80 +19,27 @@ extension TrainingStep {
         case .conv2D:
             convolutionForward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch), input: x,
                                output: out)
-        case .batchNormalization(let eps):
-            let bn = affine(layer, epsilon: eps), c = inShape.last!
-            let streamed = streamsOutput(floats: out.count)
-            Parallel.forRanges(x.count / c, threads: threads, grain: Parallel.pixelGrain(channels: c)) { pixels, _ in
-                bn.apply(input: x.data + pixels.lowerBound * c, pixels: pixels.count,
-                         output: out.data + pixels.lowerBound * c, relu: fusedReLU, streamed: streamed)
-            }
+        case .batchNormalization:
+            normalizationForward(layer, x: x, output: out, relu: fusedReLU)
         case .relu:
-            Parallel.forRanges(x.count, threads: threads) { r, _ in
-                relu(input: x.data + r.lowerBound, count: r.count, output: out.data + r.lowerBound)
-            }
+            reluForward(x: x, output: out)
         case .add:
-            // Each operand as stored, or the input of a BatchNormalization
-            // this Add applies (`normalizedByAdd`), with its affine map.
-            let operands = layer.inputs.map { j -> (Tensor, BatchNormAffine?) in
-                let source = network.layers[j]
-                if let stored = values[j] { return (stored, nil) }
-                guard case let .batchNormalization(eps) = source.kind else { preconditionFailure("\(source.name) missing") }
-                return (values[source.inputs[0]]!, affine(source, epsilon: eps))
-            }
-            let (a, aNormalization) = operands[0], (b, bNormalization) = operands[1], c = inShape.last!
-            let streamed = streamsOutput(floats: out.count)
-            Parallel.forRanges(a.count / c, threads: threads, grain: Parallel.pixelGrain(channels: c)) { pixels, _ in
-                let at = pixels.lowerBound * c
-                add(a.data + at, normalizedBy: aNormalization, b.data + at, normalizedBy: bNormalization,
-                    pixels: pixels.count, channels: c, output: out.data + at, relu: fusedReLU, streamed: streamed)
-            }
-        case let .zeroPadding2D(top, bottom, left, right):
-            zeroPad2D(input: x.data, batch: batch, height: inShape[0], width: inShape[1], channels: inShape[2],
-                      top: top, bottom: bottom, left: left, right: right, output: out.data, threads: threads)
+            addForward(layer, values: values, output: out, relu: fusedReLU)
+        case .zeroPadding2D:
+            zeroPaddingForward(layer, inputShape: inShape, batch: batch, x: x, output: out)
         case .maxPooling2D:
-            maxPool2D(layer.windowGeometry(input: inShape, batch: batch), input: x.data, output: out.data,
-                      threads: threads)
+            maxPoolingForward(layer, inputShape: inShape, batch: batch, x: x, output: out)
         case .globalAveragePooling2D:
-            globalAveragePool(input: x.data, batch: batch, height: inShape[0], width: inShape[1],
-                              channels: inShape[2], output: out.data)
+            globalAveragePoolingForward(inputShape: inShape, batch: batch, x: x, output: out)
         case .flatten:
             out.data.update(from: x.data, count: x.count)
-        case let .dense(units):
-            dense(input: x.data, batch: batch, inputs: inShape.reduce(1, *), kernel: layer.weights[0].data,
-                  bias: layer.weights[1].data, units: units, output: out.data)
+        case .dense:
+            denseForward(layer, inputShape: inShape, batch: batch, x: x, output: out)
         case let .dropout(rate):
-            guard training && rate > 0 else {
-                out.data.update(from: x.data, count: x.count)
-                break
-            }
-            let mask = pool.take(x.shape)
-            var random = SplitMix64(seed: dropoutSeed ^ UInt64(i) &* SplitMix64.golden)
-            let keep = 1 / (1 - rate)
-            for k in 0..<x.count {
-                mask.data[k] = random.nextUnitFloat() < rate ? 0 : keep
-                out.data[k] = x.data[k] * mask.data[k]
-            }
-            masks[i] = mask
+            masks[i] = dropoutForward(rate: rate, index: i, training: training, seed: dropoutSeed, x: x, output: out)
         }
         return out
     }
-
-    /// A tensor of zeros from the pool, cleared on every thread (weight
-    /// gradients are as large as the weights: 94 MB for all of ResNet50).
-    func zeros(_ shape: [Int]) -> Tensor {
-        let tensor = pool.take(shape)
-        Parallel.forRanges(tensor.count, threads: threads) { r, _ in
-            (tensor.data + r.lowerBound).update(repeating: 0, count: r.count)
-        }
-        return tensor
-    }
-
-    func affine(_ layer: Layer, epsilon: Float) -> BatchNormAffine {
-        let w = layer.weights
-        return BatchNormAffine(gamma: w[0].data, beta: w[1].data, movingMean: w[2].data,
-                               movingVariance: w[3].data, channels: w[0].count, epsilon: epsilon)
-    }
-
 
     /// The backward pass of a layer that runs its own kernel (`.kernel`
     /// route): its weights' gradients into `weightGrads` and, with `dX`,
@@ -110,59 +58,30 @@ extension TrainingStep {
                                 dOutput: dY, dInput: dX, weightGradients: weightGrads, biasGradient: biasGradient,
                                 outputScale: outputScale)
         case .relu:
-            if let dX {
-                let y = activations.values[i]!
-                Parallel.forRanges(dY.count, threads: threads) { r, _ in
-                    reluBackward(output: y.data + r.lowerBound, dOutput: dY.data + r.lowerBound, count: r.count,
-                                 dInput: dX.data + r.lowerBound)
-                }
-            }
-        case let .zeroPadding2D(top, _, left, _):
-            if let dX {
-                let out = layer.outputShape
-                zeroPad2DBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
-                                  channels: inShape[2], top: top, left: left, outHeight: out[0], outWidth: out[1],
-                                  dInput: dX.data, threads: threads)
-            }
+            if let dX { reluBackward(output: activations.values[i]!, dY: dY, dX: dX) }
+        case .zeroPadding2D:
+            if let dX { zeroPaddingBackward(layer, inputShape: inShape, batch: batch, dY: dY, dX: dX) }
         case .maxPooling2D:
-            if let dX {
-                maxPool2DBackward(layer.windowGeometry(input: inShape, batch: batch), input: x!.data,
-                                  dOutput: dY.data, dInput: dX.data, threads: threads)
-            }
+            if let dX { maxPoolingBackward(layer, inputShape: inShape, batch: batch, x: x!, dY: dY, dX: dX) }
         case .globalAveragePooling2D:
-            if let dX {
-                globalAveragePoolBackward(dOutput: dY.data, batch: batch, height: inShape[0], width: inShape[1],
-                                          channels: inShape[2], dInput: dX.data)
-            }
+            if let dX { globalAveragePoolingBackward(inputShape: inShape, batch: batch, dY: dY, dX: dX) }
         case .flatten:
             dX?.data.update(from: dY.data, count: dY.count)
-        case let .dense(units):
-            denseBackward(input: x!.data, batch: batch, inputs: inShape.reduce(1, *), kernel: layer.weights[0].data,
-                          units: units, dOutput: dY.data, dInput: dX?.data, dKernel: weightGrads.first?.data,
-                          dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
+        case .dense:
+            denseBackward(layer, inputShape: inShape, batch: batch, x: x!, dY: dY, dX: dX, weightGrads: weightGrads)
         case .dropout:
-            if let dX {
-                if let mask = activations.masks[i] {
-                    for k in 0..<dY.count { dX.data[k] = dY.data[k] * mask.data[k] }
-                } else {
-                    dX.data.update(from: dY.data, count: dY.count)
-                }
-            }
+            if let dX { dropoutBackward(mask: activations.masks[i], dY: dY, dX: dX) }
         }
     }
 
-    /// BatchNormalization's backward pass: gamma's and beta's gradients if
-    /// it trains, its input's gradient with `dX`, masked by the ReLU fused
-    /// after it with `masksReLU`. Returns its affine map (whose scale the
-    /// convolution before it may take).
-    func normalizationBackward(_ layer: Layer, inputShape inShape: [Int], x: Tensor, dY: Tensor, dX: Tensor?,
-                               weightGrads: [Tensor], masksReLU: Bool) -> BatchNormAffine {
-        guard case let .batchNormalization(eps) = layer.kind else { preconditionFailure("\(layer.name) is not BatchNormalization") }
-        let normalization = affine(layer, epsilon: eps)
-        normalization.backward(
-            input: x.data, dOutput: dY.data, pixels: dY.count / inShape.last!, gamma: layer.weights[0].data,
-            movingMean: layer.weights[2].data, dInput: dX?.data, dGamma: weightGrads.first?.data,
-            dBeta: weightGrads.count > 1 ? weightGrads[1].data : nil, reluFollows: masksReLU, threads: threads)
-        return normalization
+    /// A tensor of zeros from the pool, cleared on every thread (weight
+    /// gradients are as large as the weights: all of ResNet50's at once in
+    /// a whole-base step).
+    func zeros(_ shape: [Int]) -> Tensor {
+        let tensor = pool.take(shape)
+        Parallel.forRanges(tensor.count, threads: threads) { r, _ in
+            (tensor.data + r.lowerBound).update(repeating: 0, count: r.count)
+        }
+        return tensor
     }
 }

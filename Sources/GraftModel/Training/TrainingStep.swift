@@ -97,21 +97,13 @@ final class TrainingStep {
         (backwardOps, masksSum) = planBackward()
     }
 
-    /// The fusions of the step: each one's rule is on the set it fills.
+    /// The fusions of the step, in order (each rule needs the ones before
+    /// it); each rule is in the file of the layer kind it concerns.
     private func decideFusions() {
-        for (i, layer) in network.layers.enumerated() where network.soleConsumer(i) == i + 1 {
-            let fusable = isBatchNorm(layer) || layer.kind == .add
-            if fusable && network.layers[i + 1].kind == .relu { fusedReLU.insert(i) }
-        }
-        for (i, layer) in network.layers.enumerated() where isBatchNorm(layer) && consumers[i].count == 1 {
-            if network.layers[consumers[i][0]].kind == .add { normalizedByAdd.insert(i) }
-        }
-        for (i, layer) in network.layers.enumerated() where isBatchNorm(layer) && !fusedReLU.contains(i) {
-            let j = layer.inputs[0], source = network.layers[j]
-            guard case .conv2D = source.kind, consumers[j] == [i], j >= start else { continue }
-            let g = source.windowGeometry(input: network.layers[source.inputs[0]].outputShape, batch: 1)
-            if !Winograd3x3.applies(to: g) { handsBackScale.insert(i) }
-        }
+        let layers = network.layers
+        fusedReLU = Set(layers.indices.filter { runsTheReLUAfterIt($0) })
+        normalizedByAdd = Set(layers.indices.filter { isAppliedByTheAddAfterIt($0) })
+        handsBackScale = Set(layers.indices.filter { handsBackItsScale($0) })
     }
 
     /// Whether a layer's backward pass reads its input: convolution and Dense

@@ -2,11 +2,70 @@ import Glibc
 import GraftFoundation
 import GraftKernels
 
-/// Convolutions in a training step: forward (im2col on Graft's GEMM or
+/// Conv2D. In inference, one op with the BatchNormalization after it folded
+/// into its kernel and bias, and the residual Add and the ReLU after that in
+/// its GEMM's epilogue. In training: forward (im2col on Graft's GEMM or
 /// OpenBLAS, 3x3 by Winograd with its kernel transformed afresh at every
 /// step), backward (kernel, bias and input gradients, with the scale a
 /// BatchNormalization after it handed back), and the scratch they share.
+extension PlanCompiler {
+    mutating func compileConvolution(_ i: Int) {
+        let layers = network.layers, layer = layers[i]
+        guard case let .conv2D(filters, _, _, _) = layer.kind else { preconditionFailure("\(layer.name) is not Conv2D") }
+        let (source, extra) = windowSource(layer.inputs[0])
+        let g = layer.windowGeometry(input: shape(source), batch: 1, extra: extra)
+        let k = layer.weights[0].copy(), b = layer.weights[1].copy()
+        var last = i
+        if let bn = soleConsumer(last), case let .batchNormalization(eps) = layers[bn].kind {
+            let w = layers[bn].weights
+            BatchNormAffine(gamma: w[0].data, beta: w[1].data, movingMean: w[2].data,
+                            movingVariance: w[3].data, channels: filters, epsilon: eps)
+                .fold(kernel: k.data, kernelCount: k.count, bias: b.data)
+            absorbed.insert(bn)
+            last = bn
+        }
+        var residualLayer: Int?
+        if let a = soleConsumer(last), layers[a].kind == .add, layers[a].inputs.count == 2 {
+            let other = layers[a].inputs[0] == last ? layers[a].inputs[1] : layers[a].inputs[0]
+            if other != last && valueOf[other] != nil {
+                residualLayer = other
+                absorbed.insert(a)
+                last = a
+            }
+        }
+        var relu = false
+        if let r = soleConsumer(last), layers[r].kind == .relu {
+            relu = true
+            absorbed.insert(r)
+            last = r
+        }
+        var full = g
+        full.batch = capacity
+        let product = InferencePlan.ConvProduct(kernel: k, geometry: full, precision: precision)
+        let reads = [source] + (residualLayer.map { [$0] } ?? [])
+        emit(last, from: i, reading: reads) { r, w in
+            .conv(geometry: g, product: product, bias: b, input: r[0],
+                  residual: r.count > 1 ? r[1] : nil, relu: relu, output: w)
+        }
+    }
+}
+
 extension TrainingStep {
+    /// Whether BatchNormalization layer i hands its output gradient back
+    /// unscaled, with its scale, to the convolution before it
+    /// (`handsBackScale`): with no ReLU after it (whose mask would have to be
+    /// written), its convolution read by nothing else, needing a gradient,
+    /// and running as im2col, whose backward pass scales at no cost (not
+    /// Winograd): in ResNet, the two before each block's Add.
+    func handsBackItsScale(_ i: Int) -> Bool {
+        let layer = network.layers[i]
+        guard isBatchNorm(layer) && !fusedReLU.contains(i) else { return false }
+        let j = layer.inputs[0], source = network.layers[j]
+        guard case .conv2D = source.kind, consumers[j] == [i], j >= start else { return false }
+        return !Winograd3x3.applies(to: source.windowGeometry(input: network.layers[source.inputs[0]].outputShape,
+                                                              batch: 1))
+    }
+
     /// The shared convolution scratch for a batch, taken from the pool once.
     func scratch(batch: Int) -> Tensor {
         if let workspace { return workspace }
