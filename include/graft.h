@@ -464,6 +464,21 @@ void graft_optimizer_options_init_sized(graft_optimizer_options *options, graft_
  * the previous optimizer stays. */
 graft_status graft_model_compile(graft_model *model, const graft_optimizer_options *options);
 
+/* The most images a training step computes at once. A larger batch runs in
+ * parts (micro-batches), forward and backward each in turn, their gradients
+ * summed before one optimizer step: the step of the whole batch (only the
+ * order of the sums differs, as BatchNormalization stays in inference mode),
+ * in the memory of one part; loss, accuracy and progress still count whole
+ * batches. 0 (the default) lets the engine choose from the activations each
+ * image keeps (about 1 GiB of them per part). Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for a negative size, GRAFT_ERROR_STATE
+ * without a head. */
+graft_status graft_model_set_micro_batch_size(graft_model *model, int64_t size);
+
+/* The size set by graft_model_set_micro_batch_size (0: the engine's choice);
+ * -1 if NULL or without a head. */
+int64_t graft_model_micro_batch_size(const graft_model *model);
+
 /* Progress after each batch of fit or evaluate, and (fit only) once more at
  * the end of each epoch, after its validation: then epoch_end is 1, loss and
  * accuracy are the epoch's figures, and val_loss and val_accuracy hold the

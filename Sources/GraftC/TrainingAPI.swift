@@ -171,6 +171,23 @@ final class HistoryHandle {
     init(_ history: History) { self.history = history }
 }
 
+@_cdecl("graft_model_set_micro_batch_size")
+public func graft_model_set_micro_batch_size(_ model: OpaquePointer?, _ size: Int64) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        guard size >= 0 else {
+            throw GraftError.invalidArgument("the micro-batch size must be 0 (the engine's choice) or more, not \(size)")
+        }
+        try handle.locked { try handle.requireHead().setMicroBatchSize(size == 0 ? nil : Int(size)) }
+    }
+}
+
+@_cdecl("graft_model_micro_batch_size")
+public func graft_model_micro_batch_size(_ model: OpaquePointer?) -> Int64 {
+    guard let handle = try? ModelHandle.from(model) else { return -1 }
+    return (try? handle.locked { Int64(try handle.requireHead().microBatchSize ?? 0) }) ?? -1
+}
+
 @_cdecl("graft_model_fit")
 public func graft_model_fit(_ model: OpaquePointer?, _ train: OpaquePointer?, _ validation: OpaquePointer?,
                             _ epochs: Int32, _ progress: graft_progress_fn?, _ user: UnsafeMutableRawPointer?,

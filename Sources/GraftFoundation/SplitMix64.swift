@@ -16,6 +16,11 @@ public struct SplitMix64 {
         return SplitMix64.mix(state)
     }
 
+    /// Moves on as `count` calls of `next` would (the state is a counter).
+    public mutating func skip(_ count: Int) {
+        state &+= SplitMix64.golden &* UInt64(truncatingIfNeeded: count)
+    }
+
     /// Uniform in [0, 1), from the top 24 bits (a Float's mantissa).
     public mutating func nextUnitFloat() -> Float {
         Float(next() >> 40) * (1.0 / Float(1 << 24))

@@ -227,8 +227,14 @@ public func denseBackward(input: UnsafePointer<Float>, batch: Int, inputs: Int, 
 /// CategoricalCrossentropy on one-hot labels): returns the loss and the number
 /// of correct argmax predictions, and writes dLogits = (softmax − onehot)/batch.
 /// Computed through log-sum-exp, so large logits do not overflow.
+///
+/// `meanOver` (default: `batch`) is the batch the mean is taken over: a part
+/// of a larger batch (a micro-batch) gives its share of that batch's loss and
+/// gradient, which summed over the parts are the whole batch's.
 public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
-                                classes: Int, dLogits: UnsafeMutablePointer<Float>?) -> (loss: Double, correct: Int) {
+                                classes: Int, dLogits: UnsafeMutablePointer<Float>?,
+                                meanOver: Int? = nil) -> (loss: Double, correct: Int) {
+    let meanOver = Double(meanOver ?? batch)
     var loss = 0.0, correct = 0
     for n in 0..<batch {
         let z = logits + n * classes
@@ -246,9 +252,9 @@ public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePoin
             let d = dLogits + n * classes
             for c in 0..<classes {
                 let p = exp(Double(z[c] - largest)) / sum
-                d[c] = Float((p - (c == label ? 1 : 0)) / Double(batch))
+                d[c] = Float((p - (c == label ? 1 : 0)) / meanOver)
             }
         }
     }
-    return (loss / Double(batch), correct)
+    return (loss / meanOver, correct)
 }

@@ -60,6 +60,8 @@ struct Train: ParsableCommand {
     @Option(help: "Fine-tune only the base's last N layers (10: the last residual block); 0 unfreezes the whole base.")
     var unfreezeLast = 0
     @Option var fineTuneLearningRate: Float = 1e-5
+    @Option(help: "The most images a training step computes at once; larger batches run in parts whose gradients are summed before one step (0: the engine's choice).")
+    var microBatchSize = 0
     @Option(help: "Worker threads (0: one per core).")
     var threads = 0
     @Option(help: precisionHelp)
@@ -101,6 +103,10 @@ struct Train: ParsableCommand {
         w.fineTuneEpochs = fineTuneEpochs
         w.unfreezeLast = unfreezeLast
         w.fineTuneLearningRate = fineTuneLearningRate
+        guard microBatchSize >= 0 else {
+            throw GraftError.invalidArgument("--micro-batch-size must be 0 (the engine's choice) or more, not \(microBatchSize)")
+        }
+        w.microBatchSize = microBatchSize == 0 ? nil : microBatchSize
         w.threads = threads
         w.precision = try parsePrecision(precision)
         w.output = output

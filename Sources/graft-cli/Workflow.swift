@@ -28,6 +28,8 @@ struct Workflow {
     /// unfreezes the whole base.
     var unfreezeLast = 0
     var fineTuneLearningRate: Float = 1e-5
+    /// `TransferModel.microBatchSize`; nil for the engine's choice.
+    var microBatchSize: Int?
     var threads = 0
     var precision = Precision.float32
     var output = "model.h5"
@@ -76,6 +78,7 @@ struct Workflow {
         var head = head
         head.numClasses = train.classNames.count
         let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: UInt64(seed))
+        try model.setMicroBatchSize(microBatchSize)
         var history = HistoryReport()
 
         print("\nTraining the head, base frozen:")

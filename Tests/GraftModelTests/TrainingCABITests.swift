@@ -305,3 +305,24 @@ func callFromProgressCallback() throws {
     #expect(seen.message.contains("progress callback"), "\(seen.message)")
     #expect(graft_model_layer_trainable(model, -1) == 1, "the model is usable after the fit")
 }
+
+@Test("the micro-batch size through the C ABI: set, read, refused without a head or below 0")
+func microBatchSizeThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    #expect(graft_model_set_micro_batch_size(model, 4) == GRAFT_ERROR_STATE && lastError.contains("head"))
+    #expect(graft_model_micro_batch_size(model) == -1 && graft_model_micro_batch_size(nil) == -1)
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK)
+    #expect(graft_model_micro_batch_size(model) == 0)
+    #expect(graft_model_set_micro_batch_size(model, -1) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_set_micro_batch_size(model, 3) == GRAFT_OK && graft_model_micro_batch_size(model) == 3)
+    var o = adam(0.01)
+    try #require(graft_model_compile(model, &o) == GRAFT_OK)
+    var history: OpaquePointer?
+    // Batches of 4 in parts of at most 3 (parts of 2).
+    #expect(graft_model_fit(model, dataset, nil, 1, nil, nil, &history) == GRAFT_OK, "\(lastError)")
+    #expect(graft_history_value(history, "loss", 0).isFinite)
+    graft_history_free(history)
+    #expect(graft_model_set_micro_batch_size(nil, 3) == GRAFT_ERROR_INVALID_ARGUMENT)
+}

@@ -41,10 +41,12 @@ extension TrainingStep {
                                    dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
     }
 
-    /// The input with values dropped in training (nil: not training, the
-    /// input as it is); returns the mask (already scaled by 1/(1 − rate))
-    /// the backward pass applies.
-    func dropoutForward(rate: Float, index i: Int, training: Bool, seed: UInt64, x: Tensor,
+    /// The input with values dropped in training; returns the mask
+    /// (already scaled by 1/(1 − rate)) the backward pass applies, or nil
+    /// when not training (the input as it is). The draws are those of the
+    /// whole batch's values from its value `firstValue` on (a part of a
+    /// batch drops what the whole batch would).
+    func dropoutForward(rate: Float, index i: Int, training: Bool, seed: UInt64, firstValue: Int, x: Tensor,
                         output out: Tensor) -> Tensor? {
         guard training && rate > 0 else {
             out.data.update(from: x.data, count: x.count)
@@ -52,6 +54,7 @@ extension TrainingStep {
         }
         let mask = pool.take(x.shape)
         var random = SplitMix64(seed: seed ^ UInt64(i) &* SplitMix64.golden)
+        random.skip(firstValue)
         let keep = 1 / (1 - rate)
         for k in 0..<x.count {
             mask.data[k] = random.nextUnitFloat() < rate ? 0 : keep

@@ -3,28 +3,6 @@ import GraftData
 import GraftFoundation
 import GraftKernels
 
-/// What fit keeps from one batch to the next: the training step compiled
-/// for the current trainability and batch size (its fusions and its buffer
-/// pool), and the count of steps taken, which seeds Dropout.
-final class TrainingState {
-    private(set) var steps = 0
-    private var compiled: (batch: Int, step: TrainingStep)?
-
-    /// The step for `batch` images, compiled once per trainability and
-    /// batch size.
-    func step(for network: Network, batch: Int, threads: Int) throws -> TrainingStep {
-        if let compiled, compiled.batch == batch { return compiled.step }
-        let step = try TrainingStep(network: network, threads: threads, pool: TensorPool())
-        compiled = (batch, step)
-        return step
-    }
-
-    func stepTaken() { steps += 1 }
-
-    /// Trainability changed: the compiled step no longer applies.
-    func invalidate() { compiled = nil }
-}
-
 extension TransferModel {
     /// Trains for `epochs` passes over `train`, evaluating on `validation`
     /// after each. `progress` is called after each batch and at the end of
@@ -105,44 +83,97 @@ extension TransferModel {
         }
     }
 
-    /// One optimizer step on a batch; the weights change only if the loss is finite.
+    /// One optimizer step on a batch; the weights change only if the loss is
+    /// finite. A batch larger than the micro-batch size runs in parts
+    /// (`MicroBatch.split`), forward and backward each in turn, their
+    /// gradients summed before the one step: BatchNormalization stays in
+    /// inference mode, so the parts' gradients add up to the batch's (only
+    /// the order of the sums differs), in the memory of one part.
     private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int,
                               optimizer: Optimizer) throws -> (loss: Double, correct: Int) {
         let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
-        let step = try training.step(for: network, batch: batch.count, threads: base.threads)
-        step.profile = profile
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
-        let pass: (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)
-        if let boundary = frozenPrefix.cacheBoundary {
-            let features = try frozenPrefix.features(batch, of: dataset, variants: variants, profile: profile)
-            pass = try step.forwardWithLoss(nil, resume: (boundary, features), labels: batch.labels,
-                                            batch: batch.count, dropoutSeed: dropoutSeed)
+        let parts = training.parts(of: batch.count, network: network, microBatchSize: microBatchSize)
+        let input = try trainingInput(batch, of: dataset, variants: variants)
+        let threads = base.threads
+        var loss = 0.0, correct = 0
+        if parts.count == 1 {
+            let (step, pass) = try lossOnPart(0..<batch.count, of: batch, input: input, dropoutSeed: dropoutSeed,
+                                              epoch: epoch)
+            // Each layer steps as soon as its gradients are ready, so that
+            // those of the whole network never take memory at once.
+            optimizer.beginStep()
+            _ = step.backward(pass.activations, dLogits: pass.dLogits) { optimizer.update($0, threads: threads) }
+            (loss, correct) = (pass.loss, pass.correct)
         } else {
-            let input = frozenPrefix.preprocessed(batch, of: dataset, variants: variants)
-            if let (boundary, plan) = try frozenPrefix.compiled(capacity: batch.count) {
-                // The frozen prefix runs compiled; training resumes after it.
-                let output = Tensor(shape: [batch.count] + layers[boundary].outputShape)
-                withExtendedLifetime(input) {
-                    plan.run(input: input.data, batch: batch.count, output: output.data, profile: profile)
-                }
-                pass = try step.forwardWithLoss(nil, resume: (boundary, output), labels: batch.labels,
-                                                batch: batch.count, dropoutSeed: dropoutSeed)
-            } else {
-                pass = try withExtendedLifetime(input) {
-                    try step.forwardWithLoss(input.data, labels: batch.labels, batch: batch.count,
-                                             dropoutSeed: dropoutSeed)
-                }
+            let sums = training.gradientSums
+            for (k, range) in parts.enumerated() {
+                let (step, pass) = try lossOnPart(range, of: batch, input: input, dropoutSeed: dropoutSeed,
+                                                  epoch: epoch)
+                sums.startPart(first: k == 0)
+                _ = step.backward(pass.activations, dLogits: pass.dLogits) { sums.add($0, threads: threads) }
+                loss += pass.loss
+                correct += pass.correct
+            }
+            optimizer.beginStep()
+            optimizer.update(sums.pairs, threads: threads)
+        }
+        training.stepTaken()
+        trainedOneStep()
+        return (loss, correct)
+    }
+
+    /// What the trained layers start from, for the whole batch: the frozen
+    /// prefix's output (cached, or computed by its compiled plan) and the
+    /// layer it ends at, else the preprocessed images. Computed for the whole
+    /// batch at once, so that every part of it gets the same numbers.
+    private func trainingInput(_ batch: Batch, of dataset: ImageDataset, variants: [RandomFlip.Variant])
+        throws -> (tensor: Tensor, resumeAfter: Int?) {
+        if let boundary = frozenPrefix.cacheBoundary {
+            return (try frozenPrefix.features(batch, of: dataset, variants: variants, profile: profile), boundary)
+        }
+        let input = frozenPrefix.preprocessed(batch, of: dataset, variants: variants)
+        guard let (boundary, plan) = try frozenPrefix.compiled(capacity: batch.count) else { return (input, nil) }
+        // The frozen prefix runs compiled; training resumes after it.
+        let output = Tensor(shape: [batch.count] + layers[boundary].outputShape)
+        withExtendedLifetime(input) {
+            plan.run(inputs: input.data, count: batch.count, outputs: output.data, profile: profile)
+        }
+        return (output, boundary)
+    }
+
+    /// The forward pass and loss of images `range` of the batch (all of it,
+    /// or a part), from `input` (`trainingInput`), on the step compiled for
+    /// the part's size; its loss and gradient are its share of the whole
+    /// batch's. Throws, changing nothing, when the loss is not finite.
+    private func lossOnPart(_ range: Range<Int>, of batch: Batch, input: (tensor: Tensor, resumeAfter: Int?),
+                            dropoutSeed: UInt64, epoch: Int)
+        throws -> (TrainingStep, (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)) {
+        let step = try training.step(for: network, batch: range.count, threads: base.threads,
+                                      winogradTile: winogradTile)
+        step.profile = profile
+        let labels = Array(batch.labels[range])
+        let perImage = input.tensor.count / batch.count
+        let pass: (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)
+        if let layer = input.resumeAfter {
+            var part = input.tensor
+            if range.count < batch.count {
+                part = Tensor(shape: [range.count] + layers[layer].outputShape)
+                part.data.update(from: input.tensor.data + range.lowerBound * perImage, count: part.count)
+            }
+            pass = try step.forwardWithLoss(nil, resume: (layer, part), labels: labels, batch: range.count,
+                                            meanOver: batch.count, firstImage: range.lowerBound,
+                                            dropoutSeed: dropoutSeed)
+        } else {
+            pass = try withExtendedLifetime(input.tensor) {
+                try step.forwardWithLoss(input.tensor.data + range.lowerBound * perImage, labels: labels,
+                                         batch: range.count, meanOver: batch.count, firstImage: range.lowerBound,
+                                         dropoutSeed: dropoutSeed)
             }
         }
         guard pass.loss.isFinite else {
             throw GraftError(.numeric, "the loss is \(pass.loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
         }
-        // Each layer steps as soon as its gradients are ready, so that those
-        // of the whole network never take memory at once.
-        optimizer.beginStep()
-        _ = step.backward(pass.activations, dLogits: pass.dLogits) { optimizer.update($0, threads: self.base.threads) }
-        training.stepTaken()
-        trainedOneStep()
-        return (pass.loss, pass.correct)
+        return (step, pass)
     }
 }

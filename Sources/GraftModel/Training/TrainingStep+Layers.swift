@@ -9,7 +9,7 @@ import GraftKernels
 extension TrainingStep {
     /// Layer `i`'s output; with `relu`, that of the ReLU after it (`fusedReLU`).
     func forwardLayer(_ layer: Layer, index i: Int, x: Tensor, values: [Tensor?], batch: Int,
-                      training: Bool, dropoutSeed: UInt64, masks: inout [Int: Tensor],
+                      training: Bool, dropoutSeed: UInt64, firstImage: Int, masks: inout [Int: Tensor],
                       relu fusedReLU: Bool) throws -> Tensor {
         let inShape = network.layers[layer.inputs[0]].outputShape
         let out = pool.take([batch] + layer.outputShape)
@@ -36,7 +36,8 @@ extension TrainingStep {
         case .dense:
             denseForward(layer, inputShape: inShape, batch: batch, x: x, output: out)
         case let .dropout(rate):
-            masks[i] = dropoutForward(rate: rate, index: i, training: training, seed: dropoutSeed, x: x, output: out)
+            masks[i] = dropoutForward(rate: rate, index: i, training: training, seed: dropoutSeed,
+                                      firstValue: firstImage * (x.count / batch), x: x, output: out)
         }
         return out
     }

@@ -32,21 +32,15 @@ final class TrainingStep {
     let start: Int
     /// The layers that read each layer's output (the network's graph).
     var consumers: [[Int]] { network.consumers }
-    /// BatchNormalization and Add layers whose only reader is the ReLU right
-    /// after them, by layer: the forward pass computes the ReLU in the same
-    /// pass and keeps only its output (neither backward pass needs the other).
+    /// BatchNormalization and Add layers that compute the ReLU after them in
+    /// their own pass, keeping only its output (`runsTheReLUAfterIt`).
     private(set) var fusedReLU: Set<Int> = []
-    /// BatchNormalization layers whose only reader is an Add: the Add
-    /// applies them as it reads their input, and their output is never
-    /// stored (no backward pass reads it).
+    /// BatchNormalization layers that the Add after them applies as it reads
+    /// their input; their output is never stored (`isAppliedByTheAddAfterIt`).
     private(set) var normalizedByAdd: Set<Int> = []
     /// BatchNormalization layers that hand their output gradient dY back
-    /// as it is to the convolution before them, with their scale per
-    /// channel, rather than writing dY·scale: the convolution's backward
-    /// pass scales by it at no cost (`Conv2D.backward`'s `outputScale`).
-    /// Those with no ReLU after them (whose mask would have to be written),
-    /// whose convolution is read by nothing else, needs a gradient and runs
-    /// as im2col (not Winograd): in ResNet, the two before each block's Add.
+    /// unscaled, with their scale per channel, to the convolution before
+    /// them, whose backward pass scales by it at no cost (`handsBackItsScale`).
     private(set) var handsBackScale: Set<Int> = []
     /// Layers whose output some backward pass reads (`readsInput`,
     /// `readsOwnOutput`); the forward pass releases every other output once
@@ -136,7 +130,7 @@ final class TrainingStep {
     /// output is given (features cached from a frozen prefix); every later
     /// layer must read only it or layers after it.
     func forward(_ input: UnsafePointer<Float>?, batch: Int, training: Bool, dropoutSeed: UInt64,
-                 resume: (layer: Int, output: Tensor)? = nil) throws -> Activations {
+                 firstImage: Int = 0, resume: (layer: Int, output: Tensor)? = nil) throws -> Activations {
         try checkMemory(batch: batch)
         let layers = network.layers
         var values = [Tensor?](repeating: nil, count: layers.count)
@@ -166,7 +160,7 @@ final class TrainingStep {
             let fused = fusedReLU.contains(i)
             let out = try profile.measure(layer.name, .forward) {
                 try forwardLayer(layer, index: i, x: x, values: values, batch: batch, training: training,
-                                 dropoutSeed: dropoutSeed, masks: &masks, relu: fused)
+                                 dropoutSeed: dropoutSeed, firstImage: firstImage, masks: &masks, relu: fused)
             }
             // With a fused ReLU the output is the ReLU's, and the layer's own
             // is never stored.
@@ -205,15 +199,20 @@ extension TrainingStep {
     /// cross-entropy of the logits against integer `labels`, the number of
     /// correct argmax predictions, and the logits' gradient that `backward`
     /// takes. The input is `input` (preprocessed images) or, with `resume`,
-    /// a stored layer output (see `forward`).
+    /// a stored layer output (see `forward`). With `meanOver`, the batch is
+    /// a part of a batch of that size, starting at its image `firstImage`:
+    /// the loss and gradient are its share, its Dropout masks the whole
+    /// batch's for its images.
     func forwardWithLoss(_ input: UnsafePointer<Float>?, resume: (layer: Int, output: Tensor)? = nil,
-                         labels: UnsafePointer<Int32>, batch: Int, dropoutSeed: UInt64)
+                         labels: UnsafePointer<Int32>, batch: Int, meanOver: Int? = nil, firstImage: Int = 0,
+                         dropoutSeed: UInt64)
         throws -> (activations: Activations, loss: Double, correct: Int, dLogits: Tensor) {
-        let activations = try forward(input, batch: batch, training: true, dropoutSeed: dropoutSeed, resume: resume)
+        let activations = try forward(input, batch: batch, training: true, dropoutSeed: dropoutSeed,
+                                      firstImage: firstImage, resume: resume)
         let classes = network.outputShape.reduce(1, *)
         let dLogits = Tensor(shape: [batch, classes])
         let (loss, correct) = softmaxCrossEntropy(logits: activations.logits.data, labels: labels, batch: batch,
-                                                  classes: classes, dLogits: dLogits.data)
+                                                  classes: classes, dLogits: dLogits.data, meanOver: meanOver)
         return (activations, loss, correct, dLogits)
     }
 }

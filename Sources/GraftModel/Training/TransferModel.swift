@@ -33,6 +33,16 @@ public final class TransferModel {
     /// Times each layer of every training step and prediction while set
     /// (`LayerProfile`).
     public var profile: LayerProfile?
+    /// The most images a training step computes at once: a larger batch
+    /// runs in parts whose gradients are summed before one optimizer step,
+    /// the same step as the whole batch's. nil: the engine's choice (as many
+    /// images as keep `TrainingState.activationBudget` of activations).
+    public private(set) var microBatchSize: Int?
+    /// One Winograd tiling for every 3x3 convolution that trains, or nil
+    /// (the default) for each one's own, chosen by the size of the batch (or
+    /// part) for speed. Forced, a training step's numbers do not depend on
+    /// how its batch is cut into parts.
+    public var winogradTile: WinogradTile?
 
     /// The flips drawn while training, from `augmentation` and `seed`.
     let flip: RandomFlip?
@@ -93,6 +103,14 @@ public final class TransferModel {
             throw GraftError.invalidArgument("\(names.count) class names for a head of \(head.numClasses) classes")
         }
         classNames = names
+    }
+
+    /// Sets the micro-batch size (`microBatchSize`; nil for the engine's).
+    public func setMicroBatchSize(_ size: Int?) throws {
+        if let size, size < 1 {
+            throw GraftError.invalidArgument("the micro-batch size must be at least 1 (or the engine's choice), not \(size)")
+        }
+        microBatchSize = size
     }
 
     /// Sets the optimizer, with fresh state (recompiling resets it, as in Keras).

@@ -289,6 +289,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_layer_input": ([handle, ctypes.c_int, ctypes.c_int], ctypes.c_int),
         "graft_model_save": ([handle, ctypes.c_char_p], status),
         "graft_model_load": ([ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(handle)], status),
+        "graft_model_set_micro_batch_size": ([handle, ctypes.c_int64], status),
+        "graft_model_micro_batch_size": ([handle], ctypes.c_int64),
         "graft_history_text": ([ctypes.POINTER(graft_epoch_figures), ctypes.c_int64, ctypes.c_int32, ctypes.c_char_p,
                                 ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)], status),
         "graft_progress_printer_create": ([ctypes.c_int32, ctypes.c_int32, ctypes.c_double,

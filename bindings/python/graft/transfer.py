@@ -183,6 +183,24 @@ class TransferModel:
         with self.base._lock:
             _lib.check(_lib.lib.graft_model_set_class_names(self.base._open_handle(), array, len(encoded)))
 
+    @property
+    def micro_batch_size(self) -> Optional[int]:
+        """The most images a training step computes at once (Graft's
+        addition): a larger batch runs in parts whose gradients are summed
+        before one optimizer step, the step of the whole batch, in the memory
+        of one part. None (the default): the engine's choice, from the
+        activations each image keeps."""
+        with self.base._lock:
+            size = _lib.lib.graft_model_micro_batch_size(self.base._open_handle())
+        return size or None
+
+    @micro_batch_size.setter
+    def micro_batch_size(self, size: Optional[int]) -> None:
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise ValueError(f"micro_batch_size must be a positive int or None, received: {size!r}")
+        with self.base._lock:
+            _lib.check(_lib.lib.graft_model_set_micro_batch_size(self.base._open_handle(), size or 0))
+
     def compile(self, optimizer: Optimizer, loss: Optional[str] = None,
                 metrics: Optional[Sequence[str]] = None) -> None:
         """Sets the optimizer with fresh state. The loss is categorical

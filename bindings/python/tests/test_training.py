@@ -97,3 +97,41 @@ def test_get_and_set_weights(model: graft.TransferModel, fixtures) -> None:
 def test_preprocessing_is_the_bases(model: graft.TransferModel) -> None:
     with pytest.raises(ValueError, match="preprocessing"):
         graft.TransferModel(model.base, num_classes=3, preprocessing="rescale")
+
+
+def test_micro_batch_size_takes_the_whole_batch_step(colours, fixtures) -> None:
+    """The last block trained on one batch of 24 at once, and in parts of 8
+    (one Winograd tiling is not forced here, so the parts' 3x3 convolutions
+    may round otherwise: the bar is that of a float32 reordering plus a
+    ReLU at its kink, 1e-3 of the largest update)."""
+    x, y = colours(24, 5)
+
+    def weights_after(micro_batch_size):
+        base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")),
+                                           input_shape=(32, 32, 3), threads=2)
+        model = graft.TransferModel(base, num_classes=3, seed=3)
+        for layer in base.layers[:-10]:
+            layer.trainable = False
+        model.micro_batch_size = micro_batch_size
+        assert model.micro_batch_size == micro_batch_size
+        model.compile(optimizer=graft.optimizers.SGD(learning_rate=0.1))
+        before = [w.copy() for w in model.layers[-1].get_weights()]
+        model.fit(x, y, batch_size=24, epochs=1, verbose=0, shuffle=False)
+        after = model.layers[-1].get_weights()
+        model.close()
+        return before, after
+
+    before, whole = weights_after(None)
+    _, parts = weights_after(8)
+    largest = max(float(np.abs(a - b).max()) for a, b in zip(whole, before))
+    assert largest > 0
+    for a, b in zip(parts, whole):
+        assert float(np.abs(a - b).max()) <= 1e-3 * largest
+
+
+def test_micro_batch_size_refuses_bad_values(small_model) -> None:
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="micro_batch_size"):
+            small_model.micro_batch_size = bad
+    small_model.micro_batch_size = None
+    assert small_model.micro_batch_size is None
