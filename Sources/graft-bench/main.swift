@@ -13,8 +13,10 @@
 //       images/s over whole passes (the first pass warms the file cache).
 //   graft-bench train --mode step_frozen|step_last10|step_full --weights PATH
 //                     [--batch 32] [--size 100] [--threads 2] [--warmup 2] [--reps 5]
+//                     [--micro-batch-size N]
 //       One Adam step of the GAP + Dense(10) model (the frozen-feature cache
-//       off, so that every step computes the base).
+//       off, so that every step computes the base); a batch larger than the
+//       micro-batch size (the engine's, or N) runs in parts.
 //   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--flip MODE] [--unfreeze-last N]
 //                   [--batch 32] [--size 100] [--threads 2]
 //       A seed workflow's phase end to end: datasets with a 25% validation
@@ -204,6 +206,7 @@ func trainingStep(_ args: Arguments, mode: String) throws -> (model: TransferMod
     default: fail("unknown mode \(mode)")
     }
     model.featureCacheLimit = 0
+    if let size = args.values["micro-batch-size"] { try model.setMicroBatchSize(Int(size)) }
     try model.compile(.adam())
     var state: UInt64 = 42
     let pixels = (0..<(batch * size * size * 3)).map { _ -> UInt8 in
