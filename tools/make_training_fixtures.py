@@ -23,9 +23,13 @@ same batch of 2 caffe-preprocessed 32x32 images with labels [0, 2]:
   a  base frozen; SGD(1e-4, momentum 0.9); 3 steps
   b  whole base trainable; SGD(1e-5, momentum 0.9, nesterov); 2 steps
   c  last 10 base layers trainable (conv5_block3_*); Adam(1e-5, epsilon 1e-3); 2 steps
+and, on a batch of 64 of its own (m_x.f32, m_y.i32), the step Graft takes in
+micro-batches:
+  m  base frozen; SGD(1e-4, momentum 0.9); 2 steps
 
-The batch is the first from seed IMAGE_SEED on whose every step keeps each
-ReLU and max-pooling unit clear of its kink (KINK_MARGIN says why).
+The batch of a, b and c is the first from seed IMAGE_SEED on whose every step
+keeps each ReLU and max-pooling unit clear of its kink (KINK_MARGIN says why);
+m's needs no such margin, as no gradient of it passes a ReLU.
 
 Writes into OUTDIR (shapes and dtypes of the raw files are in training.json):
   initial_base.h5          initial base weights, Keras 3 legacy HDF5 layout
@@ -106,6 +110,19 @@ SEEDS_TRIED = 200  # batches tried, from IMAGE_SEED on, for one whose steps clea
 # every pool1 window's largest input leads its second by as much.
 KINK_MARGIN = 1e-6
 HEAD_SEED = 31  # glorot kernel of the Dense head
+# Scenario m: a batch of MICRO_BATCH images with the base frozen, the step
+# Graft takes in micro-batches (MicroBatchTests). Only the head trains, so no
+# gradient passes a ReLU or a max pooling: it needs no kink margin (a unit
+# at its kink only moves the features by its own rounding).
+MICRO_BATCH = 64
+MICRO_IMAGE_SEED = 4096
+MICRO_SCENARIO = {
+    "name": "m",
+    "description": f"a batch of {MICRO_BATCH}, base.trainable = False: only the Dense head trains",
+    "base_trainable": "none",
+    "optimizer": ("SGD", {"learning_rate": 1e-4, "momentum": 0.9}),
+    "steps": 2,
+}
 LAST_TRAINABLE = 10  # scenario c unfreezes base.layers[-10:]
 
 
@@ -608,6 +625,31 @@ def build_fixtures(out):
         d0, d1 = collect(f0), collect(f1)
         if d0.keys() != d1.keys() or any(not np.array_equal(d0[k], d1[k]) for k in d0):
             raise RuntimeError("a_base.h5 differs from initial_base.h5")
+
+    raw = synthetic_images(np.random.default_rng(MICRO_IMAGE_SEED), MICRO_BATCH, *INPUT_SHAPE[:2])
+    x_micro = keras.applications.resnet.preprocess_input(raw.copy()).astype(np.float32)
+    y_micro = (np.arange(MICRO_BATCH) % CLASSES).astype(np.int32)
+    result = run_scenario(model, base, MICRO_SCENARIO, initial, x_micro, y_micro, loss_fn,
+                          margin=lambda batch: float("inf"))
+    worst = check_scenario(MICRO_SCENARIO, result, initial)
+    writer.f32("m_x.f32", x_micro)
+    writer.i32("m_y.i32", y_micro)
+    writer.f32("m_head_kernel.f32", result["after"]["dense/kernel"])
+    writer.f32("m_head_bias.f32", result["after"]["dense/bias"])
+    report["scenarios"]["m"] = {
+        "description": MICRO_SCENARIO["description"],
+        "batch": MICRO_BATCH,
+        "image_seed": MICRO_IMAGE_SEED,
+        "steps": MICRO_SCENARIO["steps"],
+        "losses": result["losses"],
+        "losses_note": "loss of each step, computed before that step's update",
+        "optimizer": {"class": MICRO_SCENARIO["optimizer"][0], "arguments": MICRO_SCENARIO["optimizer"][1],
+                      "config": jsonable(result["optimizer_config"])},
+        "updates": update_stats(initial, result["after"], result["trainable_paths"]),
+        "numpy_replay_of_the_update": worst,
+    }
+    print(f"scenario m: losses {', '.join(f'{v:.6f}' for v in result['losses'])}")
+    restore(model, initial)
 
     (out / "training.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "STAMP").write_text(f"tensorflow {tf.__version__}\nkeras {keras.__version__}\n")

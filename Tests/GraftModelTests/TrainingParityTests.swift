@@ -195,3 +195,41 @@ func gradientsMatchKeras(winogradTile: WinogradTile?, fused: Bool) throws {
     let head = model.layers.last!
     #expect(relativeError(byWeight[ObjectIdentifier(head.weights[0])]!.array, try floats("b_grad_head_kernel.f32")) <= 1e-3)
 }
+
+/// Scenario m's batch of 64 (m_x.f32, m_y.i32).
+private func microBatchScenarioBatch() throws -> ImageDataset {
+    let x = try floats("m_x.f32"), shape = try inputShape()
+    let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + "m_y.i32")))
+    let y = data.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+    var options = DatasetOptions()
+    options.batchSize = y.count
+    options.shuffle = false
+    return try ImageDataset.fromMemory(bytes: nil, floats: x, labels: y, count: y.count, height: shape[0],
+                                       width: shape[1], classCount: 3, options: options)
+}
+
+/// Keras's own step at batch 64 (GradientTape, `training=False`), taken by
+/// Graft in micro-batches. Only the head trains: no gradient passes a ReLU,
+/// so the comparison needs no kink margin (scenario m of the fixture script).
+@Test("a batch of 64 in micro-batches of 8, 16, 32 (and whole), base frozen, SGD: the head after 2 steps equals Keras's",
+      arguments: [8, 16, 32, 64])
+func microBatchesMatchKeras(microBatchSize: Int) throws {
+    let model = try kerasModel()
+    model.setBaseTrainable(false)
+    try model.setMicroBatchSize(microBatchSize)
+    try model.compile(.sgd(learningRate: 1e-4, momentum: 0.9))
+    let before = model.layers.map { $0.weights.map(\.array) }
+    let history = try model.fit(try microBatchScenarioBatch(), epochs: 2)
+    try checkLosses(history, scenario: "m")
+    let head = model.layers.last!
+    let expected = [try floats("m_head_kernel.f32"), try floats("m_head_bias.f32")]
+    for (k, weight) in head.weights.enumerated() {
+        let ours = zip(weight.array, before.last![k]).map { $0 - $1 }
+        let theirs = zip(expected[k], before.last![k]).map { $0 - $1 }
+        let error = updateError(ours: ours, theirs: theirs, weights: expected[k])
+        #expect(error <= 1, "parts of \(microBatchSize): head weight \(k) update off by \(error) of the bar")
+    }
+    let baseUnchanged = model.layers.prefix(model.baseLayerCount).map { $0.weights.map(\.array) }
+        == Array(before.prefix(model.baseLayerCount))
+    #expect(baseUnchanged, "a frozen weight changed")
+}
