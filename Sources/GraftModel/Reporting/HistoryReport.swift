@@ -138,14 +138,13 @@ public struct HistoryReport {
 
     /// Text safe inside an SVG element.
     private func escaped(_ text: String) -> String {
-        text.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;")
-    }
-}
-
-extension String {
-    /// The string with every `target` replaced by `replacement` (the
-    /// standard library's own, without Foundation).
-    func replacingAll(_ target: String, _ replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+        text.map { c in
+            switch c {
+            case "&": "&amp;"
+            case "<": "&lt;"
+            case ">": "&gt;"
+            default: String(c)
+            }
+        }.joined()
     }
 }

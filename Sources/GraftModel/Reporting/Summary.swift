@@ -72,11 +72,11 @@ public func summaryText(_ layers: [Layer], options: SummaryOptions = SummaryOpti
     return lines.joined(separator: "\n")
 }
 
-enum Alignment { case left, right, center }
+private enum Alignment { case left, right, center }
 
 /// Text width of each column (padding excluded) in a table `lineLength`
 /// wide, as Keras asks rich for it and rich shrinks it to fit its borders.
-func columnWidths(lineLength: Int, positions: [Double]) throws -> [Int] {
+private func columnWidths(lineLength: Int, positions: [Double]) throws -> [Int] {
     var requested: [Int] = [], current = 0
     for position in positions {
         let width = Int(position * Double(lineLength)) - current
@@ -114,7 +114,7 @@ private func ratioReduce(_ total: Int, ratios: [Int], maximums: [Int], values: [
 
 /// Word-wraps `text` to `width` as rich does in a table cell: greedy, at
 /// spaces; a word longer than the width is cut with an ellipsis.
-func wrap(_ text: String, width: Int) -> [String] {
+private func wrap(_ text: String, width: Int) -> [String] {
     // Words with the spaces after them, as Python's re.findall(r"\S+\s*").
     var words: [String] = [], word = ""
     for character in text {
@@ -170,7 +170,7 @@ private func rule(_ widths: [Int], _ left: String, _ middle: String, _ right: St
 }
 
 /// 23587712 -> "23,587,712".
-func grouped(_ n: Int) -> String {
+private func grouped(_ n: Int) -> String {
     var digits = String(n.magnitude), out = ""
     while digits.count > 3 {
         out = "," + digits.suffix(3) + out
@@ -180,7 +180,7 @@ func grouped(_ n: Int) -> String {
 }
 
 /// Bytes as Keras writes them: "89.98 MB", "24.01 KB", "0.00 B".
-func memorySize(_ bytes: Int) -> String {
+private func memorySize(_ bytes: Int) -> String {
     var size = Double(bytes)
     for unit in ["B", "KB", "MB", "GB", "TB"] {
         if size / 1024 < 1 { return cFormat("%.2f ", size) + unit }

@@ -133,7 +133,10 @@ extension TransferModel {
             return (try frozenPrefix.features(batch, of: dataset, variants: variants, profile: profile), boundary)
         }
         let input = frozenPrefix.preprocessed(batch, of: dataset, variants: variants)
-        guard let (boundary, plan) = try frozenPrefix.compiled(capacity: batch.count) else { return (input, nil) }
+        // The plan runs the batch in chunks of at most Model.maxBatch: its
+        // buffers stay those of an inference, whatever the batch's size.
+        let capacity = min(batch.count, Model.maxBatch)
+        guard let (boundary, plan) = try frozenPrefix.compiled(capacity: capacity) else { return (input, nil) }
         // The frozen prefix runs compiled; training resumes after it.
         let output = Tensor(shape: [batch.count] + layers[boundary].outputShape)
         withExtendedLifetime(input) {
