@@ -95,7 +95,7 @@ final class InferencePlan {
         inputSize = input.reduce(1, *)
         outputSize = network.outputShape.reduce(1, *)
         var compiler = PlanCompiler(network: network, capacity: capacity, precision: precision)
-        let compiled = try compiler.compile()
+        let compiled = try compiler.compileInference()
         try allocate(compiled, network: network)
     }
 
@@ -180,10 +180,7 @@ final class InferencePlan {
         var slotSizes: [Int] = []
         var free: [Int] = []
         var bufferOf: [Int: Buffer] = [compiled.inputValue: .input]
-        var lastUse: [Int: Int] = [:]
-        for (i, op) in compiled.ops.enumerated() {
-            for v in op.reads { lastUse[v] = i }
-        }
+        var lastUse = lastReaders(of: compiled.ops.map(\.reads))
         lastUse[compiled.outputValue] = compiled.ops.count
 
         var workspaceSize = 0

@@ -96,6 +96,11 @@ public final class Layer {
         weights.map(\.shape)
     }
 
+    var isBatchNormalization: Bool {
+        if case .batchNormalization = kind { return true }
+        return false
+    }
+
     public var parameterCount: Int { weights.reduce(0) { $0 + $1.count } }
 
     /// How many of `weights` (the first ones) train when the layer does:

@@ -1,14 +1,18 @@
 import GraftFoundation
 import GraftKernels
 
-/// Turns a network's layer list into fused operations over numbered values
-/// (a value is one materialised activation). Each layer kind's rule (what
-/// it fuses with, the op it becomes) is in that kind's file in `Layers/`.
+/// Compiles a network once for the way it will run: for inference
+/// (`compileInference`: fused ops over numbered values, a value being one
+/// materialised activation, for `InferencePlan`) or for training
+/// (`compileTraining`: the forward and backward op lists of a
+/// `TrainingStep`). Each layer kind's rules (what it fuses with, in each
+/// mode, and the op it becomes) are in that kind's file in `Layers/`; the
+/// lifetimes of both modes' buffers come from `lastReaders`.
 struct PlanCompiler {
     let network: Network
     let precision: Precision
     /// The batch the plan runs at most (its geometry's batch when choosing
-    /// kernels).
+    /// kernels; a training plan's batch).
     let capacity: Int
     /// The value holding each layer's output, once computed.
     var valueOf: [Int: Int] = [:]
@@ -19,6 +23,15 @@ struct PlanCompiler {
     var absorbed = Set<Int>()
     private var valueSizes: [Int: Int] = [:]
     private var ops: [CompiledOp] = []
+
+    /// Training: the earliest layer with trainable weights, the layer whose
+    /// output a step is given (cached features of a frozen prefix), and the
+    /// fusions decided so far (see `TrainingPlan`).
+    var start = 0
+    var resumeAfter: Int?
+    var fusedReLU = Set<Int>()
+    var normalizedByAdd = Set<Int>()
+    var handsBackScale = Set<Int>()
 
     struct Result {
         let ops: [CompiledOp]
@@ -42,7 +55,7 @@ struct PlanCompiler {
         }
     }
 
-    init(network: Network, capacity: Int, precision: Precision) {
+    init(network: Network, capacity: Int, precision: Precision = .float32) {
         self.network = network
         self.capacity = capacity
         self.precision = precision
@@ -67,7 +80,7 @@ struct PlanCompiler {
         return (layer, Pads())
     }
 
-    mutating func compile() throws -> Result {
+    mutating func compileInference() throws -> Result {
         let layers = network.layers
         let inputValue = newValue(for: 0)
         for i in 1..<layers.count where !absorbed.contains(i) {
@@ -99,4 +112,14 @@ struct PlanCompiler {
         ops.append(CompiledOp(template: placeholder, reads: reads, writes: writes, firstLayer: origin ?? layer,
                               build: build))
     }
+}
+
+/// The index of the last op that reads each value, given what each op reads:
+/// a value's buffer is free once that op has run.
+func lastReaders(of reads: [[Int]]) -> [Int: Int] {
+    var last: [Int: Int] = [:]
+    for (op, values) in reads.enumerated() {
+        for v in values { last[v] = op }
+    }
+    return last
 }

@@ -11,17 +11,19 @@ extension PlanCompiler {
         let count = shape(i).reduce(1, *)
         emit(i, reading: [network.layers[i].inputs[0]]) { r, w in .relu(count: count, input: r[0], output: w) }
     }
+
+    /// Whether layer i, a BatchNormalization or Add read only by the ReLU
+    /// right after it, computes that ReLU in its own training pass
+    /// (`fusedReLU`): neither backward pass needs the output before the ReLU.
+    func runsTheReLUAfterIt(_ i: Int) -> Bool {
+        let layer = network.layers[i]
+        guard isComputedInTraining(i), soleConsumer(i) == i + 1,
+              layer.isBatchNormalization || layer.kind == .add else { return false }
+        return network.layers[i + 1].kind == .relu
+    }
 }
 
 extension TrainingStep {
-    /// Whether layer i, a BatchNormalization or Add read only by the ReLU
-    /// right after it, computes that ReLU in its own pass (`fusedReLU`):
-    /// neither backward pass needs the output before the ReLU.
-    func runsTheReLUAfterIt(_ i: Int) -> Bool {
-        let layer = network.layers[i]
-        guard network.soleConsumer(i) == i + 1, isBatchNorm(layer) || layer.kind == .add else { return false }
-        return network.layers[i + 1].kind == .relu
-    }
 
     func reluForward(x: Tensor, output out: Tensor) {
         Parallel.forRanges(x.count, threads: threads) { r, _ in

@@ -15,17 +15,14 @@ extension PlanCompiler {
 }
 
 extension TrainingStep {
-    /// The sum of the two operands, each as stored or the input of a
-    /// BatchNormalization this Add applies (`normalizedByAdd`) with its
-    /// affine map; with the ReLU after it when `relu`.
-    func addForward(_ layer: Layer, values: [Tensor?], output out: Tensor, relu: Bool) {
-        let operands = layer.inputs.map { j -> (Tensor, BatchNormAffine?) in
-            let source = network.layers[j]
-            if let stored = values[j] { return (stored, nil) }
-            guard isBatchNorm(source) else { preconditionFailure("\(source.name) missing") }
-            return (values[source.inputs[0]]!, affine(source))
-        }
-        let (a, aNormalization) = operands[0], (b, bNormalization) = operands[1], c = layer.outputShape.last!
+    /// The sum of the two operands, each as stored or with the affine map of
+    /// the BatchNormalization this Add applies to it (`normalizedByAdd`);
+    /// with the ReLU after it when `relu`.
+    func addForward(_ layer: Layer, operands: [Operand], values: [Tensor?], output out: Tensor, relu: Bool) {
+        let (a, b) = (values[operands[0].value]!, values[operands[1].value]!)
+        let aNormalization = operands[0].normalizedBy.map { affine(network.layers[$0]) }
+        let bNormalization = operands[1].normalizedBy.map { affine(network.layers[$0]) }
+        let c = layer.outputShape.last!
         let streamed = streamsOutput(floats: out.count)
         Parallel.forRanges(a.count / c, threads: threads, grain: Parallel.pixelGrain(channels: c)) { pixels, _ in
             let at = pixels.lowerBound * c

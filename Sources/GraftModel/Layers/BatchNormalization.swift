@@ -19,16 +19,19 @@ extension PlanCompiler {
         let pixels = shape(i).reduce(1, *) / c
         emit(i, reading: [layer.inputs[0]]) { r, w in .batchNorm(affine, pixels: pixels, input: r[0], output: w) }
     }
+
+    /// Whether layer i is a BatchNormalization whose only reader is an Add
+    /// (`normalizedByAdd`): in training the Add applies it as it reads its
+    /// input, and its output is never stored (no backward pass reads it).
+    func isAppliedByTheAddAfterIt(_ i: Int) -> Bool {
+        guard isComputedInTraining(i), network.layers[i].isBatchNormalization, consumers[i].count == 1 else {
+            return false
+        }
+        return network.layers[consumers[i][0]].kind == .add
+    }
 }
 
 extension TrainingStep {
-    /// Whether layer i is a BatchNormalization whose only reader is an Add
-    /// (`normalizedByAdd`): the Add applies it as it reads its input, and
-    /// its output is never stored (no backward pass reads it).
-    func isAppliedByTheAddAfterIt(_ i: Int) -> Bool {
-        guard isBatchNorm(network.layers[i]), consumers[i].count == 1 else { return false }
-        return network.layers[consumers[i][0]].kind == .add
-    }
 
     /// The layer's inference-mode affine map (scale and shift per channel).
     func affine(_ layer: Layer) -> BatchNormAffine {

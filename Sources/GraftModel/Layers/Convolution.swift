@@ -48,46 +48,49 @@ extension PlanCompiler {
                   residual: r.count > 1 ? r[1] : nil, relu: relu, output: w)
         }
     }
-}
 
-extension TrainingStep {
     /// Whether BatchNormalization layer i hands its output gradient back
-    /// unscaled, with its scale, to the convolution before it
+    /// unscaled, with its scale, to the convolution before it in training
     /// (`handsBackScale`): with no ReLU after it (whose mask would have to be
     /// written), its convolution read by nothing else, needing a gradient,
     /// and running as im2col, whose backward pass scales at no cost (not
     /// Winograd): in ResNet, the two before each block's Add.
     func handsBackItsScale(_ i: Int) -> Bool {
         let layer = network.layers[i]
-        guard isBatchNorm(layer) && !fusedReLU.contains(i) else { return false }
+        guard layer.isBatchNormalization && !fusedReLU.contains(i) else { return false }
         let j = layer.inputs[0], source = network.layers[j]
         guard case .conv2D = source.kind, consumers[j] == [i], j >= start else { return false }
-        return !Winograd3x3.applies(to: source.windowGeometry(input: network.layers[source.inputs[0]].outputShape,
-                                                              batch: 1))
+        return !Winograd3x3.applies(to: source.windowGeometry(input: shape(source.inputs[0]), batch: 1))
     }
 
-    /// The shared convolution scratch for a batch, taken from the pool once.
-    func scratch(batch: Int) -> Tensor {
-        if let workspace { return workspace }
+    /// Floats of the scratch that a training step's convolutions share: the
+    /// most any of them needs, forward or backward, at the plan's batch.
+    func trainingWorkspaceFloats(threads: Int, winogradTile: WinogradTile?) -> Int {
         var floats = 1
         for layer in network.layers {
             guard case .conv2D = layer.kind else { continue }
-            let g = layer.windowGeometry(input: network.layers[layer.inputs[0]].outputShape, batch: batch)
+            let g = layer.windowGeometry(input: shape(layer.inputs[0]), batch: capacity)
             floats = max(floats, Conv2D.workspaceSize(g, threads: threads),
-                         Conv2D.backwardWorkspaceSize(g, threads: threads),
-                         Winograd3x3.applies(to: g) ? winogradWorkspaceSize(g) : 0)
+                         Conv2D.backwardWorkspaceSize(g, threads: threads))
+            if Winograd3x3.applies(to: g) {
+                let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
+                floats = max(floats, Winograd3x3.workspaceSize(g, threads: threads),
+                             Winograd3x3.workspaceSize(g, threads: threads,
+                                                       tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile)))
+            }
         }
-        let tensor = pool.take([floats])
+        return floats
+    }
+}
+
+extension TrainingStep {
+    /// The convolutions' shared scratch, taken from the pool at the step's
+    /// first use of it and given back at the end of its backward pass.
+    func scratch() -> Tensor {
+        if let workspace { return workspace }
+        let tensor = pool.take([plan.workspaceFloats])
         workspace = tensor
         return tensor
-    }
-
-    /// Scratch floats the Winograd passes of the 3x3 convolution `g` need.
-    func winogradWorkspaceSize(_ g: ConvGeometry) -> Int {
-        let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
-        return max(Winograd3x3.workspaceSize(g, threads: threads),
-                   Winograd3x3.workspaceSize(g, threads: threads,
-                                             tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile)))
     }
 
     /// A convolution's output, with its bias. A 3x3 one runs as Winograd
@@ -98,14 +101,14 @@ extension TrainingStep {
         guard Winograd3x3.applies(to: g) else {
             withPacked(kernel, rows: g.patchSize, columns: g.outChannels) { packed in
                 Conv2D.forward(g, input: x.data, kernel: kernel, packed: packed, output: out.data, epilogue: epilogue,
-                               workspace: scratch(batch: g.batch).data, threads: threads)
+                               workspace: scratch().data, threads: threads)
             }
             return
         }
         let tile = winogradTile ?? Winograd3x3.tile(for: g, training: true)
         withWinogradTransform(kernel, inChannels: g.inChannels, outChannels: g.outChannels, tile: tile) { u, packed in
             Winograd3x3.forward(g, tile: tile, input: x.data, transformedKernel: u, packed: packed,
-                                output: out.data, epilogue: epilogue, workspace: scratch(batch: g.batch).data,
+                                output: out.data, epilogue: epilogue, workspace: scratch().data,
                                 threads: threads)
         }
     }
@@ -157,7 +160,7 @@ extension TrainingStep {
                 let run = { (packedTranspose: PackedKernel?) in
                     Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose,
                                     dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
-                                    outputScale: scale, workspace: self.scratch(batch: g.batch).data,
+                                    outputScale: scale, workspace: self.scratch().data,
                                     threads: self.threads)
                 }
                 // The input gradient, if wanted, multiplies by the kernel's
@@ -175,7 +178,7 @@ extension TrainingStep {
         if let dKernel {
             let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
             Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
-                                       workspace: scratch(batch: g.batch).data, threads: threads,
+                                       workspace: scratch().data, threads: threads,
                                        tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile))
             pool.give(dU)
         }
@@ -191,7 +194,7 @@ extension TrainingStep {
             withWinogradTransform(turned.data, inChannels: g.outChannels, outChannels: g.inChannels,
                                   tile: tile) { u, packed in
                 Winograd3x3.inputGradient(g, tile: tile, dOutput: dY.data, transformedTurnedKernel: u, packed: packed,
-                                          dInput: dX.data, workspace: scratch(batch: g.batch).data, threads: threads)
+                                          dInput: dX.data, workspace: scratch().data, threads: threads)
             }
             pool.give(turned)
         }

@@ -41,14 +41,14 @@ extension TrainingStep {
                                    dBias: weightGrads.count > 1 ? weightGrads[1].data : nil)
     }
 
-    /// The input with values dropped in training; returns the mask
-    /// (already scaled by 1/(1 − rate)) the backward pass applies, or nil
-    /// when not training (the input as it is). The draws are those of the
+    /// The input with values dropped; returns the mask (already scaled by
+    /// 1/(1 − rate)) the backward pass applies, or nil when the rate is 0
+    /// (the input as it is). The draws are those of the
     /// whole batch's values from its value `firstValue` on (a part of a
     /// batch drops what the whole batch would).
-    func dropoutForward(rate: Float, index i: Int, training: Bool, seed: UInt64, firstValue: Int, x: Tensor,
+    func dropoutForward(rate: Float, index i: Int, seed: UInt64, firstValue: Int, x: Tensor,
                         output out: Tensor) -> Tensor? {
-        guard training && rate > 0 else {
+        guard rate > 0 else {
             out.data.update(from: x.data, count: x.count)
             return nil
         }

@@ -152,26 +152,24 @@ extension TransferModel {
     private func lossOnPart(_ range: Range<Int>, of batch: Batch, input: (tensor: Tensor, resumeAfter: Int?),
                             dropoutSeed: UInt64, epoch: Int)
         throws -> (TrainingStep, (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)) {
-        let step = try training.step(for: network, batch: range.count, threads: base.threads,
-                                      winogradTile: winogradTile)
+        let step = try training.step(for: network, batch: range.count, resumeAfter: input.resumeAfter,
+                                     threads: base.threads, winogradTile: winogradTile)
         step.profile = profile
         let labels = Array(batch.labels[range])
         let perImage = input.tensor.count / batch.count
         let pass: (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)
-        if let layer = input.resumeAfter {
+        if input.resumeAfter != nil {
             var part = input.tensor
             if range.count < batch.count {
-                part = Tensor(shape: [range.count] + layers[layer].outputShape)
+                part = Tensor(shape: [range.count] + Array(input.tensor.shape.dropFirst()))
                 part.data.update(from: input.tensor.data + range.lowerBound * perImage, count: part.count)
             }
-            pass = try step.forwardWithLoss(nil, resume: (layer, part), labels: labels, batch: range.count,
-                                            meanOver: batch.count, firstImage: range.lowerBound,
-                                            dropoutSeed: dropoutSeed)
+            pass = step.forwardWithLoss(nil, resume: part, labels: labels, meanOver: batch.count,
+                                        firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
         } else {
-            pass = try withExtendedLifetime(input.tensor) {
-                try step.forwardWithLoss(input.tensor.data + range.lowerBound * perImage, labels: labels,
-                                         batch: range.count, meanOver: batch.count, firstImage: range.lowerBound,
-                                         dropoutSeed: dropoutSeed)
+            pass = withExtendedLifetime(input.tensor) {
+                step.forwardWithLoss(input.tensor.data + range.lowerBound * perImage, labels: labels,
+                                     meanOver: batch.count, firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
             }
         }
         guard pass.loss.isFinite else {

@@ -37,9 +37,13 @@ final class TrainingState {
 
     /// The step for a part of `batch` images, compiled once per
     /// trainability and size.
-    func step(for network: Network, batch: Int, threads: Int, winogradTile: WinogradTile?) throws -> TrainingStep {
-        if let step = compiled[batch], step.winogradTile == winogradTile { return step }
-        let step = try TrainingStep(network: network, threads: threads, pool: pool, winogradTile: winogradTile)
+    func step(for network: Network, batch: Int, resumeAfter: Int?, threads: Int,
+              winogradTile: WinogradTile?) throws -> TrainingStep {
+        if let step = compiled[batch], step.winogradTile == winogradTile, step.plan.resumeAfter == resumeAfter {
+            return step
+        }
+        let step = try TrainingStep(network: network, batch: batch, threads: threads, pool: pool,
+                                    winogradTile: winogradTile, resumeAfter: resumeAfter)
         compiled[batch] = step
         return step
     }

@@ -7,24 +7,26 @@ import GraftKernels
 /// backward passes, and the fusions it takes part in); `TrainingStep`
 /// decides which layers run, fused with which, and where their gradients go.
 extension TrainingStep {
-    /// Layer `i`'s output; with `relu`, that of the ReLU after it (`fusedReLU`).
-    func forwardLayer(_ layer: Layer, index i: Int, x: Tensor, values: [Tensor?], batch: Int,
-                      training: Bool, dropoutSeed: UInt64, firstImage: Int, masks: inout [Int: Tensor],
-                      relu fusedReLU: Bool) throws -> Tensor {
+    /// The output of forward op `op`: its layer's, or with a fused ReLU
+    /// that of the ReLU after it.
+    func forwardLayer(_ op: ForwardOp, values: [Tensor?], dropoutSeed: UInt64, firstImage: Int,
+                      masks: inout [Int: Tensor]) -> Tensor {
+        let i = op.layer, layer = network.layers[i]
         let inShape = network.layers[layer.inputs[0]].outputShape
+        let x = values[op.operands[0].value]!
         let out = pool.take([batch] + layer.outputShape)
         switch layer.kind {
         case .input:
-            throw GraftError(.state, "layer \(layer.name): a second input layer is not supported")
+            preconditionFailure("the training plan has one input layer")
         case .conv2D:
             convolutionForward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch), input: x,
                                output: out)
         case .batchNormalization:
-            normalizationForward(layer, x: x, output: out, relu: fusedReLU)
+            normalizationForward(layer, x: x, output: out, relu: op.fusesReLU)
         case .relu:
             reluForward(x: x, output: out)
         case .add:
-            addForward(layer, values: values, output: out, relu: fusedReLU)
+            addForward(layer, operands: op.operands, values: values, output: out, relu: op.fusesReLU)
         case .zeroPadding2D:
             zeroPaddingForward(layer, inputShape: inShape, batch: batch, x: x, output: out)
         case .maxPooling2D:
@@ -36,7 +38,7 @@ extension TrainingStep {
         case .dense:
             denseForward(layer, inputShape: inShape, batch: batch, x: x, output: out)
         case let .dropout(rate):
-            masks[i] = dropoutForward(rate: rate, index: i, training: training, seed: dropoutSeed,
+            masks[i] = dropoutForward(rate: rate, index: i, seed: dropoutSeed,
                                       firstValue: firstImage * (x.count / batch), x: x, output: out)
         }
         return out
