@@ -5,7 +5,8 @@ import GraftKernels
 /// one trainability, by `PlanCompiler.compileTraining`; a `TrainingStep`
 /// runs it for every batch of that size.
 ///
-/// - Fusions: a BatchNormalization or Add computes the ReLU after it
+/// - Fusions, decided by the compiler (`PlanCompiler.fusedReLU` and the
+///   next two): a BatchNormalization or Add computes the ReLU after it
 ///   (`fusedReLU`); an Add applies a BatchNormalization that feeds it as it
 ///   reads that layer's input (`normalizedByAdd`); a BatchNormalization
 ///   hands its output gradient back unscaled, with its scale, to the
@@ -29,9 +30,6 @@ struct TrainingPlan {
     /// The layer whose output a step is given instead of images (cached
     /// features of the frozen prefix); the forward pass starts after it.
     let resumeAfter: Int?
-    let fusedReLU: Set<Int>
-    let normalizedByAdd: Set<Int>
-    let handsBackScale: Set<Int>
     let forward: [ForwardOp]
     let backward: [BackwardOp]
     /// ReLUs after an Add whose last reader masks their gradient as it sums
@@ -96,9 +94,7 @@ extension PlanCompiler {
             handsBackScale = Set(layers.indices.filter { handsBackItsScale($0) })
         }
         let (backward, masksSum) = planBackward()
-        return TrainingPlan(batch: capacity, start: start, resumeAfter: resumeAfter, fusedReLU: fusedReLU,
-                            normalizedByAdd: normalizedByAdd, handsBackScale: handsBackScale,
-                            forward: planForward(), backward: backward, masksSum: masksSum,
+        return TrainingPlan(batch: capacity, start: start, resumeAfter: resumeAfter, forward: planForward(), backward: backward, masksSum: masksSum,
                             workspaceFloats: trainingWorkspaceFloats(threads: threads, winogradTile: winogradTile))
     }
 
