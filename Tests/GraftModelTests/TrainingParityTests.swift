@@ -95,9 +95,11 @@ private func relativeError(_ a: [Float], _ b: [Float]) -> Float {
 }
 
 /// Compares every weight's update (after − before) with Keras's, tensor by
-/// tensor, and every unchanged weight for exact equality.
-private func checkUpdates(_ model: TransferModel, before: [[[Float]]], scenario name: String) throws {
-    let keras = try KerasWeightFile(path: Fixtures.path(inFixtures: root + "\(name)_base.h5"))
+/// tensor, and every unchanged weight for exact equality. Keras's base is
+/// `<scenario>_base.h5`, or `baseFile` for a scenario whose base is frozen.
+private func checkUpdates(_ model: TransferModel, before: [[[Float]]], scenario name: String,
+                          baseFile: String? = nil) throws {
+    let keras = try KerasWeightFile(path: Fixtures.path(inFixtures: root + (baseFile ?? "\(name)_base.h5")))
     var compared = 0
     for (l, layer) in model.layers.enumerated() where !layer.weights.isEmpty {
         let expected: [[Float]]
@@ -208,28 +210,27 @@ private func microBatchScenarioBatch() throws -> ImageDataset {
                                        width: shape[1], classCount: 3, options: options)
 }
 
-/// Keras's own step at batch 64 (GradientTape, `training=False`), taken by
-/// Graft in micro-batches. Only the head trains: no gradient passes a ReLU,
-/// so the comparison needs no kink margin (scenario m of the fixture script).
-@Test("a batch of 64 in micro-batches of 8, 16, 32 (and whole), base frozen, SGD: the head after 2 steps equals Keras's",
-      arguments: [8, 16, 32, 64])
-func microBatchesMatchKeras(microBatchSize: Int) throws {
+/// Keras's own steps at batch 64 (GradientTape, `training=False`), taken by
+/// Graft in micro-batches: scenario m, only the head trains (no gradient
+/// passes a ReLU, so the comparison needs no kink margin); scenario n, the
+/// last block trains too, on a batch whose units on the gradients' path keep
+/// clear of their kinks (the fixture script says why and how). The bars are
+/// the other scenarios'.
+@Test("a batch of 64 in micro-batches of 8, 16, 32 (and whole): every weight after 2 steps equals Keras's, base frozen (SGD) and last block unfrozen (Adam)",
+      arguments: ["m", "n"], [8, 16, 32, 64])
+func microBatchesMatchKeras(scenario name: String, microBatchSize: Int) throws {
     let model = try kerasModel()
-    model.setBaseTrainable(false)
+    if name == "m" {
+        model.setBaseTrainable(false)
+        try model.compile(.sgd(learningRate: 1e-4, momentum: 0.9))
+    } else {
+        model.setBaseTrainable(true)
+        for i in 0..<(model.baseLayerCount - 10) { try model.setTrainable(false, layer: i) }
+        try model.compile(.adam(learningRate: 1e-5, epsilon: 1e-3))
+    }
     try model.setMicroBatchSize(microBatchSize)
-    try model.compile(.sgd(learningRate: 1e-4, momentum: 0.9))
     let before = model.layers.map { $0.weights.map(\.array) }
     let history = try model.fit(try microBatchScenarioBatch(), epochs: 2)
-    try checkLosses(history, scenario: "m")
-    let head = model.layers.last!
-    let expected = [try floats("m_head_kernel.f32"), try floats("m_head_bias.f32")]
-    for (k, weight) in head.weights.enumerated() {
-        let ours = zip(weight.array, before.last![k]).map { $0 - $1 }
-        let theirs = zip(expected[k], before.last![k]).map { $0 - $1 }
-        let error = updateError(ours: ours, theirs: theirs, weights: expected[k])
-        #expect(error <= 1, "parts of \(microBatchSize): head weight \(k) update off by \(error) of the bar")
-    }
-    let baseUnchanged = model.layers.prefix(model.baseLayerCount).map { $0.weights.map(\.array) }
-        == Array(before.prefix(model.baseLayerCount))
-    #expect(baseUnchanged, "a frozen weight changed")
+    try checkLosses(history, scenario: name)
+    try checkUpdates(model, before: before, scenario: name, baseFile: name == "m" ? "initial_base.h5" : nil)
 }
