@@ -6,6 +6,14 @@ public func environmentVariable(_ name: String) -> String? {
     return String(cString: value)
 }
 
+/// The size in bytes of the regular file at `path` (after symlinks), or nil
+/// when it is not one.
+public func regularFileSize(_ path: String) -> Int? {
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return Int(info.st_size)
+}
+
 /// Whether `path` is an existing regular file (after symlinks) that this
 /// process may read.
 public func isReadableFile(_ path: String) -> Bool {

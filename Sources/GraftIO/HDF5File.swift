@@ -63,16 +63,13 @@ public final class HDF5File {
     /// element count of empty strings, i.e. [] when it is empty.
     public func stringAttribute(_ name: String, of object: String = "/") throws -> [String]? {
         try HDF5File.locked {
-            guard H5Aexists_by_name(id, object, name, graft_h5p_default()) > 0 else { return nil }
+            guard try attributeExists(name, of: object) else { return nil }
             let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), graft_h5p_default())
             guard attr >= 0 else { throw corrupt("attribute \(name) of \(object)") }
             defer { H5Aclose(attr) }
-            let space = H5Aget_space(attr)
-            defer { H5Sclose(space) }
-            let count = Int(H5Sget_simple_extent_npoints(space))
             let fileType = H5Aget_type(attr)
             defer { H5Tclose(fileType) }
-            guard count >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+            let count = try elementCount(of: attr, type: fileType, name, object)
             guard H5Tget_class(fileType) == H5T_STRING else {
                 return Array(repeating: "", count: count)
             }
@@ -122,7 +119,7 @@ public final class HDF5File {
 
     private func numericAttribute<T>(_ name: String, of object: String, memoryType: hid_t, zero: T) throws -> [T]? {
         try HDF5File.locked {
-            guard H5Aexists_by_name(id, object, name, graft_h5p_default()) > 0 else { return nil }
+            guard try attributeExists(name, of: object) else { return nil }
             let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), graft_h5p_default())
             guard attr >= 0 else { throw corrupt("attribute \(name) of \(object)") }
             defer { H5Aclose(attr) }
@@ -131,10 +128,7 @@ public final class HDF5File {
             guard H5Tget_class(fileType) == H5T_INTEGER || H5Tget_class(fileType) == H5T_FLOAT else {
                 throw GraftError.format("\(path): attribute \(name) of \(object) does not hold numbers")
             }
-            let space = H5Aget_space(attr)
-            defer { H5Sclose(space) }
-            let count = Int(H5Sget_simple_extent_npoints(space))
-            guard count >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+            let count = try elementCount(of: attr, type: fileType, name, object)
             var values = [T](repeating: zero, count: count)
             guard count == 0 || values.withUnsafeMutableBytes({ H5Aread(attr, memoryType, $0.baseAddress) }) >= 0 else {
                 throw corrupt("attribute \(name) of \(object)")
@@ -181,15 +175,54 @@ public final class HDF5File {
         }
     }
 
+    /// Whether `object` has attribute `name`; a header too corrupt to tell
+    /// is an error, not a missing attribute.
+    private func attributeExists(_ name: String, of object: String) throws -> Bool {
+        let exists = H5Aexists_by_name(id, object, name, graft_h5p_default())
+        guard exists >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+        return exists > 0
+    }
+
+    /// The attributes Graft reads are short (names, sizes, options); a
+    /// larger one is refused before anything is allocated for it.
+    public static let maxAttributeBytes = 16 << 20
+
+    /// The number of elements attribute `name` of `object` holds, checked
+    /// before anything is allocated: its bytes in the file's type (a
+    /// variable-length string counts its reference) within
+    /// `maxAttributeBytes` and within what the file stores for it (a corrupt
+    /// dataspace can declare 2^62 elements over a few bytes).
+    private func elementCount(of attr: hid_t, type: hid_t, _ name: String, _ object: String) throws -> Int {
+        let space = H5Aget_space(attr)
+        guard space >= 0 else { throw corrupt("attribute \(name) of \(object)") }
+        defer { H5Sclose(space) }
+        let points = H5Sget_simple_extent_npoints(space)
+        let elementSize = H5Tget_size(type)
+        guard points >= 0, elementSize > 0, let count = Int(exactly: points) else {
+            throw corrupt("attribute \(name) of \(object)")
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
+        guard !overflow, bytes <= HDF5File.maxAttributeBytes, UInt64(bytes) <= H5Aget_storage_size(attr) else {
+            throw GraftError.format("\(path): attribute \(name) of \(object) declares \(points) values, more than "
+                                    + "the file stores or an attribute may hold (the file is corrupt)")
+        }
+        return count
+    }
+
     private func datasetShape(_ ds: hid_t, _ path: String) throws -> [Int] {
         let space = H5Dget_space(ds)
         guard space >= 0 else { throw corrupt("dataset \(path)") }
         defer { H5Sclose(space) }
         let rank = Int(H5Sget_simple_extent_ndims(space))
-        guard rank >= 0 else { throw corrupt("dataset \(path)") }
+        // HDF5 allows at most 32 dimensions.
+        guard rank >= 0 && rank <= 32 else { throw corrupt("dataset \(path)") }
         var dims = [hsize_t](repeating: 0, count: rank)
         if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
-        return dims.map { Int($0) }
+        // A corrupt dimension can pass Int.max.
+        return try dims.map { d in
+            guard let size = Int(exactly: d) else { throw corrupt("dataset \(path)") }
+            return size
+        }
     }
 
     private func corrupt(_ what: String) -> GraftError {

@@ -16,6 +16,24 @@ public struct HeadOptions {
 
     public init(numClasses: Int) { self.numClasses = numClasses }
 
+    /// The features the head's first Dense reads from `base`'s output.
+    func inputs(from base: Network) -> Int {
+        pooling == .avg ? base.outputShape.last! : base.outputShape.reduce(1, *)
+    }
+
+    /// The head's weights (kernels and biases) on `inputs` features, or nil
+    /// when they are more than memory can address.
+    func parameterCount(inputs: Int) -> Int? {
+        var total = 0, width = inputs
+        for units in hiddenUnits + [numClasses] {
+            let (kernel, o1) = width.multipliedReportingOverflow(by: units)
+            let (sum, o2) = total.addingReportingOverflow(kernel + units)
+            guard !o1, !o2, sum <= Int.max / MemoryLayout<Float>.stride else { return nil }
+            (total, width) = (sum, units)
+        }
+        return total
+    }
+
     /// Refuses options no head can be built from.
     func validate() throws {
         guard numClasses >= 1 else {
@@ -37,6 +55,9 @@ extension Network {
     /// head's Dense kernels are drawn from `seed` as Keras's GlorotUniform.
     static func withHead(_ head: HeadOptions, on base: Network, seed: UInt64) throws -> Network {
         try head.validate()
+        guard head.parameterCount(inputs: head.inputs(from: base)) != nil else {
+            throw GraftError(.outOfMemory, "a head of hidden layers \(head.hiddenUnits) and \(head.numClasses) classes has more weights than memory can hold")
+        }
         var builder = NetworkBuilder(inputHeight: base.inputHeight, inputWidth: base.inputWidth,
                                      seed: seed ^ SeedSalt.head)
         builder.layers = base.layers

@@ -88,6 +88,13 @@ extension TransferModel {
             throw GraftError.format("\(path): the last layer is not the head's output Dense")
         }
         head.numClasses = kernel.shape[1]
+        // The head's sizes are the file's word: weights it cannot hold (Graft
+        // never compresses them) are refused before they are allocated.
+        let fileBytes = regularFileSize(path) ?? 0
+        guard let headWeights = head.parameterCount(inputs: head.inputs(from: base.base)),
+              headWeights <= fileBytes / MemoryLayout<Float>.stride else {
+            throw GraftError.format("\(path): its attributes declare a head of hidden layers \(head.hiddenUnits) and \(head.numClasses) classes, more weights than the file's \(fileBytes) bytes hold (the file is corrupt)")
+        }
         let model = try TransferModel(base: base, head: head, augmentation: flip, seed: seed)
         guard model.layers.map(\.name) == layerNames else {
             throw GraftError.format("\(path): the stored layers are not those of the model its attributes describe")
