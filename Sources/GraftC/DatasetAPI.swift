@@ -62,7 +62,7 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     o.imageHeight = Int(c.image_height)
     o.imageWidth = Int(c.image_width)
     o.batchSize = Int(c.batch_size)
-    o.shuffle = c.shuffle != 0
+    o.shuffle = try flag(c.shuffle, "options.shuffle")
     switch c.seed {
     case -1: o.seed = nil
     case 0...Int64(UInt32.max): o.seed = UInt32(c.seed)
@@ -83,17 +83,18 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     case GRAFT_LABELS_CATEGORICAL: o.labelMode = .categorical
     default: throw GraftError.invalidArgument("unknown label_mode \(c.label_mode)")
     }
-    if let names = c.class_names {
-        guard c.class_names_count >= 1 else {
-            throw GraftError.invalidArgument("class_names_count must be at least 1 with class_names, not \(c.class_names_count)")
+    let names = try array(c.class_names, count: c.class_names_count, "options.class_names")
+    if c.class_names != nil {
+        guard !names.isEmpty else {
+            throw GraftError.invalidArgument("options.class_names_count must be at least 1 with class_names, not \(c.class_names_count)")
         }
-        o.classNames = try (0..<Int(c.class_names_count)).map { i in
-            try string(try required(names[i], "class_names[\(i)]"), "class_names[\(i)]")
+        o.classNames = try names.enumerated().map { i, name in
+            try string(try required(name, "options.class_names[\(i)]"), "options.class_names[\(i)]")
         }
     }
-    o.cropToAspectRatio = c.crop_to_aspect_ratio != 0
-    o.followLinks = c.follow_links != 0
-    o.skipCorruptFiles = c.skip_corrupt_files != 0
+    o.cropToAspectRatio = try flag(c.crop_to_aspect_ratio, "options.crop_to_aspect_ratio")
+    o.followLinks = try flag(c.follow_links, "options.follow_links")
+    o.skipCorruptFiles = try flag(c.skip_corrupt_files, "options.skip_corrupt_files")
     o.threads = Int(c.num_threads)
     return o
 }

@@ -91,6 +91,24 @@ func writeOptions<T>(_ value: T, to pointer: UnsafeMutablePointer<T>, callerSize
     }
 }
 
+/// A 0-or-1 field of an options struct; anything else is refused rather
+/// than read as true (a caller who wrote 5 meant something else).
+func flag(_ value: Int32, _ name: String) throws -> Bool {
+    guard value == 0 || value == 1 else { throw GraftError.invalidArgument("\(name) must be 0 or 1, not \(value)") }
+    return value == 1
+}
+
+/// A C array argument and its count: NULL with a count of 0, or an array of
+/// a count from 0 up.
+func array<T>(_ pointer: UnsafePointer<T>?, count: Int32, _ name: String) throws -> UnsafeBufferPointer<T> {
+    guard count >= 0 else { throw GraftError.invalidArgument("\(name)_count must not be negative, not \(count)") }
+    guard let pointer else {
+        guard count == 0 else { throw GraftError.invalidArgument("\(name) is NULL but \(name)_count is \(count)") }
+        return UnsafeBufferPointer(start: nil, count: 0)
+    }
+    return UnsafeBufferPointer(start: pointer, count: Int(count))
+}
+
 /// A C string argument as a Swift string, refusing invalid UTF-8.
 func string(_ pointer: UnsafePointer<CChar>, _ name: String) throws -> String {
     guard let s = String(validatingCString: pointer) else {

@@ -29,10 +29,7 @@ public func graft_model_add_head(_ model: OpaquePointer?, _ options: UnsafePoint
         case GRAFT_POOLING_FLATTEN: head.pooling = .flatten
         default: throw GraftError.invalidArgument("unknown pooling \(c.pooling)")
         }
-        if c.hidden_units_count > 0 {
-            let units = try required(c.hidden_units, "options.hidden_units")
-            head.hiddenUnits = (0..<Int(c.hidden_units_count)).map { Int(units[$0]) }
-        }
+        head.hiddenUnits = try array(c.hidden_units, count: c.hidden_units_count, "options.hidden_units").map(Int.init)
         head.dropout = c.dropout
         let flip: RandomFlip.Mode?
         switch graft_flip(rawValue: UInt32(bitPattern: c.augmentation)) {

@@ -73,6 +73,10 @@ func directoryBadInput() throws {
     refused(good.root, { $0.validation_split = 0.5; $0.subset = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "seed")
     refused(good.root, { $0.subset = 2; $0.seed = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "validation_split must be set")
     refused(good.root, { $0.subset = 7 }, GRAFT_ERROR_INVALID_ARGUMENT, "subset")
+    refused(good.root, { $0.shuffle = 5 }, GRAFT_ERROR_INVALID_ARGUMENT, "shuffle must be 0 or 1")
+    refused(good.root, { $0.skip_corrupt_files = -1 }, GRAFT_ERROR_INVALID_ARGUMENT, "skip_corrupt_files must be 0 or 1")
+    refused(good.root, { $0.class_names_count = 3 }, GRAFT_ERROR_INVALID_ARGUMENT,
+            "class_names is NULL but options.class_names_count is 3")
     refused(good.root, { $0.image_height = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "image_size")
     refused(good.root, { $0.batch_size = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "batch_size")
     refused(good.root, { $0.seed = 1 << 40 }, GRAFT_ERROR_INVALID_ARGUMENT, "seed")

@@ -120,6 +120,12 @@ func badTrainingThroughCABI() throws {
     var head = headOptions(classes: 0)
     #expect(graft_model_add_head(model, &head) == GRAFT_ERROR_INVALID_ARGUMENT)
     head = headOptions(classes: 5)
+    head.hidden_units_count = -1
+    #expect(graft_model_add_head(model, &head) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("negative"))
+    head.hidden_units_count = 2
+    #expect(graft_model_add_head(model, &head) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("hidden_units is NULL but options.hidden_units_count is 2"))
+    head.hidden_units_count = 0
     #expect(graft_model_add_head(model, &head) == GRAFT_OK)
     for rate: Float in [0, -1, .nan, .infinity] {
         var o = adam(rate)
