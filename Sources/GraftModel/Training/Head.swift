@@ -27,8 +27,9 @@ public struct HeadOptions {
         var total = 0, width = inputs
         for units in hiddenUnits + [numClasses] {
             let (kernel, o1) = width.multipliedReportingOverflow(by: units)
-            let (sum, o2) = total.addingReportingOverflow(kernel + units)
-            guard !o1, !o2, sum <= Int.max / MemoryLayout<Float>.stride else { return nil }
+            let (layer, o2) = kernel.addingReportingOverflow(units)
+            let (sum, o3) = total.addingReportingOverflow(layer)
+            guard !o1, !o2, !o3, sum <= Int.max / MemoryLayout<Float>.stride else { return nil }
             (total, width) = (sum, units)
         }
         return total
