@@ -64,10 +64,11 @@ extension PlanCompiler {
     }
 
     /// Floats of the scratch that a training step's convolutions share: the
-    /// most any of them needs, forward or backward, at the plan's batch.
+    /// most any of them needs, forward or backward, at the plan's batch
+    /// (those of a prefix the step resumes after never run in it).
     func trainingWorkspaceFloats(threads: Int, winogradTile: WinogradTile?) -> Int {
         var floats = 1
-        for layer in network.layers {
+        for (i, layer) in network.layers.enumerated() where isComputedInTraining(i) {
             guard case .conv2D = layer.kind else { continue }
             let g = layer.windowGeometry(input: shape(layer.inputs[0]), batch: capacity)
             floats = max(floats, Conv2D.workspaceSize(g, threads: threads),
