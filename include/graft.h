@@ -131,6 +131,11 @@ typedef struct graft_dataset_options {
     int32_t skip_corrupt_files;
     /* Decoding threads; 0 (default) means one per core. */
     int32_t num_threads;
+    /* Images of more pixels (a GIF: its frames' pixels in all) are refused
+     * before anything is allocated for them, like a corrupt file; files
+     * larger than such an image can be are refused before they are read.
+     * Default 89478485, PIL's Image.MAX_IMAGE_PIXELS; at least 1. */
+    int64_t max_image_pixels;
 } graft_dataset_options;
 
 /* Fills the first `struct_size` bytes of *options with the defaults above and

@@ -43,7 +43,7 @@ func defaultDatasetOptions() -> graft_dataset_options {
         batch_size: Int32(d.batchSize), shuffle: 1, seed: -1, validation_split: 0,
         subset: Int32(GRAFT_SUBSET_NONE.rawValue), label_mode: Int32(GRAFT_LABELS_INT.rawValue),
         class_names: nil, class_names_count: 0, crop_to_aspect_ratio: 0, follow_links: 0,
-        skip_corrupt_files: 0, num_threads: 0)
+        skip_corrupt_files: 0, num_threads: 0, max_image_pixels: Int64(d.pixelLimit))
 }
 
 @_cdecl("graft_dataset_options_init_sized")
@@ -96,6 +96,7 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     o.followLinks = try flag(c.follow_links, "options.follow_links")
     o.skipCorruptFiles = try flag(c.skip_corrupt_files, "options.skip_corrupt_files")
     o.threads = Int(c.num_threads)
+    o.pixelLimit = Int(c.max_image_pixels)
     return o
 }
 

@@ -18,7 +18,7 @@ import GraftKernels
 /// - Width must be positive, height nonzero, the offset nonnegative, width ×
 ///   |height| below 2^31 / 8; the file at least 32 bytes long.
 enum BMPDecoder {
-    static func decode(_ input: ImageBytes, name: String) throws -> RGBImage {
+    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
         guard input.count >= 32, let offset32 = input.int32LE(10), let width32 = input.int32LE(18),
               let height32 = input.int32LE(22), let bppLow = input.byte(28), let bppHigh = input.byte(29) else {
             throw GraftError.format("\(name): truncated BMP (\(input.count) bytes; the header needs 32)")
@@ -37,6 +37,7 @@ enum BMPDecoder {
         guard width * rows < Int(Int32.max / 8) else {
             throw GraftError.format("\(name): BMP too large (\(width)x\(rows))")
         }
+        try limit.check(width: width, height: rows, "BMP")
         let rowSize = (channels * width + 3) / 4 * 4
         let expected = offset + rowSize * rows
         guard input.count == expected else {

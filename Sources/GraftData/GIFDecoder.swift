@@ -24,6 +24,13 @@ import GraftKernels
 ///   missing trailer or bytes other than a block after the last frame are not
 ///   errors. Some broken streams decode (to giflib's pixels): see LZWTable.
 /// - Above 2^29 output pixels the GIF is refused (TF would try to allocate).
+///   A frame of more than 2^31 − 1 pixels is broken (giflib cannot allocate it).
+/// - Graft's pixel limit applies to the output's size and to the pixels of
+///   all frames together (TF decodes and holds every frame), and is checked
+///   on each frame's declared size before its data is decoded: a GIF past it
+///   is refused even where the frame that passes it would turn out broken
+///   (TF would then return frame 0). The work and memory of a GIF are so
+///   bounded by the limit, whatever its frames claim.
 ///
 /// The LZW decoder is written here, reproducing giflib 5.2.1's results
 /// (checked on the fixtures and on a few thousand damaged GIFs).
@@ -41,7 +48,7 @@ enum GIFDecoder {
         }
     }
 
-    static func decode(_ input: ImageBytes, name: String) throws -> RGBImage {
+    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
         // Header and logical screen descriptor (giflib's DGifOpen).
         guard input.count >= 13, let flags = input.byte(10) else {
             throw GraftError.format("\(name): truncated GIF (no logical screen descriptor)")
@@ -61,6 +68,7 @@ enum GIFDecoder {
         // the others only checked (their sizes set the output's size).
         var frameCount = 0
         var maxWidth = 0, maxHeight = 0
+        var framePixels = 0                  // of every frame read so far
         var first: (left: Int, top: Int, width: Int, height: Int, table: (offset: Int, count: Int)?)?
         var firstIndices: [UInt8] = []
         var transparent: Int? = nil          // frame 0's transparent index
@@ -102,6 +110,17 @@ enum GIFDecoder {
                 guard width > 0, height > 0 else {
                     failure = .corrupt("frame \(frameCount) is \(width)x\(height)")
                     break records
+                }
+                guard width <= Int(Int32.max) / height else {
+                    failure = .corrupt("frame \(frameCount) is \(width)x\(height), more pixels than giflib allocates")
+                    break records
+                }
+                // The pixel limit, before the frame's data is decoded.
+                try limit.check(width: max(maxWidth, width), height: max(maxHeight, height), "GIF")
+                framePixels += width * height
+                guard framePixels <= limit.pixels else {
+                    throw GraftError.format(
+                        "\(name): GIF whose frames hold more than the pixel limit of \(limit.pixels) pixels in all")
                 }
                 let isFirst = frameCount == 0
                 if isFirst {

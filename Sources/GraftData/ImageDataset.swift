@@ -38,6 +38,9 @@ public struct DatasetOptions {
     public var skipCorruptFiles = false
     /// Decoding threads; 0 means one per core.
     public var threads = 0
+    /// Graft's addition: images of more pixels are refused before they are
+    /// decoded (an error, or skipped with `skipCorruptFiles`).
+    public var pixelLimit = ImageDecoder.defaultPixelLimit
 
     public init() {}
 }
@@ -64,6 +67,7 @@ public final class ImageDataset {
     public let labelMode: LabelMode
     public let threads: Int
     let skipCorruptFiles: Bool
+    let pixelLimit: Int
     /// Seeds Graft's per-epoch reshuffle.
     let epochSeed: UInt64
     let source: Source
@@ -100,6 +104,7 @@ public final class ImageDataset {
         self.labelMode = options.labelMode
         self.threads = options.threads == 0 ? Parallel.coreCount : options.threads
         self.skipCorruptFiles = options.skipCorruptFiles
+        self.pixelLimit = options.pixelLimit
         self.epochSeed = epochSeed
         self.source = source
     }
@@ -130,7 +135,7 @@ public final class ImageDataset {
     func loadImage(_ index: Int, into output: UnsafeMutablePointer<Float>) throws {
         switch source {
         case .files(let crop):
-            let image = try ImageDecoder.decodeFile(filePaths[index])
+            let image = try ImageDecoder.decodeFile(filePaths[index], pixelLimit: pixelLimit)
             let region = crop
                 ? ImageRegion.centredCrop(height: image.height, width: image.width,
                                           targetHeight: imageHeight, targetWidth: imageWidth)

@@ -18,19 +18,28 @@ public struct RGBImage: Equatable { public let width: Int; public let height: In
 /// truncated or hostile file gives a `GraftError` of kind `.format`, never a
 /// trap. Nothing is shared between calls: decode on any number of threads.
 public enum ImageDecoder {
+    /// The most pixels an image may have unless the caller sets another
+    /// limit: PIL's `Image.MAX_IMAGE_PIXELS`, the bound Python users know.
+    /// An image declaring more is refused before anything is allocated for
+    /// it, so that a small hostile file cannot take gigabytes (a GIF counts
+    /// the pixels of all its frames, which TensorFlow decodes and holds).
+    public static let defaultPixelLimit = 89_478_485
+
     /// Decodes an encoded image, sniffing the format from its first bytes as
     /// TensorFlow does (not from the extension). `name` is used in error
     /// messages (the file path).
-    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String) throws -> RGBImage {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String,
+                              pixelLimit: Int = defaultPixelLimit) throws -> RGBImage {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw GraftError.format("\(name): empty file")
         }
         let input = ImageBytes(base: base, count: bytes.count)
+        let limit = PixelLimit(pixels: pixelLimit, name: name)
         switch ImageFormat.sniff(input) {
-        case .jpeg: return try JPEGDecoder.decode(input, name: name)
-        case .png: return try PNGDecoder.decode(input, name: name)
-        case .gif: return try GIFDecoder.decode(input, name: name)
-        case .bmp: return try BMPDecoder.decode(input, name: name)
+        case .jpeg: return try JPEGDecoder.decode(input, name: name, limit: limit)
+        case .png: return try PNGDecoder.decode(input, name: name, limit: limit)
+        case .gif: return try GIFDecoder.decode(input, name: name, limit: limit)
+        case .bmp: return try BMPDecoder.decode(input, name: name, limit: limit)
         case .webp:
             throw GraftError.format("\(name): WebP image: not supported (only JPEG, PNG, GIF and BMP are)")
         case .unknown:
@@ -38,51 +47,40 @@ public enum ImageDecoder {
         }
     }
 
-    /// Reads and decodes a file. A missing or unreadable file gives a
-    /// `GraftError` of kind `.io`; an empty, corrupt, truncated or unknown one
-    /// gives `.format`, each message naming the path and the reason.
-    public static func decodeFile(_ path: String) throws -> RGBImage {
-        let bytes = try readFile(path)
-        return try bytes.withUnsafeBytes { try decode($0, name: path) }
+    /// Reads and decodes a file. A missing or unreadable file, or one that is
+    /// not a regular file (a FIFO, a device), gives a `GraftError` of kind
+    /// `.io`; an empty, corrupt, truncated, unknown or too large one gives
+    /// `.format`, each message naming the path and the reason.
+    public static func decodeFile(_ path: String, pixelLimit: Int = defaultPixelLimit) throws -> RGBImage {
+        let maxBytes = fileByteLimit(pixelLimit: pixelLimit)
+        let bytes = try readRegularFile(path, maxBytes: maxBytes) { size in
+            "\(size) bytes is more than an image within the pixel limit of \(pixelLimit) can take (\(maxBytes))"
+        }
+        return try bytes.withUnsafeBytes { try decode($0, name: path, pixelLimit: pixelLimit) }
     }
 
-    /// The whole file, read with plain system calls (no Foundation).
-    static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            throw GraftError.io("\(path): cannot open: \(systemError(code))")
-        }
-        defer { close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            let code = errno
-            throw GraftError.io("\(path): cannot read: \(systemError(code))")
-        }
-        if (status.st_mode & S_IFMT) == S_IFDIR { throw GraftError.io("\(path): is a directory, not an image file") }
-
-        // The size is a hint (the file may change, or be a pipe): read to the end.
-        var bytes = [UInt8](repeating: 0, count: max(Int(status.st_size), 0) + 1)
-        var filled = 0
-        while true {
-            if filled == bytes.count { bytes.append(contentsOf: repeatElement(0, count: max(bytes.count, 65536))) }
-            let (got, error) = bytes.withUnsafeMutableBytes { buffer -> (Int, Int32) in
-                guard let base = buffer.baseAddress else { return (0, 0) }
-                let got = read(fd, base + filled, buffer.count - filled)
-                return (got, got < 0 ? errno : 0)
-            }
-            if got > 0 { filled += got; continue }
-            if got == 0 { break }
-            if error == EINTR { continue }
-            throw GraftError.io("\(path): cannot read: \(systemError(error))")
-        }
-        bytes.removeSubrange(filled...)
-        return bytes
+    /// The largest file an image of `pixelLimit` pixels can need: 8 bytes a
+    /// pixel (16-bit RGBA stored uncompressed, the most any of the four
+    /// formats takes) and 1 MiB for headers and metadata.
+    static func fileByteLimit(pixelLimit: Int) -> Int {
+        let (pixelBytes, overflow) = pixelLimit.multipliedReportingOverflow(by: 8)
+        let (total, overflowAgain) = pixelBytes.addingReportingOverflow(1 << 20)
+        return overflow || overflowAgain ? Int.max : total
     }
+}
 
-    private static func systemError(_ code: Int32) -> String {
-        guard let text = strerror(code) else { return "error \(code)" }
-        return String(cString: text)
+/// The pixel limit of one decode, checked against the size a file declares
+/// before anything is allocated for it.
+struct PixelLimit {
+    let pixels: Int
+    let name: String
+
+    /// Refuses an image of width × height (of `format`) over the limit.
+    func check(width: Int, height: Int, _ format: String) throws {
+        let (count, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, count <= pixels else {
+            throw GraftError.format("\(name): \(format) of \(width)x\(height) pixels is over the pixel limit of \(pixels)")
+        }
     }
 }
 

@@ -41,7 +41,7 @@ enum JPEGDecoder {
         var reachesEnd = false
     }
 
-    static func decode(_ input: ImageBytes, name: String) throws -> RGBImage {
+    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
         let structure = walk(input)
         guard structure.reachesEnd else {
             throw GraftError.format(structure.sawFrame
@@ -56,6 +56,7 @@ enum JPEGDecoder {
         guard width * height * components < 1 << 29 else {
             throw GraftError.format("\(name): JPEG too large (\(width)x\(height), \(components) components)")
         }
+        try limit.check(width: width, height: height, "JPEG")
 
         guard let handle = tjInitDecompress() else {
             throw GraftError(.outOfMemory, "\(name): cannot create a JPEG decoder")

@@ -24,7 +24,7 @@ import GraftKernels
 /// libpng's simplified API (png_image_*) is not used: it composites alpha and
 /// converts 16-bit data as linear light, which TF does not do.
 enum PNGDecoder {
-    static func decode(_ input: ImageBytes, name: String) throws -> RGBImage {
+    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
         var message = [CChar](repeating: 0, count: 256)
         var width: UInt32 = 0, height: UInt32 = 0
         let decoder = message.withUnsafeMutableBufferPointer { text in
@@ -37,6 +37,10 @@ enum PNGDecoder {
         guard w > 0, h > 0, w < 1 << 27, h < 1 << 27, w * h < 1 << 29 else {
             graft_png_discard(decoder)
             throw GraftError.format("\(name): PNG too large (\(w)x\(h))")
+        }
+        do { try limit.check(width: w, height: h, "PNG") } catch {
+            graft_png_discard(decoder)
+            throw error
         }
         return try RGBImage.uninitialized(width: w, height: h) { rgb in
             let status = message.withUnsafeMutableBufferPointer { text in

@@ -66,6 +66,8 @@ struct Train: ParsableCommand {
     var threads = 0
     @Option(help: precisionHelp)
     var precision = "float32"
+    @Option(help: maxImagePixelsHelp)
+    var maxImagePixels = ImageDecoder.defaultPixelLimit
     @Option(help: "Where to save the trained model.")
     var output = "model.h5"
     @Option var history = "history.csv"
@@ -108,6 +110,7 @@ struct Train: ParsableCommand {
         }
         w.microBatchSize = microBatchSize == 0 ? nil : microBatchSize
         w.threads = threads
+        w.pixelLimit = maxImagePixels
         w.precision = try parsePrecision(precision)
         w.output = output
         w.historyPath = history
@@ -115,6 +118,9 @@ struct Train: ParsableCommand {
         try w.run()
     }
 }
+
+let maxImagePixelsHelp: ArgumentHelp =
+    "Images of more pixels are refused before they are decoded (the default is PIL's MAX_IMAGE_PIXELS)."
 
 let precisionHelp: ArgumentHelp =
     "Number format of inference and of the frozen base: float32 (as Keras) or bfloat16 (faster; needs AVX512_BF16)."
@@ -146,12 +152,15 @@ struct Evaluate: ParsableCommand {
     @Option var threads = 0
     @Option(help: precisionHelp)
     var precision = "float32"
+    @Option(help: maxImagePixelsHelp)
+    var maxImagePixels = ImageDecoder.defaultPixelLimit
 
     func run() throws {
         let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
         var options = DatasetOptions()
         (options.imageHeight, options.imageWidth) = (model.base.base.inputHeight, model.base.base.inputWidth)
         (options.batchSize, options.shuffle, options.threads) = (batchSize, false, threads)
+        options.pixelLimit = maxImagePixels
         let data = try ImageDataset.fromDirectory(dataDir, options: options)
         var bar = ProgressBar(epochs: nil)
         let (loss, accuracy) = try model.evaluate(data) { bar.report($0) }
@@ -172,6 +181,8 @@ struct Predict: ParsableCommand {
     @Option var threads = 0
     @Option(help: precisionHelp)
     var precision = "float32"
+    @Option(help: maxImagePixelsHelp)
+    var maxImagePixels = ImageDecoder.defaultPixelLimit
 
     func run() throws {
         let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
@@ -181,7 +192,7 @@ struct Predict: ParsableCommand {
         var pixels = [Float](repeating: 0, count: height * width * 3)
         var logits = [Float](repeating: 0, count: classes)
         for path in images {
-            let image = try ImageDecoder.decodeFile(path)
+            let image = try ImageDecoder.decodeFile(path, pixelLimit: maxImagePixels)
             image.pixels.withUnsafeBufferPointer { source in
                 BilinearResize.resize(source.baseAddress!, height: image.height, width: image.width,
                                       region: .whole(height: image.height, width: image.width),

@@ -31,6 +31,7 @@ struct Workflow {
     /// `TransferModel.microBatchSize`; nil for the engine's choice.
     var microBatchSize: Int?
     var threads = 0
+    var pixelLimit = ImageDecoder.defaultPixelLimit
     var precision = Precision.float32
     var output = "model.h5"
     var historyPath = "history.csv"
@@ -51,6 +52,7 @@ struct Workflow {
         dataOptions.batchSize = batchSize
         dataOptions.seed = seed
         dataOptions.threads = threads
+        dataOptions.pixelLimit = pixelLimit
         let train: ImageDataset, validation: ImageDataset?
         if validationSplit > 0 {
             dataOptions.validationSplit = validationSplit

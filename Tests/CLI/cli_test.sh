@@ -48,6 +48,13 @@ if "$GRAFT" train demo/data/train --weights random --augmentation sideways 2> er
 grep -q "augmentation" err.log || fail "bad augmentation: $(cat err.log)"
 if "$GRAFT" evaluate trained.h5 demo/data/test --precision float16 2> err.log; then fail "precision float16 accepted"; fi
 grep -q "precision must be float32 or bfloat16" err.log || fail "bad precision: $(cat err.log)"
+if "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --max-image-pixels 100 2> err.log; then
+    fail "an image over --max-image-pixels was predicted"
+fi
+grep -q "discs_0.bmp: BMP of .* pixels is over the pixel limit of 100" err.log || fail "pixel limit: $(cat err.log)"
+mkfifo pipe.png
+if "$GRAFT" predict trained.h5 pipe.png 2> err.log; then fail "predict read a FIFO"; fi
+grep -q "pipe.png: is a FIFO, not a regular file" err.log || fail "FIFO: $(cat err.log)"
 
 # bfloat16 where the CPU has it, else a clear refusal.
 if grep -qw avx512_bf16 /proc/cpuinfo; then

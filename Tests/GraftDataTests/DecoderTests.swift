@@ -14,7 +14,7 @@ import Testing
 /// Every comparison is exact: the decoders use the libraries and settings TF
 /// uses (libjpeg-turbo with the fast integer DCT and fancy upsampling, libpng
 /// with TF's transformations) or follow TF's own code (BMP, GIF).
-private enum DecodeFixtures {
+enum DecodeFixtures {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

@@ -81,6 +81,7 @@ func directoryBadInput() throws {
     refused(good.root, { $0.batch_size = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "batch_size")
     refused(good.root, { $0.seed = 1 << 40 }, GRAFT_ERROR_INVALID_ARGUMENT, "seed")
     refused(good.root, { $0.struct_size = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "graft_dataset_options_init")
+    refused(good.root, { $0.max_image_pixels = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "max_image_pixels must be at least 1, not 0")
 
     var o = defaultOptions()
     var handle: OpaquePointer?
@@ -135,6 +136,25 @@ func corruptImages() throws {
     #expect(count == 2 && labels[0] == 0 && labels[1] == 1)
     #expect(images[0] == 255 && images[1] == 0 && images[2] == 0)
     #expect(graft_dataset_next_batch(skipping, &images, &labels, &count) == GRAFT_OK && count == 0)
+}
+
+@Test("a FIFO among the images fails its batch with an IO error at once; the pixel limit's default is PIL's")
+func specialFilesThroughCABI() throws {
+    let tree = try Tree(["a/good.png": Tree.png])
+    let fifo = tree.root + "/a/pipe.png"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    var o = defaultOptions()
+    #expect(o.max_image_pixels == 89_478_485)
+    o.shuffle = 0
+    let (status, dataset) = fromDirectory(tree.root, o)
+    try #require(status == GRAFT_OK, "\(lastError)")
+    defer { graft_dataset_free(dataset) }
+    var images = [Float](repeating: 0, count: 2 * 8 * 8 * 3)
+    var labels = [Int32](repeating: 0, count: 2)
+    var count: Int64 = 0
+    #expect(graft_dataset_begin_epoch(dataset) == GRAFT_OK)
+    #expect(graft_dataset_next_batch(dataset, &images, &labels, &count) == GRAFT_ERROR_IO && count == 0)
+    #expect(lastError == fifo + ": is a FIFO, not a regular file", "\(lastError)")
 }
 
 @Test("in-memory datasets through the C ABI: copied, batched, bad arguments refused")

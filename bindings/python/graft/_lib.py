@@ -72,6 +72,7 @@ class graft_dataset_options(ctypes.Structure):
         ("follow_links", ctypes.c_int32),
         ("skip_corrupt_files", ctypes.c_int32),
         ("num_threads", ctypes.c_int32),
+        ("max_image_pixels", ctypes.c_int64),
     ]
 
 

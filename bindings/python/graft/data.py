@@ -129,7 +129,7 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
              subset: Optional[str] = None, label_mode: str = "int",
              class_names: Optional[Sequence[str]] = None, crop_to_aspect_ratio: bool = False,
              follow_links: bool = False, skip_corrupt_files: bool = False,
-             threads: int = 0) -> _lib.graft_dataset_options:
+             threads: int = 0, max_image_pixels: Optional[int] = None) -> _lib.graft_dataset_options:
     """A graft_dataset_options from Keras's arguments, checked for type."""
     if label_mode not in _lib.LABEL_MODE:
         raise ValueError(f'label_mode must be "int" or "categorical", received: {label_mode!r}')
@@ -156,6 +156,8 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
     options.follow_links = int(bool(follow_links))
     options.skip_corrupt_files = int(bool(skip_corrupt_files))
     options.num_threads = threads
+    if max_image_pixels is not None:
+        options.max_image_pixels = max_image_pixels
     return options
 
 
@@ -166,6 +168,7 @@ def image_dataset_from_directory(
         validation_split: Optional[float] = None, subset: Optional[str] = None,
         interpolation: str = "bilinear", follow_links: bool = False, crop_to_aspect_ratio: bool = False,
         verbose: bool = True, *, skip_corrupt_files: bool = False, threads: int = 0,
+        max_image_pixels: Optional[int] = None,
 ) -> Union[ImageDataset, Tuple[ImageDataset, ImageDataset]]:
     """Keras's `image_dataset_from_directory`, computed by libgraft.
 
@@ -173,7 +176,9 @@ def image_dataset_from_directory(
     supports labels="inferred", color_mode="rgb" and bilinear interpolation;
     other values raise ValueError. `skip_corrupt_files` (Graft's addition)
     drops unreadable images with a warning instead of raising; `threads`
-    sets the decoding threads (0: one per core).
+    sets the decoding threads (0: one per core); images of more pixels than
+    `max_image_pixels` (None: the library's default, PIL's MAX_IMAGE_PIXELS) are refused
+    before they are decoded, as corrupt files are.
 
     Returns an `ImageDataset`, or (training, validation) for subset="both".
     """
@@ -192,7 +197,8 @@ def image_dataset_from_directory(
                        validation_split=validation_split, subset=None if subset == "both" else subset,
                        label_mode=label_mode, class_names=class_names,
                        crop_to_aspect_ratio=crop_to_aspect_ratio, follow_links=follow_links,
-                       skip_corrupt_files=skip_corrupt_files, threads=threads)
+                       skip_corrupt_files=skip_corrupt_files, threads=threads,
+                       max_image_pixels=max_image_pixels)
     if subset == "both":
         training, validation = ctypes.c_void_p(), ctypes.c_void_p()
         _lib.check(_lib.lib.graft_dataset_from_directory_split(

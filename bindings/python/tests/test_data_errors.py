@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +86,40 @@ def test_from_arrays_checks() -> None:
     dataset.close()
     with pytest.raises(graft.GraftError, match="closed"):
         list(dataset)
+
+
+def test_special_files_and_pixel_limit(tmp_path: Path) -> None:
+    # A FIFO would block a plain open for ever, /dev/zero would be read until
+    # memory runs out: both are refused as not regular files, at once.
+    makers = {"pipe.jpg": lambda path: os.mkfifo(path), "zero.png": lambda path: os.symlink("/dev/zero", path)}
+    for name, make in makers.items():
+        root = tree(tmp_path / name, {"a/good.png": PNG})
+        make(os.path.join(root, "a", name))
+        dataset = graft.image_dataset_from_directory(root, image_size=(4, 4), shuffle=False, verbose=False)
+        with pytest.raises(graft.GraftError, match=f"{name}: is a (FIFO|character device), not a regular file") as error:
+            list(dataset)
+        assert error.value.status == Status.IO
+        skipping = graft.image_dataset_from_directory(root, image_size=(4, 4), verbose=False, skip_corrupt_files=True)
+        assert sum(len(labels) for _, labels in skipping) == 1
+    # The pixel limit, exactly: the 1x1 PNG is within 1 pixel, 3x2 not within 5.
+    root = tree(tmp_path / "small", {"a/good.png": PNG})
+    assert len(list(graft.image_dataset_from_directory(root, image_size=(4, 4), max_image_pixels=1,
+                                                       verbose=False))) == 1
+    with pytest.raises(graft.GraftError, match="max_image_pixels must be at least 1"):
+        graft.image_dataset_from_directory(root, max_image_pixels=0, verbose=False)
+    big = tree(tmp_path / "big", {"a/wide.png": wide_png(3, 2)})
+    with pytest.raises(graft.GraftError, match=r"PNG of 3x2 pixels is over the pixel limit of 5") as error:
+        list(graft.image_dataset_from_directory(big, image_size=(4, 4), max_image_pixels=5, verbose=False))
+    assert error.value.status == Status.FORMAT
+    assert len(list(graft.image_dataset_from_directory(big, image_size=(4, 4), max_image_pixels=6,
+                                                       verbose=False))) == 1
+
+
+def wide_png(width: int, height: int) -> bytes:
+    """An 8-bit RGB PNG of width x height black pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"\x00" * 3 * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
