@@ -212,7 +212,8 @@ graft_status graft_dataset_begin_epoch(graft_dataset *dataset);
 /* Writes the pass's next batch: up to batch_size images (NHWC float32, RGB
  * 0..255, image_height x image_width) into `images` and their class indices
  * into `labels`, and their number into *count; *count is 0 once the pass is
- * over (and begins none by itself). Returns GRAFT_ERROR_STATE without
+ * over (and begins none by itself), and only then: with skip_corrupt_files,
+ * a batch whose images were all skipped is passed over. Returns GRAFT_ERROR_STATE without
  * graft_dataset_begin_epoch, GRAFT_ERROR_FORMAT / GRAFT_ERROR_IO for an image
  * that cannot be read (naming the file; the pass is then over). */
 graft_status graft_dataset_next_batch(graft_dataset *dataset, float *images, int32_t *labels, int64_t *count);
@@ -518,7 +519,9 @@ typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
  * GRAFT_ERROR_INVALID_ARGUMENT (NULLs, epochs < 1, datasets whose image size or
  * class count differ from the model's), GRAFT_ERROR_NUMERIC (a loss that is
  * not finite: the weights are those from before that batch), image errors
- * from the datasets. On failure *history is NULL. */
+ * from the datasets (GRAFT_ERROR_FORMAT too for an epoch in which a dataset
+ * that skips unreadable files gave no image at all). On failure *history is
+ * NULL. */
 graft_status graft_model_fit(graft_model *model, graft_dataset *train, graft_dataset *validation, int epochs,
                              graft_progress_fn progress, void *user, graft_history **history);
 
@@ -543,7 +546,8 @@ void graft_history_free(graft_history *history);
  * GRAFT_ERROR_STATE without a head, GRAFT_ERROR_INVALID_ARGUMENT (NULLs, a
  * dataset whose image size, class count or class names differ from the
  * model's, an empty dataset), GRAFT_ERROR_CANCELLED if `progress` asked to
- * stop, image errors from the dataset. */
+ * stop, image errors from the dataset (GRAFT_ERROR_FORMAT too when a dataset
+ * that skips unreadable files gave no image at all). */
 graft_status graft_model_evaluate(graft_model *model, graft_dataset *dataset, graft_progress_fn progress,
                                   void *user, double *loss, double *accuracy);
 

@@ -60,15 +60,20 @@ public final class BatchIterator {
 
     /// The next batch, or nil at the end of the pass. Throws when an image
     /// cannot be read (naming the file), unless the dataset skips such files.
+    /// A batch is never empty: one whose every image was skipped is passed
+    /// over (an empty batch would read as the end of the pass).
     public func next() throws -> Batch? {
-        guard let current = pending else { return nil }
-        current.done.wait()
-        pending = nil
-        if let error = current.error { throw error }
-        nextBatch = current.batch + 1
-        prefetch(nextBatch)
-        let labels = current.indices.map { dataset.labels[$0] }
-        return Batch(storage: buffers[current.batch % 2], labels: labels, indices: current.indices)
+        while let current = pending {
+            current.done.wait()
+            pending = nil
+            if let error = current.error { throw error }
+            nextBatch = current.batch + 1
+            prefetch(nextBatch)
+            guard !current.indices.isEmpty else { continue }
+            let labels = current.indices.map { dataset.labels[$0] }
+            return Batch(storage: buffers[current.batch % 2], labels: labels, indices: current.indices)
+        }
+        return nil
     }
 
     private func prefetch(_ batch: Int) {

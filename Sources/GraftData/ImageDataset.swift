@@ -109,6 +109,12 @@ public final class ImageDataset {
         self.source = source
     }
 
+    /// The error of a pass that gave no image: every file of a dataset that
+    /// skips unreadable ones was unreadable.
+    public static func nothingRead(role: String) -> GraftError {
+        .format("no image of the \(role) dataset could be read: every file was skipped as unreadable")
+    }
+
     /// The order of one pass: the listing order, or a fresh permutation for
     /// each epoch when shuffling (from the seed, so reproducible).
     public func order(epoch: Int) -> [Int] {

@@ -45,8 +45,9 @@ extension TransferModel {
                     return history
                 }
             }
-            history.loss.append(lossSum / Double(max(seen, 1)))
-            history.accuracy.append(Double(correct) / Double(max(seen, 1)))
+            guard seen > 0 else { throw ImageDataset.nothingRead(role: "training") }
+            history.loss.append(lossSum / Double(seen))
+            history.accuracy.append(Double(correct) / Double(seen))
             var report = TrainingProgress(
                 epoch: epoch, epochs: epochs, step: step, steps: train.batchCount, loss: history.loss[epoch],
                 accuracy: history.accuracy[epoch], elapsedSeconds: 0, epochEnd: true)

@@ -188,6 +188,7 @@ public final class TransferModel {
                                           elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             if progress?(report) == true { throw GraftError(.cancelled, "evaluate was stopped by its progress callback") }
         }
+        guard seen > 0 else { throw ImageDataset.nothingRead(role: "evaluation") }
         return (lossSum / Double(seen), Double(correct) / Double(seen))
     }
 

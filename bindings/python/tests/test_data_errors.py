@@ -123,3 +123,31 @@ def wide_png(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
             + chunk(b"IEND", b""))
+
+
+def test_skipped_batches_do_not_end_the_pass(tmp_path: Path, small_model) -> None:
+    # Unshuffled, batch_size 2: the first batch is the two broken files of
+    # class a, the second the good images. Skipping them must not read as
+    # the end of the pass (an empty batch), as it once did: fit reported a
+    # NaN loss and evaluate failed on a count.
+    root = tree(tmp_path / "some", {"a/1.png": PNG[:30], "a/2.jpg": b"", "b/3.png": PNG, "c/4.png": PNG})
+    dataset = graft.image_dataset_from_directory(root, image_size=(32, 32), batch_size=2, shuffle=False,
+                                                 verbose=False, skip_corrupt_files=True)
+    batches = list(dataset)
+    assert [list(labels) for _, labels in batches] == [[1, 2]]
+    history = small_model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    loss, accuracy = small_model.evaluate(dataset, verbose=0)
+    assert np.isfinite(loss) and accuracy in (0.0, 0.5, 1.0)
+
+    # Nothing readable at all: a clear error from fit and evaluate, not a NaN.
+    broken = tree(tmp_path / "none", {"a/1.png": PNG[:30], "b/2.jpg": b"", "c/3.png": b"x"})
+    unreadable = graft.image_dataset_from_directory(broken, image_size=(32, 32), verbose=False,
+                                                    skip_corrupt_files=True)
+    assert list(unreadable) == []
+    for call in (lambda: small_model.fit(unreadable, epochs=1, verbose=0),
+                 lambda: small_model.evaluate(unreadable, verbose=0)):
+        with pytest.raises(graft.GraftError, match="no image of the (training|evaluation) dataset could be read") as error:
+            call()
+        assert error.value.status == Status.FORMAT
+    assert np.isfinite(small_model.evaluate(dataset, verbose=0)[0])
