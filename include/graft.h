@@ -562,9 +562,11 @@ graft_status graft_model_predict(graft_model *model, const float *images_nhwc, i
 /* ---------------------------------------------------------------- classes */
 
 /* Names the model's output classes (count must equal the head's
- * num_classes); strings are copied. graft_model_fit adopts the training
- * dataset's class names when the model has none, and refuses a dataset whose
- * names differ from the model's. Returns GRAFT_ERROR_STATE without a head,
+ * num_classes); strings are copied. When the model has no names,
+ * graft_model_fit adopts those of a training dataset read from class folders;
+ * a folder dataset whose names differ from the model's is then refused by fit
+ * and evaluate. In-memory datasets' classes are numbered, not named ("0",
+ * "1", ...): they neither set the model's names nor are checked against them. Returns GRAFT_ERROR_STATE without a head,
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or a wrong count. */
 graft_status graft_model_set_class_names(graft_model *model, const char *const *names, int32_t count);
 
@@ -729,10 +731,15 @@ int graft_model_layer_input(const graft_model *model, int index, int k);
  * names, each layer's trainable flag, and the optimizer's options. The
  * optimizer's moments are not saved: a loaded model continues training with a
  * freshly compiled optimizer, as after Keras's save_weights.
- * Atomic: the file is written beside `path` under a temporary name, then
- * renamed over it, so a failed or interrupted save leaves any previous file
- * intact. Returns GRAFT_ERROR_STATE without a head, GRAFT_ERROR_IO when the
- * folder is not writable or the disk is full, GRAFT_ERROR_INVALID_ARGUMENT for
+ * Atomic: the file is written beside `path` under a temporary name, flushed
+ * to disk, renamed over it and the folder flushed, so a failed or
+ * interrupted save leaves any previous file intact (temporary files left by a
+ * process killed during a save are removed by the next save to that path).
+ * A symbolic link is written through: the file it points to is replaced, the
+ * link kept. Returns GRAFT_ERROR_STATE without a head, GRAFT_ERROR_IO when
+ * the folder is missing or not writable, the disk is full, or `path` is (or
+ * links to) anything but a regular file — a folder, a FIFO, a device, which
+ * are left untouched — or a dangling link; GRAFT_ERROR_INVALID_ARGUMENT for
  * NULLs. The model is unchanged. */
 graft_status graft_model_save(const graft_model *model, const char *path);
 

@@ -146,7 +146,7 @@ private func datasetFromMemory(bytes: UnsafePointer<UInt8>?, floats: UnsafePoint
         let dataset = try ImageDataset.fromMemory(
             bytes: bytes, floats: floats, labels: try required(labels, "labels"), count: Int(count),
             height: Int(height), width: Int(width), classCount: Int(classCount),
-            options: try datasetOptions(options))
+            options: try datasetOptions(try required(options, "options")))
         out.pointee = DatasetHandle(dataset).opaque
     }
 }

@@ -173,6 +173,8 @@ func memoryThroughCABI() throws {
     var bad: OpaquePointer?
     #expect(graft_dataset_from_memory(nil, labels, 3, 2, 2, 2, &o, &bad) == GRAFT_ERROR_INVALID_ARGUMENT && bad == nil)
     #expect(graft_dataset_from_memory(pixels, nil, 3, 2, 2, 2, &o, &bad) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_dataset_from_memory(pixels, labels, 3, 2, 2, 2, nil, &bad) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("options") && bad == nil)
     #expect(graft_dataset_from_memory(pixels, labels, 0, 2, 2, 2, &o, &bad) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_dataset_from_memory(pixels, labels, 3, 0, 2, 2, &o, &bad) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_dataset_from_memory(pixels, labels, 3, 2, 2, 1, &o, &bad) == GRAFT_ERROR_INVALID_ARGUMENT

@@ -81,9 +81,75 @@ func failedSaveKeepsOldFile() throws {
     // not exist, a path that is a folder.
     #expect(throws: GraftError.self) { try model.save(to: "/proc/graft-model.h5") }
     #expect(throws: GraftError.self) { try model.save(to: folder + "/missing-folder/model.h5") }
-    #expect(throws: GraftError.self) { try model.save(to: folder) }
+    #expect(throws: GraftError(.io, "cannot save to \(folder): it is a directory, not a regular file; left untouched")) {
+        try model.save(to: folder)
+    }
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.h5"])
+}
+
+@Test("save refuses a FIFO or a link to one untouched, writes through a link to a file, refuses a dangling link")
+func saveTargets() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let model = try transferModel()
+    func kind(_ path: String) -> mode_t {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_mode & S_IFMT : 0
+    }
+    // Renaming over a FIFO (or a device: as root, save("/dev/full") once
+    // replaced the device) would turn it into a plain file.
+    let fifo = folder + "/pipe.h5"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let toFIFO = folder + "/to-pipe.h5"
+    try FileManager.default.createSymbolicLink(atPath: toFIFO, withDestinationPath: fifo)
+    for path in [fifo, toFIFO] {
+        #expect(throws: GraftError(.io, "cannot save to \(path): it is a FIFO, not a regular file; left untouched")) {
+            try model.save(to: path)
+        }
+    }
+    #expect(kind(fifo) == S_IFIFO && kind(toFIFO) == S_IFLNK)
+
+    // Through a link: the file it points to is replaced, the link stays.
+    let real = folder + "/runs/model.h5"
+    try FileManager.default.createDirectory(atPath: folder + "/runs", withIntermediateDirectories: true)
+    try Data("old".utf8).write(to: URL(fileURLWithPath: real))
+    let link = folder + "/latest.h5"
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "runs/model.h5")
+    try model.save(to: link)
+    #expect(kind(link) == S_IFLNK && kind(real) == S_IFREG)
+    #expect(try TransferModel.load(from: real).head.numClasses == model.head.numClasses)
+
+    let dangling = folder + "/dangling.h5"
+    try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: "nowhere/model.h5")
+    #expect(throws: GraftError.self) { try model.save(to: dangling) }
+    #expect(kind(dangling) == S_IFLNK)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/runs") == ["model.h5"])
+}
+
+@Test("a save removes the temporary files that killed saves of the same path left, and only those")
+func staleTemporariesRemoved() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let model = try transferModel()
+    var buffer = [CChar](repeating: 0, count: 256)
+    #expect(gethostname(&buffer, 255) == 0)
+    let host = String(String(cString: buffer).map { $0 == "." ? "_" : $0 })
+    // A process that has exited: its pid names no process.
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/bin/true")
+    try child.run()
+    child.waitUntilExit()
+    let dead = child.processIdentifier
+    let stale = [".model.h5.\(host).\(dead).0.tmp", ".model.h5.\(host).\(dead).17.tmp"]
+    let kept = [".model.h5.\(host).\(getpid()).99.tmp",   // a save of this live process
+                ".model.h5.otherhost.\(dead).0.tmp",       // another machine's (a shared folder)
+                ".other.h5.\(host).\(dead).0.tmp",         // another path's
+                "model.h5.notes"]
+    for name in stale + kept { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+    try model.save(to: folder + "/model.h5")
+    let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+    #expect(left == Set(kept + ["model.h5"]))
 }
 
 @Test("loading refuses missing, corrupt and non-Graft files, naming the problem")

@@ -201,6 +201,7 @@ func modelFileThroughCABI() throws {
     #expect(graft_model_save(nil, path) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_save(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_save(model, folder + "/no/such/folder.h5") == GRAFT_ERROR_IO && lastError.contains("does not exist"))
+    #expect(graft_model_save(model, folder) == GRAFT_ERROR_IO && lastError.contains("it is a directory"), "\(lastError)")
     var loaded: OpaquePointer?
     #expect(graft_model_load(path, 2, &loaded) == GRAFT_OK, "\(lastError)")
     defer { graft_model_free(loaded) }

@@ -25,23 +25,16 @@ extension TransferModel {
     /// The order of `optimizer_options`.
     private static let optimizerFields = ["learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"]
 
-    /// Writes the model to `path` atomically: into a new temporary file in
-    /// the same folder, flushed to disk, then renamed over `path`. A failure
-    /// leaves any previous file at `path` as it was.
+    /// Writes the model to `path` atomically (`replaceAtomically`: a new
+    /// file beside it, flushed, renamed over it; a symbolic link written
+    /// through, anything but a regular file refused). A failure leaves any
+    /// previous file at `path` as it was.
     public func save(to path: String) throws {
-        let temporary = try temporaryPath(beside: path)
-        do {
+        try replaceAtomically(path) { temporary in
             let writer = try HDF5Writer(creating: temporary)
             try writeKerasLayout(writer)
             try writeGraftAttributes(writer)
             try writer.close()
-            try flushToDisk(temporary)
-            guard rename(temporary, path) == 0 else {
-                throw GraftError.io("cannot replace \(path): \(String(cString: strerror(errno)))")
-            }
-        } catch {
-            unlink(temporary)
-            throw error
         }
     }
 
@@ -224,34 +217,4 @@ private struct AttributeReader {
         guard let values = try file.doubleAttribute(name, of: group), values.count == count else { throw missing(name) }
         return values
     }
-}
-
-/// A name for a new file in the folder of `path`, checking first that the
-/// folder exists and can be written, so that the error says so.
-private func temporaryPath(beside path: String) throws -> String {
-    guard !path.isEmpty, !path.hasSuffix("/") else { throw GraftError.invalidArgument("not a file path: \"\(path)\"") }
-    let slash = path.lastIndex(of: "/")
-    let folder = slash.map { String(path[..<$0]) } ?? "."
-    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-    guard access(folder.isEmpty ? "/" : folder, W_OK) == 0 else {
-        throw GraftError.io("cannot save to \(path): the folder \(folder.isEmpty ? "/" : folder) "
-                                + "\(errno == ENOENT ? "does not exist" : "is not writable")")
-    }
-    var info = stat()
-    if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-        throw GraftError.invalidArgument("cannot save to \(path): it is a folder")
-    }
-    return (slash == nil ? "" : folder + "/") + ".\(name).\(getpid()).\(temporaryNames.increment()).tmp"
-}
-
-/// Numbers the temporary files of saves running at the same time.
-private let temporaryNames = AtomicCounter()
-
-/// Makes the file's bytes durable before it is renamed into place, so that a
-/// crash cannot leave a renamed but empty file.
-private func flushToDisk(_ path: String) throws {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw GraftError.io("cannot reopen \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else { throw GraftError.io("cannot flush \(path) to disk: \(String(cString: strerror(errno)))") }
 }
