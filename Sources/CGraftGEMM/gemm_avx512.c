@@ -180,8 +180,10 @@ AVX512 static inline void store_row(float *c, __m512 y0, __m512 y1, __m512 bias0
         y1 = _mm512_add_ps(y1, _mm512_loadu_ps(residual + 16));
     }
     if (relu) {
-        y0 = _mm512_max_ps(y0, _mm512_setzero_ps());
-        y1 = _mm512_max_ps(y1, _mm512_setzero_ps());
+        // maxps returns its second operand when either is NaN: y second
+        // keeps a NaN, as TensorFlow's ReLU does.
+        y0 = _mm512_max_ps(_mm512_setzero_ps(), y0);
+        y1 = _mm512_max_ps(_mm512_setzero_ps(), y1);
     }
     if (stream && ((size_t)c & 63) == 0) {
         _mm512_stream_ps(c, y0);

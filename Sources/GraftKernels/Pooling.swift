@@ -2,7 +2,9 @@
 /// strides and zero padding; channels pass through (`g.outChannels` is
 /// ignored). A padded position counts as the value 0, as when Keras's
 /// ZeroPadding2D precedes a "valid" MaxPooling2D (ResNet's `pool1_pad`,
-/// `pool1_pool`): so the padding needs no copy of the input.
+/// `pool1_pool`): so the padding needs no copy of the input. NaN inputs are
+/// passed over as TensorFlow's MaxPool passes them over: a window of NaN
+/// alone gives -Float.greatestFiniteMagnitude, its starting value.
 public func maxPool2D(_ g: ConvGeometry, input: UnsafePointer<Float>,
                       output: UnsafeMutablePointer<Float>, threads: Int) {
     let (oh, ow, c) = (g.outHeight, g.outWidth, g.inChannels)
@@ -10,7 +12,7 @@ public func maxPool2D(_ g: ConvGeometry, input: UnsafePointer<Float>,
         let n = row / oh, y = row % oh
         for x in 0..<ow {
             let out = output + ((n * oh + y) * ow + x) * c
-            var first = true
+            out.update(repeating: -Float.greatestFiniteMagnitude, count: c)
             var sawPadding = false
             for ky in 0..<g.kernelHeight {
                 let iy = y * g.strideH + ky - g.padTop
@@ -20,25 +22,16 @@ public func maxPool2D(_ g: ConvGeometry, input: UnsafePointer<Float>,
                         sawPadding = true
                         continue
                     }
-                    let src = input + ((n * g.inHeight + iy) * g.inWidth + ix) * c
-                    if first {
-                        out.update(from: src, count: c)
-                        first = false
-                    } else {
-                        maximum(into: out, src, count: c)
-                    }
+                    maximum(into: out, input + ((n * g.inHeight + iy) * g.inWidth + ix) * c, count: c)
                 }
             }
-            if first {
-                out.update(repeating: 0, count: c)
-            } else if sawPadding {
-                relu(input: out, count: c, output: out)
-            }
+            if sawPadding { relu(input: out, count: c, output: out) }
         }
     }
 }
 
-/// out = max(out, x), elementwise, eight lanes at a time.
+/// out = max(out, x), elementwise, eight lanes at a time; a NaN in x is
+/// never taken.
 @inline(__always)
 private func maximum(into out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
     typealias V = SIMD8<Float>

@@ -780,3 +780,44 @@ func maxPoolBackwardMatchesReference(batch: Int, height: Int, width: Int, channe
     withExtendedLifetime((input, dOutput)) {}
     #expect(dInput.array == expected)
 }
+
+@Test("ReLU keeps a NaN, as TensorFlow's does, in Graft's GEMM epilogue (each precision) and the elementwise pass",
+      arguments: Precision.allCases)
+func reluKeepsNaN(precision: Precision) throws {
+    var random = TestRandom(67)
+    let (m, k, n) = (13, 24, 32)
+    let a = random.tensor([m * k]), b = random.tensor([k * n]), bias = random.tensor([n])
+    a.data[5 * k + 3] = .nan   // row 5 of the product is NaN throughout
+    if PackedKernel.isAvailable(precision) {
+        let packed = try #require(PackedKernel.pack(b.data, rows: k, columns: n, precision: precision))
+        let c = Tensor(shape: [m * n])
+        packed.multiply(rows: m, a: a.data, lda: k, c: c.data, ldc: n,
+                        epilogue: Epilogue(bias: bias.data, relu: true), streamed: false)
+        let rows = (0..<m).map { Array(c.array[($0 * n)..<(($0 + 1) * n)]) }
+        #expect(rows[5].allSatisfy { $0.isNaN })
+        #expect(rows.enumerated().allSatisfy { $0.offset == 5 || $0.element.allSatisfy { $0 >= 0 } })
+    }
+    let values: [Float] = [.nan, -1, 2, -.infinity, .infinity, -0.5, .nan, 3, 0, -2, 7, .nan, 1, -3, 5, 6, -.nan]
+    let out = Tensor(shape: [values.count])
+    values.withUnsafeBufferPointer { relu(input: $0.baseAddress!, count: values.count, output: out.data) }
+    for (x, y) in zip(values, out.array) {
+        #expect(x.isNaN ? y.isNaN : y == max(x, 0), "relu(\(x)) = \(y)")
+    }
+}
+
+@Test("MaxPooling2D passes over NaN as TensorFlow's MaxPool: a window of NaN alone gives the lowest float")
+func maxPoolPassesOverNaN() {
+    // 16 channels (a whole vector) and 3 (the scalar tail), 2x2 windows.
+    for c in [16, 3] {
+        let g = ConvGeometry(batch: 1, inHeight: 2, inWidth: 4, inChannels: c, kernelHeight: 2, kernelWidth: 2,
+                             outChannels: c, strideH: 2, strideW: 2)
+        // Window 0: NaN first, then -5, -7, NaN (TF: -5). Window 1: all NaN.
+        let pixels: [[Float]] = [[.nan, -5, .nan, .nan], [-7, .nan, .nan, .nan]]
+        let input = Tensor(shape: [2 * 4 * c])
+        for y in 0..<2 { for x in 0..<4 { for ch in 0..<c { input.data[(y * 4 + x) * c + ch] = pixels[y][x] } } }
+        let output = Tensor(shape: [2 * c])
+        maxPool2D(g, input: input.data, output: output.data, threads: 1)
+        #expect(Array(output.array[0..<c]) == [Float](repeating: -5, count: c))
+        #expect(Array(output.array[c...]) == [Float](repeating: -.greatestFiniteMagnitude, count: c))
+    }
+}
