@@ -150,8 +150,9 @@ void graft_dataset_options_init_sized(graft_dataset_options *options, size_t str
  * Keras's split. Images are read when batches are requested.
  * On failure *out is NULL. Returns GRAFT_ERROR_IO (folder missing or
  * unreadable), GRAFT_ERROR_INVALID_ARGUMENT (bad option, no class folders, a
- * class folder without images, class_names that are not folders, a split
- * without a seed or leaving a side empty). */
+ * class folder without images, a class folder or image whose name is not
+ * UTF-8, class_names that are not folders, a split without a seed or leaving
+ * a side empty). */
 graft_status graft_dataset_from_directory(const char *directory, const graft_dataset_options *options,
                                           graft_dataset **out);
 

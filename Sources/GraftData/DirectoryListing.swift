@@ -31,7 +31,9 @@ public struct DirectoryListing: Equatable {
                 ? "\(directory) is not a directory"
                 : "directory not found: \(directory)")
         }
-        let folders = try entries(of: directory).filter { !$0.hasPrefix(".") && isDirectory(join(directory, $0)) }
+        let isClassFolder = { (name: String, isFolder: Bool) in isFolder && !name.hasPrefix(".") }
+        let folders = try entries(of: directory, refusingUndecodable: isClassFolder)
+            .filter { isClassFolder($0, isDirectory(join(directory, $0))) }
         guard !folders.isEmpty else {
             throw GraftError.invalidArgument(
                 "\(directory) has no class folders: image_dataset_from_directory needs one sub-folder of images per class")
@@ -70,7 +72,7 @@ public struct DirectoryListing: Equatable {
         var pending = [root]
         while let folder = pending.popLast() {
             var files: [String] = []
-            for name in try entries(of: folder) {
+            for name in try entries(of: folder, refusingUndecodable: { $1 || hasImageExtension($0) }) {
                 let path = join(folder, name)
                 if isDirectory(path) {
                     if followLinks || !isSymbolicLink(path) { pending.append(path) }
@@ -90,19 +92,46 @@ public struct DirectoryListing: Equatable {
     }
 
     /// The names in a folder (without "." and ".."), sorted by code point.
-    static func entries(of folder: String) throws -> [String] {
+    /// A name that is not valid UTF-8 cannot be a String that names the file
+    /// again: it is refused when `matters(name, isFolder)` says the listing
+    /// would use it (as Keras refuses it), and left out otherwise (a stray
+    /// file of another kind).
+    static func entries(of folder: String, refusingUndecodable matters: (String, Bool) -> Bool) throws -> [String] {
         guard let dir = opendir(folder) else {
             throw GraftError.io("cannot read directory \(folder): \(String(cString: strerror(errno)))")
         }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                let shown = String(decoding: bytes, as: UTF8.self)
+                var info = stat()
+                let rawName = bytes.map { CChar(bitPattern: $0) } + [0]
+                let isFolder = fstatat(dirfd(dir), rawName, &info, 0) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+                if matters(shown, isFolder) {
+                    throw GraftError.invalidArgument(
+                        "\(folder) holds a \(isFolder ? "folder" : "file") whose name is not valid UTF-8 "
+                            + "(\(escaped(bytes))): image_dataset_from_directory needs UTF-8 names, as Keras does")
+                }
+                continue
             }
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted(by: codePointOrder)
+    }
+
+    /// A name's bytes as Python shows them: printable ASCII as itself, other
+    /// bytes as \xNN.
+    static func escaped(_ bytes: [UInt8]) -> String {
+        bytes.map { (32..<127).contains($0) && $0 != 92 ? String(UnicodeScalar($0)) : "\\x" + hex($0) }.joined()
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 
     /// Python's string order: by code point, which for UTF-8 is byte order.

@@ -186,3 +186,42 @@ func skippedImagesAreNotDecoded() throws {
     #expect(try partly.next() != nil)
     #expect(throws: GraftError.self) { _ = try partly.next() }
 }
+
+@Test("a class folder or an image whose name is not UTF-8 is refused at listing, naming it; other such files are left out")
+func undecodableNamesAreRefused() throws {
+    /// Creates `root/<prefix><0xE9><suffix>` (Latin-1 é: not UTF-8), a folder or an empty file.
+    func make(_ root: String, _ prefix: String, _ suffix: String, folder: Bool) {
+        let path = Array((root + "/" + prefix).utf8).map { CChar(bitPattern: $0) } + [CChar(bitPattern: 0xE9)]
+            + Array(suffix.utf8).map { CChar(bitPattern: $0) } + [0]
+        if folder {
+            #expect(mkdir(path, 0o700) == 0)
+        } else {
+            let fd = open(path, O_CREAT | O_WRONLY, 0o600)
+            #expect(fd >= 0)
+            close(fd)
+        }
+    }
+    // Keras raises on such a class folder; Graft once dropped it silently.
+    let classes = try ScratchTree()
+    try classes.file("cats/a.png")
+    make(classes.root, "caf", "", folder: true)
+    #expect(throws: GraftError.invalidArgument(
+        "\(classes.root) holds a folder whose name is not valid UTF-8 (caf\\xe9): image_dataset_from_directory needs UTF-8 names, as Keras does")) {
+        try DirectoryListing.list(directory: classes.root)
+    }
+    // An image with such a name was listed, then failed at iteration.
+    let images = try ScratchTree()
+    try images.file("cats/a.png")
+    make(images.root, "cats/caf", ".png", folder: false)
+    #expect(throws: GraftError.invalidArgument(
+        "\(images.root)/cats holds a file whose name is not valid UTF-8 (caf\\xe9.png): image_dataset_from_directory needs UTF-8 names, as Keras does")) {
+        try DirectoryListing.list(directory: images.root)
+    }
+    // Not an image, not a folder: nothing the listing uses.
+    let stray = try ScratchTree()
+    try stray.file("cats/a.png")
+    make(stray.root, "cats/notes-", ".txt", folder: false)
+    make(stray.root, "", ".txt", folder: false)
+    let listing = try DirectoryListing.list(directory: stray.root)
+    #expect(listing.filePaths == [stray.root + "/cats/a.png"])
+}
