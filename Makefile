@@ -11,6 +11,7 @@
 # `make bench` create; the Keras reference data is generated into .fixtures/
 # (model/: weights and outputs; data/: listings, splits, resizes; decode/:
 # images and their decoded pixels; training/: Keras's training steps;
+# hdf5/: h5py files whose data lies in other files or behind filters;
 # examples/: a tiny generated image folder the examples run on), each part
 # with its own STAMP.
 
@@ -89,13 +90,15 @@ $(VENV_STAMP):
 
 ## fixtures: reference data computed by Keras and TensorFlow themselves.
 fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP $(FIXTURES)/training/STAMP \
-	$(EXAMPLES_DATA)/STAMP
+	$(FIXTURES)/hdf5/STAMP $(EXAMPLES_DATA)/STAMP
 $(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_fixtures.py $(FIXTURES)/model
 $(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_data_fixtures.py $(FIXTURES)/data
 $(FIXTURES)/decode/STAMP: tools/make_decode_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_decode_fixtures.py $(FIXTURES)/decode
+$(FIXTURES)/hdf5/STAMP: tools/make_hdf5_fixtures.py tools/fixture_dir.py $(VENV_STAMP)
+	$(VPY) tools/make_hdf5_fixtures.py $(FIXTURES)/hdf5
 $(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_training_fixtures.py $(FIXTURES)/training
 $(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV_STAMP)

@@ -8,6 +8,11 @@ import GraftFoundation
 ///
 /// The system's HDF5 is the serial build, which is not thread-safe: every
 /// call into it holds `HDF5File.mutex`.
+///
+/// Files are untrusted: reads stay inside the file (external links, external
+/// storage and virtual datasets, which name other files, are refused, and
+/// so are filters other than HDF5's built-in ones, which would load plugins),
+/// and every size is checked before anything is allocated or read for it.
 public final class HDF5File {
     public let path: String
     private let id: hid_t
@@ -38,6 +43,19 @@ public final class HDF5File {
         try mutex.withLock(body)
     }
 
+    /// Link and dataset access property lists that refuse to traverse an
+    /// external link. Made once, under the lock, on first use.
+    private static let linkAccess = refusingExternalLinks(graft_h5p_link_access())
+    private static let datasetAccess = refusingExternalLinks(graft_h5p_dataset_access())
+
+    private static func refusingExternalLinks(_ propertyClass: hid_t) -> hid_t {
+        let list = H5Pcreate(propertyClass)
+        guard list >= 0, graft_h5p_refuse_external_links(list) >= 0 else {
+            fatalError("HDF5 cannot create a property list: its library is unusable")
+        }
+        return list
+    }
+
     /// HDF5 prints its error stack to stderr by default; Graft reports errors
     /// itself.
     static func silenceErrorStack() {
@@ -50,7 +68,7 @@ public final class HDF5File {
             var prefix = ""
             for part in path.split(separator: "/") {
                 prefix += "/" + part
-                if H5Lexists(id, prefix, graft_h5p_default()) <= 0 { return false }
+                if H5Lexists(id, prefix, HDF5File.linkAccess) <= 0 { return false }
             }
             return true
         }
@@ -64,7 +82,7 @@ public final class HDF5File {
     public func stringAttribute(_ name: String, of object: String = "/") throws -> [String]? {
         try HDF5File.locked {
             guard try attributeExists(name, of: object) else { return nil }
-            let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), graft_h5p_default())
+            let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), HDF5File.linkAccess)
             guard attr >= 0 else { throw corrupt("attribute \(name) of \(object)") }
             defer { H5Aclose(attr) }
             let fileType = H5Aget_type(attr)
@@ -120,7 +138,7 @@ public final class HDF5File {
     private func numericAttribute<T>(_ name: String, of object: String, memoryType: hid_t, zero: T) throws -> [T]? {
         try HDF5File.locked {
             guard try attributeExists(name, of: object) else { return nil }
-            let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), graft_h5p_default())
+            let attr = H5Aopen_by_name(id, object, name, graft_h5p_default(), HDF5File.linkAccess)
             guard attr >= 0 else { throw corrupt("attribute \(name) of \(object)") }
             defer { H5Aclose(attr) }
             let fileType = H5Aget_type(attr)
@@ -140,7 +158,7 @@ public final class HDF5File {
     /// The dimensions of the dataset at `path`.
     public func shape(ofDataset path: String) throws -> [Int] {
         try HDF5File.locked {
-            let ds = H5Dopen2(id, path, graft_h5p_default())
+            let ds = H5Dopen2(id, path, HDF5File.datasetAccess)
             guard ds >= 0 else { throw corrupt("dataset \(path)") }
             defer { H5Dclose(ds) }
             return try datasetShape(ds, path)
@@ -152,7 +170,7 @@ public final class HDF5File {
     /// an error, checked before anything is read.
     public func readFloats(_ path: String, into output: UnsafeMutablePointer<Float>, count: Int) throws {
         try HDF5File.locked {
-            let ds = H5Dopen2(id, path, graft_h5p_default())
+            let ds = H5Dopen2(id, path, HDF5File.datasetAccess)
             guard ds >= 0 else { throw corrupt("dataset \(path)") }
             defer { H5Dclose(ds) }
             let type = H5Dget_type(ds)
@@ -168,17 +186,53 @@ public final class HDF5File {
             guard !overflow && stored == count else {
                 throw GraftError.format("\(self.path): dataset \(path) holds \(shape) values, not the \(count) expected")
             }
+            try checkStorage(ds, path, bytes: count * H5Tget_size(type))
             guard count == 0 || H5Dread(ds, graft_h5t_native_float(), graft_h5s_all(), graft_h5s_all(),
                                         graft_h5p_default(), output) >= 0 else {
-                throw GraftError.format("\(self.path): cannot read dataset \(path) (the file is corrupt or truncated)")
+                throw GraftError.format("\(self.path): cannot read dataset \(path) (the file is corrupt or truncated, "
+                                        + "or its data fails its checksum)")
             }
+        }
+    }
+
+    /// HDF5's built-in filters, the ones h5py and Keras write: deflate
+    /// (gzip), shuffle and Fletcher-32.
+    private static let builtInFilters: Set<H5Z_filter_t> = [H5Z_FILTER_DEFLATE, H5Z_FILTER_SHUFFLE, H5Z_FILTER_FLETCHER32]
+
+    /// Refuses a dataset whose data is not where this file says, in the
+    /// bytes its shape and type make: stored in other files (external
+    /// storage, a virtual dataset), passed through a filter other than the
+    /// built-in ones, or stored contiguously in another number of bytes.
+    private func checkStorage(_ ds: hid_t, _ path: String, bytes: Int) throws {
+        let creation = H5Dget_create_plist(ds)
+        guard creation >= 0 else { throw corrupt("dataset \(path)") }
+        defer { H5Pclose(creation) }
+        let layout = H5Pget_layout(creation)
+        guard layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT else {
+            throw GraftError.format("\(self.path): dataset \(path) is \(layout == H5D_VIRTUAL ? "virtual (its data lies in other files)" : "of an unknown layout"), which Graft does not read")
+        }
+        guard H5Pget_external_count(creation) == 0 else {
+            throw GraftError.format("\(self.path): dataset \(path) keeps its data in external files, which Graft does not read")
+        }
+        let filters = H5Pget_nfilters(creation)
+        guard filters >= 0 else { throw corrupt("dataset \(path)") }
+        for index in 0..<UInt32(filters) {
+            var flags: UInt32 = 0, valueCount = 0, config: UInt32 = 0
+            var name = [CChar](repeating: 0, count: 64)
+            let filter = H5Pget_filter2(creation, index, &flags, &valueCount, nil, name.count, &name, &config)
+            guard HDF5File.builtInFilters.contains(filter) else {
+                throw GraftError.format("\(self.path): dataset \(path) is stored through HDF5 filter \(filter), which Graft does not read (only deflate, shuffle and Fletcher-32)")
+            }
+        }
+        if layout == H5D_CONTIGUOUS && H5Dget_storage_size(ds) != UInt64(bytes) {
+            throw GraftError.format("\(self.path): dataset \(path) stores \(H5Dget_storage_size(ds)) bytes, not the \(bytes) its shape and type make (the file is corrupt)")
         }
     }
 
     /// Whether `object` has attribute `name`; a header too corrupt to tell
     /// is an error, not a missing attribute.
     private func attributeExists(_ name: String, of object: String) throws -> Bool {
-        let exists = H5Aexists_by_name(id, object, name, graft_h5p_default())
+        let exists = H5Aexists_by_name(id, object, name, HDF5File.linkAccess)
         guard exists >= 0 else { throw corrupt("attribute \(name) of \(object)") }
         return exists > 0
     }

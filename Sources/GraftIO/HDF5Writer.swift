@@ -9,15 +9,41 @@ import GraftFoundation
 /// The file is created exclusively (an existing file is never overwritten:
 /// callers write to a fresh temporary name and rename it into place) and
 /// must be closed with `close()`, which reports a failure to flush.
+///
+/// By default every byte that matters is checksummed (`Format.checksummed`).
 public final class HDF5Writer {
     public let path: String
     private var id: hid_t
+    public let format: Format
 
-    public init(creating path: String) throws {
+    /// How the file is laid out.
+    public enum Format: Sendable {
+        /// So that a flipped bit is an error when the file is read rather
+        /// than a silently different weight: HDF5's newest format (1.10's:
+        /// its superblock, object headers, heaps and chunk indexes carry
+        /// checksums that HDF5 verifies on every read), and every dataset in
+        /// chunks with the Fletcher-32 filter. h5py (and so Keras) reads it;
+        /// HDF5 1.8 does not.
+        case checksummed
+        /// HDF5's earliest format, as h5py writes by default (and so Keras's
+        /// own files): contiguous datasets, no checksums, readable by any
+        /// HDF5 since 1.8.
+        case earliest
+    }
+
+    public init(creating path: String, format: Format = .checksummed) throws {
         self.path = path
+        self.format = format
         let id: hid_t = HDF5File.locked {
             HDF5File.silenceErrorStack()
-            return H5Fcreate(path, graft_h5f_acc_excl(), graft_h5p_default(), graft_h5p_default())
+            let access = H5Pcreate(graft_h5p_file_access())
+            guard access >= 0 else { return -1 }
+            defer { H5Pclose(access) }
+            if format == .checksummed {
+                let latest = graft_h5f_libver_latest()
+                guard H5Pset_libver_bounds(access, latest, latest) >= 0 else { return -1 }
+            }
+            return H5Fcreate(path, graft_h5f_acc_excl(), graft_h5p_default(), access)
         }
         guard id >= 0 else { throw GraftError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
         self.id = id
@@ -47,14 +73,25 @@ public final class HDF5Writer {
     }
 
     /// A Float32 dataset at `path` (its group must exist) of `shape`,
-    /// holding the floats at `values`.
+    /// holding the floats at `values` (with a Fletcher-32 checksum in the
+    /// checksummed format).
     public func writeDataset(_ path: String, shape: [Int], values: UnsafePointer<Float>) throws {
         try HDF5File.locked {
             var dims = shape.map { hsize_t($0) }
             let space = H5Screate_simple(Int32(dims.count), &dims, nil)
             guard space >= 0 else { throw failure("dataset \(path)") }
             defer { H5Sclose(space) }
-            let ds = H5Dcreate2(id, path, graft_h5t_ieee_f32le(), space, graft_h5p_default(), graft_h5p_default(),
+            let creation = H5Pcreate(graft_h5p_dataset_create())
+            guard creation >= 0 else { throw failure("dataset \(path)") }
+            defer { H5Pclose(creation) }
+            // Filters need chunks; an empty dataset has no data to check.
+            if format == .checksummed && !shape.isEmpty && !shape.contains(0) {
+                var chunk = HDF5Writer.chunk(of: shape).map { hsize_t($0) }
+                guard H5Pset_chunk(creation, Int32(chunk.count), &chunk) >= 0, H5Pset_fletcher32(creation) >= 0 else {
+                    throw failure("dataset \(path)")
+                }
+            }
+            let ds = H5Dcreate2(id, path, graft_h5t_ieee_f32le(), space, graft_h5p_default(), creation,
                                 graft_h5p_default())
             guard ds >= 0 else { throw failure("dataset \(path)") }
             defer { H5Dclose(ds) }
@@ -63,6 +100,14 @@ public final class HDF5Writer {
                 throw failure("dataset \(path)")
             }
         }
+    }
+
+    /// The chunk a dataset of `shape` is stored in: the whole dataset, or as
+    /// many slices along its first dimension as keep a chunk within 1 GiB
+    /// (HDF5 refuses chunks of 4 GiB).
+    static func chunk(of shape: [Int]) -> [Int] {
+        let sliceBytes = shape.dropFirst().reduce(MemoryLayout<Float>.size, *)
+        return [max(1, min(shape[0], (1 << 30) / sliceBytes))] + shape.dropFirst()
     }
 
     /// An attribute holding `values` as fixed-length, null-padded strings

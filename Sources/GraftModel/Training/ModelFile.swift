@@ -28,10 +28,12 @@ extension TransferModel {
     /// Writes the model to `path` atomically (`replaceAtomically`: a new
     /// file beside it, flushed, renamed over it; a symbolic link written
     /// through, anything but a regular file refused). A failure leaves any
-    /// previous file at `path` as it was.
-    public func save(to path: String) throws {
+    /// previous file at `path` as it was. `format`: checksummed by default
+    /// (a damaged file is an error at load), or HDF5's earliest layout for
+    /// readers older than HDF5 1.10.
+    public func save(to path: String, format: HDF5Writer.Format = .checksummed) throws {
         try replaceAtomically(path) { temporary in
-            let writer = try HDF5Writer(creating: temporary)
+            let writer = try HDF5Writer(creating: temporary, format: format)
             try writeKerasLayout(writer)
             try writeGraftAttributes(writer)
             try writer.close()
