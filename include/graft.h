@@ -22,7 +22,9 @@
  *   dataset may feed a fit while other threads use it). The computing
  *   threads are started on first use and kept for the life of the process;
  *   between calls they sleep. A process forked after calls into Graft
- *   starts computing threads of its own.
+ *   starts computing threads of its own; fork() waits for the batches being
+ *   prepared in the background and for a parallel pass in progress, so that
+ *   the child finds them finished (a pass over a dataset goes on there).
  * - Images are NHWC float32 (image after image, row after row, pixel after
  *   pixel, then channels), RGB.
  */
@@ -214,10 +216,31 @@ graft_status graft_dataset_begin_epoch(graft_dataset *dataset);
  * 0..255, image_height x image_width) into `images` and their class indices
  * into `labels`, and their number into *count; *count is 0 once the pass is
  * over (and begins none by itself), and only then: with skip_corrupt_files,
- * a batch whose images were all skipped is passed over. Returns GRAFT_ERROR_STATE without
- * graft_dataset_begin_epoch, GRAFT_ERROR_FORMAT / GRAFT_ERROR_IO for an image
- * that cannot be read (naming the file; the pass is then over). */
+ * a batch whose images were all skipped is passed over. Returns
+ * GRAFT_ERROR_STATE without graft_dataset_begin_epoch, GRAFT_ERROR_FORMAT /
+ * GRAFT_ERROR_IO for an image that cannot be read (naming the file; the pass
+ * is then over). */
 graft_status graft_dataset_next_batch(graft_dataset *dataset, float *images, int32_t *labels, int64_t *count);
+
+/* A pass of its own over a dataset, as tf.data gives each iterator: any
+ * number of iterators over one dataset run at once, each with the next
+ * epoch's order, without disturbing one another or the dataset's own pass. */
+typedef struct graft_dataset_iterator graft_dataset_iterator;
+
+/* Starts a pass over `dataset` (the next epoch's shuffle when shuffling),
+ * its batches decoded on worker threads ahead of graft_dataset_iterator_next.
+ * The iterator keeps what it needs of the dataset: either may be freed
+ * first. On failure *out is NULL; GRAFT_ERROR_INVALID_ARGUMENT for NULLs. */
+graft_status graft_dataset_iterate(graft_dataset *dataset, graft_dataset_iterator **out);
+
+/* The iterator's next batch, as graft_dataset_next_batch gives the dataset's
+ * own pass's (same arguments, statuses and end of pass). Calls on one
+ * iterator run one at a time; different iterators run in parallel. */
+graft_status graft_dataset_iterator_next(graft_dataset_iterator *iterator, float *images, int32_t *labels,
+                                         int64_t *count);
+
+/* Releases an iterator (an unfinished pass is abandoned). NULL is ignored. */
+void graft_dataset_iterator_free(graft_dataset_iterator *iterator);
 
 /* ------------------------------------------------------------------ model */
 

@@ -42,6 +42,11 @@ static uint64_t nanoseconds(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/// fork() waits for a loop in progress to end and holds the pool across it,
+/// so that a child starts from a pool at rest.
+static void hold_pool_for_fork(void) { pthread_mutex_lock(&running); }
+static void release_pool_after_fork(void) { pthread_mutex_unlock(&running); }
+
 /// A forked child has the parent's memory but none of its pool threads.
 static void forget_threads_after_fork(void) {
     thread_count = 0;
@@ -49,11 +54,16 @@ static void forget_threads_after_fork(void) {
     pthread_mutex_init(&running, NULL);
 }
 
+/// Registered when the library loads, not on first use: a handler that a
+/// thread registers while another thread forks does not run in that child.
+__attribute__((constructor)) static void register_fork_handlers(void) {
+    pthread_atfork(hold_pool_for_fork, release_pool_after_fork, forget_threads_after_fork);
+}
+
 static void setup(void) {
     cpu_set_t set;
     cpu_count = sched_getaffinity(0, sizeof set, &set) == 0 ? (size_t)CPU_COUNT(&set) : 1;
     if (cpu_count < 1) cpu_count = 1;
-    pthread_atfork(NULL, NULL, forget_threads_after_fork);
 }
 
 static void run_share(size_t worker) {

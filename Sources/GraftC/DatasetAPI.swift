@@ -240,23 +240,88 @@ public func graft_dataset_next_batch(_ dataset: OpaquePointer?, _ images: Unsafe
     count?.pointee = 0
     return catchingErrors {
         let handle = try DatasetHandle.from(dataset)
-        let (images, labels, count) = (try required(images, "images"), try required(labels, "labels"),
-                                       try required(count, "count"))
+        let output = try BatchOutput(images, labels, count)
         try handle.mutex.withLock {
             guard let pass = handle.pass else {
                 throw GraftError(.state, "no pass in progress: call graft_dataset_begin_epoch first")
             }
-            let batch: Batch?
             do {
-                batch = try pass.next()
+                try output.write(try pass.next(), floatsPerImage: handle.dataset.imageFloats)
             } catch {
                 handle.pass = nil
                 throw error
             }
-            guard let batch else { return }
-            images.update(from: batch.images, count: batch.count * handle.dataset.imageFloats)
-            for (i, label) in batch.labels.enumerated() { labels[i] = label }
-            count.pointee = Int64(batch.count)
         }
     }
+}
+
+/// Where a batch is written for the caller: its images, labels and count.
+private struct BatchOutput {
+    let images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>, count: UnsafeMutablePointer<Int64>
+
+    init(_ images: UnsafeMutablePointer<Float>?, _ labels: UnsafeMutablePointer<Int32>?,
+         _ count: UnsafeMutablePointer<Int64>?) throws {
+        (self.images, self.labels, self.count) = (try required(images, "images"), try required(labels, "labels"),
+                                                  try required(count, "count"))
+    }
+
+    /// Copies `batch` out; a count of 0 at the end of the pass (nil).
+    func write(_ batch: Batch?, floatsPerImage: Int) throws {
+        guard let batch else { return }
+        images.update(from: batch.images, count: batch.count * floatsPerImage)
+        for (i, label) in batch.labels.enumerated() { labels[i] = label }
+        count.pointee = Int64(batch.count)
+    }
+}
+
+/// What a graft_dataset_iterator points to: one pass, which holds its
+/// dataset. Calls on one iterator run one at a time.
+private final class IteratorHandle {
+    let pass: BatchIterator
+    let mutex = Lock()
+    /// Set when the pass ended or failed: every later call gives 0 images.
+    var finished = false
+
+    init(_ pass: BatchIterator) { self.pass = pass }
+}
+
+@_cdecl("graft_dataset_iterate")
+public func graft_dataset_iterate(_ dataset: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?)
+    -> graft_status {
+    out?.pointee = nil
+    return catchingErrors {
+        let out = try required(out, "out")
+        let handle = try DatasetHandle.from(dataset)
+        let iterator = IteratorHandle(handle.dataset.makeIterator())
+        out.pointee = OpaquePointer(Unmanaged.passRetained(iterator).toOpaque())
+    }
+}
+
+@_cdecl("graft_dataset_iterator_next")
+public func graft_dataset_iterator_next(_ iterator: OpaquePointer?, _ images: UnsafeMutablePointer<Float>?,
+                                        _ labels: UnsafeMutablePointer<Int32>?,
+                                        _ count: UnsafeMutablePointer<Int64>?) -> graft_status {
+    count?.pointee = 0
+    return catchingErrors {
+        let pointer = try required(iterator, "iterator")
+        let handle = Unmanaged<IteratorHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+        let output = try BatchOutput(images, labels, count)
+        try handle.mutex.withLock {
+            guard !handle.finished else { return }
+            do {
+                let batch = try handle.pass.next()
+                handle.finished = batch == nil
+                try output.write(batch, floatsPerImage: handle.pass.dataset.imageFloats)
+            } catch {
+                handle.finished = true
+                throw error
+            }
+        }
+    }
+}
+
+@_cdecl("graft_dataset_iterator_free")
+public func graft_dataset_iterator_free(_ iterator: OpaquePointer?) {
+    guard let iterator else { return }
+    Unmanaged<IteratorHandle>.fromOpaque(UnsafeRawPointer(iterator)).release()
 }

@@ -1,5 +1,5 @@
-import Dispatch
 import Glibc
+import GraftFoundation
 import GraftKernels
 
 /// One batch: `count` images (count × height × width × 3 floats, RGB 0…255)
@@ -26,6 +26,9 @@ public struct Batch {
 /// pipeline never holds more than two batches, whatever the dataset's size.
 ///
 /// A batch's images stay valid until the next call to `next()`.
+///
+/// The batches are prepared on `BackgroundTask`s, which fork() waits for: a
+/// pass goes on in a child forked in the middle of it.
 public final class BatchIterator {
     public let dataset: ImageDataset
     public let order: [Int]
@@ -38,7 +41,7 @@ public final class BatchIterator {
     /// A batch being prepared in the background.
     private final class Pending: @unchecked Sendable {
         let batch: Int
-        let done = DispatchSemaphore(value: 0)
+        var task: BackgroundTask?
         var indices: [Int] = []
         var error: Error?
         init(batch: Int) { self.batch = batch }
@@ -55,7 +58,7 @@ public final class BatchIterator {
 
     deinit {
         // A batch may still be loading into our buffers.
-        pending?.done.wait()
+        pending?.task?.wait()
     }
 
     /// The next batch, or nil at the end of the pass. Throws when an image
@@ -64,7 +67,7 @@ public final class BatchIterator {
     /// over (an empty batch would read as the end of the pass).
     public func next() throws -> Batch? {
         while let current = pending {
-            current.done.wait()
+            current.task?.wait()
             pending = nil
             if let error = current.error { throw error }
             nextBatch = current.batch + 1
@@ -86,8 +89,7 @@ public final class BatchIterator {
         let needed = indices.map { skip?($0) != true }
         let buffer = buffers[batch % 2]
         let dataset = self.dataset
-        DispatchQueue.global().async {
-            defer { job.done.signal() }
+        job.task = BackgroundTask {
             do {
                 job.indices = try BatchIterator.load(indices, needed: needed, of: dataset, into: buffer.data)
             } catch {

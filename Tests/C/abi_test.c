@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Golden data of the fixtures at 100 x 100 (see .fixtures/model/manifest.txt). */
@@ -377,6 +378,81 @@ static void check_fork(graft_model *model, const float *pre, const float *out, f
           !waited ? 0 : WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
 }
 
+/* Drains a pass: the images it gives, or -1 on an error. */
+static long drain(graft_dataset *dataset, graft_dataset_iterator *iterator, float *images, int32_t *labels) {
+    long total = 0;
+    int64_t count = 0;
+    do {
+        graft_status status = iterator ? graft_dataset_iterator_next(iterator, images, labels, &count)
+                                       : graft_dataset_next_batch(dataset, images, labels, &count);
+        if (status != GRAFT_OK) return -1;
+        total += (long)count;
+    } while (count > 0);
+    return total;
+}
+
+/* A dataset's passes across fork(): fork() waits for the batch being
+ * prepared in the background (once, a child forked in the middle of one
+ * waited for ever for a thread it did not have), so a pass the parent began
+ * goes on in the child, and new passes there, the dataset's own and an
+ * iterator's, give every image. Large batches and forks at several delays
+ * after the pass begins, so that some catch a batch in preparation. */
+static void check_dataset_fork(void) {
+    enum { IMAGES = 96, PER_BATCH = 32, HW = 128 };
+    size_t floats = (size_t)IMAGES * HW * HW * 3;
+    float *pixels = calloc(floats, sizeof *pixels), *images = malloc((size_t)PER_BATCH * HW * HW * 3 * sizeof *images);
+    int32_t labels[IMAGES], out_labels[PER_BATCH];
+    graft_dataset_options options;
+    graft_dataset *dataset = NULL;
+    int wstatus = 0;
+    for (int i = 0; i < IMAGES; i++) labels[i] = i % 2;
+    graft_dataset_options_init(&options);
+    options.batch_size = PER_BATCH;
+    graft_status created = pixels && images
+        ? graft_dataset_from_memory_float(pixels, labels, IMAGES, HW, HW, 2, &options, &dataset)
+        : GRAFT_ERROR_OUT_OF_MEMORY;
+    if (!check(created == GRAFT_OK, "an in-memory dataset for the fork check: %s",
+               created == GRAFT_OK ? "made" : graft_last_error())) {
+        free(pixels);
+        free(images);
+        return;
+    }
+    int passed = 0;
+    const int rounds = 8;
+    for (int round = 0; round < rounds; round++) {
+        graft_dataset_begin_epoch(dataset);
+        struct timespec delay = {0, round * 400000L};
+        nanosleep(&delay, NULL);
+        pid_t child = fork();
+        if (child == 0) {
+            alarm(60); /* a child that waits for a missing thread is killed */
+            graft_dataset_iterator *iterator = NULL;
+            int ok = drain(dataset, NULL, images, out_labels) == IMAGES;
+            ok = ok && graft_dataset_begin_epoch(dataset) == GRAFT_OK
+                 && drain(dataset, NULL, images, out_labels) == IMAGES;
+            ok = ok && graft_dataset_iterate(dataset, &iterator) == GRAFT_OK
+                 && drain(NULL, iterator, images, out_labels) == IMAGES;
+            graft_dataset_iterator_free(iterator);
+            _exit(ok ? 0 : 1);
+        }
+        int waited = child > 0 && waitpid(child, &wstatus, 0) == child;
+        /* The parent's pass is undisturbed. */
+        if (waited && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0
+            && drain(dataset, NULL, images, out_labels) == IMAGES) {
+            passed++;
+        } else {
+            printf("     round %d: child %s %d\n", round,
+                   !waited ? "not run" : WIFSIGNALED(wstatus) ? "killed by signal" : "exited with status",
+                   !waited ? 0 : WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
+        }
+    }
+    check(passed == rounds, "a pass begun before fork() goes on in the child and in the parent; new passes in "
+          "the child give every image (%d of %d forks)", passed, rounds);
+    graft_dataset_free(dataset);
+    free(pixels);
+    free(images);
+}
+
 int main(int argc, char **argv) {
     const char *fixtures;
     float *pre, *raw, *out, *features;
@@ -416,6 +492,7 @@ int main(int argc, char **argv) {
     check_parity(model, pre, raw, out, features, "after the refused calls");
     check_precision_switch(model, pre, raw, out, features);
     check_fork(model, pre, out, features);
+    check_dataset_fork();
 
     graft_model_free(model);
     graft_model_free(NULL);

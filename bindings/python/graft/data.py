@@ -25,6 +25,8 @@ class ImageDataset:
     class indices (n,) or, with label_mode="categorical", float32 one-hot
     (n, classes). Each pass is reshuffled when the dataset shuffles. Images
     are decoded and resized on the library's threads ahead of the loop.
+    Each iterator is a pass of its own, as with tf.data: `zip(ds, ds)` pairs
+    two whole passes, and threads iterating at once each get every batch.
     """
 
     def __init__(self, handle: ctypes.c_void_p, batch_size: int, label_mode: str) -> None:
@@ -59,21 +61,23 @@ class ImageDataset:
                         dtype=np.int32)
 
     def __iter__(self) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
+        iterator = ctypes.c_void_p()
         with self._lock:
-            handle = self._live_handle()
-            _lib.check(_lib.lib.graft_dataset_begin_epoch(handle))
-        height, width = self.image_size
-        count = ctypes.c_int64()
-        while True:
-            images = np.empty((self.batch_size, height, width, 3), dtype=np.float32)
-            labels = np.empty((self.batch_size,), dtype=np.int32)
-            with self._lock:
-                _lib.check(_lib.lib.graft_dataset_next_batch(
-                    self._live_handle(), images.ctypes.data, labels.ctypes.data, ctypes.byref(count)))
-            n = count.value
-            if n == 0:
-                return
-            yield images[:n], self._format_labels(labels[:n])
+            _lib.check(_lib.lib.graft_dataset_iterate(self._live_handle(), ctypes.byref(iterator)))
+        try:
+            height, width = self.image_size
+            count = ctypes.c_int64()
+            while True:
+                images = np.empty((self.batch_size, height, width, 3), dtype=np.float32)
+                labels = np.empty((self.batch_size,), dtype=np.int32)
+                _lib.check(_lib.lib.graft_dataset_iterator_next(
+                    iterator, images.ctypes.data, labels.ctypes.data, ctypes.byref(count)))
+                n = count.value
+                if n == 0:
+                    return
+                yield images[:n], self._format_labels(labels[:n])
+        finally:
+            _lib.lib.graft_dataset_iterator_free(iterator)
 
     def _format_labels(self, labels: np.ndarray) -> np.ndarray:
         if self.label_mode == "categorical":
