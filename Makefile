@@ -5,6 +5,8 @@
 #   make bench   Graft vs Keras vs ONNX Runtime, side by side
 #   make examples          build the C examples (examples/c) into .build/release
 #   make install PREFIX=…  graft.h, libgraft.so and graft.pc (default /usr/local)
+#   make test-asan         the Swift, C and Python suites under AddressSanitizer
+#   make fuzz              each fuzz target for FUZZ_SECONDS under libFuzzer
 #
 # Debian packages are installed when missing (make deps); Keras, ONNX Runtime
 # and pytest live in a virtual environment (.venv) that `make test` and
@@ -57,7 +59,8 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 VERSION := $(shell sed -n 's/^let graftVersion = "\(.*\)"$$/\1/p' Sources/GraftC/Library.swift)
 
-.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install fixtures venv bench demo \
+.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install test-asan fuzz \
+	test-fuzz-corpus fixtures venv bench demo \
 	examples install clean
 
 all: build
@@ -104,7 +107,7 @@ $(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.
 $(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV_STAMP)
 	$(VPY) tools/make_demo_dataset.py $(EXAMPLES_DATA) --classes 3 --train 8 --test 4 --size 32 --seed 0
 
-test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install
+test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install test-fuzz-corpus
 
 # Test bundles link the Swift runtime dynamically (XCTest and Testing have no
 # static libraries), so they are built without GRAFT_STATIC_STDLIB; `build`
@@ -177,6 +180,64 @@ test-install: build $(EXAMPLES_DATA)/STAMP
 	export LD_LIBRARY_PATH="$$prefix/lib"; \
 	ldd "$$prefix/beans" | grep -F "$$prefix/lib/$(SONAME)"; \
 	"$$prefix/beans" $(EXAMPLES_DATA) random $(EXAMPLE_ARGS)
+
+# Sanitizers and fuzzing, each in a build of its own beside the release one.
+# The runtime settings: a huge allocation fails as it would without ASan
+# (the readers must cope), Swift's crash handler stays out of the reports,
+# and libhdf5's own leaks (Tests/Sanitizers/lsan.supp) are not Graft's.
+SANITIZER_ENV := ASAN_OPTIONS=allocator_may_return_null=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/Sanitizers/lsan.supp SWIFT_BACKTRACE=enable=no
+ASAN_BUILD := .build/asan
+ASAN_FLAGS := -Xswiftc -sanitize=address -Xcc -fsanitize=address
+# The ASan runtime a program that is not instrumented itself (the C test,
+# Python) preloads to use the instrumented library.
+ASAN_RUNTIME = $(firstword $(wildcard $(dir $(realpath $(shell command -v $(SWIFT))))../lib/clang/*/lib/linux/libclang_rt.asan-x86_64.so))
+SWIFT_RUNTIME = $(dir $(realpath $(shell command -v $(SWIFT))))../lib/swift/linux
+FUZZ_BUILD := .build/fuzz
+FUZZ_TARGETS := image weights model
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+
+## test-asan: the Swift, C and Python suites against an AddressSanitizer build
+## (LeakSanitizer too, for the Swift and C suites): memory errors fail it.
+test-asan: deps fixtures $(VENV_STAMP)
+	$(SWIFT) build -c release --scratch-path $(ASAN_BUILD) --build-tests $(ASAN_FLAGS)
+	$(SANITIZER_ENV) $(SWIFT) test -c release --scratch-path $(ASAN_BUILD) --skip-build
+	$(SWIFT) build -c release --scratch-path $(ASAN_BUILD) --product graft $(ASAN_FLAGS)
+	ln -sf libgraft.so $(ASAN_BUILD)/release/$(SONAME)
+	$(CC) $(C_FLAGS) Tests/C/abi_test.c -L$(ASAN_BUILD)/release -lgraft -Wl,-rpath,$(CURDIR)/$(ASAN_BUILD)/release \
+		-Wl,-rpath,$(SWIFT_RUNTIME) $(ASAN_RUNTIME) -lm -o $(ASAN_BUILD)/abi_test
+	$(SANITIZER_ENV) LD_PRELOAD=$(ASAN_RUNTIME) $(ASAN_BUILD)/abi_test $(FIXTURES)/model
+	# Python and the libraries it loads keep memory at exit by design: no leak check there.
+	$(SANITIZER_ENV) ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 LD_PRELOAD=$(ASAN_RUNTIME) \
+		LD_LIBRARY_PATH=$(SWIFT_RUNTIME) GRAFT_LIBRARY=$(CURDIR)/$(ASAN_BUILD)/release/libgraft.so \
+		$(VPY) -m pytest -q bindings/python/tests
+
+## fuzz: each fuzz target (Tests/Fuzz: the image decoders, the weight reader,
+## the model loader) for FUZZ_SECONDS under libFuzzer and AddressSanitizer,
+## from the seed corpus in Tests/Fuzz/corpus (FUZZ_SEED fixes the mutations'
+## random start). A finding stops the run; its input is kept in
+## .build/fuzz/findings/<target>/, and replays with the plain build:
+## .build/release/graft-fuzz-<target> FILE.
+fuzz: deps
+	for target in $(FUZZ_TARGETS); do \
+		$(SWIFT) build -c release --scratch-path $(FUZZ_BUILD) --product graft-fuzz-$$target \
+			-Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address; \
+	done
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$target $(FUZZ_BUILD)/findings/$$target; \
+		$(SANITIZER_ENV) $(FUZZ_BUILD)/release/graft-fuzz-$$target -seed=$(FUZZ_SEED) \
+			-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/findings/$$target/ $(FUZZ_BUILD)/corpus/$$target Tests/Fuzz/corpus/$$target; \
+	done
+
+# The seed corpus (and any finding added to it) through the plain build of
+# each fuzz target: a regression test in every `make test`.
+test-fuzz-corpus: deps
+	for target in $(FUZZ_TARGETS); do \
+		$(SWIFT) build -c release --product graft-fuzz-$$target; \
+		$(BUILD)/graft-fuzz-$$target Tests/Fuzz/corpus/$$target; \
+	done
 
 ## bench: Graft vs Keras vs ONNX Runtime on every speed goal, side by side; the
 ## bfloat16 option; where the time goes (see bench/run.py).

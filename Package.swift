@@ -38,6 +38,10 @@ let abiVersion: String = {
 //                      CGraftElementwise BatchNormalization's, Add's, ReLU-gradient passes
 //   (GraftModel)       CGraftOptimizer   the optimizers' updates
 
+// A fuzz target's Swift file only defines LLVMFuzzerTestOneInput; its entry
+// point is the driver's C function.
+let fuzzTargetSettings: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+
 let package = Package(
     name: "Graft",
     products: [
@@ -106,6 +110,16 @@ let package = Package(
         .executableTarget(name: "graft-cli", dependencies: [
             "GraftFoundation", "GraftModel", "GraftData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Fuzz targets (`make fuzz` builds them with -sanitize=fuzzer,address;
+        // a plain build replays the inputs it is given: see the driver).
+        .target(name: "CGraftFuzzDriver", path: "Tests/Fuzz/Driver"),
+        .executableTarget(name: "graft-fuzz-image", dependencies: ["GraftData", "CGraftFuzzDriver"],
+                          path: "Tests/Fuzz/Image", swiftSettings: fuzzTargetSettings),
+        .executableTarget(name: "graft-fuzz-weights", dependencies: ["GraftIO", "GraftModel", "CGraftFuzzDriver"],
+                          path: "Tests/Fuzz/Weights", swiftSettings: fuzzTargetSettings),
+        .executableTarget(name: "graft-fuzz-model", dependencies: ["GraftModel", "CGraftFuzzDriver"],
+                          path: "Tests/Fuzz/Model", swiftSettings: fuzzTargetSettings),
 
         .testTarget(name: "GraftKernelsTests", dependencies: ["GraftFoundation", "GraftKernels"]),
         .testTarget(name: "GraftDataTests", dependencies: ["GraftFoundation", "GraftData"]),

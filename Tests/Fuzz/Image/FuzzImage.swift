@@ -1,0 +1,13 @@
+import GraftData
+
+/// One input for the image decoders: sniffed and decoded as a file's bytes
+/// would be (JPEG, PNG, GIF, BMP). A .format error is the expected answer to
+/// most inputs; a crash or a sanitizer report is a finding.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzImage(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    // A low pixel limit keeps each input's work small; the limit's own
+    // checks are part of what is fuzzed.
+    _ = try? ImageDecoder.decode(UnsafeRawBufferPointer(start: data, count: size), name: "input",
+                                 pixelLimit: 1 << 22)
+    return 0
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpus into Tests/Fuzz/corpus/ (committed;
+rerun after changing what the readers accept).
+
+Usage: make_fuzz_corpus.py   (from the repository, with `make build` done:
+the model seeds are cut from a file libgraft saves)
+
+  image/    tiny JPEG (baseline, progressive, grey), PNG (RGB, palette with
+            transparency, 16-bit, interlaced), GIF (two frames), BMP (24, 32
+            and 8-bit) images, written with Pillow
+  weights/  choices for the weight target, which writes the file itself
+            (Tests/Fuzz/Weights): every part kept (the sound file), and a
+            few mixes
+  model/    a Graft model file cut down to its attributes and head (the
+            loader reads all of it before it looks for the base's
+            weights), in Graft's checksummed layout (HDF5 1.10's format,
+            Fletcher-32 on the weights)
+
+Seeds are small (a few KB): libFuzzer grows the corpus from them.
+"""
+
+import io
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "Tests" / "Fuzz" / "corpus"
+sys.path.insert(0, str(REPO / "bindings" / "python"))
+
+
+def images(out: Path) -> None:
+    rng = np.random.default_rng(7)
+    rgb = Image.fromarray(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8))
+    writes = {
+        "baseline.jpg": lambda f: rgb.save(f, "JPEG", quality=80),
+        "progressive.jpg": lambda f: rgb.save(f, "JPEG", quality=80, progressive=True),
+        "grey.jpg": lambda f: rgb.convert("L").save(f, "JPEG"),
+        "rgb.png": lambda f: rgb.save(f, "PNG"),
+        "palette_trns.png": lambda f: rgb.convert("P", palette=Image.ADAPTIVE, colors=8).save(
+            f, "PNG", transparency=3),
+        "rgb16.png": lambda f: Image.fromarray(rng.integers(0, 65536, (5, 7), dtype=np.uint16)).save(f, "PNG"),
+        "interlaced.png": lambda f: rgb.save(f, "PNG", interlace=1),
+        "two_frames.gif": lambda f: rgb.convert("P").save(
+            f, "GIF", save_all=True, append_images=[rgb.rotate(90, expand=True).convert("P")]),
+        "rgb24.bmp": lambda f: rgb.save(f, "BMP"),
+        "rgba32.bmp": lambda f: rgb.convert("RGBA").save(f, "BMP"),
+        "grey8.bmp": lambda f: rgb.convert("L").save(f, "BMP"),
+    }
+    for name, write in writes.items():
+        buffer = io.BytesIO()
+        write(buffer)
+        (out / name).write_bytes(buffer.getvalue())
+
+
+def weights(out: Path) -> None:
+    # Bytes of 7 choose "keep" at every choice; the others mix choices.
+    rng = np.random.default_rng(8)
+    (out / "keep_all").write_bytes(bytes([7]) * 512)
+    for i in range(3):
+        (out / f"mixed_{i}").write_bytes(rng.integers(0, 256, 512, dtype=np.uint8).tobytes())
+
+
+def model(out: Path) -> None:
+    import graft
+    base = graft.applications.ResNet50(weights=None, input_shape=(32, 32, 3), threads=1)
+    transfer = graft.TransferModel(base, num_classes=3, hidden_units=[4], seed=1)
+    transfer.compile(optimizer=graft.optimizers.Adam())
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / "model.h5"
+        transfer.save(str(saved))
+        with h5py.File(saved, "r") as src, h5py.File(out / "head_only.h5", "w", libver="v110") as dst:
+            for key, value in src.attrs.items():
+                dst.attrs[key] = value
+            src.copy("graft", dst)
+            for layer in ("dense", "dense_1"):
+                src.copy(layer, dst)
+
+
+def main() -> None:
+    for name, write in [("image", images), ("weights", weights), ("model", model)]:
+        folder = CORPUS / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        write(folder)
+        print(folder, sorted(p.name for p in folder.iterdir()))
+
+
+if __name__ == "__main__":
+    main()
