@@ -5,13 +5,13 @@ import GraftFoundation
 import GraftKernels
 
 /// What a graft_dataset handle points to: the dataset, the C strings handed
-/// out for it, and the current pass. Calls on one handle run one at a time.
+/// out for it, and its own pass. Calls on one handle run one at a time.
 final class DatasetHandle {
     let dataset: ImageDataset
     let classNames: [UnsafeMutablePointer<CChar>]
     let filePaths: [UnsafeMutablePointer<CChar>]
     let mutex = Lock()
-    var pass: BatchIterator?
+    var pass: IteratorHandle?
 
     init(_ dataset: ImageDataset) {
         self.dataset = dataset
@@ -228,7 +228,7 @@ public func graft_dataset_begin_epoch(_ dataset: OpaquePointer?) -> graft_status
         let handle = try DatasetHandle.from(dataset)
         handle.mutex.withLock {
             handle.pass = nil
-            handle.pass = handle.dataset.makeIterator()
+            handle.pass = IteratorHandle(handle.dataset.makeIterator())
         }
     }
 }
@@ -245,18 +245,13 @@ public func graft_dataset_next_batch(_ dataset: OpaquePointer?, _ images: Unsafe
             guard let pass = handle.pass else {
                 throw GraftError(.state, "no pass in progress: call graft_dataset_begin_epoch first")
             }
-            do {
-                try output.write(try pass.next(), floatsPerImage: handle.dataset.imageFloats)
-            } catch {
-                handle.pass = nil
-                throw error
-            }
+            try pass.next(into: output)
         }
     }
 }
 
 /// Where a batch is written for the caller: its images, labels and count.
-private struct BatchOutput {
+struct BatchOutput {
     let images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>, count: UnsafeMutablePointer<Int64>
 
     init(_ images: UnsafeMutablePointer<Float>?, _ labels: UnsafeMutablePointer<Int32>?,
@@ -264,25 +259,36 @@ private struct BatchOutput {
         (self.images, self.labels, self.count) = (try required(images, "images"), try required(labels, "labels"),
                                                   try required(count, "count"))
     }
-
-    /// Copies `batch` out; a count of 0 at the end of the pass (nil).
-    func write(_ batch: Batch?, floatsPerImage: Int) throws {
-        guard let batch else { return }
-        images.update(from: batch.images, count: batch.count * floatsPerImage)
-        for (i, label) in batch.labels.enumerated() { labels[i] = label }
-        count.pointee = Int64(batch.count)
-    }
 }
 
-/// What a graft_dataset_iterator points to: one pass, which holds its
-/// dataset. Calls on one iterator run one at a time.
-private final class IteratorHandle {
-    let pass: BatchIterator
-    let mutex = Lock()
+/// One pass, handed out as a graft_dataset_iterator or kept as a dataset's
+/// own; it holds its dataset. Calls on one pass run one at a time.
+final class IteratorHandle {
+    private let pass: BatchIterator
+    private let mutex = Lock()
     /// Set when the pass ended or failed: every later call gives 0 images.
-    var finished = false
+    private var finished = false
 
     init(_ pass: BatchIterator) { self.pass = pass }
+
+    /// Copies the next batch out, or a count of 0 once the pass is over.
+    func next(into output: BatchOutput) throws {
+        try mutex.withLock {
+            guard !finished else { return }
+            do {
+                guard let batch = try pass.next() else {
+                    finished = true
+                    return
+                }
+                output.images.update(from: batch.images, count: batch.count * pass.dataset.imageFloats)
+                for (i, label) in batch.labels.enumerated() { output.labels[i] = label }
+                output.count.pointee = Int64(batch.count)
+            } catch {
+                finished = true
+                throw error
+            }
+        }
+    }
 }
 
 @_cdecl("graft_dataset_iterate")
@@ -304,19 +310,8 @@ public func graft_dataset_iterator_next(_ iterator: OpaquePointer?, _ images: Un
     count?.pointee = 0
     return catchingErrors {
         let pointer = try required(iterator, "iterator")
-        let handle = Unmanaged<IteratorHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
         let output = try BatchOutput(images, labels, count)
-        try handle.mutex.withLock {
-            guard !handle.finished else { return }
-            do {
-                let batch = try handle.pass.next()
-                handle.finished = batch == nil
-                try output.write(batch, floatsPerImage: handle.pass.dataset.imageFloats)
-            } catch {
-                handle.finished = true
-                throw error
-            }
-        }
+        try Unmanaged<IteratorHandle>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue().next(into: output)
     }
 }
 

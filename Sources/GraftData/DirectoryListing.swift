@@ -98,7 +98,7 @@ public struct DirectoryListing: Equatable {
     /// file of another kind).
     static func entries(of folder: String, refusingUndecodable matters: (String, Bool) -> Bool) throws -> [String] {
         guard let dir = opendir(folder) else {
-            throw GraftError.io("cannot read directory \(folder): \(String(cString: strerror(errno)))")
+            throw GraftError.io("cannot read directory \(folder): \(systemErrorText(errno))")
         }
         defer { closedir(dir) }
         var names: [String] = []

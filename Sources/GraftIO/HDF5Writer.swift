@@ -45,7 +45,7 @@ public final class HDF5Writer {
             }
             return H5Fcreate(path, graft_h5f_acc_excl(), graft_h5p_default(), access)
         }
-        guard id >= 0 else { throw GraftError.io("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard id >= 0 else { throw GraftError.io("cannot create \(path): \(systemErrorText(errno))") }
         self.id = id
     }
 

@@ -73,7 +73,7 @@ enum DemoImages {
             bytes += [UInt8](repeating: 0, count: row - size * 3)
         }
         guard let file = fopen(path, "wb") else {
-            throw GraftError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw GraftError.io("cannot write \(path): \(systemErrorText(errno))")
         }
         let written = fwrite(bytes, 1, bytes.count, file)
         guard fclose(file) == 0 && written == bytes.count else { throw GraftError.io("cannot write \(path)") }
@@ -85,7 +85,7 @@ enum DemoImages {
         for part in path.split(separator: "/") {
             prefix += "/" + part
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw GraftError.io("cannot create the folder \(prefix): \(String(cString: strerror(errno)))")
+                throw GraftError.io("cannot create the folder \(prefix): \(systemErrorText(errno))")
             }
         }
     }

@@ -35,13 +35,13 @@ final class FeatureCache {
         }
         var template = Array("/tmp/graft-features-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
-        guard fd >= 0 else { throw GraftError.io("cannot create a temporary file for the feature cache: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw GraftError.io("cannot create a temporary file for the feature cache: \(systemErrorText(errno))") }
         defer { close(fd) }
         unlink(&template)
         guard ftruncate(fd, off_t(bytes)) == 0,
               let region = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
               region != MAP_FAILED else {
-            throw GraftError.io("cannot map \(bytes) bytes for the feature cache: \(String(cString: strerror(errno)))")
+            throw GraftError.io("cannot map \(bytes) bytes for the feature cache: \(systemErrorText(errno))")
         }
         storage = region.bindMemory(to: Float.self, capacity: count)
         mapped = true

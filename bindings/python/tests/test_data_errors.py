@@ -151,3 +151,20 @@ def test_skipped_batches_do_not_end_the_pass(tmp_path: Path, small_model) -> Non
             call()
         assert error.value.status == Status.FORMAT
     assert np.isfinite(small_model.evaluate(dataset, verbose=0)[0])
+
+
+def test_names_that_are_not_utf8_are_refused(tmp_path: Path) -> None:
+    # Keras refuses such a class folder; Graft once dropped it silently.
+    root = tree(tmp_path / "classes", {"cats/a.png": PNG})
+    os.mkdir(os.fsencode(root) + b"/caf\xe9")
+    with pytest.raises(graft.GraftError, match=r"holds a folder whose name is not valid UTF-8 \(caf\\xe9\)") as error:
+        graft.image_dataset_from_directory(root, verbose=False)
+    assert error.value.status == Status.INVALID_ARGUMENT
+
+
+def test_nan_pixels_reach_the_logits(small_model) -> None:
+    # TensorFlow's ReLU keeps NaN; Graft's fused ReLU once turned it into 0.
+    images = np.full((2, 32, 32, 3), 128.0, np.float32)
+    images[0, 4, 4, 0] = np.nan
+    logits = small_model.predict(images)
+    assert np.isnan(logits[0]).all() and np.isfinite(logits[1]).all()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -115,3 +118,34 @@ def test_fit_adopts_a_folders_class_names(small_model, colours, tmp_path) -> Non
     assert small_model.class_names is None
     small_model.fit(train, epochs=1, verbose=0)
     assert small_model.class_names == train.class_names == ["blue", "green", "red"]  # sorted, as Keras
+
+
+def test_save_targets_and_damaged_files(small_model, colours, tmp_path) -> None:
+    # A FIFO or a folder at the path is refused and left as it was (a rename
+    # once replaced a FIFO, and as root a device, with a plain file).
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    for target in (fifo, tmp_path):
+        with pytest.raises(graft.GraftError, match="not a regular file; left untouched") as error:
+            small_model.save(target)
+        assert error.value.status == Status.IO
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    # Through a symbolic link: the file it points to is replaced, the link kept.
+    real, link = tmp_path / "real.h5", tmp_path / "link.h5"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    small_model.save(link)
+    assert link.is_symlink() and graft.load_model(real).num_classes == small_model.num_classes
+    # A flipped bit in a weight is an error at load (Fletcher-32), naming it.
+    images, _ = colours(2, 9)
+    kernel = small_model.layers[-1].get_weights()[0]
+    data = bytearray(real.read_bytes())
+    at = bytes(data).find(kernel.astype(np.float32).tobytes()[:64])
+    assert at > 0
+    data[at + 3] ^= 0x40
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(graft.GraftError, match="dense_?1?/kernel.*checksum") as error:
+        graft.load_model(damaged)
+    assert error.value.status == Status.FORMAT
+    np.testing.assert_array_equal(graft.load_model(real).predict(images), small_model.predict(images))
