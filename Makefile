@@ -6,6 +6,7 @@
 #   make examples          build the C examples (examples/c) into .build/release
 #   make install PREFIX=…  graft.h, libgraft.so and graft.pc (default /usr/local)
 #   make test-asan         the Swift, C and Python suites under AddressSanitizer
+#   make test-tsan         the threaded Swift tests under ThreadSanitizer
 #   make fuzz              each fuzz target for FUZZ_SECONDS under libFuzzer
 #
 # Debian packages are installed when missing (make deps); Keras, ONNX Runtime
@@ -59,7 +60,7 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 VERSION := $(shell sed -n 's/^let graftVersion = "\(.*\)"$$/\1/p' Sources/GraftC/Library.swift)
 
-.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install test-asan fuzz \
+.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install test-asan test-tsan fuzz \
 	test-fuzz-corpus fixtures venv bench demo \
 	examples install clean
 
@@ -193,6 +194,11 @@ ASAN_FLAGS := -Xswiftc -sanitize=address -Xcc -fsanitize=address
 # Python) preloads to use the instrumented library.
 ASAN_RUNTIME = $(firstword $(wildcard $(dir $(realpath $(shell command -v $(SWIFT))))../lib/clang/*/lib/linux/libclang_rt.asan-x86_64.so))
 SWIFT_RUNTIME = $(dir $(realpath $(shell command -v $(SWIFT))))../lib/swift/linux
+TSAN_BUILD := .build/tsan
+# The tests whose threads meet: the pool from several callers, decoding and
+# batches on worker threads, a fit (with the C ABI called from another thread
+# meanwhile), in-memory and folder passes through the C ABI.
+TSAN_TESTS := parallel|Parallel|decodesConcurrently|batchesInOrder|shuffledEpochs|skippedImagesAreNotDecoded|featuresDuringFit|frozenBaseLearns|memoryThroughCABI|corruptImages
 FUZZ_BUILD := .build/fuzz
 FUZZ_TARGETS := image weights model
 FUZZ_SECONDS ?= 60
@@ -212,6 +218,14 @@ test-asan: deps fixtures $(VENV_STAMP)
 	$(SANITIZER_ENV) ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 LD_PRELOAD=$(ASAN_RUNTIME) \
 		LD_LIBRARY_PATH=$(SWIFT_RUNTIME) GRAFT_LIBRARY=$(CURDIR)/$(ASAN_BUILD)/release/libgraft.so \
 		$(VPY) -m pytest -q bindings/python/tests
+
+## test-tsan: the threaded Swift tests (TSAN_TESTS) under ThreadSanitizer, the
+## Swift code and the thread pool's C code instrumented (GRAFT_TSAN=1, see
+## Package.swift): a race fails the suite.
+test-tsan: deps fixtures
+	GRAFT_TSAN=1 $(SWIFT) build -c release --scratch-path $(TSAN_BUILD) --build-tests -Xswiftc -sanitize=thread
+	GRAFT_TSAN=1 SWIFT_BACKTRACE=enable=no $(SWIFT) test -c release --scratch-path $(TSAN_BUILD) --skip-build \
+		--filter '$(TSAN_TESTS)'
 
 ## fuzz: each fuzz target (Tests/Fuzz: the image decoders, the weight reader,
 ## the model loader) for FUZZ_SECONDS under libFuzzer and AddressSanitizer,

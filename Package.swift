@@ -8,6 +8,12 @@ import PackageDescription
 // switched on for the library build only.
 let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] == "1"
 
+// `make test-tsan` instruments the thread pool's C code with the Swift code,
+// so that ThreadSanitizer sees the pool's synchronisation; the other C
+// targets stay as they are (the toolchain's TSan runtime crashes in the
+// ifunc resolvers of the multiversioned kernels, and they only compute).
+let poolSanitizerFlags = ProcessInfo.processInfo.environment["GRAFT_TSAN"] == "1" ? ["-fsanitize=thread"] : []
+
 // The SONAME carries the ABI version, read from its one owner, graft.h's
 // GRAFT_ABI_VERSION (graft_abi_version() returns the same constant).
 let abiVersion: String = {
@@ -74,7 +80,7 @@ let package = Package(
         // fused multiply-adds: every CPU rounds them alike.
         .target(name: "CGraftWinograd", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
         // The worker threads of Graft's parallel loops.
-        .target(name: "CGraftPool", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CGraftPool", cSettings: [.unsafeFlags(["-O2"] + poolSanitizerFlags)]),
         // The optimizers' updates, as wide as the CPU runs them; each
         // operation rounded on its own, as Keras's are.
         .target(name: "CGraftOptimizer",

@@ -1,16 +1,26 @@
+import Glibc
 import Synchronization
 
 /// A lock around a critical section, for state that lives in a class of its
-/// own (Swift's `Mutex` cannot be stored where a copyable value is needed).
-/// Graft's library avoids Foundation (statically linked, it would need
-/// CoreFoundation and ICU), so it locks with the standard library's `Mutex`.
+/// own. A POSIX mutex rather than the standard library's `Mutex`, whose
+/// futex calls ThreadSanitizer cannot see (it would report every section a
+/// lock guards as a race); Graft's library avoids Foundation's `NSLock`.
 public final class Lock: @unchecked Sendable {
-    private let mutex = Mutex<Void>(())
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
-    public init() {}
+    public init() {
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
 
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        try mutex.withLock { _ in try body() }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
     }
 }
 

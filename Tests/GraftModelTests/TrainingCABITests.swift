@@ -281,8 +281,11 @@ func featuresDuringFit() throws {
     #expect(status == GRAFT_OK, "\(lastError)")
     graft_history_free(history)
     while !reader.isFinished { usleep(1000) }
+    events.lock.lock()
+    let reportsWhenFeaturesReturned = events.reportsWhenFeaturesReturned
+    events.lock.unlock()
     // Three batches and one end-of-epoch report per epoch, all before the features call returned.
-    #expect(events.reportsWhenFeaturesReturned == 2 * (3 + 1))
+    #expect(reportsWhenFeaturesReturned == 2 * (3 + 1))
     var afterFit = [Float](repeating: 0, count: 2048)
     #expect(graft_model_features(model, image, 1, &afterFit) == GRAFT_OK)
     let sameAsAfterFit = events.features == afterFit
