@@ -590,7 +590,8 @@ graft_status graft_model_predict(graft_model *model, const float *images_nhwc, i
  * graft_model_fit adopts those of a training dataset read from class folders;
  * a folder dataset whose names differ from the model's is then refused by fit
  * and evaluate. In-memory datasets' classes are numbered, not named ("0",
- * "1", ...): they neither set the model's names nor are checked against them. Returns GRAFT_ERROR_STATE without a head,
+ * "1", ...): they neither set the model's names nor are checked against
+ * them. Returns GRAFT_ERROR_STATE without a head,
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or a wrong count. */
 graft_status graft_model_set_class_names(graft_model *model, const char *const *names, int32_t count);
 
@@ -762,8 +763,8 @@ int graft_model_layer_input(const graft_model *model, int index, int k);
  * A symbolic link is written through: the file it points to is replaced, the
  * link kept. Returns GRAFT_ERROR_STATE without a head, GRAFT_ERROR_IO when
  * the folder is missing or not writable, the disk is full, or `path` is (or
- * links to) anything but a regular file — a folder, a FIFO, a device, which
- * are left untouched — or a dangling link; GRAFT_ERROR_INVALID_ARGUMENT for
+ * links to) anything but a regular file (a folder, a FIFO or a device, left
+ * untouched) or is a dangling link; GRAFT_ERROR_INVALID_ARGUMENT for
  * NULLs. The model is unchanged. */
 graft_status graft_model_save(const graft_model *model, const char *path);
 
