@@ -73,9 +73,7 @@ extension ImageDataset {
         guard o.threads >= 0 else {
             throw GraftError.invalidArgument("threads must be 0 (one per core) or more, not \(o.threads)")
         }
-        guard o.pixelLimit >= 1 else {
-            throw GraftError.invalidArgument("max_image_pixels must be at least 1, not \(o.pixelLimit)")
-        }
+        try ImageDecoder.checkPixelLimit(o.pixelLimit)
     }
 
     static func checkSplit(_ o: DatasetOptions, allowingBoth: Bool) throws {

@@ -52,11 +52,19 @@ public enum ImageDecoder {
     /// `.io`; an empty, corrupt, truncated, unknown or too large one gives
     /// `.format`, each message naming the path and the reason.
     public static func decodeFile(_ path: String, pixelLimit: Int = defaultPixelLimit) throws -> RGBImage {
+        try checkPixelLimit(pixelLimit)
         let maxBytes = fileByteLimit(pixelLimit: pixelLimit)
         let bytes = try readRegularFile(path, maxBytes: maxBytes) { size in
             "\(size) bytes is more than an image within the pixel limit of \(pixelLimit) can take (\(maxBytes))"
         }
         return try bytes.withUnsafeBytes { try decode($0, name: path, pixelLimit: pixelLimit) }
+    }
+
+    /// Refuses a pixel limit below 1.
+    public static func checkPixelLimit(_ pixelLimit: Int) throws {
+        guard pixelLimit >= 1 else {
+            throw GraftError.invalidArgument("max_image_pixels must be at least 1, not \(pixelLimit)")
+        }
     }
 
     /// The largest file an image of `pixelLimit` pixels can need: 8 bytes a

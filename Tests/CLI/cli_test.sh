@@ -52,6 +52,10 @@ if "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --max-image-pixe
     fail "an image over --max-image-pixels was predicted"
 fi
 grep -q "discs_0.bmp: BMP of .* pixels is over the pixel limit of 100" err.log || fail "pixel limit: $(cat err.log)"
+if "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --max-image-pixels 0 2> err.log; then
+    fail "a pixel limit of 0 was accepted"
+fi
+grep -q "max_image_pixels must be at least 1, not 0" err.log || fail "pixel limit 0: $(cat err.log)"
 mkfifo pipe.png
 if "$GRAFT" predict trained.h5 pipe.png 2> err.log; then fail "predict read a FIFO"; fi
 grep -q "pipe.png: is a FIFO, not a regular file" err.log || fail "FIFO: $(cat err.log)"

@@ -92,10 +92,10 @@ private func writeWeightFile(_ path: String, _ draws: inout Draws) throws {
         for (name, weight) in zip(names, layer.weights) where draws.below(8) != 0 {
             var shape = weight.shape
             if draws.below(4) == 0 { shape = (0..<draws.below(5)).map { _ in draws.below(9) } }
-            let values = (0..<shape.reduce(1, *)).map { _ in draws.below(16) == 0 ? draws.float() : 0.5 }
+            // At least one value, so that an empty dataset has an address too.
+            let values = (0..<max(shape.reduce(1, *), 1)).map { _ in draws.below(16) == 0 ? draws.float() : 0.5 }
             try values.withUnsafeBufferPointer { buffer in
-                try writer.writeDataset("/" + layer.name + "/" + name, shape: shape,
-                                        values: buffer.baseAddress ?? UnsafePointer(bitPattern: 16)!)
+                try writer.writeDataset("/" + layer.name + "/" + name, shape: shape, values: buffer.baseAddress!)
             }
         }
     }
