@@ -155,17 +155,22 @@ STATIC_VARIANT void NAME(kernel)(int m, const float *taps, size_t tap_stride, si
     else NAME(kernel_row)(4, taps, tap_stride, k, out, panels, in_channels);
 }
 
-INLINE void NAME(kernel_gradient_row)(const int m, const float *du, size_t tap_stride, size_t k, float *dkernel) {
+INLINE void NAME(kernel_gradient_row)(const int m, const float *du, size_t tap_stride, size_t k, float *dkernel,
+                                      int accumulate) {
     const int n = m + 2;
     for (size_t ko = 0; ko < k; ko += LANES) {
         VEC x[36], y[9];
         for (int i = 0; i < n * n; i++) x[i] = NAME(load)(du + i * tap_stride + ko);
         NAME(transform2d)(m == 2 ? NAME(gt4) : NAME(gt6), n, 3, x, y);
+        if (accumulate) {
+            for (int t = 0; t < 9; t++) y[t] += NAME(load)(dkernel + t * tap_stride + ko);
+        }
         for (int t = 0; t < 9; t++) NAME(store)(dkernel + t * tap_stride + ko, y[t]);
     }
 }
 
-STATIC_VARIANT void NAME(kernel_gradient)(int m, const float *du, size_t tap_stride, size_t k, float *dkernel) {
-    if (m == 2) NAME(kernel_gradient_row)(2, du, tap_stride, k, dkernel);
-    else NAME(kernel_gradient_row)(4, du, tap_stride, k, dkernel);
+STATIC_VARIANT void NAME(kernel_gradient)(int m, const float *du, size_t tap_stride, size_t k, float *dkernel,
+                                          int accumulate) {
+    if (m == 2) NAME(kernel_gradient_row)(2, du, tap_stride, k, dkernel, accumulate);
+    else NAME(kernel_gradient_row)(4, du, tap_stride, k, dkernel, accumulate);
 }

@@ -90,6 +90,7 @@ void graft_winograd_kernel(int m, const float *taps, size_t tap_stride, size_t k
     DISPATCH(kernel, k, m, taps, tap_stride, k, out, panels, in_channels);
 }
 
-void graft_winograd_kernel_gradient(int m, const float *du, size_t tap_stride, size_t k, float *dkernel) {
-    DISPATCH(kernel_gradient, k, m, du, tap_stride, k, dkernel);
+void graft_winograd_kernel_gradient(int m, const float *du, size_t tap_stride, size_t k, float *dkernel,
+                                    int accumulate) {
+    DISPATCH(kernel_gradient, k, m, du, tap_stride, k, dkernel, accumulate);
 }

@@ -41,7 +41,8 @@ extension Conv2D {
     /// (outPixels × outChannels):
     /// - `dInput` (if given) is overwritten with the input's gradient;
     /// - `dKernel` (if given) is overwritten with the kernel's gradient
-    ///   (HWIO, as the kernel);
+    ///   (HWIO, as the kernel), or has it added with `accumulateKernel` (a
+    ///   micro-batch's gradient summed into its batch's);
     /// - `dBias` (if given) gets the bias's gradient added.
     ///
     /// With `packedTranspose` (the kernel's transpose packed for Graft's own
@@ -58,13 +59,14 @@ extension Conv2D {
     /// Work is split by image, so that the scatter of the input gradient
     /// (col2im) never has two workers on one pixel. Each worker takes a fixed
     /// range of images, in groups, and sums its own kernel gradient, worker 0
-    /// in `dKernel` itself; the other sums are added to it in worker order,
-    /// so the result does not depend on thread timing.
+    /// in `dKernel` itself (unless its sum is yet to be scaled onto what
+    /// `dKernel` holds); the other sums are added to it in worker order, so
+    /// the result does not depend on thread timing.
     public static func backward(_ g: ConvGeometry, input: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
                                 packedTranspose: PackedKernel? = nil,
                                 dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
                                 dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
-                                outputScale: UnsafePointer<Float>? = nil,
+                                outputScale: UnsafePointer<Float>? = nil, accumulateKernel: Bool = false,
                                 workspace: UnsafeMutablePointer<Float>, threads: Int) {
         Parallel.configureBLAS()
         let k = g.patchSize, n = g.outChannels
@@ -132,12 +134,16 @@ extension Conv2D {
             }
         }
         let ranges = evenSplit(g.batch, parts: workers, multiple: 1)
+        // Worker 0 sums into dKernel itself, added to what it holds when
+        // accumulating, unless that sum is still to be scaled.
+        let scaledOnto = accumulateKernel && outputScale != nil
         Parallel.forEach(ranges.count, threads: workers) { worker, _ in
             let range = ranges[worker], scratch = workspace + worker * perWorker
-            let sum = worker == 0 ? dKernel ?? scratch : scratch
+            let inKernel = worker == 0 && !scaledOnto
+            let sum = inKernel ? dKernel ?? scratch : scratch
             for start in stride(from: range.lowerBound, to: range.upperBound, by: group) {
                 backwardImages(start..<min(start + group, range.upperBound), scratch: scratch, sum: sum,
-                               first: start == range.lowerBound)
+                               first: start == range.lowerBound && !(inKernel && accumulateKernel))
             }
         }
 
@@ -147,6 +153,14 @@ extension Conv2D {
             Parallel.forRanges(k, threads: threads) { kernelRows, _ in
                 for r in kernelRows {
                     let row = dKernel + r * n
+                    if scaledOnto, let outputScale {
+                        for c in 0..<n {
+                            var sum: Float = 0
+                            for w in 0..<workers { sum += workspace[w * perWorker + r * n + c] }
+                            row[c] += sum * outputScale[c]
+                        }
+                        continue
+                    }
                     for w in 1..<workers {
                         let partial = workspace + w * perWorker + r * n
                         for c in 0..<n { row[c] += partial[c] }

@@ -204,7 +204,8 @@ public enum Winograd3x3 {
     }
 
     /// The kernel gradient of the convolution `g`, from its input and its
-    /// output gradient, written to `dKernel` (HWIO): the forward pass's
+    /// output gradient, written to `dKernel` (HWIO), or added to it with
+    /// `accumulate`: the forward pass's
     /// steps taken back one by one,
     ///
     ///   dM = A dY Aᵀ                  (per block of dY; zero past the edge)
@@ -219,7 +220,8 @@ public enum Winograd3x3 {
     public static func kernelGradient(_ g: ConvGeometry, tile: WinogradTile, input: UnsafePointer<Float>,
                                       dOutput: UnsafePointer<Float>, dKernel: UnsafeMutablePointer<Float>,
                                       dU: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>,
-                                      threads: Int, tileBudget: Int = Conv2D.defaultTileBudget) {
+                                      threads: Int, tileBudget: Int = Conv2D.defaultTileBudget,
+                                      accumulate: Bool = false) {
         precondition(applies(to: g))
         Parallel.configureBLAS()
         let (c, k) = (g.inChannels, g.outChannels)
@@ -268,7 +270,7 @@ public enum Winograd3x3 {
         }
         Parallel.forRanges(c, threads: workers, grain: channelGrain) { inputChannels, _ in
             for ci in inputChannels {
-                graft_winograd_kernel_gradient(Int32(m), dU + ci * k, c * k, k, dKernel + ci * k)
+                graft_winograd_kernel_gradient(Int32(m), dU + ci * k, c * k, k, dKernel + ci * k, accumulate ? 1 : 0)
             }
         }
     }

@@ -586,9 +586,24 @@ func convolutionKernelGradientMatchesReference(_ shape: (Int, Int, Int, Int, Int
     let workspace = GuardedWorkspace(Winograd3x3.workspaceSize(g, threads: threads, tileBudget: tileBudget))
     Winograd3x3.kernelGradient(g, tile: tile, input: input.data, dOutput: dOutput.data, dKernel: winograd.data,
                                dU: dU.data, workspace: workspace.data, threads: threads, tileBudget: tileBudget)
-    withExtendedLifetime((input, kernel, dOutput, scratch, workspace, dU)) {}
     #expect(worstRelativeError(winograd.data, expected, magnitudes) <= winogradTolerance(tile, pixels))
     #expect(workspace.isIntact, "the workspace overflowed")
+
+    // Both add to what the gradient holds when accumulating (a micro-batch's
+    // gradient into its batch's sum): start + the gradient, within the
+    // same tolerances of start's and the gradient's magnitudes together.
+    let sum = zip(start.array, expected).map { Double($0) + $1 }
+    let sumMagnitudes = zip(start.array, magnitudes).map { abs(Double($0)) + $1 }
+    let directSum = start.copy(), winogradSum = start.copy()
+    Conv2D.backward(g, input: input.data, kernel: kernel.data, dOutput: dOutput.data, dInput: nil,
+                    dKernel: directSum.data, dBias: nil, accumulateKernel: true, workspace: scratch.data,
+                    threads: threads)
+    Winograd3x3.kernelGradient(g, tile: tile, input: input.data, dOutput: dOutput.data, dKernel: winogradSum.data,
+                               dU: dU.data, workspace: workspace.data, threads: threads, tileBudget: tileBudget,
+                               accumulate: true)
+    withExtendedLifetime((input, kernel, dOutput, scratch, workspace, dU)) {}
+    #expect(worstRelativeError(directSum.data, sum, sumMagnitudes) <= dotProductTolerance(pixels))
+    #expect(worstRelativeError(winogradSum.data, sum, sumMagnitudes) <= winogradTolerance(tile, pixels))
 }
 
 @Test("a pointwise convolution's gradients, one image per group, match the reference loops")
@@ -627,18 +642,20 @@ func outputScaleMatchesScaledGradient(strided: Bool, packed: Bool) {
     let input = random.tensor([g.batch, g.inHeight, g.inWidth, g.inChannels])
     let kernel = random.tensor([1, 1, g.inChannels, g.outChannels])
     let dOutput = random.tensor([g.outPixels, g.outChannels]), scale = random.tensor([g.outChannels])
-    let scaled = Tensor(shape: dOutput.shape)
+    let scaled = Tensor(shape: dOutput.shape), kernelStart = random.tensor(kernel.shape)
     for i in 0..<dOutput.count { scaled.data[i] = dOutput.data[i] * scale.data[i % g.outChannels] }
-    /// dInput, dKernel and dBias from `dY`, with or without `outputScale`.
-    func gradients(_ dY: Tensor, outputScale: UnsafePointer<Float>?) -> [[Float]] {
-        let dInput = Tensor(shape: input.shape), dKernel = Tensor(shape: kernel.shape), dBias = Tensor(shape: [g.outChannels])
+    /// dInput, dKernel and dBias from `dY`, with or without `outputScale`;
+    /// the kernel's gradient added to `kernelStart` with `accumulate`.
+    func gradients(_ dY: Tensor, outputScale: UnsafePointer<Float>?, accumulate: Bool = false) -> [[Float]] {
+        let dInput = Tensor(shape: input.shape), dBias = Tensor(shape: [g.outChannels])
+        let dKernel = accumulate ? kernelStart.copy() : Tensor(shape: kernel.shape)
         let transpose = packed ? PackedKernel.pack(kernel.data, rows: g.outChannels, columns: g.patchSize,
                                                    transposed: true, into: Tensor(shape: [kernel.count]), at: 0,
                                                    rowScale: outputScale) : nil
         let scratch = Tensor(shape: [Conv2D.backwardWorkspaceSize(g, threads: 2)])
         Conv2D.backward(g, input: input.data, kernel: kernel.data, packedTranspose: transpose, dOutput: dY.data,
                         dInput: dInput.data, dKernel: dKernel.data, dBias: dBias.data, outputScale: outputScale,
-                        workspace: scratch.data, threads: 2)
+                        accumulateKernel: accumulate, workspace: scratch.data, threads: 2)
         withExtendedLifetime(scratch) {}
         return [dInput.array, dKernel.array, dBias.array]
     }
@@ -654,6 +671,15 @@ func outputScaleMatchesScaledGradient(strided: Bool, packed: Bool) {
             .map { abs(Double($0) - Double($1)) / max(1, abs(Double($0))) }.max() ?? 0
         #expect(worst <= 4 * dotProductTolerance(terms), "\(name): \(worst)")
     }
+    // Added to a running sum, the scaled kernel gradient is that sum plus
+    // the one just checked, whichever worker's share it came from.
+    let accumulated = gradients(dOutput, outputScale: scale.data, accumulate: true)[1]
+    let start = kernelStart.array
+    let worst = accumulated.indices.map { (i: Int) -> Double in
+        let expected = Double(start[i]) + Double(folded[1][i])
+        return abs(Double(accumulated[i]) - expected) / max(1, abs(expected))
+    }.max() ?? 0
+    #expect(worst <= 4 * dotProductTolerance(g.outPixels), "accumulated dKernel: \(worst)")
 }
 
 @Test("an Add that applies the BatchNormalization before it equals the two passes",

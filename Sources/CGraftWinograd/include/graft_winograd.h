@@ -53,8 +53,10 @@ void graft_winograd_kernel(int m, const float *taps, size_t tap_stride, size_t k
 
 /// dg = Gᵀ dU G for one input channel and all `k` output channels, the
 /// adjoint of graft_winograd_kernel (row-major U): element ξ at
-/// `du[ξ·tap_stride + ko]`, tap t of the gradient at `dkernel[t·tap_stride + ko]`.
-void graft_winograd_kernel_gradient(int m, const float *du, size_t tap_stride, size_t k, float *dkernel);
+/// `du[ξ·tap_stride + ko]`, tap t of the gradient at `dkernel[t·tap_stride + ko]`,
+/// which it overwrites, or adds to when `accumulate` is non-zero.
+void graft_winograd_kernel_gradient(int m, const float *du, size_t tap_stride, size_t k, float *dkernel,
+                                    int accumulate);
 
 #ifdef __cplusplus
 }

@@ -145,10 +145,12 @@ extension TrainingStep {
     /// A convolution's gradients: its kernel's and bias's (`weightGradients`,
     /// if it trains) and its input's (`dInput`, if wanted). A 3x3 one runs
     /// as Winograd, as its forward pass does. With `biasGradient` (known
-    /// already), the bias gradient is that rather than dY summed here.
+    /// already), the bias gradient is that rather than dY summed here. The
+    /// kernel's gradient overwrites `weightGradients[0]`, or is added to it
+    /// with `accumulateKernel`.
     func convolutionBackward(_ layer: Layer, geometry g: ConvGeometry, input x: Tensor, dOutput dY: Tensor,
-                                     dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?,
-                                     outputScale: [Float]?) {
+                             dInput dX: Tensor?, weightGradients: [Tensor], biasGradient: [Float]?,
+                             outputScale: [Float]?, accumulateKernel: Bool) {
         let kernel = layer.weights[0].data
         var dBias = weightGradients.count > 1 ? weightGradients[1].data : nil
         if let biasGradient, let target = dBias {
@@ -161,7 +163,8 @@ extension TrainingStep {
                 let run = { (packedTranspose: PackedKernel?) in
                     Conv2D.backward(g, input: x.data, kernel: kernel, packedTranspose: packedTranspose,
                                     dOutput: dY.data, dInput: dX?.data, dKernel: dKernel, dBias: dBias,
-                                    outputScale: scale, workspace: self.scratch().data,
+                                    outputScale: scale, accumulateKernel: accumulateKernel,
+                                    workspace: self.scratch().data,
                                     threads: self.threads)
                 }
                 // The input gradient, if wanted, multiplies by the kernel's
@@ -180,7 +183,8 @@ extension TrainingStep {
             let dU = pool.take([tile.matrices, g.inChannels, g.outChannels])
             Winograd3x3.kernelGradient(g, tile: tile, input: x.data, dOutput: dY.data, dKernel: dKernel, dU: dU.data,
                                        workspace: scratch().data, threads: threads,
-                                       tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile))
+                                       tileBudget: Winograd3x3.kernelGradientBudget(g, tile: tile),
+                                       accumulate: accumulateKernel)
             pool.give(dU)
         }
         if let dBias {

@@ -112,7 +112,7 @@ extension TransferModel {
                 let (step, pass) = try lossOnPart(range, of: batch, input: input, dropoutSeed: dropoutSeed,
                                                   epoch: epoch)
                 sums.startPart(first: k == 0)
-                _ = step.backward(pass.activations, dLogits: pass.dLogits) { sums.add($0, threads: threads) }
+                _ = step.backward(pass.activations, dLogits: pass.dLogits, sums: sums)
                 loss += pass.loss
                 correct += pass.correct
             }

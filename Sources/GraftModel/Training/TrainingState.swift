@@ -95,25 +95,34 @@ public enum MicroBatch {
 
 /// The gradients of a split batch's parts summed, one buffer per trainable
 /// weight in the order the backward pass hands them over, kept from batch to
-/// batch.
+/// batch. A convolution's kernel gradient is summed in place by its own
+/// backward pass (`target`), the rest added here (`add`).
 final class GradientSums {
     private(set) var pairs: [(weight: Tensor, gradient: Tensor)] = []
     private var next = 0
-    private var first = true
+    /// Whether the part being summed is its batch's first: its gradients
+    /// are written, not added.
+    private(set) var isFirstPart = true
 
-    /// A part's gradients follow; the first part's are copied, later ones added.
+    /// A part's gradients follow.
     func startPart(first: Bool) {
         next = 0
-        self.first = first
+        isFirstPart = first
     }
 
-    /// Adds one layer's gradients (a `TrainingStep.backward` update).
+    /// The sum for `weight`, the next weight in the backward pass's order,
+    /// for a kernel to write (first part) or add to (later parts) itself.
+    func target(for weight: Tensor) -> Tensor {
+        if next == pairs.count { pairs.append((weight, Tensor(shape: weight.shape))) }
+        precondition(pairs[next].weight === weight, "the backward pass handed its gradients in another order")
+        next += 1
+        return pairs[next - 1].gradient
+    }
+
+    /// Adds one layer's gradients, computed into buffers of their own.
     func add(_ gradients: [(weight: Tensor, gradient: Tensor)], threads: Int) {
         for (weight, gradient) in gradients {
-            if next == pairs.count { pairs.append((weight, Tensor(shape: weight.shape))) }
-            precondition(pairs[next].weight === weight, "the backward pass handed its gradients in another order")
-            let sum = pairs[next].gradient.data, part = gradient.data, copy = first
-            next += 1
+            let sum = target(for: weight).data, part = gradient.data, copy = isFirstPart
             Parallel.forRanges(gradient.count, threads: threads) { r, _ in
                 if copy {
                     (sum + r.lowerBound).update(from: part + r.lowerBound, count: r.count)

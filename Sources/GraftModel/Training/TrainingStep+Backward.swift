@@ -21,7 +21,11 @@ extension TrainingStep {
     /// result is empty. An optimizer can step a layer there: no later part
     /// of the pass reads that layer's weights, and the gradients of all the
     /// weights are never held at once.
-    func backward(_ activations: Activations, dLogits: Tensor,
+    ///
+    /// With `sums` (a micro-batch of a split batch), every gradient goes
+    /// into its running sum instead, the convolutions' kernels adding theirs
+    /// in place; the result is empty.
+    func backward(_ activations: Activations, dLogits: Tensor, sums: GradientSums? = nil,
                   update: (([(weight: Tensor, gradient: Tensor)]) -> Void)? = nil)
         -> [(weight: Tensor, gradient: Tensor)] {
         let layers = network.layers
@@ -77,12 +81,15 @@ extension TrainingStep {
             let inShape = layers[j].outputShape
             let x = activations.values[j]
             // A convolution's backward pass writes its kernel's gradient
-            // whole; the other gradients are summed into zeros.
+            // whole, or adds it to a running sum; the other gradients are
+            // summed into zeros.
             let writesKernelGradient: Bool
             if case .conv2D = layer.kind { writesKernelGradient = true } else { writesKernelGradient = false }
             let weightGrads = layer.weights.prefix(op.trainedWeights).enumerated().map { w, weight in
-                writesKernelGradient && w == 0 ? pool.take(weight.shape) : zeros(weight.shape)
+                guard writesKernelGradient && w == 0 else { return zeros(weight.shape) }
+                return sums?.target(for: weight) ?? pool.take(weight.shape)
             }
+            let summedInPlace = writesKernelGradient && sums != nil ? min(1, weightGrads.count) : 0
             let dX = op.writesInputGradient ? pool.take([batch] + inShape) : nil
             // Whether dY's buffer went on to another layer, which now holds it.
             var dYPassedOn = false
@@ -92,7 +99,7 @@ extension TrainingStep {
                 case .kernel:
                     kernelBackward(layer, index: i, inputShape: inShape, x: x, dY: dY, dX: dX, weightGrads: weightGrads,
                                    activations: activations, biasGradient: biasGradients[i],
-                                   outputScale: outputScales[i])
+                                   outputScale: outputScales[i], accumulateKernel: sums?.isFirstPart == false)
                 case let .normalization(masksReLU, givesBias, handsBack):
                     let normalization = normalizationBackward(layer, inputShape: inShape, x: x!, dY: dY, dX: dX,
                                                               weightGrads: weightGrads, masksReLU: masksReLU)
@@ -132,7 +139,10 @@ extension TrainingStep {
             if i != network.layers.count - 1, let output = activations.values[i] { pool.give(output) }
             if let mask = activations.masks[i] { pool.give(mask) }
             let pairs = weightGrads.indices.map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
-            if let update {
+            if let sums {
+                sums.add(Array(pairs[summedInPlace...]), threads: threads)
+                for gradient in weightGrads[summedInPlace...] { pool.give(gradient) }
+            } else if let update {
                 profile.measure(layer.name, .optimizer) { update(pairs) }
                 for gradient in weightGrads { pool.give(gradient) }
             } else {

@@ -48,10 +48,11 @@ extension TrainingStep {
     /// route): its weights' gradients into `weightGrads` and, with `dX`,
     /// its input's gradient. A convolution takes its bias gradient and its
     /// output's scale from the BatchNormalization after it, when that gave
-    /// them.
+    /// them, and adds its kernel's gradient to `weightGrads[0]` with
+    /// `accumulateKernel`.
     func kernelBackward(_ layer: Layer, index i: Int, inputShape inShape: [Int], x: Tensor?, dY: Tensor, dX: Tensor?,
                         weightGrads: [Tensor], activations: Activations, biasGradient: [Float]?,
-                        outputScale: [Float]?) {
+                        outputScale: [Float]?, accumulateKernel: Bool) {
         let batch = activations.batch
         switch layer.kind {
         case .input, .batchNormalization, .add:
@@ -59,7 +60,7 @@ extension TrainingStep {
         case .conv2D:
             convolutionBackward(layer, geometry: layer.windowGeometry(input: inShape, batch: batch), input: x!,
                                 dOutput: dY, dInput: dX, weightGradients: weightGrads, biasGradient: biasGradient,
-                                outputScale: outputScale)
+                                outputScale: outputScale, accumulateKernel: accumulateKernel)
         case .relu:
             if let dX { reluBackward(output: activations.values[i]!, dY: dY, dX: dX) }
         case .zeroPadding2D:
