@@ -464,21 +464,82 @@ graft_status graft_model_set_layer_weight(graft_model *model, int index, int wei
 
 typedef enum graft_optimizer {
     GRAFT_OPTIMIZER_SGD = 0,
-    GRAFT_OPTIMIZER_ADAM = 1
+    GRAFT_OPTIMIZER_ADAM = 1,
+    GRAFT_OPTIMIZER_ADAMW = 2,    /* Adam with decoupled weight decay (0.004) */
+    GRAFT_OPTIMIZER_RMSPROP = 3
 } graft_optimizer;
 
-/* Keras's optimizers and their defaults: SGD (learning_rate 0.01, momentum 0,
- * nesterov 0); Adam (learning_rate 0.001, beta_1 0.9, beta_2 0.999,
- * epsilon 1e-7). */
+/* Keras's learning-rate schedules (keras.optimizers.schedules), with its
+ * arguments and formulas, evaluated per optimizer step as Keras counts them
+ * (the first step takes the rate at step 0). */
+typedef enum graft_schedule {
+    GRAFT_SCHEDULE_EXPONENTIAL_DECAY = 1,        /* initial * decay_rate^(step / decay_steps) */
+    GRAFT_SCHEDULE_PIECEWISE_CONSTANT_DECAY = 2, /* values[i] up to boundaries[i] */
+    GRAFT_SCHEDULE_INVERSE_TIME_DECAY = 3,       /* initial / (1 + decay_rate * step / decay_steps) */
+    GRAFT_SCHEDULE_POLYNOMIAL_DECAY = 4,         /* to end_learning_rate over decay_steps */
+    GRAFT_SCHEDULE_COSINE_DECAY = 5              /* optional linear warm-up, then a half-cosine */
+} graft_schedule;
+
+/* A schedule's arguments; each kind reads its own (Keras's defaults from
+ * graft_learning_rate_schedule_init: staircase 0, end_learning_rate 0.0001,
+ * power 1, cycle 0, alpha 0, warmup_target NaN (none), warmup_steps 0). */
+typedef struct graft_learning_rate_schedule {
+    size_t struct_size;
+    int32_t kind;                 /* a graft_schedule value */
+    float initial_learning_rate;  /* all but piecewise constant */
+    int64_t decay_steps;          /* all but piecewise constant; > 0 */
+    float decay_rate;             /* exponential, inverse time */
+    int32_t staircase;            /* exponential, inverse time: floor step / decay_steps */
+    float end_learning_rate;      /* polynomial */
+    float power;                  /* polynomial */
+    int32_t cycle;                /* polynomial */
+    float alpha;                  /* cosine: the final rate as a fraction */
+    float warmup_target;          /* cosine: NaN for no warm-up */
+    int64_t warmup_steps;         /* cosine */
+    const int64_t *boundaries;    /* piecewise constant: values_count - 1 increasing steps */
+    const float *values;          /* piecewise constant: values_count rates */
+    int64_t values_count;
+} graft_learning_rate_schedule;
+
+/* Fills the defaults of `kind`. NULL is ignored. Use the macro: */
+void graft_learning_rate_schedule_init_sized(graft_learning_rate_schedule *schedule, graft_schedule kind,
+                                             size_t struct_size);
+#define graft_learning_rate_schedule_init(schedule, kind) \
+    graft_learning_rate_schedule_init_sized((schedule), (kind), sizeof *(schedule))
+
+/* The rate of step `step` (0-based) into *rate. Thread-safe. Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs, a negative step, or arguments
+ * Keras refuses (decay_steps <= 0, boundaries and values that do not pair
+ * up) or that cannot train (rates that are not finite). */
+graft_status graft_learning_rate_schedule_value(const graft_learning_rate_schedule *schedule, int64_t step,
+                                                float *rate);
+
+/* Keras 3's optimizers and their defaults: SGD (learning_rate 0.01,
+ * momentum 0, nesterov 0); Adam (learning_rate 0.001, beta_1 0.9, beta_2
+ * 0.999, epsilon 1e-7); AdamW (Adam's, weight_decay 0.004); RMSprop
+ * (learning_rate 0.001, rho 0.9, momentum 0, epsilon 1e-7, centered 0).
+ * Every optimizer takes Keras's decoupled weight decay (each step first
+ * w -= w * weight_decay * learning_rate) and one kind of gradient clipping
+ * at most: clipnorm (per tensor), global_clipnorm (over every gradient of
+ * the step), clipvalue (per element); 0 means none. */
 typedef struct graft_optimizer_options {
     size_t struct_size;
     int32_t kind;            /* a graft_optimizer value */
-    float learning_rate;
-    float momentum;          /* SGD */
+    float learning_rate;     /* used when learning_rate_schedule is NULL */
+    float momentum;          /* SGD, RMSprop */
     int32_t nesterov;        /* SGD */
-    double beta_1;           /* Adam */
-    double beta_2;           /* Adam */
-    float epsilon;           /* Adam */
+    double beta_1;           /* Adam, AdamW */
+    double beta_2;           /* Adam, AdamW */
+    float epsilon;           /* Adam, AdamW, RMSprop */
+    double rho;              /* RMSprop */
+    int32_t centered;        /* RMSprop */
+    float weight_decay;
+    float clipnorm;
+    float global_clipnorm;
+    float clipvalue;
+    /* A schedule instead of learning_rate, or NULL; read (copied) by
+     * graft_model_compile. */
+    const graft_learning_rate_schedule *learning_rate_schedule;
 } graft_optimizer_options;
 
 /* Fills the defaults of `kind`. NULL is ignored. Use the macro: */
@@ -489,10 +550,28 @@ void graft_optimizer_options_init_sized(graft_optimizer_options *options, graft_
 
 /* Sets the optimizer with fresh state (recompiling resets it, as in Keras).
  * Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs, an unknown kind, a learning
- * rate that is not finite and positive, momentum or betas outside [0, 1), an
- * epsilon that is not positive; GRAFT_ERROR_STATE without a head. On failure
- * the previous optimizer stays. */
+ * rate that is not finite and positive, momentum, betas or rho outside
+ * [0, 1), an epsilon that is not positive, a negative weight decay or
+ * clipping threshold, more than one kind of clipping, or an invalid
+ * schedule; GRAFT_ERROR_STATE without a head. On failure the previous
+ * optimizer stays. */
 graft_status graft_model_compile(graft_model *model, const graft_optimizer_options *options);
+
+/* The learning rate of the optimizer's next step (a schedule's at the steps
+ * taken so far) into *rate. Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs,
+ * GRAFT_ERROR_STATE when the model is not compiled. */
+graft_status graft_model_learning_rate(graft_model *model, float *rate);
+
+/* Sets a constant learning rate, keeping the optimizer's state (Keras's
+ * `optimizer.learning_rate = rate`, e.g. between two fits). Returns
+ * GRAFT_ERROR_STATE when the model is not compiled or its rate is a
+ * schedule (as Keras refuses it), GRAFT_ERROR_INVALID_ARGUMENT for a rate
+ * that is not finite and positive; the rate is then unchanged. */
+graft_status graft_model_set_learning_rate(graft_model *model, float rate);
+
+/* Optimizer steps taken since compile (Keras's `optimizer.iterations`); -1
+ * if NULL or not compiled. */
+int64_t graft_model_optimizer_iterations(graft_model *model);
 
 /* The most images a training step computes at once. A larger batch runs in
  * parts (micro-batches), forward and backward each in turn, their gradients

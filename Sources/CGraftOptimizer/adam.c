@@ -3,7 +3,7 @@
 #include <math.h>
 
 // Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
-// Adam's square root and division keep the pass from memory speed unless it
+// Adam's and RMSprop's square roots and divisions keep the pass from memory speed unless it
 // runs as wide as the CPU allows (bench/HISTORY.md has the measurement).
 #if defined(__x86_64__)
 #define DISPATCHED __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -19,5 +19,29 @@ DISPATCHED void graft_adam_update(size_t count, float *restrict w, const float *
         m[i] = mi;
         v[i] = vi;
         w[i] -= (mi * alpha) / (sqrtf(vi) + epsilon);
+    }
+}
+
+DISPATCHED void graft_rmsprop_update(size_t count, float *restrict w, const float *restrict g, float *restrict v,
+                                     float *restrict a, float *restrict m, float rho, float keep, float momentum,
+                                     float lr, float epsilon) {
+    for (size_t i = 0; i < count; i++) {
+        float vi = rho * v[i] + keep * (g[i] * g[i]);
+        v[i] = vi;
+        float denominator;
+        if (a) {
+            float ai = rho * a[i] + keep * g[i];
+            a[i] = ai;
+            denominator = vi - ai * ai + epsilon;
+        } else {
+            denominator = vi + epsilon;
+        }
+        float increment = (lr * g[i]) / sqrtf(denominator);
+        if (m) {
+            m[i] = momentum * m[i] + increment;
+            w[i] -= m[i];
+        } else {
+            w[i] -= increment;
+        }
     }
 }

@@ -47,7 +47,7 @@ struct Demo: ParsableCommand {
         w.batchSize = 32
         w.validationSplit = 0.2
         w.augmentation = .horizontalAndVertical
-        w.optimizer = "adam"
+        w.optimizer = .adam
         w.epochs = epochs
         w.fineTuneEpochs = fineTuneEpochs
         w.unfreezeLast = 10

@@ -47,12 +47,23 @@ struct Train: ParsableCommand {
     var dropout: Float = 0
     @Option(help: "RandomFlip while training: none, horizontal, vertical or horizontal_and_vertical.")
     var augmentation = "none"
-    @Option(help: "adam or sgd.")
+    @Option(help: "adam, adamw, sgd or rmsprop (Keras's defaults).")
     var optimizer = "adam"
     @Option(help: "Learning rate of the frozen phase (Keras's default for the optimizer if omitted).")
     var learningRate: Float?
-    @Option(help: "SGD's momentum.")
+    @Option(help: ArgumentHelp("The frozen phase's learning rate as a Keras schedule, NAME:ARG=VALUE,...",
+                               discussion: "exponential_decay, piecewise_constant_decay (boundaries and values separated by /), inverse_time_decay, polynomial_decay or cosine_decay, with Keras's argument names; initial_learning_rate defaults to the learning rate. Example: cosine_decay:decay_steps=1000,warmup_target=0.001,warmup_steps=100"))
+    var learningRateSchedule: String?
+    @Option(help: "SGD's and RMSprop's momentum.")
     var momentum: Float = 0
+    @Option(help: "Decoupled weight decay, as Keras's weight_decay (AdamW's default 0.004, the others' none).")
+    var weightDecay: Float?
+    @Option(help: "Clip each gradient tensor to this L2 norm (Keras's clipnorm).")
+    var clipnorm: Float?
+    @Option(help: "Clip all gradients of a step together to this L2 norm (Keras's global_clipnorm).")
+    var globalClipnorm: Float?
+    @Option(help: "Clip each gradient element to [-value, value] (Keras's clipvalue).")
+    var clipvalue: Float?
     @Option(help: "Epochs with the base frozen.")
     var epochs = 10
     @Option(help: "Epochs of fine-tuning afterwards (0: none).")
@@ -98,9 +109,23 @@ struct Train: ParsableCommand {
             }
             w.augmentation = flip
         }
-        w.optimizer = optimizer
+        guard let name = OptimizerConfig.Name(rawValue: optimizer) else {
+            throw GraftError.invalidArgument("unknown optimizer \"\(optimizer)\" (adam, adamw, sgd or rmsprop)")
+        }
+        w.optimizer = name
         w.learningRate = learningRate
+        if let learningRateSchedule {
+            let rate = learningRate ?? OptimizerConfig.defaults(name).learningRate.rate(atStep: 0)
+            w.schedule = try parseSchedule(learningRateSchedule, initialRate: rate)
+        }
         w.momentum = momentum
+        w.weightDecay = weightDecay
+        let clippings: [OptimizerConfig.Clipping] = [clipnorm.map { .norm($0) }, globalClipnorm.map { .globalNorm($0) },
+                                                     clipvalue.map { .value($0) }].compactMap { $0 }
+        guard clippings.count <= 1 else {
+            throw GraftError.invalidArgument("only one of --clipnorm, --global-clipnorm and --clipvalue can be set")
+        }
+        w.clipping = clippings.first
         w.epochs = epochs
         w.fineTuneEpochs = fineTuneEpochs
         w.unfreezeLast = unfreezeLast

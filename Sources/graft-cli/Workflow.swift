@@ -19,9 +19,14 @@ struct Workflow {
     var seed: UInt32 = 417
     var head = HeadOptions(numClasses: 0)
     var augmentation: RandomFlip.Mode?
-    var optimizer = "adam"
+    var optimizer = OptimizerConfig.Name.adam
     var learningRate: Float?
+    /// The frozen phase's learning rate as a schedule, rather than `learningRate`.
+    var schedule: LearningRateSchedule?
     var momentum: Float = 0
+    /// The optimizer's weight decay (nil: its default) and clipping.
+    var weightDecay: Float?
+    var clipping: OptimizerConfig.Clipping?
     var epochs = 10
     var fineTuneEpochs = 0
     /// Layers of the base unfrozen for fine-tuning, counted from its end; 0
@@ -37,13 +42,22 @@ struct Workflow {
     var historyPath = "history.csv"
     var chartPath = "history.svg"
 
-    /// The optimizer with `rate`, or Keras's default rate for it.
-    func optimizerConfig(rate: Float?) throws -> OptimizerConfig {
-        switch optimizer {
-        case "adam": return .adam(learningRate: rate ?? OptimizerConfig.adamLearningRate)
-        case "sgd": return .sgd(learningRate: rate ?? OptimizerConfig.sgdLearningRate, momentum: momentum)
-        default: throw GraftError.invalidArgument("unknown optimizer \"\(optimizer)\" (adam or sgd)")
+    /// The optimizer with `rate` (or `schedule`), else Keras's default rate
+    /// for it.
+    func optimizerConfig(rate: Float?, schedule: LearningRateSchedule? = nil) throws -> OptimizerConfig {
+        var config = OptimizerConfig.defaults(optimizer)
+        if let rate { config.learningRate = .constant(rate) }
+        if let schedule { config.learningRate = .schedule(schedule) }
+        switch config.algorithm {
+        case .sgd(_, let nesterov): config.algorithm = .sgd(momentum: momentum, nesterov: nesterov)
+        case let .rmsprop(rho, _, epsilon, centered):
+            config.algorithm = .rmsprop(rho: rho, momentum: momentum, epsilon: epsilon, centered: centered)
+        case .adam: break
         }
+        if let weightDecay { config.weightDecay = weightDecay }
+        config.clipping = clipping
+        try config.validate()
+        return config
     }
 
     func run() throws {
@@ -85,7 +99,7 @@ struct Workflow {
 
         print("\nTraining the head, base frozen:")
         model.setBaseTrainable(false)
-        try model.compile(try optimizerConfig(rate: learningRate))
+        try model.compile(try optimizerConfig(rate: learningRate, schedule: schedule))
         history.append(try fit(model, train, validation, epochs: epochs), phase: "frozen")
 
         if fineTuneEpochs > 0 {

@@ -22,8 +22,10 @@ import GraftKernels
 extension TransferModel {
     static let fileFormatVersion: Int64 = 1
     private static let graftGroup = "/graft"
-    /// The order of `optimizer_options`.
-    private static let optimizerFields = ["learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"]
+    /// The names of `optimizer_options` in files that do not list them
+    /// (`optimizer_option_names`): those written before RMSprop, AdamW,
+    /// weight decay, clipping and schedules.
+    fileprivate static let firstOptimizerFields = ["learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon"]
 
     /// Writes the model to `path` atomically (`replaceAtomically`: a new
     /// file beside it, flushed, renamed over it; a symbolic link written
@@ -101,17 +103,8 @@ extension TransferModel {
         if let names = try file.file.stringAttribute("class_names", of: graft) {
             try model.setClassNames(names)
         }
-        if let kind = try file.file.stringAttribute("optimizer", of: graft)?.first {
-            let values = try reader.doubles("optimizer_options", count: optimizerFields.count)
-            switch kind {
-            case "sgd":
-                try model.compile(.sgd(learningRate: Float(values[0]), momentum: Float(values[1]), nesterov: values[2] != 0))
-            case "adam":
-                try model.compile(.adam(learningRate: Float(values[0]), beta1: values[3], beta2: values[4],
-                                        epsilon: Float(values[5])))
-            default:
-                throw GraftError.format("\(path): unknown optimizer \"\(kind)\"")
-            }
+        if try file.file.stringAttribute("optimizer", of: graft) != nil {
+            try model.compile(try reader.optimizer())
         }
         return model
     }
@@ -153,16 +146,19 @@ extension TransferModel {
         try writer.writeAttribute("trainable", integers: layers.map { $0.trainable ? 1 : 0 }, of: g)
         if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }
         if let config = optimizer?.config {
-            let kind: String, values: [Double]
-            switch config {
-            case let .sgd(lr, momentum, nesterov):
-                (kind, values) = ("sgd", [Double(lr), Double(momentum), nesterov ? 1 : 0, 0, 0, 0])
-            case let .adam(lr, beta1, beta2, epsilon):
-                (kind, values) = ("adam", [Double(lr), 0, 0, beta1, beta2, Double(epsilon)])
+            try writer.writeAttribute("optimizer", strings: [config.name.rawValue], of: g)
+            try writeFields(config.fields, as: "optimizer", writer)
+            if case .schedule(let schedule) = config.learningRate {
+                try writer.writeAttribute("learning_rate_schedule", strings: [schedule.className], of: g)
+                try writeFields(schedule.fields, as: "learning_rate_schedule", writer)
             }
-            try writer.writeAttribute("optimizer", strings: [kind], of: g)
-            try writer.writeAttribute("optimizer_options", doubles: values, of: g)
         }
+    }
+
+    /// `fields` as two attributes: `<prefix>_option_names` and `<prefix>_options`.
+    private func writeFields(_ fields: Fields, as prefix: String, _ writer: HDF5Writer) throws {
+        try writer.writeAttribute(prefix + "_option_names", strings: fields.map(\.name), of: Self.graftGroup)
+        try writer.writeAttribute(prefix + "_options", doubles: fields.map(\.value), of: Self.graftGroup)
     }
 
     // MARK: - Reading
@@ -218,5 +214,28 @@ private struct AttributeReader {
     func doubles(_ name: String, count: Int) throws -> [Double] {
         guard let values = try file.doubleAttribute(name, of: group), values.count == count else { throw missing(name) }
         return values
+    }
+
+    /// `<prefix>_option_names` paired with `<prefix>_options`; files
+    /// without the names hold `unnamed`'s.
+    func fields(_ prefix: String, unnamed: [String]? = nil) throws -> Fields {
+        let names = try file.stringAttribute(prefix + "_option_names", of: group) ?? unnamed
+        guard let names else { throw missing(prefix + "_option_names") }
+        return Array(zip(names, try doubles(prefix + "_options", count: names.count)))
+    }
+
+    /// The saved optimizer, its schedule if it has one.
+    func optimizer() throws -> OptimizerConfig {
+        let name = try choice("optimizer", OptimizerConfig.Name.self)
+        var schedule: LearningRateSchedule?
+        do {
+            if let className = try file.stringAttribute("learning_rate_schedule", of: group)?.first {
+                schedule = try LearningRateSchedule(className: className, fields: try fields("learning_rate_schedule"))
+            }
+            return try OptimizerConfig(name: name, fields: try fields("optimizer", unnamed: TransferModel.firstOptimizerFields),
+                                       schedule: schedule)
+        } catch let error as GraftError where error.kind == .invalidArgument {
+            throw GraftError.format("\(file.path): the saved optimizer is malformed: \(error.message)")
+        }
     }
 }

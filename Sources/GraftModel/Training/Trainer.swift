@@ -89,7 +89,9 @@ extension TransferModel {
     /// (`MicroBatch.split`), forward and backward each in turn, their
     /// gradients summed before the one step: BatchNormalization stays in
     /// inference mode, so the parts' gradients add up to the batch's (only
-    /// the order of the sums differs), in the memory of one part.
+    /// the order of the sums differs), in the memory of one part. So does
+    /// a batch whose step needs every gradient at once (global norm
+    /// clipping).
     private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int,
                               optimizer: Optimizer) throws -> (loss: Double, correct: Int) {
         let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
@@ -98,7 +100,7 @@ extension TransferModel {
         let input = try trainingInput(batch, of: dataset, variants: variants)
         let threads = base.threads
         var loss = 0.0, correct = 0
-        if parts.count == 1 {
+        if parts.count == 1 && !optimizer.config.needsWholeGradient {
             let (step, pass) = try lossOnPart(0..<batch.count, of: batch, input: input, dropoutSeed: dropoutSeed,
                                               epoch: epoch)
             // Each layer steps as soon as its gradients are ready, so that
@@ -116,8 +118,7 @@ extension TransferModel {
                 loss += pass.loss
                 correct += pass.correct
             }
-            optimizer.beginStep()
-            optimizer.update(sums.pairs, threads: threads)
+            optimizer.apply(sums.pairs, threads: threads)
         }
         training.stepTaken()
         trainedOneStep()
