@@ -23,6 +23,11 @@ same batch of 2 caffe-preprocessed 32x32 images with labels [0, 2]:
   a  base frozen; SGD(1e-4, momentum 0.9); 3 steps
   b  whole base trainable; SGD(1e-5, momentum 0.9, nesterov); 2 steps
   c  last 10 base layers trainable (conv5_block3_*); Adam(1e-5, epsilon 1e-3); 2 steps
+  o  as c, AdamW(1e-5, weight_decay 0.5, epsilon 1e-3); 2 steps
+  p  as c, RMSprop(1e-5, rho 0.9, momentum 0.5, epsilon 1e-3, centered, clipnorm 1); 2 steps
+  q  as c, SGD(ExponentialDecay(1e-5, 1, 0.5), momentum 0.9, weight_decay 0.1,
+     global_clipnorm 100); 3 steps
+  r  base frozen; SGD(1e-4, momentum 0.9, clipvalue 5); 3 steps
 and, on a batch of 64 of its own (m_x.f32, m_y.i32), the steps Graft takes in
 micro-batches:
   m  base frozen; SGD(1e-4, momentum 0.9); 2 steps
@@ -52,6 +57,8 @@ Writes into OUTDIR (shapes and dtypes of the raw files are in training.json):
                            moving_mean / moving_variance get no gradient and hold
                            zeros there
   b_grad_head_kernel.f32, b_grad_head_bias.f32
+  schedules.json           Keras's learning-rate schedules (SCHEDULES) at steps
+                           0..SCHEDULE_STEPS-1, float32 values
   training.json            input shape, labels, losses (before each step's update),
                            logits, optimizer configs, trainable layers, update
                            sizes, the batch's seed and kink margins, file shapes
@@ -65,7 +72,7 @@ differ in the last bits if oneDNN picks other kernels). The script checks that
 frozen weights and the BatchNorm moving statistics never move, that scenario c
 changes exactly the conv5_block3_* weights and the head, and that each update
 agrees with the optimizer's formula recomputed in numpy from the gradients
-(it does, bit for bit, in the operation order of replay_sgd / replay_adam).
+(it does, bit for bit, in the operation order of `replay`).
 
 Conditioning: away from the kinks, two correct float32 implementations
 (TensorFlow with TF_ENABLE_ONEDNN_OPTS=0 and 1; Graft) agree on scenario b's
@@ -152,7 +159,13 @@ MICRO_SCENARIOS = [
 
 
 def make_optimizer(spec):
+    """keras.optimizers.<kind>(**kwargs); a learning_rate given as
+    (schedule class, kwargs) is that keras.optimizers.schedules object."""
     kind, kwargs = spec
+    kwargs = dict(kwargs)
+    if isinstance(kwargs.get("learning_rate"), tuple):
+        schedule, arguments = kwargs["learning_rate"]
+        kwargs["learning_rate"] = getattr(keras.optimizers.schedules, schedule)(**arguments)
     return getattr(keras.optimizers, kind)(**kwargs)
 
 
@@ -185,6 +198,66 @@ SCENARIOS = [
         "optimizer": ("Adam", {"learning_rate": 1e-5, "epsilon": 1e-3}),
         "steps": 2,
     },
+    # The fit toolkit's optimizers, each with what it adds to a step. The
+    # clipping thresholds are set against the first step's gradients of the
+    # last block and head (norms from 0.1 to 206 per tensor, 218 in all;
+    # head kernel elements up to 21): clipnorm 1 clips every kernel and no
+    # BatchNormalization or bias, global_clipnorm 100 scales every gradient
+    # by about 0.46, clipvalue 5 clips about a tenth of the head kernel.
+    {
+        "name": "o",
+        "description": "base.layers[:-10] frozen; AdamW (decoupled weight decay)",
+        "base_trainable": "last10",
+        # epsilon 1e-3 as in scenario c; weight_decay 0.5 moves a weight of 1
+        # by 5e-6 a step, half of Adam's own step.
+        "optimizer": ("AdamW", {"learning_rate": 1e-5, "weight_decay": 0.5, "epsilon": 1e-3}),
+        "steps": 2,
+    },
+    {
+        "name": "p",
+        "description": "base.layers[:-10] frozen; centered RMSprop with momentum and clipnorm",
+        "base_trainable": "last10",
+        # epsilon 1e-3 for the reason of scenario c's: lr·g/sqrt(0.09·g² + eps)
+        # stays linear in g for gradients near float32 noise.
+        "optimizer": ("RMSprop", {"learning_rate": 1e-5, "rho": 0.9, "momentum": 0.5, "epsilon": 1e-3,
+                                  "centered": True, "clipnorm": 1.0}),
+        "steps": 2,
+    },
+    {
+        "name": "q",
+        "description": "base.layers[:-10] frozen; SGD with an ExponentialDecay schedule, weight decay and "
+                       "global_clipnorm",
+        "base_trainable": "last10",
+        "optimizer": ("SGD", {"learning_rate": ("ExponentialDecay", {"initial_learning_rate": 1e-5,
+                                                                     "decay_steps": 1, "decay_rate": 0.5}),
+                              "momentum": 0.9, "weight_decay": 0.1, "global_clipnorm": 100.0}),
+        "steps": 3,
+    },
+    {
+        "name": "r",
+        "description": "base.trainable = False; SGD with clipvalue",
+        "base_trainable": "none",
+        "optimizer": ("SGD", {"learning_rate": 1e-4, "momentum": 0.9, "clipvalue": 5.0}),
+        "steps": 3,
+    },
+]
+
+# Keras's learning-rate schedules, each evaluated at steps 0..SCHEDULE_STEPS-1
+# into schedules.json.
+SCHEDULE_STEPS = 1000
+SCHEDULES = [
+    ("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 100, "decay_rate": 0.96}),
+    ("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 30, "decay_rate": 0.5, "staircase": True}),
+    ("PiecewiseConstantDecay", {"boundaries": [100, 500], "values": [1e-3, 5e-4, 1e-4]}),
+    ("InverseTimeDecay", {"initial_learning_rate": 0.1, "decay_steps": 50, "decay_rate": 0.5}),
+    ("InverseTimeDecay", {"initial_learning_rate": 0.1, "decay_steps": 50, "decay_rate": 0.5, "staircase": True}),
+    ("PolynomialDecay", {"initial_learning_rate": 0.1, "decay_steps": 600}),
+    ("PolynomialDecay", {"initial_learning_rate": 0.1, "decay_steps": 300, "end_learning_rate": 0.01,
+                         "power": 0.5, "cycle": True}),
+    ("CosineDecay", {"initial_learning_rate": 1e-3, "decay_steps": 800}),
+    ("CosineDecay", {"initial_learning_rate": 0.1, "decay_steps": 900, "alpha": 0.1}),
+    ("CosineDecay", {"initial_learning_rate": 0.0, "decay_steps": 700, "warmup_target": 1e-3,
+                     "warmup_steps": 200}),
 ]
 
 
@@ -273,44 +346,95 @@ def is_moving_stat(path):
 # order that reproduces Keras bit for bit (measured: any other order or
 # rounding of the constants is off by a few ulps in many elements).
 
-def replay_sgd(config, weights, grads_per_step):
+def learning_rates(config, steps):
+    """The optimizer's learning rate at each step: a constant, or its
+    schedule's at the step count before the step."""
+    rate = config["learning_rate"]
+    if isinstance(rate, dict):
+        schedule = keras.optimizers.schedules.deserialize(rate)
+        return [np.float32(schedule(t)) for t in range(steps)]
+    return [np.float32(rate)] * steps
+
+
+def clip(config, grads):
+    """Keras's clipnorm (g·c / max(|g|, c)), global_clipnorm (every g times
+    c·min(1/|all|, 1/c)) or clipvalue, in float32."""
+    f32 = np.float32
+    if config.get("clipnorm"):
+        c = f32(config["clipnorm"])
+        return {k: (g * c) / np.maximum(np.sqrt(np.sum(g * g, dtype=np.float32)), c) for k, g in grads.items()}
+    if config.get("global_clipnorm"):
+        c = f32(config["global_clipnorm"])
+        norm = np.sqrt(np.sum([np.sum(g * g, dtype=np.float32) for g in grads.values()], dtype=np.float32))
+        scale = c * np.minimum(f32(1) / norm, f32(1) / c)
+        return {k: g * scale for k, g in grads.items()}
+    if config.get("clipvalue"):
+        c = f32(config["clipvalue"])
+        return {k: np.clip(g, -c, c) for k, g in grads.items()}
+    return grads
+
+
+def sgd_step(config, state, w, g, lr, t):
     """v = v*m - g*lr; w = w + v, or with nesterov w = w + (v*m - g*lr)
     using the v just updated."""
-    lr = np.float32(config["learning_rate"])
     m = np.float32(config.get("momentum", 0.0))
-    nesterov = config.get("nesterov", False)
-    w = {k: v.copy() for k, v in weights.items()}
-    vel = {k: np.zeros_like(v) for k, v in weights.items()}
-    for grads in grads_per_step:
-        for k, g in grads.items():
-            vel[k] = vel[k] * m - g * lr
-            w[k] = w[k] + (vel[k] * m - g * lr if nesterov else vel[k])
-    return w
+    if m == 0:
+        return w - g * lr
+    state["v"] = state.get("v", np.zeros_like(w)) * m - g * lr
+    return w + (state["v"] * m - g * lr if config.get("nesterov", False) else state["v"])
 
 
-def replay_adam(config, weights, grads_per_step):
+def adam_step(config, state, w, g, lr, t):
     """m = m + (g - m)*(1-b1); v = v + (g*g - v)*(1-b2), with 1-b1 and 1-b2
     rounded to float32 from double; b1^t and b2^t are float32 powers of the
     float32 betas; alpha = lr*sqrt(1 - b2^t)/(1 - b1^t) in float32;
     w = w - (m*alpha)/(sqrt(v) + eps)."""
     f32 = np.float32
-    lr = f32(config["learning_rate"])
     b1, b2 = config.get("beta_1", 0.9), config.get("beta_2", 0.999)
-    eps = f32(config.get("epsilon", 1e-7))
+    b1_t, b2_t = f32(b1) ** f32(t), f32(b2) ** f32(t)
+    alpha = lr * np.sqrt(f32(1) - b2_t) / (f32(1) - b1_t)
+    m = state.get("m", np.zeros_like(w))
+    v = state.get("v", np.zeros_like(w))
+    state["m"] = m + (g - m) * f32(1 - b1)
+    state["v"] = v + (g * g - v) * f32(1 - b2)
+    return w - (state["m"] * alpha) / (np.sqrt(state["v"]) + f32(config.get("epsilon", 1e-7)))
+
+
+def rmsprop_step(config, state, w, g, lr, t):
+    """v = rho*v + (1-rho)*g²; centered: a = rho*a + (1-rho)*g and
+    d = v - a² + eps, else d = v + eps; inc = lr*g/sqrt(d); with momentum
+    m = momentum*m + inc, w -= m, else w -= inc (rho and 1-rho rounded to
+    float32 from double)."""
+    f32 = np.float32
+    rho, eps, momentum = config["rho"], f32(config["epsilon"]), f32(config["momentum"])
+    state["v"] = f32(rho) * state.get("v", np.zeros_like(w)) + f32(1 - rho) * (g * g)
+    if config["centered"]:
+        state["a"] = f32(rho) * state.get("a", np.zeros_like(w)) + f32(1 - rho) * g
+        denominator = state["v"] - state["a"] * state["a"] + eps
+    else:
+        denominator = state["v"] + eps
+    increment = (lr * g) / np.sqrt(denominator)
+    if momentum > 0:
+        state["m"] = momentum * state.get("m", np.zeros_like(w)) + increment
+        return w - state["m"]
+    return w - increment
+
+
+STEPS = {"SGD": sgd_step, "Adam": adam_step, "AdamW": adam_step, "RMSprop": rmsprop_step}
+
+
+def replay(kind, config, weights, grads_per_step):
+    """Keras's apply in numpy, in float32: clip the gradients, decay every
+    weight (w - w*wd*lr), then the optimizer's own step."""
     w = {k: v.copy() for k, v in weights.items()}
-    mom = {k: np.zeros_like(v) for k, v in weights.items()}
-    vel = {k: np.zeros_like(v) for k, v in weights.items()}
-    for t, grads in enumerate(grads_per_step, start=1):
-        b1_t, b2_t = f32(b1) ** f32(t), f32(b2) ** f32(t)
-        alpha = lr * np.sqrt(f32(1) - b2_t) / (f32(1) - b1_t)
-        for k, g in grads.items():
-            mom[k] = mom[k] + (g - mom[k]) * f32(1 - b1)
-            vel[k] = vel[k] + (g * g - vel[k]) * f32(1 - b2)
-            w[k] = w[k] - (mom[k] * alpha) / (np.sqrt(vel[k]) + eps)
+    states = {k: {} for k in weights}
+    wd = config.get("weight_decay")
+    for t, (grads, lr) in enumerate(zip(grads_per_step, learning_rates(config, len(grads_per_step))), start=1):
+        for k, g in clip(config, grads).items():
+            if wd:
+                w[k] = w[k] - w[k] * np.float32(wd) * lr
+            w[k] = STEPS[kind](config, states[k], w[k], g, lr, t)
     return w
-
-
-REPLAYS = {"SGD": replay_sgd, "Adam": replay_adam}
 
 
 # --------------------------------------------------------------- training
@@ -391,8 +515,7 @@ def check_scenario(scenario, result, initial):
     # The same update computed in numpy from the recorded gradients. Expected
     # bit for bit; allowed: 1e-5 of the array's largest step plus 2 ulps.
     kind, _ = scenario["optimizer"]
-    replayed = REPLAYS[kind](result["optimizer_config"],
-                             {p: initial[p] for p in trainable}, result["grads"])
+    replayed = replay(kind, result["optimizer_config"], {p: initial[p] for p in trainable}, result["grads"])
     differing, worst = 0, 0.0
     for p in trainable:
         diff = np.abs(replayed[p].astype(np.float64) - after[p])
@@ -692,6 +815,13 @@ def build_fixtures(out):
         print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
               f"kink margin {result['kink_margin']:.3g}")
     restore(model, initial)
+
+    schedules = []
+    for class_name, arguments in SCHEDULES:
+        schedule = getattr(keras.optimizers.schedules, class_name)(**arguments)
+        rates = [float(np.float32(schedule(step))) for step in range(SCHEDULE_STEPS)]
+        schedules.append({"class_name": class_name, "arguments": arguments, "rates": rates})
+    (out / "schedules.json").write_text(json.dumps({"steps": SCHEDULE_STEPS, "schedules": schedules}, indent=1) + "\n")
 
     (out / "training.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "STAMP").write_text(f"tensorflow {tf.__version__}\nkeras {keras.__version__}\n")

@@ -230,3 +230,46 @@ func classNamesFromFolders() throws {
     // In-memory images carry no names: they are accepted.
     _ = try model.evaluate(try colourDataset(count: 6, seed: 9))
 }
+
+@Test("every optimizer, its weight decay, clipping and schedule survive save and load", arguments: [
+    OptimizerConfig.adamW(learningRate: 2e-3, weightDecay: 0.01, beta1: 0.8, epsilon: 1e-6, clipping: .globalNorm(2)),
+    .rmsprop(learningRate: 1e-4, rho: 0.8, momentum: 0.3, epsilon: 1e-5, centered: true, clipping: .norm(0.5)),
+    OptimizerConfig(name: .sgd, algorithm: .sgd(momentum: 0.5, nesterov: true),
+                    learningRate: .schedule(.piecewiseConstantDecay(boundaries: [3, 9], values: [0.1, 0.01, 0.001])),
+                    weightDecay: 1e-4, clipping: .value(3)),
+    OptimizerConfig(name: .adam, algorithm: .adam(beta1: 0.9, beta2: 0.99, epsilon: 1e-7),
+                    learningRate: .schedule(.cosineDecay(initialLearningRate: 0, decaySteps: 100, alpha: 0.1,
+                                                         warmupTarget: 1e-3, warmupSteps: 10))),
+])
+func optimizerRoundTrip(_ config: OptimizerConfig) throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let model = try transferModel(augmentation: nil, hidden: [], dropout: 0)
+    try model.compile(config)
+    try model.save(to: folder + "/model.h5")
+    let loaded = try TransferModel.load(from: folder + "/model.h5", threads: 2)
+    #expect(loaded.optimizer?.config == config)
+}
+
+@Test("the learning rate: a schedule's by the steps taken, settable between fits only when constant")
+func learningRateBetweenFits() throws {
+    let model = try transferModel(augmentation: nil, hidden: [], dropout: 0)
+    model.setBaseTrainable(false)
+    let schedule = LearningRateSchedule.exponentialDecay(initialLearningRate: 0.1, decaySteps: 2, decayRate: 0.5)
+    try model.compile(OptimizerConfig(name: .sgd, algorithm: .sgd(momentum: 0, nesterov: false),
+                                      learningRate: .schedule(schedule)))
+    let optimizer = try #require(model.optimizer)
+    #expect(optimizer.learningRate == 0.1)
+    _ = try model.fit(try colourDataset(count: 16, seed: 3), epochs: 1)  // 2 batches of 8
+    #expect(optimizer.iterations == 2 && optimizer.learningRate == schedule.rate(atStep: 2))
+    #expect(throws: GraftError.self) { try optimizer.setLearningRate(0.01) }
+
+    try model.compile(.adam(learningRate: 1e-3))
+    let adam = try #require(model.optimizer)
+    _ = try model.fit(try colourDataset(count: 16, seed: 3), epochs: 1)
+    let taken = adam.iterations
+    try adam.setLearningRate(1e-4)
+    #expect(adam.learningRate == 1e-4 && adam.iterations == taken)
+    #expect(throws: GraftError.self) { try adam.setLearningRate(-1) }
+    #expect(adam.learningRate == 1e-4)
+}

@@ -34,3 +34,74 @@ func adamMatchesScalarFormula() throws {
         #expect(weight.array == w, "step \(step)")
     }
 }
+
+@Test("RMSprop's vector update equals Keras's formula applied one weight at a time, exactly",
+      arguments: [(Float(0), false), (0.5, false), (0, true), (0.5, true)])
+func rmspropMatchesScalarFormula(momentum: Float, centered: Bool) throws {
+    let count = 203, learningRate: Float = 0.01, epsilon: Float = 1e-7, rho = 0.9
+    let weight = Tensor(shape: [count]), gradient = Tensor(shape: [count])
+    var w = (0..<count).map { Float($0) * 0.013 - 0.2 }
+    var v = [Float](repeating: 0, count: count), a = v, m = v
+    weight.data.update(from: w, count: count)
+    let optimizer = try Optimizer(.rmsprop(learningRate: learningRate, rho: rho, momentum: momentum, epsilon: epsilon,
+                                           centered: centered))
+    for step in 1...3 {
+        let g = (0..<count).map { Float(sin(Double($0 * step + 1))) }
+        gradient.data.update(from: g, count: count)
+        optimizer.apply([(weight, gradient)], threads: 2)
+        for i in 0..<count {
+            v[i] = Float(rho) * v[i] + Float(1 - rho) * (g[i] * g[i])
+            var denominator = v[i] + epsilon
+            if centered {
+                a[i] = Float(rho) * a[i] + Float(1 - rho) * g[i]
+                denominator = v[i] - a[i] * a[i] + epsilon
+            }
+            let increment = (learningRate * g[i]) / denominator.squareRoot()
+            if momentum > 0 {
+                m[i] = momentum * m[i] + increment
+                w[i] -= m[i]
+            } else {
+                w[i] -= increment
+            }
+        }
+        #expect(weight.array == w, "step \(step)")
+    }
+}
+
+@Test("weight decay, clipping and a schedule, as Keras's apply orders them, in plain loops")
+func decayClippingScheduleMatchFormula() throws {
+    let count = 50
+    let weights = [Tensor(shape: [count]), Tensor(shape: [count])], gradients = [Tensor(shape: [count]), Tensor(shape: [count])]
+    let schedule = LearningRateSchedule.inverseTimeDecay(initialLearningRate: 0.1, decaySteps: 1, decayRate: 1)
+    for clipping in [nil, OptimizerConfig.Clipping.norm(0.5), .globalNorm(0.5), .value(0.3)] {
+        var w = (0..<2).map { t in (0..<count).map { Float($0 + t) * 0.02 - 0.5 } }
+        for t in 0..<2 { weights[t].data.update(from: w[t], count: count) }
+        let optimizer = try Optimizer(OptimizerConfig(name: .sgd, algorithm: .sgd(momentum: 0, nesterov: false),
+                                                      learningRate: .schedule(schedule), weightDecay: 0.25,
+                                                      clipping: clipping))
+        for step in 0..<3 {
+            let g = (0..<2).map { t in (0..<count).map { Float(cos(Double($0 * (step + 1) + t))) } }
+            for t in 0..<2 { gradients[t].data.update(from: g[t], count: count) }
+            optimizer.apply([(weights[0], gradients[0]), (weights[1], gradients[1])], threads: 2)
+            let lr = 0.1 / (1 + Float(step))
+            let norms = g.map { Float($0.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()) }
+            let global = Float(norms.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot())
+            for t in 0..<2 {
+                for i in 0..<count {
+                    var gi = g[t][i]
+                    switch clipping {
+                    case .norm(let c)?: gi = (gi * c) / max(norms[t], c)
+                    case .globalNorm(let c)?: gi *= c * min(1 / global, 1 / c)
+                    case .value(let c)?: gi = min(max(gi, -c), c)
+                    case nil: break
+                    }
+                    w[t][i] -= (w[t][i] * 0.25) * lr
+                    w[t][i] -= gi * lr
+                }
+                // The norms are summed in another order than here: a rounding or two.
+                let worst = zip(weights[t].array, w[t]).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-6, "\(String(describing: clipping)) step \(step) tensor \(t): \(worst)")
+            }
+        }
+    }
+}

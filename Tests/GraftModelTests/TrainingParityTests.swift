@@ -234,3 +234,71 @@ func microBatchesMatchKeras(scenario name: String, microBatchSize: Int) throws {
     try checkLosses(history, scenario: name)
     try checkUpdates(model, before: before, scenario: name, baseFile: name == "m" ? "initial_base.h5" : nil)
 }
+
+// MARK: - The fit toolkit's optimizers and schedules
+
+/// Scenarios o to r: the optimizers Keras 3 adds to SGD and Adam, weight
+/// decay, the three clippings and a schedule, on the batch of a to c (the
+/// fixture script gives each one's arguments and why).
+@Test("AdamW, centered RMSprop with clipnorm, scheduled SGD with weight decay and global_clipnorm, SGD with clipvalue: every weight equals Keras's",
+      arguments: [
+          ("o", true, OptimizerConfig.adamW(learningRate: 1e-5, weightDecay: 0.5, epsilon: 1e-3)),
+          ("p", true, .rmsprop(learningRate: 1e-5, rho: 0.9, momentum: 0.5, epsilon: 1e-3, centered: true,
+                               clipping: .norm(1))),
+          ("q", true, OptimizerConfig(name: .sgd, algorithm: .sgd(momentum: 0.9, nesterov: false),
+                                      learningRate: .schedule(.exponentialDecay(initialLearningRate: 1e-5, decaySteps: 1,
+                                                                                decayRate: 0.5)),
+                                      weightDecay: 0.1, clipping: .globalNorm(100))),
+          ("r", false, .sgd(learningRate: 1e-4, momentum: 0.9, clipping: .value(5))),
+      ])
+func toolkitOptimizersMatchKeras(scenario name: String, lastBlock: Bool, optimizer: OptimizerConfig) throws {
+    let model = try kerasModel()
+    model.setBaseTrainable(lastBlock)
+    if lastBlock {
+        for i in 0..<(model.baseLayerCount - 10) { try model.setTrainable(false, layer: i) }
+    }
+    try model.compile(optimizer)
+    let before = model.layers.map { $0.weights.map(\.array) }
+    let steps = try scenario(name)["steps"] as! Int
+    let history = try model.fit(try batch(), epochs: steps)
+    try checkLosses(history, scenario: name)
+    try checkUpdates(model, before: before, scenario: name, baseFile: lastBlock ? nil : "initial_base.h5")
+    #expect(model.optimizer?.iterations == steps)
+}
+
+@Test("each learning-rate schedule's rate over 1,000 steps equals Keras's")
+func schedulesMatchKeras() throws {
+    let path = try Fixtures.path(inFixtures: root + "schedules.json")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    let schedules = json["schedules"] as! [[String: Any]]
+    #expect(schedules.count >= 5)
+    for entry in schedules {
+        let className = entry["class_name"] as! String, arguments = entry["arguments"] as! [String: Any]
+        var fields: Fields = []
+        for (name, value) in arguments {
+            if let list = value as? [Double] {
+                fields += list.map { (name, $0) }
+            } else if let flag = value as? Bool {
+                fields.append((name, flag ? 1 : 0))
+            } else {
+                fields.append((name, value as! Double))
+            }
+        }
+        let schedule = try LearningRateSchedule(className: className, fields: fields)
+        let expected = entry["rates"] as! [Double]
+        // Relative error 1e-6 (both sides compute in float32, the same
+        // operations), plus, for CosineDecay, one float32 ulp of cos scaled
+        // by the rate it decays from: near the end of the decay it computes
+        // 1 + cos(πf) with cos within a few ulps of −1, where TensorFlow's
+        // cos and the C library's may differ by an ulp (6e-8), which is then
+        // all of a small difference (measured: 6e-5 relative at alpha 0).
+        let peak = expected.map(abs).max() ?? 0
+        let cosineUlp = className == "CosineDecay" ? 0x1p-23 * peak : 0
+        var worst = 0.0
+        for (step, theirs) in expected.enumerated() {
+            let ours = Double(schedule.rate(atStep: step))
+            worst = max(worst, abs(ours - theirs) / (1e-6 * abs(theirs) + cosineUlp + 1e-30))
+        }
+        #expect(worst <= 1, "\(className) \(arguments): error \(worst) of the bar")
+    }
+}
