@@ -178,6 +178,56 @@ static void check_defaults(void) {
     check(options.precision == GRAFT_PRECISION_FLOAT32, "options_init: precision FLOAT32");
 }
 
+/* Keras's optimizer and schedule defaults as the header states them, and a
+ * schedule's rates: CosineDecay's warm-up is linear, and
+ * PiecewiseConstantDecay holds each value up to its boundary. */
+static void check_optimizer_defaults(void) {
+    graft_optimizer_options options;
+    graft_learning_rate_schedule schedule;
+    int64_t boundaries[2] = {10, 20};
+    float values[3] = {0.5f, 0.25f, 0.125f}, rate = -1;
+
+    memset(&options, 0xab, sizeof options);
+    graft_optimizer_options_init(&options, GRAFT_OPTIMIZER_ADAMW);
+    check(options.kind == GRAFT_OPTIMIZER_ADAMW && options.learning_rate == 0.001f && options.weight_decay == 0.004f &&
+              options.beta_1 == 0.9 && options.beta_2 == 0.999 && options.epsilon == 1e-7f,
+          "AdamW defaults: learning_rate 0.001, weight_decay 0.004, betas 0.9 0.999, epsilon 1e-7");
+    check(options.clipnorm == 0 && options.global_clipnorm == 0 && options.clipvalue == 0 &&
+              options.learning_rate_schedule == NULL,
+          "optimizer defaults: no clipping, no schedule");
+    graft_optimizer_options_init(&options, GRAFT_OPTIMIZER_RMSPROP);
+    check(options.learning_rate == 0.001f && options.rho == 0.9 && options.momentum == 0 && options.epsilon == 1e-7f &&
+              options.centered == 0 && options.weight_decay == 0,
+          "RMSprop defaults: learning_rate 0.001, rho 0.9, momentum 0, epsilon 1e-7, not centered, no decay");
+
+    graft_learning_rate_schedule_init(&schedule, GRAFT_SCHEDULE_COSINE_DECAY);
+    check(schedule.alpha == 0 && isnan(schedule.warmup_target) && schedule.warmup_steps == 0,
+          "CosineDecay defaults: alpha 0, no warm-up");
+    schedule.initial_learning_rate = 0;
+    schedule.decay_steps = 100;
+    schedule.warmup_target = 1;
+    schedule.warmup_steps = 10;
+    check(graft_learning_rate_schedule_value(&schedule, 5, &rate) == GRAFT_OK && rate == 0.5f,
+          "CosineDecay warm-up: half way to the target at step 5, got %g", rate);
+    check_error(graft_learning_rate_schedule_value(&schedule, -1, &rate), GRAFT_ERROR_INVALID_ARGUMENT, "step",
+                "a negative step");
+    schedule.decay_steps = 0;
+    check_error(graft_learning_rate_schedule_value(&schedule, 0, &rate), GRAFT_ERROR_INVALID_ARGUMENT, "decay_steps",
+                "decay_steps 0");
+
+    graft_learning_rate_schedule_init(&schedule, GRAFT_SCHEDULE_PIECEWISE_CONSTANT_DECAY);
+    schedule.boundaries = boundaries;
+    schedule.values = values;
+    schedule.values_count = 3;
+    check(graft_learning_rate_schedule_value(&schedule, 10, &rate) == GRAFT_OK && rate == 0.5f &&
+              graft_learning_rate_schedule_value(&schedule, 11, &rate) == GRAFT_OK && rate == 0.25f &&
+              graft_learning_rate_schedule_value(&schedule, 21, &rate) == GRAFT_OK && rate == 0.125f,
+          "PiecewiseConstantDecay: each value up to its boundary");
+    schedule.values = NULL;
+    check_error(graft_learning_rate_schedule_value(&schedule, 0, &rate), GRAFT_ERROR_INVALID_ARGUMENT, "values",
+                "NULL values");
+}
+
 /* Features of `pre` by `model`, compared with Keras's `out`. */
 static void check_parity(graft_model *model, const float *pre, const float *raw, const float *out,
                          float *features, const char *when) {
@@ -474,6 +524,7 @@ int main(int argc, char **argv) {
 
     check_versions();
     check_defaults();
+    check_optimizer_defaults();
 
     graft_model_options_init(&options);
     snprintf(weights, sizeof weights, "%s/resnet50_random.h5", fixtures);

@@ -336,3 +336,60 @@ func microBatchSizeThroughCABI() throws {
     graft_history_free(history)
     #expect(graft_model_set_micro_batch_size(nil, 3) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
+
+@Test("optimizers, schedules, clipping and the learning rate through the C ABI")
+func optimizersThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    var rate: Float = 0
+    #expect(graft_model_learning_rate(model, &rate) == GRAFT_ERROR_STATE && lastError.contains("compile"))
+    #expect(graft_model_optimizer_iterations(model) == -1)
+
+    var options = graft_optimizer_options()
+    graft_optimizer_options_init_sized(&options, GRAFT_OPTIMIZER_RMSPROP, MemoryLayout<graft_optimizer_options>.size)
+    options.clipnorm = 1
+    options.clipvalue = 1
+    #expect(graft_model_compile(model, &options) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("only one"))
+    options.clipvalue = 0
+    options.centered = 2
+    #expect(graft_model_compile(model, &options) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("centered"))
+    options.centered = 1
+    options.weight_decay = -1
+    #expect(graft_model_compile(model, &options) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("weight_decay"))
+    options.weight_decay = 0.01
+    options.kind = 9
+    #expect(graft_model_compile(model, &options) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("kind"))
+
+    // A schedule: the rate follows the steps taken, and cannot be set.
+    var schedule = graft_learning_rate_schedule()
+    graft_learning_rate_schedule_init_sized(&schedule, GRAFT_SCHEDULE_EXPONENTIAL_DECAY,
+                                            MemoryLayout<graft_learning_rate_schedule>.size)
+    (schedule.initial_learning_rate, schedule.decay_steps, schedule.decay_rate) = (0.01, 1, 0.5)
+    graft_optimizer_options_init_sized(&options, GRAFT_OPTIMIZER_ADAMW, MemoryLayout<graft_optimizer_options>.size)
+    options.global_clipnorm = 1
+    withUnsafePointer(to: &schedule) { options.learning_rate_schedule = $0
+        #expect(graft_model_compile(model, &options) == GRAFT_OK, "\(lastError)")
+    }
+    options.learning_rate_schedule = nil
+    #expect(graft_model_learning_rate(model, &rate) == GRAFT_OK && rate == 0.01)
+    var history: OpaquePointer?
+    #expect(graft_model_fit(model, dataset, nil, 1, nil, nil, &history) == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+    let steps = graft_model_optimizer_iterations(model)
+    #expect(steps >= 1)
+    #expect(graft_model_learning_rate(model, &rate) == GRAFT_OK && rate == 0.01 * pow(0.5, Float(steps)))
+    #expect(graft_model_set_learning_rate(model, 0.1) == GRAFT_ERROR_STATE && lastError.contains("schedule"))
+
+    // A constant rate is set between fits, keeping the steps taken.
+    graft_optimizer_options_init_sized(&options, GRAFT_OPTIMIZER_SGD, MemoryLayout<graft_optimizer_options>.size)
+    #expect(graft_model_compile(model, &options) == GRAFT_OK && graft_model_optimizer_iterations(model) == 0)
+    #expect(graft_model_fit(model, dataset, nil, 1, nil, nil, &history) == GRAFT_OK)
+    graft_history_free(history)
+    #expect(graft_model_set_learning_rate(model, 0.5) == GRAFT_OK)
+    #expect(graft_model_learning_rate(model, &rate) == GRAFT_OK && rate == 0.5)
+    #expect(graft_model_optimizer_iterations(model) == steps)
+    #expect(graft_model_set_learning_rate(model, .nan) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_learning_rate(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
+}
