@@ -91,6 +91,28 @@ class graft_head_options(ctypes.Structure):
     ]
 
 
+class graft_learning_rate_schedule(ctypes.Structure):
+    """struct graft_learning_rate_schedule, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("kind", ctypes.c_int32),
+        ("initial_learning_rate", ctypes.c_float),
+        ("decay_steps", ctypes.c_int64),
+        ("decay_rate", ctypes.c_float),
+        ("staircase", ctypes.c_int32),
+        ("end_learning_rate", ctypes.c_float),
+        ("power", ctypes.c_float),
+        ("cycle", ctypes.c_int32),
+        ("alpha", ctypes.c_float),
+        ("warmup_target", ctypes.c_float),
+        ("warmup_steps", ctypes.c_int64),
+        ("boundaries", ctypes.POINTER(ctypes.c_int64)),
+        ("values", ctypes.POINTER(ctypes.c_float)),
+        ("values_count", ctypes.c_int64),
+    ]
+
+
 class graft_optimizer_options(ctypes.Structure):
     """struct graft_optimizer_options, field by field."""
 
@@ -103,6 +125,13 @@ class graft_optimizer_options(ctypes.Structure):
         ("beta_1", ctypes.c_double),
         ("beta_2", ctypes.c_double),
         ("epsilon", ctypes.c_float),
+        ("rho", ctypes.c_double),
+        ("centered", ctypes.c_int32),
+        ("weight_decay", ctypes.c_float),
+        ("clipnorm", ctypes.c_float),
+        ("global_clipnorm", ctypes.c_float),
+        ("clipvalue", ctypes.c_float),
+        ("learning_rate_schedule", ctypes.POINTER(graft_learning_rate_schedule)),
     ]
 
 
@@ -156,7 +185,10 @@ PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(graft_progress), cty
 # graft_pooling, graft_flip and graft_optimizer, by Keras's names.
 POOLING = {"avg": 0, "flatten": 1}
 FLIP = {None: 0, "horizontal": 1, "vertical": 2, "horizontal_and_vertical": 3}
-OPTIMIZER = {"sgd": 0, "adam": 1}
+OPTIMIZER = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
+# graft_schedule, by Keras's class names.
+SCHEDULE = {"ExponentialDecay": 1, "PiecewiseConstantDecay": 2, "InverseTimeDecay": 3, "PolynomialDecay": 4,
+            "CosineDecay": 5}
 
 # graft_subset and graft_label_mode, by Keras's names.
 SUBSET = {None: 0, "training": 1, "validation": 2}
@@ -238,6 +270,13 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_optimizer_options_init_sized": ([ctypes.POINTER(graft_optimizer_options), ctypes.c_int,
                                                 ctypes.c_size_t], None),
         "graft_model_compile": ([handle, ctypes.POINTER(graft_optimizer_options)], status),
+        "graft_learning_rate_schedule_init_sized": ([ctypes.POINTER(graft_learning_rate_schedule), ctypes.c_int,
+                                                     ctypes.c_size_t], None),
+        "graft_learning_rate_schedule_value": ([ctypes.POINTER(graft_learning_rate_schedule), ctypes.c_int64,
+                                                ctypes.POINTER(ctypes.c_float)], status),
+        "graft_model_learning_rate": ([handle, ctypes.POINTER(ctypes.c_float)], status),
+        "graft_model_set_learning_rate": ([handle, ctypes.c_float], status),
+        "graft_model_optimizer_iterations": ([handle], ctypes.c_int64),
         "graft_model_fit": ([handle, handle, handle, ctypes.c_int, PROGRESS_FN, ctypes.c_void_p,
                              ctypes.POINTER(handle)], status),
         "graft_history_epochs": ([handle], ctypes.c_int),

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _lib, summary
+from . import _lib, losses, optimizers, summary
 from .data import ImageDataset
 from .errors import Status
 from .models import BaseModel, Layer
@@ -123,6 +123,8 @@ class TransferModel:
         self.name = name
         #: The History of the last fit (also after Ctrl-C stopped it), as in Keras.
         self.history: Optional[History] = None
+        #: The optimizer of the last compile (None before).
+        self.optimizer: Optional[Optimizer] = None
         with base._lock:
             handle = base._open_handle()
             self.num_classes = _lib.lib.graft_model_class_count(handle)
@@ -201,19 +203,39 @@ class TransferModel:
         with self.base._lock:
             _lib.check(_lib.lib.graft_model_set_micro_batch_size(self.base._open_handle(), size or 0))
 
-    def compile(self, optimizer: Optimizer, loss: Optional[str] = None,
+    def compile(self, optimizer: Union[str, Optimizer] = "rmsprop", loss: Any = None,
                 metrics: Optional[Sequence[str]] = None) -> None:
-        """Sets the optimizer with fresh state. The loss is categorical
-        cross-entropy from logits and the metric accuracy; `loss` and
-        `metrics` are accepted for Keras's call shape.
+        """Sets the optimizer with fresh state (recompiling resets it, as in
+        Keras); `model.optimizer` is then that optimizer, whose
+        `learning_rate` and `iterations` are the model's.
+
+        Args:
+            optimizer: an optimizer from graft.optimizers, or Keras's name
+                for one ("adam", "adamw", "sgd", "rmsprop"; Keras's
+                defaults). Keras's default is "rmsprop".
+            loss: None or graft.losses.SparseCategoricalCrossentropy(
+                from_logits=True): the cross-entropy of integer labels and
+                the head's logits, the mean over the batch.
+            metrics: None, or ["accuracy"] (also "acc",
+                "sparse_categorical_accuracy"): fit and evaluate report it.
 
         Raises:
-            GraftError: a learning rate that is not finite and positive, or
-                another value the library refuses.
+            ValueError: an unknown optimizer name, or a loss or metric that
+                Graft does not compute (refused rather than ignored).
+            GraftError: a value the library refuses (a learning rate that is
+                not finite and positive, ...).
         """
-        options = optimizer._options()
+        losses._check(loss)
+        for metric in metrics or []:
+            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
+                raise ValueError(f"Graft reports the metric accuracy only; received metrics={list(metrics or [])!r}")
+        optimizer = optimizers.get(optimizer)
+        options, keep = optimizer._options()
         with self.base._lock:
             _lib.check(_lib.lib.graft_model_compile(self.base._open_handle(), ctypes.byref(options)))
+        del keep
+        optimizer._model = self.base
+        self.optimizer = optimizer
 
     def fit(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32, epochs: int = 1,
             verbose: Verbose = "auto",
