@@ -44,6 +44,27 @@ if "$GRAFT" predict demo/history.csv x.bmp 2> err.log; then fail "predict with a
 grep -q "not a valid HDF5 file" err.log || fail "CSV as model: $(cat err.log)"
 if "$GRAFT" train no-such-folder --weights random 2> err.log; then fail "train on a missing folder succeeded"; fi
 grep -qi "no-such-folder" err.log || fail "missing folder: $(cat err.log)"
+# Keras's optimizers, clipping and schedules; the saved model keeps them.
+"$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 2 --optimizer adamw \
+    --weight-decay 0.01 --global-clipnorm 1 --output adamw.h5 --history adamw.csv --chart adamw.svg \
+    --learning-rate-schedule cosine_decay:decay_steps=10,warmup_target=0.01,warmup_steps=2 > adamw.log
+[ "$(wc -l < adamw.csv)" = 3 ] || fail "adamw: history.csv should hold 2 epochs"
+"$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 1 --optimizer rmsprop \
+    --momentum 0.5 --clipvalue 0.5 --learning-rate-schedule piecewise_constant_decay:boundaries=2,values=0.01/0.001 \
+    --output rmsprop.h5 --history rmsprop.csv --chart rmsprop.svg > rmsprop.log
+if "$GRAFT" train demo/data/train --weights random --clipnorm 1 --clipvalue 1 2> err.log; then fail "two clippings accepted"; fi
+grep -q "only one of --clipnorm, --global-clipnorm and --clipvalue" err.log || fail "two clippings: $(cat err.log)"
+if "$GRAFT" train demo/data/train --weights random --learning-rate-schedule cosine_decay:decay_steps=0 2> err.log; then
+    fail "decay_steps 0 accepted"
+fi
+grep -q "decay_steps must be > 0" err.log || fail "decay_steps 0: $(cat err.log)"
+if "$GRAFT" train demo/data/train --weights random --learning-rate-schedule warp_decay 2> err.log; then
+    fail "an unknown schedule accepted"
+fi
+grep -q "unknown schedule \"warp_decay\"" err.log || fail "unknown schedule: $(cat err.log)"
+if "$GRAFT" train demo/data/train --weights random --optimizer adagrad 2> err.log; then fail "adagrad accepted"; fi
+grep -q "unknown optimizer \"adagrad\"" err.log || fail "unknown optimizer: $(cat err.log)"
+
 if "$GRAFT" train demo/data/train --weights random --augmentation sideways 2> err.log; then fail "bad augmentation accepted"; fi
 grep -q "augmentation" err.log || fail "bad augmentation: $(cat err.log)"
 if "$GRAFT" evaluate trained.h5 demo/data/test --precision float16 2> err.log; then fail "precision float16 accepted"; fi
