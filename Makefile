@@ -94,7 +94,7 @@ $(VENV_STAMP):
 
 ## fixtures: reference data computed by Keras and TensorFlow themselves.
 fixtures: $(FIXTURES)/model/STAMP $(FIXTURES)/data/STAMP $(FIXTURES)/decode/STAMP $(FIXTURES)/training/STAMP \
-	$(FIXTURES)/hdf5/STAMP $(EXAMPLES_DATA)/STAMP
+	$(FIXTURES)/hdf5/STAMP $(FIXTURES)/callbacks/STAMP $(EXAMPLES_DATA)/STAMP
 $(FIXTURES)/model/STAMP: tools/make_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_fixtures.py $(FIXTURES)/model
 $(FIXTURES)/data/STAMP: tools/make_data_fixtures.py $(VENV_STAMP)
@@ -105,6 +105,8 @@ $(FIXTURES)/hdf5/STAMP: tools/make_hdf5_fixtures.py tools/fixture_dir.py $(VENV_
 	$(VPY) tools/make_hdf5_fixtures.py $(FIXTURES)/hdf5
 $(FIXTURES)/training/STAMP: tools/make_training_fixtures.py tools/make_fixtures.py $(VENV_STAMP)
 	$(VPY) tools/make_training_fixtures.py $(FIXTURES)/training
+$(FIXTURES)/callbacks/STAMP: tools/make_callback_fixtures.py tools/fixture_dir.py $(VENV_STAMP)
+	$(VPY) tools/make_callback_fixtures.py $(FIXTURES)/callbacks
 $(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV_STAMP)
 	$(VPY) tools/make_demo_dataset.py $(EXAMPLES_DATA) --classes 3 --train 8 --test 4 --size 32 --seed 0
 

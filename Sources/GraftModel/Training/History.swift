@@ -23,6 +23,11 @@ public struct TrainingProgress {
 public struct History {
     public var loss: [Double] = [], accuracy: [Double] = []
     public var valLoss: [Double] = [], valAccuracy: [Double] = []
+    /// The learning rate at the end of each epoch, when a callback logged
+    /// it (ReduceLROnPlateau, LearningRateScheduler), as Keras's History.
+    public var learningRate: [Double] = []
+    /// The index of the first epoch recorded (the fit's initial epoch).
+    public var firstEpoch = 0
     /// Whether a progress callback stopped the fit.
     public var stopped = false
 
@@ -30,14 +35,24 @@ public struct History {
 
     public var epochs: Int { loss.count }
 
-    /// "loss", "accuracy", "val_loss" or "val_accuracy".
+    /// "loss", "accuracy", "val_loss", "val_accuracy" or "learning_rate".
     public func values(_ metric: String) -> [Double]? {
         switch metric {
         case "loss": loss
         case "accuracy": accuracy
         case "val_loss": valLoss
         case "val_accuracy": valAccuracy
+        case "learning_rate": learningRate
         default: nil
         }
+    }
+
+    /// Records one epoch's logs.
+    mutating func append(_ logs: Logs) {
+        loss.append(logs["loss"] ?? .nan)
+        accuracy.append(logs["accuracy"] ?? .nan)
+        if let value = logs["val_loss"] { valLoss.append(value) }
+        if let value = logs["val_accuracy"] { valAccuracy.append(value) }
+        if let value = logs["learning_rate"] { learningRate.append(value) }
     }
 }

@@ -4,16 +4,23 @@ import GraftFoundation
 import GraftKernels
 
 extension TransferModel {
-    /// Trains for `epochs` passes over `train`, evaluating on `validation`
-    /// after each. `progress` is called after each batch and at the end of
-    /// each epoch; returning true stops there (the history then holds the
-    /// completed epochs and `stopped` is set).
-    public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil,
-                    progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
+    /// Trains from epoch `initialEpoch` up to `epochs` (Keras's fit: epoch
+    /// indices, so `initialEpoch: 3, epochs: 5` runs epochs 3 and 4, with
+    /// their own shuffles and flips, as a run that never stopped would),
+    /// evaluating on `validation` after each. `callbacks` run in their
+    /// order at the fit's and each epoch's beginning and end; one may stop
+    /// the fit after an epoch (`FitState.stopTraining`). `progress` is
+    /// called after each batch and at the end of each epoch; returning true
+    /// stops there (the history then holds the completed epochs and
+    /// `stopped` is set). `epochs <= initialEpoch` trains nothing.
+    public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil, initialEpoch: Int = 0,
+                    callbacks: [FitCallback] = [], progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
         guard let optimizer else {
             throw GraftError(.state, "the model is not compiled: call compile with an optimizer before fit")
         }
-        guard epochs >= 1 else { throw GraftError.invalidArgument("epochs must be at least 1, not \(epochs)") }
+        guard epochs >= 0 && initialEpoch >= 0 else {
+            throw GraftError.invalidArgument("epochs and initial_epoch must be 0 or more, not \(epochs) and \(initialEpoch)")
+        }
         // The training folders name the classes if nothing has yet; the
         // validation folders must then have the same.
         let names = classNames ?? (train.isFromDirectory ? train.classNames : nil)
@@ -23,15 +30,27 @@ extension TransferModel {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
         }
         try setClassNames(names)
+        let state = FitState(model: self, epochs: epochs)
+        let terminateOnNaN = callbacks.contains { $0 is TerminateOnNaN }
         var history = History()
+        history.firstEpoch = initialEpoch
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
-        for epoch in 0..<epochs {
-            var seen = 0, correct = 0, lossSum = 0.0
+        for callback in callbacks { try callback.trainBegin(state) }
+        for epoch in initialEpoch..<max(initialEpoch, epochs) {
+            for callback in callbacks { try callback.epochBegin(epoch, state) }
+            var seen = 0, correct = 0, lossSum = 0.0, notFinite = false
             let iterator = train.makeIterator(skip: frozenPrefix.alreadyCached(train, epoch: epoch))
             var step = 0
             while let batch = try iterator.next() {
-                let result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer)
+                let result: (loss: Double, correct: Int)
+                do {
+                    result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer)
+                } catch let error as GraftError where error.kind == .numeric && terminateOnNaN {
+                    // TerminateOnNaN: the epoch ends here, its loss NaN.
+                    (notFinite, seen) = (true, max(seen, 1))
+                    break
+                }
                 seen += batch.count
                 correct += result.correct
                 lossSum += result.loss * Double(batch.count)
@@ -46,23 +65,25 @@ extension TransferModel {
                 }
             }
             guard seen > 0 else { throw ImageDataset.nothingRead(role: "training") }
-            history.loss.append(lossSum / Double(seen))
-            history.accuracy.append(Double(correct) / Double(seen))
-            var report = TrainingProgress(
-                epoch: epoch, epochs: epochs, step: step, steps: train.batchCount, loss: history.loss[epoch],
-                accuracy: history.accuracy[epoch], elapsedSeconds: 0, epochEnd: true)
-            if let validation {
+            var logs = Logs([("accuracy", Double(correct) / Double(seen)), ("loss", notFinite ? .nan : lossSum / Double(seen))])
+            if let validation, !notFinite {
                 let (loss, accuracy) = try evaluate(validation)
-                history.valLoss.append(loss)
-                history.valAccuracy.append(accuracy)
-                (report.valLoss, report.valAccuracy) = (loss, accuracy)
+                logs["val_accuracy"] = accuracy
+                logs["val_loss"] = loss
             }
-            report.elapsedSeconds = elapsed()
+            for callback in callbacks { try callback.epochEnd(epoch, logs: &logs, state) }
+            history.append(logs)
+            let report = TrainingProgress(
+                epoch: epoch, epochs: epochs, step: step, steps: train.batchCount, loss: logs["loss"]!,
+                accuracy: logs["accuracy"]!, elapsedSeconds: elapsed(), epochEnd: true, valLoss: logs["val_loss"],
+                valAccuracy: logs["val_accuracy"])
             if progress?(report) == true {
                 history.stopped = true
                 return history
             }
+            if state.stopTraining || notFinite { break }
         }
+        for callback in callbacks { try callback.trainEnd(state) }
         return history
     }
 

@@ -82,6 +82,22 @@ public final class TransferModel {
         derivedStateChanged(.trainability)
     }
 
+    /// The weights of the layers that train, layer by layer (what a fit can
+    /// change; EarlyStopping keeps its best epoch's).
+    public func trainableWeights() -> [[[Float]]] {
+        layers.map { $0.trainable ? $0.weights.map(\.array) : [] }
+    }
+
+    /// Puts back weights `trainableWeights` gave, with the same layers
+    /// training.
+    public func setTrainableWeights(_ weights: [[[Float]]]) {
+        precondition(weights.count == layers.count, "weights of another model")
+        for (layer, values) in zip(layers, weights) {
+            for (weight, value) in zip(layer.weights, values) { weight.data.update(from: value, count: weight.count) }
+        }
+        derivedStateChanged(.trainingStep)
+    }
+
     /// Forgets everything derived from the weights (compiled plans, cached
     /// features) after they were set from outside.
     public func weightsChanged() {
