@@ -619,7 +619,7 @@ typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
  * per-epoch figures (free with graft_history_free); if `progress` stopped the
  * fit, it holds the completed epochs and graft_history_stopped() is 1.
  * Returns GRAFT_ERROR_STATE (no head, not compiled, nothing trainable),
- * GRAFT_ERROR_INVALID_ARGUMENT (NULLs, epochs < 1, datasets whose image size or
+ * GRAFT_ERROR_INVALID_ARGUMENT (NULLs, epochs < 0, datasets whose image size or
  * class count differ from the model's), GRAFT_ERROR_NUMERIC (a loss that is
  * not finite: the weights are those from before that batch), image errors
  * from the datasets (GRAFT_ERROR_FORMAT too for an epoch in which a dataset
@@ -628,15 +628,143 @@ typedef int (*graft_progress_fn)(const graft_progress *progress, void *user);
 graft_status graft_model_fit(graft_model *model, graft_dataset *train, graft_dataset *validation, int epochs,
                              graft_progress_fn progress, void *user, graft_history **history);
 
+/* ------------------------------------------------------------- callbacks */
+
+/* Keras's callbacks for graft_model_fit_with_options, with Keras's names,
+ * arguments, defaults and decisions (one instance of each). */
+
+/* Which way a monitored quantity improves (Keras's `mode`): AUTO knows the
+ * losses (down) and the accuracies (up). */
+typedef enum graft_monitor_mode {
+    GRAFT_MONITOR_AUTO = 0,
+    GRAFT_MONITOR_MIN = 1,
+    GRAFT_MONITOR_MAX = 2
+} graft_monitor_mode;
+
+/* EarlyStopping: stop when `monitor` ("loss", "accuracy", "val_loss",
+ * "val_accuracy") has not improved by min_delta for `patience` epochs
+ * (counting from start_from_epoch); with restore_best_weights, the weights
+ * of the best epoch are put back when the fit ends. Its state starts afresh
+ * with every fit. */
+typedef struct graft_early_stopping {
+    int32_t enabled;
+    const char *monitor;           /* "val_loss" */
+    int32_t mode;                  /* a graft_monitor_mode */
+    double min_delta;              /* 0 */
+    int32_t patience;              /* 0 */
+    double baseline;               /* NaN: none */
+    int32_t restore_best_weights;  /* 0 */
+    int32_t start_from_epoch;      /* 0 */
+} graft_early_stopping;
+
+/* ReduceLROnPlateau: the learning rate times `factor` (not below min_lr)
+ * after `patience` epochs without improvement, then `cooldown` epochs before
+ * counting again. The rate must be a constant (not a schedule). */
+typedef struct graft_reduce_lr_on_plateau {
+    int32_t enabled;
+    const char *monitor;           /* "val_loss" */
+    int32_t mode;
+    double min_delta;              /* 1e-4 */
+    double factor;                 /* 0.1; below 1 */
+    int32_t patience;              /* 10 */
+    int32_t cooldown;              /* 0 */
+    double min_lr;                 /* 0 */
+} graft_reduce_lr_on_plateau;
+
+/* ModelCheckpoint: after each epoch, saves the model (graft_model_save) to
+ * `filepath` formatted as Python's str.format with the epoch (1-based) and
+ * the epoch's figures ("best-{epoch:02d}-{val_loss:.2f}.h5"); with
+ * save_best_only, only when `monitor` improved (the best is kept from one
+ * fit to the next, as Keras keeps it). The path must end in ".h5". */
+typedef struct graft_model_checkpoint {
+    const char *filepath;          /* NULL: no checkpoints */
+    const char *monitor;           /* "val_loss" */
+    int32_t mode;
+    int32_t save_best_only;        /* 0 */
+    double initial_value_threshold; /* NaN: none */
+} graft_model_checkpoint;
+
+/* What the epoch callbacks see, and may change. */
+typedef struct graft_epoch_state {
+    int32_t epoch;                 /* 0-based */
+    int32_t epochs;
+    /* The epoch's figures at its end (NaN where there are none, and at its
+     * beginning). */
+    double loss;
+    double accuracy;
+    double val_loss;
+    double val_accuracy;
+    /* The next step's learning rate: set it to change a constant rate
+     * (Keras's LearningRateScheduler, in on_epoch_begin). */
+    float learning_rate;
+    /* Set to 1 to stop after this epoch (Keras's model.stop_training). */
+    int32_t stop_training;
+} graft_epoch_state;
+
+/* An epoch callback. Return non-zero to stop the fit at once
+ * (GRAFT_ERROR_CANCELLED); set state->stop_training to end it after this
+ * epoch, normally. Called on the thread that called fit. At an epoch's
+ * beginning and end the model is between steps: calls on the same model
+ * (weights, evaluate, save, ...) may be made from inside, except another fit
+ * and graft_model_free. */
+typedef int (*graft_epoch_fn)(graft_epoch_state *state, void *user);
+
+typedef struct graft_fit_options {
+    size_t struct_size;
+    int32_t epochs;                /* 1: train up to this epoch index */
+    int32_t initial_epoch;         /* 0: start at this epoch index (resuming) */
+    graft_early_stopping early_stopping;
+    graft_reduce_lr_on_plateau reduce_lr_on_plateau;
+    graft_model_checkpoint checkpoint;
+    /* CSVLogger: one row per epoch written to this path (NULL: none), as
+     * Keras writes it; csv_append keeps what the file holds. */
+    const char *csv_logger;
+    int32_t csv_append;            /* 0 */
+    /* TerminateOnNaN: a loss that is not finite ends the fit there (that
+     * epoch, its loss NaN, is the last) instead of failing it. */
+    int32_t terminate_on_nan;      /* 0 */
+    /* Called before each epoch and after each epoch (after its validation,
+     * before the built-in callbacks); either may be NULL. */
+    graft_epoch_fn on_epoch_begin;
+    graft_epoch_fn on_epoch_end;
+    void *callback_user;
+} graft_fit_options;
+
+/* Fills Keras's defaults (no callback enabled). NULL is ignored. Use the
+ * macro: */
+void graft_fit_options_init_sized(graft_fit_options *options, size_t struct_size);
+#define graft_fit_options_init(options) graft_fit_options_init_sized((options), sizeof *(options))
+
+/* graft_model_fit with Keras's fit arguments and callbacks: trains from
+ * epoch initial_epoch up to epochs (so initial_epoch 3, epochs 5 runs epochs
+ * 3 and 4, with their shuffles and flips, as a fit that never stopped would;
+ * epochs <= initial_epoch trains nothing). Statuses as graft_model_fit, and
+ * GRAFT_ERROR_INVALID_ARGUMENT for callback options Keras refuses (a factor
+ * of 1 or more, a checkpoint path not ending in ".h5", a monitor whose
+ * direction AUTO cannot tell, an unknown mode), GRAFT_ERROR_STATE when
+ * ReduceLROnPlateau or an epoch callback changes a scheduled learning rate,
+ * GRAFT_ERROR_IO when a checkpoint or the CSV log cannot be written,
+ * GRAFT_ERROR_CANCELLED when an epoch callback returned non-zero (the
+ * weights are those of the last whole step; *history is NULL). */
+graft_status graft_model_fit_with_options(graft_model *model, graft_dataset *train, graft_dataset *validation,
+                                          const graft_fit_options *options, graft_progress_fn progress, void *user,
+                                          graft_history **history);
+
 /* The history functions read a history that nothing else changes: they may
  * be called from any thread. */
 
 /* Epochs recorded; -1 if NULL. */
 int graft_history_epochs(const graft_history *history);
 
-/* "loss", "accuracy", "val_loss" or "val_accuracy" of epoch `epoch`; NaN if
- * there is no such metric or epoch. */
+/* "loss", "accuracy", "val_loss", "val_accuracy" or (when a callback logged
+ * it) "learning_rate" of the history's epoch `epoch` (0 for the first one
+ * recorded, whatever the fit's initial epoch); NaN if there is no such
+ * metric or epoch. */
 double graft_history_value(const graft_history *history, const char *metric, int epoch);
+
+/* The epoch index of the history's first epoch (the fit's initial_epoch);
+ * -1 if NULL. */
+int graft_history_initial_epoch(const graft_history *history);
 
 /* 1 if a progress callback stopped the fit, else 0. */
 int graft_history_stopped(const graft_history *history);

@@ -19,19 +19,42 @@ final class ModelHandle {
     private let mutex = Lock()
     /// The thread holding `mutex` (its pthread_t), 0 when none.
     private let owner = Atomic<UInt>(0)
+    /// The thread holding `mutex` while it runs a fit's epoch callback,
+    /// where calls on the same handle may run (`allowingCalls`), 0 when none.
+    private let callbacksOwner = Atomic<UInt>(0)
 
     /// Runs `body` holding the handle's lock. A call made from inside a
     /// progress callback of a running call on the same handle (the thread
-    /// that holds the lock) would wait for itself forever: it fails instead.
+    /// that holds the lock) would wait for itself forever: it fails instead,
+    /// except inside a fit's epoch callback (`allowingCalls`), where the
+    /// model is between steps and the call runs at once.
     func locked<T>(_ body: () throws -> T) throws -> T {
         let me = UInt(pthread_self())
-        guard owner.load(ordering: .relaxed) != me else {
-            throw GraftError(.state, "a call on a model was made from inside a progress callback of another call on the same model: calls on one model run one at a time, so make it after that call returns")
+        if owner.load(ordering: .relaxed) == me {
+            guard callbacksOwner.load(ordering: .relaxed) == me else {
+                throw GraftError(.state, "a call on a model was made from inside a progress callback of another call on the same model: calls on one model run one at a time, so make it after that call returns")
+            }
+            return try body()
         }
         return try mutex.withLock {
             owner.store(me, ordering: .relaxed)
             defer { owner.store(0, ordering: .relaxed) }
             return try body()
+        }
+    }
+
+    /// Runs `body` (an epoch callback, called with the lock held) letting
+    /// calls on this handle from the same thread run.
+    func allowingCalls<T>(_ body: () throws -> T) rethrows -> T {
+        callbacksOwner.store(UInt(pthread_self()), ordering: .relaxed)
+        defer { callbacksOwner.store(0, ordering: .relaxed) }
+        return try body()
+    }
+
+    /// Refuses to start a fit from inside a callback of one on this handle.
+    func refuseNestedFit() throws {
+        guard owner.load(ordering: .relaxed) != UInt(pthread_self()) else {
+            throw GraftError(.state, "fit was called from inside a callback of another call on the same model: make it after that call returns")
         }
     }
 

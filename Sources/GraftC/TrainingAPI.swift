@@ -135,18 +135,38 @@ public func graft_model_micro_batch_size(_ model: OpaquePointer?) -> Int64 {
 public func graft_model_fit(_ model: OpaquePointer?, _ train: OpaquePointer?, _ validation: OpaquePointer?,
                             _ epochs: Int32, _ progress: graft_progress_fn?, _ user: UnsafeMutableRawPointer?,
                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> graft_status {
+    var options = defaultFitOptions()
+    options.epochs = epochs
+    return graft_model_fit_with_options(model, train, validation, &options, progress, user, out)
+}
+
+@_cdecl("graft_model_fit_with_options")
+public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: OpaquePointer?,
+                                         _ validation: OpaquePointer?, _ options: UnsafePointer<graft_fit_options>?,
+                                         _ progress: graft_progress_fn?, _ user: UnsafeMutableRawPointer?,
+                                         _ out: UnsafeMutablePointer<OpaquePointer?>?) -> graft_status {
     out?.pointee = nil
     return catchingErrors {
         let handle = try ModelHandle.from(model)
         let out = try required(out, "history")
+        let c = try readOptions(try required(options, "options"), defaults: defaultFitOptions(),
+                                initFunction: "graft_fit_options_init")
         let trainSet = try DatasetHandle.from(train).dataset
         let validationSet = try validation.map { try DatasetHandle.from($0).dataset }
+        try handle.refuseNestedFit()
+        let callbacks = try fitCallbacks(c, handle: handle)
         let history = try handle.locked {
-            try handle.requireHead().fit(trainSet, epochs: Int(epochs), validation: validationSet,
+            try handle.requireHead().fit(trainSet, epochs: Int(c.epochs), validation: validationSet,
+                                         initialEpoch: Int(c.initial_epoch), callbacks: callbacks,
                                          progress: progressClosure(progress, user))
         }
         out.pointee = OpaquePointer(Unmanaged.passRetained(HistoryHandle(history)).toOpaque())
     }
+}
+
+@_cdecl("graft_history_initial_epoch")
+public func graft_history_initial_epoch(_ history: OpaquePointer?) -> Int32 {
+    historyOf(history).map { Int32($0.firstEpoch) } ?? -1
 }
 
 private func historyOf(_ pointer: OpaquePointer?) -> History? {

@@ -69,7 +69,9 @@ func trainingThroughCABI() throws {
     #expect(graft_model_fit(model, dataset, nil, 2, nil, nil, &history) == GRAFT_ERROR_STATE && history == nil)
     #expect(lastError.contains("compile"))
     #expect(graft_model_compile(model, &o) == GRAFT_OK)
-    #expect(graft_model_fit(model, dataset, nil, 0, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_fit(model, dataset, nil, -1, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_fit(model, dataset, nil, 0, nil, nil, &history) == GRAFT_OK && graft_history_epochs(history) == 0)
+    graft_history_free(history)
     #expect(graft_model_fit(model, nil, nil, 1, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
 
     final class Calls { var count = 0; var validation: [Double] = [] }
@@ -392,4 +394,88 @@ func optimizersThroughCABI() throws {
     #expect(graft_model_optimizer_iterations(model) == steps)
     #expect(graft_model_set_learning_rate(model, .nan) == GRAFT_ERROR_INVALID_ARGUMENT)
     #expect(graft_model_learning_rate(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
+}
+
+@Test("fit with options through the C ABI: initial epoch, built-in callbacks, epoch callbacks that set the rate, stop, call the model, cancel")
+func fitOptionsThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    var o = adam(0.01)
+    try #require(graft_model_compile(model, &o) == GRAFT_OK)
+    let folder = NSTemporaryDirectory() + "graft-fit-options-\(getpid())"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+
+    var options = graft_fit_options()
+    graft_fit_options_init_sized(&options, MemoryLayout<graft_fit_options>.size)
+    #expect(options.epochs == 1 && options.initial_epoch == 0 && options.early_stopping.enabled == 0)
+    #expect(String(cString: options.early_stopping.monitor) == "val_loss" && options.early_stopping.baseline.isNaN)
+    #expect(options.reduce_lr_on_plateau.factor == 0.1 && options.reduce_lr_on_plateau.patience == 10
+        && options.reduce_lr_on_plateau.min_delta == 1e-4)
+
+    final class Seen { var begins: [Int32] = []; var ends: [Int32] = []; var weightStatus = GRAFT_ERROR_INTERNAL
+        var fitStatus = GRAFT_OK; var model: OpaquePointer?; var dataset: OpaquePointer? }
+    let seen = Seen()
+    seen.model = model
+    seen.dataset = dataset
+    options.epochs = 5
+    options.initial_epoch = 1
+    options.on_epoch_begin = { state, user in
+        let seen = Unmanaged<Seen>.fromOpaque(user!).takeUnretainedValue()
+        seen.begins.append(state!.pointee.epoch)
+        if state!.pointee.epoch == 2 { state!.pointee.learning_rate = 0.001 }  // as a LearningRateScheduler
+        return 0
+    }
+    options.on_epoch_end = { state, user in
+        let seen = Unmanaged<Seen>.fromOpaque(user!).takeUnretainedValue()
+        seen.ends.append(state!.pointee.epoch)
+        // Between steps, the model answers calls; another fit is refused.
+        var bias = [Float](repeating: 0, count: 3)
+        seen.weightStatus = graft_model_get_layer_weight(seen.model, -1, 1, &bias, 3)
+        var history: OpaquePointer?
+        seen.fitStatus = graft_model_fit(seen.model, seen.dataset, nil, 1, nil, nil, &history)
+        if state!.pointee.epoch == 3 { state!.pointee.stop_training = 1 }
+        return 0
+    }
+    let csv = folder + "/log.csv", checkpoint = folder + "/model-{epoch}.h5"
+    var history: OpaquePointer?
+    let status = csv.withCString { csvPath in
+        checkpoint.withCString { checkpointPath in
+            options.csv_logger = csvPath
+            options.checkpoint.filepath = checkpointPath
+            options.callback_user = Unmanaged.passUnretained(seen).toOpaque()
+            return graft_model_fit_with_options(model, dataset, nil, &options, nil, nil, &history)
+        }
+    }
+    #expect(status == GRAFT_OK, "\(lastError)")
+    defer { graft_history_free(history) }
+    #expect(seen.begins == [1, 2, 3] && seen.ends == [1, 2, 3], "stopped after epoch 3")
+    #expect(seen.weightStatus == GRAFT_OK && seen.fitStatus == GRAFT_ERROR_STATE)
+    #expect(graft_history_epochs(history) == 3 && graft_history_initial_epoch(history) == 1)
+    var rate: Float = 0
+    #expect(graft_model_learning_rate(model, &rate) == GRAFT_OK && rate == 0.001)
+    #expect(FileManager.default.fileExists(atPath: folder + "/model-2.h5")
+        && FileManager.default.fileExists(atPath: folder + "/model-4.h5"))
+    let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\r\n")
+    #expect(rows.count == 4 && rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" && rows[1].hasSuffix(",NA,NA"))
+
+    // A callback returning non-zero cancels; bad options are refused by name.
+    options.checkpoint.filepath = nil
+    options.csv_logger = nil
+    options.on_epoch_begin = nil
+    options.on_epoch_end = { _, _ in 1 }
+    #expect(graft_model_fit_with_options(model, dataset, nil, &options, nil, nil, &history) == GRAFT_ERROR_CANCELLED)
+    options.on_epoch_end = nil
+    options.reduce_lr_on_plateau.enabled = 1
+    options.reduce_lr_on_plateau.factor = 1
+    #expect(graft_model_fit_with_options(model, dataset, nil, &options, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("factor"))
+    options.reduce_lr_on_plateau.enabled = 0
+    options.early_stopping.enabled = 1
+    options.early_stopping.mode = 7
+    #expect(graft_model_fit_with_options(model, dataset, nil, &options, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("early_stopping.mode"))
+    #expect(graft_model_fit_with_options(model, dataset, nil, nil, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
 }

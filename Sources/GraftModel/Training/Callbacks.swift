@@ -34,7 +34,7 @@ public final class FitState {
         (self.model, self.epochs) = (model, epochs)
     }
 
-    var optimizer: Optimizer {
+    public var optimizer: Optimizer {
         // fit refuses to start without one.
         model.optimizer!
     }

@@ -30,6 +30,9 @@ extension TransferModel {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
         }
         try setClassNames(names)
+        guard !isFitting else { throw GraftError(.state, "fit cannot run inside a callback of another fit on the same model") }
+        isFitting = true
+        defer { isFitting = false }
         let state = FitState(model: self, epochs: epochs)
         let terminateOnNaN = callbacks.contains { $0 is TerminateOnNaN }
         var history = History()

@@ -129,10 +129,16 @@ public final class TransferModel {
         microBatchSize = size
     }
 
-    /// Sets the optimizer, with fresh state (recompiling resets it, as in Keras).
+    /// Sets the optimizer, with fresh state (recompiling resets it, as in
+    /// Keras). Refused inside a fit's callback: the fit steps with the
+    /// optimizer it started with.
     public func compile(_ config: OptimizerConfig) throws {
+        guard !isFitting else { throw GraftError(.state, "compile cannot run inside a fit's callback: compile before or after the fit") }
         optimizer = try Optimizer(config)
     }
+
+    /// Whether a fit is running (its callbacks may call the model).
+    var isFitting = false
 
     /// What changed, for `derivedStateChanged`.
     enum Change {
