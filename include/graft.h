@@ -728,6 +728,11 @@ typedef struct graft_fit_options {
     graft_epoch_fn on_epoch_begin;
     graft_epoch_fn on_epoch_end;
     void *callback_user;
+    /* 1: the history records each epoch's final learning rate
+     * ("learning_rate"), as Keras's does with a LearningRateScheduler (set
+     * it when on_epoch_begin schedules the rate); ReduceLROnPlateau always
+     * records it. */
+    int32_t log_learning_rate;     /* 0 */
 } graft_fit_options;
 
 /* Fills Keras's defaults (no callback enabled). NULL is ignored. Use the

@@ -92,6 +92,7 @@ func fitCallbacks(_ c: graft_fit_options, handle: ModelHandle) throws -> [FitCal
             minLR: reduce.min_lr))
     }
     if try flag(c.terminate_on_nan, "terminate_on_nan") { callbacks.append(TerminateOnNaN()) }
+    if try flag(c.log_learning_rate, "log_learning_rate") { callbacks.append(LearningRateLog()) }
     return callbacks
 }
 

@@ -191,9 +191,17 @@ public final class ReduceLROnPlateau: FitCallback {
     }
 }
 
+/// Records the learning rate in each epoch's logs ("learning_rate"), as
+/// Keras's LearningRateScheduler and ReduceLROnPlateau do.
+public class LearningRateLog: FitCallback {
+    public override func epochEnd(_ epoch: Int, logs: inout Logs, _ fit: FitState) throws {
+        logs["learning_rate"] = Double(fit.optimizer.learningRate)
+    }
+}
+
 /// Keras's LearningRateScheduler: before each epoch, the learning rate
 /// becomes `schedule(epoch, current rate)`.
-public final class LearningRateScheduler: FitCallback {
+public final class LearningRateScheduler: LearningRateLog {
     let schedule: (Int, Float) throws -> Float
 
     public init(_ schedule: @escaping (_ epoch: Int, _ learningRate: Float) throws -> Float) {
@@ -202,10 +210,6 @@ public final class LearningRateScheduler: FitCallback {
 
     public override func epochBegin(_ epoch: Int, _ fit: FitState) throws {
         try fit.optimizer.setLearningRate(try schedule(epoch, fit.optimizer.learningRate))
-    }
-
-    public override func epochEnd(_ epoch: Int, logs: inout Logs, _ fit: FitState) throws {
-        logs["learning_rate"] = Double(fit.optimizer.learningRate)
     }
 }
 

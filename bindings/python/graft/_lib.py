@@ -135,6 +135,90 @@ class graft_optimizer_options(ctypes.Structure):
     ]
 
 
+class graft_early_stopping(ctypes.Structure):
+    """struct graft_early_stopping, field by field."""
+
+    _fields_ = [
+        ("enabled", ctypes.c_int32),
+        ("monitor", ctypes.c_char_p),
+        ("mode", ctypes.c_int32),
+        ("min_delta", ctypes.c_double),
+        ("patience", ctypes.c_int32),
+        ("baseline", ctypes.c_double),
+        ("restore_best_weights", ctypes.c_int32),
+        ("start_from_epoch", ctypes.c_int32),
+    ]
+
+
+class graft_reduce_lr_on_plateau(ctypes.Structure):
+    """struct graft_reduce_lr_on_plateau, field by field."""
+
+    _fields_ = [
+        ("enabled", ctypes.c_int32),
+        ("monitor", ctypes.c_char_p),
+        ("mode", ctypes.c_int32),
+        ("min_delta", ctypes.c_double),
+        ("factor", ctypes.c_double),
+        ("patience", ctypes.c_int32),
+        ("cooldown", ctypes.c_int32),
+        ("min_lr", ctypes.c_double),
+    ]
+
+
+class graft_model_checkpoint(ctypes.Structure):
+    """struct graft_model_checkpoint, field by field."""
+
+    _fields_ = [
+        ("filepath", ctypes.c_char_p),
+        ("monitor", ctypes.c_char_p),
+        ("mode", ctypes.c_int32),
+        ("save_best_only", ctypes.c_int32),
+        ("initial_value_threshold", ctypes.c_double),
+    ]
+
+
+class graft_epoch_state(ctypes.Structure):
+    """struct graft_epoch_state, field by field."""
+
+    _fields_ = [
+        ("epoch", ctypes.c_int32),
+        ("epochs", ctypes.c_int32),
+        ("loss", ctypes.c_double),
+        ("accuracy", ctypes.c_double),
+        ("val_loss", ctypes.c_double),
+        ("val_accuracy", ctypes.c_double),
+        ("learning_rate", ctypes.c_float),
+        ("stop_training", ctypes.c_int32),
+    ]
+
+
+EPOCH_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(graft_epoch_state), ctypes.c_void_p)
+
+
+class graft_fit_options(ctypes.Structure):
+    """struct graft_fit_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("epochs", ctypes.c_int32),
+        ("initial_epoch", ctypes.c_int32),
+        ("early_stopping", graft_early_stopping),
+        ("reduce_lr_on_plateau", graft_reduce_lr_on_plateau),
+        ("checkpoint", graft_model_checkpoint),
+        ("csv_logger", ctypes.c_char_p),
+        ("csv_append", ctypes.c_int32),
+        ("terminate_on_nan", ctypes.c_int32),
+        ("on_epoch_begin", EPOCH_FN),
+        ("on_epoch_end", EPOCH_FN),
+        ("callback_user", ctypes.c_void_p),
+        ("log_learning_rate", ctypes.c_int32),
+    ]
+
+
+# graft_monitor_mode, by Keras's names.
+MONITOR_MODE = {"auto": 0, "min": 1, "max": 2}
+
+
 class graft_epoch_figures(ctypes.Structure):
     """struct graft_epoch_figures, field by field."""
 
@@ -279,6 +363,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_optimizer_iterations": ([handle], ctypes.c_int64),
         "graft_model_fit": ([handle, handle, handle, ctypes.c_int, PROGRESS_FN, ctypes.c_void_p,
                              ctypes.POINTER(handle)], status),
+        "graft_fit_options_init_sized": ([ctypes.POINTER(graft_fit_options), ctypes.c_size_t], None),
+        "graft_model_fit_with_options": ([handle, handle, handle, ctypes.POINTER(graft_fit_options), PROGRESS_FN,
+                                          ctypes.c_void_p, ctypes.POINTER(handle)], status),
+        "graft_history_initial_epoch": ([handle], ctypes.c_int),
         "graft_history_epochs": ([handle], ctypes.c_int),
         "graft_history_value": ([handle, ctypes.c_char_p, ctypes.c_int], ctypes.c_double),
         "graft_history_stopped": ([handle], ctypes.c_int),

@@ -108,7 +108,7 @@ class BaseModel:
         self._handle = ctypes.c_void_p()
         # Held while the handle is in use, so close() in one thread waits for
         # a predict() in another instead of freeing the model under it.
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
         options = _lib.default_options()
         options.architecture = architecture.encode()

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _lib, losses, optimizers, summary
+from .callbacks import Callback, LearningRateScheduler, _LibraryCallback
 from .data import ImageDataset
 from .errors import Status
 from .models import BaseModel, Layer
@@ -125,6 +126,8 @@ class TransferModel:
         self.history: Optional[History] = None
         #: The optimizer of the last compile (None before).
         self.optimizer: Optional[Optimizer] = None
+        #: Set by a callback to end the fit after the current epoch, as in Keras.
+        self.stop_training = False
         with base._lock:
             handle = base._open_handle()
             self.num_classes = _lib.lib.graft_model_class_count(handle)
@@ -237,23 +240,40 @@ class TransferModel:
         optimizer._model = self.base
         self.optimizer = optimizer
 
-    def fit(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32, epochs: int = 1,
-            verbose: Verbose = "auto",
+    def fit(self, x: Data, y: Optional[ArrayLike] = None, batch_size: Optional[int] = None, epochs: int = 1,
+            verbose: Verbose = "auto", callbacks: Optional[Sequence[Callback]] = None,
+            validation_split: float = 0.0,
             validation_data: Optional[Union[ImageDataset, Tuple[ArrayLike, ArrayLike]]] = None,
-            shuffle: bool = True, seed: Optional[int] = None) -> History:
+            shuffle: bool = True, class_weight: Optional[dict] = None, sample_weight: Optional[ArrayLike] = None,
+            initial_epoch: int = 0, steps_per_epoch: Optional[int] = None, validation_steps: Optional[int] = None,
+            validation_batch_size: Optional[int] = None, validation_freq: int = 1,
+            seed: Optional[int] = None) -> History:
         """Train on a dataset, or on arrays (x, y) batched here, as Keras's fit.
 
         Args:
             x: an ImageDataset, or RGB images (n, height, width, 3), 0..255.
             y: class indices (n,) when x is an array; None for a dataset.
-            batch_size: images per batch when x is an array.
-            epochs: passes over the training data.
+            batch_size: images per batch when x is an array (default 32).
+            epochs: the epoch index to train up to (Keras's meaning: with
+                initial_epoch=3, epochs=5 trains epochs 3 and 4); 0 trains
+                nothing.
             verbose: 0 silent; 1 or "auto" (the default) a progress bar per
                 epoch, redrawn in place on a terminal (one line per epoch in
                 a file or pipe); 2 one line per epoch.
+            callbacks: graft.callbacks objects (one of each built-in kind)
+                and your own Callback subclasses.
+            validation_split: with arrays, the fraction of them (the last
+                ones, before shuffling, as Keras takes them) held out and
+                evaluated after each epoch instead of validation_data.
             validation_data: an ImageDataset or (images, labels), evaluated
                 after each epoch.
             shuffle, seed: order of the array batches (datasets keep theirs).
+            initial_epoch: the epoch to start at, to resume a fit: each
+                epoch has its own shuffle and flips, so the epochs run as
+                they would have in one fit.
+            class_weight, sample_weight, steps_per_epoch, validation_steps,
+                validation_batch_size, validation_freq: Keras's, not
+                supported yet (anything but the default is refused).
 
         Returns:
             A History (also kept in `self.history`).
@@ -266,38 +286,61 @@ class TransferModel:
                 runs once training has stopped: Python's default raises
                 KeyboardInterrupt; if a program's own handler does not
                 raise, fit returns the History of the completed epochs.)
+            ValueError: an argument Keras refuses or Graft does not support.
             GraftError: the model is not compiled, nothing is trainable, the
                 data does not fit the model, an image cannot be read, or the
                 loss became NaN or infinite (weights from before that batch).
         """
+        unsupported = {"class_weight": class_weight is not None, "sample_weight": sample_weight is not None,
+                       "steps_per_epoch": steps_per_epoch is not None, "validation_steps": validation_steps is not None,
+                       "validation_batch_size": validation_batch_size is not None,
+                       "validation_freq": validation_freq != 1}
+        for name, given in unsupported.items():
+            if given:
+                raise ValueError(f"fit's {name} is not supported by Graft yet; leave it at its default")
         level = verbosity(verbose)
+        batch_size = 32 if batch_size is None else batch_size
+        if validation_split:
+            if isinstance(x, ImageDataset):
+                raise ValueError("`validation_split` is only supported for NumPy arrays; split a dataset with "
+                                 "image_dataset_from_directory(validation_split=..., subset=...)")
+            if validation_data is None:
+                x, y, validation_data = _split_arrays(x, y, validation_split)
         train = self._dataset(x, y, batch_size, shuffle, seed)
         validation = None
         if validation_data is not None:
             validation = (validation_data if isinstance(validation_data, ImageDataset)
                           else self._dataset(*validation_data, batch_size, False, None))
+        run = _CallbackRun(self, callbacks or [], params={"verbose": level, "epochs": epochs, "steps": len(train)})
+        options = run.options(epochs, initial_epoch)
         progress = Progress(level, epochs)
         handle = ctypes.c_void_p()
-        status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_fit(
+        run.begin()
+        status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_fit_with_options(
             self.base._open_handle(), train._live_handle(),
-            validation._live_handle() if validation is not None else None, epochs,
-            callback, None, ctypes.byref(handle)))
-        _lib.check(status.code)
-        try:
-            history = self._history(handle)
-        finally:
-            _lib.lib.graft_history_free(handle)
-        history.params = {"verbose": level, "epochs": epochs, "steps": len(train)}
-        self.history = history
+            validation._live_handle() if validation is not None else None, ctypes.byref(options),
+            callback, None, ctypes.byref(handle)), on_batch=run.batch_end, errors=run.errors)
+        history = None
+        if handle:
+            try:
+                history = self._history(handle)
+            finally:
+                _lib.lib.graft_history_free(handle)
+            history.params = run.params
+            self.history = history
         status.raise_if_stopped()
+        _lib.check(status.code)
+        run.end()
         return history
 
-    def _run_with_progress(self, progress: Progress,
-                           call: Callable[[Any], int]) -> "_RunStatus":
+    def _run_with_progress(self, progress: Progress, call: Callable[[Any], int],
+                           on_batch: Optional[Callable[[Any], None]] = None,
+                           errors: Optional[list] = None) -> "_RunStatus":
         """Run a library call that reports batches (fit, evaluate) under the
-        model's lock, with `progress` drawing them and Ctrl-C turned into a
-        stop at the next batch boundary."""
-        run = _RunStatus()
+        model's lock, with `progress` drawing them (and `on_batch` given each
+        batch's report) and Ctrl-C turned into a stop at the next batch
+        boundary. `errors`: a list other callbacks of the call append to."""
+        run = _RunStatus(errors)
 
         def report(pointer: Any, user: Any) -> int:
             # Whatever goes wrong here must not unwind through the library:
@@ -306,6 +349,8 @@ class TransferModel:
                 p = pointer.contents
                 progress.report(p.epoch, p.step, p.steps, p.loss, p.accuracy, bool(p.epoch_end), p.val_loss,
                                 p.val_accuracy)
+                if on_batch is not None and not p.epoch_end:
+                    on_batch(p)
             except BaseException as error:  # noqa: BLE001 - re-raised after the call
                 run.errors.append(error)
                 return 1
@@ -323,12 +368,13 @@ class TransferModel:
     def _history(self, handle: ctypes.c_void_p) -> History:
         """A History from a graft_history handle (which the caller frees)."""
         epochs = _lib.lib.graft_history_epochs(handle)
+        first = _lib.lib.graft_history_initial_epoch(handle)
         values: dict[str, list[float]] = {}
-        for metric in ("accuracy", "loss", "val_accuracy", "val_loss"):  # Keras's order
+        for metric in ("accuracy", "loss", "val_accuracy", "val_loss", "learning_rate"):  # Keras's order
             column = [_lib.lib.graft_history_value(handle, metric.encode(), e) for e in range(epochs)]
             if column and not all(math.isnan(v) for v in column):
                 values[metric] = column
-        return History(values, list(range(epochs)), bool(_lib.lib.graft_history_stopped(handle)))
+        return History(values, list(range(first, first + epochs)), bool(_lib.lib.graft_history_stopped(handle)))
 
     def evaluate(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32,
                  verbose: Verbose = "auto") -> list[float]:
@@ -456,10 +502,10 @@ class TransferModel:
 class _RunStatus:
     """The outcome of a library call run by TransferModel._run_with_progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: Optional[list] = None) -> None:
         self.code = Status.OK
         self.interrupt = StopOnInterrupt()
-        self.errors: list[BaseException] = []
+        self.errors: list[BaseException] = errors if errors is not None else []
 
     def raise_if_stopped(self) -> None:
         """Raise what stopped the call: an error in the progress callback,
@@ -468,6 +514,92 @@ class _RunStatus:
         if self.errors:
             raise self.errors[0]
         self.interrupt.deliver()
+
+
+def _split_arrays(x: ArrayLike, y: Optional[ArrayLike], fraction: float) -> tuple:
+    """Keras's validation_split: the last `fraction` of the arrays held out."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_split must be between 0 and 1, received: {fraction}")
+    images, labels = np.asarray(x), np.asarray(y)
+    split_at = int(math.floor(len(images) * (1.0 - fraction)))
+    if split_at == 0 or split_at == len(images):
+        raise ValueError(f"Training data contains {len(images)} samples, which is not sufficient to split it into "
+                         f"a validation and training set as specified by `validation_split={fraction}`. Either "
+                         "provide more data, or a different value for the `validation_split` argument.")
+    return images[:split_at], labels[:split_at], (images[split_at:], labels[split_at:])
+
+
+class _CallbackRun:
+    """A fit's callbacks: the library's configured in graft_fit_options, the
+    others (Python's) called from the library's epoch and batch reports.
+    An error in a Python callback stops the fit and is raised after it."""
+
+    def __init__(self, model: TransferModel, callbacks: Sequence[Callback], params: dict) -> None:
+        self.model, self.params = model, params
+        self.library = [c for c in callbacks if isinstance(c, _LibraryCallback)]
+        self.python = [c for c in callbacks if not isinstance(c, _LibraryCallback)]
+        kinds = [type(c) for c in self.library]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("a fit takes one callback of each of EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, "
+                             "CSVLogger and TerminateOnNaN")
+        for c in callbacks:
+            if not isinstance(c, Callback):
+                raise TypeError(f"callbacks must be graft.callbacks.Callback objects, received: {c!r}")
+        self.errors: list[BaseException] = []
+        self._keep: list = []
+
+    def options(self, epochs: int, initial_epoch: int) -> _lib.graft_fit_options:
+        options = _lib.graft_fit_options()
+        _lib.lib.graft_fit_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
+        options.epochs = operator.index(epochs)
+        options.initial_epoch = operator.index(initial_epoch)
+        for callback in self.library:
+            callback._configure(options, self._keep)
+        if self.python:
+            functions = (_lib.EPOCH_FN(self._epoch_begin), _lib.EPOCH_FN(self._epoch_end))
+            self._keep.append(functions)
+            options.on_epoch_begin, options.on_epoch_end = functions
+        options.log_learning_rate = int(any(isinstance(c, LearningRateScheduler) for c in self.python))
+        return options
+
+    def begin(self) -> None:
+        self.model.stop_training = False
+        for callback in self.python + self.library:
+            callback.set_model(self.model)
+            callback.set_params(self.params)
+        for callback in self.python:
+            callback.on_train_begin({})
+
+    def end(self) -> None:
+        for callback in self.python:
+            callback.on_train_end({})
+
+    def batch_end(self, report: Any) -> None:
+        logs = {"accuracy": report.accuracy, "loss": report.loss}
+        for callback in self.python:
+            callback.on_train_batch_end(report.step - 1, logs)
+
+    def _call(self, state: Any, method: str, logs: dict) -> int:
+        # Nothing may unwind through the library: keep the error, stop.
+        try:
+            for callback in self.python:
+                getattr(callback, method)(state.contents.epoch, logs)
+            if self.model.stop_training:
+                state.contents.stop_training = 1
+        except BaseException as error:  # noqa: BLE001 - raised after the fit
+            self.errors.append(error)
+            return 1
+        return 0
+
+    def _epoch_begin(self, state: Any, user: Any) -> int:
+        return self._call(state, "on_epoch_begin", {})
+
+    def _epoch_end(self, state: Any, user: Any) -> int:
+        s = state.contents
+        logs = {name: value for name, value in (("accuracy", s.accuracy), ("loss", s.loss),
+                                                ("val_accuracy", s.val_accuracy), ("val_loss", s.val_loss))
+                if not math.isnan(value) or name in ("accuracy", "loss")}
+        return self._call(state, "on_epoch_end", logs)
 
 
 def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,

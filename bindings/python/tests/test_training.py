@@ -59,7 +59,8 @@ def test_training_errors(model: graft.TransferModel) -> None:
         model.compile(optimizer=graft.optimizers.SGD(learning_rate=0.0))
     model.compile(optimizer=graft.optimizers.SGD())
     with pytest.raises(graft.GraftError, match="epochs"):
-        model.fit(x, y, epochs=0)
+        model.fit(x, y, epochs=-1)
+    assert model.fit(x, y, epochs=0, verbose=0).history == {}, "Keras's fit(epochs=0) trains nothing"
     with pytest.raises(ValueError, match="labels"):
         model.fit(x)
     with pytest.raises(ValueError, match="shape"):

@@ -1,0 +1,161 @@
+"""graft.callbacks and fit's Keras arguments (callbacks, validation_split,
+initial_epoch). The library's callbacks' decisions are checked against
+Keras's in the Swift tests (CallbackTests); here Keras's own callbacks are
+fed the figures of a Graft fit and must decide as Graft's did."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import graft
+
+# Keras is the reference, installed into .venv by `make test`: no skipping.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+
+Colours = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def keras_stops(histories: list[dict], **arguments: object) -> list[int]:
+    """Feeds each fit's epoch logs to one Keras EarlyStopping, fit after fit
+    (on_train_begin between, as Keras's fit calls it): the epochs each fit
+    would have run."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    callback = keras.callbacks.EarlyStopping(**arguments)
+    callback.set_model(model)
+    runs = []
+    for history in histories:
+        model.stop_training = False
+        callback.on_train_begin()
+        epochs = len(next(iter(history.values())))
+        for epoch in range(epochs):
+            callback.on_epoch_end(epoch, {name: values[epoch] for name, values in history.items()})
+            if model.stop_training:
+                break
+        runs.append(epoch + 1)
+    return runs
+
+
+def test_one_early_stopping_across_both_phases(small_model: graft.TransferModel, colours: Colours) -> None:
+    """The seed's two phases with one EarlyStopping instance, as Keras's
+    transfer-learning users write it: each fit starts it afresh."""
+    x, y = colours(24, 1)
+    vx, vy = colours(12, 2)
+    early = graft.callbacks.EarlyStopping(monitor="val_loss", patience=1, min_delta=0.01)
+    first = small_model.fit(x, y, batch_size=8, epochs=8, validation_data=(vx, vy), callbacks=[early], verbose=0)
+    small_model.base.trainable = True
+    for layer in small_model.base.layers[:-10]:
+        layer.trainable = False
+    small_model.compile(optimizer=graft.optimizers.Adam(learning_rate=1e-5))
+    second = small_model.fit(x, y, batch_size=8, epochs=8, validation_data=(vx, vy), callbacks=[early], verbose=0)
+    ran = [len(first.epoch), len(second.epoch)]
+    assert ran == keras_stops([first.history, second.history], monitor="val_loss", patience=1, min_delta=0.01)
+    assert ran[1] >= 2, "the second fit started afresh"
+    assert min(ran) < 8, f"EarlyStopping stopped neither fit: {ran}"
+
+
+class Recorder(graft.callbacks.Callback):
+    """Records what Keras's callback methods receive; changes the rate at
+    epoch 1, stops after epoch 2, and saves the model from inside."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder, self.calls = folder, []
+
+    def on_train_begin(self, logs=None):
+        self.calls.append(("train_begin",))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(("epoch_begin", epoch))
+        if epoch == 1:
+            self.model.optimizer.learning_rate = 1e-4
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls.append(("batch_end", batch, sorted(logs)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.calls.append(("epoch_end", epoch, sorted(logs)))
+        self.model.save(self.folder / f"inside-{epoch}.h5")
+        if epoch == 2:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end",))
+
+
+def test_user_callbacks(small_model: graft.TransferModel, colours: Colours, tmp_path: Path) -> None:
+    x, y = colours(16, 3)
+    recorder = Recorder(tmp_path)
+    history = small_model.fit(x, y, batch_size=8, epochs=5, validation_split=0.25, callbacks=[recorder], verbose=0)
+    assert history.epoch == [0, 1, 2]
+    assert recorder.calls[0] == ("train_begin",) and recorder.calls[-1] == ("train_end",)
+    assert recorder.calls[1:5] == [("epoch_begin", 0), ("batch_end", 0, ["accuracy", "loss"]),
+                                   ("batch_end", 1, ["accuracy", "loss"]),
+                                   ("epoch_end", 0, ["accuracy", "loss", "val_accuracy", "val_loss"])]
+    assert small_model.optimizer.learning_rate == pytest.approx(1e-4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inside-0.h5", "inside-1.h5", "inside-2.h5"]
+
+    class Failing(graft.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise ZeroDivisionError("from a callback")
+
+    with pytest.raises(ZeroDivisionError, match="from a callback"):
+        small_model.fit(x, y, batch_size=8, epochs=2, callbacks=[Failing()], verbose=0)
+    assert small_model.fit(x, y, batch_size=8, epochs=1, verbose=0).epoch == [0], "the model is usable after"
+
+
+def test_checkpoint_csv_and_scheduler(small_model: graft.TransferModel, colours: Colours, tmp_path: Path) -> None:
+    x, y = colours(16, 4)
+    vx, vy = colours(8, 5)
+    callbacks = [graft.callbacks.ModelCheckpoint(tmp_path / "ckpt" / "m-{epoch:02d}-{val_accuracy:.3f}.h5",
+                                                 monitor="val_accuracy"),
+                 graft.callbacks.CSVLogger(tmp_path / "log.csv"),
+                 graft.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch else lr)]
+    history = small_model.fit(x, y, batch_size=8, epochs=3, validation_data=(vx, vy), callbacks=callbacks,
+                              verbose=0)
+    names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert names == [f"m-{e + 1:02d}-{a:.3f}.h5" for e, a in enumerate(history.history["val_accuracy"])]
+    assert history.history["learning_rate"] == pytest.approx([0.01, 0.005, 0.0025])
+    # Keras's CSVLogger fed the same figures writes the same file.
+    logger = keras.callbacks.CSVLogger(str(tmp_path / "keras.csv"))
+    logger.on_train_begin()
+    for epoch in history.epoch:
+        logger.on_epoch_end(epoch, {k: v[epoch] for k, v in history.history.items()})
+    logger.on_train_end()
+    ours = list(csv.reader(open(tmp_path / "log.csv", newline="")))
+    theirs = list(csv.reader(open(tmp_path / "keras.csv", newline="")))
+    assert ours[0] == [c for c in theirs[0] if c != "learning_rate"]
+    for row, reference in zip(ours[1:], theirs[1:]):
+        expected = dict(zip(theirs[0], reference))
+        assert row == [expected[c] for c in ours[0]]
+    loaded = graft.load_model(tmp_path / "ckpt" / names[-1])
+    np.testing.assert_array_equal(loaded.predict(vx), small_model.predict(vx))
+
+
+def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> None:
+    x, y = colours(10, 6)
+    with pytest.raises(ValueError, match="not sufficient"):
+        small_model.fit(x[:1], y[:1], validation_split=0.5, verbose=0)
+    with pytest.raises(ValueError, match="class_weight"):
+        small_model.fit(x, y, class_weight={0: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match="one callback of each"):
+        small_model.fit(x, y, callbacks=[graft.callbacks.CSVLogger("a.csv"), graft.callbacks.CSVLogger("b.csv")])
+    with pytest.raises(ValueError, match="factor"):
+        graft.callbacks.ReduceLROnPlateau(factor=1.0)
+    with pytest.raises(ValueError, match=".h5"):
+        graft.callbacks.ModelCheckpoint("model.keras")
+    resumed = small_model.fit(x, y, batch_size=5, epochs=4, initial_epoch=2, verbose=0,
+                              callbacks=[graft.callbacks.TerminateOnNaN()])
+    assert resumed.epoch == [2, 3]
+    reduce = graft.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=100)
+    history = small_model.fit(x, y, batch_size=5, epochs=2, callbacks=[reduce], verbose=0)
+    # Keras logs the rate an epoch trained with, then reduces it: epoch 0
+    # sets the best, epoch 1 does not beat it by 100.
+    assert history.history["learning_rate"] == pytest.approx([0.01, 0.01])
+    assert small_model.optimizer.learning_rate == pytest.approx(0.005)
