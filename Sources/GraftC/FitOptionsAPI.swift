@@ -53,18 +53,13 @@ private func monitor(_ name: UnsafePointer<CChar>?, mode: Int32, minDelta: Doubl
 }
 
 /// The core's callbacks for the C options, in the order they run: the
-/// caller's epoch callbacks, then the built-in ones.
+/// caller's epoch callbacks, then the built-in ones, CSVLogger last so that
+/// its rows hold the learning rate the others log.
 func fitCallbacks(_ c: graft_fit_options, handle: ModelHandle) throws -> [FitCallback] {
     var callbacks: [FitCallback] = []
     if c.on_epoch_begin != nil || c.on_epoch_end != nil {
         callbacks.append(EpochFunctions(begin: c.on_epoch_begin, end: c.on_epoch_end, user: c.callback_user,
                                         handle: handle))
-    }
-    if let path = c.csv_logger {
-        guard let filename = String(validatingCString: path) else {
-            throw GraftError.invalidArgument("csv_logger must be a UTF-8 path")
-        }
-        callbacks.append(CSVLogger(filename: filename, append: try flag(c.csv_append, "csv_append")))
     }
     let checkpoint = c.checkpoint
     if let path = checkpoint.filepath {
@@ -93,6 +88,12 @@ func fitCallbacks(_ c: graft_fit_options, handle: ModelHandle) throws -> [FitCal
     }
     if try flag(c.terminate_on_nan, "terminate_on_nan") { callbacks.append(TerminateOnNaN()) }
     if try flag(c.log_learning_rate, "log_learning_rate") { callbacks.append(LearningRateLog()) }
+    if let path = c.csv_logger {
+        guard let filename = String(validatingCString: path) else {
+            throw GraftError.invalidArgument("csv_logger must be a UTF-8 path")
+        }
+        callbacks.append(CSVLogger(filename: filename, append: try flag(c.csv_append, "csv_append")))
+    }
     return callbacks
 }
 

@@ -64,6 +64,26 @@ struct Train: ParsableCommand {
     var globalClipnorm: Float?
     @Option(help: "Clip each gradient element to [-value, value] (Keras's clipvalue).")
     var clipvalue: Float?
+    @Option(help: "Stop a phase when the monitored figure has not improved for N epochs (Keras's EarlyStopping; one instance for both phases).")
+    var earlyStoppingPatience: Int?
+    @Flag(help: "With --early-stopping-patience: put back the weights of the best epoch when a phase ends.")
+    var restoreBestWeights = false
+    @Option(help: "Multiply the learning rate by --reduce-lr-factor after N epochs without improvement (Keras's ReduceLROnPlateau).")
+    var reduceLrOnPlateau: Int?
+    @Option(help: "ReduceLROnPlateau's factor.")
+    var reduceLrFactor = 0.1
+    @Option(help: "ReduceLROnPlateau's lowest learning rate.")
+    var minLr = 0.0
+    @Option(help: "The figure the callbacks watch: val_loss (the default with validation images), loss (without), val_accuracy or accuracy.")
+    var monitor: String?
+    @Option(help: "Save the model after each epoch to this .h5 path, formatted as Keras's ModelCheckpoint formats it (e.g. ckpt-{epoch:02d}-{val_loss:.2f}.h5).")
+    var checkpoint: String?
+    @Flag(help: "With --checkpoint: save only when the monitored figure improved.")
+    var checkpointBestOnly = false
+    @Option(help: "Write each epoch's figures to this CSV file as Keras's CSVLogger does (both phases, appended).")
+    var csvLogger: String?
+    @Flag(help: "End training at a loss that is not finite instead of failing (Keras's TerminateOnNaN).")
+    var terminateOnNan = false
     @Option(help: "Epochs with the base frozen.")
     var epochs = 10
     @Option(help: "Epochs of fine-tuning afterwards (0: none).")
@@ -126,6 +146,7 @@ struct Train: ParsableCommand {
             throw GraftError.invalidArgument("only one of --clipnorm, --global-clipnorm and --clipvalue can be set")
         }
         w.clipping = clippings.first
+        w.callbacks = try callbacks(validation: validationSplit > 0)
         w.epochs = epochs
         w.fineTuneEpochs = fineTuneEpochs
         w.unfreezeLast = unfreezeLast
@@ -141,6 +162,36 @@ struct Train: ParsableCommand {
         w.historyPath = history
         w.chartPath = chart
         try w.run()
+    }
+}
+
+extension Train {
+    /// Keras's callbacks the options ask for, one instance each for both
+    /// phases (EarlyStopping starts afresh with each, as Keras's does).
+    func callbacks(validation: Bool) throws -> [FitCallback] {
+        let watched = Monitor(monitor ?? (validation ? "val_loss" : "loss"))
+        var callbacks: [FitCallback] = []
+        if let checkpoint {
+            callbacks.append(try ModelCheckpoint(filepath: checkpoint, monitor: watched, saveBestOnly: checkpointBestOnly))
+        }
+        if let earlyStoppingPatience {
+            callbacks.append(EarlyStopping(monitor: watched, patience: earlyStoppingPatience,
+                                           restoreBestWeights: restoreBestWeights))
+        }
+        if let reduceLrOnPlateau {
+            var reduceMonitor = watched
+            reduceMonitor.minDelta = 1e-4  // ReduceLROnPlateau's default
+            callbacks.append(try ReduceLROnPlateau(monitor: reduceMonitor, factor: reduceLrFactor,
+                                                   patience: reduceLrOnPlateau, minLR: minLr))
+        }
+        if terminateOnNan { callbacks.append(TerminateOnNaN()) }
+        // Last, so that its rows hold the learning rate the others log.
+        if let csvLogger {
+            // One file for the run: emptied here, appended to by each phase.
+            try writeText("", to: csvLogger)
+            callbacks.append(CSVLogger(filename: csvLogger, append: true))
+        }
+        return callbacks
     }
 }
 

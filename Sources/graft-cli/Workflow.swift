@@ -33,6 +33,8 @@ struct Workflow {
     /// unfreezes the whole base.
     var unfreezeLast = 0
     var fineTuneLearningRate: Float = 1e-5
+    /// Keras's callbacks, for both phases.
+    var callbacks: [FitCallback] = []
     /// `TransferModel.microBatchSize`; nil for the engine's choice.
     var microBatchSize: Int?
     var threads = 0
@@ -138,6 +140,6 @@ struct Workflow {
                      epochs: Int) throws -> History {
         var bar = ProgressBar(epochs: epochs)
         defer { bar.end() }
-        return try model.fit(train, epochs: epochs, validation: validation) { bar.report($0) }
+        return try model.fit(train, epochs: epochs, validation: validation, callbacks: callbacks) { bar.report($0) }
     }
 }

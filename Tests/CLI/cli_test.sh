@@ -52,6 +52,17 @@ grep -qi "no-such-folder" err.log || fail "missing folder: $(cat err.log)"
 "$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 1 --optimizer rmsprop \
     --momentum 0.5 --clipvalue 0.5 --learning-rate-schedule piecewise_constant_decay:boundaries=2,values=0.01/0.001 \
     --output rmsprop.h5 --history rmsprop.csv --chart rmsprop.svg > rmsprop.log
+# Keras's callbacks, one instance for both phases.
+"$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 6 --fine-tune-epochs 3 \
+    --unfreeze-last 10 --early-stopping-patience 0 --monitor loss --restore-best-weights --reduce-lr-on-plateau 1 \
+    --checkpoint "ckpt/m-{epoch:02d}-{loss:.3f}.h5" --csv-logger keras.csv --terminate-on-nan \
+    --output callbacks.h5 --history callbacks.csv --chart callbacks.svg > callbacks.log
+ls ckpt/m-01-*.h5 > /dev/null || fail "no checkpoint of epoch 1: $(ls ckpt)"
+head -1 keras.csv | tr -d "\r" | grep -qx "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss" \
+    || fail "CSVLogger header: $(head -1 keras.csv)"
+[ "$(grep -c '^0,' keras.csv)" = 2 ] || fail "CSVLogger should hold both phases: $(cat keras.csv)"
+if "$GRAFT" train demo/data/train --weights random --checkpoint model.keras 2> err.log; then fail ".keras checkpoint accepted"; fi
+grep -q "must end in .h5" err.log || fail "checkpoint path: $(cat err.log)"
 if "$GRAFT" train demo/data/train --weights random --clipnorm 1 --clipvalue 1 2> err.log; then fail "two clippings accepted"; fi
 grep -q "only one of --clipnorm, --global-clipnorm and --clipvalue" err.log || fail "two clippings: $(cat err.log)"
 if "$GRAFT" train demo/data/train --weights random --learning-rate-schedule cosine_decay:decay_steps=0 2> err.log; then
