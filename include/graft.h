@@ -965,9 +965,11 @@ int graft_model_layer_input(const graft_model *model, int index, int k);
  * Keras's legacy layout (keras.Model.load_weights reads them into the same
  * base + head built in Keras), and Graft's own attributes in group "graft":
  * architecture, input size, preprocessing, head options, augmentation, class
- * names, each layer's trainable flag, and the optimizer's options. The
- * optimizer's moments are not saved: a loaded model continues training with a
- * freshly compiled optimizer, as after Keras's save_weights.
+ * names, each layer's trainable flag, and the optimizer: its options, its
+ * step count and its slots (moments), the slots in Keras's layout (group
+ * "optimizer_weights", listed by its attribute weight_names), so that a
+ * loaded model fitted from the next epoch (graft_fit_options.initial_epoch)
+ * trains bit for bit as the saved one would have.
  * Atomic: the file is written beside `path` under a temporary name, flushed
  * to disk, renamed over it and the folder flushed, so a failed or
  * interrupted save leaves any previous file intact (temporary files left by a
@@ -981,8 +983,9 @@ int graft_model_layer_input(const graft_model *model, int index, int k);
 graft_status graft_model_save(const graft_model *model, const char *path);
 
 /* Reads a model written by graft_model_save: it predicts exactly as the
- * saved one did and, if that was compiled, is compiled with the same
- * optimizer options (fresh state); it computes in float32. num_threads 0
+ * saved one did and, if that was compiled, has its optimizer, state
+ * included (files written before Graft saved the state get a fresh one); it
+ * computes in float32. num_threads 0
  * means one per core. On
  * success *out is a new handle; on failure NULL. Returns GRAFT_ERROR_IO
  * (missing or unreadable file), GRAFT_ERROR_FORMAT (not HDF5, corrupt, or an

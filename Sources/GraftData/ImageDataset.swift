@@ -127,14 +127,16 @@ public final class ImageDataset {
         return order
     }
 
-    /// A new pass over the dataset: the next epoch's order, batches prepared
-    /// ahead on worker threads.
+    /// A new pass over the dataset, batches prepared ahead on worker
+    /// threads: in the order of `epoch` (fit's epoch index, so that a fit
+    /// resumed at epoch k sees what an uninterrupted one saw), or of the
+    /// dataset's next pass.
     /// `skip(index)` true: the caller does not need image `index`'s pixels
     /// (it has what it computes from them), so it is not decoded and its
     /// slot in the batch holds unspecified values. Asked on the calling
     /// thread, one batch ahead.
-    public func makeIterator(skip: ((Int) -> Bool)? = nil) -> BatchIterator {
-        BatchIterator(dataset: self, order: order(epoch: epochs.increment()), skip: skip)
+    public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil) -> BatchIterator {
+        BatchIterator(dataset: self, order: order(epoch: epoch ?? epochs.increment()), skip: skip)
     }
 
     /// Writes image `index` (imageHeight × imageWidth × 3 floats, RGB 0…255).

@@ -273,3 +273,38 @@ func learningRateBetweenFits() throws {
     #expect(throws: GraftError.self) { try adam.setLearningRate(-1) }
     #expect(adam.learningRate == 1e-4)
 }
+
+@Test("a model saved after 2 epochs, loaded and fitted from epoch 2 ends bit for bit as a fit of 4 epochs",
+      arguments: [
+          OptimizerConfig(name: .adamw, algorithm: .adam(beta1: 0.9, beta2: 0.999, epsilon: 1e-7),
+                          learningRate: .schedule(.cosineDecay(initialLearningRate: 1e-3, decaySteps: 7,
+                                                               warmupTarget: 1e-2, warmupSteps: 2)),
+                          weightDecay: 0.01, clipping: .globalNorm(5)),
+          .rmsprop(learningRate: 1e-3, momentum: 0.5, centered: true),
+          .sgd(learningRate: 0.01, momentum: 0.9, nesterov: true),
+      ])
+func resumeIsBitIdentical(_ config: OptimizerConfig) throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    /// The model, the last residual block and the head training (Dropout
+    /// and flips drawing from the step count and the epoch).
+    func model() throws -> TransferModel {
+        let model = try transferModel(augmentation: .horizontal, hidden: [8], dropout: 0.25)
+        model.setBaseTrainable(true)
+        for i in 0..<(model.baseLayerCount - 10) { try model.setTrainable(false, layer: i) }
+        try model.compile(config)
+        return model
+    }
+    let whole = try model()
+    _ = try whole.fit(try colourDataset(count: 12, seed: 7, batchSize: 4), epochs: 4)
+
+    let first = try model()
+    _ = try first.fit(try colourDataset(count: 12, seed: 7, batchSize: 4), epochs: 2)
+    try first.save(to: folder + "/epoch2.h5")
+    let resumed = try TransferModel.load(from: folder + "/epoch2.h5", threads: 2)
+    #expect(resumed.optimizer?.iterations == 6 && resumed.optimizer?.learningRate == first.optimizer?.learningRate)
+    let history = try resumed.fit(try colourDataset(count: 12, seed: 7, batchSize: 4), epochs: 4, initialEpoch: 2)
+    #expect(history.firstEpoch == 2 && history.epochs == 2 && resumed.optimizer?.iterations == 12)
+    let same = allWeights(resumed) == allWeights(whole)
+    #expect(same, "the resumed fit ends with other weights than the whole one")
+}

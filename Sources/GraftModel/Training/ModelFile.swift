@@ -38,6 +38,7 @@ extension TransferModel {
             let writer = try HDF5Writer(creating: temporary, format: format)
             try writeKerasLayout(writer)
             try writeGraftAttributes(writer)
+            try writeOptimizerState(writer)
             try writer.close()
         }
     }
@@ -105,6 +106,7 @@ extension TransferModel {
         }
         if try file.file.stringAttribute("optimizer", of: graft) != nil {
             try model.compile(try reader.optimizer())
+            try model.readOptimizerState(file, reader: reader)
         }
         return model
     }
@@ -155,6 +157,84 @@ extension TransferModel {
         }
     }
 
+    /// The group of the optimizer's slots, as Keras's legacy files hold it.
+    private static let optimizerGroup = "/optimizer_weights"
+
+    /// Keras's name of slot `slot` of `layer`'s weight `weight`
+    /// ("adam/conv1_conv_kernel_momentum"): the optimizer's snake-case name,
+    /// then the weight's path with "_" for "/".
+    private static func slotPath(_ optimizer: OptimizerConfig.Name, _ layer: Layer, _ weight: Int, _ slot: String) -> String {
+        let prefix: String
+        switch optimizer {
+        case .sgd: prefix = "sgd"
+        case .adam: prefix = "adam"
+        case .adamw: prefix = "adam_w"
+        case .rmsprop: prefix = "rm_sprop"
+        }
+        return "\(prefix)/\(layer.name)_\(layer.weightNames[weight])_\(slot)"
+    }
+
+    /// The optimizer's state, so that a loaded model goes on training as
+    /// this one would: its step count and the fit's (which seeds Dropout)
+    /// as attributes, and every slot (moments) in Keras's layout, a group
+    /// `optimizer_weights` whose `weight_names` lists them.
+    private func writeOptimizerState(_ writer: HDF5Writer) throws {
+        guard let optimizer else { return }
+        try writer.writeAttribute("optimizer_iterations", integers: [Int64(optimizer.iterations)], of: Self.graftGroup)
+        try writer.writeAttribute("training_steps", integers: [Int64(training.steps)], of: Self.graftGroup)
+        var saved: [(path: String, tensor: Tensor)] = []
+        for layer in layers {
+            for (w, weight) in layer.weights.enumerated() {
+                guard let slots = optimizer.slots(of: weight) else { continue }
+                for (name, slot) in zip(optimizer.slotNames, slots) {
+                    saved.append((Self.slotPath(optimizer.config.name, layer, w, name), slot))
+                }
+            }
+        }
+        guard !saved.isEmpty else { return }
+        try writer.createGroup(Self.optimizerGroup)
+        try writer.writeAttribute("weight_names", strings: saved.map(\.path), of: Self.optimizerGroup)
+        var groups = Set<String>()
+        for (path, tensor) in saved {
+            let group = Self.optimizerGroup + "/" + path.prefix { $0 != "/" }
+            if groups.insert(group).inserted { try writer.createGroup(group) }
+            try writer.writeDataset(Self.optimizerGroup + "/" + path, shape: tensor.shape, values: tensor.data)
+        }
+    }
+
+    /// The state `writeOptimizerState` wrote, into the optimizer just
+    /// compiled; a file without it (written before optimizers kept their
+    /// state) leaves the optimizer fresh.
+    fileprivate func readOptimizerState(_ file: KerasWeightFile, reader: AttributeReader) throws {
+        guard let optimizer, let iterations = try file.file.integerAttribute("optimizer_iterations", of: Self.graftGroup)
+        else { return }
+        let steps = try reader.integers("training_steps", count: 1)[0]
+        guard iterations.count == 1, iterations[0] >= 0, steps >= 0 else {
+            throw GraftError.format("\(file.file.path): the saved optimizer state is malformed")
+        }
+        let names = file.file.exists(Self.optimizerGroup)
+            ? Set(try file.file.stringAttribute("weight_names", of: Self.optimizerGroup) ?? []) : []
+        var saved: [(weight: Tensor, slots: [Tensor])] = []
+        for layer in layers {
+            for (w, weight) in layer.weights.enumerated() {
+                let paths = optimizer.slotNames.map { Self.slotPath(optimizer.config.name, layer, w, $0) }
+                let present = paths.filter(names.contains)
+                guard !present.isEmpty else { continue }
+                guard present.count == paths.count else {
+                    throw GraftError.format("\(file.file.path): the optimizer's slots of \(layer.name) are incomplete")
+                }
+                let slots = try paths.map { path -> Tensor in
+                    let slot = Tensor(shape: weight.shape)
+                    try file.file.readFloats(Self.optimizerGroup + "/" + path, into: slot.data, count: slot.count)
+                    return slot
+                }
+                saved.append((weight, slots))
+            }
+        }
+        try optimizer.restore(iterations: Int(iterations[0]), slots: saved)
+        training.steps = Int(steps)
+    }
+
     /// `fields` as two attributes: `<prefix>_option_names` and `<prefix>_options`.
     private func writeFields(_ fields: Fields, as prefix: String, _ writer: HDF5Writer) throws {
         try writer.writeAttribute(prefix + "_option_names", strings: fields.map(\.name), of: Self.graftGroup)
@@ -186,7 +266,7 @@ extension TransferModel {
 
 /// Typed reads of /graft's attributes, each failing with a message that
 /// names the attribute.
-private struct AttributeReader {
+fileprivate struct AttributeReader {
     let file: HDF5File
     let group: String
 

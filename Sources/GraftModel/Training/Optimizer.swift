@@ -279,17 +279,38 @@ public final class Optimizer {
         for i in range { w[i] -= (w[i] * wd) * lr }
     }
 
+    /// Keras's names of the slots each weight has, in the order of its
+    /// slots: SGD's "momentum" (with momentum), Adam's "momentum" (m) and
+    /// "velocity" (v), RMSprop's "velocity", "momentum" (with momentum) and
+    /// "average_gradient" (centered).
+    public var slotNames: [String] {
+        switch config.algorithm {
+        case let .sgd(momentum, _): momentum == 0 ? [] : ["momentum"]
+        case .adam: ["momentum", "velocity"]
+        case let .rmsprop(_, momentum, _, centered):
+            ["velocity"] + (momentum > 0 ? ["momentum"] : []) + (centered ? ["average_gradient"] : [])
+        }
+    }
+
+    /// The slots of `weight` (`slotNames`' order), nil before its first step.
+    public func slots(of weight: Tensor) -> [Tensor]? { slots[ObjectIdentifier(weight)] }
+
+    /// Puts back the state of an optimizer that took `iterations` steps:
+    /// the slots of each weight that had them (a saved model resuming).
+    public func restore(iterations: Int, slots saved: [(weight: Tensor, slots: [Tensor])]) throws {
+        guard iterations >= 0, saved.allSatisfy({ $0.slots.count == slotNames.count }) else {
+            throw GraftError.invalidArgument("optimizer state for another optimizer")
+        }
+        self.iterations = iterations
+        slots = [:]
+        for (weight, values) in saved { slots[ObjectIdentifier(weight)] = values }
+    }
+
     /// The optimizer's slots for `weight`, made (as zeros) on first use.
     private func state(for weight: Tensor) -> [Tensor] {
         let key = ObjectIdentifier(weight)
         if let existing = slots[key] { return existing }
-        let count: Int
-        switch config.algorithm {
-        case let .sgd(momentum, _): count = momentum == 0 ? 0 : 1
-        case .adam: count = 2
-        case let .rmsprop(_, momentum, _, centered): count = 1 + (momentum > 0 ? 1 : 0) + (centered ? 1 : 0)
-        }
-        let created = (0..<count).map { _ in Tensor(shape: weight.shape) }
+        let created = slotNames.map { _ in Tensor(shape: weight.shape) }
         slots[key] = created
         return created
     }
@@ -323,6 +344,7 @@ public final class Optimizer {
             let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
             graft_adam_update(range.count, w + at, g + at, m + at, v + at, keep1, keep2, alpha, epsilon)
         case let .rmsprop(rho, momentum, epsilon, centered):
+            // slotNames' order: velocity, momentum, average_gradient.
             let v = slots[0].data
             let m = momentum > 0 ? slots[1].data + at : nil
             let a = centered ? slots[slots.count - 1].data + at : nil

@@ -43,7 +43,7 @@ extension TransferModel {
         for epoch in initialEpoch..<max(initialEpoch, epochs) {
             for callback in callbacks { try callback.epochBegin(epoch, state) }
             var seen = 0, correct = 0, lossSum = 0.0, notFinite = false
-            let iterator = train.makeIterator(skip: frozenPrefix.alreadyCached(train, epoch: epoch))
+            let iterator = train.makeIterator(epoch: epoch, skip: frozenPrefix.alreadyCached(train, epoch: epoch))
             var step = 0
             while let batch = try iterator.next() {
                 let result: (loss: Double, correct: Int)

@@ -6,7 +6,7 @@ import GraftKernels
 /// fusions, and one pool of buffers they share), the sums of a split batch's
 /// gradients, and the count of steps taken, which seeds Dropout.
 final class TrainingState {
-    private(set) var steps = 0
+    var steps = 0
     /// Steps compiled for the part sizes in use, by size.
     private var compiled: [Int: TrainingStep] = [:]
     private var pool = TensorPool()

@@ -607,9 +607,10 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
     """Read a model written by `TransferModel.save`.
 
     It predicts exactly as the saved model did; if that one was compiled,
-    this one is compiled with the same optimizer settings (fresh state, as
-    after Keras's save_weights) and can go on training. `model.base` and
-    `model.layers` work as for a model built with TransferModel.
+    this one has its optimizer, state included (step count and moments), so
+    that `fit(..., initial_epoch=k)` after a save at the end of epoch k
+    trains as the saved model would have. `model.base` and `model.layers`
+    work as for a model built with TransferModel.
 
     Args:
         filepath: the .h5 file.
