@@ -231,10 +231,18 @@ public func denseBackward(input: UnsafePointer<Float>, batch: Int, inputs: Int, 
 /// `meanOver` (default: `batch`) is the batch the mean is taken over: a part
 /// of a larger batch (a micro-batch) gives its share of that batch's loss and
 /// gradient, which summed over the parts are the whole batch's.
+///
+/// `weights` (one per image) scale each image's loss and gradient, summed
+/// then divided by `meanOver` (Keras's "sum_over_batch_size" with sample or
+/// class weights); `labelSmoothing` ε makes the target (1 − ε)·one-hot +
+/// ε/classes (Keras's CategoricalCrossentropy(label_smoothing=ε)).
 public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
-                                classes: Int, dLogits: UnsafeMutablePointer<Float>?,
-                                meanOver: Int? = nil) -> (loss: Double, correct: Int) {
+                                classes: Int, dLogits: UnsafeMutablePointer<Float>?, meanOver: Int? = nil,
+                                weights: UnsafePointer<Float>? = nil, labelSmoothing: Double = 0)
+    -> (loss: Double, correct: Int) {
     let meanOver = Double(meanOver ?? batch)
+    // Keras's label smoothing: the target is (1 − ε)·one-hot + ε/classes.
+    let spread = labelSmoothing / Double(classes), keep = 1 - labelSmoothing
     var loss = 0.0, correct = 0
     for n in 0..<batch {
         let z = logits + n * classes
@@ -243,16 +251,24 @@ public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePoin
             largest = z[c]
             argmax = c
         }
-        var sum = 0.0
-        for c in 0..<classes { sum += exp(Double(z[c] - largest)) }
+        var sum = 0.0, shifted = 0.0
+        for c in 0..<classes {
+            sum += exp(Double(z[c] - largest))
+            shifted += Double(z[c] - largest)
+        }
         let label = Int(labels[n])
-        loss += log(sum) - Double(z[label] - largest)
+        let weight = weights.map { Double($0[n]) } ?? 1
+        // −Σ target·log softmax, the log-softmax being z − largest − log(sum).
+        let target = labelSmoothing == 0 ? Double(z[label] - largest)
+            : keep * Double(z[label] - largest) + spread * shifted
+        loss += weight * (log(sum) - target)
         if argmax == label { correct += 1 }
         if let dLogits {
             let d = dLogits + n * classes
             for c in 0..<classes {
                 let p = exp(Double(z[c] - largest)) / sum
-                d[c] = Float((p - (c == label ? 1 : 0)) / meanOver)
+                let y = (c == label ? keep : 0) + spread
+                d[c] = Float(weight * (p - y) / meanOver)
             }
         }
     }

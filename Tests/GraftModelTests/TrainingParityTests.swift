@@ -302,3 +302,20 @@ func schedulesMatchKeras() throws {
         #expect(worst <= 1, "\(className) \(arguments): error \(worst) of the bar")
     }
 }
+
+@Test("label smoothing on one-hot labels and class weights: losses (1e-5) and the head after 3 steps equal Keras's")
+func labelSmoothingAndClassWeightsMatchKeras() throws {
+    let model = try kerasModel()
+    model.setBaseTrainable(false)
+    try model.compile(.sgd(learningRate: 1e-4, momentum: 0.9), loss: CrossEntropy(labelSmoothing: 0.1))
+    let before = model.layers.map { $0.weights.map(\.array) }
+    let history = try model.fit(try batch(), epochs: 3, classWeight: [0: 2, 2: 0.5])
+    // The weighted, smoothed loss is a sum of a few float32 terms on each
+    // side, over logits that agree to about 1e-6.
+    let expected = try scenario("s")["losses"] as! [Double]
+    #expect(history.loss.count == expected.count)
+    for (ours, theirs) in zip(history.loss, expected) {
+        #expect(abs(ours - theirs) <= 1e-5 * abs(theirs), "loss \(ours), Keras \(theirs)")
+    }
+    try checkUpdates(model, before: before, scenario: "s", baseFile: "initial_base.h5")
+}

@@ -105,7 +105,12 @@ extension TransferModel {
             try model.setClassNames(names)
         }
         if try file.file.stringAttribute("optimizer", of: graft) != nil {
-            try model.compile(try reader.optimizer())
+            // Files written before the loss had options hold no label_smoothing.
+            let smoothing = try file.file.doubleAttribute("label_smoothing", of: graft)
+            guard smoothing == nil || smoothing!.count == 1 else {
+                throw GraftError.format("\(path): the Graft attribute label_smoothing is malformed")
+            }
+            try model.compile(try reader.optimizer(), loss: CrossEntropy(labelSmoothing: Float(smoothing?.first ?? 0)))
             try model.readOptimizerState(file, reader: reader)
         }
         return model
@@ -148,6 +153,7 @@ extension TransferModel {
         try writer.writeAttribute("trainable", integers: layers.map { $0.trainable ? 1 : 0 }, of: g)
         if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }
         if let config = optimizer?.config {
+            try writer.writeAttribute("label_smoothing", doubles: [Double(loss.labelSmoothing)], of: g)
             try writer.writeAttribute("optimizer", strings: [config.name.rawValue], of: g)
             try writeFields(config.fields, as: "optimizer", writer)
             if case .schedule(let schedule) = config.learningRate {

@@ -13,8 +13,13 @@ extension TransferModel {
     /// called after each batch and at the end of each epoch; returning true
     /// stops there (the history then holds the completed epochs and
     /// `stopped` is set). `epochs <= initialEpoch` trains nothing.
+    ///
+    /// `classWeight` (Keras's class_weight) scales the loss of each image of
+    /// a class by its weight (1 for a class without one), the sum then
+    /// divided by the batch size, as Keras reduces it.
     public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil, initialEpoch: Int = 0,
-                    callbacks: [FitCallback] = [], progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
+                    classWeight: [Int: Float]? = nil, callbacks: [FitCallback] = [],
+                    progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
         guard let optimizer else {
             throw GraftError(.state, "the model is not compiled: call compile with an optimizer before fit")
         }
@@ -28,6 +33,14 @@ extension TransferModel {
         if let validation { try checkDataset(validation, role: "validation", classNames: names) }
         guard network.firstTrainable != nil else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
+        }
+        if let classWeight {
+            guard classWeight.allSatisfy({ $0.value.isFinite }) else {
+                throw GraftError.invalidArgument("class_weight values must be finite, not \(classWeight)")
+            }
+        }
+        let weightOfClass = classWeight.map { weights in
+            (0..<head.numClasses).map { weights[$0] ?? 1 }
         }
         try setClassNames(names)
         guard !isFitting else { throw GraftError(.state, "fit cannot run inside a callback of another fit on the same model") }
@@ -48,7 +61,8 @@ extension TransferModel {
             while let batch = try iterator.next() {
                 let result: (loss: Double, correct: Int)
                 do {
-                    result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer)
+                    result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer,
+                                              weights: weightOfClass.map { w in batch.labels.map { w[Int($0)] } })
                 } catch let error as GraftError where error.kind == .numeric && terminateOnNaN {
                     // TerminateOnNaN: the epoch ends here, its loss NaN.
                     (notFinite, seen) = (true, max(seen, 1))
@@ -116,8 +130,8 @@ extension TransferModel {
     /// the order of the sums differs), in the memory of one part. So does
     /// a batch whose step needs every gradient at once (global norm
     /// clipping).
-    private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int,
-                              optimizer: Optimizer) throws -> (loss: Double, correct: Int) {
+    private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int, optimizer: Optimizer,
+                              weights: [Float]?) throws -> (loss: Double, correct: Int) {
         let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
         let parts = training.parts(of: batch.count, network: network, microBatchSize: microBatchSize)
@@ -125,8 +139,8 @@ extension TransferModel {
         let threads = base.threads
         var loss = 0.0, correct = 0
         if parts.count == 1 && !optimizer.config.needsWholeGradient {
-            let (step, pass) = try lossOnPart(0..<batch.count, of: batch, input: input, dropoutSeed: dropoutSeed,
-                                              epoch: epoch)
+            let (step, pass) = try lossOnPart(0..<batch.count, of: batch, input: input, weights: weights,
+                                              dropoutSeed: dropoutSeed, epoch: epoch)
             // Each layer steps as soon as its gradients are ready, so that
             // those of the whole network never take memory at once.
             optimizer.beginStep()
@@ -135,8 +149,8 @@ extension TransferModel {
         } else {
             let sums = training.gradientSums
             for (k, range) in parts.enumerated() {
-                let (step, pass) = try lossOnPart(range, of: batch, input: input, dropoutSeed: dropoutSeed,
-                                                  epoch: epoch)
+                let (step, pass) = try lossOnPart(range, of: batch, input: input, weights: weights,
+                                                  dropoutSeed: dropoutSeed, epoch: epoch)
                 sums.startPart(first: k == 0)
                 _ = step.backward(pass.activations, dLogits: pass.dLogits, sums: sums)
                 loss += pass.loss
@@ -176,12 +190,12 @@ extension TransferModel {
     /// the part's size; its loss and gradient are its share of the whole
     /// batch's. Throws, changing nothing, when the loss is not finite.
     private func lossOnPart(_ range: Range<Int>, of batch: Batch, input: (tensor: Tensor, resumeAfter: Int?),
-                            dropoutSeed: UInt64, epoch: Int)
+                            weights: [Float]?, dropoutSeed: UInt64, epoch: Int)
         throws -> (TrainingStep, (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)) {
         let step = try training.step(for: network, batch: range.count, resumeAfter: input.resumeAfter,
                                      threads: base.threads, winogradTile: winogradTile)
         step.profile = profile
-        let labels = Array(batch.labels[range])
+        let labels = Array(batch.labels[range]), partWeights = weights.map { Array($0[range]) }
         let perImage = input.tensor.count / batch.count
         let pass: (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)
         if input.resumeAfter != nil {
@@ -190,12 +204,13 @@ extension TransferModel {
                 part = Tensor(shape: [range.count] + Array(input.tensor.shape.dropFirst()))
                 part.data.update(from: input.tensor.data + range.lowerBound * perImage, count: part.count)
             }
-            pass = step.forwardWithLoss(nil, resume: part, labels: labels, meanOver: batch.count,
-                                        firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
+            pass = step.forwardWithLoss(nil, resume: part, labels: labels, weights: partWeights, loss: loss,
+                                        meanOver: batch.count, firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
         } else {
             pass = withExtendedLifetime(input.tensor) {
                 step.forwardWithLoss(input.tensor.data + range.lowerBound * perImage, labels: labels,
-                                     meanOver: batch.count, firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
+                                     weights: partWeights, loss: loss, meanOver: batch.count,
+                                     firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
             }
         }
         guard pass.loss.isFinite else {

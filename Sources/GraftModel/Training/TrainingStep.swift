@@ -94,13 +94,15 @@ extension TrainingStep {
     /// size, starting at its image `firstImage`: the loss and gradient are
     /// its share, its Dropout masks the whole batch's for its images.
     func forwardWithLoss(_ input: UnsafePointer<Float>?, resume: Tensor? = nil, labels: UnsafePointer<Int32>,
+                         weights: UnsafePointer<Float>? = nil, loss crossEntropy: CrossEntropy = CrossEntropy(),
                          meanOver: Int? = nil, firstImage: Int = 0, dropoutSeed: UInt64)
         -> (activations: Activations, loss: Double, correct: Int, dLogits: Tensor) {
         let activations = forward(input, resume: resume, dropoutSeed: dropoutSeed, firstImage: firstImage)
         let classes = network.outputShape.reduce(1, *)
         let dLogits = Tensor(shape: [batch, classes])
         let (loss, correct) = softmaxCrossEntropy(logits: activations.logits.data, labels: labels, batch: batch,
-                                                  classes: classes, dLogits: dLogits.data, meanOver: meanOver)
+                                                  classes: classes, dLogits: dLogits.data, meanOver: meanOver,
+                                                  weights: weights, labelSmoothing: Double(crossEntropy.labelSmoothing))
         return (activations, loss, correct, dLogits)
     }
 }

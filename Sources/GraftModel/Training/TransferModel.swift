@@ -130,12 +130,17 @@ public final class TransferModel {
     }
 
     /// Sets the optimizer, with fresh state (recompiling resets it, as in
-    /// Keras). Refused inside a fit's callback: the fit steps with the
+    /// Keras), and the loss. Refused inside a fit's callback: the fit steps with the
     /// optimizer it started with.
-    public func compile(_ config: OptimizerConfig) throws {
+    public func compile(_ config: OptimizerConfig, loss: CrossEntropy = CrossEntropy()) throws {
         guard !isFitting else { throw GraftError(.state, "compile cannot run inside a fit's callback: compile before or after the fit") }
+        try loss.validate()
         optimizer = try Optimizer(config)
+        self.loss = loss
     }
+
+    /// The loss of the last compile.
+    public private(set) var loss = CrossEntropy()
 
     /// Whether a fit is running (its callbacks may call the model).
     var isFitting = false
@@ -199,7 +204,7 @@ public final class TransferModel {
             }
             let (loss, hits) = batch.labels.withUnsafeBufferPointer {
                 softmaxCrossEntropy(logits: logits.data, labels: $0.baseAddress!, batch: batch.count,
-                                    classes: classes, dLogits: nil)
+                                    classes: classes, dLogits: nil, labelSmoothing: Double(self.loss.labelSmoothing))
             }
             seen += batch.count
             correct += hits
