@@ -557,6 +557,25 @@ void graft_optimizer_options_init_sized(graft_optimizer_options *options, graft_
  * optimizer stays. */
 graft_status graft_model_compile(graft_model *model, const graft_optimizer_options *options);
 
+/* The loss, Keras's cross-entropy from the head's logits, the mean over the
+ * batch: SparseCategoricalCrossentropy(from_logits=True) on class indices,
+ * or CategoricalCrossentropy(from_logits=True, label_smoothing) on one-hot
+ * labels (which carry the same classes; the datasets hold indices). */
+typedef struct graft_loss_options {
+    size_t struct_size;
+    float label_smoothing;   /* 0: the target (1 - e) * one-hot + e / classes */
+} graft_loss_options;
+
+/* Fills the defaults. NULL is ignored. Use the macro: */
+void graft_loss_options_init_sized(graft_loss_options *options, size_t struct_size);
+#define graft_loss_options_init(options) graft_loss_options_init_sized((options), sizeof *(options))
+
+/* graft_model_compile with the loss's options (graft_model_compile uses
+ * the defaults). Also returns GRAFT_ERROR_INVALID_ARGUMENT for a
+ * label_smoothing outside [0, 1]. */
+graft_status graft_model_compile_with_loss(graft_model *model, const graft_optimizer_options *options,
+                                           const graft_loss_options *loss);
+
 /* The learning rate of the optimizer's next step (a schedule's at the steps
  * taken so far) into *rate. Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs,
  * GRAFT_ERROR_STATE when the model is not compiled. */
@@ -733,6 +752,11 @@ typedef struct graft_fit_options {
      * it when on_epoch_begin schedules the rate); ReduceLROnPlateau always
      * records it. */
     int32_t log_learning_rate;     /* 0 */
+    /* Keras's class_weight: one weight per class (class_weight_count is the
+     * head's class count), each image's loss scaled by its class's, the sum
+     * divided by the batch size; NULL (and 0) for none. */
+    const float *class_weight;
+    int32_t class_weight_count;
 } graft_fit_options;
 
 /* Fills Keras's defaults (no callback enabled). NULL is ignored. Use the

@@ -69,10 +69,31 @@ private func optimizerConfig(_ options: UnsafePointer<graft_optimizer_options>) 
 
 @_cdecl("graft_model_compile")
 public func graft_model_compile(_ model: OpaquePointer?, _ options: UnsafePointer<graft_optimizer_options>?) -> graft_status {
+    var loss = defaultLossOptions()
+    return graft_model_compile_with_loss(model, options, &loss)
+}
+
+func defaultLossOptions() -> graft_loss_options {
+    graft_loss_options(struct_size: MemoryLayout<graft_loss_options>.size,
+                       label_smoothing: CrossEntropy().labelSmoothing)
+}
+
+@_cdecl("graft_loss_options_init_sized")
+public func graft_loss_options_init_sized(_ options: UnsafeMutablePointer<graft_loss_options>?, _ structSize: Int) {
+    guard let options else { return }
+    writeOptions(defaultLossOptions(), to: options, callerSize: structSize)
+}
+
+@_cdecl("graft_model_compile_with_loss")
+public func graft_model_compile_with_loss(_ model: OpaquePointer?, _ options: UnsafePointer<graft_optimizer_options>?,
+                                          _ loss: UnsafePointer<graft_loss_options>?) -> graft_status {
     catchingErrors {
         let handle = try ModelHandle.from(model)
         let config = try optimizerConfig(try required(options, "options"))
-        try handle.locked { try handle.requireHead().compile(config) }
+        let c = try readOptions(try required(loss, "loss"), defaults: defaultLossOptions(),
+                                initFunction: "graft_loss_options_init")
+        let crossEntropy = CrossEntropy(labelSmoothing: c.label_smoothing)
+        try handle.locked { try handle.requireHead().compile(config, loss: crossEntropy) }
     }
 }
 

@@ -155,10 +155,17 @@ public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: Opaqu
         let validationSet = try validation.map { try DatasetHandle.from($0).dataset }
         try handle.refuseNestedFit()
         let callbacks = try fitCallbacks(c, handle: handle)
+        let weights = try array(c.class_weight, count: c.class_weight_count, "class_weight")
         let history = try handle.locked {
-            try handle.requireHead().fit(trainSet, epochs: Int(c.epochs), validation: validationSet,
-                                         initialEpoch: Int(c.initial_epoch), callbacks: callbacks,
-                                         progress: progressClosure(progress, user))
+            let transfer = try handle.requireHead()
+            guard weights.isEmpty || weights.count == transfer.head.numClasses else {
+                throw GraftError.invalidArgument(
+                    "class_weight_count is \(weights.count), the head has \(transfer.head.numClasses) classes")
+            }
+            let classWeight = weights.isEmpty ? nil : Dictionary(uniqueKeysWithValues: weights.enumerated().map { ($0, $1) })
+            return try transfer.fit(trainSet, epochs: Int(c.epochs), validation: validationSet,
+                                    initialEpoch: Int(c.initial_epoch), classWeight: classWeight, callbacks: callbacks,
+                                    progress: progressClosure(progress, user))
         }
         out.pointee = OpaquePointer(Unmanaged.passRetained(HistoryHandle(history)).toOpaque())
     }

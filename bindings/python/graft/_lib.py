@@ -212,6 +212,17 @@ class graft_fit_options(ctypes.Structure):
         ("on_epoch_end", EPOCH_FN),
         ("callback_user", ctypes.c_void_p),
         ("log_learning_rate", ctypes.c_int32),
+        ("class_weight", ctypes.POINTER(ctypes.c_float)),
+        ("class_weight_count", ctypes.c_int32),
+    ]
+
+
+class graft_loss_options(ctypes.Structure):
+    """struct graft_loss_options, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("label_smoothing", ctypes.c_float),
     ]
 
 
@@ -354,6 +365,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_optimizer_options_init_sized": ([ctypes.POINTER(graft_optimizer_options), ctypes.c_int,
                                                 ctypes.c_size_t], None),
         "graft_model_compile": ([handle, ctypes.POINTER(graft_optimizer_options)], status),
+        "graft_loss_options_init_sized": ([ctypes.POINTER(graft_loss_options), ctypes.c_size_t], None),
+        "graft_model_compile_with_loss": ([handle, ctypes.POINTER(graft_optimizer_options),
+                                           ctypes.POINTER(graft_loss_options)], status),
         "graft_learning_rate_schedule_init_sized": ([ctypes.POINTER(graft_learning_rate_schedule), ctypes.c_int,
                                                      ctypes.c_size_t], None),
         "graft_learning_rate_schedule_value": ([ctypes.POINTER(graft_learning_rate_schedule), ctypes.c_int64,

@@ -128,6 +128,8 @@ class TransferModel:
         self.optimizer: Optional[Optimizer] = None
         #: Set by a callback to end the fit after the current epoch, as in Keras.
         self.stop_training = False
+        # Whether the compiled loss takes one-hot labels (CategoricalCrossentropy).
+        self._one_hot_labels = False
         with base._lock:
             handle = base._open_handle()
             self.num_classes = _lib.lib.graft_model_class_count(handle)
@@ -228,17 +230,22 @@ class TransferModel:
             GraftError: a value the library refuses (a learning rate that is
                 not finite and positive, ...).
         """
-        losses._check(loss)
+        one_hot, label_smoothing = losses._check(loss)
         for metric in metrics or []:
-            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy"):
+            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"):
                 raise ValueError(f"Graft reports the metric accuracy only; received metrics={list(metrics or [])!r}")
         optimizer = optimizers.get(optimizer)
         options, keep = optimizer._options()
+        loss_options = _lib.graft_loss_options()
+        _lib.lib.graft_loss_options_init_sized(ctypes.byref(loss_options), ctypes.sizeof(loss_options))
+        loss_options.label_smoothing = label_smoothing
         with self.base._lock:
-            _lib.check(_lib.lib.graft_model_compile(self.base._open_handle(), ctypes.byref(options)))
+            _lib.check(_lib.lib.graft_model_compile_with_loss(self.base._open_handle(), ctypes.byref(options),
+                                                              ctypes.byref(loss_options)))
         del keep
         optimizer._model = self.base
         self.optimizer = optimizer
+        self._one_hot_labels = one_hot
 
     def fit(self, x: Data, y: Optional[ArrayLike] = None, batch_size: Optional[int] = None, epochs: int = 1,
             verbose: Verbose = "auto", callbacks: Optional[Sequence[Callback]] = None,
@@ -271,7 +278,10 @@ class TransferModel:
             initial_epoch: the epoch to start at, to resume a fit: each
                 epoch has its own shuffle and flips, so the epochs run as
                 they would have in one fit.
-            class_weight, sample_weight, steps_per_epoch, validation_steps,
+            class_weight: {class index: weight}: each image's loss scaled
+                by its class's weight (1 for classes left out), the sum
+                divided by the batch size, as Keras reduces it.
+            sample_weight, steps_per_epoch, validation_steps,
                 validation_batch_size, validation_freq: Keras's, not
                 supported yet (anything but the default is refused).
 
@@ -291,7 +301,7 @@ class TransferModel:
                 data does not fit the model, an image cannot be read, or the
                 loss became NaN or infinite (weights from before that batch).
         """
-        unsupported = {"class_weight": class_weight is not None, "sample_weight": sample_weight is not None,
+        unsupported = {"sample_weight": sample_weight is not None,
                        "steps_per_epoch": steps_per_epoch is not None, "validation_steps": validation_steps is not None,
                        "validation_batch_size": validation_batch_size is not None,
                        "validation_freq": validation_freq != 1}
@@ -313,6 +323,14 @@ class TransferModel:
                           else self._dataset(*validation_data, batch_size, False, None))
         run = _CallbackRun(self, callbacks or [], params={"verbose": level, "epochs": epochs, "steps": len(train)})
         options = run.options(epochs, initial_epoch)
+        if class_weight is not None:
+            weights = (ctypes.c_float * self.num_classes)(*[1.0] * self.num_classes)
+            for label, weight in class_weight.items():
+                if not 0 <= operator.index(label) < self.num_classes:
+                    raise ValueError(f"class_weight has class {label}; the model has {self.num_classes} classes")
+                weights[label] = weight
+            options.class_weight = weights
+            options.class_weight_count = self.num_classes
         progress = Progress(level, epochs)
         handle = ctypes.c_void_p()
         run.begin()
@@ -492,8 +510,27 @@ class TransferModel:
             return x
         if y is None:
             raise ValueError("fit and evaluate on arrays need labels: call fit(x, y, ...)")
-        return ImageDataset.from_arrays(x, y, num_classes=self.num_classes, batch_size=batch_size,
-                                        shuffle=shuffle, seed=seed)
+        return ImageDataset.from_arrays(x, self._class_indices(y), num_classes=self.num_classes,
+                                        batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+    def _class_indices(self, y: ArrayLike) -> np.ndarray:
+        """The labels as class indices: as they are for the default
+        SparseCategoricalCrossentropy; one-hot rows (n, num_classes) turned
+        into their classes for CategoricalCrossentropy."""
+        labels = np.asarray(y)
+        if not self._one_hot_labels:
+            if labels.ndim == 2 and labels.shape[1] == self.num_classes and self.num_classes > 1:
+                raise ValueError("one-hot labels need compile(loss=graft.losses.CategoricalCrossentropy("
+                                 "from_logits=True)); SparseCategoricalCrossentropy takes class indices")
+            return labels
+        if labels.ndim != 2 or labels.shape[1] != self.num_classes:
+            raise ValueError(f"CategoricalCrossentropy takes one-hot labels of shape (n, {self.num_classes}), "
+                             f"received shape {labels.shape}")
+        classes = labels.argmax(axis=1)
+        if not np.array_equal(labels, np.eye(self.num_classes, dtype=labels.dtype)[classes]):
+            raise ValueError("Graft takes one-hot labels (one 1 per row, zeros elsewhere); soft labels are not "
+                             "supported")
+        return classes
 
     def __repr__(self) -> str:
         return f"<graft TransferModel on {self.base.name}, {self.num_classes} classes>"

@@ -111,3 +111,30 @@ def test_scheduled_learning_rate(small_model: graft.TransferModel,
     assert optimizer.learning_rate == pytest.approx(schedule(4)) == pytest.approx(0.01 / 16)
     with pytest.raises(TypeError, match="not settable"):
         optimizer.learning_rate = 0.1
+
+
+def test_label_smoothing_and_class_weight_equal_keras(small_model: graft.TransferModel,
+                                                      colours: Callable[..., tuple[np.ndarray, np.ndarray]]) -> None:
+    """The loss of a fit's only batch, computed before its step, equals
+    Keras's loss function on the same logits, one-hot labels and the sample
+    weights Keras's fit makes of class_weight."""
+    from keras.src.trainers.data_adapters.data_adapter_utils import class_weight_to_sample_weights
+
+    x, y = colours(6, 7)
+    one_hot = np.eye(3, dtype=np.float32)[y]
+    class_weight = {0: 2.0, 2: 0.5}
+    small_model.compile("sgd", loss=graft.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+    logits = small_model.predict(x)
+    history = small_model.fit(x, one_hot, batch_size=6, epochs=1, shuffle=False, class_weight=class_weight,
+                              verbose=0)
+    keras_loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)(
+        one_hot, logits, sample_weight=class_weight_to_sample_weights(one_hot, class_weight))
+    # Both sum six float32 terms from the same logits.
+    assert history.history["loss"][0] == pytest.approx(float(keras_loss), rel=1e-5)
+    with pytest.raises(ValueError, match="one-hot"):
+        small_model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="soft labels"):
+        small_model.fit(x, one_hot * 0.9, epochs=1, verbose=0)
+    small_model.compile("sgd")
+    with pytest.raises(ValueError, match="CategoricalCrossentropy"):
+        small_model.fit(x, one_hot, epochs=1, verbose=0)
