@@ -139,8 +139,10 @@ def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> No
     x, y = colours(10, 6)
     with pytest.raises(ValueError, match="not sufficient"):
         small_model.fit(x[:1], y[:1], validation_split=0.5, verbose=0)
-    with pytest.raises(ValueError, match="class_weight"):
-        small_model.fit(x, y, class_weight={0: 2.0}, verbose=0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        small_model.fit(x, y, sample_weight=np.ones(10), verbose=0)
+    with pytest.raises(ValueError, match="class 3"):
+        small_model.fit(x, y, class_weight={3: 2.0}, verbose=0)
     with pytest.raises(ValueError, match="one callback of each"):
         small_model.fit(x, y, callbacks=[graft.callbacks.CSVLogger("a.csv"), graft.callbacks.CSVLogger("b.csv")])
     with pytest.raises(ValueError, match="factor"):
