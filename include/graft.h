@@ -344,6 +344,14 @@ const char *graft_model_architecture(const graft_model *model);
 /* The model's graft_preprocessing value; -1 if model is NULL. */
 int graft_model_preprocessing(const graft_model *model);
 
+/* Applies `preprocessing` (a graft_preprocessing value) to `pixels` RGB
+ * pixels (3 floats each, 0..255), from `input` to `output` (which may be
+ * `input`): keras.applications.resnet.preprocess_input for CAFFE. The one
+ * implementation the models apply. Thread-safe. Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs, a negative count or an unknown
+ * preprocessing. */
+graft_status graft_preprocess(int32_t preprocessing, const float *input, int64_t pixels, float *output);
+
 /* The model's graft_precision value; -1 if model is NULL. (A loaded model
  * computes in float32 until graft_model_set_precision.) */
 int graft_model_precision(const graft_model *model);

@@ -158,12 +158,7 @@ func modelOptions(_ c: graft_model_options) throws -> ModelOptions {
     }
     o.inputHeight = Int(c.input_height)
     o.inputWidth = Int(c.input_width)
-    switch graft_preprocessing(rawValue: UInt32(bitPattern: c.preprocessing)) {
-    case GRAFT_PREPROCESS_CAFFE: o.preprocessing = .caffe
-    case GRAFT_PREPROCESS_RESCALE: o.preprocessing = .rescale
-    case GRAFT_PREPROCESS_NONE: o.preprocessing = .none
-    default: throw GraftError.invalidArgument("unknown preprocessing \(c.preprocessing)")
-    }
+    o.preprocessing = try preprocessing(c.preprocessing)
     o.seed = c.seed
     o.threads = Int(c.num_threads)
     o.precision = try precision(c.precision)
@@ -297,4 +292,26 @@ public func graft_model_precision(_ model: OpaquePointer?) -> Int32 {
     guard let precision = try? handle.locked({ handle.model.precision }) else { return -1 }
     let value = precision == .float32 ? GRAFT_PRECISION_FLOAT32 : GRAFT_PRECISION_BFLOAT16
     return Int32(value.rawValue)
+}
+
+/// The core's preprocessing of a graft_preprocessing value.
+private func preprocessing(_ value: Int32) throws -> Preprocessing {
+    switch graft_preprocessing(rawValue: UInt32(bitPattern: value)) {
+    case GRAFT_PREPROCESS_CAFFE: return .caffe
+    case GRAFT_PREPROCESS_RESCALE: return .rescale
+    case GRAFT_PREPROCESS_NONE: return .none
+    default: throw GraftError.invalidArgument("unknown preprocessing \(value)")
+    }
+}
+
+@_cdecl("graft_preprocess")
+public func graft_preprocess(_ kind: Int32, _ input: UnsafePointer<Float>?, _ pixels: Int64,
+                             _ output: UnsafeMutablePointer<Float>?) -> graft_status {
+    catchingErrors {
+        let input = try required(input, "input"), output = try required(output, "output")
+        guard pixels >= 0, let count = Int(exactly: pixels), count <= Int.max / 3 else {
+            throw GraftError.invalidArgument("pixels must be 0 or more, not \(pixels)")
+        }
+        try preprocessing(kind).apply(input: input, pixels: count, output: output)
+    }
 }

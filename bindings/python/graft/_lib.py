@@ -365,6 +365,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_optimizer_options_init_sized": ([ctypes.POINTER(graft_optimizer_options), ctypes.c_int,
                                                 ctypes.c_size_t], None),
         "graft_model_compile": ([handle, ctypes.POINTER(graft_optimizer_options)], status),
+        "graft_preprocess": ([ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_loss_options_init_sized": ([ctypes.POINTER(graft_loss_options), ctypes.c_size_t], None),
         "graft_model_compile_with_loss": ([handle, ctypes.POINTER(graft_optimizer_options),
                                            ctypes.POINTER(graft_loss_options)], status),

@@ -7,6 +7,7 @@ pooling and classification head are put on it by `graft.TransferModel`.
 from __future__ import annotations
 
 import operator
+import types
 import os
 from typing import Any, Optional, Union
 
@@ -143,3 +144,32 @@ def _encode_weights(weights: Weights) -> Optional[bytes]:
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(f'weights must be None, "imagenet" or a file path, not {weights!r}')
     return os.fsencode(weights)
+
+
+def preprocess_input(x: Any, data_format: Optional[str] = None) -> Any:
+    """keras.applications.resnet.preprocess_input: RGB to BGR, minus the
+    ImageNet channel means, no scaling (the library's, as the models apply
+    it). Returns a new float32 array of x's shape (channels last).
+
+    Raises:
+        ValueError: data_format other than channels_last, or an array whose
+            last axis is not 3 channels.
+    """
+    import numpy as np
+
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f'Graft takes channels_last images; received data_format={data_format!r}')
+    pixels = np.ascontiguousarray(x, dtype=np.float32)
+    if pixels.ndim == 0 or pixels.shape[-1] != 3:
+        raise ValueError(f"preprocess_input takes RGB images with 3 channels last, received shape {pixels.shape}")
+    output = np.empty_like(pixels)
+    _lib.check(_lib.lib.graft_preprocess(_lib.PREPROCESSING["caffe"], pixels.ctypes.data, pixels.size // 3,
+                                         output.ctypes.data))
+    return output
+
+
+# Keras's modules: keras.applications.resnet50.preprocess_input and
+# keras.applications.resnet.ResNet101, ...
+resnet50 = types.SimpleNamespace(ResNet50=ResNet50, preprocess_input=preprocess_input)
+resnet = types.SimpleNamespace(ResNet50=ResNet50, ResNet101=ResNet101, ResNet152=ResNet152,
+                               preprocess_input=preprocess_input)

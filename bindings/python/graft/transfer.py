@@ -395,8 +395,9 @@ class TransferModel:
         return History(values, list(range(first, first + epochs)), bool(_lib.lib.graft_history_stopped(handle)))
 
     def evaluate(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32,
-                 verbose: Verbose = "auto") -> list[float]:
-        """[loss, accuracy] over a dataset or arrays (no augmentation, no dropout).
+                 verbose: Verbose = "auto", return_dict: bool = False) -> Union[list[float], dict[str, float]]:
+        """[loss, accuracy] over a dataset or arrays (no augmentation, no
+        dropout); with return_dict, {"accuracy": ..., "loss": ...}.
 
         Args:
             x: an ImageDataset, or RGB images (n, height, width, 3), 0..255.
@@ -417,10 +418,13 @@ class TransferModel:
             ctypes.byref(accuracy)))
         status.raise_if_stopped()
         _lib.check(status.code)
+        if return_dict:
+            return {"accuracy": accuracy.value, "loss": loss.value}
         return [loss.value, accuracy.value]
 
-    def predict(self, x: ArrayLike, batch_size: Optional[int] = None, verbose: Verbose = 0) -> np.ndarray:
-        """Logits (n, num_classes) for RGB images (n, height, width, 3), pixels 0..255.
+    def predict(self, x: Data, batch_size: Optional[int] = None, verbose: Verbose = 0) -> np.ndarray:
+        """Logits (n, num_classes) for RGB images (n, height, width, 3),
+        pixels 0..255, or for every image of a dataset in its order.
 
         `batch_size` and `verbose` are accepted for Keras's call shape; the
         library picks its own batches and prints nothing.
@@ -428,6 +432,9 @@ class TransferModel:
         Raises:
             ValueError: images of another shape than the model's input.
         """
+        if isinstance(x, ImageDataset):
+            parts = [self.predict(images) for images, _ in x]
+            return np.concatenate(parts) if parts else np.empty((0, self.num_classes), dtype=np.float32)
         images = np.ascontiguousarray(x, dtype=np.float32)
         expected = self.base.input_shape[1:]
         if images.ndim != 4 or images.shape[1:] != expected:
@@ -440,6 +447,59 @@ class TransferModel:
             _lib.check(_lib.lib.graft_model_predict(self.base._open_handle(), images.ctypes.data,
                                                     images.shape[0], logits.ctypes.data))
         return logits
+
+    def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
+        """Keras's `model(x)`: the logits of RGB images, as `predict`.
+
+        Raises:
+            ValueError: training=True (Graft's layers train only inside fit).
+        """
+        if training:
+            raise ValueError("Graft runs the model in inference mode outside fit: training=True is not available")
+        return self.predict(x)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Every weight of every layer, in layer order and Keras's order
+        within a layer (BatchNormalization: gamma, beta, moving_mean,
+        moving_variance), as Keras's `model.get_weights()`."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Replaces every weight, in `get_weights`' order and shapes.
+
+        Raises:
+            ValueError: another number of arrays or another shape (nothing
+                is changed then).
+        """
+        current = [layer.get_weights() for layer in self.layers]
+        count = sum(len(w) for w in current)
+        if len(weights) != count:
+            raise ValueError(f"You called `set_weights(weights)` on a model with {count} weights, but the provided "
+                             f"weights list has {len(weights)} elements")
+        arrays, start = [], 0
+        for layer_weights in current:
+            part = [np.asarray(w, dtype=np.float32) for w in weights[start:start + len(layer_weights)]]
+            for new, old in zip(part, layer_weights):
+                if new.shape != old.shape:
+                    raise ValueError(f"a weight of shape {old.shape} received an array of shape {new.shape}")
+            arrays.append(part)
+            start += len(layer_weights)
+        for layer, part in zip(self.layers, arrays):
+            if part:
+                layer.set_weights(part)
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights fit changes: those of the trainable layers, without
+        BatchNormalization's moving statistics (copies, in layer order)."""
+        with self.base._lock:
+            kinds = [info.class_name for info in summary.layer_infos(self.base._open_handle(), len(self.layers))]
+        weights = []
+        for layer, kind in zip(self.layers, kinds):
+            if layer.trainable:
+                values = layer.get_weights()
+                weights += values[:2] if kind == "BatchNormalization" else values
+        return weights
 
     def summary(self, line_length: Optional[int] = None, positions: Optional[Sequence[float]] = None,
                 print_fn: Optional[Callable[..., object]] = None, expand_nested: bool = False,
@@ -486,6 +546,9 @@ class TransferModel:
             GraftError: the folder is not writable, the disk is full.
         """
         path = os.fspath(filepath)
+        if path.endswith(".keras"):
+            raise ValueError("Graft writes its model as HDF5 (.h5); Keras's .keras format is not written yet. "
+                             f"Received: filepath={path}")
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path} exists and overwrite=False")
         with self.base._lock:
