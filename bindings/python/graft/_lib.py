@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Callable, NoReturn
 
-from .errors import GraftError, Status
+from .errors import GraftError, Status, error_for
 
 # GRAFT_ABI_VERSION of the graft.h these declarations mirror.
 ABI_VERSION = 0
@@ -491,7 +491,7 @@ def last_error() -> str:
 def check(status: int) -> None:
     """Raise GraftError with the library's message unless `status` is GRAFT_OK."""
     if status != Status.OK:
-        raise GraftError(status, last_error())
+        raise error_for(status, last_error())
 
 
 def default_dataset_options() -> graft_dataset_options:

@@ -1,5 +1,7 @@
 """Refused arguments: clear Python errors, and the library's messages as GraftError."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,18 @@ def test_wrong_input_shape_is_refused_and_the_model_still_works(
 def test_training_mode_is_refused(resnet50_random):
     with pytest.raises(ValueError, match="inference"):
         resnet50_random(32, 32)(np.zeros((1, 32, 32, 3)), training=True)
+
+
+def test_errors_are_keras_types(tmp_path) -> None:
+    """Failures raise the Python types Keras raises, and are GraftErrors."""
+    with pytest.raises(FileNotFoundError) as missing:
+        graft.load_model(tmp_path / "missing.h5")
+    assert isinstance(missing.value, graft.GraftError) and missing.value.status == graft.errors.Status.IO
+    (tmp_path / "text.h5").write_text("not HDF5")
+    with pytest.raises(ValueError) as malformed:
+        graft.load_model(tmp_path / "text.h5")
+    assert isinstance(malformed.value, graft.GraftError)
+    with pytest.raises(ValueError) as bad:
+        graft.optimizers.schedules.ExponentialDecay(0.1, decay_steps=0, decay_rate=0.5)
+    assert bad.value.status == graft.errors.Status.INVALID_ARGUMENT
+    assert pickle.loads(pickle.dumps(bad.value)).status == graft.errors.Status.INVALID_ARGUMENT
