@@ -819,6 +819,15 @@ void graft_history_free(graft_history *history);
 graft_status graft_model_evaluate(graft_model *model, graft_dataset *dataset, graft_progress_fn progress,
                                   void *user, double *loss, double *accuracy);
 
+/* The confusion matrix of the model on `dataset` (no augmentation, no
+ * dropout): matrix[i * num_classes + j] counts the images of class i that
+ * the model predicts as class j (the first largest logit), as
+ * tf.math.confusion_matrix does; `count` must be num_classes squared.
+ * Statuses as graft_model_evaluate (GRAFT_ERROR_INVALID_ARGUMENT for a wrong
+ * count too). */
+graft_status graft_model_confusion_matrix(graft_model *model, graft_dataset *dataset, int64_t *matrix,
+                                          int64_t count);
+
 /* Logits (count x num_classes floats into `logits_out`, which the caller
  * owns) for RGB images with pixel values 0..255 (count x input_height x
  * input_width x 3), preprocessing inside; as Keras's predict, no dropout and

@@ -220,6 +220,25 @@ public func graft_model_evaluate(_ model: OpaquePointer?, _ dataset: OpaquePoint
     }
 }
 
+@_cdecl("graft_model_confusion_matrix")
+public func graft_model_confusion_matrix(_ model: OpaquePointer?, _ dataset: OpaquePointer?,
+                                         _ matrix: UnsafeMutablePointer<Int64>?, _ count: Int64) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let d = try DatasetHandle.from(dataset).dataset
+        let matrix = try required(matrix, "matrix")
+        let confusion = try handle.locked {
+            let transfer = try handle.requireHead()
+            let classes = transfer.head.numClasses
+            guard count == Int64(classes) * Int64(classes) else {
+                throw GraftError.invalidArgument("count is \(count), the head's \(classes) classes need \(classes * classes)")
+            }
+            return try transfer.evaluation(d).confusionMatrix
+        }
+        for (k, value) in confusion.joined().enumerated() { matrix[k] = Int64(value) }
+    }
+}
+
 @_cdecl("graft_model_predict")
 public func graft_model_predict(_ model: OpaquePointer?, _ images: UnsafePointer<Float>?, _ count: Int64,
                                 _ logits: UnsafeMutablePointer<Float>?) -> graft_status {

@@ -239,10 +239,24 @@ struct Evaluate: ParsableCommand {
         options.pixelLimit = maxImagePixels
         let data = try ImageDataset.fromDirectory(dataDir, options: options)
         var bar = ProgressBar(epochs: nil)
-        let (loss, accuracy) = try model.evaluate(data) { bar.report($0) }
+        let result = try model.evaluation(data) { bar.report($0) }
         bar.end()
-        print("accuracy: \(formatFigure(accuracy)) - loss: \(formatFigure(loss))")
+        print("accuracy: \(formatFigure(result.accuracy)) - loss: \(formatFigure(result.loss))")
+        print("\nConfusion matrix (rows: true class, columns: predicted):")
+        print(confusionMatrixText(result.confusionMatrix, classNames: model.classNames ?? data.classNames))
     }
+}
+
+/// The confusion matrix as a table: a row per true class, a column per
+/// predicted one, each headed by its class name.
+func confusionMatrixText(_ matrix: [[Int]], classNames: [String]) -> String {
+    let width = max(classNames.map(\.count).max() ?? 0, matrix.joined().map { String($0).count }.max() ?? 0)
+    func cell(_ text: String) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+    var lines = [([cell("")] + classNames.map(cell)).joined(separator: "  ")]
+    for (name, row) in zip(classNames, matrix) {
+        lines.append(([cell(name)] + row.map { cell(String($0)) }).joined(separator: "  "))
+    }
+    return lines.joined(separator: "\n")
 }
 
 struct Predict: ParsableCommand {

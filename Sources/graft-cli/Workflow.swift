@@ -125,9 +125,11 @@ struct Workflow {
             let test = try ImageDataset.fromDirectory(testDirectory, options: testOptions)
             print("\nTest (\(test.count) files):")
             var bar = ProgressBar(epochs: nil)
-            let (loss, accuracy) = try model.evaluate(test) { bar.report($0) }
+            let result = try model.evaluation(test) { bar.report($0) }
             bar.end()
-            print("Test accuracy: \(formatFigure(accuracy)), test loss: \(formatFigure(loss))")
+            print("Test accuracy: \(formatFigure(result.accuracy)), test loss: \(formatFigure(result.loss))")
+            print("Confusion matrix (rows: true class, columns: predicted):")
+            print(confusionMatrixText(result.confusionMatrix, classNames: model.classNames ?? test.classNames))
         }
 
         try model.save(to: output)

@@ -26,6 +26,10 @@ grep -q "Fine-tuning the whole base" train.log || fail "train did not fine-tune 
 
 "$GRAFT" evaluate trained.h5 demo/data/test > evaluate.log
 grep -Eq "^accuracy: [0-9.e+-]+ - loss: [0-9.e+-]+$" evaluate.log || fail "evaluate: $(cat evaluate.log)"
+grep -A5 "^Confusion matrix" evaluate.log | grep -Eq "^ *discs( +[0-9]+){4}$" || fail "confusion matrix: $(cat evaluate.log)"
+# Its rows add up to the test images of each class.
+total=$(grep -A5 "^Confusion matrix" evaluate.log | tail -4 | awk '{ for (i = 2; i <= NF; i++) s += $i } END { print s }')
+[ "$total" = "$(find demo/data/test -type f | wc -l)" ] || fail "confusion matrix counts $total images"
 
 "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --top-k 2 > predict.log
 [ "$(wc -l < predict.log)" = 3 ] || fail "predict should print the file and 2 classes"

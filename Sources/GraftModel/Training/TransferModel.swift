@@ -185,8 +185,18 @@ public final class TransferModel {
     /// Mean loss and accuracy over a dataset (no augmentation, no dropout).
     public func evaluate(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
         -> (loss: Double, accuracy: Double) {
+        let result = try evaluation(dataset, progress: progress)
+        return (result.loss, result.accuracy)
+    }
+
+    /// What `evaluate` measures, and the confusion matrix: images of class
+    /// i (row) predicted as class j (column), as tf.math.confusion_matrix
+    /// counts them.
+    public func evaluation(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
+        -> (loss: Double, accuracy: Double, confusionMatrix: [[Int]]) {
         try checkDataset(dataset, role: "evaluation", classNames: classNames)
         var seen = 0, correct = 0, lossSum = 0.0, step = 0
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: head.numClasses), count: head.numClasses)
         let started = DispatchTime.now().uptimeNanoseconds
         let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, epoch: nil))
         let classes = head.numClasses
@@ -206,6 +216,12 @@ public final class TransferModel {
                 softmaxCrossEntropy(logits: logits.data, labels: $0.baseAddress!, batch: batch.count,
                                     classes: classes, dLogits: nil, labelSmoothing: Double(self.loss.labelSmoothing))
             }
+            for (n, label) in batch.labels.enumerated() {
+                let row = logits.data + n * classes
+                // The first largest logit, as argmax takes it.
+                let predicted = (0..<classes).reduce(0) { row[$1] > row[$0] ? $1 : $0 }
+                confusion[Int(label)][predicted] += 1
+            }
             seen += batch.count
             correct += hits
             lossSum += loss * Double(batch.count)
@@ -216,7 +232,7 @@ public final class TransferModel {
             if progress?(report) == true { throw GraftError(.cancelled, "evaluate was stopped by its progress callback") }
         }
         guard seen > 0 else { throw ImageDataset.nothingRead(role: "evaluation") }
-        return (lossSum / Double(seen), Double(correct) / Double(seen))
+        return (lossSum / Double(seen), Double(correct) / Double(seen), confusion)
     }
 
     /// Logits for `count` RGB images with pixel values 0…255 (preprocessing

@@ -389,6 +389,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_evaluate": ([handle, handle, PROGRESS_FN, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double),
                                   ctypes.POINTER(ctypes.c_double)], status),
         "graft_model_predict": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
+        "graft_model_confusion_matrix": ([handle, handle, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64], status),
         "graft_model_layer_index": ([handle, ctypes.c_char_p], ctypes.c_int),
         "graft_model_layer_weight_count": ([handle, ctypes.c_int], ctypes.c_int),
         "graft_model_layer_weight_shape": ([handle, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int32),

@@ -61,3 +61,13 @@ def test_model_surface(small_model: graft.TransferModel, colours: Colours, tmp_p
     with pytest.raises(ValueError, match=".keras"):
         small_model.save(tmp_path / "model.keras")
     assert not (tmp_path / "model.keras").exists()
+
+
+def test_confusion_matrix(small_model: graft.TransferModel, colours: Colours) -> None:
+    x, y = colours(9, 3)
+    matrix = graft.metrics.confusion_matrix(small_model, x, y)
+    expected = np.zeros((3, 3), dtype=np.int64)
+    np.add.at(expected, (y, small_model.predict(x).argmax(axis=1)), 1)
+    np.testing.assert_array_equal(matrix, expected)
+    accuracy = small_model.evaluate(x, y, verbose=0)[1]
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(accuracy)
