@@ -3,8 +3,8 @@
 
 A Keras user's script, with graft in place of keras: random flips, a frozen
 ResNet50 base and a new head trained with Adam; then the last residual block
-(the base's last 10 layers) fine-tuned with a small learning rate; the test
-accuracy at the end.
+(the base's last 10 layers) fine-tuned with a small learning rate, one
+EarlyStopping watching both phases; the test accuracy at the end.
 
     python examples/python/beans.py DATA_DIR WEIGHTS [--image-size 100]
         [--batch-size 128] [--epochs 20] [--fine-tune-epochs 5]
@@ -76,21 +76,30 @@ def main() -> None:
     model = graft.TransferModel(base, num_classes=len(train.class_names), preprocessing="caffe",
                                 pooling="avg", augmentation="horizontal_and_vertical")
 
+    # One EarlyStopping for both phases, as Keras users write it: it starts
+    # afresh with each fit, and puts back the best epoch's weights.
+    early_stopping = graft.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+    # The datasets' labels are one-hot (label_mode="categorical").
+    loss = graft.losses.CategoricalCrossentropy(from_logits=True)
+
     # 1. The base frozen, the head trains.
     base.trainable = False
-    model.compile(optimizer=graft.optimizers.Adam())
+    model.compile(optimizer=graft.optimizers.Adam(), loss=loss, metrics=["accuracy"])
     print("\n1. the base frozen, the head trains (Adam)")
-    history = model.fit(train, epochs=args.epochs, validation_data=val)
+    history = model.fit(train, epochs=args.epochs, validation_data=val, callbacks=[early_stopping])
     print_history(history)
     frozen = history
 
-    # 2. The last residual block fine-tunes (Keras: the base's last 10 layers).
+    # 2. The last residual block fine-tunes (Keras: the base's last 10
+    # layers), its epochs counted on from the first phase's (Keras's
+    # transfer-learning guide: initial_epoch).
     base.trainable = True
     for layer in base.layers[:-10]:
         layer.trainable = False
-    model.compile(optimizer=graft.optimizers.Adam(learning_rate=1e-5))
+    model.compile(optimizer=graft.optimizers.Adam(learning_rate=1e-5), loss=loss, metrics=["accuracy"])
     print(f"\n2. fine-tuning from {base.layers[-10].name} (the last 10 layers of the base), Adam(1e-5)")
-    history = model.fit(train, epochs=args.fine_tune_epochs, validation_data=val)
+    history = model.fit(train, epochs=len(frozen.epoch) + args.fine_tune_epochs, initial_epoch=len(frozen.epoch),
+                        validation_data=val, callbacks=[early_stopping])
     print_history(history)
 
     loss, accuracy = model.evaluate(test)
