@@ -765,6 +765,12 @@ typedef struct graft_fit_options {
      * divided by the batch size; NULL (and 0) for none. */
     const float *class_weight;
     int32_t class_weight_count;
+    /* Keras's sample_weight: one weight per training image, in the
+     * dataset's order (sample_weight_count is its image count), each
+     * image's loss scaled by it; NULL (and 0) for none. Not with
+     * class_weight, as in Keras. */
+    const float *sample_weight;
+    int64_t sample_weight_count;
 } graft_fit_options;
 
 /* Fills Keras's defaults (no callback enabled). NULL is ignored. Use the

@@ -156,6 +156,10 @@ public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: Opaqu
         try handle.refuseNestedFit()
         let callbacks = try fitCallbacks(c, handle: handle)
         let weights = try array(c.class_weight, count: c.class_weight_count, "class_weight")
+        guard c.sample_weight_count >= 0 && c.sample_weight_count <= Int64(Int32.max) else {
+            throw GraftError.invalidArgument("sample_weight_count must be from 0 to 2^31 - 1, not \(c.sample_weight_count)")
+        }
+        let sampleWeight = try array(c.sample_weight, count: Int32(c.sample_weight_count), "sample_weight")
         let history = try handle.locked {
             let transfer = try handle.requireHead()
             guard weights.isEmpty || weights.count == transfer.head.numClasses else {
@@ -164,7 +168,9 @@ public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: Opaqu
             }
             let classWeight = weights.isEmpty ? nil : Dictionary(uniqueKeysWithValues: weights.enumerated().map { ($0, $1) })
             return try transfer.fit(trainSet, epochs: Int(c.epochs), validation: validationSet,
-                                    initialEpoch: Int(c.initial_epoch), classWeight: classWeight, callbacks: callbacks,
+                                    initialEpoch: Int(c.initial_epoch), classWeight: classWeight,
+                                    sampleWeight: sampleWeight.isEmpty && c.sample_weight == nil ? nil : Array(sampleWeight),
+                                    callbacks: callbacks,
                                     progress: progressClosure(progress, user))
         }
         out.pointee = OpaquePointer(Unmanaged.passRetained(HistoryHandle(history)).toOpaque())

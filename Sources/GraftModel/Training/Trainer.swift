@@ -15,10 +15,12 @@ extension TransferModel {
     /// `stopped` is set). `epochs <= initialEpoch` trains nothing.
     ///
     /// `classWeight` (Keras's class_weight) scales the loss of each image of
-    /// a class by its weight (1 for a class without one), the sum then
-    /// divided by the batch size, as Keras reduces it.
+    /// a class by its weight (1 for a class without one), `sampleWeight`
+    /// (Keras's sample_weight, one per image of `train`, in its order) that
+    /// of each image; the sum is then divided by the batch size, as Keras
+    /// reduces it. Keras takes one of the two at most.
     public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil, initialEpoch: Int = 0,
-                    classWeight: [Int: Float]? = nil, callbacks: [FitCallback] = [],
+                    classWeight: [Int: Float]? = nil, sampleWeight: [Float]? = nil, callbacks: [FitCallback] = [],
                     progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
         guard let optimizer else {
             throw GraftError(.state, "the model is not compiled: call compile with an optimizer before fit")
@@ -34,13 +36,27 @@ extension TransferModel {
         guard network.firstTrainable != nil else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
         }
+        guard classWeight == nil || sampleWeight == nil else {
+            throw GraftError.invalidArgument("You cannot `class_weight` and `sample_weight` at the same time.")
+        }
         if let classWeight {
             guard classWeight.allSatisfy({ $0.value.isFinite }) else {
                 throw GraftError.invalidArgument("class_weight values must be finite, not \(classWeight)")
             }
         }
+        if let sampleWeight {
+            guard sampleWeight.count == train.count, sampleWeight.allSatisfy(\.isFinite) else {
+                throw GraftError.invalidArgument(
+                    "sample_weight must hold a finite weight for each of the \(train.count) training images, not \(sampleWeight.count) values")
+            }
+        }
         let weightOfClass = classWeight.map { weights in
             (0..<head.numClasses).map { weights[$0] ?? 1 }
+        }
+        /// Each image's weight in a batch, or nil when none is weighted.
+        func weights(of batch: Batch) -> [Float]? {
+            if let sampleWeight { return batch.indices.map { sampleWeight[$0] } }
+            return weightOfClass.map { w in batch.labels.map { w[Int($0)] } }
         }
         try setClassNames(names)
         guard !isFitting else { throw GraftError(.state, "fit cannot run inside a callback of another fit on the same model") }
@@ -62,7 +78,7 @@ extension TransferModel {
                 let result: (loss: Double, correct: Int)
                 do {
                     result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer,
-                                              weights: weightOfClass.map { w in batch.labels.map { w[Int($0)] } })
+                                              weights: weights(of: batch))
                 } catch let error as GraftError where error.kind == .numeric && terminateOnNaN {
                     // TerminateOnNaN: the epoch ends here, its loss NaN.
                     (notFinite, seen) = (true, max(seen, 1))

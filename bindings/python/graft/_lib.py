@@ -214,6 +214,8 @@ class graft_fit_options(ctypes.Structure):
         ("log_learning_rate", ctypes.c_int32),
         ("class_weight", ctypes.POINTER(ctypes.c_float)),
         ("class_weight_count", ctypes.c_int32),
+        ("sample_weight", ctypes.POINTER(ctypes.c_float)),
+        ("sample_weight_count", ctypes.c_int64),
     ]
 
 

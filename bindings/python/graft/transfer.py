@@ -281,9 +281,11 @@ class TransferModel:
             class_weight: {class index: weight}: each image's loss scaled
                 by its class's weight (1 for classes left out), the sum
                 divided by the batch size, as Keras reduces it.
-            sample_weight, steps_per_epoch, validation_steps,
-                validation_batch_size, validation_freq: Keras's, not
-                supported yet (anything but the default is refused).
+            sample_weight: with arrays, one weight per image, scaling its
+                loss (not with class_weight, as in Keras).
+            steps_per_epoch, validation_steps, validation_batch_size,
+                validation_freq: Keras's, not supported yet (anything but
+                the default is refused).
 
         Returns:
             A History (also kept in `self.history`).
@@ -301,8 +303,7 @@ class TransferModel:
                 data does not fit the model, an image cannot be read, or the
                 loss became NaN or infinite (weights from before that batch).
         """
-        unsupported = {"sample_weight": sample_weight is not None,
-                       "steps_per_epoch": steps_per_epoch is not None, "validation_steps": validation_steps is not None,
+        unsupported = {"steps_per_epoch": steps_per_epoch is not None, "validation_steps": validation_steps is not None,
                        "validation_batch_size": validation_batch_size is not None,
                        "validation_freq": validation_freq != 1}
         for name, given in unsupported.items():
@@ -310,12 +311,20 @@ class TransferModel:
                 raise ValueError(f"fit's {name} is not supported by Graft yet; leave it at its default")
         level = verbosity(verbose)
         batch_size = 32 if batch_size is None else batch_size
+        if sample_weight is not None:
+            if isinstance(x, ImageDataset):
+                raise ValueError("`sample_weight` argument is not supported when using a dataset as input")
+            if class_weight is not None:
+                raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
         if validation_split:
             if isinstance(x, ImageDataset):
                 raise ValueError("`validation_split` is only supported for NumPy arrays; split a dataset with "
                                  "image_dataset_from_directory(validation_split=..., subset=...)")
             if validation_data is None:
                 x, y, validation_data = _split_arrays(x, y, validation_split)
+                if sample_weight is not None:
+                    sample_weight = sample_weight[:len(x)]
         train = self._dataset(x, y, batch_size, shuffle, seed)
         validation = None
         if validation_data is not None:
@@ -331,6 +340,9 @@ class TransferModel:
                 weights[label] = weight
             options.class_weight = weights
             options.class_weight_count = self.num_classes
+        if sample_weight is not None:
+            options.sample_weight = sample_weight.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            options.sample_weight_count = sample_weight.size
         progress = Progress(level, epochs)
         handle = ctypes.c_void_p()
         run.begin()

@@ -139,8 +139,12 @@ def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> No
     x, y = colours(10, 6)
     with pytest.raises(ValueError, match="not sufficient"):
         small_model.fit(x[:1], y[:1], validation_split=0.5, verbose=0)
+    with pytest.raises(ValueError, match="at the same time"):
+        small_model.fit(x, y, sample_weight=np.ones(10), class_weight={0: 2.0}, verbose=0)
     with pytest.raises(ValueError, match="sample_weight"):
-        small_model.fit(x, y, sample_weight=np.ones(10), verbose=0)
+        small_model.fit(x, y, sample_weight=np.ones(3), verbose=0)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        small_model.fit(x, y, steps_per_epoch=2, verbose=0)
     with pytest.raises(ValueError, match="class 3"):
         small_model.fit(x, y, class_weight={3: 2.0}, verbose=0)
     with pytest.raises(ValueError, match="one callback of each"):

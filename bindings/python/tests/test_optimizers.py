@@ -124,6 +124,7 @@ def test_label_smoothing_and_class_weight_equal_keras(small_model: graft.Transfe
     one_hot = np.eye(3, dtype=np.float32)[y]
     class_weight = {0: 2.0, 2: 0.5}
     small_model.compile("sgd", loss=graft.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+    before = small_model.get_weights()
     logits = small_model.predict(x)
     history = small_model.fit(x, one_hot, batch_size=6, epochs=1, shuffle=False, class_weight=class_weight,
                               verbose=0)
@@ -135,6 +136,12 @@ def test_label_smoothing_and_class_weight_equal_keras(small_model: graft.Transfe
         small_model.fit(x, y, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="soft labels"):
         small_model.fit(x, one_hot * 0.9, epochs=1, verbose=0)
+    # sample_weight: the class weights given image by image are the same loss.
+    small_model.set_weights(before)
+    small_model.compile("sgd", loss=graft.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+    by_image = small_model.fit(x, one_hot, batch_size=6, epochs=1, shuffle=False, verbose=0,
+                               sample_weight=[class_weight.get(int(label), 1.0) for label in y])
+    assert by_image.history["loss"] == history.history["loss"]
     small_model.compile("sgd")
     with pytest.raises(ValueError, match="CategoricalCrossentropy"):
         small_model.fit(x, one_hot, epochs=1, verbose=0)
