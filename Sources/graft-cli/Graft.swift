@@ -71,7 +71,7 @@ struct Train: ParsableCommand {
     @Option(help: "Multiply the learning rate by --reduce-lr-factor after N epochs without improvement (Keras's ReduceLROnPlateau).")
     var reduceLrOnPlateau: Int?
     @Option(help: "ReduceLROnPlateau's factor.")
-    var reduceLrFactor = 0.1
+    var reduceLrFactor = ReduceLROnPlateau.defaultFactor
     @Option(help: "ReduceLROnPlateau's lowest learning rate.")
     var minLr = 0.0
     @Option(help: "The figure the callbacks watch: val_loss (the default with validation images), loss (without), val_accuracy or accuracy.")
@@ -180,7 +180,7 @@ extension Train {
         }
         if let reduceLrOnPlateau {
             var reduceMonitor = watched
-            reduceMonitor.minDelta = 1e-4  // ReduceLROnPlateau's default
+            reduceMonitor.minDelta = ReduceLROnPlateau.defaultMinDelta
             callbacks.append(try ReduceLROnPlateau(monitor: reduceMonitor, factor: reduceLrFactor,
                                                    patience: reduceLrOnPlateau, minLR: minLr))
         }

@@ -155,8 +155,11 @@ public final class ReduceLROnPlateau: FitCallback {
     public private(set) var best: Double?
     private var lowerIsBetter = true
 
-    public init(monitor: Monitor = Monitor(minDelta: 1e-4), factor: Double = 0.1, patience: Int = 10, cooldown: Int = 0,
-                minLR: Double = 0) throws {
+    /// Keras's defaults (the C ABI, the command and Python read them here).
+    public static let defaultMinDelta = 1e-4, defaultFactor = 0.1, defaultPatience = 10
+
+    public init(monitor: Monitor = Monitor(minDelta: defaultMinDelta), factor: Double = defaultFactor,
+                patience: Int = defaultPatience, cooldown: Int = 0, minLR: Double = 0) throws {
         guard factor < 1 else {
             throw GraftError.invalidArgument("ReduceLROnPlateau does not support a factor >= 1.0. Received factor=\(factor)")
         }

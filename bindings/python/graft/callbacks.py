@@ -23,11 +23,25 @@ before the built-in ones at each epoch's end.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 from typing import Any, Callable, Optional
 
 from . import _lib
+
+
+def _library_defaults() -> _lib.graft_fit_options:
+    """The library's defaults of the callbacks (graft_fit_options_init)."""
+    options = _lib.graft_fit_options()
+    _lib.lib.graft_fit_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
+    return options
+
+
+_DEFAULTS = _library_defaults()
+_EARLY = _DEFAULTS.early_stopping
+_REDUCE = _DEFAULTS.reduce_lr_on_plateau
+_MONITOR = _EARLY.monitor.decode()
 
 
 class Callback:
@@ -85,9 +99,10 @@ class EarlyStopping(_LibraryCallback):
     epochs (from `start_from_epoch` on); with `restore_best_weights`, the
     weights of the best epoch are put back when the fit ends."""
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0, verbose: int = 0,
-                 mode: str = "auto", baseline: Optional[float] = None, restore_best_weights: bool = False,
-                 start_from_epoch: int = 0) -> None:
+    def __init__(self, monitor: str = _MONITOR, min_delta: float = _EARLY.min_delta, patience: int = _EARLY.patience,
+                 verbose: int = 0, mode: str = "auto", baseline: Optional[float] = None,
+                 restore_best_weights: bool = bool(_EARLY.restore_best_weights),
+                 start_from_epoch: int = _EARLY.start_from_epoch) -> None:
         super().__init__()
         self.monitor, self.min_delta, self.patience, self.verbose = monitor, min_delta, patience, verbose
         self.mode, self.baseline, self.restore_best_weights = mode, baseline, restore_best_weights
@@ -111,8 +126,9 @@ class ReduceLROnPlateau(_LibraryCallback):
     has not improved by `min_delta` for `patience` epochs, then `cooldown`
     epochs before counting again."""
 
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0,
-                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0) -> None:
+    def __init__(self, monitor: str = _MONITOR, factor: float = _REDUCE.factor, patience: int = _REDUCE.patience,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = _REDUCE.min_delta,
+                 cooldown: int = _REDUCE.cooldown, min_lr: float = _REDUCE.min_lr) -> None:
         super().__init__()
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
@@ -138,7 +154,7 @@ class ModelCheckpoint(_LibraryCallback):
     when `monitor` improved (`save_best_only`). The file is Graft's model
     file (`model.save`, a .h5 that Keras's load_weights reads)."""
 
-    def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
+    def __init__(self, filepath: str | os.PathLike, monitor: str = _MONITOR, verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
                  save_freq: str = "epoch", initial_value_threshold: Optional[float] = None) -> None:
         super().__init__()

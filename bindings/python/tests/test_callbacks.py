@@ -162,3 +162,12 @@ def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> No
     # sets the best, epoch 1 does not beat it by 100.
     assert history.history["learning_rate"] == pytest.approx([0.01, 0.01])
     assert small_model.optimizer.learning_rate == pytest.approx(0.005)
+
+
+@pytest.mark.parametrize("name", ["EarlyStopping", "ReduceLROnPlateau"])
+def test_callback_defaults_are_keras(name: str) -> None:
+    ours, theirs = getattr(graft.callbacks, name)(), getattr(keras.callbacks, name)()
+    for argument in ("monitor", "patience", "factor", "min_delta", "cooldown", "min_lr", "restore_best_weights",
+                     "start_from_epoch", "baseline"):
+        if hasattr(theirs, argument):
+            assert getattr(ours, argument) == getattr(theirs, argument), argument
