@@ -809,6 +809,16 @@ double graft_history_value(const graft_history *history, const char *metric, int
  * -1 if NULL. */
 int graft_history_initial_epoch(const graft_history *history);
 
+/* A built-in callback's state at the end of the fit, by Keras's attribute
+ * name after the callback's: "early_stopping.stopped_epoch",
+ * "early_stopping.best_epoch", "early_stopping.wait", "early_stopping.best",
+ * "reduce_lr_on_plateau.wait", "reduce_lr_on_plateau.cooldown_counter",
+ * "reduce_lr_on_plateau.best", "checkpoint.best" (pass it as the next fit's
+ * checkpoint.initial_value_threshold to keep the best across fits, as
+ * Keras's ModelCheckpoint does). NaN when the callback did not run, the fit
+ * was stopped by its progress callback, or Keras's value is None. */
+double graft_history_callback_state(const graft_history *history, const char *name);
+
 /* 1 if a progress callback stopped the fit, else 0. */
 int graft_history_stopped(const graft_history *history);
 

@@ -177,6 +177,12 @@ public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: Opaqu
     }
 }
 
+@_cdecl("graft_history_callback_state")
+public func graft_history_callback_state(_ history: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> Double {
+    guard let h = historyOf(history), let name, let key = String(validatingCString: name) else { return .nan }
+    return h.callbackState[key] ?? .nan
+}
+
 @_cdecl("graft_history_initial_epoch")
 public func graft_history_initial_epoch(_ history: OpaquePointer?) -> Int32 {
     historyOf(history).map { Int32($0.firstEpoch) } ?? -1

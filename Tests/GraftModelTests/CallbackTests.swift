@@ -89,6 +89,8 @@ func fitRunsCallbacks() throws {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let history = try model.fit(train, epochs: 5, validation: validation, callbacks: [stop, checkpoint, csv])
     #expect(history.epochs == 2 && stop.stoppedEpoch == 1, "epoch 0 sets the best, epoch 1 does not beat it")
+    #expect(history.callbackState["early_stopping.stopped_epoch"] == 1
+        && history.callbackState["early_stopping.best"] == history.loss[0])
     let saved = try FileManager.default.contentsOfDirectory(atPath: folder + "/sub").sorted()
     #expect(saved.count == 2 && saved[0].hasPrefix("model-01-") && saved[1].hasPrefix("model-02-"))
     let loaded = try TransferModel.load(from: folder + "/sub/" + saved[1], threads: 2)

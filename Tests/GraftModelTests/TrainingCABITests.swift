@@ -450,10 +450,12 @@ func fitOptionsThroughCABI() throws {
         }
     }
     #expect(status == GRAFT_OK, "\(lastError)")
-    defer { graft_history_free(history) }
     #expect(seen.begins == [1, 2, 3] && seen.ends == [1, 2, 3], "stopped after epoch 3")
     #expect(seen.weightStatus == GRAFT_OK && seen.fitStatus == GRAFT_ERROR_STATE)
     #expect(graft_history_epochs(history) == 3 && graft_history_initial_epoch(history) == 1)
+    #expect(graft_history_callback_state(history, "checkpoint.best").isNaN, "no save_best_only: no best kept")
+    #expect(graft_history_callback_state(history, "early_stopping.stopped_epoch").isNaN, "no EarlyStopping ran")
+    graft_history_free(history)
     var rate: Float = 0
     #expect(graft_model_learning_rate(model, &rate) == GRAFT_OK && rate == 0.001)
     #expect(FileManager.default.fileExists(atPath: folder + "/model-2.h5")

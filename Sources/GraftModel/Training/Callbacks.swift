@@ -49,6 +49,10 @@ open class FitCallback {
     open func epochBegin(_ epoch: Int, _ fit: FitState) throws {}
     open func epochEnd(_ epoch: Int, logs: inout Logs, _ fit: FitState) throws {}
     open func trainEnd(_ fit: FitState) throws {}
+    /// What the callback ends a fit with, by Keras's attribute names
+    /// prefixed with the callback's ("early_stopping.stopped_epoch"); NaN
+    /// for Keras's None. The fit's History keeps it.
+    open var finalState: [String: Double] { [:] }
 }
 
 /// Keras's monitored quantity (MonitorCallback): its name, whether lower
@@ -143,6 +147,11 @@ public final class EarlyStopping: FitCallback {
     public override func trainEnd(_ fit: FitState) throws {
         if restoreBestWeights, let bestWeights { fit.model.setTrainableWeights(bestWeights) }
     }
+
+    public override var finalState: [String: Double] {
+        ["early_stopping.stopped_epoch": Double(stoppedEpoch), "early_stopping.best_epoch": Double(bestEpoch),
+         "early_stopping.wait": Double(wait), "early_stopping.best": best ?? .nan]
+    }
 }
 
 /// Keras's ReduceLROnPlateau: the learning rate times `factor` (not below
@@ -191,6 +200,11 @@ public final class ReduceLROnPlateau: FitCallback {
                 wait = 0
             }
         }
+    }
+
+    public override var finalState: [String: Double] {
+        ["reduce_lr_on_plateau.wait": Double(wait), "reduce_lr_on_plateau.cooldown_counter": Double(cooldownCounter),
+         "reduce_lr_on_plateau.best": best ?? .nan]
     }
 }
 
@@ -255,6 +269,8 @@ public final class ModelCheckpoint: FitCallback {
         try makeParentFolders(of: path)
         try fit.model.save(to: path)
     }
+
+    public override var finalState: [String: Double] { ["checkpoint.best": best ?? .nan] }
 }
 
 /// Keras's CSVLogger: one row per epoch ("epoch" 0-based, then the figures

@@ -30,6 +30,8 @@ public struct History {
     public var firstEpoch = 0
     /// Whether a progress callback stopped the fit.
     public var stopped = false
+    /// The callbacks' state at the end of the fit (`FitCallback.finalState`).
+    public var callbackState: [String: Double] = [:]
 
     public init() {}
 

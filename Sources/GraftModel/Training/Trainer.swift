@@ -116,7 +116,10 @@ extension TransferModel {
             }
             if state.stopTraining || notFinite { break }
         }
-        for callback in callbacks { try callback.trainEnd(state) }
+        for callback in callbacks {
+            try callback.trainEnd(state)
+            history.callbackState.merge(callback.finalState) { $1 }
+        }
         return history
     }
 

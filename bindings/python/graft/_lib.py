@@ -384,6 +384,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_fit_with_options": ([handle, handle, handle, ctypes.POINTER(graft_fit_options), PROGRESS_FN,
                                           ctypes.c_void_p, ctypes.POINTER(handle)], status),
         "graft_history_initial_epoch": ([handle], ctypes.c_int),
+        "graft_history_callback_state": ([handle, ctypes.c_char_p], ctypes.c_double),
         "graft_history_epochs": ([handle], ctypes.c_int),
         "graft_history_value": ([handle, ctypes.c_char_p, ctypes.c_int], ctypes.c_double),
         "graft_history_stopped": ([handle], ctypes.c_int),

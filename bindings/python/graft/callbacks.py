@@ -76,10 +76,23 @@ class Callback:
 
 
 class _LibraryCallback(Callback):
-    """A callback the library runs: it fills its part of graft_fit_options."""
+    """A callback the library runs: it fills its part of graft_fit_options,
+    and takes back its state when the fit ends (its Keras attributes)."""
+
+    #: The Keras attributes the library reports, by the name it reports them under.
+    _state: dict[str, str] = {}
 
     def _configure(self, options: _lib.graft_fit_options, keep: list) -> None:
         raise NotImplementedError
+
+    def _update(self, value: Callable[[str], float]) -> None:
+        """Takes the state the fit ended with (graft_history_callback_state)."""
+        for name, attribute in self._state.items():
+            number = value(name)
+            if attribute == "best":
+                setattr(self, attribute, None if math.isnan(number) else number)
+            elif not math.isnan(number):
+                setattr(self, attribute, int(number))
 
     @staticmethod
     def _mode(mode: str) -> int:
@@ -108,6 +121,10 @@ class EarlyStopping(_LibraryCallback):
         self.mode, self.baseline, self.restore_best_weights = mode, baseline, restore_best_weights
         self.start_from_epoch = start_from_epoch
         self._mode(mode)
+        self.wait, self.stopped_epoch, self.best, self.best_epoch = 0, 0, None, 0
+
+    _state = {"early_stopping.stopped_epoch": "stopped_epoch", "early_stopping.best_epoch": "best_epoch",
+              "early_stopping.wait": "wait", "early_stopping.best": "best"}
 
     def _configure(self, options: _lib.graft_fit_options, keep: list) -> None:
         e = options.early_stopping
@@ -135,6 +152,10 @@ class ReduceLROnPlateau(_LibraryCallback):
         self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
         self.mode, self.min_delta, self.cooldown, self.min_lr = mode, min_delta, cooldown, min_lr
         self._mode(mode)
+        self.wait, self.cooldown_counter, self.best = 0, 0, None
+
+    _state = {"reduce_lr_on_plateau.wait": "wait", "reduce_lr_on_plateau.cooldown_counter": "cooldown_counter",
+              "reduce_lr_on_plateau.best": "best"}
 
     def _configure(self, options: _lib.graft_fit_options, keep: list) -> None:
         r = options.reduce_lr_on_plateau
@@ -169,8 +190,11 @@ class ModelCheckpoint(_LibraryCallback):
             raise ValueError("The filepath provided must end in `.h5` (Graft's model file; Keras's `.keras` format "
                              f"is not written yet). Received: filepath={self.filepath}")
         self.monitor, self.verbose, self.save_best_only, self.mode = monitor, verbose, save_best_only, mode
-        self.initial_value_threshold = initial_value_threshold
         self._mode(mode)
+        # As Keras's: the best so far, kept from one fit to the next.
+        self.best = initial_value_threshold
+
+    _state = {"checkpoint.best": "best"}
 
     def _configure(self, options: _lib.graft_fit_options, keep: list) -> None:
         c = options.checkpoint
@@ -178,7 +202,7 @@ class ModelCheckpoint(_LibraryCallback):
         c.monitor = self._text(self.monitor, keep)
         c.mode = self._mode(self.mode)
         c.save_best_only = int(bool(self.save_best_only))
-        c.initial_value_threshold = math.nan if self.initial_value_threshold is None else self.initial_value_threshold
+        c.initial_value_threshold = math.nan if self.best is None else self.best
 
 
 class CSVLogger(_LibraryCallback):

@@ -354,6 +354,8 @@ class TransferModel:
         if handle:
             try:
                 history = self._history(handle)
+                for callback in run.library:
+                    callback._update(lambda name: _lib.lib.graft_history_callback_state(handle, name.encode()))
             finally:
                 _lib.lib.graft_history_free(handle)
             history.params = run.params

@@ -22,10 +22,10 @@ import keras  # noqa: E402
 Colours = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
-def keras_stops(histories: list[dict], **arguments: object) -> list[int]:
+def keras_stops(histories: list[dict], **arguments: object) -> tuple[list[int], keras.callbacks.EarlyStopping]:
     """Feeds each fit's epoch logs to one Keras EarlyStopping, fit after fit
     (on_train_begin between, as Keras's fit calls it): the epochs each fit
-    would have run."""
+    would have run, and the callback."""
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     callback = keras.callbacks.EarlyStopping(**arguments)
     callback.set_model(model)
@@ -39,7 +39,7 @@ def keras_stops(histories: list[dict], **arguments: object) -> list[int]:
             if model.stop_training:
                 break
         runs.append(epoch + 1)
-    return runs
+    return runs, callback
 
 
 def test_one_early_stopping_across_both_phases(small_model: graft.TransferModel, colours: Colours) -> None:
@@ -55,7 +55,11 @@ def test_one_early_stopping_across_both_phases(small_model: graft.TransferModel,
     small_model.compile(optimizer=graft.optimizers.Adam(learning_rate=1e-5))
     second = small_model.fit(x, y, batch_size=8, epochs=8, validation_data=(vx, vy), callbacks=[early], verbose=0)
     ran = [len(first.epoch), len(second.epoch)]
-    assert ran == keras_stops([first.history, second.history], monitor="val_loss", patience=1, min_delta=0.01)
+    runs, reference = keras_stops([first.history, second.history], monitor="val_loss", patience=1, min_delta=0.01)
+    assert ran == runs
+    # The instance holds the last fit's state, as Keras's does.
+    for attribute in ("stopped_epoch", "best_epoch", "wait", "best"):
+        assert getattr(early, attribute) == getattr(reference, attribute), attribute
     assert ran[1] >= 2, "the second fit started afresh"
     assert min(ran) < 8, f"EarlyStopping stopped neither fit: {ran}"
 
