@@ -571,7 +571,7 @@ graft_status graft_model_compile(graft_model *model, const graft_optimizer_optio
  * labels (which carry the same classes; the datasets hold indices). */
 typedef struct graft_loss_options {
     size_t struct_size;
-    float label_smoothing;   /* 0: the target (1 - e) * one-hot + e / classes */
+    float label_smoothing;   /* e in [0, 1]: the target (1 - e) * one-hot + e / classes; 0 */
 } graft_loss_options;
 
 /* Fills the defaults. NULL is ignored. Use the macro: */

@@ -220,9 +220,12 @@ class TransferModel:
                 defaults). Keras's default is "rmsprop".
             loss: None or graft.losses.SparseCategoricalCrossentropy(
                 from_logits=True): the cross-entropy of integer labels and
-                the head's logits, the mean over the batch.
+                the head's logits, the mean over the batch; or
+                graft.losses.CategoricalCrossentropy(from_logits=True,
+                label_smoothing=...) for one-hot labels.
             metrics: None, or ["accuracy"] (also "acc",
-                "sparse_categorical_accuracy"): fit and evaluate report it.
+                "sparse_categorical_accuracy", "categorical_accuracy"): fit
+                and evaluate report it.
 
         Raises:
             ValueError: an unknown optimizer name, or a loss or metric that
