@@ -154,11 +154,14 @@ extension Conv2D {
                 for r in kernelRows {
                     let row = dKernel + r * n
                     if scaledOnto, let outputScale {
-                        for c in 0..<n {
-                            var sum: Float = 0
-                            for w in 0..<workers { sum += workspace[w * perWorker + r * n + c] }
-                            row[c] += sum * outputScale[c]
+                        // The workers' sums into worker 0's, then scaled
+                        // onto the running sum: two passes that vectorise.
+                        let first = workspace + r * n
+                        for w in 1..<workers {
+                            let partial = workspace + w * perWorker + r * n
+                            for c in 0..<n { first[c] += partial[c] }
                         }
+                        for c in 0..<n { row[c] += first[c] * outputScale[c] }
                         continue
                     }
                     for w in 1..<workers {
