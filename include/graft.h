@@ -568,10 +568,20 @@ graft_status graft_model_compile(graft_model *model, const graft_optimizer_optio
 /* The loss, Keras's cross-entropy from the head's logits, the mean over the
  * batch: SparseCategoricalCrossentropy(from_logits=True) on class indices,
  * or CategoricalCrossentropy(from_logits=True, label_smoothing) on one-hot
- * labels (which carry the same classes; the datasets hold indices). */
+ * labels (which carry the same classes; the datasets hold indices); and the
+ * metrics fit and evaluate report beside accuracy. */
 typedef struct graft_loss_options {
     size_t struct_size;
     float label_smoothing;   /* e in [0, 1]: the target (1 - e) * one-hot + e / classes; 0 */
+    /* k >= 1: also report Keras's top-k accuracy, the fraction of images
+     * whose class is among the k largest logits (classes tied at the k-th
+     * place all count, as tf.math.in_top_k; not weighted by class or sample
+     * weights, as Keras's metrics are not); 0: not (the default). */
+    int32_t top_k;
+    /* Its name in the history and the progress text ("val_" + name for the
+     * validation figure); NULL: "sparse_top_k_categorical_accuracy" (pass
+     * "top_k_categorical_accuracy", Keras's name for one-hot labels). */
+    const char *top_k_name;
 } graft_loss_options;
 
 /* Fills the defaults. NULL is ignored. Use the macro: */
@@ -580,9 +590,16 @@ void graft_loss_options_init_sized(graft_loss_options *options, size_t struct_si
 
 /* graft_model_compile with the loss's options (graft_model_compile uses
  * the defaults). Also returns GRAFT_ERROR_INVALID_ARGUMENT for a
- * label_smoothing outside [0, 1]. */
+ * label_smoothing outside [0, 1], a negative top_k, or a top_k_name that is
+ * empty, starts with "val_" or is "loss", "accuracy" or "learning_rate". */
 graft_status graft_model_compile_with_loss(graft_model *model, const graft_optimizer_options *options,
                                            const graft_loss_options *loss);
+
+/* The name of the top-k accuracy the model was compiled with (its
+ * graft_loss_options.top_k_name, or the one saved in the file it was loaded
+ * from); NULL when it has none, without a head, or if NULL. The string
+ * belongs to the model and stays valid until it is compiled again. */
+const char *graft_model_top_k_name(graft_model *model);
 
 /* The learning rate of the optimizer's next step (a schedule's at the steps
  * taken so far) into *rate. Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs,
@@ -631,6 +648,12 @@ typedef struct graft_progress {
     int32_t epoch_end;
     double val_loss;
     double val_accuracy;
+    /* The top-k accuracy (running mean; its validation figure at an epoch's
+     * end) when compiled with one (graft_loss_options.top_k), else NaN.
+     * graft_progress_printer_report reads them only from a printer given
+     * the metric's name (graft_progress_printer_set_top_k_name). */
+    double top_k_accuracy;
+    double val_top_k_accuracy;
 } graft_progress;
 
 /* Return non-zero to stop at this batch boundary (or epoch end). Called on
@@ -721,6 +744,8 @@ typedef struct graft_epoch_state {
     double accuracy;
     double val_loss;
     double val_accuracy;
+    double top_k_accuracy;         /* NaN without a top-k accuracy */
+    double val_top_k_accuracy;
     /* The next step's learning rate: set it to change a constant rate
      * (Keras's LearningRateScheduler, in on_epoch_begin). */
     float learning_rate;
@@ -835,6 +860,14 @@ void graft_history_free(graft_history *history);
 graft_status graft_model_evaluate(graft_model *model, graft_dataset *dataset, graft_progress_fn progress,
                                   void *user, double *loss, double *accuracy);
 
+/* graft_model_evaluate with every figure it measures (loss, accuracy, and
+ * the top-k accuracy when compiled with one) as a history of one epoch,
+ * in *metrics: read them with graft_history_value(*metrics, "loss", 0),
+ * free it with graft_history_free. Statuses as graft_model_evaluate; on
+ * failure *metrics is NULL. */
+graft_status graft_model_evaluate_metrics(graft_model *model, graft_dataset *dataset, graft_progress_fn progress,
+                                          void *user, graft_history **metrics);
+
 /* The confusion matrix of the model on `dataset` (no augmentation, no
  * dropout): matrix[i * num_classes + j] counts the images of class i that
  * the model predicts as class j (the first largest logit), as
@@ -896,6 +929,12 @@ graft_status graft_progress_printer_create(int32_t verbose, int32_t epochs, doub
 /* The text for one report, in *text. */
 graft_status graft_progress_printer_report(graft_progress_printer *printer, const graft_progress *report,
                                            int32_t dynamic, double now_seconds, const char **text);
+
+/* Shows the top-k accuracy of the reports (their top_k_accuracy and
+ * val_top_k_accuracy fields) under `name`, as Keras's bar shows a compiled
+ * metric; NULL stops showing it. Returns GRAFT_ERROR_INVALID_ARGUMENT for a
+ * NULL printer or a name that is not UTF-8. */
+graft_status graft_progress_printer_set_top_k_name(graft_progress_printer *printer, const char *name);
 
 /* The text that ends a line left open when the call returned early
  * (stopped, failed): "\n" or "". */

@@ -67,6 +67,7 @@ final class ModelHandle {
     deinit {
         layerNames.forEach { free($0) }
         classNameStrings.strings.forEach { free($0) }
+        free(topKNameString.pointer)
     }
 
     func addHead(_ transfer: TransferModel) {
@@ -86,6 +87,20 @@ final class ModelHandle {
             classNameStrings = (names, names.map { strdup($0)! })
         }
         return element(classNameStrings.strings, index).map { UnsafePointer($0) }
+    }
+
+    /// The C copy of the top-k accuracy's name, remade when a compile
+    /// changes it.
+    private var topKNameString: (name: String?, pointer: UnsafeMutablePointer<CChar>?) = (nil, nil)
+
+    /// The C string of the top-k accuracy's name; call with `mutex` held.
+    func topKName() -> UnsafePointer<CChar>? {
+        let name = transfer?.topKAccuracy?.name
+        if name != topKNameString.name {
+            free(topKNameString.pointer)
+            topKNameString = (name, name.map { strdup($0)! })
+        }
+        return topKNameString.pointer.map { UnsafePointer($0) }
     }
 
     /// The model's layers: the base's, then the head's when there is one.

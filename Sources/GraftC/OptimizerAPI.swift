@@ -75,7 +75,7 @@ public func graft_model_compile(_ model: OpaquePointer?, _ options: UnsafePointe
 
 func defaultLossOptions() -> graft_loss_options {
     graft_loss_options(struct_size: MemoryLayout<graft_loss_options>.size,
-                       label_smoothing: CrossEntropy().labelSmoothing)
+                       label_smoothing: CrossEntropy().labelSmoothing, top_k: 0, top_k_name: nil)
 }
 
 @_cdecl("graft_loss_options_init_sized")
@@ -93,8 +93,17 @@ public func graft_model_compile_with_loss(_ model: OpaquePointer?, _ options: Un
         let c = try readOptions(try required(loss, "loss"), defaults: defaultLossOptions(),
                                 initFunction: "graft_loss_options_init")
         let crossEntropy = CrossEntropy(labelSmoothing: c.label_smoothing)
-        try handle.locked { try handle.requireHead().compile(config, loss: crossEntropy) }
+        guard c.top_k >= 0 else { throw GraftError.invalidArgument("top_k must be 0 (none) or more, not \(c.top_k)") }
+        let topK = c.top_k == 0 ? nil : TopKAccuracy(
+            k: Int(c.top_k), name: try c.top_k_name.map { try string($0, "top_k_name") } ?? TopKAccuracy.sparseName)
+        try handle.locked { try handle.requireHead().compile(config, loss: crossEntropy, topKAccuracy: topK) }
     }
+}
+
+@_cdecl("graft_model_top_k_name")
+public func graft_model_top_k_name(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let handle = try? ModelHandle.from(model) else { return nil }
+    return (try? handle.locked { handle.topKName() }) ?? nil
 }
 
 @_cdecl("graft_model_learning_rate")

@@ -78,10 +78,21 @@ public func graft_progress_printer_report(_ printer: OpaquePointer?, _ report: U
         guard c.steps >= 0, c.step >= 0, c.epoch >= 0 else {
             throw GraftError.invalidArgument("the report's epoch, step and steps must not be negative")
         }
+        // The top-k fields exist in the caller's struct only if it named the metric.
+        let topKName = maker.topKName
         let p = TrainingProgress(epoch: Int(c.epoch), epochs: Int(c.epochs), step: Int(c.step), steps: Int(c.steps),
-                                 loss: c.loss, accuracy: c.accuracy, elapsedSeconds: c.elapsed_seconds,
-                                 epochEnd: c.epoch_end != 0, valLoss: c.val_loss, valAccuracy: c.val_accuracy)
+                                 loss: c.loss, accuracy: c.accuracy, topK: topKName.map { ($0, c.top_k_accuracy) },
+                                 elapsedSeconds: c.elapsed_seconds, epochEnd: c.epoch_end != 0, valLoss: c.val_loss,
+                                 valAccuracy: c.val_accuracy, valTopK: topKName == nil ? nil : c.val_top_k_accuracy)
         return maker.report(p, now: monotonic(now), dynamic: dynamic != 0)
+    }
+}
+
+@_cdecl("graft_progress_printer_set_top_k_name")
+public func graft_progress_printer_set_top_k_name(_ printer: OpaquePointer?, _ name: UnsafePointer<CChar>?) -> graft_status {
+    catchingErrors {
+        let handle = try PrinterHandle.from(printer, "printer")
+        handle.maker.topKName = try name.map { try string($0, "name") }
     }
 }
 

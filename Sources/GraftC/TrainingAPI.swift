@@ -104,7 +104,8 @@ private func progressClosure(_ function: graft_progress_fn?, _ user: UnsafeMutab
         var c = graft_progress(epoch: Int32(p.epoch), epochs: Int32(p.epochs), step: Int64(p.step),
                                steps: Int64(p.steps), loss: p.loss, accuracy: p.accuracy,
                                elapsed_seconds: p.elapsedSeconds, epoch_end: p.epochEnd ? 1 : 0,
-                               val_loss: p.valLoss ?? .nan, val_accuracy: p.valAccuracy ?? .nan)
+                               val_loss: p.valLoss ?? .nan, val_accuracy: p.valAccuracy ?? .nan,
+                               top_k_accuracy: p.topK?.value ?? .nan, val_top_k_accuracy: p.valTopK ?? .nan)
         return function(&c, user) != 0
     }
 }
@@ -229,6 +230,26 @@ public func graft_model_evaluate(_ model: OpaquePointer?, _ dataset: OpaquePoint
         }
         lossOut.pointee = result.loss
         accuracyOut.pointee = result.accuracy
+    }
+}
+
+@_cdecl("graft_model_evaluate_metrics")
+public func graft_model_evaluate_metrics(_ model: OpaquePointer?, _ dataset: OpaquePointer?,
+                                         _ progress: graft_progress_fn?, _ user: UnsafeMutableRawPointer?,
+                                         _ metrics: UnsafeMutablePointer<OpaquePointer?>?) -> graft_status {
+    metrics?.pointee = nil
+    return catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let d = try DatasetHandle.from(dataset).dataset
+        let out = try required(metrics, "metrics")
+        let history = try handle.locked {
+            let model = try handle.requireHead()
+            var history = History()
+            history.topKName = model.topKAccuracy?.name
+            history.append(try model.evaluation(d, progress: progressClosure(progress, user)).logs)
+            return history
+        }
+        out.pointee = OpaquePointer(Unmanaged.passRetained(HistoryHandle(history)).toOpaque())
     }
 }
 

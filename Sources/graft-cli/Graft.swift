@@ -64,6 +64,8 @@ struct Train: ParsableCommand {
     var globalClipnorm: Float?
     @Option(help: "Clip each gradient element to [-value, value] (Keras's clipvalue).")
     var clipvalue: Float?
+    @Option(help: "Also report the top-k accuracy with this k (Keras's SparseTopKCategoricalAccuracy).")
+    var topKAccuracy: Int?
     @Option(help: "Stop a phase when the monitored figure has not improved for N epochs (Keras's EarlyStopping; one instance for both phases).")
     var earlyStoppingPatience: Int?
     @Flag(help: "With --early-stopping-patience: put back the weights of the best epoch when a phase ends.")
@@ -146,6 +148,7 @@ struct Train: ParsableCommand {
             throw GraftError.invalidArgument("only one of --clipnorm, --global-clipnorm and --clipvalue can be set")
         }
         w.clipping = clippings.first
+        w.topKAccuracy = topKAccuracy.map { TopKAccuracy(k: $0) }
         w.callbacks = try callbacks(validation: validationSplit > 0)
         w.epochs = epochs
         w.fineTuneEpochs = fineTuneEpochs
@@ -241,7 +244,7 @@ struct Evaluate: ParsableCommand {
         var bar = ProgressBar(epochs: nil)
         let result = try model.evaluation(data) { bar.report($0) }
         bar.end()
-        print("accuracy: \(formatFigure(result.accuracy)) - loss: \(formatFigure(result.loss))")
+        print(result.logs.line)
         print("\nConfusion matrix (rows: true class, columns: predicted):")
         print(confusionMatrixText(result.confusionMatrix, classNames: model.classNames ?? data.classNames))
     }

@@ -27,6 +27,8 @@ struct Workflow {
     /// The optimizer's weight decay (nil: its default) and clipping.
     var weightDecay: Float?
     var clipping: OptimizerConfig.Clipping?
+    /// A top-k accuracy to report beside accuracy.
+    var topKAccuracy: TopKAccuracy?
     var epochs = 10
     var fineTuneEpochs = 0
     /// Layers of the base unfrozen for fine-tuning, counted from its end; 0
@@ -101,7 +103,7 @@ struct Workflow {
 
         print("\nTraining the head, base frozen:")
         model.setBaseTrainable(false)
-        try model.compile(try optimizerConfig(rate: learningRate, schedule: schedule))
+        try model.compile(try optimizerConfig(rate: learningRate, schedule: schedule), topKAccuracy: topKAccuracy)
         history.append(try fit(model, train, validation, epochs: epochs), phase: "frozen")
 
         if fineTuneEpochs > 0 {
@@ -115,7 +117,7 @@ struct Workflow {
             }
             let what = unfreezeLast > 0 ? "the base's last \(unfreezeLast) layers" : "the whole base"
             print("\nFine-tuning \(what), learning rate \(fineTuneLearningRate):")
-            try model.compile(try optimizerConfig(rate: fineTuneLearningRate))
+            try model.compile(try optimizerConfig(rate: fineTuneLearningRate), topKAccuracy: topKAccuracy)
             history.append(try fit(model, train, validation, epochs: fineTuneEpochs), phase: "fine-tune")
         }
 
@@ -127,7 +129,7 @@ struct Workflow {
             var bar = ProgressBar(epochs: nil)
             let result = try model.evaluation(test) { bar.report($0) }
             bar.end()
-            print("Test accuracy: \(formatFigure(result.accuracy)), test loss: \(formatFigure(result.loss))")
+            print("Test \(result.logs.line)")
             print("Confusion matrix (rows: true class, columns: predicted):")
             print(confusionMatrixText(result.confusionMatrix, classNames: model.classNames ?? test.classNames))
         }

@@ -11,7 +11,7 @@ fail() { echo "cli_test: $*" >&2; exit 1; }
 # demo: the beans workflow, random weights, a few images.
 "$GRAFT" demo --output-dir demo --weights random --images-per-class 6 --epochs 2 --fine-tune-epochs 1 > demo.log
 grep -q "Fine-tuning the base's last 10 layers" demo.log || fail "demo did not fine-tune"
-grep -q "Test accuracy: " demo.log || fail "demo printed no test accuracy"
+grep -q "^Test accuracy: " demo.log || fail "demo printed no test accuracy"
 [ "$(wc -l < demo/history.csv)" = 4 ] || fail "history.csv should hold a header and 3 epochs"
 head -1 demo/history.csv | grep -qx "epoch,phase,loss,accuracy,val_loss,val_accuracy" || fail "history.csv header"
 grep -q "^3,fine-tune," demo/history.csv || fail "history.csv phases"
@@ -55,7 +55,11 @@ grep -qi "no-such-folder" err.log || fail "missing folder: $(cat err.log)"
 [ "$(wc -l < adamw.csv)" = 3 ] || fail "adamw: history.csv should hold 2 epochs"
 "$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 1 --optimizer rmsprop \
     --momentum 0.5 --clipvalue 0.5 --learning-rate-schedule piecewise_constant_decay:boundaries=2,values=0.01/0.001 \
-    --output rmsprop.h5 --history rmsprop.csv --chart rmsprop.svg > rmsprop.log
+    --top-k-accuracy 2 --output rmsprop.h5 --history rmsprop.csv --chart rmsprop.svg > rmsprop.log
+grep -q " - sparse_top_k_categorical_accuracy: [0-9.]* - val_accuracy: " rmsprop.log || fail "top-k: $(cat rmsprop.log)"
+"$GRAFT" evaluate rmsprop.h5 demo/data/test > topk.log
+grep -Eq "^accuracy: [0-9.e+-]+ - loss: [0-9.e+-]+ - sparse_top_k_categorical_accuracy: [0-9.]+$" topk.log \
+    || fail "evaluate with the saved top-k accuracy: $(cat topk.log)"
 # Keras's callbacks, one instance for both phases.
 "$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 6 --fine-tune-epochs 3 \
     --unfreeze-last 10 --early-stopping-patience 0 --monitor loss --restore-best-weights --reduce-lr-on-plateau 1 \

@@ -10,9 +10,11 @@ import Testing
 private var lastError: String { String(cString: graft_last_error()) }
 
 private func report(epoch: Int32, step: Int64, steps: Int64, loss: Double, accuracy: Double,
-                    epochEnd: Bool = false, valLoss: Double = .nan, valAccuracy: Double = .nan) -> graft_progress {
+                    epochEnd: Bool = false, valLoss: Double = .nan, valAccuracy: Double = .nan,
+                    topK: Double = .nan, valTopK: Double = .nan) -> graft_progress {
     graft_progress(epoch: epoch, epochs: 2, step: step, steps: steps, loss: loss, accuracy: accuracy,
-                   elapsed_seconds: 0, epoch_end: epochEnd ? 1 : 0, val_loss: valLoss, val_accuracy: valAccuracy)
+                   elapsed_seconds: 0, epoch_end: epochEnd ? 1 : 0, val_loss: valLoss, val_accuracy: valAccuracy,
+                   top_k_accuracy: topK, val_top_k_accuracy: valTopK)
 }
 
 @Test("a fit's progress to a file: the epoch lines and one finished bar per epoch, at Keras's times")
@@ -44,6 +46,25 @@ func progressPrinterText() throws {
         3/3 \(bar) 1s 333ms/step - accuracy: 1.0000 - loss: 0.5000
 
         """, "\(printed)")
+}
+
+@Test("a printer given the top-k accuracy's name shows it, sorted by name as Keras shows figures")
+func progressPrinterTopK() throws {
+    var printer: OpaquePointer?
+    try #require(graft_progress_printer_create(2, 2, 100, &printer) == GRAFT_OK)
+    defer { graft_progress_printer_free(printer) }
+    var text: UnsafePointer<CChar>?
+    var r = report(epoch: 0, step: 2, steps: 2, loss: 1, accuracy: 0.5, epochEnd: true, valLoss: 2, valAccuracy: 0.25,
+                   topK: 0.75, valTopK: 0.5)
+    #expect(graft_progress_printer_report(printer, &r, 0, 101, &text) == GRAFT_OK)
+    #expect(!String(cString: text!).contains("top"), "no name given: the fields are not read")
+    #expect(graft_progress_printer_set_top_k_name(printer, "a_top_2") == GRAFT_OK)
+    r.epoch = 1
+    #expect(graft_progress_printer_report(printer, &r, 0, 102, &text) == GRAFT_OK)
+    #expect(String(cString: text!).hasSuffix(
+        " - a_top_2: 0.7500 - accuracy: 0.5000 - loss: 1.0000 - val_a_top_2: 0.5000 - val_accuracy: 0.2500 - val_loss: 2.0000\n"),
+            "\(String(cString: text!))")
+    #expect(graft_progress_printer_set_top_k_name(nil, "x") == GRAFT_ERROR_INVALID_ARGUMENT)
 }
 
 @Test("a terminal's bar is redrawn in place, and a line left open is ended")

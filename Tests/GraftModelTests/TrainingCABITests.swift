@@ -396,6 +396,70 @@ func optimizersThroughCABI() throws {
     #expect(graft_model_learning_rate(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
 
+@Test("a top-k accuracy through the C ABI: compiled, in fit's history and epoch state, evaluated, saved")
+func topKAccuracyThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    var o = adam(0.01)
+    var loss = graft_loss_options()
+    graft_loss_options_init_sized(&loss, MemoryLayout<graft_loss_options>.size)
+    #expect(loss.top_k == 0 && loss.top_k_name == nil)
+    loss.top_k = -1
+    #expect(graft_model_compile_with_loss(model, &o, &loss) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("top_k"))
+    loss.top_k = 2
+    "val_x".withCString { name in
+        loss.top_k_name = name
+        #expect(graft_model_compile_with_loss(model, &o, &loss) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("val_"))
+    }
+    loss.top_k_name = nil
+    #expect(graft_model_top_k_name(model) == nil)
+    #expect(graft_model_compile_with_loss(model, &o, &loss) == GRAFT_OK, "\(lastError)")
+    let name = "sparse_top_k_categorical_accuracy"
+    #expect(graft_model_top_k_name(model).map { String(cString: $0) } == name)
+
+    var fit = graft_fit_options()
+    graft_fit_options_init_sized(&fit, MemoryLayout<graft_fit_options>.size)
+    fit.epochs = 1
+    final class Seen { var topK = Double.nan, valTopK = Double.nan }
+    let seen = Seen()
+    fit.on_epoch_end = { state, user in
+        let seen = Unmanaged<Seen>.fromOpaque(user!).takeUnretainedValue()
+        (seen.topK, seen.valTopK) = (state!.pointee.top_k_accuracy, state!.pointee.val_top_k_accuracy)
+        return 0
+    }
+    fit.callback_user = Unmanaged.passUnretained(seen).toOpaque()
+    var history: OpaquePointer?
+    #expect(graft_model_fit_with_options(model, dataset, dataset, &fit, nil, nil, &history) == GRAFT_OK, "\(lastError)")
+    defer { graft_history_free(history) }
+    let trained = graft_history_value(history, name, 0), validated = graft_history_value(history, "val_" + name, 0)
+    #expect(trained >= 0 && trained <= 1 && trained == seen.topK)
+    #expect(validated == seen.valTopK)
+
+    // evaluate's figures: the validation's after the last step, with the top-2 of 3 classes.
+    var metrics: OpaquePointer?
+    #expect(graft_model_evaluate_metrics(model, dataset, nil, nil, &metrics) == GRAFT_OK, "\(lastError)")
+    #expect(graft_history_value(metrics, name, 0) == validated)
+    var plain = (loss: 0.0, accuracy: 0.0)
+    #expect(graft_model_evaluate(model, dataset, nil, nil, &plain.loss, &plain.accuracy) == GRAFT_OK)
+    #expect(graft_history_value(metrics, "loss", 0) == plain.loss && graft_history_value(metrics, "accuracy", 0) == plain.accuracy)
+    graft_history_free(metrics)
+    #expect(graft_model_evaluate_metrics(model, nil, nil, nil, &metrics) == GRAFT_ERROR_INVALID_ARGUMENT && metrics == nil)
+
+    // Saved with the model, and reported by the loaded one.
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("graft-top-k-\(getpid()).h5").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(graft_model_save(model, path) == GRAFT_OK, "\(lastError)")
+    var loaded: OpaquePointer?
+    #expect(graft_model_load(path, 2, &loaded) == GRAFT_OK, "\(lastError)")
+    defer { graft_model_free(loaded) }
+    #expect(graft_model_top_k_name(loaded).map { String(cString: $0) } == name)
+    #expect(graft_model_evaluate_metrics(loaded, dataset, nil, nil, &metrics) == GRAFT_OK)
+    #expect(graft_history_value(metrics, name, 0) == validated)
+    graft_history_free(metrics)
+}
+
 @Test("fit with options through the C ABI: initial epoch, built-in callbacks, epoch callbacks that set the rate, stop, call the model, cancel")
 func fitOptionsThroughCABI() throws {
     let (model, dataset) = try modelAndData()

@@ -11,6 +11,9 @@ public struct ProgressPrinter {
     /// Epochs of a fit, or nil for an evaluation (no `Epoch` lines; the bar
     /// ends with the last batch).
     public let epochs: Int?
+    /// The top-k accuracy's name, for reports made from C's graft_progress,
+    /// whose figures come without it.
+    public var topKName: String?
     private var epoch = -1
     private var announced = -1
     private var bar: Progbar?
@@ -33,10 +36,16 @@ public struct ProgressPrinter {
             epoch = p.epoch
             bar = Progbar(target: p.steps, verbose: verbose, start: epochStart)
         }
-        var figures: [(name: String, value: Double)] = [("accuracy", p.accuracy), ("loss", p.loss)]
+        // Keras shows the figures sorted by name, the validation ones after.
+        var named: [(name: String, value: Double, validation: Double?)] = [
+            ("accuracy", p.accuracy, p.valAccuracy), ("loss", p.loss, p.valLoss)]
+        if let topK = p.topK { named.append((topK.name, topK.value, p.valTopK)) }
+        named.sort { $0.name < $1.name }
+        var figures = named.map { (name: $0.name, value: $0.value) }
         if p.epochEnd {
-            if let valAccuracy = p.valAccuracy, !valAccuracy.isNaN { figures.append(("val_accuracy", valAccuracy)) }
-            if let valLoss = p.valLoss, !valLoss.isNaN { figures.append(("val_loss", valLoss)) }
+            for figure in named {
+                if let value = figure.validation, !value.isNaN { figures.append(("val_" + figure.name, value)) }
+            }
             text += bar!.update(p.steps, values: figures, finalize: true, now: now, dynamic: dynamic)
             epochStart = now
             // As Keras: the next epoch's line when it begins.

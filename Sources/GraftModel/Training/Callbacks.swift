@@ -20,6 +20,9 @@ public struct Logs {
     }
 
     public var names: [String] { entries.map(\.name) }
+
+    /// "accuracy: 0.8125 - loss: 0.6312", as Keras's progress bar shows figures.
+    public var line: String { entries.map { "\($0.name): \(formatFigure($0.value))" }.joined(separator: " - ") }
 }
 
 /// What a callback sees of the fit in progress, and may change.

@@ -110,7 +110,15 @@ extension TransferModel {
             guard smoothing == nil || smoothing!.count == 1 else {
                 throw GraftError.format("\(path): the Graft attribute label_smoothing is malformed")
             }
-            try model.compile(try reader.optimizer(), loss: CrossEntropy(labelSmoothing: Float(smoothing?.first ?? 0)))
+            // And those written before metrics had options no top-k accuracy.
+            let topK = try file.file.integerAttribute("top_k_accuracy_k", of: graft)
+            let topKName = try file.file.stringAttribute("top_k_accuracy_name", of: graft)
+            guard (topK == nil && topKName == nil) || (topK?.count == 1 && topKName?.count == 1
+                                                       && topK![0] >= 1 && topK![0] <= Int32.max) else {
+                throw GraftError.format("\(path): the Graft attributes top_k_accuracy_k and top_k_accuracy_name are malformed")
+            }
+            try model.compile(try reader.optimizer(), loss: CrossEntropy(labelSmoothing: Float(smoothing?.first ?? 0)),
+                              topKAccuracy: topK.map { TopKAccuracy(k: Int($0[0]), name: topKName![0]) })
             try model.readOptimizerState(file, reader: reader)
         }
         return model
@@ -154,6 +162,10 @@ extension TransferModel {
         if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }
         if let config = optimizer?.config {
             try writer.writeAttribute("label_smoothing", doubles: [Double(loss.labelSmoothing)], of: g)
+            if let topKAccuracy {
+                try writer.writeAttribute("top_k_accuracy_k", integers: [Int64(topKAccuracy.k)], of: g)
+                try writer.writeAttribute("top_k_accuracy_name", strings: [topKAccuracy.name], of: g)
+            }
             try writer.writeAttribute("optimizer", strings: [config.name.rawValue], of: g)
             try writeFields(config.fields, as: "optimizer", writer)
             if case .schedule(let schedule) = config.learningRate {

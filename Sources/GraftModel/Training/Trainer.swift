@@ -66,50 +66,48 @@ extension TransferModel {
         let terminateOnNaN = callbacks.contains { $0 is TerminateOnNaN }
         var history = History()
         history.firstEpoch = initialEpoch
+        history.topKName = topKAccuracy?.name
         let started = DispatchTime.now().uptimeNanoseconds
         func elapsed() -> Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
         for callback in callbacks { try callback.trainBegin(state) }
         for epoch in initialEpoch..<max(initialEpoch, epochs) {
             for callback in callbacks { try callback.epochBegin(epoch, state) }
-            var seen = 0, correct = 0, lossSum = 0.0, notFinite = false
+            var figures = RunningFigures(topK: topKAccuracy), notFinite = false
             let iterator = train.makeIterator(epoch: epoch, skip: frozenPrefix.alreadyCached(train, epoch: epoch))
             var step = 0
             while let batch = try iterator.next() {
-                let result: (loss: Double, correct: Int)
+                let result: (loss: Double, correct: Int, topKHits: Int)
                 do {
                     result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer,
                                               weights: weights(of: batch))
                 } catch let error as GraftError where error.kind == .numeric && terminateOnNaN {
                     // TerminateOnNaN: the epoch ends here, its loss NaN.
-                    (notFinite, seen) = (true, max(seen, 1))
+                    notFinite = true
                     break
                 }
-                seen += batch.count
-                correct += result.correct
-                lossSum += result.loss * Double(batch.count)
+                figures.add(count: batch.count, loss: result.loss, correct: result.correct, topKHits: result.topKHits)
                 step += 1
-                let report = TrainingProgress(
-                    epoch: epoch, epochs: epochs, step: step, steps: train.batchCount,
-                    loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                    elapsedSeconds: elapsed())
+                let report = figures.progress(epoch: epoch, epochs: epochs, step: step, steps: train.batchCount,
+                                              elapsedSeconds: elapsed())
                 if progress?(report) == true {
                     history.stopped = true
                     return history
                 }
             }
-            guard seen > 0 else { throw ImageDataset.nothingRead(role: "training") }
-            var logs = Logs([("accuracy", Double(correct) / Double(seen)), ("loss", notFinite ? .nan : lossSum / Double(seen))])
+            guard figures.seen > 0 || notFinite else { throw ImageDataset.nothingRead(role: "training") }
+            var logs = Logs(figures.logs())
+            if notFinite { logs["loss"] = .nan }
             if let validation, !notFinite {
-                let (loss, accuracy) = try evaluate(validation)
-                logs["val_accuracy"] = accuracy
-                logs["val_loss"] = loss
+                for (name, value) in try evaluationFigures(validation).figures.logs(prefix: "val_") { logs[name] = value }
             }
             for callback in callbacks { try callback.epochEnd(epoch, logs: &logs, state) }
             history.append(logs)
+            let topKName = topKAccuracy?.name
             let report = TrainingProgress(
                 epoch: epoch, epochs: epochs, step: step, steps: train.batchCount, loss: logs["loss"]!,
-                accuracy: logs["accuracy"]!, elapsedSeconds: elapsed(), epochEnd: true, valLoss: logs["val_loss"],
-                valAccuracy: logs["val_accuracy"])
+                accuracy: logs["accuracy"]!, topK: topKName.flatMap { name in logs[name].map { (name, $0) } },
+                elapsedSeconds: elapsed(), epochEnd: true, valLoss: logs["val_loss"],
+                valAccuracy: logs["val_accuracy"], valTopK: topKName.flatMap { logs["val_" + $0] })
             if progress?(report) == true {
                 history.stopped = true
                 return history
@@ -150,36 +148,45 @@ extension TransferModel {
     /// a batch whose step needs every gradient at once (global norm
     /// clipping).
     private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int, optimizer: Optimizer,
-                              weights: [Float]?) throws -> (loss: Double, correct: Int) {
+                              weights: [Float]?) throws -> (loss: Double, correct: Int, topKHits: Int) {
         let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
         let parts = training.parts(of: batch.count, network: network, microBatchSize: microBatchSize)
         let input = try trainingInput(batch, of: dataset, variants: variants)
         let threads = base.threads
-        var loss = 0.0, correct = 0
+        var loss = 0.0, correct = 0, topKHits = 0
+        /// The part's images whose label is among its top-k logits.
+        func hits(_ range: Range<Int>, _ pass: TrainingStep.LossPass) -> Int {
+            guard let topK = topKAccuracy else { return 0 }
+            return batch.labels.withUnsafeBufferPointer {
+                topK.hits(logits: pass.activations.logits.data, labels: $0.baseAddress! + range.lowerBound,
+                          batch: range.count, classes: head.numClasses)
+            }
+        }
         if parts.count == 1 && !optimizer.config.needsWholeGradient {
             let (step, pass) = try lossOnPart(0..<batch.count, of: batch, input: input, weights: weights,
                                               dropoutSeed: dropoutSeed, epoch: epoch)
+            (loss, correct, topKHits) = (pass.loss, pass.correct, hits(0..<batch.count, pass))
             // Each layer steps as soon as its gradients are ready, so that
             // those of the whole network never take memory at once.
             optimizer.beginStep()
             _ = step.backward(pass.activations, dLogits: pass.dLogits) { optimizer.update($0, threads: threads) }
-            (loss, correct) = (pass.loss, pass.correct)
         } else {
             let sums = training.gradientSums
             for (k, range) in parts.enumerated() {
                 let (step, pass) = try lossOnPart(range, of: batch, input: input, weights: weights,
                                                   dropoutSeed: dropoutSeed, epoch: epoch)
-                sums.startPart(first: k == 0)
-                _ = step.backward(pass.activations, dLogits: pass.dLogits, sums: sums)
                 loss += pass.loss
                 correct += pass.correct
+                topKHits += hits(range, pass)
+                sums.startPart(first: k == 0)
+                _ = step.backward(pass.activations, dLogits: pass.dLogits, sums: sums)
             }
             optimizer.apply(sums.pairs, threads: threads)
         }
         training.stepTaken()
         trainedOneStep()
-        return (loss, correct)
+        return (loss, correct, topKHits)
     }
 
     /// What the trained layers start from, for the whole batch: the frozen
@@ -210,13 +217,13 @@ extension TransferModel {
     /// batch's. Throws, changing nothing, when the loss is not finite.
     private func lossOnPart(_ range: Range<Int>, of batch: Batch, input: (tensor: Tensor, resumeAfter: Int?),
                             weights: [Float]?, dropoutSeed: UInt64, epoch: Int)
-        throws -> (TrainingStep, (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)) {
+        throws -> (TrainingStep, TrainingStep.LossPass) {
         let step = try training.step(for: network, batch: range.count, resumeAfter: input.resumeAfter,
                                      threads: base.threads, winogradTile: winogradTile)
         step.profile = profile
         let labels = Array(batch.labels[range]), partWeights = weights.map { Array($0[range]) }
         let perImage = input.tensor.count / batch.count
-        let pass: (activations: TrainingStep.Activations, loss: Double, correct: Int, dLogits: Tensor)
+        let pass: TrainingStep.LossPass
         if input.resumeAfter != nil {
             var part = input.tensor
             if range.count < batch.count {

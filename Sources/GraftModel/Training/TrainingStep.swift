@@ -86,6 +86,9 @@ final class TrainingStep {
 }
 
 extension TrainingStep {
+    /// What `forwardWithLoss` returns.
+    typealias LossPass = (activations: Activations, loss: Double, correct: Int, dLogits: Tensor)
+
     /// The forward pass of a batch and its loss: the mean categorical
     /// cross-entropy of the logits against integer `labels`, the number of
     /// correct argmax predictions, and the logits' gradient that `backward`
@@ -96,7 +99,7 @@ extension TrainingStep {
     func forwardWithLoss(_ input: UnsafePointer<Float>?, resume: Tensor? = nil, labels: UnsafePointer<Int32>,
                          weights: UnsafePointer<Float>? = nil, loss crossEntropy: CrossEntropy = CrossEntropy(),
                          meanOver: Int? = nil, firstImage: Int = 0, dropoutSeed: UInt64)
-        -> (activations: Activations, loss: Double, correct: Int, dLogits: Tensor) {
+        -> LossPass {
         let activations = forward(input, resume: resume, dropoutSeed: dropoutSeed, firstImage: firstImage)
         let classes = network.outputShape.reduce(1, *)
         let dLogits = Tensor(shape: [batch, classes])

@@ -130,17 +130,23 @@ public final class TransferModel {
     }
 
     /// Sets the optimizer, with fresh state (recompiling resets it, as in
-    /// Keras), and the loss. Refused inside a fit's callback: the fit steps with the
-    /// optimizer it started with.
-    public func compile(_ config: OptimizerConfig, loss: CrossEntropy = CrossEntropy()) throws {
+    /// Keras), the loss, and the top-k accuracy fit and evaluate report
+    /// beside accuracy (nil: none). Refused inside a fit's callback: the fit
+    /// steps with the optimizer it started with.
+    public func compile(_ config: OptimizerConfig, loss: CrossEntropy = CrossEntropy(),
+                        topKAccuracy: TopKAccuracy? = nil) throws {
         guard !isFitting else { throw GraftError(.state, "compile cannot run inside a fit's callback: compile before or after the fit") }
         try loss.validate()
+        try topKAccuracy?.validate()
         optimizer = try Optimizer(config)
         self.loss = loss
+        self.topKAccuracy = topKAccuracy
     }
 
     /// The loss of the last compile.
     public private(set) var loss = CrossEntropy()
+    /// The top-k accuracy of the last compile.
+    public private(set) var topKAccuracy: TopKAccuracy?
 
     /// Whether a fit is running (its callbacks may call the model).
     var isFitting = false
@@ -185,17 +191,24 @@ public final class TransferModel {
     /// Mean loss and accuracy over a dataset (no augmentation, no dropout).
     public func evaluate(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
         -> (loss: Double, accuracy: Double) {
-        let result = try evaluation(dataset, progress: progress)
-        return (result.loss, result.accuracy)
+        let figures = try evaluationFigures(dataset, progress: progress).figures
+        return (figures.loss, figures.accuracy)
     }
 
-    /// What `evaluate` measures, and the confusion matrix: images of class
-    /// i (row) predicted as class j (column), as tf.math.confusion_matrix
-    /// counts them.
+    /// What `evaluate` measures (and the top-k accuracy when compiled in),
+    /// under Keras's names in Keras's order, and the confusion matrix:
+    /// images of class i (row) predicted as class j (column), as
+    /// tf.math.confusion_matrix counts them.
     public func evaluation(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
-        -> (loss: Double, accuracy: Double, confusionMatrix: [[Int]]) {
+        -> (logs: Logs, confusionMatrix: [[Int]]) {
+        let result = try evaluationFigures(dataset, progress: progress)
+        return (Logs(result.figures.logs()), result.confusionMatrix)
+    }
+
+    func evaluationFigures(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
+        -> (figures: RunningFigures, confusionMatrix: [[Int]]) {
         try checkDataset(dataset, role: "evaluation", classNames: classNames)
-        var seen = 0, correct = 0, lossSum = 0.0, step = 0
+        var figures = RunningFigures(topK: topKAccuracy), step = 0
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: head.numClasses), count: head.numClasses)
         let started = DispatchTime.now().uptimeNanoseconds
         let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, epoch: nil))
@@ -212,9 +225,13 @@ public final class TransferModel {
             } else {
                 try predict(images: batch.images, count: batch.count, logits: logits.data)
             }
-            let (loss, hits) = batch.labels.withUnsafeBufferPointer {
-                softmaxCrossEntropy(logits: logits.data, labels: $0.baseAddress!, batch: batch.count,
-                                    classes: classes, dLogits: nil, labelSmoothing: Double(self.loss.labelSmoothing))
+            let (loss, hits, topKHits) = batch.labels.withUnsafeBufferPointer { labels in
+                let (loss, hits) = softmaxCrossEntropy(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
+                                                       classes: classes, dLogits: nil,
+                                                       labelSmoothing: Double(self.loss.labelSmoothing))
+                let topKHits = topKAccuracy?.hits(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
+                                                  classes: classes) ?? 0
+                return (loss, hits, topKHits)
             }
             for (n, label) in batch.labels.enumerated() {
                 let row = logits.data + n * classes
@@ -222,17 +239,14 @@ public final class TransferModel {
                 let predicted = (0..<classes).reduce(0) { row[$1] > row[$0] ? $1 : $0 }
                 confusion[Int(label)][predicted] += 1
             }
-            seen += batch.count
-            correct += hits
-            lossSum += loss * Double(batch.count)
+            figures.add(count: batch.count, loss: loss, correct: hits, topKHits: topKHits)
             step += 1
-            let report = TrainingProgress(epoch: 0, epochs: 1, step: step, steps: dataset.batchCount,
-                                          loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+            let report = figures.progress(epoch: 0, epochs: 1, step: step, steps: dataset.batchCount,
                                           elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
             if progress?(report) == true { throw GraftError(.cancelled, "evaluate was stopped by its progress callback") }
         }
-        guard seen > 0 else { throw ImageDataset.nothingRead(role: "evaluation") }
-        return (lossSum / Double(seen), Double(correct) / Double(seen), confusion)
+        guard figures.seen > 0 else { throw ImageDataset.nothingRead(role: "evaluation") }
+        return (figures, confusion)
     }
 
     /// Logits for `count` RGB images with pixel values 0…255 (preprocessing

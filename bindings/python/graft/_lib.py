@@ -187,6 +187,8 @@ class graft_epoch_state(ctypes.Structure):
         ("accuracy", ctypes.c_double),
         ("val_loss", ctypes.c_double),
         ("val_accuracy", ctypes.c_double),
+        ("top_k_accuracy", ctypes.c_double),  # NaN without a top-k accuracy
+        ("val_top_k_accuracy", ctypes.c_double),
         ("learning_rate", ctypes.c_float),
         ("stop_training", ctypes.c_int32),
     ]
@@ -225,6 +227,8 @@ class graft_loss_options(ctypes.Structure):
     _fields_ = [
         ("struct_size", ctypes.c_size_t),
         ("label_smoothing", ctypes.c_float),
+        ("top_k", ctypes.c_int32),  # 0: no top-k accuracy
+        ("top_k_name", ctypes.c_char_p),
     ]
 
 
@@ -274,6 +278,8 @@ class graft_progress(ctypes.Structure):
         ("epoch_end", ctypes.c_int32),
         ("val_loss", ctypes.c_double),  # NaN but in an end-of-epoch report with validation data
         ("val_accuracy", ctypes.c_double),
+        ("top_k_accuracy", ctypes.c_double),  # NaN without a top-k accuracy
+        ("val_top_k_accuracy", ctypes.c_double),
     ]
 
 
@@ -378,6 +384,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_learning_rate": ([handle, ctypes.POINTER(ctypes.c_float)], status),
         "graft_model_set_learning_rate": ([handle, ctypes.c_float], status),
         "graft_model_optimizer_iterations": ([handle], ctypes.c_int64),
+        "graft_model_top_k_name": ([handle], ctypes.c_char_p),
         "graft_model_fit": ([handle, handle, handle, ctypes.c_int, PROGRESS_FN, ctypes.c_void_p,
                              ctypes.POINTER(handle)], status),
         "graft_fit_options_init_sized": ([ctypes.POINTER(graft_fit_options), ctypes.c_size_t], None),
@@ -391,6 +398,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_history_free": ([handle], None),
         "graft_model_evaluate": ([handle, handle, PROGRESS_FN, ctypes.c_void_p, ctypes.POINTER(ctypes.c_double),
                                   ctypes.POINTER(ctypes.c_double)], status),
+        "graft_model_evaluate_metrics": ([handle, handle, PROGRESS_FN, ctypes.c_void_p, ctypes.POINTER(handle)],
+                                         status),
         "graft_model_predict": ([handle, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p], status),
         "graft_model_confusion_matrix": ([handle, handle, ctypes.POINTER(ctypes.c_int64), ctypes.c_int64], status),
         "graft_model_layer_index": ([handle, ctypes.c_char_p], ctypes.c_int),
@@ -445,6 +454,7 @@ def _declare(lib: ctypes.CDLL) -> None:
                                            ctypes.POINTER(handle)], status),
         "graft_progress_printer_report": ([handle, ctypes.POINTER(graft_progress), ctypes.c_int32, ctypes.c_double,
                                            ctypes.POINTER(ctypes.c_char_p)], status),
+        "graft_progress_printer_set_top_k_name": ([handle, ctypes.c_char_p], status),
         "graft_progress_printer_end": ([handle, ctypes.POINTER(ctypes.c_char_p)], status),
         "graft_progress_printer_free": ([handle], None),
         "graft_progbar_create": ([ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_double, ctypes.c_double,

@@ -13,7 +13,6 @@ that the library honours at the next batch boundary.
 from __future__ import annotations
 
 import ctypes
-import math
 import signal
 import sys
 import threading
@@ -140,16 +139,20 @@ class Progress:
     evaluate: one bar.
     """
 
-    def __init__(self, verbose: int, epochs: Optional[int], stream: Optional[TextIO] = None) -> None:
+    def __init__(self, verbose: int, epochs: Optional[int], stream: Optional[TextIO] = None,
+                 top_k_name: Optional[str] = None) -> None:
         """
         Args:
             verbose: 0, 1 or 2.
             epochs: epochs of a fit, or None for an evaluation (no `Epoch`
                 lines; the bar ends with the last batch).
             stream: where to write; default sys.stdout.
+            top_k_name: the name the reports' top-k accuracy is shown
+                under; None: it is not shown.
         """
         self.verbose = verbose
         self.epochs = epochs
+        self.top_k_name = top_k_name
         self._stream = stream
         self._text: Optional[_Text] = None
 
@@ -158,17 +161,15 @@ class Progress:
         self._text = _Text(self._stream, _lib.lib.graft_progress_printer_free)
         _lib.check(_lib.lib.graft_progress_printer_create(self.verbose, self.epochs or 0, time.monotonic(),
                                                           ctypes.byref(self._text.handle)))
+        if self.top_k_name is not None:
+            _lib.check(_lib.lib.graft_progress_printer_set_top_k_name(self._text.handle, self.top_k_name.encode()))
 
-    def report(self, epoch: int, step: int, steps: int, loss: float, accuracy: float,
-               epoch_end: bool = False, val_loss: float = math.nan, val_accuracy: float = math.nan) -> None:
-        """One report of the library: after batch `step` of `steps` in 0-based
-        `epoch` (running means), or, with `epoch_end`, the epoch's figures."""
+    def report(self, report: "_lib.graft_progress") -> None:
+        """One report of the library (a graft_progress): after a batch
+        (running means), or at an epoch's end, the epoch's figures."""
         if self._text is None:
             self.begin()
         assert self._text is not None
-        report = _lib.graft_progress(epoch=epoch, epochs=self.epochs or 1, step=step, steps=steps, loss=loss,
-                                     accuracy=accuracy, elapsed_seconds=0.0, epoch_end=int(epoch_end),
-                                     val_loss=val_loss, val_accuracy=val_accuracy)
         text = ctypes.c_char_p()
         status = _lib.lib.graft_progress_printer_report(self._text.handle, ctypes.byref(report),
                                                         int(_is_dynamic(self._text.stream)), time.monotonic(),

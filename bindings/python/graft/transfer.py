@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _lib, losses, optimizers, summary
+from . import metrics as _metrics
 from .callbacks import Callback, LearningRateScheduler, _LibraryCallback
 from .data import ImageDataset
 from .errors import Status
@@ -130,6 +131,8 @@ class TransferModel:
         self.stop_training = False
         # Whether the compiled loss takes one-hot labels (CategoricalCrossentropy).
         self._one_hot_labels = False
+        # The compiled metrics' names in compile's order (None: not compiled here).
+        self._metric_order: Optional[list[str]] = None
         with base._lock:
             handle = base._open_handle()
             self.num_classes = _lib.lib.graft_model_class_count(handle)
@@ -223,9 +226,12 @@ class TransferModel:
                 the head's logits, the mean over the batch; or
                 graft.losses.CategoricalCrossentropy(from_logits=True,
                 label_smoothing=...) for one-hot labels.
-            metrics: None, or ["accuracy"] (also "acc",
-                "sparse_categorical_accuracy", "categorical_accuracy"): fit
-                and evaluate report it.
+            metrics: None, or a list of "accuracy" (also "acc",
+                "sparse_categorical_accuracy", "categorical_accuracy") and
+                at most one graft.metrics.SparseTopKCategoricalAccuracy(k)
+                or TopKCategoricalAccuracy(k) (also by Keras's string
+                names, k=5). fit and evaluate report accuracy whatever the
+                list, and the top-k accuracy under its name.
 
         Raises:
             ValueError: an unknown optimizer name, or a loss or metric that
@@ -234,14 +240,15 @@ class TransferModel:
                 not finite and positive, ...).
         """
         one_hot, label_smoothing = losses._check(loss)
-        for metric in metrics or []:
-            if metric not in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"):
-                raise ValueError(f"Graft reports the metric accuracy only; received metrics={list(metrics or [])!r}")
+        top_k, metric_order = _metrics._check(metrics)
         optimizer = optimizers.get(optimizer)
         options, keep = optimizer._options()
         loss_options = _lib.graft_loss_options()
         _lib.lib.graft_loss_options_init_sized(ctypes.byref(loss_options), ctypes.sizeof(loss_options))
         loss_options.label_smoothing = label_smoothing
+        if top_k is not None:
+            loss_options.top_k = top_k.k
+            loss_options.top_k_name = top_k.name.encode()
         with self.base._lock:
             _lib.check(_lib.lib.graft_model_compile_with_loss(self.base._open_handle(), ctypes.byref(options),
                                                               ctypes.byref(loss_options)))
@@ -249,6 +256,20 @@ class TransferModel:
         optimizer._model = self.base
         self.optimizer = optimizer
         self._one_hot_labels = one_hot
+        self._metric_order = metric_order
+
+    def _top_k_name(self) -> Optional[str]:
+        """The compiled top-k accuracy's name, or None."""
+        with self.base._lock:
+            name = _lib.lib.graft_model_top_k_name(self.base._open_handle())
+        return name.decode() if name else None
+
+    def _metric_names(self) -> list[str]:
+        """The names of the metrics fit and evaluate report, in compile's order."""
+        if self._metric_order is not None:
+            return self._metric_order
+        top_k = self._top_k_name()
+        return ["accuracy"] + ([top_k] if top_k else [])
 
     def fit(self, x: Data, y: Optional[ArrayLike] = None, batch_size: Optional[int] = None, epochs: int = 1,
             verbose: Verbose = "auto", callbacks: Optional[Sequence[Callback]] = None,
@@ -346,7 +367,7 @@ class TransferModel:
         if sample_weight is not None:
             options.sample_weight = sample_weight.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
             options.sample_weight_count = sample_weight.size
-        progress = Progress(level, epochs)
+        progress = Progress(level, epochs, top_k_name=self._top_k_name())
         handle = ctypes.c_void_p()
         run.begin()
         status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_fit_with_options(
@@ -382,8 +403,7 @@ class TransferModel:
             # remember it, ask the library to stop, raise it afterwards.
             try:
                 p = pointer.contents
-                progress.report(p.epoch, p.step, p.steps, p.loss, p.accuracy, bool(p.epoch_end), p.val_loss,
-                                p.val_accuracy)
+                progress.report(p)
                 if on_batch is not None and not p.epoch_end:
                     on_batch(p)
             except BaseException as error:  # noqa: BLE001 - re-raised after the call
@@ -405,7 +425,8 @@ class TransferModel:
         epochs = _lib.lib.graft_history_epochs(handle)
         first = _lib.lib.graft_history_initial_epoch(handle)
         values: dict[str, list[float]] = {}
-        for metric in ("accuracy", "loss", "val_accuracy", "val_loss", "learning_rate"):  # Keras's order
+        metrics = sorted(["loss"] + self._metric_names())
+        for metric in metrics + [f"val_{m}" for m in metrics] + ["learning_rate"]:  # Keras's order
             column = [_lib.lib.graft_history_value(handle, metric.encode(), e) for e in range(epochs)]
             if column and not all(math.isnan(v) for v in column):
                 values[metric] = column
@@ -414,7 +435,10 @@ class TransferModel:
     def evaluate(self, x: Data, y: Optional[ArrayLike] = None, batch_size: int = 32,
                  verbose: Verbose = "auto", return_dict: bool = False) -> Union[list[float], dict[str, float]]:
         """[loss, accuracy] over a dataset or arrays (no augmentation, no
-        dropout); with return_dict, {"accuracy": ..., "loss": ...}.
+        dropout), then the top-k accuracy when compiled with one (the
+        metrics in compile's order, as Keras); with return_dict, a dict of
+        the same figures by name, sorted as Keras sorts them
+        ({"accuracy": ..., "loss": ...}).
 
         Args:
             x: an ImageDataset, or RGB images (n, height, width, 3), 0..255.
@@ -428,16 +452,19 @@ class TransferModel:
         """
         level = verbosity(verbose)
         dataset = self._dataset(x, y, batch_size, False, None)
-        loss, accuracy = ctypes.c_double(), ctypes.c_double()
-        progress = Progress(level, None)
-        status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_evaluate(
-            self.base._open_handle(), dataset._live_handle(), callback, None, ctypes.byref(loss),
-            ctypes.byref(accuracy)))
+        names = ["loss"] + self._metric_names()
+        handle = ctypes.c_void_p()
+        progress = Progress(level, None, top_k_name=self._top_k_name())
+        status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_evaluate_metrics(
+            self.base._open_handle(), dataset._live_handle(), callback, None, ctypes.byref(handle)))
         status.raise_if_stopped()
         _lib.check(status.code)
-        if return_dict:
-            return {"accuracy": accuracy.value, "loss": loss.value}
-        return [loss.value, accuracy.value]
+        try:
+            values = {name: _lib.lib.graft_history_value(handle, name.encode(), 0) for name in names}
+        finally:
+            _lib.lib.graft_history_free(handle)
+        # Keras's order: the dict's keys sorted, the list in compile's order.
+        return dict(sorted(values.items())) if return_dict else list(values.values())
 
     def predict(self, x: Data, batch_size: Optional[int] = None, verbose: Verbose = 0) -> np.ndarray:
         """Logits (n, num_classes) for RGB images (n, height, width, 3),
@@ -653,6 +680,7 @@ class _CallbackRun:
 
     def __init__(self, model: TransferModel, callbacks: Sequence[Callback], params: dict) -> None:
         self.model, self.params = model, params
+        self.top_k_name = model._top_k_name()
         self.library = [c for c in callbacks if isinstance(c, _LibraryCallback)]
         self.python = [c for c in callbacks if not isinstance(c, _LibraryCallback)]
         kinds = [type(c) for c in self.library]
@@ -693,6 +721,8 @@ class _CallbackRun:
 
     def batch_end(self, report: Any) -> None:
         logs = {"accuracy": report.accuracy, "loss": report.loss}
+        if self.top_k_name:
+            logs[self.top_k_name] = report.top_k_accuracy
         for callback in self.python:
             callback.on_train_batch_end(report.step - 1, logs)
 
@@ -712,10 +742,11 @@ class _CallbackRun:
         return self._call(state, "on_epoch_begin", {})
 
     def _epoch_end(self, state: Any, user: Any) -> int:
-        s = state.contents
-        logs = {name: value for name, value in (("accuracy", s.accuracy), ("loss", s.loss),
-                                                ("val_accuracy", s.val_accuracy), ("val_loss", s.val_loss))
-                if not math.isnan(value) or name in ("accuracy", "loss")}
+        s, top_k = state.contents, self.top_k_name
+        figures = [("accuracy", s.accuracy), ("loss", s.loss)] + ([(top_k, s.top_k_accuracy)] if top_k else [])
+        figures += [("val_accuracy", s.val_accuracy), ("val_loss", s.val_loss)]
+        figures += [(f"val_{top_k}", s.val_top_k_accuracy)] if top_k else []
+        logs = {name: value for name, value in figures if not (name.startswith("val_") and math.isnan(value))}
         return self._call(state, "on_epoch_end", logs)
 
 

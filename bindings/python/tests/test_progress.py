@@ -136,9 +136,9 @@ def test_ctrl_c_stops_fit_at_a_batch_boundary(small_model, colours, monkeypatch)
     x, y = colours(24, 1)
     report = progress.Progress.report
 
-    def interrupting(self, epoch, step, *args, **kwargs):
-        report(self, epoch, step, *args, **kwargs)
-        if epoch == 1 and step == 2:
+    def interrupting(self, p):
+        report(self, p)
+        if p.epoch == 1 and p.step == 2:
             signal.raise_signal(signal.SIGINT)
 
     monkeypatch.setattr(progress.Progress, "report", interrupting)
@@ -185,8 +185,8 @@ def test_ctrl_c_stops_evaluate(small_model, colours, monkeypatch) -> None:
     x, y = colours(24, 1)
     report = progress.Progress.report
 
-    def interrupting(self, epoch, step, *args, **kwargs):
-        report(self, epoch, step, *args, **kwargs)
+    def interrupting(self, p):
+        report(self, p)
         signal.raise_signal(signal.SIGINT)
 
     monkeypatch.setattr(progress.Progress, "report", interrupting)
@@ -203,9 +203,9 @@ def test_ctrl_c_goes_to_the_programs_own_handler(small_model, colours, monkeypat
     calls = []
     report = progress.Progress.report
 
-    def interrupting(self, epoch, step, *args, **kwargs):
-        report(self, epoch, step, *args, **kwargs)
-        if epoch == 1 and step == 1:
+    def interrupting(self, p):
+        report(self, p)
+        if p.epoch == 1 and p.step == 1:
             signal.raise_signal(signal.SIGINT)
 
     def handler(signum, frame):
