@@ -796,6 +796,11 @@ typedef struct graft_fit_options {
      * class_weight, as in Keras. */
     const float *sample_weight;
     int64_t sample_weight_count;
+    /* Keras's steps_per_epoch: an epoch is this many batches, taken from
+     * the dataset's passes laid end to end; an epoch ends early where a
+     * pass ends, and the next starts a new pass (10 batches, 4 per epoch:
+     * epochs of 4, 4, 2, 4, ... batches), as Keras 3 does. 0: one pass. */
+    int32_t steps_per_epoch;       /* 0 */
 } graft_fit_options;
 
 /* Fills Keras's defaults (no callback enabled). NULL is ignored. Use the

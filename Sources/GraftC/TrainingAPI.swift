@@ -169,7 +169,9 @@ public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: Opaqu
             }
             let classWeight = weights.isEmpty ? nil : Dictionary(uniqueKeysWithValues: weights.enumerated().map { ($0, $1) })
             return try transfer.fit(trainSet, epochs: Int(c.epochs), validation: validationSet,
-                                    initialEpoch: Int(c.initial_epoch), classWeight: classWeight,
+                                    initialEpoch: Int(c.initial_epoch),
+                                    stepsPerEpoch: c.steps_per_epoch == 0 ? nil : Int(c.steps_per_epoch),
+                                    classWeight: classWeight,
                                     sampleWeight: sampleWeight.isEmpty && c.sample_weight == nil ? nil : Array(sampleWeight),
                                     callbacks: callbacks,
                                     progress: progressClosure(progress, user))

@@ -35,7 +35,9 @@ public final class BatchIterator {
     /// Images whose pixels the caller does not need (see makeIterator).
     private let skip: ((Int) -> Bool)?
     private var buffers: [Tensor]
-    private var nextBatch = 0
+    private var nextBatch: Int
+    /// The batches of the pass this iterator hands out.
+    private let batches: Range<Int>
     private var pending: Pending?
 
     /// A batch being prepared in the background.
@@ -47,13 +49,15 @@ public final class BatchIterator {
         init(batch: Int) { self.batch = batch }
     }
 
-    init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?) {
+    init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?, batches: Range<Int>) {
         self.dataset = dataset
         self.order = order
         self.skip = skip
+        self.batches = batches
+        nextBatch = batches.lowerBound
         let floats = dataset.batchSize * dataset.imageFloats
         buffers = [Tensor(shape: [floats]), Tensor(shape: [floats])]
-        prefetch(0)
+        prefetch(nextBatch)
     }
 
     deinit {
@@ -81,7 +85,7 @@ public final class BatchIterator {
 
     private func prefetch(_ batch: Int) {
         let start = batch * dataset.batchSize
-        guard start < order.count else { return }
+        guard batches.contains(batch) && start < order.count else { return }
         let job = Pending(batch: batch)
         pending = job
         let indices = Array(order[start..<min(start + dataset.batchSize, order.count)])

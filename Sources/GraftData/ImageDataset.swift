@@ -134,9 +134,12 @@ public final class ImageDataset {
     /// `skip(index)` true: the caller does not need image `index`'s pixels
     /// (it has what it computes from them), so it is not decoded and its
     /// slot in the batch holds unspecified values. Asked on the calling
-    /// thread, one batch ahead.
-    public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil) -> BatchIterator {
-        BatchIterator(dataset: self, order: order(epoch: epoch ?? epochs.increment()), skip: skip)
+    /// thread, one batch ahead. `batches`: the pass's batches to hand out
+    /// (default: all of them).
+    public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil,
+                             batches: Range<Int>? = nil) -> BatchIterator {
+        BatchIterator(dataset: self, order: order(epoch: epoch ?? epochs.increment()), skip: skip,
+                      batches: batches ?? 0..<batchCount)
     }
 
     /// Writes image `index` (imageHeight × imageWidth × 3 floats, RGB 0…255).

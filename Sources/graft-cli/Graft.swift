@@ -64,6 +64,8 @@ struct Train: ParsableCommand {
     var globalClipnorm: Float?
     @Option(help: "Clip each gradient element to [-value, value] (Keras's clipvalue).")
     var clipvalue: Float?
+    @Option(help: "Batches per epoch (Keras's steps_per_epoch): the passes over the data end to end, an epoch ending early where a pass ends.")
+    var stepsPerEpoch: Int?
     @Option(help: "Also report the top-k accuracy with this k (Keras's SparseTopKCategoricalAccuracy).")
     var topKAccuracy: Int?
     @Option(help: "Stop a phase when the monitored figure has not improved for N epochs (Keras's EarlyStopping; one instance for both phases).")
@@ -149,6 +151,7 @@ struct Train: ParsableCommand {
         }
         w.clipping = clippings.first
         w.topKAccuracy = topKAccuracy.map { TopKAccuracy(k: $0) }
+        w.stepsPerEpoch = stepsPerEpoch
         w.callbacks = try callbacks(validation: validationSplit > 0)
         w.epochs = epochs
         w.fineTuneEpochs = fineTuneEpochs

@@ -27,6 +27,8 @@ struct Workflow {
     /// The optimizer's weight decay (nil: its default) and clipping.
     var weightDecay: Float?
     var clipping: OptimizerConfig.Clipping?
+    /// Keras's steps_per_epoch; nil: one pass per epoch.
+    var stepsPerEpoch: Int?
     /// A top-k accuracy to report beside accuracy.
     var topKAccuracy: TopKAccuracy?
     var epochs = 10
@@ -144,6 +146,7 @@ struct Workflow {
                      epochs: Int) throws -> History {
         var bar = ProgressBar(epochs: epochs)
         defer { bar.end() }
-        return try model.fit(train, epochs: epochs, validation: validation, callbacks: callbacks) { bar.report($0) }
+        return try model.fit(train, epochs: epochs, validation: validation, stepsPerEpoch: stepsPerEpoch,
+                             callbacks: callbacks) { bar.report($0) }
     }
 }

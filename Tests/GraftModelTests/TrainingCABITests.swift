@@ -460,6 +460,37 @@ func topKAccuracyThroughCABI() throws {
     graft_history_free(metrics)
 }
 
+@Test("steps_per_epoch through the C ABI: the passes end to end, an epoch ending with its pass; bad values refused")
+func stepsPerEpochThroughCABI() throws {
+    let (model, dataset) = try modelAndData()  // 12 images in batches of 4: 3 batches a pass
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    var o = adam(0.01)
+    try #require(graft_model_compile(model, &o) == GRAFT_OK)
+    var options = graft_fit_options()
+    graft_fit_options_init_sized(&options, MemoryLayout<graft_fit_options>.size)
+    #expect(options.steps_per_epoch == 0)
+    options.steps_per_epoch = -2
+    var history: OpaquePointer?
+    #expect(graft_model_fit_with_options(model, dataset, nil, &options, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("steps_per_epoch"))
+    final class Steps { var perEpoch: [Int32: [Int64]] = [:]; var targets: Set<Int64> = [] }
+    let steps = Steps()
+    (options.steps_per_epoch, options.epochs) = (2, 4)
+    let status = graft_model_fit_with_options(model, dataset, nil, &options, { p, user in
+        let steps = Unmanaged<Steps>.fromOpaque(user!).takeUnretainedValue()
+        if p!.pointee.epoch_end == 0 { steps.perEpoch[p!.pointee.epoch, default: []].append(p!.pointee.step) }
+        steps.targets.insert(p!.pointee.steps)
+        return 0
+    }, Unmanaged.passUnretained(steps).toOpaque(), &history)
+    #expect(status == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+    #expect(steps.perEpoch == [0: [1, 2], 1: [1], 2: [1, 2], 3: [1]])
+    #expect(steps.targets == [2], "the bar's target is steps_per_epoch, as Keras's")
+    #expect(graft_model_optimizer_iterations(model) == 6)
+}
+
 @Test("fit with options through the C ABI: initial epoch, built-in callbacks, epoch callbacks that set the rate, stop, call the model, cancel")
 func fitOptionsThroughCABI() throws {
     let (model, dataset) = try modelAndData()

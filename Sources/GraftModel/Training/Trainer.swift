@@ -19,9 +19,12 @@ extension TransferModel {
     /// (Keras's sample_weight, one per image of `train`, in its order) that
     /// of each image; the sum is then divided by the batch size, as Keras
     /// reduces it. Keras takes one of the two at most.
+    ///
+    /// `stepsPerEpoch` (Keras's steps_per_epoch) makes an epoch that many
+    /// batches (`DataSlice`); nil: one pass over `train`.
     public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil, initialEpoch: Int = 0,
-                    classWeight: [Int: Float]? = nil, sampleWeight: [Float]? = nil, callbacks: [FitCallback] = [],
-                    progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
+                    stepsPerEpoch: Int? = nil, classWeight: [Int: Float]? = nil, sampleWeight: [Float]? = nil,
+                    callbacks: [FitCallback] = [], progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
         guard let optimizer else {
             throw GraftError(.state, "the model is not compiled: call compile with an optimizer before fit")
         }
@@ -35,6 +38,9 @@ extension TransferModel {
         if let validation { try checkDataset(validation, role: "validation", classNames: names) }
         guard network.firstTrainable != nil else {
             throw GraftError(.state, "no layer is trainable: unfreeze the head or some layers before fit")
+        }
+        if let stepsPerEpoch, stepsPerEpoch < 1 {
+            throw GraftError.invalidArgument("steps_per_epoch must be at least 1 (or none: one pass), not \(stepsPerEpoch)")
         }
         guard classWeight == nil || sampleWeight == nil else {
             throw GraftError.invalidArgument("You cannot `class_weight` and `sample_weight` at the same time.")
@@ -73,12 +79,15 @@ extension TransferModel {
         for epoch in initialEpoch..<max(initialEpoch, epochs) {
             for callback in callbacks { try callback.epochBegin(epoch, state) }
             var figures = RunningFigures(topK: topKAccuracy), notFinite = false
-            let iterator = train.makeIterator(epoch: epoch, skip: frozenPrefix.alreadyCached(train, epoch: epoch))
+            let data = DataSlice(epoch: epoch, stepsPerEpoch: stepsPerEpoch, batchCount: train.batchCount)
+            let iterator = train.makeIterator(epoch: data.pass, skip: frozenPrefix.alreadyCached(train, epoch: data.pass),
+                                              batches: data.batches)
+            let steps = stepsPerEpoch ?? train.batchCount
             var step = 0
             while let batch = try iterator.next() {
                 let result: (loss: Double, correct: Int, topKHits: Int)
                 do {
-                    result = try trainOnBatch(batch, of: train, epoch: epoch, optimizer: optimizer,
+                    result = try trainOnBatch(batch, of: train, pass: data.pass, epoch: epoch, optimizer: optimizer,
                                               weights: weights(of: batch))
                 } catch let error as GraftError where error.kind == .numeric && terminateOnNaN {
                     // TerminateOnNaN: the epoch ends here, its loss NaN.
@@ -87,7 +96,7 @@ extension TransferModel {
                 }
                 figures.add(count: batch.count, loss: result.loss, correct: result.correct, topKHits: result.topKHits)
                 step += 1
-                let report = figures.progress(epoch: epoch, epochs: epochs, step: step, steps: train.batchCount,
+                let report = figures.progress(epoch: epoch, epochs: epochs, step: step, steps: steps,
                                               elapsedSeconds: elapsed())
                 if progress?(report) == true {
                     history.stopped = true
@@ -104,7 +113,7 @@ extension TransferModel {
             history.append(logs)
             let topKName = topKAccuracy?.name
             let report = TrainingProgress(
-                epoch: epoch, epochs: epochs, step: step, steps: train.batchCount, loss: logs["loss"]!,
+                epoch: epoch, epochs: epochs, step: step, steps: steps, loss: logs["loss"]!,
                 accuracy: logs["accuracy"]!, topK: topKName.flatMap { name in logs[name].map { (name, $0) } },
                 elapsedSeconds: elapsed(), epochEnd: true, valLoss: logs["val_loss"],
                 valAccuracy: logs["val_accuracy"], valTopK: topKName.flatMap { logs["val_" + $0] })
@@ -139,7 +148,8 @@ extension TransferModel {
         }
     }
 
-    /// One optimizer step on a batch; the weights change only if the loss is
+    /// One optimizer step on a batch of data pass `pass` (whose flips it
+    /// takes) in epoch `epoch`; the weights change only if the loss is
     /// finite. A batch larger than the micro-batch size runs in parts
     /// (`MicroBatch.split`), forward and backward each in turn, their
     /// gradients summed before the one step: BatchNormalization stays in
@@ -147,9 +157,9 @@ extension TransferModel {
     /// the order of the sums differs), in the memory of one part. So does
     /// a batch whose step needs every gradient at once (global norm
     /// clipping).
-    private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, epoch: Int, optimizer: Optimizer,
+    private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, pass: Int, epoch: Int, optimizer: Optimizer,
                               weights: [Float]?) throws -> (loss: Double, correct: Int, topKHits: Int) {
-        let variants = batch.indices.map { flip?.variant(epoch: epoch, index: $0) ?? .identity }
+        let variants = batch.indices.map { flip?.variant(epoch: pass, index: $0) ?? .identity }
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
         let parts = training.parts(of: batch.count, network: network, microBatchSize: microBatchSize)
         let input = try trainingInput(batch, of: dataset, variants: variants)
@@ -243,5 +253,27 @@ extension TransferModel {
             throw GraftError(.numeric, "the loss is \(pass.loss) at epoch \(epoch + 1): training stopped, the weights are those from before this batch")
         }
         return (step, pass)
+    }
+}
+
+/// The batches one epoch of fit trains on. Without steps_per_epoch, all of
+/// data pass `epoch` (each pass with its own shuffle and flips). With it,
+/// Keras 3's EpochIterator: the passes laid end to end, an epoch takes the
+/// next `stepsPerEpoch` batches but ends early where a pass ends, and the
+/// next epoch starts a new pass (10 batches, 4 per epoch: 4, 4, 2, 4, ...).
+/// A function of the epoch index alone, so that a fit resumed at epoch k
+/// takes the batches an uninterrupted one would have.
+struct DataSlice {
+    let pass: Int
+    let batches: Range<Int>
+
+    init(epoch: Int, stepsPerEpoch: Int?, batchCount: Int) {
+        guard let stepsPerEpoch, batchCount > 0 else {
+            (pass, batches) = (epoch, 0..<batchCount)
+            return
+        }
+        let epochsPerPass = (batchCount + stepsPerEpoch - 1) / stepsPerEpoch
+        let start = epoch % epochsPerPass * stepsPerEpoch
+        (pass, batches) = (epoch / epochsPerPass, start..<min(start + stepsPerEpoch, batchCount))
     }
 }

@@ -218,6 +218,7 @@ class graft_fit_options(ctypes.Structure):
         ("class_weight_count", ctypes.c_int32),
         ("sample_weight", ctypes.POINTER(ctypes.c_float)),
         ("sample_weight_count", ctypes.c_int64),
+        ("steps_per_epoch", ctypes.c_int32),  # 0: one pass per epoch
     ]
 
 

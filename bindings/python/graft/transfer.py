@@ -307,9 +307,13 @@ class TransferModel:
                 divided by the batch size, as Keras reduces it.
             sample_weight: with arrays, one weight per image, scaling its
                 loss (not with class_weight, as in Keras).
-            steps_per_epoch, validation_steps, validation_batch_size,
-                validation_freq: Keras's, not supported yet (anything but
-                the default is refused).
+            steps_per_epoch: None (one pass per epoch), or the batches of
+                an epoch, as Keras 3 takes them: the data's passes laid end
+                to end, an epoch ending early where a pass ends (10 batches,
+                steps_per_epoch=4: epochs of 4, 4, 2, 4, ... batches).
+            validation_steps, validation_batch_size, validation_freq:
+                Keras's, not supported yet (anything but the default is
+                refused).
 
         Returns:
             A History (also kept in `self.history`).
@@ -327,7 +331,7 @@ class TransferModel:
                 data does not fit the model, an image cannot be read, or the
                 loss became NaN or infinite (weights from before that batch).
         """
-        unsupported = {"steps_per_epoch": steps_per_epoch is not None, "validation_steps": validation_steps is not None,
+        unsupported = {"validation_steps": validation_steps is not None,
                        "validation_batch_size": validation_batch_size is not None,
                        "validation_freq": validation_freq != 1}
         for name, given in unsupported.items():
@@ -354,8 +358,14 @@ class TransferModel:
         if validation_data is not None:
             validation = (validation_data if isinstance(validation_data, ImageDataset)
                           else self._dataset(*validation_data, batch_size, False, None))
-        run = _CallbackRun(self, callbacks or [], params={"verbose": level, "epochs": epochs, "steps": len(train)})
+        run = _CallbackRun(self, callbacks or [],
+                           params={"verbose": level, "epochs": epochs, "steps": steps_per_epoch or len(train)})
         options = run.options(epochs, initial_epoch)
+        if steps_per_epoch is not None:
+            steps = operator.index(steps_per_epoch)
+            if not 1 <= steps <= 2**31 - 1:
+                raise ValueError(f"steps_per_epoch must be None or from 1 to 2**31 - 1, received: {steps_per_epoch}")
+            options.steps_per_epoch = steps
         if class_weight is not None:
             weights = (ctypes.c_float * self.num_classes)(*[1.0] * self.num_classes)
             for label, weight in class_weight.items():

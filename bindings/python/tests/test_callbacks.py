@@ -139,6 +139,73 @@ def test_checkpoint_csv_and_scheduler(small_model: graft.TransferModel, colours:
     np.testing.assert_array_equal(loaded.predict(vx), small_model.predict(vx))
 
 
+class BatchesPerEpoch:
+    """Records the batch indices each epoch trains on; a Graft or a Keras
+    callback with the class below."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[list[int]] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.seen.append([])
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.seen[-1].append(batch)
+
+
+class GraftBatches(BatchesPerEpoch, graft.callbacks.Callback):
+    pass
+
+
+class KerasBatches(BatchesPerEpoch, keras.callbacks.Callback):
+    pass
+
+
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")  # Keras's, where a pass ends an epoch
+def test_steps_per_epoch_as_keras(small_model: graft.TransferModel, colours: Colours) -> None:
+    """steps_per_epoch takes the batches Keras 3 takes: the passes end to
+    end, an epoch ending early where a pass does; a resumed fit takes the
+    same ones as an uninterrupted fit (bit-identical weights)."""
+    x, y = colours(10, 7)
+    keras_model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(3)])
+    keras_model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    expected = []
+    for steps, epochs in ((2, 5), (7, 2)):
+        theirs, ours = KerasBatches(), GraftBatches()
+        keras_model.fit(np.zeros((10, 1)), y, batch_size=2, epochs=epochs, steps_per_epoch=steps, verbose=0,
+                        shuffle=False, callbacks=[theirs])
+        small_model.fit(x, y, batch_size=2, epochs=epochs, steps_per_epoch=steps, verbose=0, shuffle=False,
+                        callbacks=[ours])
+        assert ours.seen == theirs.seen, (steps, epochs)
+        expected.append(theirs.seen)
+    assert expected[0] == [[0, 1], [0, 1], [0], [0, 1], [0, 1]], "the test's premise: epochs end with the pass"
+
+    # Epoch 1 of steps_per_epoch=2 is batches 2 and 3 of the unshuffled pass: images 4 to 7.
+    head = small_model.layers[-1]
+    start = head.get_weights()
+    small_model.compile(optimizer=graft.optimizers.SGD(0.1))
+    small_model.fit(x, y, batch_size=2, epochs=2, initial_epoch=1, steps_per_epoch=2, verbose=0, shuffle=False)
+    sliced = head.get_weights()
+    head.set_weights(start)
+    small_model.compile(optimizer=graft.optimizers.SGD(0.1))
+    small_model.fit(x[4:8], y[4:8], batch_size=2, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(sliced, head.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    # Resumed at epoch 3 (shuffled: each pass its own order), as one fit of 5 epochs.
+    def run(*fits: tuple[int, int]) -> list[np.ndarray]:
+        head.set_weights(start)
+        small_model.compile(optimizer=graft.optimizers.Adam(0.01))
+        for initial, epochs in fits:
+            small_model.fit(x, y, batch_size=2, epochs=epochs, initial_epoch=initial, steps_per_epoch=2,
+                            verbose=0, seed=4)
+        return head.get_weights()
+
+    for a, b in zip(run((0, 5)), run((0, 3), (3, 5))):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> None:
     x, y = colours(10, 6)
     with pytest.raises(ValueError, match="not sufficient"):
@@ -148,7 +215,7 @@ def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> No
     with pytest.raises(ValueError, match="sample_weight"):
         small_model.fit(x, y, sample_weight=np.ones(3), verbose=0)
     with pytest.raises(ValueError, match="steps_per_epoch"):
-        small_model.fit(x, y, steps_per_epoch=2, verbose=0)
+        small_model.fit(x, y, steps_per_epoch=0, verbose=0)
     with pytest.raises(ValueError, match="class 3"):
         small_model.fit(x, y, class_weight={3: 2.0}, verbose=0)
     with pytest.raises(ValueError, match="one callback of each"):
