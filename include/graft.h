@@ -595,6 +595,15 @@ void graft_loss_options_init_sized(graft_loss_options *options, size_t struct_si
 graft_status graft_model_compile_with_loss(graft_model *model, const graft_optimizer_options *options,
                                            const graft_loss_options *loss);
 
+/* The compiled optimizer as Keras's keras.optimizers.serialize gives it,
+ * in JSON ({"module": "keras.optimizers", "class_name": "Adam", "config":
+ * {"name": "adam", "learning_rate": 0.001, ...}, "registered_name": null},
+ * a schedule nested in the same form): what a model loaded from a file was
+ * compiled with. Sized as graft_model_summary. Returns GRAFT_ERROR_STATE
+ * when not compiled, GRAFT_ERROR_INVALID_ARGUMENT for NULL model or a buffer
+ * too small (nothing written). */
+graft_status graft_model_optimizer_config(graft_model *model, char *buffer, size_t capacity, size_t *needed);
+
 /* The name of the top-k accuracy the model was compiled with (its
  * graft_loss_options.top_k_name, or the one saved in the file it was loaded
  * from); NULL when it has none, without a head, or if NULL. The string

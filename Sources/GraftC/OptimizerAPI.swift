@@ -106,6 +106,16 @@ public func graft_model_top_k_name(_ model: OpaquePointer?) -> UnsafePointer<CCh
     return (try? handle.locked { handle.topKName() }) ?? nil
 }
 
+@_cdecl("graft_model_optimizer_config")
+public func graft_model_optimizer_config(_ model: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?,
+                                         _ capacity: Int, _ needed: UnsafeMutablePointer<Int>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let text = try handle.locked { try requireOptimizer(handle).config.kerasJSON }
+        try copyText(text, to: buffer, capacity: capacity, needed: needed)
+    }
+}
+
 @_cdecl("graft_model_learning_rate")
 public func graft_model_learning_rate(_ model: OpaquePointer?, _ rate: UnsafeMutablePointer<Float>?) -> graft_status {
     catchingErrors {

@@ -348,6 +348,8 @@ func optimizersThroughCABI() throws {
     var rate: Float = 0
     #expect(graft_model_learning_rate(model, &rate) == GRAFT_ERROR_STATE && lastError.contains("compile"))
     #expect(graft_model_optimizer_iterations(model) == -1)
+    var needed = 0
+    #expect(graft_model_optimizer_config(model, nil, 0, &needed) == GRAFT_ERROR_STATE)
 
     var options = graft_optimizer_options()
     graft_optimizer_options_init_sized(&options, GRAFT_OPTIMIZER_RMSPROP, MemoryLayout<graft_optimizer_options>.size)
@@ -376,6 +378,14 @@ func optimizersThroughCABI() throws {
     }
     options.learning_rate_schedule = nil
     #expect(graft_model_learning_rate(model, &rate) == GRAFT_OK && rate == 0.01)
+    // Keras's serialized form, the schedule nested (Python checks it with keras.optimizers.deserialize).
+    #expect(graft_model_optimizer_config(model, nil, 0, &needed) == GRAFT_OK && needed > 1)
+    var json = [CChar](repeating: 0, count: needed)
+    #expect(graft_model_optimizer_config(model, &json, needed - 1, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_optimizer_config(model, &json, needed, nil) == GRAFT_OK)
+    let config = String(cString: json)
+    #expect(config.hasPrefix(#"{"module": "keras.optimizers", "class_name": "AdamW", "config": {"name": "adamw", "learning_rate": {"module": "keras.optimizers.schedules", "class_name": "ExponentialDecay", "config": {"name": "ExponentialDecay", "initial_learning_rate": 0.01, "decay_steps": 1, "decay_rate": 0.5, "staircase": false}, "registered_name": null}, "beta_1": 0.9"#), "\(config)")
+    #expect(config.contains(#""global_clipnorm": 1.0"#) && config.contains(#""clipnorm": null"#), "\(config)")
     var history: OpaquePointer?
     #expect(graft_model_fit(model, dataset, nil, 1, nil, nil, &history) == GRAFT_OK, "\(lastError)")
     graft_history_free(history)

@@ -16,7 +16,7 @@ import ctypes
 import ctypes.util
 import os
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
 from .errors import GraftError, Status, error_for
 
@@ -386,6 +386,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_set_learning_rate": ([handle, ctypes.c_float], status),
         "graft_model_optimizer_iterations": ([handle], ctypes.c_int64),
         "graft_model_top_k_name": ([handle], ctypes.c_char_p),
+        "graft_model_optimizer_config": ([handle, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)],
+                                         status),
         "graft_model_fit": ([handle, handle, handle, ctypes.c_int, PROGRESS_FN, ctypes.c_void_p,
                              ctypes.POINTER(handle)], status),
         "graft_fit_options_init_sized": ([ctypes.POINTER(graft_fit_options), ctypes.c_size_t], None),
@@ -507,6 +509,17 @@ def check(status: int) -> None:
     """Raise GraftError with the library's message unless `status` is GRAFT_OK."""
     if status != Status.OK:
         raise error_for(status, last_error())
+
+
+def sized_text(function: Callable[..., int], *arguments: Any) -> str:
+    """The text of a library function sized as graft_model_summary:
+    `function(*arguments, buffer, capacity, needed)`, asked for its size,
+    then called with a buffer of that size; GraftError on failure."""
+    needed = ctypes.c_size_t()
+    check(function(*arguments, None, 0, ctypes.byref(needed)))
+    text = ctypes.create_string_buffer(needed.value)
+    check(function(*arguments, text, needed.value, None))
+    return text.value.decode("utf-8")
 
 
 def default_dataset_options() -> graft_dataset_options:

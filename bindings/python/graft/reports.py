@@ -7,7 +7,6 @@ instead, as the Keras tutorials do.
 
 from __future__ import annotations
 
-import ctypes
 import math
 from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Union
 
@@ -50,8 +49,4 @@ def history_text(*histories: HistoryLike, phases: Optional[Sequence[str]] = None
             rows.append(_lib.graft_epoch_figures(phase, figure("loss"), figure("accuracy"), figure("val_loss"),
                                                  figure("val_accuracy")))
     epochs = (_lib.graft_epoch_figures * max(1, len(rows)))(*rows)
-    needed = ctypes.c_size_t()
-    _lib.check(_lib.lib.graft_history_text(epochs, len(rows), FORMATS[format], None, 0, ctypes.byref(needed)))
-    text = ctypes.create_string_buffer(needed.value)
-    _lib.check(_lib.lib.graft_history_text(epochs, len(rows), FORMATS[format], text, needed.value, None))
-    return text.value.decode("utf-8")
+    return _lib.sized_text(_lib.lib.graft_history_text, epochs, len(rows), FORMATS[format])

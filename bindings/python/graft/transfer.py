@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import math
 import operator
 import os
@@ -257,6 +258,18 @@ class TransferModel:
         self.optimizer = optimizer
         self._one_hot_labels = one_hot
         self._metric_order = metric_order
+
+    def _compiled_optimizer(self) -> Optional[Optimizer]:
+        """The library model's optimizer (a loaded model's) as a
+        graft.optimizers object bound to it, or None when not compiled."""
+        with self.base._lock:
+            handle = self.base._open_handle()
+            if _lib.lib.graft_model_optimizer_iterations(handle) < 0:
+                return None
+            config = json.loads(_lib.sized_text(_lib.lib.graft_model_optimizer_config, handle))
+        optimizer = optimizers.deserialize(config)
+        optimizer._model = self.base
+        return optimizer
 
     def _top_k_name(self) -> Optional[str]:
         """The compiled top-k accuracy's name, or None."""
@@ -767,8 +780,11 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
     It predicts exactly as the saved model did; if that one was compiled,
     this one has its optimizer, state included (step count and moments), so
     that `fit(..., initial_epoch=k)` after a save at the end of epoch k
-    trains as the saved model would have. `model.base` and `model.layers`
-    work as for a model built with TransferModel.
+    trains as the saved model would have; `model.optimizer` is that
+    optimizer (its class and arguments as compiled, `learning_rate` and
+    `iterations` the model's), as Keras's load_model gives it.
+    `model.base` and `model.layers` work as for a model built with
+    TransferModel.
 
     Args:
         filepath: the .h5 file.
@@ -790,4 +806,5 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
     _lib.check(_lib.lib.graft_model_load(os.fsencode(os.fspath(filepath)), count, ctypes.byref(handle)))
     model = TransferModel._from_base(BaseModel._from_handle(handle))
     model.base.precision = precision
+    model.optimizer = model._compiled_optimizer()
     return model

@@ -4,6 +4,7 @@ in the Swift parity tests, TrainingParityTests)."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Callable
 
@@ -145,3 +146,59 @@ def test_label_smoothing_and_class_weight_equal_keras(small_model: graft.Transfe
     small_model.compile("sgd")
     with pytest.raises(ValueError, match="CategoricalCrossentropy"):
         small_model.fit(x, one_hot, epochs=1, verbose=0)
+
+
+LOADED = [
+    graft.optimizers.AdamW(learning_rate=schedules.CosineDecay(0.01, 20, alpha=0.1, warmup_target=0.02,
+                                                               warmup_steps=3),
+                           weight_decay=0.01, beta_1=0.8, global_clipnorm=1.5),
+    graft.optimizers.SGD(learning_rate=schedules.PiecewiseConstantDecay([2, 5], [0.1, 0.05, 0.01]), momentum=0.9,
+                         nesterov=True, clipvalue=0.5),
+    graft.optimizers.RMSprop(learning_rate=0.002, rho=0.8, momentum=0.3, centered=True, clipnorm=2.0),
+    graft.optimizers.Adam(learning_rate=schedules.ExponentialDecay(0.01, 4, 0.5, staircase=True)),
+]
+
+
+def assert_same_config(actual: dict, expected: dict, keys: list[str]) -> None:
+    """The arguments `keys` agree: numbers to float32's precision (the
+    library keeps float32), None, flags and lists exactly, schedules
+    argument by argument."""
+    for key in keys:
+        if key not in expected or key == "name":
+            continue
+        want, got = expected[key], actual[key]
+        if isinstance(want, dict):
+            assert isinstance(got, dict), key
+            assert_same_config(got.get("config", got), want.get("config", want), list(want.get("config", want)))
+        elif isinstance(want, float):
+            assert got == pytest.approx(want, rel=1e-7), key
+        else:
+            assert got == want, key
+
+
+@pytest.mark.parametrize("optimizer", LOADED, ids=lambda o: type(o).__name__)
+def test_loaded_model_has_its_optimizer(small_model: graft.TransferModel, colours: Callable, tmp_path,
+                                        optimizer: graft.optimizers.Optimizer) -> None:
+    """load_model gives back the optimizer compiled (class, arguments,
+    schedule, steps), as Keras's load_model does; the library's serialized
+    form is Keras's own (keras.optimizers.deserialize reads it to the same
+    arguments)."""
+    x, y = colours(8, 2)
+    small_model.compile(optimizer=optimizer)
+    small_model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    small_model.save(tmp_path / "m.h5")
+    loaded = graft.load_model(tmp_path / "m.h5")
+    try:
+        restored = loaded.optimizer
+        assert type(restored) is type(optimizer)
+        assert_same_config(restored.get_config(), optimizer.get_config(), ARGUMENTS)
+        assert restored.iterations == optimizer.iterations == 2
+        assert restored.learning_rate == optimizer.learning_rate
+
+        with loaded.base._lock:
+            text = graft._lib.sized_text(graft._lib.lib.graft_model_optimizer_config, loaded.base._open_handle())
+        theirs = keras.optimizers.deserialize(json.loads(text))
+        assert type(theirs).__name__ == type(optimizer).__name__
+        assert_same_config(theirs.get_config(), optimizer.get_config(), ARGUMENTS)
+    finally:
+        loaded.close()

@@ -251,4 +251,24 @@ def get(identifier: Union[str, Optimizer]) -> Optimizer:
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
 
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "get", "schedules"]
+def deserialize(config: dict[str, Any]) -> Optimizer:
+    """An optimizer from Keras's serialized form ({"class_name": "Adam",
+    "config": {...}}, a schedule nested the same way), as
+    keras.optimizers.deserialize takes it.
+
+    Raises:
+        ValueError: a class or argument Graft does not have.
+    """
+    classes = {cls.__name__: cls for cls in _BY_NAME.values()}
+    if config.get("class_name") not in classes:
+        raise ValueError(f"Could not interpret optimizer: {config!r}")
+    arguments = dict(config["config"])
+    if isinstance(arguments.get("learning_rate"), dict):
+        arguments["learning_rate"] = schedules.deserialize(arguments["learning_rate"])
+    try:
+        return classes[config["class_name"]](**arguments)
+    except TypeError as error:
+        raise ValueError(f"Could not interpret optimizer: {config!r} ({error})") from None
+
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "deserialize", "get", "schedules"]

@@ -139,5 +139,19 @@ class CosineDecay(LearningRateSchedule):
         self(0)
 
 
+def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
+    """A schedule from Keras's serialized form ({"class_name": "CosineDecay",
+    "config": {...}}), as keras.optimizers.schedules.deserialize takes it.
+
+    Raises:
+        ValueError: a class Graft does not have.
+    """
+    classes = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, InverseTimeDecay,
+                                             PolynomialDecay, CosineDecay)}
+    if config.get("class_name") not in classes:
+        raise ValueError(f"Could not interpret learning rate schedule: {config!r}")
+    return classes[config["class_name"]].from_config(config["config"])
+
+
 __all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "LearningRateSchedule", "PiecewiseConstantDecay",
-           "PolynomialDecay"]
+           "PolynomialDecay", "deserialize"]
