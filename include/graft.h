@@ -734,7 +734,8 @@ typedef struct graft_reduce_lr_on_plateau {
  * `filepath` formatted as Python's str.format with the epoch (1-based) and
  * the epoch's figures ("best-{epoch:02d}-{val_loss:.2f}.h5"); with
  * save_best_only, only when `monitor` improved (the best is kept from one
- * fit to the next, as Keras keeps it). The path must end in ".h5". */
+ * fit to the next, as Keras keeps it). The path must end in ".h5" (or,
+ * with graft_fit_options.checkpoint_save_weights_only, ".weights.h5"). */
 typedef struct graft_model_checkpoint {
     const char *filepath;          /* NULL: no checkpoints */
     const char *monitor;           /* "val_loss" */
@@ -810,6 +811,9 @@ typedef struct graft_fit_options {
      * pass ends, and the next starts a new pass (10 batches, 4 per epoch:
      * epochs of 4, 4, 2, 4, ... batches), as Keras 3 does. 0: one pass. */
     int32_t steps_per_epoch;       /* 0 */
+    /* ModelCheckpoint's save_weights_only: 1 writes the weights alone in
+     * Keras 3's .weights.h5 format (graft_model_save_weights), 0 the model. */
+    int32_t checkpoint_save_weights_only; /* 0 */
 } graft_fit_options;
 
 /* Fills Keras's defaults (no callback enabled). NULL is ignored. Use the
@@ -1091,6 +1095,25 @@ int graft_model_layer_input(const graft_model *model, int index, int k);
  * untouched) or is a dangling link; GRAFT_ERROR_INVALID_ARGUMENT for
  * NULLs. The model is unchanged. */
 graft_status graft_model_save(const graft_model *model, const char *path);
+
+/* The model's weights alone in Keras 3's format, what Keras's
+ * model.save_weights writes and model.load_weights reads: `path` must end in
+ * ".weights.h5"; the base is nested as one layer, as Keras's
+ * transfer-learning guide builds the model (base_model(x, training=False)).
+ * Written atomically as graft_model_save. Returns GRAFT_ERROR_STATE without
+ * a head, GRAFT_ERROR_INVALID_ARGUMENT for NULLs or another suffix,
+ * GRAFT_ERROR_IO as graft_model_save. The model is unchanged. */
+graft_status graft_model_save_weights(const graft_model *model, const char *path);
+
+/* Sets every weight of the model from `path`: a ".weights.h5" file from
+ * Keras's model.save_weights (the base nested or flat) or from
+ * graft_model_save_weights, or a legacy ".h5" holding every layer by name
+ * (a Graft model file, Keras's legacy save_weights). Returns
+ * GRAFT_ERROR_STATE without a head, GRAFT_ERROR_IO for a missing or
+ * unreadable file, GRAFT_ERROR_FORMAT for a file that lacks a layer or holds
+ * a weight of another shape, GRAFT_ERROR_INVALID_ARGUMENT for NULLs or
+ * another suffix. On failure no weight has changed. */
+graft_status graft_model_load_weights(graft_model *model, const char *path);
 
 /* Reads a model written by graft_model_save: it predicts exactly as the
  * saved one did and, if that was compiled, has its optimizer, state

@@ -69,6 +69,7 @@ func fitCallbacks(_ c: graft_fit_options, handle: ModelHandle) throws -> [FitCal
         callbacks.append(try ModelCheckpoint(
             filepath: filepath, monitor: try monitor(checkpoint.monitor, mode: checkpoint.mode, minDelta: 0, "checkpoint"),
             saveBestOnly: try flag(checkpoint.save_best_only, "checkpoint.save_best_only"),
+            saveWeightsOnly: try flag(c.checkpoint_save_weights_only, "checkpoint_save_weights_only"),
             initialValueThreshold: checkpoint.initial_value_threshold.isNaN ? nil : checkpoint.initial_value_threshold))
     }
     let early = c.early_stopping

@@ -79,6 +79,24 @@ public func graft_model_save(_ model: OpaquePointer?, _ path: UnsafePointer<CCha
     }
 }
 
+@_cdecl("graft_model_save_weights")
+public func graft_model_save_weights(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let path = try string(try required(path, "path"), "path")
+        try handle.locked { try handle.requireHead().saveWeights(to: path) }
+    }
+}
+
+@_cdecl("graft_model_load_weights")
+public func graft_model_load_weights(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let path = try string(try required(path, "path"), "path")
+        try handle.locked { try handle.requireHead().loadWeights(from: path) }
+    }
+}
+
 @_cdecl("graft_model_load")
 public func graft_model_load(_ path: UnsafePointer<CChar>?, _ threads: Int32,
                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> graft_status {

@@ -84,6 +84,8 @@ struct Train: ParsableCommand {
     var checkpoint: String?
     @Flag(help: "With --checkpoint: save only when the monitored figure improved.")
     var checkpointBestOnly = false
+    @Flag(help: "With --checkpoint: save the weights alone, in Keras 3's format (the path ends in .weights.h5).")
+    var checkpointWeightsOnly = false
     @Option(help: "Write each epoch's figures to this CSV file as Keras's CSVLogger does (both phases, appended).")
     var csvLogger: String?
     @Flag(help: "End training at a loss that is not finite instead of failing (Keras's TerminateOnNaN).")
@@ -178,7 +180,8 @@ extension Train {
         let watched = Monitor(monitor ?? (validation ? "val_loss" : "loss"))
         var callbacks: [FitCallback] = []
         if let checkpoint {
-            callbacks.append(try ModelCheckpoint(filepath: checkpoint, monitor: watched, saveBestOnly: checkpointBestOnly))
+            callbacks.append(try ModelCheckpoint(filepath: checkpoint, monitor: watched, saveBestOnly: checkpointBestOnly,
+                                                 saveWeightsOnly: checkpointWeightsOnly))
         }
         if let earlyStoppingPatience {
             callbacks.append(EarlyStopping(monitor: watched, patience: earlyStoppingPatience,

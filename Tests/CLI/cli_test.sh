@@ -55,9 +55,11 @@ grep -qi "no-such-folder" err.log || fail "missing folder: $(cat err.log)"
 [ "$(wc -l < adamw.csv)" = 3 ] || fail "adamw: history.csv should hold 2 epochs"
 "$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 1 --optimizer rmsprop \
     --momentum 0.5 --clipvalue 0.5 --learning-rate-schedule piecewise_constant_decay:boundaries=2,values=0.01/0.001 \
-    --top-k-accuracy 2 --steps-per-epoch 2 --output rmsprop.h5 --history rmsprop.csv --chart rmsprop.svg > rmsprop.log
+    --top-k-accuracy 2 --steps-per-epoch 2 --checkpoint "w-{epoch}.weights.h5" --checkpoint-weights-only \
+    --output rmsprop.h5 --history rmsprop.csv --chart rmsprop.svg > rmsprop.log
 grep -q " - sparse_top_k_categorical_accuracy: [0-9.]* - val_accuracy: " rmsprop.log || fail "top-k: $(cat rmsprop.log)"
 grep -q "^2/2 " rmsprop.log || fail "steps per epoch: $(cat rmsprop.log)"
+[ -s w-1.weights.h5 ] || fail "no weights checkpoint: $(ls)"
 "$GRAFT" evaluate rmsprop.h5 demo/data/test > topk.log
 grep -Eq "^accuracy: [0-9.e+-]+ - loss: [0-9.e+-]+ - sparse_top_k_categorical_accuracy: [0-9.]+$" topk.log \
     || fail "evaluate with the saved top-k accuracy: $(cat topk.log)"

@@ -406,6 +406,45 @@ func optimizersThroughCABI() throws {
     #expect(graft_model_learning_rate(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
 
+@Test("save_weights and load_weights through the C ABI: Keras 3's .weights.h5 and a legacy .h5; bad calls change nothing")
+func weightsFilesThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    let (other, _) = try modelAndData()
+    defer { graft_model_free(model); graft_model_free(other); graft_dataset_free(dataset) }
+    let folder = NSTemporaryDirectory() + "graft-weights-\(getpid())"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    #expect(graft_model_save_weights(model, folder + "/m.weights.h5") == GRAFT_ERROR_STATE)
+    var head = headOptions(classes: 3)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_add_head(other, &head) == GRAFT_OK)
+    // Different head weights: the other model's head is drawn from another seed.
+    var bias: [Float] = [0.5, -0.25, 1]
+    #expect(graft_model_set_layer_weight(model, -1, 1, &bias, 3) == GRAFT_OK, "\(lastError)")
+    let pixels = [Float](repeating: 120, count: 32 * 32 * 3)
+    func logits(_ m: OpaquePointer?) -> [Float] {
+        var out = [Float](repeating: 0, count: 3)
+        #expect(graft_model_predict(m, pixels, 1, &out) == GRAFT_OK)
+        return out
+    }
+    let expected = logits(model), before = logits(other)
+    #expect(expected != before)
+
+    #expect(graft_model_save_weights(model, folder + "/m.h5") == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains(".weights.h5"))
+    #expect(graft_model_save_weights(model, nil) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_load_weights(other, folder + "/missing.weights.h5") == GRAFT_ERROR_IO)
+    #expect(graft_model_load_weights(other, folder) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("not supported"))
+    #expect(logits(other) == before)
+
+    #expect(graft_model_save_weights(model, folder + "/m.weights.h5") == GRAFT_OK, "\(lastError)")
+    #expect(graft_model_load_weights(other, folder + "/m.weights.h5") == GRAFT_OK, "\(lastError)")
+    #expect(logits(other) == expected)
+    var zero: [Float] = [0, 0, 0]
+    #expect(graft_model_set_layer_weight(other, -1, 1, &zero, 3) == GRAFT_OK)
+    #expect(graft_model_save(model, folder + "/m.h5") == GRAFT_OK)
+    #expect(graft_model_load_weights(other, folder + "/m.h5") == GRAFT_OK, "\(lastError)")
+    #expect(logits(other) == expected)
+}
+
 @Test("a top-k accuracy through the C ABI: compiled, in fit's history and epoch state, evaluated, saved")
 func topKAccuracyThroughCABI() throws {
     let (model, dataset) = try modelAndData()

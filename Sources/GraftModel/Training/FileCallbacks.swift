@@ -8,11 +8,15 @@ import GraftFoundation
 /// `filepath` formatted with the epoch (1-based) and the epoch's figures
 /// ("model-{epoch:02d}-{val_loss:.2f}.h5"), or only when the monitored
 /// quantity improved (`saveBestOnly`). The file is Graft's model file
-/// (`TransferModel.save`), which Keras's `load_weights` reads.
+/// (`TransferModel.save`, which Keras's `load_weights` reads), or with
+/// `saveWeightsOnly` Keras 3's weights file (`TransferModel.saveWeights`).
 public final class ModelCheckpoint: FitCallback {
     public let filepath: String
     public let monitor: Monitor
     public let saveBestOnly: Bool
+    /// Whether it writes the weights alone (Keras 3's .weights.h5) rather
+    /// than the model (Graft's .h5).
+    public let saveWeightsOnly: Bool
     /// Kept from one fit to the next, as Keras keeps it; starts at
     /// `initialValueThreshold`.
     public private(set) var best: Double?
@@ -20,14 +24,18 @@ public final class ModelCheckpoint: FitCallback {
 
     public init(filepath: String, monitor: Monitor = Monitor(), saveBestOnly: Bool = false,
                 saveWeightsOnly: Bool = false, initialValueThreshold: Double? = nil) throws {
-        guard !saveWeightsOnly else {
-            throw GraftError.invalidArgument("ModelCheckpoint(save_weights_only=True) writes Keras 3's .weights.h5 format, which Graft does not write yet: save the whole model to a .h5 path (Keras's load_weights reads its weights)")
-        }
-        guard filepath.hasSuffix(".h5") else {
-            throw GraftError.invalidArgument("ModelCheckpoint's filepath must end in .h5 (Graft's model file; Keras's .keras format is not written yet). Received: filepath=\(filepath)")
+        if saveWeightsOnly {
+            guard filepath.hasSuffix(TransferModel.weightsFileSuffix) else {
+                throw GraftError.invalidArgument("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must end in `.weights.h5` (Keras weights format). Received: filepath=\(filepath)")
+            }
+        } else {
+            guard filepath.hasSuffix(".h5") && !filepath.hasSuffix(TransferModel.weightsFileSuffix) else {
+                throw GraftError.invalidArgument("ModelCheckpoint's filepath must end in .h5 (Graft's model file; Keras's .keras format is not written yet; a .weights.h5 path takes save_weights_only=True). Received: filepath=\(filepath)")
+            }
         }
         _ = try formatPath(filepath, epoch: 1, logs: Logs(), check: true)
-        (self.filepath, self.monitor, self.saveBestOnly, self.best) = (filepath, monitor, saveBestOnly, initialValueThreshold)
+        (self.filepath, self.monitor, self.saveBestOnly, self.saveWeightsOnly) = (filepath, monitor, saveBestOnly, saveWeightsOnly)
+        best = initialValueThreshold
     }
 
     public override func trainBegin(_ fit: FitState) throws {
@@ -41,7 +49,7 @@ public final class ModelCheckpoint: FitCallback {
             best = current
         }
         try makeParentFolders(of: path)
-        try fit.model.save(to: path)
+        if saveWeightsOnly { try fit.model.saveWeights(to: path) } else { try fit.model.save(to: path) }
     }
 
     public override var finalState: [String: Double] { ["checkpoint.best": best ?? .nan] }

@@ -219,6 +219,7 @@ class graft_fit_options(ctypes.Structure):
         ("sample_weight", ctypes.POINTER(ctypes.c_float)),
         ("sample_weight_count", ctypes.c_int64),
         ("steps_per_epoch", ctypes.c_int32),  # 0: one pass per epoch
+        ("checkpoint_save_weights_only", ctypes.c_int32),
     ]
 
 
@@ -386,6 +387,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_set_learning_rate": ([handle, ctypes.c_float], status),
         "graft_model_optimizer_iterations": ([handle], ctypes.c_int64),
         "graft_model_top_k_name": ([handle], ctypes.c_char_p),
+        "graft_model_save_weights": ([handle, ctypes.c_char_p], status),
+        "graft_model_load_weights": ([handle, ctypes.c_char_p], status),
         "graft_model_optimizer_config": ([handle, ctypes.c_char_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)],
                                          status),
         "graft_model_fit": ([handle, handle, handle, ctypes.c_int, PROGRESS_FN, ctypes.c_void_p,

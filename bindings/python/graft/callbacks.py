@@ -173,23 +173,27 @@ class ModelCheckpoint(_LibraryCallback):
     """Save the model after every epoch to `filepath` formatted with the
     epoch and its figures ("model-{epoch:02d}-{val_loss:.2f}.h5"), or only
     when `monitor` improved (`save_best_only`). The file is Graft's model
-    file (`model.save`, a .h5 that Keras's load_weights reads)."""
+    file (`model.save`, a .h5 that Keras's load_weights reads), or with
+    save_weights_only the weights alone in Keras 3's format
+    (`model.save_weights`, a path ending in ".weights.h5")."""
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = _MONITOR, verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
                  save_freq: str = "epoch", initial_value_threshold: Optional[float] = None) -> None:
         super().__init__()
         self.filepath = os.fspath(filepath)
-        if save_weights_only:
-            raise ValueError("save_weights_only=True writes Keras 3's .weights.h5 format, which Graft does not "
-                             "write yet: save the whole model to a .h5 path (Keras's load_weights reads its weights)")
         if save_freq != "epoch":
             raise ValueError(f'Graft saves checkpoints once per epoch: save_freq must be "epoch", received: '
                              f"{save_freq!r}")
-        if not self.filepath.endswith(".h5"):
+        if save_weights_only and not self.filepath.endswith(".weights.h5"):
+            raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must "
+                             f"end in `.weights.h5` (Keras weights format). Received: filepath={self.filepath}")
+        if not save_weights_only and (not self.filepath.endswith(".h5") or self.filepath.endswith(".weights.h5")):
             raise ValueError("The filepath provided must end in `.h5` (Graft's model file; Keras's `.keras` format "
-                             f"is not written yet). Received: filepath={self.filepath}")
+                             "is not written yet; a `.weights.h5` path takes save_weights_only=True). Received: "
+                             f"filepath={self.filepath}")
         self.monitor, self.verbose, self.save_best_only, self.mode = monitor, verbose, save_best_only, mode
+        self.save_weights_only = save_weights_only
         self._mode(mode)
         # As Keras's: the best so far, kept from one fit to the next.
         self.best = initial_value_threshold
@@ -202,6 +206,7 @@ class ModelCheckpoint(_LibraryCallback):
         c.monitor = self._text(self.monitor, keep)
         c.mode = self._mode(self.mode)
         c.save_best_only = int(bool(self.save_best_only))
+        options.checkpoint_save_weights_only = int(bool(self.save_weights_only))
         c.initial_value_threshold = math.nan if self.best is None else self.best
 
 

@@ -621,6 +621,45 @@ class TransferModel:
         with self.base._lock:
             _lib.check(_lib.lib.graft_model_save(self.base._open_handle(), os.fsencode(path)))
 
+    def save_weights(self, filepath: Union[str, os.PathLike], overwrite: bool = True) -> None:
+        """Write the weights alone in Keras 3's format, as Keras's
+        `save_weights`: `filepath` must end in ".weights.h5". The base is
+        nested as one layer, as Keras's transfer-learning guide builds the
+        model (`x = base_model(x, training=False)`), so that the same model
+        built in Keras reads the file with `load_weights`. Written under a
+        temporary name, then renamed over `filepath`.
+
+        Raises:
+            ValueError: another suffix.
+            FileExistsError: overwrite=False and the file exists.
+            GraftError: the folder is not writable, the disk is full.
+        """
+        path = os.fspath(filepath)
+        if not path.endswith(".weights.h5"):
+            raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={path}")
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path} exists and overwrite=False")
+        with self.base._lock:
+            _lib.check(_lib.lib.graft_model_save_weights(self.base._open_handle(), os.fsencode(path)))
+
+    def load_weights(self, filepath: Union[str, os.PathLike], skip_mismatch: bool = False) -> None:
+        """Set every weight from a file, as Keras's `load_weights`: a
+        ".weights.h5" written by Keras's `save_weights` (the base nested, as
+        Keras's guide builds the model, or flat) or by `save_weights`, or a
+        legacy ".h5" holding every layer by name (a Graft model file,
+        Keras's legacy weights). Nothing changes unless every weight is found
+        with the model's shape.
+
+        Raises:
+            ValueError: skip_mismatch=True (not supported), another suffix.
+            FileNotFoundError: no such file.
+            GraftError: a layer missing from the file, a weight of another shape.
+        """
+        if skip_mismatch:
+            raise ValueError("Graft loads every weight or none: skip_mismatch=True is not supported")
+        with self.base._lock:
+            _lib.check(_lib.lib.graft_model_load_weights(self.base._open_handle(), os.fsencode(os.fspath(filepath))))
+
     def close(self) -> None:
         """Release the library model (shared with `base`). Calling it again does nothing."""
         self.base.close()
