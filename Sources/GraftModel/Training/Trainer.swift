@@ -166,10 +166,10 @@ extension TransferModel {
         let threads = base.threads
         var loss = 0.0, correct = 0, topKHits = 0
         /// The part's images whose label is among its top-k logits.
-        func hits(_ range: Range<Int>, _ pass: TrainingStep.LossPass) -> Int {
+        func hits(_ range: Range<Int>, _ part: TrainingStep.LossPass) -> Int {
             guard let topK = topKAccuracy else { return 0 }
             return batch.labels.withUnsafeBufferPointer {
-                topK.hits(logits: pass.activations.logits.data, labels: $0.baseAddress! + range.lowerBound,
+                topK.hits(logits: part.activations.logits.data, labels: $0.baseAddress! + range.lowerBound,
                           batch: range.count, classes: head.numClasses)
             }
         }

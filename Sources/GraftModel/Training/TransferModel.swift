@@ -205,6 +205,8 @@ public final class TransferModel {
         return (Logs(result.figures.logs()), result.confusionMatrix)
     }
 
+    /// The running figures of one pass over `dataset` at its end, and the
+    /// confusion matrix (fit's validation reads the figures).
     func evaluationFigures(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
         -> (figures: RunningFigures, confusionMatrix: [[Int]]) {
         try checkDataset(dataset, role: "evaluation", classNames: classNames)
