@@ -155,7 +155,8 @@ test-examples: examples $(EXAMPLES_DATA)/STAMP $(FIXTURES)/model/STAMP
 ## INCLUDEDIR and DESTDIR as usual). It installs what `make build` made, and
 ## builds nothing, so that `sudo make install` needs no Swift toolchain.
 # graft.pc has no Requires.private: graft.h includes none of the libraries
-# libgraft.so links (OpenBLAS, HDF5, libturbojpeg, libpng), and there is no
+# libgraft.so links or loads (HDF5, libturbojpeg, libpng; OpenBLAS at run
+# time), and there is no
 # static libgraft.a for `pkg-config --static` to serve; listing them would
 # only make `pkg-config --cflags graft` fail where their -dev packages are
 # not installed.

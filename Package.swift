@@ -38,7 +38,7 @@ let abiVersion: String = {
 //        |       /     \      |
 //        |      |  GraftFoundation      errors, locks, environment, SplitMix64 (below everything)
 //        |      |       \
-//   CTurboJPEG  CBLAS  CGraftGEMM        JPEG and PNG decoders (and CPNG) | OpenBLAS | AVX-512 GEMM
+//   CTurboJPEG  CGraftBLAS  CGraftGEMM   JPEG and PNG decoders (and CPNG) | OpenBLAS, loaded at run time | AVX-512 GEMM
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
 //                      CGraftElementwise BatchNormalization's, Add's, ReLU-gradient passes
@@ -62,8 +62,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
-                       providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
@@ -72,6 +70,8 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGraftABI"),
 
+        // OpenBLAS, loaded at run time with the core the CPU can run.
+        .target(name: "CGraftBLAS", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
         // AVX-512 matrix products with the convolution epilogue in registers,
         // for the shapes where they measure faster than OpenBLAS.
         .target(name: "CGraftGEMM", cSettings: [.unsafeFlags(["-O3"])]),
@@ -94,7 +94,7 @@ let package = Package(
         // what every layer above needs, with no dependency of its own.
         .target(name: "GraftFoundation"),
         .target(name: "GraftKernels",
-                dependencies: ["GraftFoundation", "CBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool", "CGraftElementwise"],
+                dependencies: ["GraftFoundation", "CGraftBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool", "CGraftElementwise"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftFoundation", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:
@@ -112,7 +112,7 @@ let package = Package(
                 .unsafeFlags((staticStdlib ? ["-static-stdlib"] : [])
                              + ["-Xlinker", "-soname=libgraft.so.\(abiVersion)", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]),
-        .executableTarget(name: "graft-bench", dependencies: ["GraftFoundation", "GraftModel", "GraftData", "CBLAS"]),
+        .executableTarget(name: "graft-bench", dependencies: ["GraftFoundation", "GraftKernels", "GraftModel", "GraftData"]),
         .executableTarget(name: "graft-cli", dependencies: [
             "GraftFoundation", "GraftModel", "GraftData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -103,9 +103,7 @@ public struct DirectoryListing: Equatable {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix { $0 != 0 })
-            }
+            let bytes = directoryEntryName(entry)
             guard let name = String(validating: bytes, as: UTF8.self) else {
                 let shown = String(decoding: bytes, as: UTF8.self)
                 var info = stat()

@@ -89,7 +89,7 @@ private func removeStaleTemporaries(of name: String, in folder: String) {
     guard let directory = opendir(folder) else { return }
     defer { closedir(directory) }
     while let entry = readdir(directory) {
-        let file = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let file = String(decoding: directoryEntryName(entry), as: UTF8.self)
         guard file.hasPrefix(prefix), file.hasSuffix(".tmp") else { continue }
         let fields = file.dropFirst(prefix.count).dropLast(4).split(separator: ".")
         guard fields.count == 2, let pid = pid_t(fields[0]), pid > 0, fields[1].allSatisfy(\.isNumber) else { continue }

@@ -206,7 +206,7 @@ public func globalAveragePoolBackward(dOutput: UnsafePointer<Float>, batch: Int,
 public func denseBackward(input: UnsafePointer<Float>, batch: Int, inputs: Int, kernel: UnsafePointer<Float>,
                           units: Int, dOutput: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?,
                           dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?) {
-    Parallel.configureBLAS()
+    BLAS.ensureLoaded()
     if let dKernel {
         gemm(m: inputs, n: units, k: batch, a: input, lda: inputs, transposeA: true, b: dOutput, ldb: units,
              c: dKernel, ldc: units, accumulate: true)

@@ -84,7 +84,7 @@ public enum Conv2D {
                                workspace: UnsafeMutablePointer<Float>?,
                                threads: Int,
                                tileBudget: Int = defaultTileBudget) {
-        Parallel.configureBLAS()
+        BLAS.ensureLoaded()
         let plan = TilePlan(g, threads: threads, tileBudget: tileBudget)
         let m = g.outPixels, k = g.patchSize, n = g.outChannels
         let streamed = streamsOutput(floats: m * n)

@@ -68,7 +68,7 @@ extension Conv2D {
                                 dKernel: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
                                 outputScale: UnsafePointer<Float>? = nil, accumulateKernel: Bool = false,
                                 workspace: UnsafeMutablePointer<Float>, threads: Int) {
-        Parallel.configureBLAS()
+        BLAS.ensureLoaded()
         let k = g.patchSize, n = g.outChannels
         let rows = g.outHeight * g.outWidth
         let imageFloats = g.inHeight * g.inWidth * g.inChannels

@@ -39,7 +39,7 @@ public func add(_ a: UnsafePointer<Float>, normalizedBy aNormalization: BatchNor
 public func dense(input: UnsafePointer<Float>, batch: Int, inputs: Int,
                   kernel: UnsafePointer<Float>, bias: UnsafePointer<Float>?, units: Int,
                   output: UnsafeMutablePointer<Float>) {
-    Parallel.configureBLAS()
+    BLAS.ensureLoaded()
     gemm(m: batch, n: units, k: inputs, a: input, lda: inputs, b: kernel, ldb: units,
          c: output, ldc: units)
     Epilogue(bias: bias).apply(to: output, channels: units, rows: 0..<batch, columns: 0..<units)

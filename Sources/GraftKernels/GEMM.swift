@@ -1,4 +1,4 @@
-import CBLAS
+import CGraftBLAS
 import CGraftGEMM
 
 /// C = op(A)·op(B) (+ C when `accumulate`), row-major, through OpenBLAS, where
@@ -10,10 +10,9 @@ public func gemm(m: Int, n: Int, k: Int,
                  b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
                  c: UnsafeMutablePointer<Float>, ldc: Int,
                  accumulate: Bool = false) {
-    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k),
-                1, a, Int32(lda), b, Int32(ldb),
-                accumulate ? 1 : 0, c, Int32(ldc))
+    BLAS.ensureLoaded()
+    graft_blas_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(lda),
+                     b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
 }
 
 /// C = Aᵀ·B (+ C when `accumulate`) for A stored k×m and B stored k×n

@@ -1,4 +1,3 @@
-import CBLAS
 import CGraftPool
 import Dispatch
 import Glibc
@@ -14,17 +13,6 @@ import GraftFoundation
 public enum Parallel {
     /// Number of cores the process may run on.
     public static let coreCount: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-
-    /// Set once: OpenBLAS runs single-threaded inside Graft's own workers.
-    /// The call is idempotent and cheap; every kernel entry point makes it.
-    public static func configureBLAS() {
-        _ = blasConfigured
-    }
-
-    private static let blasConfigured: Bool = {
-        openblas_set_num_threads(1)
-        return true
-    }()
 
     /// Runs `body(i, worker)` for i in 0..<count on up to `threads` threads
     /// and returns when all are done. `worker` (0..<threads) identifies the

@@ -223,7 +223,7 @@ public enum Winograd3x3 {
                                       threads: Int, tileBudget: Int = Conv2D.defaultTileBudget,
                                       accumulate: Bool = false) {
         precondition(applies(to: g))
-        Parallel.configureBLAS()
+        BLAS.ensureLoaded()
         let (c, k) = (g.inChannels, g.outChannels)
         let (m, matrices) = (tile.outputSize, tile.matrices)
         let blockCount = blocks(g, tile)
@@ -309,7 +309,7 @@ public enum Winograd3x3 {
                                  workspace: UnsafeMutablePointer<Float>, threads: Int, tileBudget: Int) {
         precondition(applies(to: g))
         precondition(packed.map { $0.count == tile.matrices } ?? (u != nil), "the kernel's transform is for another tiling")
-        Parallel.configureBLAS()
+        BLAS.ensureLoaded()
         let (c, k) = (g.inChannels, g.outChannels)
         let (m, matrices) = (tile.outputSize, tile.matrices)
         let blockCount = blocks(g, tile)

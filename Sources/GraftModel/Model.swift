@@ -55,6 +55,8 @@ public final class Model {
     private var staging: Tensor?
 
     public init(_ options: ModelOptions) throws {
+        // Every computation may reach OpenBLAS: a machine without it fails here, clearly.
+        try BLAS.load()
         guard options.threads >= 0 else {
             throw GraftError.invalidArgument("threads must be 0 (one per core) or more, not \(options.threads)")
         }

@@ -34,7 +34,6 @@
 //
 // Each prints one JSON line.
 
-import CBLAS
 import Foundation
 import GraftData
 import GraftKernels
@@ -100,7 +99,8 @@ func list(_ xs: [Double]) -> String {
 
 func sgemmBenchmark(_ args: Arguments) {
     let n = args.int("size", 2048), reps = args.int("reps", 5), threads = args.int("threads", 2)
-    openblas_set_num_threads(Int32(threads))
+    do { try BLAS.load() } catch { fail("\(error)") }
+    BLAS.setThreads(threads)
     let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
     for i in 0..<(n * n) {
         a.data[i] = Float(i % 7) * 0.1
@@ -110,7 +110,8 @@ func sgemmBenchmark(_ args: Arguments) {
     product()
     let times = (0..<reps).map { _ in seconds(product) }
     let gflops = 2 * Double(n * n * n) / median(times) / 1e9
-    print(json([("engine", "\"sgemm\""), ("size", "\(n)"), ("threads", "\(threads)"),
+    print(json([("engine", "\"sgemm\""), ("core", "\"\(BLAS.coreName ?? "unknown")\""), ("size", "\(n)"),
+                ("threads", "\(threads)"),
                 ("gflops", String(format: "%.1f", gflops)), ("seconds", list(times))]))
 }
 

@@ -492,7 +492,10 @@ func topKAccuracyThroughCABI() throws {
     #expect(graft_history_value(metrics, name, 0) == validated)
     var plain = (loss: 0.0, accuracy: 0.0)
     #expect(graft_model_evaluate(model, dataset, nil, nil, &plain.loss, &plain.accuracy) == GRAFT_OK)
-    #expect(graft_history_value(metrics, "loss", 0) == plain.loss && graft_history_value(metrics, "accuracy", 0) == plain.accuracy)
+    // The same figures; the loss to float32's rounding of the logits only: OpenBLAS's AVX2 and AVX-512
+    // kernels (the head's product) do not return bit-identical sums from one call to the next.
+    #expect(abs(graft_history_value(metrics, "loss", 0) - plain.loss) <= 1e-6 * plain.loss)
+    #expect(graft_history_value(metrics, "accuracy", 0) == plain.accuracy)
     graft_history_free(metrics)
     #expect(graft_model_evaluate_metrics(model, nil, nil, nil, &metrics) == GRAFT_ERROR_INVALID_ARGUMENT && metrics == nil)
 

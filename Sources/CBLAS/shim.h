@@ -1,5 +1,0 @@
-// OpenBLAS's CBLAS interface plus its thread-count controls.
-#include <cblas.h>
-
-void openblas_set_num_threads(int num_threads);
-int openblas_get_num_threads(void);
