@@ -409,8 +409,8 @@ func optimizersThroughCABI() throws {
 @Test("save_weights and load_weights through the C ABI: Keras 3's .weights.h5 and a legacy .h5; bad calls change nothing")
 func weightsFilesThroughCABI() throws {
     let (model, dataset) = try modelAndData()
-    let (other, _) = try modelAndData()
-    defer { graft_model_free(model); graft_model_free(other); graft_dataset_free(dataset) }
+    let (other, otherDataset) = try modelAndData()
+    defer { graft_model_free(model); graft_model_free(other); graft_dataset_free(dataset); graft_dataset_free(otherDataset) }
     let folder = NSTemporaryDirectory() + "graft-weights-\(getpid())"
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: folder) }
