@@ -754,13 +754,15 @@ typedef struct graft_epoch_state {
     double accuracy;
     double val_loss;
     double val_accuracy;
-    double top_k_accuracy;         /* NaN without a top-k accuracy */
-    double val_top_k_accuracy;
     /* The next step's learning rate: set it to change a constant rate
      * (Keras's LearningRateScheduler, in on_epoch_begin). */
     float learning_rate;
     /* Set to 1 to stop after this epoch (Keras's model.stop_training). */
     int32_t stop_training;
+    /* The top-k accuracy at the epoch's end, when compiled with one
+     * (graft_loss_options.top_k); NaN otherwise. */
+    double top_k_accuracy;
+    double val_top_k_accuracy;
 } graft_epoch_state;
 
 /* An epoch callback. Return non-zero to stop the fit at once
@@ -842,8 +844,9 @@ graft_status graft_model_fit_with_options(graft_model *model, graft_dataset *tra
 /* Epochs recorded; -1 if NULL. */
 int graft_history_epochs(const graft_history *history);
 
-/* "loss", "accuracy", "val_loss", "val_accuracy" or (when a callback logged
- * it) "learning_rate" of the history's epoch `epoch` (0 for the first one
+/* "loss", "accuracy", "val_loss", "val_accuracy", the top-k accuracy's name
+ * (and "val_" + it) when compiled with one, or (when a callback logged it)
+ * "learning_rate" of the history's epoch `epoch` (0 for the first one
  * recorded, whatever the fit's initial epoch); NaN if there is no such
  * metric or epoch. */
 double graft_history_value(const graft_history *history, const char *metric, int epoch);

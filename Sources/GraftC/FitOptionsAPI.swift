@@ -123,10 +123,9 @@ private final class EpochFunctions: FitCallback {
         let topKName = fit.model.topKAccuracy?.name
         var state = graft_epoch_state(epoch: Int32(epoch), epochs: Int32(fit.epochs), loss: logs["loss"] ?? .nan,
                                       accuracy: logs["accuracy"] ?? .nan, val_loss: logs["val_loss"] ?? .nan,
-                                      val_accuracy: logs["val_accuracy"] ?? .nan,
-                                      top_k_accuracy: topKName.flatMap { logs[$0] } ?? .nan,
-                                      val_top_k_accuracy: topKName.flatMap { logs["val_" + $0] } ?? .nan,
-                                      learning_rate: rate, stop_training: 0)
+                                      val_accuracy: logs["val_accuracy"] ?? .nan, learning_rate: rate,
+                                      stop_training: 0, top_k_accuracy: topKName.flatMap { logs[$0] } ?? .nan,
+                                      val_top_k_accuracy: topKName.flatMap { logs["val_" + $0] } ?? .nan)
         let result = handle.allowingCalls { function(&state, user) }
         guard result == 0 else { throw GraftError(.cancelled, "an epoch callback returned \(result): the fit stopped") }
         if state.learning_rate != rate { try fit.optimizer.setLearningRate(state.learning_rate) }

@@ -187,10 +187,10 @@ class graft_epoch_state(ctypes.Structure):
         ("accuracy", ctypes.c_double),
         ("val_loss", ctypes.c_double),
         ("val_accuracy", ctypes.c_double),
-        ("top_k_accuracy", ctypes.c_double),  # NaN without a top-k accuracy
-        ("val_top_k_accuracy", ctypes.c_double),
         ("learning_rate", ctypes.c_float),
         ("stop_training", ctypes.c_int32),
+        ("top_k_accuracy", ctypes.c_double),  # NaN without a top-k accuracy
+        ("val_top_k_accuracy", ctypes.c_double),
     ]
 
 
