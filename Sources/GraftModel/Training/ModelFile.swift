@@ -263,22 +263,7 @@ extension TransferModel {
 
     /// The head's weights (the base's were read when the base was built).
     private func readHeadWeights(_ file: KerasWeightFile) throws {
-        var found: [(Layer, [KerasWeightFile.Weight])] = []
-        for layer in layers[baseLayerCount...] where !layer.weights.isEmpty {
-            let stored = try file.weights(of: layer.name)
-            guard stored.map(\.shape) == layer.weights.map(\.shape) else {
-                throw GraftError.format(
-                    "\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.shape)), "
-                        + "the model needs \(layer.weights.map(\.shape))")
-            }
-            found.append((layer, stored))
-        }
-        for (layer, stored) in found {
-            for (weight, value) in zip(layer.weights, stored) {
-                try file.read(value, into: weight.data, count: weight.count)
-            }
-        }
-        weightsChanged()
+        applyStaged(try stagedWeights(file, of: layers[baseLayerCount...]))
     }
 }
 

@@ -56,12 +56,20 @@ extension TransferModel {
         if path.hasSuffix(Self.weightsFileSuffix) {
             staged = try stagedKeras3Weights(path)
         } else if path.hasSuffix(".h5") || path.hasSuffix(".hdf5") {
-            staged = try stagedLegacyWeights(path)
+            staged = try stagedWeights(try KerasWeightFile(path: path), of: layers)
         } else {
             throw GraftError.invalidArgument(
                 "File format not supported: filepath=\(path). Graft reads `.weights.h5` files and legacy `.h5` weight files.")
         }
-        for (weight, values) in staged { values.withUnsafeBufferPointer { weight.data.update(from: $0.baseAddress!, count: weight.count) } }
+        applyStaged(staged)
+    }
+
+    /// Sets the weights read ahead (all found, all of the right shape), then
+    /// drops what they make stale.
+    func applyStaged(_ staged: [(Tensor, [Float])]) {
+        for (weight, values) in staged {
+            values.withUnsafeBufferPointer { weight.data.update(from: $0.baseAddress!, count: weight.count) }
+        }
         weightsChanged()
     }
 
@@ -90,16 +98,18 @@ extension TransferModel {
         return staged
     }
 
-    private func stagedLegacyWeights(_ path: String) throws -> [(Tensor, [Float])] {
-        let file = try KerasWeightFile(path: path)
+    /// The weights of `layers` from a file in Keras's legacy layout, by
+    /// layer name (a Graft model file, Keras's legacy save_weights), read
+    /// ahead: nothing changes unless every one is found with its shape.
+    func stagedWeights(_ file: KerasWeightFile, of layers: some Sequence<Layer>) throws -> [(Tensor, [Float])] {
         var staged: [(Tensor, [Float])] = []
         for layer in layers where !layer.weights.isEmpty {
             guard file.contains(layer: layer.name) else {
-                throw GraftError.format("\(path) holds no weights for layer \(layer.name)")
+                throw GraftError.format("\(file.path) holds no weights for layer \(layer.name)")
             }
             let stored = try file.weights(of: layer.name)
             guard stored.map(\.shape) == layer.weights.map(\.shape) else {
-                throw GraftError.format("\(path): layer \(layer.name) holds weights of shapes \(stored.map(\.shape)), "
+                throw GraftError.format("\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.shape)), "
                                             + "the model needs \(layer.weights.map(\.shape))")
             }
             for (weight, value) in zip(layer.weights, stored) {
