@@ -3,8 +3,10 @@
 #   make demo    build Graft and run the beans workflow on a generated dataset
 #   make test    every test: Swift unit and Keras-parity tests, C ABI, Python
 #   make bench   Graft vs Keras vs ONNX Runtime, side by side
-#   make examples          build the C examples (examples/c) into .build/release
-#   make install PREFIX=…  graft.h, libgraft.so and graft.pc (default /usr/local)
+#   make examples          build the C examples (examples/c) into .build/release, the Swift one (examples/swift)
+#   make install PREFIX=…  graft.h, libgraft.so, graft.pc and the graft command (default /usr/local)
+#   make uninstall PREFIX=…  removes what make install installed
+#   make wheel   the Python package as a wheel in dist/, the library and the command inside
 #   make test-asan         the Swift, C and Python suites under AddressSanitizer
 #   make test-tsan         the threaded Swift tests under ThreadSanitizer
 #   make fuzz              each fuzz target for FUZZ_SECONDS under libFuzzer
@@ -56,13 +58,14 @@ EXAMPLE_ARGS := --image-size 32 --batch-size 8 --epochs 1 --fine-tune-epochs 1
 
 # make install: where to (DESTDIR is prepended to every path, for staging).
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-VERSION := $(shell sed -n 's/^let graftVersion = "\(.*\)"$$/\1/p' Sources/GraftC/Library.swift)
+VERSION := $(shell sed -n 's/^\#define GRAFT_VERSION "\(.*\)"$$/\1/p' include/graft.h)
 
-.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install test-asan test-tsan fuzz \
+.PHONY: all deps build test test-swift test-c test-python test-cli test-examples test-install test-wheel test-asan test-tsan fuzz \
 	test-fuzz-corpus fixtures venv bench demo \
-	examples install clean
+	examples install uninstall wheel clean
 
 all: build
 
@@ -80,7 +83,7 @@ deps:
 build: deps
 	GRAFT_STATIC_STDLIB=1 $(SWIFT) build -c release --product graft
 	$(SWIFT) build -c release --product graft-bench
-	$(SWIFT) build -c release --product graft-cli
+	GRAFT_STATIC_STDLIB=1 $(SWIFT) build -c release --product graft-cli
 	ln -sf libgraft.so $(BUILD)/$(SONAME)
 	ln -sf graft-cli $(BUILD)/graft
 
@@ -110,7 +113,7 @@ $(FIXTURES)/callbacks/STAMP: tools/make_callback_fixtures.py tools/fixture_dir.p
 $(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV_STAMP)
 	$(VPY) tools/make_demo_dataset.py $(EXAMPLES_DATA) --classes 3 --train 8 --test 4 --size 32 --seed 0
 
-test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install test-fuzz-corpus
+test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install test-wheel test-fuzz-corpus
 
 # Test bundles link the Swift runtime dynamically (XCTest and Testing have no
 # static libraries), so they are built without GRAFT_STATIC_STDLIB; `build`
@@ -128,20 +131,27 @@ test-c: build fixtures
 test-python: build fixtures
 	$(VPY) -m pytest -q bindings/python/tests
 
-# The graft command end to end on a tiny generated dataset.
-test-cli: build
+# The graft command end to end on a tiny generated dataset; its version is
+# graft.h's, also when `python -m graft` runs it from the checkout.
+test-cli: build $(VENV_STAMP)
 	Tests/CLI/cli_test.sh $(BUILD)/graft
+	test "$$($(BUILD)/graft --version)" = "$(VERSION)"
+	test "$$(PYTHONPATH=bindings/python GRAFT_LIBRARY=$(CURDIR)/$(LIB) $(VPY) -m graft --version)" = "$(VERSION)"
 
-## examples: the C examples, built against include/ and the release library.
+## examples: the C examples, built against include/ and the release library,
+## and the Swift example package (examples/swift) on Graft's Swift API.
+SWIFT_EXAMPLE_BUILD := .build/examples-swift
 examples: build
 	for name in $(C_EXAMPLES); do \
 		$(CC) $(C_FLAGS) examples/c/$$name.c $(LINK_GRAFT) -o $(BUILD)/$$name; \
 	done
+	$(SWIFT) build -c release --package-path examples/swift --scratch-path $(SWIFT_EXAMPLE_BUILD)
 
-# The four seed-workflow examples, tiny, with random weights and with a Keras
-# weight file (the fixtures' random ResNet50); the beans examples also save
-# their model (and the Python one loads it back). The Python examples run the
-# checkout's package on the library just built, whatever else is installed.
+# The seed-workflow examples (C, Python, and beans in Swift), tiny, with random
+# weights and with a Keras weight file (the fixtures' random ResNet50); the
+# beans examples also save their model (the Python and Swift ones load it
+# back). The Python examples run the checkout's package on the library just
+# built, whatever else is installed.
 EXAMPLE_PYTHON := PYTHONPATH=bindings/python GRAFT_LIBRARY=$(CURDIR)/$(LIB) $(VPY)
 test-examples: examples $(EXAMPLES_DATA)/STAMP $(FIXTURES)/model/STAMP
 	$(BUILD)/beans $(EXAMPLES_DATA) random $(EXAMPLE_ARGS) --save $(BUILD)/beans-example-c.h5
@@ -149,41 +159,69 @@ test-examples: examples $(EXAMPLES_DATA)/STAMP $(FIXTURES)/model/STAMP
 	$(EXAMPLE_PYTHON) examples/python/beans.py $(EXAMPLES_DATA) $(FIXTURES)/model/resnet50_random.h5 \
 		$(EXAMPLE_ARGS) --save $(BUILD)/beans-example-python.h5
 	$(EXAMPLE_PYTHON) examples/python/fruits360.py $(EXAMPLES_DATA) random $(EXAMPLE_ARGS)
+	$(SWIFT_EXAMPLE_BUILD)/release/beans $(EXAMPLES_DATA) $(FIXTURES)/model/resnet50_random.h5 $(EXAMPLE_ARGS)
 
 ## install: include/graft.h, libgraft.so.0 (the SONAME) with its libgraft.so
-## link, and lib/pkgconfig/graft.pc under PREFIX (default /usr/local; LIBDIR,
-## INCLUDEDIR and DESTDIR as usual). It installs what `make build` made, and
-## builds nothing, so that `sudo make install` needs no Swift toolchain.
+## link, lib/pkgconfig/graft.pc and the graft command under PREFIX (default
+## /usr/local; BINDIR, LIBDIR, INCLUDEDIR and DESTDIR as usual). It installs
+## what `make build` made, and builds nothing, so that `sudo make install`
+## needs no Swift toolchain. uninstall removes exactly these files.
 # graft.pc has no Requires.private: graft.h includes none of the libraries
 # libgraft.so links or loads (HDF5, libturbojpeg, libpng; OpenBLAS at run
-# time), and there is no
-# static libgraft.a for `pkg-config --static` to serve; listing them would
-# only make `pkg-config --cflags graft` fail where their -dev packages are
-# not installed.
+# time), and there is no static libgraft.a for `pkg-config --static` to serve;
+# listing them would only make `pkg-config --cflags graft` fail where their
+# -dev packages are not installed.
+INSTALLED_FILES = $(INCLUDEDIR)/graft.h $(LIBDIR)/$(SONAME) $(LIBDIR)/libgraft.so $(LIBDIR)/pkgconfig/graft.pc \
+	$(BINDIR)/graft
 install:
-	@test -f $(LIB) || { echo "$(LIB) is missing: run make build first" >&2; exit 1; }
-	@if readelf -d $(LIB) | grep -F libswiftCore >/dev/null; then \
-		echo "$(LIB) needs the Swift runtime (a test build): run make build first" >&2; exit 1; fi
-	install -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)/pkgconfig"
+	@for built in $(LIB) $(BUILD)/graft-cli; do \
+		test -f $$built || { echo "$$built is missing: run make build first" >&2; exit 1; }; \
+		if readelf -d $$built | grep -F libswiftCore >/dev/null; then \
+			echo "$$built needs the Swift runtime (a test build): run make build first" >&2; exit 1; fi; \
+	done
+	install -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)/pkgconfig" "$(DESTDIR)$(BINDIR)"
 	install -m 644 include/graft.h "$(DESTDIR)$(INCLUDEDIR)/graft.h"
 	install -m 755 $(LIB) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
 	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libgraft.so"
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 		'Name: graft' 'Description: ResNet transfer-learning engine (C ABI)' 'Version: $(VERSION)' \
 		'Libs: -L$${libdir} -lgraft' 'Cflags: -I$${includedir}' > "$(DESTDIR)$(LIBDIR)/pkgconfig/graft.pc"
+	install -m 755 $(BUILD)/graft-cli "$(DESTDIR)$(BINDIR)/graft"
 	@echo "installed Graft $(VERSION) under $(DESTDIR)$(PREFIX); for a system folder, run ldconfig"
 
-# make install into a temporary prefix, then build a C example from the
-# installed header and library with pkg-config alone, and run it against them.
+uninstall:
+	rm -f $(foreach file,$(INSTALLED_FILES),"$(DESTDIR)$(file)")
+
+## wheel: the Python package with libgraft.so and the graft command inside,
+## a platform wheel in dist/ (pip install dist/graft-*.whl anywhere with the
+## run-time libraries the README lists). `pip install .` does the same build.
+WHEEL := dist/graft-$(VERSION)-py3-none-linux_$(shell uname -m).whl
+wheel: build
+	rm -f $(WHEEL)
+	$(PYTHON) -m pip wheel -q --disable-pip-version-check --no-deps -w dist .
+
+# The wheel installed into a fresh virtual environment outside the checkout.
+test-wheel: wheel
+	Tests/Packaging/wheel_test.sh $(WHEEL) $(VERSION) $(PYTHON) $(LIB)
+
+# make install into a temporary prefix; build a C example from the installed
+# header and library with pkg-config alone and run it against them; run the
+# installed command with no help from the environment; then make uninstall,
+# which must leave no file behind.
 test-install: build $(EXAMPLES_DATA)/STAMP
-	prefix=$$(mktemp -d); trap 'rm -rf "$$prefix"' EXIT; \
+	prefix=$$(mktemp -d); work=$$(mktemp -d); trap 'rm -rf "$$prefix" "$$work"' EXIT; \
 	$(MAKE) --no-print-directory install PREFIX="$$prefix"; \
 	export PKG_CONFIG_PATH="$$prefix/lib/pkgconfig"; \
 	$(CC) -std=c99 -Wall -Wextra -pedantic -Werror examples/c/beans.c $$(pkg-config --cflags --libs graft) \
-		-o "$$prefix/beans"; \
-	export LD_LIBRARY_PATH="$$prefix/lib"; \
-	ldd "$$prefix/beans" | grep -F "$$prefix/lib/$(SONAME)"; \
-	"$$prefix/beans" $(EXAMPLES_DATA) random $(EXAMPLE_ARGS)
+		-o "$$work/beans"; \
+	LD_LIBRARY_PATH="$$prefix/lib" ldd "$$work/beans" | grep -F "$$prefix/lib/$(SONAME)"; \
+	LD_LIBRARY_PATH="$$prefix/lib" "$$work/beans" $(EXAMPLES_DATA) random $(EXAMPLE_ARGS) --save "$$work/beans.h5"; \
+	env -i LD_LIBRARY_PATH= "$$prefix/bin/graft" --help | grep -F "USAGE: graft <subcommand>"; \
+	test "$$(env -i LD_LIBRARY_PATH= "$$prefix/bin/graft" --version)" = "$(VERSION)"; \
+	env -i LD_LIBRARY_PATH= "$$prefix/bin/graft" summary "$$work/beans.h5" | grep -F "Total params: "; \
+	$(MAKE) --no-print-directory uninstall PREFIX="$$prefix"; \
+	left=$$(find "$$prefix" ! -type d); \
+	if [ -n "$$left" ]; then echo "make uninstall left: $$left" >&2; exit 1; fi
 
 # Sanitizers and fuzzing, each in a build of its own beside the release one.
 # The runtime settings: a huge allocation fails as it would without ASan
@@ -269,4 +307,4 @@ demo: build
 	$(BUILD)/graft demo --output-dir graft-demo
 
 clean:
-	rm -rf .build $(FIXTURES)
+	rm -rf .build $(FIXTURES) dist build bindings/python/graft.egg-info

@@ -7,6 +7,12 @@ import PackageDescription
 // cannot link that way (XCTest and Testing ship no static libraries), so it is
 // switched on for the library build only.
 let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] == "1"
+let staticStdlibFlags = staticStdlib ? ["-static-stdlib"] : []
+// ArgumentParser uses FoundationEssentials, whose static archive needs these
+// two beside it (SwiftPM's --static-swift-stdlib adds them, but it also
+// changes how every module compiles, which would rebuild everything each time
+// the tests' build and the release build alternate).
+let staticCommandFlags = staticStdlib ? staticStdlibFlags + ["-l_FoundationCollections", "-l_FoundationCShims"] : []
 
 // `make test-tsan` instruments the thread pool's C code with the Swift code,
 // so that ThreadSanitizer sees the pool's synchronisation; the other C
@@ -28,7 +34,7 @@ let abiVersion: String = {
 
 // Targets follow the layers of the design: each imports only the ones below it.
 //
-//   GraftC (C ABI, libgraft.so)      graft-cli (the `graft` command), graft-bench
+//   GraftC (C ABI, libgraft.so)  Graft (Swift API)  graft-cli (the `graft` command), graft-bench
 //          |       \                  /
 //          |        GraftModel           layer graph, ResNet builder, inference
 //          |        /        \
@@ -53,6 +59,9 @@ let package = Package(
     products: [
         // The shared library behind include/graft.h.
         .library(name: "graft", type: .dynamic, targets: ["GraftC"]),
+        // Graft's Swift API, for Swift programs that depend on this package
+        // (examples/swift is one).
+        .library(name: "Graft", targets: ["Graft"]),
         .executable(name: "graft-bench", targets: ["graft-bench"]),
         // The `graft` command (`make build` links it as .build/release/graft;
         // a product cannot share the library's name).
@@ -109,13 +118,17 @@ let package = Package(
                 // nodelete: a thread that still holds a thread-local error
                 // message runs its destructor at thread exit, which must not
                 // point into an unloaded library.
-                .unsafeFlags((staticStdlib ? ["-static-stdlib"] : [])
+                .unsafeFlags(staticStdlibFlags
                              + ["-Xlinker", "-soname=libgraft.so.\(abiVersion)", "-Xlinker", "-z", "-Xlinker", "nodelete"]),
             ]),
+        // The public Swift API: a few types over the core (the modules
+        // below stay internal to the package).
+        .target(name: "Graft", dependencies: ["GraftFoundation", "GraftData", "GraftModel", "CGraftABI"]),
         .executableTarget(name: "graft-bench", dependencies: ["GraftFoundation", "GraftKernels", "GraftModel", "GraftData"]),
         .executableTarget(name: "graft-cli", dependencies: [
-            "GraftFoundation", "GraftModel", "GraftData", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+            "GraftFoundation", "GraftModel", "GraftData", "CGraftABI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], linkerSettings: [.unsafeFlags(staticCommandFlags)]),
 
         // Fuzz targets (`make fuzz` builds them with -sanitize=fuzzer,address;
         // a plain build replays the inputs it is given: see the driver).
@@ -129,6 +142,7 @@ let package = Package(
 
         .testTarget(name: "GraftKernelsTests", dependencies: ["GraftFoundation", "GraftKernels"]),
         .testTarget(name: "GraftDataTests", dependencies: ["GraftFoundation", "GraftData"]),
+        .testTarget(name: "GraftTests", dependencies: ["Graft"]),
         .testTarget(name: "GraftModelTests", dependencies: ["GraftFoundation", "GraftIO", "GraftModel", "GraftC", "CGraftABI"]),
     ],
     // Swift 5 mode: the kernels hand raw buffers to worker threads by design;

@@ -42,6 +42,11 @@ extern "C" {
  * header; it is also the N of the library's SONAME, libgraft.so.N. */
 #define GRAFT_ABI_VERSION 0
 
+/* The release, "MAJOR.MINOR.PATCH": its one owner. graft_version(),
+ * `graft --version`, Python's graft.__version__ (and the wheel's metadata),
+ * the Swift API's Graft.version and graft.pc all read it from here. */
+#define GRAFT_VERSION "0.1.0"
+
 typedef enum graft_status {
     GRAFT_OK = 0,
     /* A NULL pointer, a count or size out of range, an unknown option. */
@@ -73,7 +78,7 @@ typedef struct graft_dataset graft_dataset;
 /* The per-epoch metrics of one fit. */
 typedef struct graft_history graft_history;
 
-/* The library's version, "MAJOR.MINOR.PATCH". Static storage. */
+/* GRAFT_VERSION of the library actually loaded. Static storage. */
 const char *graft_version(void);
 
 /* GRAFT_ABI_VERSION of the library actually loaded. */

@@ -1,8 +1,7 @@
 import CGraftABI
 import Glibc
 
-let graftVersion = "0.1.0"
-private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(graftVersion)!)
+private let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(GRAFT_VERSION)!)
 
 @_cdecl("graft_version")
 public func graft_version() -> UnsafePointer<CChar> {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CGraftABI
 import Glibc
 import GraftData
 import GraftFoundation
@@ -11,6 +12,7 @@ struct Graft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "graft",
         abstract: "Transfer learning on a ResNet base, on the CPU.",
+        version: GRAFT_VERSION,
         subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Demo.self])
 }
 

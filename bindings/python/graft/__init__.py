@@ -17,8 +17,6 @@
 The computing is done by libgraft (see graft/_lib.py for where it is found).
 """
 
-__version__ = "0.1.0"
-
 from . import applications, callbacks, losses, metrics, optimizers
 from ._lib import lib as _library
 from .data import ImageDataset, image_dataset_from_directory
@@ -35,3 +33,8 @@ __all__ = ["GraftError", "History", "ImageDataset", "TransferModel", "__version_
 def library_version() -> str:
     """The loaded libgraft's version, "MAJOR.MINOR.PATCH" (graft_version())."""
     return _library.graft_version().decode()
+
+
+# The bindings are released with the library, whose graft.h owns the version
+# (GRAFT_VERSION; a wheel's metadata is read from there when it is built).
+__version__ = library_version()

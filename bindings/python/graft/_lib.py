@@ -26,10 +26,10 @@ ABI_VERSION = 0
 LIBRARY_FILE = "libgraft.so"
 # The SONAME of the library these bindings were written for.
 SONAME = f"libgraft.so.{ABI_VERSION}"
-_PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent
 # bindings/python/graft -> the checkout's root, when the package sits in one.
-_CHECKOUT = _PACKAGE_DIR.parent.parent.parent
-_CHECKOUT_BUILD = _CHECKOUT / ".build" / "release"
+_CHECKOUT = PACKAGE_DIR.parent.parent.parent
+CHECKOUT_BUILD = _CHECKOUT / ".build" / "release"
 
 # graft_preprocessing, by the names the Python API uses.
 PREPROCESSING = {"caffe": 0, "rescale": 1, "none": 2}
@@ -315,9 +315,9 @@ def _load() -> ctypes.CDLL:
     override = os.environ.get("GRAFT_LIBRARY")
     if override:
         return _open(override, "$GRAFT_LIBRARY")
-    candidates = [_PACKAGE_DIR / LIBRARY_FILE]
+    candidates = [PACKAGE_DIR / LIBRARY_FILE]
     if (_CHECKOUT / "Package.swift").is_file():
-        candidates.append(_CHECKOUT_BUILD / LIBRARY_FILE)
+        candidates.append(CHECKOUT_BUILD / LIBRARY_FILE)
     for candidate in candidates:
         if candidate.is_file():
             return _open(str(candidate), "the library")
