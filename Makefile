@@ -307,4 +307,4 @@ demo: build
 	$(BUILD)/graft demo --output-dir graft-demo
 
 clean:
-	rm -rf .build $(FIXTURES) dist build bindings/python/graft.egg-info
+	rm -rf .build $(FIXTURES) dist

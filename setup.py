@@ -60,4 +60,9 @@ class PlatformWheel(bdist_wheel):
         return ("py3", "none", super().get_tag()[2])
 
 
-setup(version=graft_version(), cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel})
+# setuptools' own build files go under .build/, beside Swift's, not into the checkout's tree.
+BUILD_BASE = ROOT / ".build" / "python"
+BUILD_BASE.mkdir(parents=True, exist_ok=True)
+
+setup(version=graft_version(), cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel},
+      options={"build": {"build_base": str(BUILD_BASE)}, "egg_info": {"egg_base": str(BUILD_BASE)}})
