@@ -2,10 +2,11 @@
 import Foundation
 import PackageDescription
 
-// `make build` links the Swift runtime into libgraft.so (-static-stdlib) so
-// that C and Python programs need only the system libraries. Test bundles
-// cannot link that way (XCTest and Testing ship no static libraries), so it is
-// switched on for the library build only.
+// `make build` links the Swift runtime into libgraft.so and the `graft`
+// command (-static-stdlib) so that C and Python programs, and the command
+// installed anywhere, need only the system libraries. Test bundles cannot link
+// that way (XCTest and Testing ship no static libraries), so it is switched on
+// for those two release products only.
 let staticStdlib = ProcessInfo.processInfo.environment["GRAFT_STATIC_STDLIB"] == "1"
 let staticStdlibFlags = staticStdlib ? ["-static-stdlib"] : []
 // ArgumentParser uses FoundationEssentials, whose static archive needs these
