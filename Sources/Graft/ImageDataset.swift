@@ -44,7 +44,10 @@ public final class ImageDataset {
     /// in NHWC order, copied; labels are class indices below `classCount`.
     public static func fromArrays(images: [UInt8], labels: [Int32], imageSize: ImageSize, classCount: Int,
                                   batchSize: Int = 32, shuffle: Bool = true, seed: UInt32? = nil) throws -> ImageDataset {
-        guard images.count == labels.count * imageSize.height * imageSize.width * 3 else {
+        guard !labels.isEmpty else { throw GraftError.invalidArgument("a dataset needs at least one image") }
+        guard imageSize.height > 0, imageSize.width > 0,
+              images.count / labels.count / 3 / imageSize.height == imageSize.width,
+              images.count == labels.count * 3 * imageSize.height * imageSize.width else {
             throw GraftError.invalidArgument("\(images.count) pixel values do not make \(labels.count) images of "
                                              + "\(imageSize.height)x\(imageSize.width)x3")
         }

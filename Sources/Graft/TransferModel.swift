@@ -7,7 +7,8 @@ import GraftModel
 /// frozen first, then fine-tuned. BatchNormalization stays in inference mode
 /// throughout, as Keras's `base(x, training=False)`.
 ///
-/// Calls on one model run one at a time; different models run in parallel.
+/// Use a model from one thread at a time; different models may be used from
+/// different threads at once.
 public final class TransferModel {
     /// How the base's feature map becomes a vector.
     public enum Pooling: String, Sendable {

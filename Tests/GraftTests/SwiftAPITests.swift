@@ -74,6 +74,11 @@ func errors() throws {
     #expect(throws: GraftError.self) {
         try ImageDataset.fromArrays(images: [0, 0, 0], labels: [0, 1], imageSize: size, classCount: 2)
     }
+    #expect(throws: GraftError.self) { try ImageDataset.fromArrays(images: [], labels: [], imageSize: size, classCount: 2) }
+    #expect(throws: GraftError.self) {
+        try ImageDataset.fromArrays(images: [0, 0, 0], labels: [0], imageSize: ImageSize(height: Int.max, width: 2),
+                                    classCount: 1)
+    }
     #expect(throws: GraftError.self) { try ResNetBase(weights: .file("/nonexistent/weights.h5"), inputSize: size) }
     let base = try ResNetBase(weights: .file(randomWeights), inputSize: size, threads: 2)
     #expect(throws: GraftError.self) { try base.features(images: [1, 2, 3]) }
