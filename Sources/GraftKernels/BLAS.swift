@@ -31,6 +31,12 @@ public enum BLAS {
         graft_blas_core_name().map { String(cString: $0) }
     }
 
+    /// Whether OpenBLAS runs one of its AVX-512 cores.
+    public static let runsAVX512: Bool = {
+        guard let core = coreName?.lowercased() else { return false }
+        return ["skylakex", "cooperlake", "sapphirerapids"].contains(core)
+    }()
+
     /// The core Graft asks OpenBLAS for on this CPU (nil: OpenBLAS's own
     /// choice); `OPENBLAS_CORETYPE`, when set, wins over it.
     public static var widestCore: String? {

@@ -20,15 +20,23 @@ public func gemm(m: Int, n: Int, k: Int,
 /// Graft's own AVX-512 kernel where it applies (n a multiple of 32), which
 /// reads A and B in place: on Winograd's kernel-gradient products, whose
 /// operands the transforms have just left in cache, it ran faster than
-/// OpenBLAS on one thread (bench/HISTORY.md has the measurement).
+/// OpenBLAS on one thread, and faster than OpenBLAS's AVX2 kernels on every
+/// kernel gradient. OpenBLAS's AVX-512 kernels, which pack and block C,
+/// are faster where C is large (`largeTransposedProduct` floats and more:
+/// conv4_x's and conv5_x's pointwise kernel gradients); they take those
+/// products when OpenBLAS runs them (bench/HISTORY.md has the measurements).
 /// Elsewhere, OpenBLAS.
 public func gemmTransposedA(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                             accumulate: Bool) {
-    if PackedKernel.applies(rows: k, columns: n) {
+    if PackedKernel.applies(rows: k, columns: n) && !(BLAS.runsAVX512 && m * n >= largeTransposedProduct) {
         graft_gemm_tn(m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
     } else {
         gemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: true, b: b, ldb: ldb, c: c, ldc: ldc,
              accumulate: accumulate)
     }
 }
+
+/// The size of C (floats) from which OpenBLAS's AVX-512 kernels take an Aᵀ·B
+/// product (see `gemmTransposedA`).
+let largeTransposedProduct = 1 << 18
