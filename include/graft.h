@@ -96,10 +96,26 @@ typedef enum graft_subset {
     GRAFT_SUBSET_VALIDATION = 2
 } graft_subset;
 
+/* How labels are handed out (C batches always carry class indices; the
+ * Python package formats them). */
 typedef enum graft_label_mode {
-    GRAFT_LABELS_INT = 0,         /* class indices */
-    GRAFT_LABELS_CATEGORICAL = 1  /* one-hot (for the Python package; C batches carry indices) */
+    GRAFT_LABELS_INT = 0,          /* class indices */
+    GRAFT_LABELS_CATEGORICAL = 1,  /* one-hot */
+    GRAFT_LABELS_BINARY = 2        /* 0 or 1 as float32, (n, 1); needs exactly two classes */
 } graft_label_mode;
+
+/* Where a folder's labels come from: Keras's `labels` argument. */
+typedef enum graft_label_source {
+    /* One sub-folder per class (labels="inferred"). */
+    GRAFT_LABEL_SOURCE_INFERRED = 0,
+    /* No labels (labels=None): every image under the folder; its batches'
+     * labels are 0 and it has no classes, so it cannot train or evaluate. */
+    GRAFT_LABEL_SOURCE_NONE = 1,
+    /* label_list: one label per image under the folder, in Keras's file
+     * order (folders sorted by path, files sorted in each); the labels must
+     * be 0, 1, ..., k-1, and the classes are named "0", ..., "k-1". */
+    GRAFT_LABEL_SOURCE_LIST = 2
+} graft_label_source;
 
 /* The arguments of Keras's image_dataset_from_directory, with its defaults. */
 typedef struct graft_dataset_options {
@@ -143,6 +159,17 @@ typedef struct graft_dataset_options {
      * larger than such an image can be are refused before they are read.
      * Default 89478485, PIL's Image.MAX_IMAGE_PIXELS; at least 1. */
     int64_t max_image_pixels;
+    /* A graft_label_source value; default GRAFT_LABEL_SOURCE_INFERRED. With
+     * any other, class_names must be NULL. */
+    int32_t label_source;
+    /* With GRAFT_LABEL_SOURCE_LIST: label_list_count labels, read during the
+     * call; default NULL and 0. */
+    const int32_t *label_list;
+    int64_t label_list_count;
+    /* 1: resize to fit inside the target size, aspect ratio kept, centred and
+     * padded with zeros, as TensorFlow's resize_with_pad (Keras's
+     * pad_to_aspect_ratio); not with crop_to_aspect_ratio. Default 0. */
+    int32_t pad_to_aspect_ratio;
 } graft_dataset_options;
 
 /* Fills the first `struct_size` bytes of *options with the defaults above and
@@ -153,13 +180,16 @@ void graft_dataset_options_init_sized(graft_dataset_options *options, size_t str
 
 /* Lists a folder with one sub-folder per class as Keras does (classes in
  * sorted order, files found recursively with extension bmp, gif, jpeg, jpg or
- * png in any case) and, with validation_split and subset, keeps one side of
+ * png in any case; with options->label_source NONE or LIST, every image under
+ * the folder) and, with validation_split and subset, keeps one side of
  * Keras's split. Images are read when batches are requested.
  * On failure *out is NULL. Returns GRAFT_ERROR_IO (folder missing or
- * unreadable), GRAFT_ERROR_INVALID_ARGUMENT (bad option, no class folders, a
- * class folder without images, a class folder or image whose name is not
- * UTF-8, class_names that are not folders, a split without a seed or leaving
- * a side empty). */
+ * unreadable), GRAFT_ERROR_INVALID_ARGUMENT (bad option, no class folders, no
+ * images, a class folder without images, a class folder or image whose name
+ * is not UTF-8, class_names that are not folders, a label list that does not
+ * match the images, label_mode BINARY without exactly two classes, a split
+ * without a seed or leaving a side empty), with Keras's words where Keras
+ * has the check. */
 graft_status graft_dataset_from_directory(const char *directory, const graft_dataset_options *options,
                                           graft_dataset **out);
 

@@ -43,7 +43,9 @@ func defaultDatasetOptions() -> graft_dataset_options {
         batch_size: Int32(d.batchSize), shuffle: 1, seed: -1, validation_split: 0,
         subset: Int32(GRAFT_SUBSET_NONE.rawValue), label_mode: Int32(GRAFT_LABELS_INT.rawValue),
         class_names: nil, class_names_count: 0, crop_to_aspect_ratio: 0, follow_links: 0,
-        skip_corrupt_files: 0, num_threads: 0, max_image_pixels: Int64(d.pixelLimit))
+        skip_corrupt_files: 0, num_threads: 0, max_image_pixels: Int64(d.pixelLimit),
+        label_source: Int32(GRAFT_LABEL_SOURCE_INFERRED.rawValue), label_list: nil, label_list_count: 0,
+        pad_to_aspect_ratio: 0)
 }
 
 @_cdecl("graft_dataset_options_init_sized")
@@ -69,7 +71,7 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     default: throw GraftError.invalidArgument("seed must be 0 to 4294967295, or -1 for none; received \(c.seed)")
     }
     guard c.validation_split.isFinite else {
-        throw GraftError.invalidArgument("validation_split must be between 0 and 1, received: \(c.validation_split)")
+        throw GraftError.invalidArgument("`validation_split` must be between 0 and 1, received: \(c.validation_split)")
     }
     o.validationSplit = c.validation_split == 0 ? nil : c.validation_split
     switch graft_subset(rawValue: UInt32(bitPattern: c.subset)) {
@@ -81,7 +83,19 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     switch graft_label_mode(rawValue: UInt32(bitPattern: c.label_mode)) {
     case GRAFT_LABELS_INT: o.labelMode = .int
     case GRAFT_LABELS_CATEGORICAL: o.labelMode = .categorical
+    case GRAFT_LABELS_BINARY: o.labelMode = .binary
     default: throw GraftError.invalidArgument("unknown label_mode \(c.label_mode)")
+    }
+    switch graft_label_source(rawValue: UInt32(bitPattern: c.label_source)) {
+    case GRAFT_LABEL_SOURCE_INFERRED: o.labels = .inferred
+    case GRAFT_LABEL_SOURCE_NONE: o.labels = .none
+    case GRAFT_LABEL_SOURCE_LIST:
+        guard c.label_list_count >= 1 && c.label_list_count <= Int64(Int32.max) else {
+            throw GraftError.invalidArgument("options.label_list_count must be from 1 to 2147483647, not \(c.label_list_count)")
+        }
+        let list = try required(c.label_list, "options.label_list")
+        o.labels = .list(Array(UnsafeBufferPointer(start: list, count: Int(c.label_list_count))))
+    default: throw GraftError.invalidArgument("unknown label_source \(c.label_source)")
     }
     let names = try array(c.class_names, count: c.class_names_count, "options.class_names")
     if c.class_names != nil {
@@ -93,6 +107,7 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
         }
     }
     o.cropToAspectRatio = try flag(c.crop_to_aspect_ratio, "options.crop_to_aspect_ratio")
+    o.padToAspectRatio = try flag(c.pad_to_aspect_ratio, "options.pad_to_aspect_ratio")
     o.followLinks = try flag(c.follow_links, "options.follow_links")
     o.skipCorruptFiles = try flag(c.skip_corrupt_files, "options.skip_corrupt_files")
     o.threads = Int(c.num_threads)

@@ -70,6 +70,9 @@ extension ImageDataset {
         guard o.batchSize >= 1 else {
             throw GraftError.invalidArgument("batch_size must be at least 1, received: \(o.batchSize)")
         }
+        guard !(o.cropToAspectRatio && o.padToAspectRatio) else {
+            throw GraftError.invalidArgument("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
+        }
         guard o.threads >= 0 else {
             throw GraftError.invalidArgument("threads must be 0 (one per core) or more, not \(o.threads)")
         }
@@ -79,16 +82,16 @@ extension ImageDataset {
     static func checkSplit(_ o: DatasetOptions, allowingBoth: Bool) throws {
         if let split = o.validationSplit {
             guard split > 0 && split < 1 else {
-                throw GraftError.invalidArgument("validation_split must be between 0 and 1, received: \(split)")
+                throw GraftError.invalidArgument("`validation_split` must be between 0 and 1, received: \(split)")
             }
         }
         let hasSubset = o.subset != nil || allowingBoth
         guard (o.validationSplit != nil) == hasSubset else {
-            throw GraftError.invalidArgument("If subset is set, validation_split must be set, and inversely.")
+            throw GraftError.invalidArgument("If `subset` is set, `validation_split` must be set, and inversely.")
         }
         if o.validationSplit != nil && o.shuffle && o.seed == nil {
             throw GraftError.invalidArgument(
-                "If using validation_split and shuffling the data, you must provide a seed argument, "
+                "If using `validation_split` and shuffling the data, you must provide a `seed` argument, "
                 + "to make sure that there is no overlap between the training and validation subset.")
         }
     }
@@ -96,8 +99,13 @@ extension ImageDataset {
     /// The listing, shuffled once with numpy's RandomState(seed) when
     /// shuffling (Keras draws a seed when none is given), and the seed.
     static func shuffledListing(_ directory: String, _ o: DatasetOptions) throws -> (DirectoryListing, UInt32) {
-        let listing = try DirectoryListing.list(directory: directory, classNames: o.classNames,
+        let listing = try DirectoryListing.list(directory: directory, labels: o.labels, classNames: o.classNames,
                                                 followLinks: o.followLinks)
+        if o.labelMode == .binary && o.labels != .none && listing.classNames.count != 2 {
+            throw GraftError.invalidArgument(
+                "When passing `label_mode=\"binary\"`, there must be exactly 2 class_names. Received: "
+                + "class_names=\(DirectoryListing.pythonList(listing.classNames))")
+        }
         let seed = o.seed ?? UInt32.random(in: 0...999_999)
         guard o.shuffle else { return (listing, seed) }
         var paths = listing.filePaths, labels = listing.labels
@@ -136,6 +144,6 @@ extension ImageDataset {
         return ImageDataset(classNames: listing.classNames, filePaths: paths, labels: labels,
                             imageHeight: options.imageHeight, imageWidth: options.imageWidth,
                             options: options, epochSeed: epochSeed,
-                            source: .files(cropToAspectRatio: options.cropToAspectRatio))
+                            source: .files(fit: options.cropToAspectRatio ? .crop : options.padToAspectRatio ? .pad : .stretch))
     }
 }

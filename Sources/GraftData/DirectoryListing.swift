@@ -24,13 +24,41 @@ public struct DirectoryListing: Equatable {
         self.labels = labels
     }
 
+    /// The listing for Keras's `labels`: class folders when inferred, else
+    /// every image under `directory` (folders walked as a class folder is),
+    /// with the caller's labels or none.
+    public static func list(directory: String, labels: LabelSource, classNames: [String]? = nil,
+                            followLinks: Bool = false) throws -> DirectoryListing {
+        if case .inferred = labels { return try list(directory: directory, classNames: classNames, followLinks: followLinks) }
+        guard classNames == nil else {
+            throw GraftError.invalidArgument("You can only pass `class_names` if `labels=\"inferred\"`.")
+        }
+        try checkDirectory(directory)
+        let files = try imageFiles(under: directory, followLinks: followLinks)
+        guard !files.isEmpty else { throw noImages(in: directory) }
+        guard case let .list(given) = labels else {
+            return DirectoryListing(classNames: [], filePaths: files, labels: Array(repeating: 0, count: files.count))
+        }
+        guard given.count == files.count else {
+            throw GraftError.invalidArgument(
+                "Expected the lengths of `labels` to match the number of files in the target directory. len(labels) "
+                + "is \(given.count) while we found \(files.count) files in directory \(directory).")
+        }
+        // Keras names the classes after the sorted distinct labels; Graft's
+        // classes are indices, so those must be 0, 1, ..., k-1.
+        let distinct = Set(given).sorted()
+        guard distinct.first == 0, distinct.last == Int32(distinct.count - 1) else {
+            throw GraftError.invalidArgument(
+                "labels must be the class indices 0, 1, ..., k-1 (Graft's classes are indices; Keras takes any "
+                + "integers): received the distinct labels \(distinct)")
+        }
+        return DirectoryListing(classNames: distinct.map { String($0) }, filePaths: files, labels: given)
+    }
+
+    /// Keras's listing with `labels="inferred"`.
     public static func list(directory: String, classNames requested: [String]? = nil,
                             followLinks: Bool = false) throws -> DirectoryListing {
-        guard isDirectory(directory) else {
-            throw GraftError.io(access(directory, F_OK) == 0
-                ? "\(directory) is not a directory"
-                : "directory not found: \(directory)")
-        }
+        try checkDirectory(directory)
         let isClassFolder = { (name: String, isFolder: Bool) in isFolder && !name.hasPrefix(".") }
         let folders = try entries(of: directory, refusingUndecodable: isClassFolder)
             .filter { isClassFolder($0, isDirectory(join(directory, $0))) }
@@ -45,24 +73,50 @@ public struct DirectoryListing: Equatable {
             let bytes = Set(folders.map { Array($0.utf8) })
             let unknown = requested.filter { !bytes.contains(Array($0.utf8)) }
             let distinct = Set(requested.map { Array($0.utf8) }).count == requested.count
-            guard unknown.isEmpty, !requested.isEmpty, distinct else {
+            guard unknown.isEmpty else {
                 throw GraftError.invalidArgument(
-                    "class_names \(requested) do not match the class folders of \(directory): expected some of \(folders), each once")
+                    "The `class_names` passed did not match the names of the subdirectories of the target directory. "
+                    + "Expected: \(pythonList(folders)) (or a subset of it), but received: class_names=\(pythonList(requested))")
+            }
+            guard !requested.isEmpty, distinct else {
+                throw GraftError.invalidArgument(
+                    "class_names must name at least one class folder, each once (Graft refuses what Keras would list "
+                    + "as no class or a class twice): received \(pythonList(requested))")
             }
             classNames = requested
         }
 
+        let classFiles = try classNames.map { try imageFiles(under: join(directory, $0), followLinks: followLinks) }
+        guard classFiles.contains(where: { !$0.isEmpty }) else { throw noImages(in: directory) }
         var paths: [String] = [], labels: [Int32] = []
-        for (label, name) in classNames.enumerated() {
-            let files = try imageFiles(under: join(directory, name), followLinks: followLinks)
+        for (label, files) in classFiles.enumerated() {
             guard !files.isEmpty else {
                 throw GraftError.invalidArgument(
-                    "class folder \(join(directory, name)) has no images (allowed: \(imageExtensions.joined(separator: " ")))")
+                    "class folder \(join(directory, classNames[label])) has no images (allowed: "
+                    + "\(imageExtensions.joined(separator: " "))): Graft refuses a class without images, which Keras would list")
             }
             paths += files
             labels += Array(repeating: Int32(label), count: files.count)
         }
         return DirectoryListing(classNames: classNames, filePaths: paths, labels: labels)
+    }
+
+    static func checkDirectory(_ directory: String) throws {
+        guard isDirectory(directory) else {
+            throw GraftError.io(access(directory, F_OK) == 0
+                ? "\(directory) is not a directory"
+                : "directory not found: \(directory)")
+        }
+    }
+
+    static func noImages(in directory: String) -> GraftError {
+        .invalidArgument("No images found in directory \(directory). Allowed formats: \(pythonList(imageExtensions, tuple: true))")
+    }
+
+    /// Names as Python prints a list (or tuple) of strings, as Keras's messages show them.
+    static func pythonList(_ names: [String], tuple: Bool = false) -> String {
+        let items = names.map { "'\($0)'" }.joined(separator: ", ")
+        return tuple ? "(\(items))" : "[\(items)]"
     }
 
     /// Every image file under `root`, in Keras's order: folders sorted by

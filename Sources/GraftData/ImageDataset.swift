@@ -2,12 +2,37 @@ import Glibc
 import GraftFoundation
 import GraftKernels
 
-/// How labels are handed out, with Keras's names.
+/// How labels are handed out, with Keras's names. Batches carry class
+/// indices; the other modes are how the Python package formats them.
 public enum LabelMode: String, CaseIterable {
     /// Class indices (int32).
     case int
     /// One-hot float32 vectors.
     case categorical
+    /// float32 0 or 1, of exactly two classes.
+    case binary
+}
+
+/// Where a folder's labels come from: Keras's `labels` argument.
+public enum LabelSource: Equatable {
+    /// One sub-folder per class (`labels="inferred"`).
+    case inferred
+    /// No labels: every image under the folder (`labels=None`).
+    case none
+    /// The caller's, one per image under the folder in Keras's file order
+    /// (`labels=[...]`); the classes are named after the distinct labels.
+    case list([Int32])
+}
+
+/// How an image of another aspect ratio than the target's is resized.
+public enum ImageFit: Equatable {
+    /// Resized whole, its aspect ratio changed (Keras's default).
+    case stretch
+    /// The largest centred box of the target's aspect ratio, resized
+    /// (crop_to_aspect_ratio).
+    case crop
+    /// Resized whole to fit, centred, padded with zeros (pad_to_aspect_ratio).
+    case pad
 }
 
 /// Which part of a validation split a dataset holds.
@@ -29,9 +54,12 @@ public struct DatasetOptions {
     public var validationSplit: Double?
     public var subset: Subset?
     public var labelMode: LabelMode = .int
+    public var labels: LabelSource = .inferred
     /// The classes to keep, in this order (a subset of the folders); nil for all.
     public var classNames: [String]?
     public var cropToAspectRatio = false
+    /// Keras's pad_to_aspect_ratio: scaled to fit, centred, padded with zeros.
+    public var padToAspectRatio = false
     public var followLinks = false
     /// Graft's addition: drop unreadable images with a warning instead of
     /// failing the pass.
@@ -59,8 +87,12 @@ public final class ImageDataset {
     /// Whether the images come from class folders, whose names are then the
     /// class names (in-memory images have classes "0", "1", …).
     public var isFromDirectory: Bool { !filePaths.isEmpty }
-    /// Class index of each image, in the same order.
+    /// Class index of each image, in the same order (0 for every image of
+    /// a dataset without labels).
     public let labels: [Int32]
+    /// Whether the images have labels (not `labels=None`): a dataset
+    /// without them has no classes, and can only be predicted on.
+    public var hasLabels: Bool { !classNames.isEmpty }
     public let imageHeight: Int, imageWidth: Int
     public let batchSize: Int
     public let shuffle: Bool
@@ -81,7 +113,7 @@ public final class ImageDataset {
     private static let generations = AtomicCounter()
 
     enum Source {
-        case files(cropToAspectRatio: Bool)
+        case files(fit: ImageFit)
         /// Images already at (imageHeight, imageWidth), RGB 0…255.
         case bytes([UInt8])
         case floats([Float])
@@ -145,15 +177,34 @@ public final class ImageDataset {
     /// Writes image `index` (imageHeight × imageWidth × 3 floats, RGB 0…255).
     func loadImage(_ index: Int, into output: UnsafeMutablePointer<Float>) throws {
         switch source {
-        case .files(let crop):
+        case .files(let fit):
             let image = try ImageDecoder.decodeFile(filePaths[index], pixelLimit: pixelLimit)
-            let region = crop
-                ? ImageRegion.centredCrop(height: image.height, width: image.width,
-                                          targetHeight: imageHeight, targetWidth: imageWidth)
-                : ImageRegion.whole(height: image.height, width: image.width)
+            let whole = ImageRegion.whole(height: image.height, width: image.width)
             image.pixels.withUnsafeBufferPointer { pixels in
-                BilinearResize.resize(pixels.baseAddress!, height: image.height, width: image.width,
-                                      region: region, outHeight: imageHeight, outWidth: imageWidth, into: output)
+                switch fit {
+                case .stretch, .crop:
+                    let region = fit == .crop
+                        ? ImageRegion.centredCrop(height: image.height, width: image.width,
+                                                  targetHeight: imageHeight, targetWidth: imageWidth)
+                        : whole
+                    BilinearResize.resize(pixels.baseAddress!, height: image.height, width: image.width,
+                                          region: region, outHeight: imageHeight, outWidth: imageWidth, into: output)
+                case .pad:
+                    let place = PaddedPlacement(height: image.height, width: image.width,
+                                                targetHeight: imageHeight, targetWidth: imageWidth)
+                    var resized = [Float](repeating: 0, count: place.height * place.width * 3)
+                    BilinearResize.resize(pixels.baseAddress!, height: image.height, width: image.width,
+                                          region: whole, outHeight: place.height, outWidth: place.width,
+                                          into: &resized)
+                    output.update(repeating: 0, count: imageFloats)
+                    let rowFloats = place.width * 3
+                    for y in 0..<place.height {
+                        let start = ((place.top + y) * imageWidth + place.left) * 3
+                        resized.withUnsafeBufferPointer {
+                            (output + start).update(from: $0.baseAddress! + y * rowFloats, count: rowFloats)
+                        }
+                    }
+                }
             }
         case .bytes(let bytes):
             let start = index * imageFloats

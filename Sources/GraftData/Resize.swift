@@ -21,6 +21,27 @@ public struct ImageRegion: Equatable {
     }
 }
 
+/// Where a resized image lands in its target, as TensorFlow's
+/// `resize_with_pad` places it (Keras's pad_to_aspect_ratio): scaled to fit,
+/// aspect ratio kept, centred, the rest zeros. Computed in float32, as
+/// TensorFlow computes it.
+public struct PaddedPlacement: Equatable {
+    public var top: Int, left: Int, height: Int, width: Int
+
+    public init(height: Int, width: Int, targetHeight: Int, targetWidth: Int) {
+        let (h, w) = (Float(height), Float(width))
+        let (targetH, targetW) = (Float(targetHeight), Float(targetWidth))
+        let ratio = max(w / targetW, h / targetH)
+        let (resizedH, resizedW) = (h / ratio, w / ratio)
+        // At least a pixel: an image of extreme aspect ratio, where
+        // TensorFlow's resize to nothing fails, keeps a line.
+        self.height = max(1, Int(resizedH.rounded(.down)))
+        self.width = max(1, Int(resizedW.rounded(.down)))
+        top = max(0, Int(((targetH - resizedH) / 2).rounded(.down)))
+        left = max(0, Int(((targetW - resizedW) / 2).rounded(.down)))
+    }
+}
+
 /// TensorFlow's bilinear resize as Keras's image_dataset_from_directory runs
 /// it: half-pixel centres (src = (dst + 0.5)·in/out − 0.5, clamped to the
 /// edge pixels), no antialiasing, aspect ratio not kept, Float32 output

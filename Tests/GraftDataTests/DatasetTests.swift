@@ -116,8 +116,8 @@ func argumentChecks() throws {
     refused({ $0.validationSplit = 0; $0.subset = .training; $0.seed = 1 }, mentioning: "between 0 and 1")
     refused({ $0.validationSplit = 1; $0.subset = .training; $0.seed = 1 }, mentioning: "between 0 and 1")
     refused({ $0.validationSplit = 0.2; $0.subset = .training }, mentioning: "seed")
-    refused({ $0.subset = .training; $0.seed = 1 }, mentioning: "validation_split must be set")
-    refused({ $0.validationSplit = 0.2; $0.seed = 1 }, mentioning: "validation_split must be set")
+    refused({ $0.subset = .training; $0.seed = 1 }, mentioning: "`validation_split` must be set")
+    refused({ $0.validationSplit = 0.2; $0.seed = 1 }, mentioning: "`validation_split` must be set")
     refused({ $0.imageHeight = 0 }, mentioning: "image_size")
     refused({ $0.batchSize = 0 }, mentioning: "batch_size")
     refused({ $0.validationSplit = 0.1; $0.subset = .training; $0.seed = 1 }, mentioning: "both need at least one")
@@ -224,4 +224,43 @@ func undecodableNamesAreRefused() throws {
     make(stray.root, "", ".txt", folder: false)
     let listing = try DirectoryListing.list(directory: stray.root)
     #expect(listing.filePaths == [stray.root + "/cats/a.png"])
+}
+
+@Test("labels=None and labels=[...] list every image under the folder; binary needs two classes")
+func labelSources() throws {
+    let tree = try ScratchTree()
+    for name in ["a/1.png", "a/deep/2.png", "b/3.png", "loose.png"] { try tree.file(name) }
+    var options = DatasetOptions()
+    options.shuffle = false
+    options.labels = .none
+    let unlabelled = try ImageDataset.fromDirectory(tree.root, options: options)
+    #expect(!unlabelled.hasLabels && unlabelled.classNames.isEmpty)
+    // Keras walks the folders sorted by path, the folder's own files first.
+    #expect(unlabelled.filePaths == ["loose.png", "a/1.png", "a/deep/2.png", "b/3.png"].map { tree.root + "/" + $0 })
+
+    options.labels = .list([1, 0, 1, 0])
+    let listed = try ImageDataset.fromDirectory(tree.root, options: options)
+    #expect(listed.classNames == ["0", "1"] && listed.labels == [1, 0, 1, 0] && listed.filePaths == unlabelled.filePaths)
+
+    func refused(_ change: (inout DatasetOptions) -> Void, mentioning text: String) {
+        var o = DatasetOptions()
+        change(&o)
+        #expect(throws: GraftError.self) { _ = try ImageDataset.fromDirectory(tree.root, options: o) }
+        do { _ = try ImageDataset.fromDirectory(tree.root, options: o) } catch let error as GraftError {
+            #expect(error.kind == .invalidArgument && error.message.contains(text), "\(error.message)")
+        } catch { Issue.record("\(error)") }
+    }
+    refused({ $0.labels = .list([0, 1]) }, mentioning: "len(labels) is 2 while we found 4 files")
+    refused({ $0.labels = .list([0, 2, 2, 0]) }, mentioning: "0, 1, ..., k-1")
+    refused({ $0.labels = .none; $0.classNames = ["a"] }, mentioning: "only pass `class_names`")
+    refused({ $0.labelMode = .binary; $0.classNames = ["a"] }, mentioning: "there must be exactly 2 class_names. Received: class_names=['a']")
+    refused({ $0.classNames = ["a", "c"] }, mentioning: "Expected: ['a', 'b'] (or a subset of it), but received: class_names=['a', 'c']")
+
+    let empty = try ScratchTree()
+    try empty.folder("a")
+    try empty.file("b/readme.txt")
+    #expect(throws: GraftError.invalidArgument(
+        "No images found in directory \(empty.root). Allowed formats: ('.bmp', '.gif', '.jpeg', '.jpg', '.png')")) {
+        _ = try ImageDataset.fromDirectory(empty.root, options: DatasetOptions())
+    }
 }

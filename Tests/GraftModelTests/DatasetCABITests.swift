@@ -64,20 +64,40 @@ func directoryBadInput() throws {
     let noClasses = try Tree(["loose.png": Tree.png])
     refused(noClasses.root, { _ in }, GRAFT_ERROR_INVALID_ARGUMENT, "no class folders")
     let noImages = try Tree(["a/readme.txt": [1], "b/data.csv": [2]])
-    refused(noImages.root, { _ in }, GRAFT_ERROR_INVALID_ARGUMENT, "has no images")
+    refused(noImages.root, { _ in }, GRAFT_ERROR_INVALID_ARGUMENT, "No images found in directory")
     let oneEmpty = try Tree(["a/1.png": Tree.png, "b/readme.txt": [1]])
     refused(oneEmpty.root, { _ in }, GRAFT_ERROR_INVALID_ARGUMENT, oneEmpty.root + "/b")
     refused(good.root, { $0.validation_split = 1.5; $0.subset = 1; $0.seed = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "between 0 and 1")
     refused(good.root, { $0.validation_split = -0.2; $0.subset = 1; $0.seed = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "between 0 and 1")
     refused(good.root, { $0.validation_split = .nan; $0.subset = 1; $0.seed = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "between 0 and 1")
     refused(good.root, { $0.validation_split = 0.5; $0.subset = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "seed")
-    refused(good.root, { $0.subset = 2; $0.seed = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "validation_split must be set")
+    refused(good.root, { $0.subset = 2; $0.seed = 1 }, GRAFT_ERROR_INVALID_ARGUMENT, "`validation_split` must be set")
     refused(good.root, { $0.subset = 7 }, GRAFT_ERROR_INVALID_ARGUMENT, "subset")
     refused(good.root, { $0.shuffle = 5 }, GRAFT_ERROR_INVALID_ARGUMENT, "shuffle must be 0 or 1")
     refused(good.root, { $0.skip_corrupt_files = -1 }, GRAFT_ERROR_INVALID_ARGUMENT, "skip_corrupt_files must be 0 or 1")
     refused(good.root, { $0.class_names_count = 3 }, GRAFT_ERROR_INVALID_ARGUMENT,
             "class_names is NULL but options.class_names_count is 3")
     refused(good.root, { $0.image_height = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "image_size")
+    refused(good.root, { $0.label_source = 9 }, GRAFT_ERROR_INVALID_ARGUMENT, "unknown label_source 9")
+    refused(good.root, { $0.label_source = Int32(GRAFT_LABEL_SOURCE_LIST.rawValue) }, GRAFT_ERROR_INVALID_ARGUMENT,
+            "options.label_list_count must be from 1")
+    refused(good.root, { $0.label_source = Int32(GRAFT_LABEL_SOURCE_LIST.rawValue); $0.label_list_count = 3 },
+            GRAFT_ERROR_INVALID_ARGUMENT, "options.label_list is NULL")
+    let threeClasses = try Tree(["a/1.png": Tree.png, "b/2.png": Tree.png, "c/3.png": Tree.png])
+    refused(threeClasses.root, { $0.label_mode = Int32(GRAFT_LABELS_BINARY.rawValue) }, GRAFT_ERROR_INVALID_ARGUMENT,
+            "there must be exactly 2 class_names")
+    // The caller's labels, one per image in Keras's file order.
+    let given: [Int32] = [1, 0, 1]
+    given.withUnsafeBufferPointer { labels in
+        var o = defaultOptions()
+        (o.shuffle, o.label_source, o.label_list, o.label_list_count) =
+            (0, Int32(GRAFT_LABEL_SOURCE_LIST.rawValue), labels.baseAddress, 3)
+        let (status, handle) = fromDirectory(good.root, o)
+        #expect(status == GRAFT_OK, "\(lastError)")
+        #expect(graft_dataset_class_count(handle) == 2 && (0..<3).map { graft_dataset_label(handle, $0) } == given)
+        graft_dataset_free(handle)
+    }
+
     refused(good.root, { $0.batch_size = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "batch_size")
     refused(good.root, { $0.seed = 1 << 40 }, GRAFT_ERROR_INVALID_ARGUMENT, "seed")
     refused(good.root, { $0.struct_size = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "graft_dataset_options_init")

@@ -137,6 +137,9 @@ extension TransferModel {
             throw GraftError.invalidArgument(
                 "the \(role) images are \(d.imageHeight)x\(d.imageWidth), the model takes \(base.base.inputHeight)x\(base.base.inputWidth)")
         }
+        guard d.hasLabels else {
+            throw GraftError.invalidArgument("the \(role) dataset has no labels (labels=None): it can only be predicted on")
+        }
         guard d.classNames.count == head.numClasses else {
             throw GraftError.invalidArgument(
                 "the \(role) dataset has \(d.classNames.count) classes, the model's head has \(head.numClasses)")

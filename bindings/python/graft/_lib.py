@@ -73,6 +73,10 @@ class graft_dataset_options(ctypes.Structure):
         ("skip_corrupt_files", ctypes.c_int32),
         ("num_threads", ctypes.c_int32),
         ("max_image_pixels", ctypes.c_int64),
+        ("label_source", ctypes.c_int32),  # a graft_label_source value
+        ("label_list", ctypes.POINTER(ctypes.c_int32)),
+        ("label_list_count", ctypes.c_int64),
+        ("pad_to_aspect_ratio", ctypes.c_int32),
     ]
 
 
@@ -295,9 +299,10 @@ OPTIMIZER = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
 SCHEDULE = {"ExponentialDecay": 1, "PiecewiseConstantDecay": 2, "InverseTimeDecay": 3, "PolynomialDecay": 4,
             "CosineDecay": 5}
 
-# graft_subset and graft_label_mode, by Keras's names.
+# graft_subset, graft_label_mode and graft_label_source, by Keras's names.
 SUBSET = {None: 0, "training": 1, "validation": 2}
-LABEL_MODE = {"int": 0, "categorical": 1}
+LABEL_MODE = {"int": 0, "categorical": 1, "binary": 2}
+LABEL_SOURCE = {"inferred": 0, None: 1, "list": 2}
 
 
 def _open(path: str, origin: str) -> ctypes.CDLL:

@@ -500,7 +500,7 @@ class TransferModel:
             ValueError: images of another shape than the model's input.
         """
         if isinstance(x, ImageDataset):
-            parts = [self.predict(images) for images, _ in x]
+            parts = [self.predict(images) for images, _ in x._batches()]
             return np.concatenate(parts) if parts else np.empty((0, self.num_classes), dtype=np.float32)
         images = np.ascontiguousarray(x, dtype=np.float32)
         expected = self.base.input_shape[1:]

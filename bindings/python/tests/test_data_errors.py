@@ -42,7 +42,7 @@ def test_keras_argument_checks(tmp_path: Path) -> None:
         graft.image_dataset_from_directory(root, validation_split=1.5, subset="training", seed=1, verbose=False)
     with pytest.raises(graft.GraftError, match="seed"):
         graft.image_dataset_from_directory(root, validation_split=0.5, subset="training", verbose=False)
-    with pytest.raises(ValueError, match="validation_split must be set"):
+    with pytest.raises(ValueError, match="`validation_split` must be set"):
         graft.image_dataset_from_directory(root, subset="both", verbose=False)
     with pytest.raises(ValueError, match="subset"):
         graft.image_dataset_from_directory(root, subset="Training", validation_split=0.5, seed=1, verbose=False)

@@ -76,17 +76,18 @@ def test_both_subsets_and_class_names(tree: str) -> None:
     assert ours.file_paths == theirs.file_paths
 
 
-@pytest.mark.parametrize("crop", [False, True])
+@pytest.mark.parametrize("fit", ["stretch", "crop", "pad"])
 @pytest.mark.parametrize("size", [(100, 100), (48, 80)])
-def test_same_pixels_and_labels(tree: str, crop: bool, size: tuple) -> None:
+def test_same_pixels_and_labels(tree: str, fit: str, size: tuple) -> None:
     """Decode + resize: Keras's float32 pixels, unrounded. JPEG and PNG decode
     exactly as TensorFlow does, and the resize follows TensorFlow's formula in
-    its order of operations, so the bar is 1e-3 (the issue's), far below one
+    its order of operations (resize_with_pad's placement, in float32, for
+    pad_to_aspect_ratio), so the bar is 1e-3 (the issue's), far below one
     grey level."""
+    aspect = {"crop_to_aspect_ratio": fit == "crop", "pad_to_aspect_ratio": fit == "pad"}
     ours = graft.image_dataset_from_directory(tree, shuffle=False, image_size=size, batch_size=16,
-                                              crop_to_aspect_ratio=crop, label_mode="categorical", verbose=False)
-    theirs = keras_dataset(tree, shuffle=False, image_size=size, batch_size=16, crop_to_aspect_ratio=crop,
-                           label_mode="categorical")
+                                              label_mode="categorical", verbose=False, **aspect)
+    theirs = keras_dataset(tree, shuffle=False, image_size=size, batch_size=16, label_mode="categorical", **aspect)
     batches = 0
     for (images, labels), (keras_images, keras_labels) in zip(ours, theirs):
         assert images.shape == tuple(keras_images.shape)
