@@ -104,6 +104,14 @@ typedef enum graft_label_mode {
     GRAFT_LABELS_BINARY = 2        /* 0 or 1 as float32, (n, 1); needs exactly two classes */
 } graft_label_mode;
 
+/* Keras's interpolation methods that Graft computes, each as tf.image.resize
+ * does (without antialiasing). */
+typedef enum graft_interpolation {
+    GRAFT_INTERPOLATION_BILINEAR = 0,
+    GRAFT_INTERPOLATION_NEAREST = 1,
+    GRAFT_INTERPOLATION_AREA = 2
+} graft_interpolation;
+
 /* Where a folder's labels come from: Keras's `labels` argument. */
 typedef enum graft_label_source {
     /* One sub-folder per class (labels="inferred"). */
@@ -170,6 +178,10 @@ typedef struct graft_dataset_options {
      * padded with zeros, as TensorFlow's resize_with_pad (Keras's
      * pad_to_aspect_ratio); not with crop_to_aspect_ratio. Default 0. */
     int32_t pad_to_aspect_ratio;
+    /* A graft_interpolation value: how images are resized, as
+     * tf.image.resize's method of that name; default
+     * GRAFT_INTERPOLATION_BILINEAR. */
+    int32_t interpolation;
 } graft_dataset_options;
 
 /* Fills the first `struct_size` bytes of *options with the defaults above and

@@ -45,7 +45,7 @@ func defaultDatasetOptions() -> graft_dataset_options {
         class_names: nil, class_names_count: 0, crop_to_aspect_ratio: 0, follow_links: 0,
         skip_corrupt_files: 0, num_threads: 0, max_image_pixels: Int64(d.pixelLimit),
         label_source: Int32(GRAFT_LABEL_SOURCE_INFERRED.rawValue), label_list: nil, label_list_count: 0,
-        pad_to_aspect_ratio: 0)
+        pad_to_aspect_ratio: 0, interpolation: Int32(GRAFT_INTERPOLATION_BILINEAR.rawValue))
 }
 
 @_cdecl("graft_dataset_options_init_sized")
@@ -108,6 +108,12 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     }
     o.cropToAspectRatio = try flag(c.crop_to_aspect_ratio, "options.crop_to_aspect_ratio")
     o.padToAspectRatio = try flag(c.pad_to_aspect_ratio, "options.pad_to_aspect_ratio")
+    switch graft_interpolation(rawValue: UInt32(bitPattern: c.interpolation)) {
+    case GRAFT_INTERPOLATION_BILINEAR: o.interpolation = .bilinear
+    case GRAFT_INTERPOLATION_NEAREST: o.interpolation = .nearest
+    case GRAFT_INTERPOLATION_AREA: o.interpolation = .area
+    default: throw GraftError.invalidArgument("unknown interpolation \(c.interpolation)")
+    }
     o.followLinks = try flag(c.follow_links, "options.follow_links")
     o.skipCorruptFiles = try flag(c.skip_corrupt_files, "options.skip_corrupt_files")
     o.threads = Int(c.num_threads)

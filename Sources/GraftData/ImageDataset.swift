@@ -60,6 +60,7 @@ public struct DatasetOptions {
     public var cropToAspectRatio = false
     /// Keras's pad_to_aspect_ratio: scaled to fit, centred, padded with zeros.
     public var padToAspectRatio = false
+    public var interpolation = Interpolation.bilinear
     public var followLinks = false
     /// Graft's addition: drop unreadable images with a warning instead of
     /// failing the pass.
@@ -100,6 +101,7 @@ public final class ImageDataset {
     public let threads: Int
     let skipCorruptFiles: Bool
     let pixelLimit: Int
+    let interpolation: Interpolation
     /// Seeds Graft's per-epoch reshuffle.
     let epochSeed: UInt64
     let source: Source
@@ -137,6 +139,7 @@ public final class ImageDataset {
         self.threads = options.threads == 0 ? Parallel.coreCount : options.threads
         self.skipCorruptFiles = options.skipCorruptFiles
         self.pixelLimit = options.pixelLimit
+        self.interpolation = options.interpolation
         self.epochSeed = epochSeed
         self.source = source
     }
@@ -187,15 +190,15 @@ public final class ImageDataset {
                         ? ImageRegion.centredCrop(height: image.height, width: image.width,
                                                   targetHeight: imageHeight, targetWidth: imageWidth)
                         : whole
-                    BilinearResize.resize(pixels.baseAddress!, height: image.height, width: image.width,
-                                          region: region, outHeight: imageHeight, outWidth: imageWidth, into: output)
+                    interpolation.resize(pixels.baseAddress!, height: image.height, width: image.width,
+                                         region: region, outHeight: imageHeight, outWidth: imageWidth, into: output)
                 case .pad:
                     let place = PaddedPlacement(height: image.height, width: image.width,
                                                 targetHeight: imageHeight, targetWidth: imageWidth)
                     var resized = [Float](repeating: 0, count: place.height * place.width * 3)
-                    BilinearResize.resize(pixels.baseAddress!, height: image.height, width: image.width,
-                                          region: whole, outHeight: place.height, outWidth: place.width,
-                                          into: &resized)
+                    interpolation.resize(pixels.baseAddress!, height: image.height, width: image.width,
+                                         region: whole, outHeight: place.height, outWidth: place.width,
+                                         into: &resized)
                     output.update(repeating: 0, count: imageFloats)
                     let rowFloats = place.width * 3
                     for y in 0..<place.height {

@@ -264,3 +264,25 @@ func labelSources() throws {
         _ = try ImageDataset.fromDirectory(empty.root, options: DatasetOptions())
     }
 }
+
+@Test("nearest and area resizes pick and average as TensorFlow's do")
+func nearestAndAreaResize() {
+    // One row of four grey pixels, 0, 10, 20, 30.
+    let pixels: [UInt8] = [0, 10, 20, 30].flatMap { [$0, $0, $0] }
+    func resized(_ method: Interpolation, to width: Int) -> [Float] {
+        var out = [Float](repeating: -1, count: width * 3)
+        method.resize(pixels, height: 1, width: 4, region: .whole(height: 1, width: 4), outHeight: 1, outWidth: width,
+                      into: &out)
+        return stride(from: 0, to: out.count, by: 3).map { out[$0] }
+    }
+    // Centres at 1 and 3 of the input: pixels 1 and 3.
+    #expect(resized(.nearest, to: 2) == [10, 30])
+    #expect(resized(.area, to: 2) == [5, 25])
+    // 4 to 3 (s = 4/3): the cells [0, 4/3), [4/3, 8/3), [8/3, 4), each the
+    // covered parts' mean; to float32 rounding of TensorFlow's sums.
+    let area = resized(.area, to: 3)
+    for (value, expected) in zip(area, [(0 * 1 + 10 * 1 / 3.0) * 0.75, (10 * 2 / 3.0 + 20 * 2 / 3.0) * 0.75,
+                                        (20 / 3.0 + 30) * 0.75]) {
+        #expect(abs(Double(value) - expected) < 1e-4)
+    }
+}

@@ -79,6 +79,7 @@ func directoryBadInput() throws {
             "class_names is NULL but options.class_names_count is 3")
     refused(good.root, { $0.image_height = 0 }, GRAFT_ERROR_INVALID_ARGUMENT, "image_size")
     refused(good.root, { $0.label_source = 9 }, GRAFT_ERROR_INVALID_ARGUMENT, "unknown label_source 9")
+    refused(good.root, { $0.interpolation = 9 }, GRAFT_ERROR_INVALID_ARGUMENT, "unknown interpolation 9")
     refused(good.root, { $0.label_source = Int32(GRAFT_LABEL_SOURCE_LIST.rawValue) }, GRAFT_ERROR_INVALID_ARGUMENT,
             "options.label_list_count must be from 1")
     refused(good.root, { $0.label_source = Int32(GRAFT_LABEL_SOURCE_LIST.rawValue); $0.label_list_count = 3 },

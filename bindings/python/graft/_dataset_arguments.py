@@ -5,6 +5,7 @@ argument, a GraftError that is also the ValueError Keras raises."""
 
 from __future__ import annotations
 
+from ._lib import INTERPOLATION
 from .errors import GraftError, Status, error_for
 
 # Keras's interpolation names (image_dataset_from_directory lower-cases them).
@@ -65,8 +66,8 @@ def check_graft_limits(color_mode, interpolation, data_format, format) -> None:
     refuses gets Keras's error first."""
     if color_mode != "rgb":
         raise _invalid(f'Graft supports color_mode="rgb" only (its networks take RGB), received: {color_mode!r}')
-    if interpolation != "bilinear":
-        raise _invalid(f'Graft supports interpolation="bilinear" only, received: {interpolation!r}')
+    if interpolation not in INTERPOLATION:
+        raise _invalid(f"Graft computes the interpolations {tuple(INTERPOLATION)} (not yet {interpolation!r})")
     if data_format not in (None, "channels_last"):
         raise _invalid('Graft hands out images channels last (NHWC): data_format must be None or "channels_last", '
                        f"received: {data_format!r}")

@@ -77,6 +77,7 @@ class graft_dataset_options(ctypes.Structure):
         ("label_list", ctypes.POINTER(ctypes.c_int32)),
         ("label_list_count", ctypes.c_int64),
         ("pad_to_aspect_ratio", ctypes.c_int32),
+        ("interpolation", ctypes.c_int32),  # a graft_interpolation value
     ]
 
 
@@ -303,6 +304,8 @@ SCHEDULE = {"ExponentialDecay": 1, "PiecewiseConstantDecay": 2, "InverseTimeDeca
 SUBSET = {None: 0, "training": 1, "validation": 2}
 LABEL_MODE = {"int": 0, "categorical": 1, "binary": 2}
 LABEL_SOURCE = {"inferred": 0, None: 1, "list": 2}
+# graft_interpolation, by Keras's names.
+INTERPOLATION = {"bilinear": 0, "nearest": 1, "area": 2}
 
 
 def _open(path: str, origin: str) -> ctypes.CDLL:

@@ -161,7 +161,7 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
              seed: Optional[int] = None, validation_split: Optional[float] = None,
              subset: Optional[str] = None, label_mode: str = "int",
              class_names: Optional[Sequence[str]] = None, crop_to_aspect_ratio: bool = False,
-             pad_to_aspect_ratio: bool = False, follow_links: bool = False, skip_corrupt_files: bool = False,
+             pad_to_aspect_ratio: bool = False, follow_links: bool = False, interpolation: str = "bilinear", skip_corrupt_files: bool = False,
              threads: int = 0, max_image_pixels: Optional[int] = None) -> _lib.graft_dataset_options:
     """A graft_dataset_options from Keras's arguments, checked for type."""
     if label_mode not in _lib.LABEL_MODE:
@@ -187,6 +187,7 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
         options.class_names_count = len(encoded)
     options.crop_to_aspect_ratio = int(bool(crop_to_aspect_ratio))
     options.pad_to_aspect_ratio = int(bool(pad_to_aspect_ratio))
+    options.interpolation = _lib.INTERPOLATION[interpolation]
     options.follow_links = int(bool(follow_links))
     options.skip_corrupt_files = int(bool(skip_corrupt_files))
     options.num_threads = threads
@@ -212,7 +213,8 @@ def image_dataset_from_directory(
     (one sub-folder per class), None (images only) or a list of labels in
     Keras's file order; label_mode "int", "categorical", "binary" or None.
     Where Graft differs, it says so in a ValueError: it supports
-    color_mode="rgb", bilinear interpolation, channels_last and format="tf"
+    color_mode="rgb", the interpolations bilinear, nearest and area,
+    channels_last and format="tf"
     (the dataset is Graft's own, iterated as numpy arrays). `skip_corrupt_files`
     (Graft's addition) drops unreadable images with a warning instead of
     raising; `threads` sets the decoding threads (0: one per core); images of
@@ -229,7 +231,9 @@ def image_dataset_from_directory(
                        shuffle=shuffle, seed=seed, validation_split=validation_split or None,
                        subset=None if subset == "both" else subset, label_mode=label_mode or "int",
                        class_names=class_names, crop_to_aspect_ratio=crop_to_aspect_ratio,
-                       pad_to_aspect_ratio=pad_to_aspect_ratio, follow_links=follow_links, skip_corrupt_files=skip_corrupt_files, threads=threads,
+                       pad_to_aspect_ratio=pad_to_aspect_ratio, follow_links=follow_links,
+                       # (one Graft does not compute is refused after the listing, by check_graft_limits)
+                       interpolation=interpolation if interpolation in _lib.INTERPOLATION else "bilinear", skip_corrupt_files=skip_corrupt_files, threads=threads,
                        max_image_pixels=max_image_pixels)
     _set_label_source(options, labels)
     if subset == "both":
