@@ -109,7 +109,8 @@ typedef enum graft_label_mode {
 typedef enum graft_interpolation {
     GRAFT_INTERPOLATION_BILINEAR = 0,
     GRAFT_INTERPOLATION_NEAREST = 1,
-    GRAFT_INTERPOLATION_AREA = 2
+    GRAFT_INTERPOLATION_AREA = 2,
+    GRAFT_INTERPOLATION_BICUBIC = 3
 } graft_interpolation;
 
 /* Where a folder's labels come from: Keras's `labels` argument. */

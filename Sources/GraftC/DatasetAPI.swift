@@ -112,6 +112,7 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     case GRAFT_INTERPOLATION_BILINEAR: o.interpolation = .bilinear
     case GRAFT_INTERPOLATION_NEAREST: o.interpolation = .nearest
     case GRAFT_INTERPOLATION_AREA: o.interpolation = .area
+    case GRAFT_INTERPOLATION_BICUBIC: o.interpolation = .bicubic
     default: throw GraftError.invalidArgument("unknown interpolation \(c.interpolation)")
     }
     o.followLinks = try flag(c.follow_links, "options.follow_links")

@@ -9,6 +9,10 @@ public enum Interpolation: String, CaseIterable, Sendable {
     /// The mean of the input cells an output cell covers, each weighted by
     /// the part it covers (TensorFlow's `resize_area`).
     case area
+    /// Keys's cubic convolution (a = −0.5) over the 4x4 nearest pixels,
+    /// half-pixel centres, taps outside the image dropped and the weights
+    /// renormalised (TensorFlow's `resize_bicubic`).
+    case bicubic
 
     /// Resizes `region` of an RGB image (height × width × 3 values) to
     /// outHeight × outWidth × 3 floats.
@@ -25,6 +29,9 @@ public enum Interpolation: String, CaseIterable, Sendable {
         case .area:
             AreaResize.resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
                               into: output)
+        case .bicubic:
+            BicubicResize.resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
+                                 into: output)
         }
     }
 }
@@ -102,6 +109,79 @@ enum AreaResize {
                         sum += rowSum * coverage(i, low: low, high: high, scale: heightScale)
                     }
                     output[(oy * outWidth + ox) * 3 + c] = sum * scale
+                }
+            }
+        }
+    }
+}
+
+/// TensorFlow's `resize_bicubic` with half-pixel centres: each output pixel
+/// sums the 4x4 input pixels around (i + 0.5)·s − 0.5, first down the four
+/// rows of each of the four columns, then across, with Keys's cubic weights
+/// read from a table of 1024 steps (as TensorFlow reads them), those of taps
+/// outside the image set to 0 and the rest renormalised to sum to 1.
+enum BicubicResize {
+    static let tableSteps = 1024
+
+    /// Keys's weights at distance x and x + 1 for x = i/1024, i = 0...1024,
+    /// computed in double and rounded, as TensorFlow fills its table.
+    static let table: [(near: Float, far: Float)] = (0...tableSteps).map { i in
+        let a = -0.5
+        var x = Float(Double(i) * 1.0 / Double(tableSteps))
+        let near = Float(((a + 2) * Double(x) - (a + 3)) * Double(x) * Double(x) + 1)
+        x = Float(Double(x) + 1.0)
+        let far = Float(((a * Double(x) - 5 * a) * Double(x) + 8 * a) * Double(x) - 4 * a)
+        return (near, far)
+    }
+
+    /// The four taps along an axis of one output position: indices and weights.
+    struct Taps {
+        var index: (Int, Int, Int, Int)
+        var weight: (Float, Float, Float, Float)
+    }
+
+    static func taps(input: Int, output: Int) -> [Taps] {
+        let scale = Float(input) / Float(output)
+        return (0..<output).map { i in
+            let position = (Float(i) + 0.5) * scale - 0.5
+            let base = Int(position.rounded(.down))
+            // lrintf: to the nearest step, ties to even.
+            let step = Int(((position - Float(base)) * Float(tableSteps)).rounded(.toNearestOrEven))
+            var index = (0, 0, 0, 0), weight: (Float, Float, Float, Float) = (0, 0, 0, 0)
+            func tap(_ k: Int, _ value: Float) -> (Int, Float) {
+                let at = min(input - 1, max(0, base + k))
+                return (at, at == base + k ? value : 0)
+            }
+            (index.0, weight.0) = tap(-1, table[step].far)
+            (index.1, weight.1) = tap(0, table[step].near)
+            (index.2, weight.2) = tap(1, table[tableSteps - step].near)
+            (index.3, weight.3) = tap(2, table[tableSteps - step].far)
+            let sum = weight.0 + weight.1 + weight.2 + weight.3
+            if abs(sum) >= 1000 * Float.leastNormalMagnitude {
+                let scale = 1 / sum
+                weight = (weight.0 * scale, weight.1 * scale, weight.2 * scale, weight.3 * scale)
+            }
+            return Taps(index: index, weight: weight)
+        }
+    }
+
+    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
+                                          outHeight: Int, outWidth: Int, into output: UnsafeMutablePointer<Float>) {
+        let columns = taps(input: region.width, output: outWidth)
+        for (oy, ry) in taps(input: region.height, output: outHeight).enumerated() {
+            let rows = [ry.index.0, ry.index.1, ry.index.2, ry.index.3].map {
+                pixels + ((region.top + $0) * width + region.left) * 3
+            }
+            for (ox, cx) in columns.enumerated() {
+                let xs = [cx.index.0, cx.index.1, cx.index.2, cx.index.3]
+                for c in 0..<3 {
+                    func column(_ x: Int) -> Float {
+                        let at = xs[x] * 3 + c
+                        return rows[0][at].floatValue * ry.weight.0 + rows[1][at].floatValue * ry.weight.1
+                            + rows[2][at].floatValue * ry.weight.2 + rows[3][at].floatValue * ry.weight.3
+                    }
+                    output[(oy * outWidth + ox) * 3 + c] = column(0) * cx.weight.0 + column(1) * cx.weight.1
+                        + column(2) * cx.weight.2 + column(3) * cx.weight.3
                 }
             }
         }

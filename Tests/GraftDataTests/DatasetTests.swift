@@ -265,7 +265,7 @@ func labelSources() throws {
     }
 }
 
-@Test("nearest and area resizes pick and average as TensorFlow's do")
+@Test("nearest, area and bicubic resizes pick, average and weigh as TensorFlow's do")
 func nearestAndAreaResize() {
     // One row of four grey pixels, 0, 10, 20, 30.
     let pixels: [UInt8] = [0, 10, 20, 30].flatMap { [$0, $0, $0] }
@@ -275,6 +275,8 @@ func nearestAndAreaResize() {
                       into: &out)
         return stride(from: 0, to: out.count, by: 3).map { out[$0] }
     }
+    // Bicubic: the same size is the identity (Keys's weights 0, 1, 0, 0).
+    #expect(resized(.bicubic, to: 4) == [0, 10, 20, 30])
     // Centres at 1 and 3 of the input: pixels 1 and 3.
     #expect(resized(.nearest, to: 2) == [10, 30])
     #expect(resized(.area, to: 2) == [5, 25])

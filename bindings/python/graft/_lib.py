@@ -305,7 +305,7 @@ SUBSET = {None: 0, "training": 1, "validation": 2}
 LABEL_MODE = {"int": 0, "categorical": 1, "binary": 2}
 LABEL_SOURCE = {"inferred": 0, None: 1, "list": 2}
 # graft_interpolation, by Keras's names.
-INTERPOLATION = {"bilinear": 0, "nearest": 1, "area": 2}
+INTERPOLATION = {"bilinear": 0, "nearest": 1, "area": 2, "bicubic": 3}
 
 
 def _open(path: str, origin: str) -> ctypes.CDLL:

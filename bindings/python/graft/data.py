@@ -213,7 +213,7 @@ def image_dataset_from_directory(
     (one sub-folder per class), None (images only) or a list of labels in
     Keras's file order; label_mode "int", "categorical", "binary" or None.
     Where Graft differs, it says so in a ValueError: it supports
-    color_mode="rgb", the interpolations bilinear, nearest and area,
+    color_mode="rgb", the interpolations bilinear, nearest, area and bicubic,
     channels_last and format="tf"
     (the dataset is Graft's own, iterated as numpy arrays). `skip_corrupt_files`
     (Graft's addition) drops unreadable images with a warning instead of

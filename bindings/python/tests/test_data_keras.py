@@ -76,7 +76,7 @@ def test_both_subsets_and_class_names(tree: str) -> None:
     assert ours.file_paths == theirs.file_paths
 
 
-@pytest.mark.parametrize("interpolation", ["bilinear", "nearest", "area"])
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest", "area", "bicubic"])
 @pytest.mark.parametrize("fit", ["stretch", "crop", "pad"])
 @pytest.mark.parametrize("size", [(100, 100), (48, 80)])
 def test_same_pixels_and_labels(tree: str, fit: str, size: tuple, interpolation: str) -> None:
