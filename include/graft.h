@@ -109,8 +109,12 @@ typedef enum graft_label_mode {
 typedef enum graft_interpolation {
     GRAFT_INTERPOLATION_BILINEAR = 0,
     GRAFT_INTERPOLATION_NEAREST = 1,
-    GRAFT_INTERPOLATION_AREA = 2,
-    GRAFT_INTERPOLATION_BICUBIC = 3
+    GRAFT_INTERPOLATION_BICUBIC = 2,
+    GRAFT_INTERPOLATION_AREA = 3,
+    GRAFT_INTERPOLATION_LANCZOS3 = 4,
+    GRAFT_INTERPOLATION_LANCZOS5 = 5,
+    GRAFT_INTERPOLATION_GAUSSIAN = 6,
+    GRAFT_INTERPOLATION_MITCHELLCUBIC = 7
 } graft_interpolation;
 
 /* Where a folder's labels come from: Keras's `labels` argument. */

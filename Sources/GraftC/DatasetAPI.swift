@@ -113,6 +113,10 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     case GRAFT_INTERPOLATION_NEAREST: o.interpolation = .nearest
     case GRAFT_INTERPOLATION_AREA: o.interpolation = .area
     case GRAFT_INTERPOLATION_BICUBIC: o.interpolation = .bicubic
+    case GRAFT_INTERPOLATION_LANCZOS3: o.interpolation = .lanczos3
+    case GRAFT_INTERPOLATION_LANCZOS5: o.interpolation = .lanczos5
+    case GRAFT_INTERPOLATION_GAUSSIAN: o.interpolation = .gaussian
+    case GRAFT_INTERPOLATION_MITCHELLCUBIC: o.interpolation = .mitchellcubic
     default: throw GraftError.invalidArgument("unknown interpolation \(c.interpolation)")
     }
     o.followLinks = try flag(c.follow_links, "options.follow_links")

@@ -70,6 +70,14 @@ extension ImageDataset {
         guard o.batchSize >= 1 else {
             throw GraftError.invalidArgument("batch_size must be at least 1, received: \(o.batchSize)")
         }
+        // Keras crops with its own resize, which offers fewer methods than tf.image.resize.
+        let croppable: [Interpolation] = [.bilinear, .nearest, .lanczos3, .lanczos5, .bicubic, .area]
+        guard !o.cropToAspectRatio || croppable.contains(o.interpolation) else {
+            throw GraftError.invalidArgument(
+                "Invalid value for argument `interpolation`. Expected of one "
+                + "\(DirectoryListing.pythonList(croppable.map(\.rawValue), tuple: true)). "
+                + "Received: interpolation=\(o.interpolation.rawValue) (with crop_to_aspect_ratio=True, as Keras)")
+        }
         guard !(o.cropToAspectRatio && o.padToAspectRatio) else {
             throw GraftError.invalidArgument("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
         }

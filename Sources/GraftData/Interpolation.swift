@@ -13,6 +13,8 @@ public enum Interpolation: String, CaseIterable, Sendable {
     /// half-pixel centres, taps outside the image dropped and the weights
     /// renormalised (TensorFlow's `resize_bicubic`).
     case bicubic
+    /// TensorFlow's `scale_and_translate` with these kernels (`KernelResize`).
+    case lanczos3, lanczos5, gaussian, mitchellcubic
 
     /// Resizes `region` of an RGB image (height × width × 3 values) to
     /// outHeight × outWidth × 3 floats.
@@ -32,6 +34,15 @@ public enum Interpolation: String, CaseIterable, Sendable {
         case .bicubic:
             BicubicResize.resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
                                  into: output)
+        case .lanczos3, .lanczos5, .gaussian, .mitchellcubic:
+            let kernel: KernelResize.Kernel = switch self {
+            case .lanczos3: .lanczos(3)
+            case .lanczos5: .lanczos(5)
+            case .gaussian: .gaussian
+            default: .mitchellCubic
+            }
+            KernelResize.resize(pixels, width: width, region: region, kernel: kernel, outHeight: outHeight,
+                                outWidth: outWidth, into: output)
         }
     }
 }

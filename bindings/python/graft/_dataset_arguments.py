@@ -8,8 +8,9 @@ from __future__ import annotations
 from ._lib import INTERPOLATION
 from .errors import GraftError, Status, error_for
 
-# Keras's interpolation names (image_dataset_from_directory lower-cases them).
-INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
+# Keras's interpolation names, in Keras's order (image_dataset_from_directory
+# lower-cases them); Graft computes each.
+INTERPOLATIONS = tuple(INTERPOLATION)
 
 
 def check_arguments(labels, label_mode, class_names, color_mode, image_size, interpolation, format):
@@ -60,14 +61,12 @@ def check_validation_split(validation_split, subset, shuffle, seed) -> None:
                        "to make sure that there is no overlap between the training and validation subset.")
 
 
-def check_graft_limits(color_mode, interpolation, data_format, format) -> None:
+def check_graft_limits(color_mode, data_format, format) -> None:
     """Where Graft's image_dataset_from_directory differs, or does not go yet.
     Checked after Keras's own checks and the listing, so that a call Keras
     refuses gets Keras's error first."""
     if color_mode != "rgb":
         raise _invalid(f'Graft supports color_mode="rgb" only (its networks take RGB), received: {color_mode!r}')
-    if interpolation not in INTERPOLATION:
-        raise _invalid(f"Graft computes the interpolations {tuple(INTERPOLATION)} (not yet {interpolation!r})")
     if data_format not in (None, "channels_last"):
         raise _invalid('Graft hands out images channels last (NHWC): data_format must be None or "channels_last", '
                        f"received: {data_format!r}")

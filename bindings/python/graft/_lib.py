@@ -304,8 +304,9 @@ SCHEDULE = {"ExponentialDecay": 1, "PiecewiseConstantDecay": 2, "InverseTimeDeca
 SUBSET = {None: 0, "training": 1, "validation": 2}
 LABEL_MODE = {"int": 0, "categorical": 1, "binary": 2}
 LABEL_SOURCE = {"inferred": 0, None: 1, "list": 2}
-# graft_interpolation, by Keras's names.
-INTERPOLATION = {"bilinear": 0, "nearest": 1, "area": 2, "bicubic": 3}
+# graft_interpolation, by Keras's names, in Keras's order.
+INTERPOLATION = {"bilinear": 0, "nearest": 1, "bicubic": 2, "area": 3, "lanczos3": 4, "lanczos5": 5, "gaussian": 6,
+                 "mitchellcubic": 7}
 
 
 def _open(path: str, origin: str) -> ctypes.CDLL:

@@ -161,8 +161,9 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
              seed: Optional[int] = None, validation_split: Optional[float] = None,
              subset: Optional[str] = None, label_mode: str = "int",
              class_names: Optional[Sequence[str]] = None, crop_to_aspect_ratio: bool = False,
-             pad_to_aspect_ratio: bool = False, follow_links: bool = False, interpolation: str = "bilinear", skip_corrupt_files: bool = False,
-             threads: int = 0, max_image_pixels: Optional[int] = None) -> _lib.graft_dataset_options:
+             pad_to_aspect_ratio: bool = False, follow_links: bool = False, interpolation: str = "bilinear",
+             skip_corrupt_files: bool = False, threads: int = 0,
+             max_image_pixels: Optional[int] = None) -> _lib.graft_dataset_options:
     """A graft_dataset_options from Keras's arguments, checked for type."""
     if label_mode not in _lib.LABEL_MODE:
         raise ValueError(f'label_mode must be "int", "categorical" or "binary", received: {label_mode!r}')
@@ -213,8 +214,7 @@ def image_dataset_from_directory(
     (one sub-folder per class), None (images only) or a list of labels in
     Keras's file order; label_mode "int", "categorical", "binary" or None.
     Where Graft differs, it says so in a ValueError: it supports
-    color_mode="rgb", the interpolations bilinear, nearest, area and bicubic,
-    channels_last and format="tf"
+    color_mode="rgb", channels_last and format="tf"
     (the dataset is Graft's own, iterated as numpy arrays). `skip_corrupt_files`
     (Graft's addition) drops unreadable images with a warning instead of
     raising; `threads` sets the decoding threads (0: one per core); images of
@@ -232,8 +232,7 @@ def image_dataset_from_directory(
                        subset=None if subset == "both" else subset, label_mode=label_mode or "int",
                        class_names=class_names, crop_to_aspect_ratio=crop_to_aspect_ratio,
                        pad_to_aspect_ratio=pad_to_aspect_ratio, follow_links=follow_links,
-                       # (one Graft does not compute is refused after the listing, by check_graft_limits)
-                       interpolation=interpolation if interpolation in _lib.INTERPOLATION else "bilinear", skip_corrupt_files=skip_corrupt_files, threads=threads,
+                       interpolation=interpolation, skip_corrupt_files=skip_corrupt_files, threads=threads,
                        max_image_pixels=max_image_pixels)
     _set_label_source(options, labels)
     if subset == "both":
@@ -241,7 +240,7 @@ def image_dataset_from_directory(
         _lib.check(_lib.lib.graft_dataset_from_directory_split(
             path, ctypes.byref(options), ctypes.byref(training), ctypes.byref(validation)))
         datasets = (ImageDataset(training, batch_size, label_mode), ImageDataset(validation, batch_size, label_mode))
-        check_graft_limits(color_mode, interpolation, data_format, format)
+        check_graft_limits(color_mode, data_format, format)
         if verbose:
             _print_found(datasets[0].cardinality + datasets[1].cardinality, datasets[0].class_names)
             print(f"Using {datasets[0].cardinality} files for training.")
@@ -250,7 +249,7 @@ def image_dataset_from_directory(
     handle = ctypes.c_void_p()
     _lib.check(_lib.lib.graft_dataset_from_directory(path, ctypes.byref(options), ctypes.byref(handle)))
     dataset = ImageDataset(handle, batch_size, label_mode)
-    check_graft_limits(color_mode, interpolation, data_format, format)
+    check_graft_limits(color_mode, data_format, format)
     if verbose:
         if subset is None:
             _print_found(dataset.cardinality, dataset.class_names)
