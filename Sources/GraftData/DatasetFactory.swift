@@ -79,7 +79,8 @@ extension ImageDataset {
                 + "Received: interpolation=\(o.interpolation.rawValue) (with crop_to_aspect_ratio=True, as Keras)")
         }
         guard !(o.cropToAspectRatio && o.padToAspectRatio) else {
-            throw GraftError.invalidArgument("Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
+            throw GraftError.invalidArgument(
+                "Only one of `pad_to_aspect_ratio`, `crop_to_aspect_ratio` can be set to `True`.")
         }
         guard o.threads >= 0 else {
             throw GraftError.invalidArgument("threads must be 0 (one per core) or more, not \(o.threads)")
@@ -149,9 +150,9 @@ extension ImageDataset {
         }
         // The two subsets reshuffle each epoch independently of each other.
         let epochSeed = UInt64(seed) << 1 | (subset == .validation ? 1 : 0)
+        let fit: ImageFit = options.cropToAspectRatio ? .crop : options.padToAspectRatio ? .pad : .stretch
         return ImageDataset(classNames: listing.classNames, filePaths: paths, labels: labels,
                             imageHeight: options.imageHeight, imageWidth: options.imageWidth,
-                            options: options, epochSeed: epochSeed,
-                            source: .files(fit: options.cropToAspectRatio ? .crop : options.padToAspectRatio ? .pad : .stretch))
+                            options: options, epochSeed: epochSeed, source: .files(fit: fit))
     }
 }

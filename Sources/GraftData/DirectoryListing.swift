@@ -29,7 +29,9 @@ public struct DirectoryListing: Equatable {
     /// with the caller's labels or none.
     public static func list(directory: String, labels: LabelSource, classNames: [String]? = nil,
                             followLinks: Bool = false) throws -> DirectoryListing {
-        if case .inferred = labels { return try list(directory: directory, classNames: classNames, followLinks: followLinks) }
+        if case .inferred = labels {
+            return try list(directory: directory, classNames: classNames, followLinks: followLinks)
+        }
         guard classNames == nil else {
             throw GraftError.invalidArgument("You can only pass `class_names` if `labels=\"inferred\"`.")
         }
@@ -93,7 +95,8 @@ public struct DirectoryListing: Equatable {
             guard !files.isEmpty else {
                 throw GraftError.invalidArgument(
                     "class folder \(join(directory, classNames[label])) has no images (allowed: "
-                    + "\(imageExtensions.joined(separator: " "))): Graft refuses a class without images, which Keras would list")
+                    + "\(imageExtensions.joined(separator: " "))): Graft refuses a class without images, "
+                    + "which Keras would list")
             }
             paths += files
             labels += Array(repeating: Int32(label), count: files.count)
