@@ -145,6 +145,8 @@ examples: build
 	for name in $(C_EXAMPLES); do \
 		$(CC) $(C_FLAGS) examples/c/$$name.c $(LINK_GRAFT) -o $(BUILD)/$$name; \
 	done
+	@# SwiftPM keeps the plan of a path dependency and misses files added to it since: plan afresh.
+	rm -f $(SWIFT_EXAMPLE_BUILD)/release/description.json
 	$(SWIFT) build -c release --package-path examples/swift --scratch-path $(SWIFT_EXAMPLE_BUILD)
 
 # The seed-workflow examples (C, Python, and beans in Swift), tiny, with random
