@@ -175,8 +175,8 @@ typedef struct graft_dataset_options {
     /* A graft_label_source value; default GRAFT_LABEL_SOURCE_INFERRED. With
      * any other, class_names must be NULL. */
     int32_t label_source;
-    /* With GRAFT_LABEL_SOURCE_LIST: label_list_count labels, read during the
-     * call; default NULL and 0. */
+    /* With GRAFT_LABEL_SOURCE_LIST: label_list_count labels (1 to 2^28), read
+     * during the call; default NULL and 0. */
     const int32_t *label_list;
     int64_t label_list_count;
     /* 1: resize to fit inside the target size, aspect ratio kept, centred and

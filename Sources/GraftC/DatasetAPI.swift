@@ -90,8 +90,10 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     case GRAFT_LABEL_SOURCE_INFERRED: o.labels = .inferred
     case GRAFT_LABEL_SOURCE_NONE: o.labels = .none
     case GRAFT_LABEL_SOURCE_LIST:
-        guard c.label_list_count >= 1 && c.label_list_count <= Int64(Int32.max) else {
-            throw GraftError.invalidArgument("options.label_list_count must be from 1 to 2147483647, not \(c.label_list_count)")
+        // One label per image: a count no folder reaches is refused before anything is copied.
+        guard c.label_list_count >= 1 && c.label_list_count <= 1 << 28 else {
+            throw GraftError.invalidArgument(
+                "options.label_list_count must be from 1 to 268435456 (a label per image), not \(c.label_list_count)")
         }
         let list = try required(c.label_list, "options.label_list")
         o.labels = .list(Array(UnsafeBufferPointer(start: list, count: Int(c.label_list_count))))
