@@ -43,21 +43,3 @@ public struct Optimizer {
         }
     }
 }
-
-/// The per-epoch figures of one fit under Keras's names ("loss", "accuracy",
-/// "val_loss", "val_accuracy"), as Keras's `History.history`.
-public struct History: Sendable {
-    /// Each figure's value per epoch.
-    public let history: [String: [Double]]
-    /// How many epochs ran.
-    public let epochs: Int
-
-    init(_ core: GraftModel.History) {
-        let names = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"]
-            + (core.topKName.map { [$0, "val_" + $0] } ?? [])
-        history = Dictionary(uniqueKeysWithValues: names.compactMap { name in
-            core.values(name).flatMap { $0.isEmpty ? nil : (name, $0) }
-        })
-        epochs = core.epochs
-    }
-}

@@ -107,20 +107,3 @@ public final class TransferModel {
         return (0..<count).map { Array(logits[$0 * classes..<($0 + 1) * classes]) }
     }
 }
-
-/// Where a fit is, after one batch or at an epoch's end.
-public struct FitProgress: Sendable {
-    /// The epoch (from 1) of `epochs`, and the batch (from 1) of `steps`.
-    public let epoch: Int, epochs: Int, step: Int, steps: Int
-    /// The epoch's running mean loss and accuracy so far.
-    public let loss: Double, accuracy: Double
-    /// At an epoch's end: the validation figures, when there is validation data.
-    public let isEpochEnd: Bool
-    public let valLoss: Double?, valAccuracy: Double?
-
-    init(_ core: TrainingProgress) {
-        (epoch, epochs, step, steps) = (core.epoch + 1, core.epochs, core.step, core.steps)
-        (loss, accuracy, isEpochEnd) = (core.loss, core.accuracy, core.epochEnd)
-        (valLoss, valAccuracy) = (core.valLoss, core.valAccuracy)
-    }
-}

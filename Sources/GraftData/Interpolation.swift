@@ -179,20 +179,20 @@ enum BicubicResize {
     static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
                                           outHeight: Int, outWidth: Int, into output: UnsafeMutablePointer<Float>) {
         let columns = taps(input: region.width, output: outWidth)
+        func row(_ y: Int) -> UnsafePointer<Pixel> { pixels + ((region.top + y) * width + region.left) * 3 }
         for (oy, ry) in taps(input: region.height, output: outHeight).enumerated() {
-            let rows = [ry.index.0, ry.index.1, ry.index.2, ry.index.3].map {
-                pixels + ((region.top + $0) * width + region.left) * 3
-            }
+            let (row0, row1, row2, row3) = (row(ry.index.0), row(ry.index.1), row(ry.index.2), row(ry.index.3))
             for (ox, cx) in columns.enumerated() {
-                let xs = [cx.index.0, cx.index.1, cx.index.2, cx.index.3]
                 for c in 0..<3 {
+                    // Down the four rows at column x, then across the four columns.
                     func column(_ x: Int) -> Float {
-                        let at = xs[x] * 3 + c
-                        return rows[0][at].floatValue * ry.weight.0 + rows[1][at].floatValue * ry.weight.1
-                            + rows[2][at].floatValue * ry.weight.2 + rows[3][at].floatValue * ry.weight.3
+                        let at = x * 3 + c
+                        return row0[at].floatValue * ry.weight.0 + row1[at].floatValue * ry.weight.1
+                            + row2[at].floatValue * ry.weight.2 + row3[at].floatValue * ry.weight.3
                     }
-                    output[(oy * outWidth + ox) * 3 + c] = column(0) * cx.weight.0 + column(1) * cx.weight.1
-                        + column(2) * cx.weight.2 + column(3) * cx.weight.3
+                    output[(oy * outWidth + ox) * 3 + c] = column(cx.index.0) * cx.weight.0
+                        + column(cx.index.1) * cx.weight.1 + column(cx.index.2) * cx.weight.2
+                        + column(cx.index.3) * cx.weight.3
                 }
             }
         }

@@ -17,7 +17,7 @@ case "$(basename "$WHEEL")" in
 esac
 contents=$("$PYTHON" -m zipfile -l "$WHEEL")
 for member in graft/libgraft.so graft/bin/graft graft/__main__.py graft/py.typed; do
-    grep -q " *$member " <<< "$contents" || grep -q "^$member " <<< "$contents" || fail "the wheel lacks $member"
+    grep -q "^$member " <<< "$contents" || fail "the wheel lacks $member"
 done
 
 "$PYTHON" -m venv venv

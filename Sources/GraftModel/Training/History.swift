@@ -94,6 +94,12 @@ public struct History {
         }
     }
 
+    /// The names `values` has figures for, in Keras's order.
+    public var recordedNames: [String] {
+        (["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"] + (topKName.map { [$0, "val_" + $0] } ?? []))
+            .filter { values($0)?.isEmpty == false }
+    }
+
     /// Records one epoch's logs.
     public mutating func append(_ logs: Logs) {
         loss.append(logs["loss"] ?? .nan)

@@ -269,7 +269,10 @@ def _set_label_source(options: _lib.graft_dataset_options, labels: Union[str, Se
     values = np.asarray(labels)
     if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
         raise ValueError(f"`labels` must be a list of integer labels, received: {labels}")
-    array = (ctypes.c_int32 * len(values))(*values.astype(np.int64).clip(-2**31, 2**31 - 1).tolist())
+    if values.size and not (-2**31 <= values.min() and values.max() <= 2**31 - 1):
+        raise ValueError(f"`labels` must be the class indices 0, 1, ..., k-1, received values from {values.min()} "
+                         f"to {values.max()}")
+    array = (ctypes.c_int32 * len(values))(*values.tolist())
     options.label_source = _lib.LABEL_SOURCE["list"]
     options.label_list = array
     options.label_list_count = len(values)

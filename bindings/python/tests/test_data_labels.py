@@ -139,6 +139,8 @@ def test_no_images_and_graft_differences(tmp_path: Path) -> None:
         graft.image_dataset_from_directory(str(tmp_path), format="grain", verbose=False)
     with pytest.raises(ValueError, match="0, 1, ..., k-1"):
         graft.image_dataset_from_directory(str(tmp_path), labels=[3, 0], verbose=False)
+    with pytest.raises(ValueError, match="0, 1, ..., k-1"):
+        graft.image_dataset_from_directory(str(tmp_path), labels=[2**40, 0], verbose=False)
     with pytest.raises(ValueError, match="channels last"):
         graft.image_dataset_from_directory(str(tmp_path), data_format="channels_first", verbose=False)
 
