@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 
 try:
@@ -49,12 +49,16 @@ class BuildWithLibrary(build_py):
             shutil.copy2(RELEASE / built, target)
 
 
-class PlatformWheel(bdist_wheel):
-    """A platform wheel: it holds a shared library and an executable."""
+class BinaryDistribution(Distribution):
+    """A distribution with binaries in it: installed to platlib, at the
+    wheel's root, not as pure Python."""
 
-    def finalize_options(self) -> None:
-        super().finalize_options()
-        self.root_is_pure = False
+    def has_ext_modules(self) -> bool:
+        return True
+
+
+class PlatformWheel(bdist_wheel):
+    """A platform wheel for any Python 3: the binaries are not Python extensions."""
 
     def get_tag(self) -> tuple[str, str, str]:
         return ("py3", "none", super().get_tag()[2])
@@ -64,5 +68,6 @@ class PlatformWheel(bdist_wheel):
 BUILD_BASE = ROOT / ".build" / "python"
 BUILD_BASE.mkdir(parents=True, exist_ok=True)
 
-setup(version=graft_version(), cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel},
+setup(version=graft_version(), distclass=BinaryDistribution,
+      cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel},
       options={"build": {"build_base": str(BUILD_BASE)}, "egg_info": {"egg_base": str(BUILD_BASE)}})
