@@ -441,10 +441,13 @@ typedef enum graft_flip {
 } graft_flip;
 
 /* The new head put on the base: pooling, optional hidden Dense layers with
- * ReLU (and Dropout), then Dense(num_classes) giving logits. */
+ * ReLU (and Dropout), then Dense(num_classes) giving logits. num_classes 1
+ * is Keras's binary classifier: one logit per image, trained with
+ * BinaryCrossentropy(from_logits=True) on labels of two classes (0 and 1). */
 typedef struct graft_head_options {
     size_t struct_size;
-    /* Classes of the output layer; required (default 0 is refused). */
+    /* Classes of the output layer (1: the binary head); required (default
+     * 0 is refused). */
     int32_t num_classes;
     /* A graft_pooling value; default GRAFT_POOLING_AVG. */
     int32_t pooling;
@@ -620,11 +623,14 @@ graft_status graft_model_compile(graft_model *model, const graft_optimizer_optio
 /* The loss, Keras's cross-entropy from the head's logits, the mean over the
  * batch: SparseCategoricalCrossentropy(from_logits=True) on class indices,
  * or CategoricalCrossentropy(from_logits=True, label_smoothing) on one-hot
- * labels (which carry the same classes; the datasets hold indices); and the
- * metrics fit and evaluate report beside accuracy. */
+ * labels (which carry the same classes; the datasets hold indices); for the
+ * binary head (num_classes 1), BinaryCrossentropy(from_logits=True,
+ * label_smoothing) on labels 0 and 1. And the metrics fit and evaluate
+ * report beside accuracy. */
 typedef struct graft_loss_options {
     size_t struct_size;
-    float label_smoothing;   /* e in [0, 1]: the target (1 - e) * one-hot + e / classes; 0 */
+    float label_smoothing;   /* e in [0, 1]: the target (1 - e) * one-hot + e / classes
+                              * (e / 2 for the binary head); 0 */
     /* k >= 1: also report Keras's top-k accuracy, the fraction of images
      * whose class is among the k largest logits (classes tied at the k-th
      * place all count, as tf.math.in_top_k; not weighted by class or sample
@@ -634,6 +640,11 @@ typedef struct graft_loss_options {
      * validation figure); NULL: "sparse_top_k_categorical_accuracy" (pass
      * "top_k_categorical_accuracy", Keras's name for one-hot labels). */
     const char *top_k_name;
+    /* The binary head's accuracy counts an image as class 1 when its logit
+     * is above this: Keras's BinaryAccuracy(threshold=0.5) compares the
+     * model's output, which is the logit; 0 is a probability of one half.
+     * Finite; default 0.5. Unused by heads of several classes. */
+    float binary_threshold;
 } graft_loss_options;
 
 /* Fills the defaults. NULL is ignored. Use the macro: */
@@ -642,8 +653,10 @@ void graft_loss_options_init_sized(graft_loss_options *options, size_t struct_si
 
 /* graft_model_compile with the loss's options (graft_model_compile uses
  * the defaults). Also returns GRAFT_ERROR_INVALID_ARGUMENT for a
- * label_smoothing outside [0, 1], a negative top_k, or a top_k_name that is
- * empty, starts with "val_" or is "loss", "accuracy" or "learning_rate". */
+ * label_smoothing outside [0, 1], a negative top_k (or any top_k on the
+ * binary head), a top_k_name that is empty, starts with "val_" or is
+ * "loss", "accuracy" or "learning_rate", or a binary_threshold that is not
+ * finite. */
 graft_status graft_model_compile_with_loss(graft_model *model, const graft_optimizer_options *options,
                                            const graft_loss_options *loss);
 
@@ -850,7 +863,7 @@ typedef struct graft_fit_options {
      * records it. */
     int32_t log_learning_rate;     /* 0 */
     /* Keras's class_weight: one weight per class (class_weight_count is the
-     * head's class count), each image's loss scaled by its class's, the sum
+     * head's class count, 2 for the binary head), each image's loss scaled by its class's, the sum
      * divided by the batch size; NULL (and 0) for none. */
     const float *class_weight;
     int32_t class_weight_count;
@@ -942,9 +955,11 @@ graft_status graft_model_evaluate_metrics(graft_model *model, graft_dataset *dat
                                           void *user, graft_history **metrics);
 
 /* The confusion matrix of the model on `dataset` (no augmentation, no
- * dropout): matrix[i * num_classes + j] counts the images of class i that
- * the model predicts as class j (the first largest logit), as
- * tf.math.confusion_matrix does; `count` must be num_classes squared.
+ * dropout): matrix[i * classes + j] counts the images of class i that the
+ * model predicts as class j (the first largest logit; for the binary head,
+ * 1 when the logit is above the compiled binary_threshold), as
+ * tf.math.confusion_matrix does; `count` must be classes squared, classes
+ * being num_classes, or 2 for the binary head.
  * Statuses as graft_model_evaluate (GRAFT_ERROR_INVALID_ARGUMENT for a wrong
  * count too). */
 graft_status graft_model_confusion_matrix(graft_model *model, graft_dataset *dataset, int64_t *matrix,
@@ -961,7 +976,7 @@ graft_status graft_model_predict(graft_model *model, const float *images_nhwc, i
 /* ---------------------------------------------------------------- classes */
 
 /* Names the model's output classes (count must equal the head's
- * num_classes); strings are copied. When the model has no names,
+ * num_classes, or 2 for the binary head); strings are copied. When the model has no names,
  * graft_model_fit adopts those of a training dataset read from class folders;
  * a folder dataset whose names differ from the model's is then refused by fit
  * and evaluate. In-memory datasets' classes are numbered, not named ("0",
@@ -970,10 +985,12 @@ graft_status graft_model_predict(graft_model *model, const float *images_nhwc, i
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or a wrong count. */
 graft_status graft_model_set_class_names(graft_model *model, const char *const *names, int32_t count);
 
-/* The head's number of output classes; 0 without a head, -1 if NULL. */
+/* The head's number of output classes (its logits per image: 1 for the
+ * binary head); 0 without a head, -1 if NULL. */
 int graft_model_class_count(const graft_model *model);
 
-/* Name of output class `index`, or NULL when out of range or unnamed. The
+/* Name of output class `index` (0 and 1 for the binary head), or NULL when
+ * out of range or unnamed. The
  * string belongs to the model and stays valid until the names change. */
 const char *graft_model_class_name(const graft_model *model, int index);
 

@@ -34,6 +34,12 @@ and, on a batch of 64 of its own (m_x.f32, m_y.i32), the steps Graft takes in
 micro-batches:
   m  base frozen; SGD(1e-4, momentum 0.9); 2 steps
   n  last 10 base layers trainable; Adam(1e-5, epsilon 1e-3); 2 steps
+and the binary head of Keras's transfer-learning guide (Dense(1) on the same
+base, glorot kernel from HEAD_SEED, BinaryCrossentropy(from_logits=True)), on
+the batch of a to c with labels BINARY_LABELS:
+  t  base frozen; SGD(1e-4, momentum 0.9); label_smoothing 0.1,
+     class_weight {0: 2, 1: 0.5}; 3 steps
+  u  last 10 base layers trainable; Adam(1e-5, epsilon 1e-3); 2 steps
 
 The batch of a, b and c is the first from seed IMAGE_SEED on whose every step
 keeps each ReLU and max-pooling unit clear of its kink (KINK_MARGIN says why).
@@ -53,7 +59,11 @@ Writes into OUTDIR (shapes and dtypes of the raw files are in training.json):
   <s>_base.h5              base weights after the last step of scenario s
                            (for a, identical to the initial ones)
   <s>_head_kernel.f32, <s>_head_bias.f32   head after the last step
-                           (n_base.h5 and n's head: scenario n, on m's batch)
+                           (n_base.h5 and n's head: scenario n, on m's batch;
+                           t's and u's: the binary head, Dense(1))
+  binary_initial_head_kernel.f32, binary_initial_head_bias.f32   the binary
+                           head's initial Dense(1)
+  binary_y.i32             (2,) int32 labels of t and u
   b_grads.h5               gradients of scenario b's first step, in the layout of
                            initial_base.h5 (same groups and dataset names);
                            moving_mean / moving_variance get no gradient and hold
@@ -140,6 +150,30 @@ MICRO_NEAR_KINK_UNITS = 3
 MICRO_BATCH = 64
 MICRO_IMAGE_SEED = 4096
 LAST_TRAINABLE = 10  # scenarios c and n unfreeze base.layers[-10:]
+# Scenarios t and u: the binary head on the batch of a to c, which clears
+# the kink margin for u's steps too (checked: the script fails otherwise).
+BINARY_LABELS = [0, 1]
+BINARY_SCENARIOS = [
+    {
+        "name": "t",
+        "description": "binary head; base.trainable = False; BinaryCrossentropy(from_logits=True, "
+                       "label_smoothing=0.1), class_weight {0: 2.0, 1: 0.5}",
+        "base_trainable": "none",
+        "optimizer": ("SGD", {"learning_rate": 1e-4, "momentum": 0.9}),
+        "loss": ("BinaryCrossentropy", {"from_logits": True, "label_smoothing": 0.1}),
+        "class_weight": {0: 2.0, 1: 0.5},
+        "steps": 3,
+    },
+    {
+        "name": "u",
+        "description": f"binary head; base.layers[:-{LAST_TRAINABLE}] frozen; BinaryCrossentropy(from_logits=True)",
+        "base_trainable": "last10",
+        # epsilon 1e-3 as in scenario c, which says why.
+        "optimizer": ("Adam", {"learning_rate": 1e-5, "epsilon": 1e-3}),
+        "loss": ("BinaryCrossentropy", {"from_logits": True}),
+        "steps": 2,
+    },
+]
 MICRO_SCENARIOS = [
     {
         "name": "m",
@@ -291,6 +325,16 @@ def build_model():
     )
     logits = head(features)
     return keras.Model(inputs, logits), base, head
+
+
+def build_binary_model(base):
+    """The binary head of Keras's guide on the same base: Dense(1), named
+    as the other model's head so that the variable paths are the same."""
+    inputs = keras.Input(INPUT_SHAPE)
+    features = keras.layers.GlobalAveragePooling2D()(base(inputs, training=False))
+    head = keras.layers.Dense(1, name="dense", kernel_initializer=keras.initializers.GlorotUniform(seed=HEAD_SEED),
+                              bias_initializer="zeros")
+    return keras.Model(inputs, head(features))
 
 
 def kink_probe(base, last_layers=None, tolerated=0):
@@ -468,7 +512,10 @@ def run_scenario(model, base, scenario, initial, x, y, loss_fn, margin):
     if "loss" in scenario:
         name, arguments = scenario["loss"]
         loss_fn = getattr(keras.losses, name)(**arguments)
-        targets = keras.utils.to_categorical(y, CLASSES)
+        # BinaryCrossentropy takes a (n, 1) column of 0s and 1s, as
+        # label_mode="binary" gives it; the categorical loss one-hot rows.
+        targets = (y[:, None].astype(np.float32) if name == "BinaryCrossentropy"
+                   else keras.utils.to_categorical(y, CLASSES))
     if "class_weight" in scenario:
         # As Keras's fit turns class_weight into sample weights.
         weights = keras.src.trainers.data_adapters.data_adapter_utils.class_weight_to_sample_weights(
@@ -837,7 +884,9 @@ def build_fixtures(out):
         }
         print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
               f"kink margin {result['kink_margin']:.3g}")
+
     restore(model, initial)
+    build_binary_fixtures(out, writer, report, base, x)
 
     schedules = []
     for class_name, arguments in SCHEDULES:
@@ -849,6 +898,47 @@ def build_fixtures(out):
     (out / "training.json").write_text(json.dumps(report, indent=1) + "\n")
     (out / "STAMP").write_text(f"tensorflow {tf.__version__}\nkeras {keras.__version__}\n")
     print(f"training fixtures built in {time.perf_counter() - timer:.1f} s")
+
+
+def build_binary_fixtures(out, writer, report, base, x):
+    """Scenarios t and u: the binary head's steps on the batch `x`, from
+    `base` at its initial weights."""
+    model = build_binary_model(base)
+    initial = snapshot(model)
+    y = np.array(BINARY_LABELS, dtype=np.int32)
+    writer.i32("binary_y.i32", y)
+    writer.f32("binary_initial_head_kernel.f32", initial["dense/kernel"])
+    writer.f32("binary_initial_head_bias.f32", initial["dense/bias"])
+    margin = kink_probe(base)
+    for scenario in BINARY_SCENARIOS:
+        name = scenario["name"]
+        result = run_scenario(model, base, scenario, initial, x, y, None, margin)
+        if result["kink_margin"] < KINK_MARGIN:
+            raise RuntimeError(f"scenario {name}: a unit lies within the kink margin ({result['kink_margin']:.3g})")
+        worst = check_scenario(scenario, result, initial)
+        if scenario["base_trainable"] != "none":
+            save_base(base, {v.path: result["after"][v.path] for v in base.weights},
+                      out / f"{name}_base.h5")
+            writer.h5(f"{name}_base.h5", f"base weights after the {scenario['steps']} steps of scenario {name}")
+        writer.f32(f"{name}_head_kernel.f32", result["after"]["dense/kernel"])
+        writer.f32(f"{name}_head_bias.f32", result["after"]["dense/bias"])
+        report["scenarios"][name] = {
+            "description": scenario["description"],
+            "labels": BINARY_LABELS,
+            "kink_margin": result["kink_margin"],
+            "steps": scenario["steps"],
+            "losses": result["losses"],
+            "losses_note": "loss of each step, computed before that step's update",
+            "logits": result["logits"],
+            "optimizer": {"class": scenario["optimizer"][0], "arguments": scenario["optimizer"][1],
+                          "config": jsonable(result["optimizer_config"])},
+            "trainable_layers": result["trainable_layers"],
+            "updates": update_stats(initial, result["after"], result["trainable_paths"]),
+            "numpy_replay_of_the_update": worst,
+        }
+        print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
+              f"kink margin {result['kink_margin']:.3g}")
+    restore(model, initial)
 
 
 def choose_batch(model, base, initial, y, loss_fn):

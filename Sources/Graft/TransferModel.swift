@@ -30,7 +30,8 @@ public final class TransferModel {
         self.core = core
     }
 
-    /// A new head of `numClasses` logits on `base`, its weights drawn with `seed`.
+    /// A new head of `numClasses` logits on `base`, its weights drawn with
+    /// `seed`; `numClasses` 1 is Keras's binary classifier (one logit).
     public convenience init(base: ResNetBase, numClasses: Int, hiddenUnits: [Int] = [], dropout: Float = 0,
                             pooling: Pooling = .average, augmentation: Flip? = nil, seed: UInt64 = 0) throws {
         var head = HeadOptions(numClasses: numClasses)
@@ -73,7 +74,9 @@ public final class TransferModel {
     }
 
     /// Sets the optimizer, with fresh state (as Keras's `compile`), and the
-    /// sparse categorical cross-entropy loss on logits with accuracy.
+    /// sparse categorical cross-entropy loss on logits with accuracy (for
+    /// the binary head, binary cross-entropy on its logit, with Keras's
+    /// BinaryAccuracy at its default threshold of 0.5 on the logit).
     public func compile(optimizer: Optimizer) throws {
         try core.compile(optimizer.config)
     }

@@ -75,7 +75,8 @@ public func graft_model_compile(_ model: OpaquePointer?, _ options: UnsafePointe
 
 func defaultLossOptions() -> graft_loss_options {
     graft_loss_options(struct_size: MemoryLayout<graft_loss_options>.size,
-                       label_smoothing: CrossEntropy().labelSmoothing, top_k: 0, top_k_name: nil)
+                       label_smoothing: CrossEntropy().labelSmoothing, top_k: 0, top_k_name: nil,
+                       binary_threshold: CrossEntropy.defaultBinaryThreshold)
 }
 
 @_cdecl("graft_loss_options_init_sized")
@@ -92,7 +93,7 @@ public func graft_model_compile_with_loss(_ model: OpaquePointer?, _ options: Un
         let config = try optimizerConfig(try required(options, "options"))
         let c = try readOptions(try required(loss, "loss"), defaults: defaultLossOptions(),
                                 initFunction: "graft_loss_options_init")
-        let crossEntropy = CrossEntropy(labelSmoothing: c.label_smoothing)
+        let crossEntropy = CrossEntropy(labelSmoothing: c.label_smoothing, binaryThreshold: c.binary_threshold)
         guard c.top_k >= 0 else { throw GraftError.invalidArgument("top_k must be 0 (none) or more, not \(c.top_k)") }
         let topK = c.top_k == 0 ? nil : TopKAccuracy(
             k: Int(c.top_k), name: try c.top_k_name.map { try string($0, "top_k_name") } ?? TopKAccuracy.sparseName)

@@ -163,9 +163,9 @@ public func graft_model_fit_with_options(_ model: OpaquePointer?, _ train: Opaqu
         let sampleWeight = try array(c.sample_weight, count: Int32(c.sample_weight_count), "sample_weight")
         let history = try handle.locked {
             let transfer = try handle.requireHead()
-            guard weights.isEmpty || weights.count == transfer.head.numClasses else {
+            guard weights.isEmpty || weights.count == transfer.head.labelClasses else {
                 throw GraftError.invalidArgument(
-                    "class_weight_count is \(weights.count), the head has \(transfer.head.numClasses) classes")
+                    "class_weight_count is \(weights.count), the head has \(transfer.head.labelClasses) classes")
             }
             let classWeight = weights.isEmpty ? nil : Dictionary(uniqueKeysWithValues: weights.enumerated().map { ($0, $1) })
             return try transfer.fit(trainSet, epochs: Int(c.epochs), validation: validationSet,
@@ -264,7 +264,7 @@ public func graft_model_confusion_matrix(_ model: OpaquePointer?, _ dataset: Opa
         let matrix = try required(matrix, "matrix")
         let confusion = try handle.locked {
             let transfer = try handle.requireHead()
-            let classes = transfer.head.numClasses
+            let classes = transfer.head.labelClasses
             guard count == Int64(classes) * Int64(classes) else {
                 throw GraftError.invalidArgument("count is \(count), the head's \(classes) classes need \(classes * classes)")
             }

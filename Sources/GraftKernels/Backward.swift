@@ -274,3 +274,34 @@ public func softmaxCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePoin
     }
     return (loss / meanOver, correct)
 }
+
+/// Binary cross-entropy from one logit per image with labels 0 or 1,
+/// averaged over the batch (Keras's BinaryCrossentropy(from_logits=True)):
+/// returns the loss and the number of images whose prediction, 1 when the
+/// logit is above `threshold` (Keras's BinaryAccuracy compares the model's
+/// output, here the logit, with it), equals the label; writes
+/// dLogits = (sigmoid(z) − y)/batch. Each term is computed as
+/// max(z, 0) − z·y + log(1 + e^−|z|), which neither overflows nor loses
+/// the small terms of large logits.
+///
+/// `meanOver` and `weights` as `softmaxCrossEntropy`'s; `labelSmoothing` ε
+/// makes the target y·(1 − ε) + ε/2 (Keras's label_smoothing).
+public func sigmoidCrossEntropy(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, batch: Int,
+                                dLogits: UnsafeMutablePointer<Float>?, meanOver: Int? = nil,
+                                weights: UnsafePointer<Float>? = nil, labelSmoothing: Double = 0,
+                                threshold: Float = 0.5) -> (loss: Double, correct: Int) {
+    let meanOver = Double(meanOver ?? batch)
+    var loss = 0.0, correct = 0
+    for n in 0..<batch {
+        let z = Double(logits[n])
+        let y = Double(labels[n]) * (1 - labelSmoothing) + labelSmoothing / 2
+        let weight = weights.map { Double($0[n]) } ?? 1
+        loss += weight * (max(z, 0) - z * y + log1p(exp(-abs(z))))
+        if (logits[n] > threshold ? 1 : 0) == labels[n] { correct += 1 }
+        if let dLogits {
+            let sigmoid = z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))
+            dLogits[n] = Float(weight * (sigmoid - y) / meanOver)
+        }
+    }
+    return (loss / meanOver, correct)
+}

@@ -47,6 +47,8 @@ struct Train: ParsableCommand {
     var hidden: [Int] = []
     @Option(help: "Dropout rate in the head.")
     var dropout: Float = 0
+    @Flag(help: "For two classes: Keras's binary head, one logit trained with BinaryCrossentropy(from_logits=True), instead of a softmax over two.")
+    var binary = false
     @Option(help: "RandomFlip while training: none, horizontal, vertical or horizontal_and_vertical.")
     var augmentation = "none"
     @Option(help: "adam, adamw, sgd or rmsprop (Keras's defaults).")
@@ -130,6 +132,7 @@ struct Train: ParsableCommand {
         w.head.pooling = pooling
         w.head.hiddenUnits = hidden
         w.head.dropout = dropout
+        w.binary = binary
         if augmentation != "none" {
             guard let flip = RandomFlip.Mode(rawValue: augmentation) else {
                 throw GraftError.invalidArgument(
@@ -288,10 +291,9 @@ struct Predict: ParsableCommand {
     func run() throws {
         let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
         let (height, width) = (model.base.base.inputHeight, model.base.base.inputWidth)
-        let classes = model.head.numClasses
-        let names = model.classNames ?? (0..<classes).map { "class \($0)" }
+        let names = model.classNames ?? (0..<model.head.labelClasses).map { "class \($0)" }
         var pixels = [Float](repeating: 0, count: height * width * 3)
-        var logits = [Float](repeating: 0, count: classes)
+        var logits = [Float](repeating: 0, count: model.head.numClasses)
         for path in images {
             let image = try ImageDecoder.decodeFile(path, pixelLimit: maxImagePixels)
             image.pixels.withUnsafeBufferPointer { source in
@@ -300,13 +302,11 @@ struct Predict: ParsableCommand {
                                       outHeight: height, outWidth: width, into: &pixels)
             }
             try model.predict(images: pixels, count: 1, logits: &logits)
-            let largest = logits.max()!
-            let exps = logits.map { exp(Double($0 - largest)) }
-            let sum = exps.reduce(0, +)
-            let ranked = exps.indices.sorted { exps[$0] > exps[$1] }.prefix(max(1, topK))
+            let probabilities = model.head.probabilities(logits: logits)
+            let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(max(1, topK))
             print(path)
             for c in ranked {
-                print("  \(formatFigure(exps[c] / sum))  \(names[c])")
+                print("  \(formatFigure(probabilities[c]))  \(names[c])")
             }
         }
     }

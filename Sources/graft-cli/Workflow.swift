@@ -17,7 +17,10 @@ struct Workflow {
     var batchSize = 32
     var validationSplit = 0.2
     var seed: UInt32 = 417
+    /// The head; its class count is the training folder's.
     var head = HeadOptions(numClasses: 0)
+    /// Whether two classes get the binary head (one logit) rather than two logits.
+    var binary = false
     var augmentation: RandomFlip.Mode?
     var optimizer = OptimizerConfig.Name.adam
     var learningRate: Float?
@@ -99,6 +102,12 @@ struct Workflow {
 
         var head = head
         head.numClasses = train.classNames.count
+        if binary {
+            guard head.numClasses == 2 else {
+                throw GraftError.invalidArgument("--binary needs two classes; \(dataDirectory) has \(head.numClasses)")
+            }
+            head.numClasses = 1
+        }
         let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: UInt64(seed))
         try model.setMicroBatchSize(microBatchSize)
         var history = HistoryReport()

@@ -41,6 +41,22 @@ grep -q "dense_1 (Dense)" summary.log || fail "summary lacks the output layer"
 grep -q "Total params: 23,620,564 " summary.log || fail "summary: $(tail -4 summary.log)"
 grep -q "Classes: checks, discs, rings, stripes" summary.log || fail "summary lacks the class names"
 
+# --binary: two classes on Keras's binary head, Dense(1).
+mkdir -p pair/train pair/test
+cp -r demo/data/train/checks demo/data/train/discs pair/train/
+cp -r demo/data/test/checks demo/data/test/discs pair/test/
+"$GRAFT" train pair/train --binary --weights random --image-size 32 --batch-size 4 --epochs 2 \
+    --output binary.h5 --history binary.csv --chart binary.svg > binary.log
+"$GRAFT" summary binary.h5 | grep -Eq "dense \(Dense\) +│ \(None, 1\) +│ +2,049 " || fail "binary head: $("$GRAFT" summary binary.h5)"
+"$GRAFT" evaluate binary.h5 pair/test > binary-evaluate.log
+grep -A3 "^Confusion matrix" binary-evaluate.log | grep -Eq "^ *discs( +[0-9]+){2}$" \
+    || fail "binary confusion matrix: $(cat binary-evaluate.log)"
+"$GRAFT" predict binary.h5 pair/test/discs/discs_0.bmp > binary-predict.log
+awk 'NR > 1 { s += $1 } END { exit !(NR == 3 && s > 0.999 && s < 1.001) }' binary-predict.log \
+    || fail "binary predict should give both classes' probabilities: $(cat binary-predict.log)"
+if "$GRAFT" train demo/data/train --binary --weights random 2> err.log; then fail "--binary on 4 classes succeeded"; fi
+grep -q -- "--binary needs two classes" err.log || fail "--binary on 4 classes: $(cat err.log)"
+
 # Errors: a message and a non-zero status, never a crash.
 if "$GRAFT" evaluate missing.h5 demo/data/test 2> err.log; then fail "evaluate of a missing model succeeded"; fi
 grep -q "model file not found: missing.h5" err.log || fail "missing model: $(cat err.log)"

@@ -7,7 +7,7 @@ import Testing
 private var lastError: String { String(cString: graft_last_error()) }
 
 /// A 32x32 model on the random-weight fixture, and a three-colour dataset.
-private func modelAndData() throws -> (OpaquePointer?, OpaquePointer?) {
+private func modelAndData(classes: Int = 3) throws -> (OpaquePointer?, OpaquePointer?) {
     var options = graft_model_options()
     graft_model_options_init_sized(&options, MemoryLayout<graft_model_options>.size)
     options.input_height = 32
@@ -22,16 +22,16 @@ private func modelAndData() throws -> (OpaquePointer?, OpaquePointer?) {
     try #require(status == GRAFT_OK, "\(lastError)")
     var pixels: [UInt8] = []
     for i in 0..<12 {
-        let colour: [UInt8] = [[220, 30, 30], [30, 200, 60], [40, 50, 210]][i % 3]
+        let colour: [UInt8] = [[220, 30, 30], [30, 200, 60], [40, 50, 210]][i % classes]
         for p in 0..<(32 * 32) { pixels += colour.map { $0 &+ UInt8(truncatingIfNeeded: (p * 7 + i) % 20) } }
     }
-    let labels = (0..<12).map { Int32($0 % 3) }
+    let labels = (0..<12).map { Int32($0 % classes) }
     var dataOptions = graft_dataset_options()
     graft_dataset_options_init_sized(&dataOptions, MemoryLayout<graft_dataset_options>.size)
     dataOptions.batch_size = 4
     dataOptions.seed = 1
     var dataset: OpaquePointer?
-    try #require(graft_dataset_from_memory(pixels, labels, 12, 32, 32, 3, &dataOptions, &dataset) == GRAFT_OK)
+    try #require(graft_dataset_from_memory(pixels, labels, 12, 32, 32, Int32(classes), &dataOptions, &dataset) == GRAFT_OK)
     return (model, dataset)
 }
 
@@ -510,6 +510,64 @@ func topKAccuracyThroughCABI() throws {
     #expect(graft_model_evaluate_metrics(loaded, dataset, nil, nil, &metrics) == GRAFT_OK)
     #expect(graft_history_value(metrics, name, 0) == validated)
     graft_history_free(metrics)
+}
+
+@Test("the binary head through the C ABI: one logit, two classes named, a 2x2 confusion matrix at the threshold, top-k refused, the threshold saved")
+func binaryHeadThroughCABI() throws {
+    let (model, dataset) = try modelAndData(classes: 2)
+    let (_, threeClasses) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset); graft_dataset_free(threeClasses) }
+    var head = headOptions(classes: 1)
+    try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    #expect(graft_model_class_count(model) == 1)
+    var o = adam(0.01)
+    var loss = graft_loss_options()
+    graft_loss_options_init_sized(&loss, MemoryLayout<graft_loss_options>.size)
+    #expect(loss.binary_threshold == 0.5)
+    loss.binary_threshold = .nan
+    #expect(graft_model_compile_with_loss(model, &o, &loss) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("threshold"))
+    loss.binary_threshold = 0
+    loss.top_k = 1
+    #expect(graft_model_compile_with_loss(model, &o, &loss) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("binary head"))
+    loss.top_k = 0
+    #expect(graft_model_compile_with_loss(model, &o, &loss) == GRAFT_OK, "\(lastError)")
+    var history: OpaquePointer?
+    #expect(graft_model_fit(model, threeClasses, nil, 1, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT
+            && lastError.contains("binary head takes 2"))
+    #expect(graft_model_fit(model, dataset, nil, 2, nil, nil, &history) == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+    let names = ["cat", "dog"].map { word in word.withCString { strdup($0)! } }
+    defer { names.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = names.map { UnsafePointer($0) }
+    #expect(graft_model_set_class_names(model, &pointers, 1) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_set_class_names(model, &pointers, 2) == GRAFT_OK, "\(lastError)")
+    #expect(graft_model_class_name(model, 1).map { String(cString: $0) } == "dog")
+
+    // The matrix counts class 1 where the logit is above the threshold, 0.
+    var matrix = [Int64](repeating: -1, count: 4)
+    #expect(graft_model_confusion_matrix(model, dataset, &matrix, 1) == GRAFT_ERROR_INVALID_ARGUMENT)
+    #expect(graft_model_confusion_matrix(model, dataset, &matrix, 4) == GRAFT_OK, "\(lastError)")
+    var pixels = [Float](repeating: 0, count: 12 * 32 * 32 * 3), labels = [Int32](repeating: 0, count: 12)
+    var read: Int64 = 0, iterator: OpaquePointer?
+    try #require(graft_dataset_iterate(dataset, &iterator) == GRAFT_OK)
+    defer { graft_dataset_iterator_free(iterator) }
+    var expected = [Int64](repeating: 0, count: 4)
+    while graft_dataset_iterator_next(iterator, &pixels, &labels, &read) == GRAFT_OK && read > 0 {
+        var logits = [Float](repeating: 0, count: Int(read))
+        #expect(graft_model_predict(model, pixels, read, &logits) == GRAFT_OK)
+        for n in 0..<Int(read) { expected[Int(labels[n]) * 2 + (logits[n] > 0 ? 1 : 0)] += 1 }
+    }
+    #expect(matrix == expected && matrix.reduce(0, +) == 12)
+
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("graft-binary-\(getpid()).h5").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(graft_model_save(model, path) == GRAFT_OK, "\(lastError)")
+    var loaded: OpaquePointer?
+    #expect(graft_model_load(path, 2, &loaded) == GRAFT_OK, "\(lastError)")
+    defer { graft_model_free(loaded) }
+    var again = [Int64](repeating: -1, count: 4)
+    #expect(graft_model_confusion_matrix(loaded, dataset, &again, 4) == GRAFT_OK && again == matrix)
+    #expect(graft_model_class_count(loaded) == 1 && graft_model_class_name(loaded, 0).map { String(cString: $0) } == "cat")
 }
 
 @Test("steps_per_epoch through the C ABI: the passes end to end, an epoch ending with its pass; bad values refused")

@@ -37,8 +37,9 @@ private func inputShape() throws -> [Int] {
     (try reference()["model"] as! [String: Any])["input_shape"] as! [Int]
 }
 
-/// The Keras model of the fixtures, at its initial weights.
-private func kerasModel() throws -> TransferModel {
+/// The Keras model of the fixtures, at its initial weights; `binary`: with
+/// the binary head (Dense(1)) of scenarios t and u instead of Dense(3).
+private func kerasModel(binary: Bool = false) throws -> TransferModel {
     let shape = try inputShape()
     var options = ModelOptions()
     options.inputHeight = shape[0]
@@ -46,27 +47,31 @@ private func kerasModel() throws -> TransferModel {
     options.weights = .file(try Fixtures.path(inFixtures: root + "initial_base.h5"))
     options.preprocessing = .none  // x is already preprocessed
     options.threads = 2
-    let model = try TransferModel(base: try Model(options), head: HeadOptions(numClasses: 3))
+    let model = try TransferModel(base: try Model(options), head: HeadOptions(numClasses: binary ? 1 : 3))
     let dense = model.layers.last!
-    let kernel = try floats("initial_head_kernel.f32"), bias = try floats("initial_head_bias.f32")
+    let head = binary ? "binary_initial_head" : "initial_head"
+    let kernel = try floats(head + "_kernel.f32"), bias = try floats(head + "_bias.f32")
     dense.weights[0].buffer.update(from: kernel)
     dense.weights[1].buffer.update(from: bias)
     return model
 }
 
-private func labels() throws -> [Int32] {
-    let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + "y.i32")))
+private func int32s(_ name: String) throws -> [Int32] {
+    let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + name)))
     return data.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
 }
 
-/// The fixtures' one batch.
-private func batch() throws -> ImageDataset {
-    let x = try floats("x.f32"), y = try labels(), shape = try inputShape()
+private func labels() throws -> [Int32] { try int32s("y.i32") }
+
+/// The fixtures' one batch; `binary`: with the binary head's labels.
+private func batch(binary: Bool = false) throws -> ImageDataset {
+    let x = try floats("x.f32"), shape = try inputShape()
+    let y = binary ? try int32s("binary_y.i32") : try labels()
     var options = DatasetOptions()
     options.batchSize = y.count
     options.shuffle = false
     return try ImageDataset.fromMemory(bytes: nil, floats: x, labels: y, count: y.count, height: shape[0],
-                                       width: shape[1], classCount: 3, options: options)
+                                       width: shape[1], classCount: binary ? 2 : 3, options: options)
 }
 
 private func scenario(_ name: String) throws -> [String: Any] {
@@ -200,9 +205,7 @@ func gradientsMatchKeras(winogradTile: WinogradTile?, fused: Bool) throws {
 
 /// Scenario m's batch of 64 (m_x.f32, m_y.i32).
 private func microBatchScenarioBatch() throws -> ImageDataset {
-    let x = try floats("m_x.f32"), shape = try inputShape()
-    let data = try Data(contentsOf: URL(fileURLWithPath: try Fixtures.path(inFixtures: root + "m_y.i32")))
-    let y = data.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+    let x = try floats("m_x.f32"), shape = try inputShape(), y = try int32s("m_y.i32")
     var options = DatasetOptions()
     options.batchSize = y.count
     options.shuffle = false
@@ -318,4 +321,31 @@ func labelSmoothingAndClassWeightsMatchKeras() throws {
         #expect(abs(ours - theirs) <= 1e-5 * abs(theirs), "loss \(ours), Keras \(theirs)")
     }
     try checkUpdates(model, before: before, scenario: "s", baseFile: "initial_base.h5")
+}
+
+/// Scenarios t and u: the binary head of Keras's transfer-learning guide
+/// (Dense(1), BinaryCrossentropy(from_logits=True)), on the batch of a to c
+/// with labels 0 and 1. The bars are the other scenarios'; t's loss, a
+/// weighted, smoothed sum of a few float32 terms, is held to s's 1e-5.
+@Test("binary head: frozen base (SGD, label smoothing, class weights) and last block unfrozen (Adam): losses and every weight equal Keras's",
+      arguments: ["t", "u"])
+func binaryHeadMatchesKeras(scenario name: String) throws {
+    let model = try kerasModel(binary: true)
+    let lastBlock = name == "u"
+    model.setBaseTrainable(lastBlock)
+    if lastBlock {
+        for i in 0..<(model.baseLayerCount - 10) { try model.setTrainable(false, layer: i) }
+        try model.compile(.adam(learningRate: 1e-5, epsilon: 1e-3))
+    } else {
+        try model.compile(.sgd(learningRate: 1e-4, momentum: 0.9), loss: CrossEntropy(labelSmoothing: 0.1))
+    }
+    let before = model.layers.map { $0.weights.map(\.array) }
+    let history = try model.fit(try batch(binary: true), epochs: try scenario(name)["steps"] as! Int,
+                                classWeight: lastBlock ? nil : [0: 2, 1: 0.5])
+    let expected = try scenario(name)["losses"] as! [Double]
+    #expect(history.loss.count == expected.count)
+    for (ours, theirs) in zip(history.loss, expected) {
+        #expect(abs(ours - theirs) <= (lastBlock ? 1e-4 : 1e-5) * abs(theirs), "\(name): loss \(ours), Keras \(theirs)")
+    }
+    try checkUpdates(model, before: before, scenario: name, baseFile: lastBlock ? nil : "initial_base.h5")
 }

@@ -1,3 +1,4 @@
+import Glibc
 import GraftFoundation
 import GraftKernels
 
@@ -5,6 +6,9 @@ import GraftKernels
 public struct HeadOptions {
     public enum Pooling: String, CaseIterable { case avg, flatten }
 
+    /// The output Dense's units: one per class, or 1 for Keras's binary
+    /// classifier (one logit, BinaryCrossentropy(from_logits=True), on
+    /// labels of two classes).
     public var numClasses: Int
     /// GlobalAveragePooling2D (Keras's `pooling="avg"`) or Flatten.
     public var pooling: Pooling = .avg
@@ -15,6 +19,25 @@ public struct HeadOptions {
     public var dropout: Float = 0
 
     public init(numClasses: Int) { self.numClasses = numClasses }
+
+    /// Whether the head is the binary classifier: one logit.
+    public var isBinary: Bool { numClasses == 1 }
+    /// The classes its labels take: 2 for the binary head, else one per logit.
+    public var labelClasses: Int { isBinary ? 2 : numClasses }
+
+    /// The probability of each of the `labelClasses` classes from one
+    /// image's logits: their softmax, or for the binary head the sigmoid of
+    /// its logit as class 1's (and its complement as class 0's).
+    public func probabilities(logits: [Float]) -> [Double] {
+        if isBinary {
+            let one = 1 / (1 + exp(-Double(logits[0])))
+            return [1 - one, one]
+        }
+        let largest = logits.max() ?? 0
+        let exps = logits.map { exp(Double($0 - largest)) }
+        let sum = exps.reduce(0, +)
+        return exps.map { $0 / sum }
+    }
 
     /// The features the head's first Dense reads from `base`'s output.
     func inputs(from base: Network) -> Int {

@@ -110,6 +110,11 @@ extension TransferModel {
             guard smoothing == nil || smoothing!.count == 1 else {
                 throw GraftError.format("\(path): the Graft attribute label_smoothing is malformed")
             }
+            // Nor a binary accuracy threshold (nor a binary head).
+            let threshold = try file.file.doubleAttribute("binary_accuracy_threshold", of: graft)
+            guard threshold == nil || (threshold!.count == 1 && threshold![0].isFinite) else {
+                throw GraftError.format("\(path): the Graft attribute binary_accuracy_threshold is malformed")
+            }
             // And those written before metrics had options no top-k accuracy.
             let topK = try file.file.integerAttribute("top_k_accuracy_k", of: graft)
             let topKName = try file.file.stringAttribute("top_k_accuracy_name", of: graft)
@@ -117,7 +122,9 @@ extension TransferModel {
                                                        && topK![0] >= 1 && topK![0] <= Int32.max) else {
                 throw GraftError.format("\(path): the Graft attributes top_k_accuracy_k and top_k_accuracy_name are malformed")
             }
-            try model.compile(try reader.optimizer(), loss: CrossEntropy(labelSmoothing: Float(smoothing?.first ?? 0)),
+            let loss = CrossEntropy(labelSmoothing: Float(smoothing?.first ?? 0),
+                                    binaryThreshold: threshold.map { Float($0[0]) } ?? CrossEntropy.defaultBinaryThreshold)
+            try model.compile(try reader.optimizer(), loss: loss,
                               topKAccuracy: topK.map { TopKAccuracy(k: Int($0[0]), name: topKName![0]) })
             try model.readOptimizerState(file, reader: reader)
         }
@@ -162,6 +169,9 @@ extension TransferModel {
         if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }
         if let config = optimizer?.config {
             try writer.writeAttribute("label_smoothing", doubles: [Double(loss.labelSmoothing)], of: g)
+            if head.isBinary {
+                try writer.writeAttribute("binary_accuracy_threshold", doubles: [Double(loss.binaryThreshold)], of: g)
+            }
             if let topKAccuracy {
                 try writer.writeAttribute("top_k_accuracy_k", integers: [Int64(topKAccuracy.k)], of: g)
                 try writer.writeAttribute("top_k_accuracy_name", strings: [topKAccuracy.name], of: g)

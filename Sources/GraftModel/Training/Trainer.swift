@@ -57,7 +57,7 @@ extension TransferModel {
             }
         }
         let weightOfClass = classWeight.map { weights in
-            (0..<head.numClasses).map { weights[$0] ?? 1 }
+            (0..<head.labelClasses).map { weights[$0] ?? 1 }
         }
         /// Each image's weight in a batch, or nil when none is weighted.
         func weights(of batch: Batch) -> [Float]? {
@@ -140,9 +140,10 @@ extension TransferModel {
         guard d.hasLabels else {
             throw GraftError.invalidArgument("the \(role) dataset has no labels (labels=None): it can only be predicted on")
         }
-        guard d.classNames.count == head.numClasses else {
-            throw GraftError.invalidArgument(
-                "the \(role) dataset has \(d.classNames.count) classes, the model's head has \(head.numClasses)")
+        guard d.classNames.count == head.labelClasses else {
+            throw GraftError.invalidArgument(head.isBinary
+                ? "the \(role) dataset has \(d.classNames.count) classes, the model's binary head takes 2"
+                : "the \(role) dataset has \(d.classNames.count) classes, the model's head has \(head.numClasses)")
         }
         guard d.count >= 1 else { throw GraftError.invalidArgument("the \(role) dataset is empty") }
         if let classNames, d.isFromDirectory, d.classNames != classNames {

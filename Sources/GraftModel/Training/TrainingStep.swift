@@ -89,9 +89,9 @@ extension TrainingStep {
     /// What `forwardWithLoss` returns.
     typealias LossPass = (activations: Activations, loss: Double, correct: Int, dLogits: Tensor)
 
-    /// The forward pass of a batch and its loss: the mean categorical
-    /// cross-entropy of the logits against integer `labels`, the number of
-    /// correct argmax predictions, and the logits' gradient that `backward`
+    /// The forward pass of a batch and its loss: the mean cross-entropy of
+    /// the logits against integer `labels` (`CrossEntropy.apply`), the number
+    /// of correct predictions, and the logits' gradient that `backward`
     /// takes. The input is `input` (preprocessed images) or `resume` (see
     /// `forward`). With `meanOver`, the batch is a part of a batch of that
     /// size, starting at its image `firstImage`: the loss and gradient are
@@ -103,9 +103,9 @@ extension TrainingStep {
         let activations = forward(input, resume: resume, dropoutSeed: dropoutSeed, firstImage: firstImage)
         let classes = network.outputShape.reduce(1, *)
         let dLogits = Tensor(shape: [batch, classes])
-        let (loss, correct) = softmaxCrossEntropy(logits: activations.logits.data, labels: labels, batch: batch,
-                                                  classes: classes, dLogits: dLogits.data, meanOver: meanOver,
-                                                  weights: weights, labelSmoothing: Double(crossEntropy.labelSmoothing))
+        let (loss, correct) = crossEntropy.apply(logits: activations.logits.data, labels: labels, batch: batch,
+                                                 classes: classes, dLogits: dLogits.data, meanOver: meanOver,
+                                                 weights: weights)
         return (activations, loss, correct, dLogits)
     }
 }

@@ -115,8 +115,8 @@ public final class TransferModel {
 
     /// Names the output classes (one per class of the head), or forgets them.
     public func setClassNames(_ names: [String]?) throws {
-        if let names, names.count != head.numClasses {
-            throw GraftError.invalidArgument("\(names.count) class names for a head of \(head.numClasses) classes")
+        if let names, names.count != head.labelClasses {
+            throw GraftError.invalidArgument("\(names.count) class names for a head of \(head.labelClasses) classes")
         }
         classNames = names
     }
@@ -138,6 +138,9 @@ public final class TransferModel {
         guard !isFitting else { throw GraftError(.state, "compile cannot run inside a fit's callback: compile before or after the fit") }
         try loss.validate()
         try topKAccuracy?.validate()
+        if topKAccuracy != nil && head.isBinary {
+            throw GraftError.invalidArgument("a top-k accuracy needs a head of several classes; the binary head has one logit")
+        }
         optimizer = try Optimizer(config)
         self.loss = loss
         self.topKAccuracy = topKAccuracy
@@ -198,7 +201,8 @@ public final class TransferModel {
     /// What `evaluate` measures (and the top-k accuracy when compiled in),
     /// under Keras's names in Keras's order, and the confusion matrix:
     /// images of class i (row) predicted as class j (column), as
-    /// tf.math.confusion_matrix counts them.
+    /// tf.math.confusion_matrix counts them (two classes for the binary
+    /// head, predicted as its accuracy predicts).
     public func evaluation(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
         -> (logs: Logs, confusionMatrix: [[Int]]) {
         let result = try evaluationFigures(dataset, progress: progress)
@@ -211,10 +215,10 @@ public final class TransferModel {
         -> (figures: RunningFigures, confusionMatrix: [[Int]]) {
         try checkDataset(dataset, role: "evaluation", classNames: classNames)
         var figures = RunningFigures(topK: topKAccuracy), step = 0
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: head.numClasses), count: head.numClasses)
+        let (classes, labelClasses) = (head.numClasses, head.labelClasses)
+        var confusion = [[Int]](repeating: [Int](repeating: 0, count: labelClasses), count: labelClasses)
         let started = DispatchTime.now().uptimeNanoseconds
         let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, epoch: nil))
-        let classes = head.numClasses
         while let batch = try iterator.next() {
             let logits = Tensor(shape: [batch.count, classes])
             if let boundary = frozenPrefix.cacheBoundary {
@@ -228,18 +232,14 @@ public final class TransferModel {
                 try predict(images: batch.images, count: batch.count, logits: logits.data)
             }
             let (loss, hits, topKHits) = batch.labels.withUnsafeBufferPointer { labels in
-                let (loss, hits) = softmaxCrossEntropy(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
-                                                       classes: classes, dLogits: nil,
-                                                       labelSmoothing: Double(self.loss.labelSmoothing))
+                let (loss, hits) = self.loss.apply(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
+                                                   classes: classes, dLogits: nil)
                 let topKHits = topKAccuracy?.hits(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
                                                   classes: classes) ?? 0
                 return (loss, hits, topKHits)
             }
             for (n, label) in batch.labels.enumerated() {
-                let row = logits.data + n * classes
-                // The first largest logit, as argmax takes it.
-                let predicted = (0..<classes).reduce(0) { row[$1] > row[$0] ? $1 : $0 }
-                confusion[Int(label)][predicted] += 1
+                confusion[Int(label)][self.loss.predictedClass(logits: logits.data + n * classes, classes: classes)] += 1
             }
             figures.add(count: batch.count, loss: loss, correct: hits, topKHits: topKHits)
             step += 1

@@ -236,6 +236,7 @@ class graft_loss_options(ctypes.Structure):
         ("label_smoothing", ctypes.c_float),
         ("top_k", ctypes.c_int32),  # 0: no top-k accuracy
         ("top_k_name", ctypes.c_char_p),
+        ("binary_threshold", ctypes.c_float),
     ]
 
 

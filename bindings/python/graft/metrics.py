@@ -1,8 +1,8 @@
 """Keras's metrics around a trained model.
 
 fit and evaluate report accuracy (Keras's "accuracy" metric on class
-indices), and a top-k accuracy when compiled with one
-(`SparseTopKCategoricalAccuracy`, `TopKCategoricalAccuracy`);
+indices; for the binary head, `BinaryAccuracy`), and a top-k accuracy when
+compiled with one (`SparseTopKCategoricalAccuracy`, `TopKCategoricalAccuracy`);
 `confusion_matrix` counts what the model predicts for each class.
 """
 
@@ -43,44 +43,83 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
     default_name = "top_k_categorical_accuracy"
 
 
-# The names compile(metrics=[...]) takes for accuracy, as Keras does.
+class BinaryAccuracy:
+    """Keras's BinaryAccuracy, the binary head's accuracy: the fraction of
+    images whose prediction, 1 when the head's output is above `threshold`,
+    equals the label. As in Keras, the output compared is what the model
+    gives, the logit: Keras's default 0.5 is a probability of about 0.62,
+    and threshold=0.0 a probability of one half. Reported under the name
+    "accuracy" (as Graft reports every accuracy)."""
+
+    default_threshold = 0.5
+
+    def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5) -> None:
+        self.threshold = float(threshold)
+        if not np.isfinite(self.threshold):
+            raise ValueError(f"threshold must be finite, received: threshold={threshold}")
+        self.name = str(name)
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "dtype": "float32", "threshold": self.threshold}
+
+
+# The names compile(metrics=[...]) takes for accuracy, as Keras does: for a
+# head of several classes, and for the binary head.
 _ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy")
+_BINARY_ACCURACY_NAMES = ("accuracy", "acc", "binary_accuracy")
 
 
-def _check(metrics: Optional[Sequence[Any]]) -> tuple[Optional[SparseTopKCategoricalAccuracy], list[str]]:
-    """The top-k accuracy among compile's `metrics` (or None), and the names
-    of the compiled metrics in their order; raises ValueError for a metric
-    Graft does not compute (refused rather than ignored)."""
-    top_k, order = None, []
+def _check(metrics: Optional[Sequence[Any]], binary_head: bool) \
+        -> tuple[Optional[SparseTopKCategoricalAccuracy], float, list[str]]:
+    """The top-k accuracy among compile's `metrics` (or None), the binary
+    accuracy's threshold, and the names of the compiled metrics in their
+    order; raises ValueError for a metric Graft does not compute (refused
+    rather than ignored) or one that does not fit the head."""
+    top_k, threshold, order = None, BinaryAccuracy.default_threshold, []
+    accuracy_names = _BINARY_ACCURACY_NAMES if binary_head else _ACCURACY_NAMES
     for metric in metrics or []:
+        if isinstance(metric, str) and metric not in accuracy_names and metric in _ACCURACY_NAMES + _BINARY_ACCURACY_NAMES:
+            raise ValueError(f'metrics=["{metric}"] does not fit the head: '
+                             + ('the binary head reports "binary_accuracy"' if binary_head
+                                else '"binary_accuracy" needs a head of one logit (num_classes=1)'))
+        if isinstance(metric, BinaryAccuracy):
+            if not binary_head:
+                raise ValueError("BinaryAccuracy needs a head of one logit (num_classes=1)")
+            threshold = metric.threshold
+            order.append("accuracy")
+            continue
         if isinstance(metric, str) and metric in (SparseTopKCategoricalAccuracy.default_name,
                                                   TopKCategoricalAccuracy.default_name):
             # Keras's string form: k=5.
             metric = (SparseTopKCategoricalAccuracy() if metric.startswith("sparse")
                       else TopKCategoricalAccuracy())
         if isinstance(metric, SparseTopKCategoricalAccuracy):
+            if binary_head:
+                raise ValueError("a top-k accuracy needs a head of several classes; the binary head has one logit")
             if top_k is not None:
                 raise ValueError("Graft reports one top-k accuracy; received two in metrics="
                                  f"{list(metrics or [])!r}")
             top_k = metric
             order.append(metric.name)
-        elif isinstance(metric, str) and metric in _ACCURACY_NAMES:
+        elif isinstance(metric, str) and metric in accuracy_names:
             order.append("accuracy")
         else:
-            raise ValueError("Graft reports accuracy and a top-k accuracy (graft.metrics."
-                             "SparseTopKCategoricalAccuracy or TopKCategoricalAccuracy); received metrics="
-                             f"{list(metrics or [])!r}")
+            raise ValueError("Graft reports accuracy (graft.metrics.BinaryAccuracy for the binary head) and a top-k "
+                             "accuracy (graft.metrics.SparseTopKCategoricalAccuracy or TopKCategoricalAccuracy); "
+                             f"received metrics={list(metrics or [])!r}")
     if "accuracy" not in order:
         # Graft always reports accuracy; Keras's order puts it first.
         order.insert(0, "accuracy")
-    return top_k, order
+    return top_k, threshold, order
 
 
 def confusion_matrix(model, x, y: Optional[ArrayLike] = None, batch_size: int = 32) -> np.ndarray:
     """The confusion matrix of `model` on a dataset or on arrays (x, y):
     entry [i, j] counts the images of class i the model predicts as class j
     (the first largest logit), as tf.math.confusion_matrix counts them; int64
-    (num_classes, num_classes). No augmentation, no dropout.
+    (classes, classes), classes being num_classes or 2 for the binary head,
+    which predicts class 1 when its logit is above the compiled
+    BinaryAccuracy's threshold. No augmentation, no dropout.
 
     Raises:
         ValueError, GraftError: as `model.evaluate` for the same data.
@@ -88,7 +127,7 @@ def confusion_matrix(model, x, y: Optional[ArrayLike] = None, batch_size: int = 
     from . import _lib
 
     dataset = model._dataset(x, y, batch_size, False, None)
-    classes = model.num_classes
+    classes = model._label_classes
     matrix = np.zeros((classes, classes), dtype=np.int64)
     with model.base._lock:
         _lib.check(_lib.lib.graft_model_confusion_matrix(model.base._open_handle(), dataset._live_handle(),
@@ -97,4 +136,4 @@ def confusion_matrix(model, x, y: Optional[ArrayLike] = None, batch_size: int = 
     return matrix
 
 
-__all__ = ["SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "confusion_matrix"]
+__all__ = ["BinaryAccuracy", "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "confusion_matrix"]

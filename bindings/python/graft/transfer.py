@@ -73,7 +73,9 @@ class TransferModel:
         Args:
             base: a model from graft.applications; it becomes part of this
                 model (its handle is shared) and cannot take another head.
-            num_classes: outputs of the last Dense layer.
+            num_classes: outputs of the last Dense layer; 1 for Keras's
+                binary classifier (one logit, BinaryCrossentropy(
+                from_logits=True) on labels 0 and 1).
             preprocessing: None, or the base's own preprocessing (checked);
                 it is chosen when building the base.
             pooling: "avg" (GlobalAveragePooling2D) or "flatten".
@@ -137,6 +139,8 @@ class TransferModel:
         with base._lock:
             handle = base._open_handle()
             self.num_classes = _lib.lib.graft_model_class_count(handle)
+            # The classes the labels take: two for the binary head's one logit.
+            self._label_classes = 2 if self.num_classes == 1 else self.num_classes
             count = _lib.lib.graft_model_layer_count(handle)
             start = len(base.layers)
             self._head_layers = [Layer(_lib.lib.graft_model_layer_name(handle, i).decode(), base, i)
@@ -171,11 +175,11 @@ class TransferModel:
         model has none yet. fit adopts a training folder's class names
         (image_dataset_from_directory) when the model has none, and refuses
         a folder whose classes differ; save and load_model keep them.
-        Setting a list of num_classes strings names them."""
+        Setting a list of num_classes strings (two for the binary head)
+        names them."""
         with self.base._lock:
             handle = self.base._open_handle()
-            count = _lib.lib.graft_model_class_count(handle)
-            names = [_lib.lib.graft_model_class_name(handle, i) for i in range(max(count, 0))]
+            names = [_lib.lib.graft_model_class_name(handle, i) for i in range(self._label_classes)]
         if not names or any(n is None for n in names):
             return None
         return [n.decode("utf-8", errors="replace") for n in names]
@@ -183,12 +187,12 @@ class TransferModel:
     @class_names.setter
     def class_names(self, names: Sequence[str]) -> None:
         if names is None or isinstance(names, (str, bytes)):
-            raise TypeError(f"class_names must be a list of {self.num_classes} strings, received: {names!r}")
+            raise TypeError(f"class_names must be a list of {self._label_classes} strings, received: {names!r}")
         names = list(names)
         if not all(isinstance(n, str) for n in names):
             raise TypeError(f"class_names must be strings, received: {names!r}")
-        if len(names) != self.num_classes:
-            raise ValueError(f"the model has {self.num_classes} classes, received {len(names)} names")
+        if len(names) != self._label_classes:
+            raise ValueError(f"the model has {self._label_classes} classes, received {len(names)} names")
         encoded = [n.encode() for n in names]
         array = (ctypes.c_char_p * len(encoded))(*encoded)
         with self.base._lock:
@@ -226,13 +230,18 @@ class TransferModel:
                 from_logits=True): the cross-entropy of integer labels and
                 the head's logits, the mean over the batch; or
                 graft.losses.CategoricalCrossentropy(from_logits=True,
-                label_smoothing=...) for one-hot labels.
+                label_smoothing=...) for one-hot labels. For the binary
+                head (num_classes=1): None or graft.losses.
+                BinaryCrossentropy(from_logits=True, label_smoothing=...).
             metrics: None, or a list of "accuracy" (also "acc",
                 "sparse_categorical_accuracy", "categorical_accuracy") and
                 at most one graft.metrics.SparseTopKCategoricalAccuracy(k)
                 or TopKCategoricalAccuracy(k) (also by Keras's string
-                names, k=5). fit and evaluate report accuracy whatever the
-                list, and the top-k accuracy under its name.
+                names, k=5); for the binary head, "accuracy",
+                "binary_accuracy" or graft.metrics.BinaryAccuracy(
+                threshold=...). fit and evaluate report accuracy under the
+                name "accuracy" whatever the list, and the top-k accuracy
+                under its name.
 
         Raises:
             ValueError: an unknown optimizer name, or a loss or metric that
@@ -240,13 +249,15 @@ class TransferModel:
             GraftError: a value the library refuses (a learning rate that is
                 not finite and positive, ...).
         """
-        one_hot, label_smoothing = losses._check(loss)
-        top_k, metric_order = _metrics._check(metrics)
+        binary = self.num_classes == 1
+        loss_class, label_smoothing = losses._check(loss, binary)
+        top_k, threshold, metric_order = _metrics._check(metrics, binary)
         optimizer = optimizers.get(optimizer)
         options, keep = optimizer._options()
         loss_options = _lib.graft_loss_options()
         _lib.lib.graft_loss_options_init_sized(ctypes.byref(loss_options), ctypes.sizeof(loss_options))
         loss_options.label_smoothing = label_smoothing
+        loss_options.binary_threshold = threshold
         if top_k is not None:
             loss_options.top_k = top_k.k
             loss_options.top_k_name = top_k.name.encode()
@@ -256,7 +267,7 @@ class TransferModel:
         del keep
         optimizer._model = self.base
         self.optimizer = optimizer
-        self._one_hot_labels = one_hot
+        self._one_hot_labels = loss_class is losses.CategoricalCrossentropy
         self._metric_order = metric_order
 
     def _compiled_optimizer(self) -> Optional[Optimizer]:
@@ -380,13 +391,14 @@ class TransferModel:
                 raise ValueError(f"steps_per_epoch must be None or from 1 to 2**31 - 1, received: {steps_per_epoch}")
             options.steps_per_epoch = steps
         if class_weight is not None:
-            weights = (ctypes.c_float * self.num_classes)(*[1.0] * self.num_classes)
+            classes = self._label_classes
+            weights = (ctypes.c_float * classes)(*[1.0] * classes)
             for label, weight in class_weight.items():
-                if not 0 <= operator.index(label) < self.num_classes:
-                    raise ValueError(f"class_weight has class {label}; the model has {self.num_classes} classes")
+                if not 0 <= operator.index(label) < classes:
+                    raise ValueError(f"class_weight has class {label}; the model has {classes} classes")
                 weights[label] = weight
             options.class_weight = weights
-            options.class_weight_count = self.num_classes
+            options.class_weight_count = classes
         if sample_weight is not None:
             options.sample_weight = sample_weight.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
             options.sample_weight_count = sample_weight.size
@@ -679,14 +691,22 @@ class TransferModel:
             return x
         if y is None:
             raise ValueError("fit and evaluate on arrays need labels: call fit(x, y, ...)")
-        return ImageDataset.from_arrays(x, self._class_indices(y), num_classes=self.num_classes,
+        return ImageDataset.from_arrays(x, self._class_indices(y), num_classes=self._label_classes,
                                         batch_size=batch_size, shuffle=shuffle, seed=seed)
 
     def _class_indices(self, y: ArrayLike) -> np.ndarray:
         """The labels as class indices: as they are for the default
         SparseCategoricalCrossentropy; one-hot rows (n, num_classes) turned
-        into their classes for CategoricalCrossentropy."""
+        into their classes for CategoricalCrossentropy; for the binary head,
+        0 and 1 as (n,) or (n, 1) (label_mode="binary"'s float32 column)."""
         labels = np.asarray(y)
+        if self.num_classes == 1:
+            if labels.ndim == 2 and labels.shape[1] == 1:
+                labels = labels[:, 0]
+            if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
+                raise ValueError("the binary head takes labels 0 and 1 of shape (n,) or (n, 1); soft labels are not "
+                                 "supported")
+            return labels.astype(np.int32)
         if not self._one_hot_labels:
             if labels.ndim == 2 and labels.shape[1] == self.num_classes and self.num_classes > 1:
                 raise ValueError("one-hot labels need compile(loss=graft.losses.CategoricalCrossentropy("

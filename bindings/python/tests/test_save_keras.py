@@ -16,9 +16,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 
-def keras_model(hidden: int, dropout: float) -> keras.Model:
-    """ResNet50 at 32x32 (no top) + GAP (+ Dense, ReLU, Dropout) + Dense(3),
-    layer for layer the model graft.TransferModel builds."""
+def keras_model(hidden: int, dropout: float, classes: int) -> keras.Model:
+    """ResNet50 at 32x32 (no top) + GAP (+ Dense, ReLU, Dropout) +
+    Dense(classes), layer for layer the model graft.TransferModel builds."""
     inputs = keras.Input((32, 32, 3))
     base = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=inputs)
     x = keras.layers.GlobalAveragePooling2D()(base.output)
@@ -26,25 +26,28 @@ def keras_model(hidden: int, dropout: float) -> keras.Model:
         x = keras.layers.Dense(hidden)(x)
         x = keras.layers.Activation("relu")(x)
         x = keras.layers.Dropout(dropout)(x)
-    return keras.Model(inputs, keras.layers.Dense(3)(x))
+    return keras.Model(inputs, keras.layers.Dense(classes)(x))
 
 
-@pytest.mark.parametrize("hidden", [0, 16])
-def test_keras_loads_a_saved_model(fixtures, colours, tmp_path, hidden) -> None:
+# (hidden units, classes): the binary head (one logit) as the guide builds it.
+@pytest.mark.parametrize("hidden, classes", [(0, 3), (16, 3), (0, 1)])
+def test_keras_loads_a_saved_model(fixtures, colours, tmp_path, hidden, classes) -> None:
     # The random-weight fixture base (BatchNormalization statistics included),
     # head trained a little so that no weight is at its initial value.
     base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")),
                                        input_shape=(32, 32, 3), threads=2)
-    model = graft.TransferModel(base, num_classes=3, hidden_units=[hidden] if hidden else [],
+    model = graft.TransferModel(base, num_classes=classes, hidden_units=[hidden] if hidden else [],
                                 dropout=0.25 if hidden else 0.0, seed=7)
     base.trainable = False
     model.compile(optimizer=graft.optimizers.Adam(learning_rate=0.01))
     x, y = colours(16, 2)
+    if classes == 1:
+        y = y % 2
     model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     path = tmp_path / "model.h5"
     model.save(path)
 
-    reference = keras_model(hidden, 0.25)
+    reference = keras_model(hidden, 0.25, classes)
     reference.load_weights(str(path))
     theirs = reference.predict(keras.applications.resnet.preprocess_input(x.astype(np.float32)), verbose=0)
     ours = model.predict(x)
