@@ -117,6 +117,18 @@ typedef enum graft_interpolation {
     GRAFT_INTERPOLATION_MITCHELLCUBIC = 7
 } graft_interpolation;
 
+/* The channels images are decoded to: Keras's color_mode, each as
+ * tf.io.decode_image decodes it. Grayscale is libjpeg's luma of JPEGs and
+ * libpng's conversion of colour PNGs with TensorFlow's weights; RGBA has an
+ * opaque alpha where the file has none. As in TensorFlow, a JPEG cannot be
+ * decoded to RGBA, nor a GIF or BMP to grayscale, nor a GIF to RGBA: such a
+ * file is a format error when its batch is read. */
+typedef enum graft_color_mode {
+    GRAFT_COLOR_MODE_RGB = 0,
+    GRAFT_COLOR_MODE_GRAYSCALE = 1,
+    GRAFT_COLOR_MODE_RGBA = 2
+} graft_color_mode;
+
 /* Where a folder's labels come from: Keras's `labels` argument. */
 typedef enum graft_label_source {
     /* One sub-folder per class (labels="inferred"). */
@@ -187,6 +199,10 @@ typedef struct graft_dataset_options {
      * tf.image.resize's method of that name; default
      * GRAFT_INTERPOLATION_BILINEAR. */
     int32_t interpolation;
+    /* A graft_color_mode value; default GRAFT_COLOR_MODE_RGB, the only one
+     * of in-memory images and the only one models take (fit, evaluate and
+     * the confusion matrix refuse other datasets). */
+    int32_t color_mode;
 } graft_dataset_options;
 
 /* Fills the first `struct_size` bytes of *options with the defaults above and
@@ -253,9 +269,14 @@ const char *graft_dataset_file_path(const graft_dataset *dataset, int64_t index)
 /* Class index of image `index` (same order as the file paths), -1 out of range. */
 int32_t graft_dataset_label(const graft_dataset *dataset, int64_t index);
 
-/* Size of the dataset's images (what a batch holds per image). Returns
+/* Size of the dataset's images (what a batch holds per image: height x
+ * width x graft_dataset_channels floats). Returns
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs. */
 graft_status graft_dataset_image_shape(const graft_dataset *dataset, int32_t *height, int32_t *width);
+
+/* The channels of the dataset's images: 3 (RGB), or 1 or 4 for a folder
+ * listed with color_mode GRAYSCALE or RGBA; -1 if NULL. */
+int32_t graft_dataset_channels(const graft_dataset *dataset);
 
 /* Starts a new pass over the dataset (a new shuffle when shuffling); the
  * batches are decoded on worker threads ahead of graft_dataset_next_batch.
@@ -264,8 +285,9 @@ graft_status graft_dataset_image_shape(const graft_dataset *dataset, int32_t *he
  * not disturb it. */
 graft_status graft_dataset_begin_epoch(graft_dataset *dataset);
 
-/* Writes the pass's next batch: up to batch_size images (NHWC float32, RGB
- * 0..255, image_height x image_width) into `images` and their class indices
+/* Writes the pass's next batch: up to batch_size images (NHWC float32,
+ * 0..255, image_height x image_width x graft_dataset_channels: RGB unless
+ * color_mode says otherwise) into `images` and their class indices
  * into `labels`, and their number into *count; *count is 0 once the pass is
  * over (and begins none by itself), and only then: with skip_corrupt_files,
  * a batch whose images were all skipped is passed over. Returns

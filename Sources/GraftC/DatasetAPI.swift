@@ -45,7 +45,8 @@ func defaultDatasetOptions() -> graft_dataset_options {
         class_names: nil, class_names_count: 0, crop_to_aspect_ratio: 0, follow_links: 0,
         skip_corrupt_files: 0, num_threads: 0, max_image_pixels: Int64(d.pixelLimit),
         label_source: Int32(GRAFT_LABEL_SOURCE_INFERRED.rawValue), label_list: nil, label_list_count: 0,
-        pad_to_aspect_ratio: 0, interpolation: Int32(GRAFT_INTERPOLATION_BILINEAR.rawValue))
+        pad_to_aspect_ratio: 0, interpolation: Int32(GRAFT_INTERPOLATION_BILINEAR.rawValue),
+        color_mode: Int32(GRAFT_COLOR_MODE_RGB.rawValue))
 }
 
 @_cdecl("graft_dataset_options_init_sized")
@@ -120,6 +121,12 @@ func datasetOptions(_ pointer: UnsafePointer<graft_dataset_options>?) throws -> 
     case GRAFT_INTERPOLATION_GAUSSIAN: o.interpolation = .gaussian
     case GRAFT_INTERPOLATION_MITCHELLCUBIC: o.interpolation = .mitchellcubic
     default: throw GraftError.invalidArgument("unknown interpolation \(c.interpolation)")
+    }
+    switch graft_color_mode(rawValue: UInt32(bitPattern: c.color_mode)) {
+    case GRAFT_COLOR_MODE_RGB: o.colorMode = .rgb
+    case GRAFT_COLOR_MODE_GRAYSCALE: o.colorMode = .grayscale
+    case GRAFT_COLOR_MODE_RGBA: o.colorMode = .rgba
+    default: throw GraftError.invalidArgument("unknown color_mode \(c.color_mode)")
     }
     o.followLinks = try flag(c.follow_links, "options.follow_links")
     o.skipCorruptFiles = try flag(c.skip_corrupt_files, "options.skip_corrupt_files")
@@ -248,6 +255,12 @@ public func graft_dataset_image_shape(_ dataset: OpaquePointer?, _ height: Unsaf
         h.pointee = Int32(d.imageHeight)
         w.pointee = Int32(d.imageWidth)
     }
+}
+
+@_cdecl("graft_dataset_channels")
+public func graft_dataset_channels(_ dataset: OpaquePointer?) -> Int32 {
+    guard let d = try? DatasetHandle.from(dataset).dataset else { return -1 }
+    return Int32(d.colorMode.channels)
 }
 
 @_cdecl("graft_dataset_begin_epoch")

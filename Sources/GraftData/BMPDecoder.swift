@@ -11,14 +11,16 @@ import GraftKernels
 ///   palette, the colour masks.
 /// - Channels = bits per pixel / 8 (integer division) must be 1, 3 or 4:
 ///   8-bit files are read as *gray* (the palette index is the gray level, the
-///   palette is not applied), 24-bit as BGR, 32-bit as BGRX (the 4th byte is
-///   dropped); 1-, 4- and 16-bit files are refused.
+///   palette is not applied), 24-bit as BGR, 32-bit as BGRA (the 4th byte is
+///   dropped for RGB); 1-, 4- and 16-bit files are refused. Decoded to RGBA,
+///   the alpha of 8- and 24-bit files is 255.
 /// - Rows are padded to 4 bytes, and the file must end exactly where the last
 ///   row ends: size = offset + row size × |height|, no byte more or less.
 /// - Width must be positive, height nonzero, the offset nonnegative, width ×
 ///   |height| below 2^31 / 8; the file at least 32 bytes long.
 enum BMPDecoder {
-    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
+    /// `mode` is RGB or RGBA (ImageDecoder refuses grayscale, as TF does).
+    static func decode(_ input: ImageBytes, name: String, mode: ColorMode, limit: PixelLimit) throws -> DecodedImage {
         guard input.count >= 32, let offset32 = input.int32LE(10), let width32 = input.int32LE(18),
               let height32 = input.int32LE(22), let bppLow = input.byte(28), let bppHigh = input.byte(29) else {
             throw GraftError.format("\(name): truncated BMP (\(input.count) bytes; the header needs 32)")
@@ -48,25 +50,19 @@ enum BMPDecoder {
 
         let topDown = height < 0
         let source = input.bytes
-        return RGBImage.uninitialized(width: width, height: rows) { rgb in
+        let outChannels = mode.channels
+        return DecodedImage.uninitialized(width: width, height: rows, channels: outChannels) { pixels in
             for y in 0..<rows {
                 let row = source + offset + (topDown ? y : rows - 1 - y) * rowSize
-                let out = rgb + y * width * 3
-                switch channels {
-                case 1:
-                    for x in 0..<width {
-                        let v = row[x]
-                        out[3 * x] = v
-                        out[3 * x + 1] = v
-                        out[3 * x + 2] = v
+                let out = pixels + y * width * outChannels
+                for x in 0..<width {
+                    let p = row + x * channels, o = out + x * outChannels
+                    if channels == 1 {
+                        (o[0], o[1], o[2]) = (p[0], p[0], p[0])
+                    } else {
+                        (o[0], o[1], o[2]) = (p[2], p[1], p[0])
                     }
-                default:
-                    for x in 0..<width {
-                        let p = row + x * channels
-                        out[3 * x] = p[2]
-                        out[3 * x + 1] = p[1]
-                        out[3 * x + 2] = p[0]
-                    }
+                    if outChannels == 4 { o[3] = channels == 4 ? p[3] : 255 }
                 }
             }
         }

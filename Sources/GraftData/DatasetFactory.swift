@@ -38,6 +38,9 @@ extension ImageDataset {
         guard options.validationSplit == nil && options.subset == nil else {
             throw GraftError.invalidArgument("validation_split and subset apply to folders; split in-memory arrays yourself")
         }
+        guard options.colorMode == .rgb else {
+            throw GraftError.invalidArgument("in-memory images are RGB: color_mode must be \"rgb\", not \"\(options.colorMode.rawValue)\"")
+        }
         let perImage = height * width * 3
         guard count <= Int.max / (perImage * 4) else {
             throw GraftError.invalidArgument("image count \(count) is larger than any buffer can be")

@@ -48,7 +48,7 @@ enum GIFDecoder {
         }
     }
 
-    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
+    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> DecodedImage {
         // Header and logical screen descriptor (giflib's DGifOpen).
         guard input.count >= 13, let flags = input.byte(10) else {
             throw GraftError.format("\(name): truncated GIF (no logical screen descriptor)")
@@ -189,7 +189,7 @@ enum GIFDecoder {
         let bottom = min(frame.top + frame.height, maxHeight), right = min(frame.left + frame.width, maxWidth)
         var badIndex: Int? = nil
         let image = firstIndices.withUnsafeBufferPointer { indices in
-            RGBImage.filled(width: maxWidth, height: maxHeight) { rgb in
+            DecodedImage.filled(width: maxWidth, height: maxHeight) { rgb in
                 guard let indices = indices.baseAddress else { return }
                 let colors = input.bytes + table.offset
                 var y = frame.top

@@ -61,6 +61,8 @@ public struct DatasetOptions {
     /// Keras's pad_to_aspect_ratio: scaled to fit, centred, padded with zeros.
     public var padToAspectRatio = false
     public var interpolation = Interpolation.bilinear
+    /// The channels images are decoded to (Keras's color_mode).
+    public var colorMode = ColorMode.rgb
     public var followLinks = false
     /// Graft's addition: drop unreadable images with a warning instead of
     /// failing the pass.
@@ -95,6 +97,8 @@ public final class ImageDataset {
     /// without them has no classes, and can only be predicted on.
     public var hasLabels: Bool { !classNames.isEmpty }
     public let imageHeight: Int, imageWidth: Int
+    /// The images' channels: RGB, or from a folder, its color_mode's.
+    public let colorMode: ColorMode
     public let batchSize: Int
     public let shuffle: Bool
     public let labelMode: LabelMode
@@ -116,7 +120,8 @@ public final class ImageDataset {
 
     enum Source {
         case files(fit: ImageFit)
-        /// Images already at (imageHeight, imageWidth), RGB 0…255.
+        /// Images already at (imageHeight, imageWidth), RGB 0…255 (the
+        /// dataset's color_mode is RGB).
         case bytes([UInt8])
         case floats([Float])
     }
@@ -124,7 +129,7 @@ public final class ImageDataset {
     public var count: Int { labels.count }
     public var batchCount: Int { (count + batchSize - 1) / batchSize }
     /// Floats of one image.
-    public var imageFloats: Int { imageHeight * imageWidth * 3 }
+    public var imageFloats: Int { imageHeight * imageWidth * colorMode.channels }
 
     init(classNames: [String], filePaths: [String], labels: [Int32], imageHeight: Int, imageWidth: Int,
          options: DatasetOptions, epochSeed: UInt64, source: Source) {
@@ -140,6 +145,7 @@ public final class ImageDataset {
         self.skipCorruptFiles = options.skipCorruptFiles
         self.pixelLimit = options.pixelLimit
         self.interpolation = options.interpolation
+        if case .files = source { colorMode = options.colorMode } else { colorMode = .rgb }
         self.epochSeed = epochSeed
         self.source = source
     }
@@ -177,11 +183,12 @@ public final class ImageDataset {
                       batches: batches ?? 0..<batchCount)
     }
 
-    /// Writes image `index` (imageHeight × imageWidth × 3 floats, RGB 0…255).
+    /// Writes image `index` (imageHeight × imageWidth × channels floats, 0…255).
     func loadImage(_ index: Int, into output: UnsafeMutablePointer<Float>) throws {
         switch source {
         case .files(let fit):
-            let image = try ImageDecoder.decodeFile(filePaths[index], pixelLimit: pixelLimit)
+            let image = try ImageDecoder.decodeFile(filePaths[index], mode: colorMode, pixelLimit: pixelLimit)
+            let channels = image.channels
             let whole = ImageRegion.whole(height: image.height, width: image.width)
             image.pixels.withUnsafeBufferPointer { pixels in
                 switch fit {
@@ -191,18 +198,19 @@ public final class ImageDataset {
                                                   targetHeight: imageHeight, targetWidth: imageWidth)
                         : whole
                     interpolation.resize(pixels.baseAddress!, height: image.height, width: image.width,
-                                         region: region, outHeight: imageHeight, outWidth: imageWidth, into: output)
+                                         channels: channels, region: region, outHeight: imageHeight,
+                                         outWidth: imageWidth, into: output)
                 case .pad:
                     let place = PaddedPlacement(height: image.height, width: image.width,
                                                 targetHeight: imageHeight, targetWidth: imageWidth)
-                    var resized = [Float](repeating: 0, count: place.height * place.width * 3)
+                    var resized = [Float](repeating: 0, count: place.height * place.width * channels)
                     interpolation.resize(pixels.baseAddress!, height: image.height, width: image.width,
-                                         region: whole, outHeight: place.height, outWidth: place.width,
-                                         into: &resized)
+                                         channels: channels, region: whole, outHeight: place.height,
+                                         outWidth: place.width, into: &resized)
                     output.update(repeating: 0, count: imageFloats)
-                    let rowFloats = place.width * 3
+                    let rowFloats = place.width * channels
                     for y in 0..<place.height {
-                        let start = ((place.top + y) * imageWidth + place.left) * 3
+                        let start = ((place.top + y) * imageWidth + place.left) * channels
                         resized.withUnsafeBufferPointer {
                             (output + start).update(from: $0.baseAddress! + y * rowFloats, count: rowFloats)
                         }

@@ -4,15 +4,36 @@ import Glibc
 import GraftFoundation
 #endif
 
-/// 8-bit RGB pixels, row-major, interleaved (height × width × 3).
-public struct RGBImage: Equatable { public let width: Int; public let height: Int; public var pixels: [UInt8] }
+/// 8-bit pixels, row-major, interleaved (height × width × channels): gray,
+/// RGB or RGBA.
+public struct DecodedImage: Equatable {
+    public let width: Int
+    public let height: Int
+    public let channels: Int
+    public var pixels: [UInt8]
+}
+
+/// The channels an image is decoded to: Keras's color_mode.
+public enum ColorMode: String, CaseIterable, Sendable {
+    case grayscale, rgb, rgba
+
+    public var channels: Int {
+        switch self {
+        case .grayscale: 1
+        case .rgb: 3
+        case .rgba: 4
+        }
+    }
+}
 
 /// Image decoding with the pixels of TensorFlow's
-/// `tf.io.decode_image(contents, channels=3, expand_animations=False)`, which
-/// Keras's `image_dataset_from_directory` uses: JPEG (libjpeg-turbo, TF's
-/// settings), PNG (libpng, TF's transformations), BMP and the first frame of a
-/// GIF (both written here, after TF's rules). What each format does and where
-/// it refuses a file is described in its decoder's file.
+/// `tf.io.decode_image(contents, channels=C, expand_animations=False)`, which
+/// Keras's `image_dataset_from_directory` uses with C = 1, 3 or 4 for its
+/// color_mode: JPEG (libjpeg-turbo, TF's settings), PNG (libpng, TF's
+/// transformations), BMP and the first frame of a GIF (both written here,
+/// after TF's rules). What each format does and where it refuses a file is
+/// described in its decoder's file; TF refuses some colour modes for some
+/// formats (RGBA JPEGs, gray GIFs and BMPs), and so does this, in its words.
 ///
 /// Every decoder checks the file's bytes before it reads them: a corrupt,
 /// truncated or hostile file gives a `GraftError` of kind `.format`, never a
@@ -25,21 +46,31 @@ public enum ImageDecoder {
     /// the pixels of all its frames, which TensorFlow decodes and holds).
     public static let defaultPixelLimit = 89_478_485
 
-    /// Decodes an encoded image, sniffing the format from its first bytes as
-    /// TensorFlow does (not from the extension). `name` is used in error
-    /// messages (the file path).
-    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String,
-                              pixelLimit: Int = defaultPixelLimit) throws -> RGBImage {
+    /// Decodes an encoded image to `mode`'s channels, sniffing the format
+    /// from its first bytes as TensorFlow does (not from the extension).
+    /// `name` is used in error messages (the file path).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, name: String, mode: ColorMode = .rgb,
+                              pixelLimit: Int = defaultPixelLimit) throws -> DecodedImage {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw GraftError.format("\(name): empty file")
         }
         let input = ImageBytes(base: base, count: bytes.count)
         let limit = PixelLimit(pixels: pixelLimit, name: name)
         switch ImageFormat.sniff(input) {
-        case .jpeg: return try JPEGDecoder.decode(input, name: name, limit: limit)
-        case .png: return try PNGDecoder.decode(input, name: name, limit: limit)
-        case .gif: return try GIFDecoder.decode(input, name: name, limit: limit)
-        case .bmp: return try BMPDecoder.decode(input, name: name, limit: limit)
+        case .jpeg:
+            guard mode != .rgba else { throw GraftError.format("\(name): JPEG does not support 4 channels") }
+            return try JPEGDecoder.decode(input, name: name, mode: mode, limit: limit)
+        case .png: return try PNGDecoder.decode(input, name: name, mode: mode, limit: limit)
+        case .gif:
+            guard mode == .rgb else {
+                throw GraftError.format("\(name): channels must be 0 or 3 for GIF, got \(mode.channels)")
+            }
+            return try GIFDecoder.decode(input, name: name, limit: limit)
+        case .bmp:
+            guard mode != .grayscale else {
+                throw GraftError.format("\(name): `channels` must be 0, 3 or 4 for BMP, but got 1")
+            }
+            return try BMPDecoder.decode(input, name: name, mode: mode, limit: limit)
         case .webp:
             throw GraftError.format("\(name): WebP image: not supported (only JPEG, PNG, GIF and BMP are)")
         case .unknown:
@@ -51,13 +82,14 @@ public enum ImageDecoder {
     /// not a regular file (a FIFO, a device), gives a `GraftError` of kind
     /// `.io`; an empty, corrupt, truncated, unknown or too large one gives
     /// `.format`, each message naming the path and the reason.
-    public static func decodeFile(_ path: String, pixelLimit: Int = defaultPixelLimit) throws -> RGBImage {
+    public static func decodeFile(_ path: String, mode: ColorMode = .rgb,
+                                  pixelLimit: Int = defaultPixelLimit) throws -> DecodedImage {
         try checkPixelLimit(pixelLimit)
         let maxBytes = fileByteLimit(pixelLimit: pixelLimit)
         let bytes = try readRegularFile(path, maxBytes: maxBytes) { size in
             "\(size) bytes is more than an image within the pixel limit of \(pixelLimit) can take (\(maxBytes))"
         }
-        return try bytes.withUnsafeBytes { try decode($0, name: path, pixelLimit: pixelLimit) }
+        return try bytes.withUnsafeBytes { try decode($0, name: path, mode: mode, pixelLimit: pixelLimit) }
     }
 
     /// Refuses a pixel limit below 1.
@@ -150,26 +182,27 @@ struct ImageBytes {
     }
 }
 
-extension RGBImage {
-    /// A width × height image whose pixels `fill` writes (all bytes zero first).
+extension DecodedImage {
+    /// A width × height RGB image whose pixels `fill` writes (all bytes zero first).
     static func filled(width: Int, height: Int,
-                       _ fill: (UnsafeMutablePointer<UInt8>) throws -> Void) rethrows -> RGBImage {
+                       _ fill: (UnsafeMutablePointer<UInt8>) throws -> Void) rethrows -> DecodedImage {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         try pixels.withUnsafeMutableBufferPointer { buffer in
             if let base = buffer.baseAddress { try fill(base) }
         }
-        return RGBImage(width: width, height: height, pixels: pixels)
+        return DecodedImage(width: width, height: height, channels: 3, pixels: pixels)
     }
 
-    /// A width × height image whose pixels `fill` writes in full (not zeroed first).
-    static func uninitialized(width: Int, height: Int,
-                              _ fill: (UnsafeMutablePointer<UInt8>) throws -> Void) rethrows -> RGBImage {
-        let count = width * height * 3
+    /// A width × height image of `channels` whose pixels `fill` writes in
+    /// full (not zeroed first).
+    static func uninitialized(width: Int, height: Int, channels: Int = 3,
+                              _ fill: (UnsafeMutablePointer<UInt8>) throws -> Void) rethrows -> DecodedImage {
+        let count = width * height * channels
         let pixels = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             initialized = 0
             if let base = buffer.baseAddress { try fill(base) }
             initialized = count
         }
-        return RGBImage(width: width, height: height, pixels: pixels)
+        return DecodedImage(width: width, height: height, channels: channels, pixels: pixels)
     }
 }

@@ -16,24 +16,24 @@ public enum Interpolation: String, CaseIterable, Sendable {
     /// TensorFlow's `scale_and_translate` with these kernels (`KernelResize`).
     case lanczos3, lanczos5, gaussian, mitchellcubic
 
-    /// Resizes `region` of an RGB image (height × width × 3 values) to
-    /// outHeight × outWidth × 3 floats.
-    public func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, height: Int, width: Int,
+    /// Resizes `region` of an image of `channels` (height × width ×
+    /// channels values) to outHeight × outWidth × channels floats.
+    public func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, height: Int, width: Int, channels: Int,
                                           region: ImageRegion, outHeight: Int, outWidth: Int,
                                           into output: UnsafeMutablePointer<Float>) {
         switch self {
         case .bilinear:
-            BilinearResize.resize(pixels, height: height, width: width, region: region, outHeight: outHeight,
-                                  outWidth: outWidth, into: output)
+            BilinearResize.resize(pixels, height: height, width: width, channels: channels, region: region,
+                                  outHeight: outHeight, outWidth: outWidth, into: output)
         case .nearest:
-            NearestResize.resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
-                                 into: output)
+            NearestResize.resize(pixels, width: width, channels: channels, region: region, outHeight: outHeight,
+                                 outWidth: outWidth, into: output)
         case .area:
-            AreaResize.resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
-                              into: output)
+            AreaResize.resize(pixels, width: width, channels: channels, region: region, outHeight: outHeight,
+                              outWidth: outWidth, into: output)
         case .bicubic:
-            BicubicResize.resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
-                                 into: output)
+            BicubicResize.resize(pixels, width: width, channels: channels, region: region, outHeight: outHeight,
+                                 outWidth: outWidth, into: output)
         case .lanczos3, .lanczos5, .gaussian, .mitchellcubic:
             let kernel: KernelResize.Kernel = switch self {
             case .lanczos3: .lanczos(3)
@@ -41,8 +41,8 @@ public enum Interpolation: String, CaseIterable, Sendable {
             case .gaussian: .gaussian
             default: .mitchellCubic
             }
-            KernelResize.resize(pixels, width: width, region: region, kernel: kernel, outHeight: outHeight,
-                                outWidth: outWidth, into: output)
+            KernelResize.resize(pixels, width: width, channels: channels, region: region, kernel: kernel,
+                                outHeight: outHeight, outWidth: outWidth, into: output)
         }
     }
 }
@@ -55,14 +55,15 @@ enum NearestResize {
         return (0..<output).map { i in max(0, min(Int(((Float(i) + 0.5) * scale).rounded(.down)), input - 1)) }
     }
 
-    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
-                                          outHeight: Int, outWidth: Int, into output: UnsafeMutablePointer<Float>) {
+    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, channels: Int,
+                                          region: ImageRegion, outHeight: Int, outWidth: Int,
+                                          into output: UnsafeMutablePointer<Float>) {
         let xs = sources(input: region.width, output: outWidth)
         for (oy, sy) in sources(input: region.height, output: outHeight).enumerated() {
-            let row = pixels + ((region.top + sy) * width + region.left) * 3
-            let out = output + oy * outWidth * 3
+            let row = pixels + ((region.top + sy) * width + region.left) * channels
+            let out = output + oy * outWidth * channels
             for (ox, sx) in xs.enumerated() {
-                for c in 0..<3 { out[ox * 3 + c] = row[sx * 3 + c].floatValue }
+                for c in 0..<channels { out[ox * channels + c] = row[sx * channels + c].floatValue }
             }
         }
     }
@@ -98,8 +99,9 @@ enum AreaResize {
         return (spans, scale)
     }
 
-    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
-                                          outHeight: Int, outWidth: Int, into output: UnsafeMutablePointer<Float>) {
+    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, channels: Int,
+                                          region: ImageRegion, outHeight: Int, outWidth: Int,
+                                          into output: UnsafeMutablePointer<Float>) {
         let (columns, widthScale) = spans(input: region.width, output: outWidth)
         let (rows, heightScale) = spans(input: region.height, output: outHeight)
         let scale = Float(1.0 / Double(heightScale * widthScale))
@@ -107,11 +109,11 @@ enum AreaResize {
         for (oy, rowSpan) in rows.enumerated() {
             let low = Float(oy) * heightScale, high = Float(oy + 1) * heightScale
             for (ox, span) in columns.enumerated() {
-                for c in 0..<3 {
+                for c in 0..<channels {
                     var sum: Float = 0
                     for i in rowSpan.start..<rowSpan.end {
-                        let row = pixels + ((region.top + bounded(i, region.height)) * width + region.left) * 3
-                        func value(_ x: Int) -> Float { row[bounded(x, region.width) * 3 + c].floatValue }
+                        let row = pixels + ((region.top + bounded(i, region.height)) * width + region.left) * channels
+                        func value(_ x: Int) -> Float { row[bounded(x, region.width) * channels + c].floatValue }
                         var rowSum = value(span.start) * span.startScale
                         if span.start + 1 != span.end {
                             for x in (span.start + 1)..<max(span.start + 1, span.end - 1) { rowSum += value(x) }
@@ -119,7 +121,7 @@ enum AreaResize {
                         }
                         sum += rowSum * coverage(i, low: low, high: high, scale: heightScale)
                     }
-                    output[(oy * outWidth + ox) * 3 + c] = sum * scale
+                    output[(oy * outWidth + ox) * channels + c] = sum * scale
                 }
             }
         }
@@ -176,21 +178,22 @@ enum BicubicResize {
         }
     }
 
-    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
-                                          outHeight: Int, outWidth: Int, into output: UnsafeMutablePointer<Float>) {
+    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, channels: Int,
+                                          region: ImageRegion, outHeight: Int, outWidth: Int,
+                                          into output: UnsafeMutablePointer<Float>) {
         let columns = taps(input: region.width, output: outWidth)
-        func row(_ y: Int) -> UnsafePointer<Pixel> { pixels + ((region.top + y) * width + region.left) * 3 }
+        func row(_ y: Int) -> UnsafePointer<Pixel> { pixels + ((region.top + y) * width + region.left) * channels }
         for (oy, ry) in taps(input: region.height, output: outHeight).enumerated() {
             let (row0, row1, row2, row3) = (row(ry.index.0), row(ry.index.1), row(ry.index.2), row(ry.index.3))
             for (ox, cx) in columns.enumerated() {
-                for c in 0..<3 {
+                for c in 0..<channels {
                     // Down the four rows at column x, then across the four columns.
                     func column(_ x: Int) -> Float {
-                        let at = x * 3 + c
+                        let at = x * channels + c
                         return row0[at].floatValue * ry.weight.0 + row1[at].floatValue * ry.weight.1
                             + row2[at].floatValue * ry.weight.2 + row3[at].floatValue * ry.weight.3
                     }
-                    output[(oy * outWidth + ox) * 3 + c] = column(cx.index.0) * cx.weight.0
+                    output[(oy * outWidth + ox) * channels + c] = column(cx.index.0) * cx.weight.0
                         + column(cx.index.1) * cx.weight.1 + column(cx.index.2) * cx.weight.2
                         + column(cx.index.3) * cx.weight.3
                 }

@@ -16,6 +16,9 @@ import GraftFoundation
 ///   decoded to CMYK and converted as TF does: with an Adobe APP14 marker
 ///   (inverted CMYK, as Adobe writes it) `r = k·c / 255`, without one
 ///   `r = (255 − k)(255 − c) / 255` (integer division; likewise g, b).
+/// - Decoded to gray (color_mode "grayscale"), libjpeg gives the luma of
+///   colour JPEGs (their Y component, unconverted), as TF asks it to; CMYK
+///   and YCCK JPEGs cannot be, there as here.
 /// - Truncated data is an error: TF's source manager fails when libjpeg needs
 ///   bytes past the end (where TurboJPEG's would invent an end-of-image marker
 ///   and warn). Here the file's marker structure is walked first: no
@@ -41,7 +44,8 @@ enum JPEGDecoder {
         var reachesEnd = false
     }
 
-    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
+    /// `mode` is grayscale or RGB (ImageDecoder refuses RGBA, as TF does).
+    static func decode(_ input: ImageBytes, name: String, mode: ColorMode, limit: PixelLimit) throws -> DecodedImage {
         let structure = walk(input)
         guard structure.reachesEnd else {
             throw GraftError.format(structure.sawFrame
@@ -63,6 +67,14 @@ enum JPEGDecoder {
         }
         defer { tjDestroy(handle) }
 
+        if mode == .grayscale {
+            guard components != 4 else {
+                throw GraftError.format("\(name): invalid JPEG: a CMYK or YCCK JPEG cannot be decoded to grayscale")
+            }
+            return try DecodedImage.uninitialized(width: width, height: height, channels: 1) { gray in
+                try run(handle, input, into: gray, width: width, height: height, format: TJPF_GRAY, name: name)
+            }
+        }
         if components == 4 {
             // CMYK or YCCK: libjpeg gives CMYK, converted as TF does.
             var cmyk = [UInt8](repeating: 0, count: width * height * 4)
@@ -72,7 +84,7 @@ enum JPEGDecoder {
             }
             let inverted = structure.sawAdobeMarker
             return cmyk.withUnsafeBufferPointer { source in
-                RGBImage.uninitialized(width: width, height: height) { rgb in
+                DecodedImage.uninitialized(width: width, height: height) { rgb in
                     guard let s = source.baseAddress else { return }
                     for i in 0..<(width * height) {
                         let c = Int(s[4 * i]), m = Int(s[4 * i + 1]), y = Int(s[4 * i + 2]), k = Int(s[4 * i + 3])
@@ -89,7 +101,7 @@ enum JPEGDecoder {
                 }
             }
         }
-        return try RGBImage.uninitialized(width: width, height: height) { rgb in
+        return try DecodedImage.uninitialized(width: width, height: height) { rgb in
             try run(handle, input, into: rgb, width: width, height: height, format: TJPF_RGB, name: name)
         }
     }

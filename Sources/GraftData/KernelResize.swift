@@ -65,27 +65,27 @@ enum KernelResize {
         }
     }
 
-    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
-                                          kernel: Kernel, outHeight: Int, outWidth: Int,
+    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, channels: Int,
+                                          region: ImageRegion, kernel: Kernel, outHeight: Int, outWidth: Int,
                                           into output: UnsafeMutablePointer<Float>) {
-        let rowFloats = region.width * 3
+        let rowFloats = region.width * channels
         // Rows first: outHeight rows of the region's width.
         var rows = [Float](repeating: 0, count: outHeight * rowFloats)
         for (oy, span) in spans(kernel, input: region.height, output: outHeight).enumerated() {
             for (k, weight) in span.weights.enumerated() {
-                let source = pixels + ((region.top + span.start + k) * width + region.left) * 3
+                let source = pixels + ((region.top + span.start + k) * width + region.left) * channels
                 for i in 0..<rowFloats { rows[oy * rowFloats + i] += weight * source[i].floatValue }
             }
         }
         let columns = spans(kernel, input: region.width, output: outWidth)
         for oy in 0..<outHeight {
             for (ox, span) in columns.enumerated() {
-                for c in 0..<3 {
+                for c in 0..<channels {
                     var sum: Float = 0
                     for (k, weight) in span.weights.enumerated() {
-                        sum += weight * rows[oy * rowFloats + (span.start + k) * 3 + c]
+                        sum += weight * rows[oy * rowFloats + (span.start + k) * channels + c]
                     }
-                    output[(oy * outWidth + ox) * 3 + c] = sum
+                    output[(oy * outWidth + ox) * channels + c] = sum
                 }
             }
         }

@@ -4,11 +4,16 @@ import GraftKernels
 
 /// PNG through libpng's classic API (in the C target CPNGShim, which keeps
 /// libpng's longjmp out of Swift), set up as TensorFlow's decode_png with
-/// channels=3 and uint8 (libpng 1.6.43 in TF 2.21), checked equal byte for byte:
+/// channels=1, 3 or 4 and uint8 (libpng 1.6.43 in TF 2.21), checked equal
+/// byte for byte:
 ///
-/// - Alpha (RGBA, gray+alpha) and tRNS transparency are dropped, never
-///   composited onto a background; a palette+tRNS image gives the palette's
-///   colours.
+/// - For gray and RGB, alpha (RGBA, gray+alpha) and tRNS transparency are
+///   dropped, never composited onto a background; a palette+tRNS image gives
+///   the palette's colours. For RGBA, tRNS becomes alpha, and an image
+///   without either gets the filler TF asks for: 2^bit depth − 1, as libpng
+///   stores it in 8 bits.
+/// - Colour to gray is libpng's rgb_to_gray with TF's weights (0.299 red,
+///   0.587 green, the rest blue).
 /// - 16-bit samples become their high byte (png_set_strip_16, no rounding).
 /// - Gray of 1, 2 or 4 bits is scaled to 0…255, then replicated to RGB.
 /// - Palette indices past the PLTE entries give black (libpng's behaviour).
@@ -24,11 +29,12 @@ import GraftKernels
 /// libpng's simplified API (png_image_*) is not used: it composites alpha and
 /// converts 16-bit data as linear light, which TF does not do.
 enum PNGDecoder {
-    static func decode(_ input: ImageBytes, name: String, limit: PixelLimit) throws -> RGBImage {
+    static func decode(_ input: ImageBytes, name: String, mode: ColorMode, limit: PixelLimit) throws -> DecodedImage {
         var message = [CChar](repeating: 0, count: 256)
         var width: UInt32 = 0, height: UInt32 = 0
         let decoder = message.withUnsafeMutableBufferPointer { text in
-            graft_png_begin(input.bytes, input.count, &width, &height, text.baseAddress, text.count)
+            graft_png_begin(input.bytes, input.count, Int32(mode.channels), &width, &height, text.baseAddress,
+                            text.count)
         }
         guard let decoder else {
             throw GraftError.format("\(name): invalid PNG: \(describe(message))")
@@ -42,9 +48,9 @@ enum PNGDecoder {
             graft_png_discard(decoder)
             throw error
         }
-        return try RGBImage.uninitialized(width: w, height: h) { rgb in
+        return try DecodedImage.uninitialized(width: w, height: h, channels: mode.channels) { pixels in
             let status = message.withUnsafeMutableBufferPointer { text in
-                graft_png_finish(decoder, rgb, text.baseAddress, text.count)
+                graft_png_finish(decoder, pixels, text.baseAddress, text.count)
             }
             guard status == 0 else {
                 throw GraftError.format("\(name): invalid PNG data: \(describe(message))")

@@ -65,19 +65,36 @@ public enum BilinearResize {
         }
     }
 
-    /// Resizes `region` of an RGB image (height × width × 3 values, uint8
-    /// from a decoder or float) to outHeight × outWidth × 3 floats.
+    /// Resizes `region` of an image of `channels` (height × width × channels
+    /// values, uint8 from a decoder or float) to outHeight × outWidth ×
+    /// channels floats.
     @inlinable
     public static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, height: Int, width: Int,
-                                                 region: ImageRegion, outHeight: Int, outWidth: Int,
+                                                 channels: Int, region: ImageRegion, outHeight: Int, outWidth: Int,
                                                  into output: UnsafeMutablePointer<Float>) {
+        // One copy of the loops per common channel count, each compiled with
+        // its count a constant (RGB, the hot case, in particular).
+        switch channels {
+        case 3: resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth, into: output,
+                       channelCount: 3)
+        case 1: resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth, into: output,
+                       channelCount: 1)
+        default: resize(pixels, width: width, region: region, outHeight: outHeight, outWidth: outWidth,
+                        into: output, channelCount: channels)
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func resize<Pixel: PixelValue>(_ pixels: UnsafePointer<Pixel>, width: Int, region: ImageRegion,
+                                          outHeight: Int, outWidth: Int, into output: UnsafeMutablePointer<Float>,
+                                          channelCount channels: Int) {
         if region.height == outHeight && region.width == outWidth {
             // Every sample falls on a pixel (lerp 0): TensorFlow's arithmetic
             // gives the pixel's value exactly, so convert and copy.
             for y in 0..<outHeight {
-                let row = pixels + ((region.top + y) * width + region.left) * 3
-                let out = output + y * outWidth * 3
-                for i in 0..<(outWidth * 3) { out[i] = row[i].floatValue }
+                let row = pixels + ((region.top + y) * width + region.left) * channels
+                let out = output + y * outWidth * channels
+                for i in 0..<(outWidth * channels) { out[i] = row[i].floatValue }
             }
             return
         }
@@ -87,20 +104,20 @@ public enum BilinearResize {
             xs.withUnsafeBufferPointer { xs in
                 for oy in 0..<outHeight {
                     let sy = ys[oy]
-                    let top = pixels + ((region.top + sy.lower) * width + region.left) * 3
-                    let bottom = pixels + ((region.top + sy.upper) * width + region.left) * 3
-                    var out = output + oy * outWidth * 3
+                    let top = pixels + ((region.top + sy.lower) * width + region.left) * channels
+                    let bottom = pixels + ((region.top + sy.upper) * width + region.left) * channels
+                    var out = output + oy * outWidth * channels
                     for ox in 0..<outWidth {
                         let sx = xs[ox]
-                        let left = sx.lower * 3, right = sx.upper * 3
-                        for c in 0..<3 {
+                        let left = sx.lower * channels, right = sx.upper * channels
+                        for c in 0..<channels {
                             let topLeft = top[left + c].floatValue, topRight = top[right + c].floatValue
                             let bottomLeft = bottom[left + c].floatValue, bottomRight = bottom[right + c].floatValue
                             let upper = topLeft + (topRight - topLeft) * sx.lerp
                             let lower = bottomLeft + (bottomRight - bottomLeft) * sx.lerp
                             out[c] = upper + (lower - upper) * sy.lerp
                         }
-                        out += 3
+                        out += channels
                     }
                 }
             }

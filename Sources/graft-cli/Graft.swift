@@ -297,7 +297,7 @@ struct Predict: ParsableCommand {
         for path in images {
             let image = try ImageDecoder.decodeFile(path, pixelLimit: maxImagePixels)
             image.pixels.withUnsafeBufferPointer { source in
-                BilinearResize.resize(source.baseAddress!, height: image.height, width: image.width,
+                BilinearResize.resize(source.baseAddress!, height: image.height, width: image.width, channels: 3,
                                       region: .whole(height: image.height, width: image.width),
                                       outHeight: height, outWidth: width, into: &pixels)
             }

@@ -271,8 +271,8 @@ func nearestAndAreaResize() {
     let pixels: [UInt8] = [0, 10, 20, 30].flatMap { [$0, $0, $0] }
     func resized(_ method: Interpolation, to width: Int) -> [Float] {
         var out = [Float](repeating: -1, count: width * 3)
-        method.resize(pixels, height: 1, width: 4, region: .whole(height: 1, width: 4), outHeight: 1, outWidth: width,
-                      into: &out)
+        method.resize(pixels, height: 1, width: 4, channels: 3, region: .whole(height: 1, width: 4), outHeight: 1,
+                      outWidth: width, into: &out)
         return stride(from: 0, to: out.count, by: 3).map { out[$0] }
     }
     // Bicubic: the same size is the identity (Keys's weights 0, 1, 0, 0).

@@ -71,7 +71,7 @@ enum DecodeFixtures {
 }
 
 /// "" when `image` is TF's decode of `entry`, else what differs.
-private func compare(_ image: RGBImage, _ entry: (file: String, size: (height: Int, width: Int)), _ expected: [UInt8]) -> String {
+private func compare(_ image: DecodedImage, _ entry: (file: String, size: (height: Int, width: Int)), _ expected: [UInt8]) -> String {
     guard image.height == entry.size.height, image.width == entry.size.width else {
         return "\(entry.file): \(image.height)x\(image.width), TensorFlow gives \(entry.size.height)x\(entry.size.width)"
     }
@@ -91,7 +91,7 @@ private func compare(_ image: RGBImage, _ entry: (file: String, size: (height: I
 }
 
 /// The decoder's verdict on a file: "" when it matches TensorFlow's.
-private func verdict(_ entry: DecodeFixtures.Entry, _ decode: () throws -> RGBImage) throws -> String {
+private func verdict(_ entry: DecodeFixtures.Entry, _ decode: () throws -> DecodedImage) throws -> String {
     do {
         let image = try decode()
         guard let size = entry.size else {
@@ -190,7 +190,7 @@ func fileErrors() throws {
 
 /// Decodes `bytes`: nil for a .format error; any other error or a wrong pixel
 /// count is recorded.
-private func tryDecode(_ bytes: [UInt8], _ name: String) -> RGBImage? {
+private func tryDecode(_ bytes: [UInt8], _ name: String) -> DecodedImage? {
     do {
         let image = try bytes.withUnsafeBytes { try ImageDecoder.decode($0, name: name) }
         if image.pixels.count != image.width * image.height * 3 || image.width <= 0 || image.height <= 0 {

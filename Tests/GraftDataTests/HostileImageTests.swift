@@ -22,7 +22,7 @@ private func graftError<T>(_ what: String, _ body: () throws -> T) -> GraftError
     return nil
 }
 
-private func decode(_ bytes: [UInt8], pixelLimit: Int = ImageDecoder.defaultPixelLimit) throws -> RGBImage {
+private func decode(_ bytes: [UInt8], pixelLimit: Int = ImageDecoder.defaultPixelLimit) throws -> DecodedImage {
     try bytes.withUnsafeBytes { try ImageDecoder.decode($0, name: "test", pixelLimit: pixelLimit) }
 }
 

@@ -148,7 +148,7 @@ func resizeMatchesTensorFlow() throws {
         }
         var result = [Float](repeating: .nan, count: expected.count)
         input.withUnsafeBufferPointer { pixels in
-            BilinearResize.resize(pixels.baseAddress!, height: h, width: w, region: region,
+            BilinearResize.resize(pixels.baseAddress!, height: h, width: w, channels: 3, region: region,
                                   outHeight: shape[0], outWidth: shape[1], into: &result)
         }
         let error = zip(result, expected).map { abs($0 - $1) }.max()!

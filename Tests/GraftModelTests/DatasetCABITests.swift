@@ -178,6 +178,36 @@ func specialFilesThroughCABI() throws {
     #expect(lastError == fifo + ": is a FIFO, not a regular file", "\(lastError)")
 }
 
+@Test("color_mode through the C ABI: batches of 1 and 4 channels, the channel count, unknown modes and in-memory gray refused")
+func colorModesThroughCABI() throws {
+    let tree = try Tree(["a/red.png": Tree.png])
+    var o = defaultOptions()
+    #expect(o.color_mode == Int32(GRAFT_COLOR_MODE_RGB.rawValue))
+    // The red pixel: gray is libpng's 0.299·255 (76 after rounding), RGBA's alpha opaque.
+    for (mode, expected) in [(GRAFT_COLOR_MODE_GRAYSCALE, [Float(76)]), (GRAFT_COLOR_MODE_RGBA, [255, 0, 0, 255]),
+                             (GRAFT_COLOR_MODE_RGB, [255, 0, 0])] {
+        o.color_mode = Int32(mode.rawValue)
+        let (status, dataset) = fromDirectory(tree.root, o)
+        try #require(status == GRAFT_OK, "\(lastError)")
+        defer { graft_dataset_free(dataset) }
+        #expect(graft_dataset_channels(dataset) == Int32(expected.count))
+        var images = [Float](repeating: -1, count: 2 * 8 * 8 * 4), labels: [Int32] = [0, 0], count: Int64 = 0
+        #expect(graft_dataset_begin_epoch(dataset) == GRAFT_OK)
+        #expect(graft_dataset_next_batch(dataset, &images, &labels, &count) == GRAFT_OK && count == 1, "\(lastError)")
+        #expect(Array(images.prefix(expected.count)) == expected)
+        // The batch is one image of 8x8 pixels of that many channels, nothing more.
+        #expect(images[8 * 8 * expected.count - 1] == expected.last! && images[8 * 8 * expected.count] == -1)
+    }
+    #expect(graft_dataset_channels(nil) == -1)
+    o.color_mode = 3
+    let (unknown, none) = fromDirectory(tree.root, o)
+    #expect(unknown == GRAFT_ERROR_INVALID_ARGUMENT && none == nil && lastError.contains("color_mode"))
+    o.color_mode = Int32(GRAFT_COLOR_MODE_GRAYSCALE.rawValue)
+    var memory: OpaquePointer?
+    #expect(graft_dataset_from_memory([UInt8](repeating: 0, count: 12), [0], 1, 2, 2, 1, &o, &memory)
+        == GRAFT_ERROR_INVALID_ARGUMENT && memory == nil && lastError.contains("in-memory images are RGB"))
+}
+
 @Test("in-memory datasets through the C ABI: copied, batched, bad arguments refused")
 func memoryThroughCABI() throws {
     var o = defaultOptions()

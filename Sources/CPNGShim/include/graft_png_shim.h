@@ -22,18 +22,19 @@ extern "C" {
 
 typedef struct graft_png_decoder graft_png_decoder;
 
-/* Reads the signature and the chunks up to the image data. Returns a decoder
- * to hand to graft_png_finish (or graft_png_discard), or NULL with the reason
- * in `message` (always NUL-terminated). `data` must stay valid until the
- * decoder is finished or discarded. */
-GRAFT_PNG_INTERNAL graft_png_decoder *graft_png_begin(const uint8_t *data, size_t size,
+/* Reads the signature and the chunks up to the image data, and sets up the
+ * conversion to `channels` (1 gray, 3 RGB or 4 RGBA) of 8 bits. Returns a
+ * decoder to hand to graft_png_finish (or graft_png_discard), or NULL with
+ * the reason in `message` (always NUL-terminated). `data` must stay valid
+ * until the decoder is finished or discarded. */
+GRAFT_PNG_INTERNAL graft_png_decoder *graft_png_begin(const uint8_t *data, size_t size, int channels,
                                                       uint32_t *width, uint32_t *height,
                                                       char *message, size_t message_size);
 
-/* Decodes the pixels into `rgb` (height rows of width * 3 bytes), then reads
- * the rest of the file up to IEND. Frees the decoder. Returns 0, or -1 with
- * the reason in `message`. */
-GRAFT_PNG_INTERNAL int graft_png_finish(graft_png_decoder *decoder, uint8_t *rgb,
+/* Decodes the pixels into `pixels` (height rows of width * channels bytes),
+ * then reads the rest of the file up to IEND. Frees the decoder. Returns 0,
+ * or -1 with the reason in `message`. */
+GRAFT_PNG_INTERNAL int graft_png_finish(graft_png_decoder *decoder, uint8_t *pixels,
                                         char *message, size_t message_size);
 
 /* Frees a decoder that will not be finished. */

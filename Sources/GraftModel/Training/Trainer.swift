@@ -137,6 +137,10 @@ extension TransferModel {
             throw GraftError.invalidArgument(
                 "the \(role) images are \(d.imageHeight)x\(d.imageWidth), the model takes \(base.base.inputHeight)x\(base.base.inputWidth)")
         }
+        guard d.colorMode == .rgb else {
+            throw GraftError.invalidArgument(
+                "the \(role) images are \(d.colorMode.rawValue) (color_mode=\"\(d.colorMode.rawValue)\"); the model takes RGB images (color_mode=\"rgb\")")
+        }
         guard d.hasLabels else {
             throw GraftError.invalidArgument("the \(role) dataset has no labels (labels=None): it can only be predicted on")
         }

@@ -61,12 +61,10 @@ def check_validation_split(validation_split, subset, shuffle, seed) -> None:
                        "to make sure that there is no overlap between the training and validation subset.")
 
 
-def check_graft_limits(color_mode, data_format, format) -> None:
-    """Where Graft's image_dataset_from_directory differs, or does not go yet.
-    Checked after Keras's own checks and the listing, so that a call Keras
-    refuses gets Keras's error first."""
-    if color_mode != "rgb":
-        raise _invalid(f'Graft supports color_mode="rgb" only (its networks take RGB), received: {color_mode!r}')
+def check_graft_limits(data_format, format) -> None:
+    """Where Graft's image_dataset_from_directory differs. Checked after
+    Keras's own checks and the listing, so that a call Keras refuses gets
+    Keras's error first."""
     if data_format not in (None, "channels_last"):
         raise _invalid('Graft hands out images channels last (NHWC): data_format must be None or "channels_last", '
                        f"received: {data_format!r}")

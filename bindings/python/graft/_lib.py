@@ -78,6 +78,7 @@ class graft_dataset_options(ctypes.Structure):
         ("label_list_count", ctypes.c_int64),
         ("pad_to_aspect_ratio", ctypes.c_int32),
         ("interpolation", ctypes.c_int32),  # a graft_interpolation value
+        ("color_mode", ctypes.c_int32),  # a graft_color_mode value
     ]
 
 
@@ -308,6 +309,8 @@ LABEL_SOURCE = {"inferred": 0, None: 1, "list": 2}
 # graft_interpolation, by Keras's names, in Keras's order.
 INTERPOLATION = {"bilinear": 0, "nearest": 1, "bicubic": 2, "area": 3, "lanczos3": 4, "lanczos5": 5, "gaussian": 6,
                  "mitchellcubic": 7}
+# graft_color_mode, by Keras's names.
+COLOR_MODE = {"rgb": 0, "grayscale": 1, "rgba": 2}
 
 
 def _open(path: str, origin: str) -> ctypes.CDLL:
@@ -445,6 +448,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_dataset_file_path": ([handle, ctypes.c_int64], ctypes.c_char_p),
         "graft_dataset_label": ([handle, ctypes.c_int64], ctypes.c_int32),
         "graft_dataset_image_shape": ([handle, int32_p, int32_p], status),
+        "graft_dataset_channels": ([handle], ctypes.c_int32),
         "graft_dataset_iterate": ([handle, ctypes.POINTER(handle)], status),
         "graft_dataset_iterator_next": ([handle, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.POINTER(ctypes.c_int64)], status),

@@ -24,7 +24,8 @@ class ImageDataset:
     """Images (and their labels) handed out in batches by libgraft.
 
     Iterating gives one pass (an epoch): `(images, labels)` pairs, images a
-    float32 array (n, height, width, 3) of RGB values 0..255, labels int32
+    float32 array (n, height, width, channels) of values 0..255 (RGB, or
+    gray or RGBA for color_mode "grayscale" or "rgba"), labels int32
     class indices (n,), with label_mode="categorical" float32 one-hot
     (n, classes), with label_mode="binary" float32 0 or 1 (n, 1); a dataset
     without labels (label_mode=None) gives the images alone. An unbatched
@@ -50,6 +51,8 @@ class ImageDataset:
         height, width = ctypes.c_int32(), ctypes.c_int32()
         _lib.check(library.graft_dataset_image_shape(handle, ctypes.byref(height), ctypes.byref(width)))
         self.image_size = (height.value, width.value)
+        #: Channels of the images: 3 (RGB), 1 (grayscale) or 4 (RGBA).
+        self.channels = library.graft_dataset_channels(handle)
 
     def __len__(self) -> int:
         """Batches in one pass (images, unbatched), as len() of a tf.data.Dataset."""
@@ -90,7 +93,7 @@ class ImageDataset:
             count = ctypes.c_int64()
             batch = self.batch_size or UNBATCHED_READ
             while True:
-                images = np.empty((batch, height, width, 3), dtype=np.float32)
+                images = np.empty((batch, height, width, self.channels), dtype=np.float32)
                 labels = np.empty((batch,), dtype=np.int32)
                 _lib.check(_lib.lib.graft_dataset_iterator_next(
                     iterator, images.ctypes.data, labels.ctypes.data, ctypes.byref(count)))
@@ -162,7 +165,7 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
              subset: Optional[str] = None, label_mode: str = "int",
              class_names: Optional[Sequence[str]] = None, crop_to_aspect_ratio: bool = False,
              pad_to_aspect_ratio: bool = False, follow_links: bool = False, interpolation: str = "bilinear",
-             skip_corrupt_files: bool = False, threads: int = 0,
+             color_mode: str = "rgb", skip_corrupt_files: bool = False, threads: int = 0,
              max_image_pixels: Optional[int] = None) -> _lib.graft_dataset_options:
     """A graft_dataset_options from Keras's arguments, checked for type."""
     if label_mode not in _lib.LABEL_MODE:
@@ -189,6 +192,7 @@ def _options(image_size: Tuple[int, int] = (256, 256), batch_size: int = 32, shu
     options.crop_to_aspect_ratio = int(bool(crop_to_aspect_ratio))
     options.pad_to_aspect_ratio = int(bool(pad_to_aspect_ratio))
     options.interpolation = _lib.INTERPOLATION[interpolation]
+    options.color_mode = _lib.COLOR_MODE[color_mode]
     options.follow_links = int(bool(follow_links))
     options.skip_corrupt_files = int(bool(skip_corrupt_files))
     options.num_threads = threads
@@ -213,9 +217,10 @@ def image_dataset_from_directory(
     Keras's errors (ValueError, with Keras's words). `labels` is "inferred"
     (one sub-folder per class), None (images only) or a list of labels in
     Keras's file order; label_mode "int", "categorical", "binary" or None.
-    Where Graft differs, it says so in a ValueError: it supports
-    color_mode="rgb", channels_last and format="tf"
-    (the dataset is Graft's own, iterated as numpy arrays). `skip_corrupt_files`
+    color_mode "rgb", "grayscale" or "rgba", each decoded as TensorFlow
+    decodes it (Graft's models take RGB). Where Graft differs, it says so in
+    a ValueError: it supports channels_last and format="tf" (the dataset is
+    Graft's own, iterated as numpy arrays). `skip_corrupt_files`
     (Graft's addition) drops unreadable images with a warning instead of
     raising; `threads` sets the decoding threads (0: one per core); images of
     more pixels than `max_image_pixels` (None: the library's default, PIL's
@@ -232,15 +237,15 @@ def image_dataset_from_directory(
                        subset=None if subset == "both" else subset, label_mode=label_mode or "int",
                        class_names=class_names, crop_to_aspect_ratio=crop_to_aspect_ratio,
                        pad_to_aspect_ratio=pad_to_aspect_ratio, follow_links=follow_links,
-                       interpolation=interpolation, skip_corrupt_files=skip_corrupt_files, threads=threads,
-                       max_image_pixels=max_image_pixels)
+                       interpolation=interpolation, color_mode=color_mode, skip_corrupt_files=skip_corrupt_files,
+                       threads=threads, max_image_pixels=max_image_pixels)
     _set_label_source(options, labels)
     if subset == "both":
         training, validation = ctypes.c_void_p(), ctypes.c_void_p()
         _lib.check(_lib.lib.graft_dataset_from_directory_split(
             path, ctypes.byref(options), ctypes.byref(training), ctypes.byref(validation)))
         datasets = (ImageDataset(training, batch_size, label_mode), ImageDataset(validation, batch_size, label_mode))
-        check_graft_limits(color_mode, data_format, format)
+        check_graft_limits(data_format, format)
         if verbose:
             _print_found(datasets[0].cardinality + datasets[1].cardinality, datasets[0].class_names)
             print(f"Using {datasets[0].cardinality} files for training.")
@@ -249,7 +254,7 @@ def image_dataset_from_directory(
     handle = ctypes.c_void_p()
     _lib.check(_lib.lib.graft_dataset_from_directory(path, ctypes.byref(options), ctypes.byref(handle)))
     dataset = ImageDataset(handle, batch_size, label_mode)
-    check_graft_limits(color_mode, data_format, format)
+    check_graft_limits(data_format, format)
     if verbose:
         if subset is None:
             _print_found(dataset.cardinality, dataset.class_names)

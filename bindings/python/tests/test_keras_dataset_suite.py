@@ -22,13 +22,10 @@ KERAS_TESTS = Path(keras.__file__).parent / "src" / "utils" / "image_dataset_uti
 ADAPTER_DIR = Path(__file__).parent / "keras_suite"
 PACKAGE_DIR = Path(__file__).parent.parent
 
-# Keras's tests that check what Graft deliberately does otherwise, and why.
+# Keras's tests that check what Graft deliberately does otherwise, and why
+# (none: every test that passes with Keras passes with Graft). A listed test
+# must still fail, so that the list is emptied as differences go.
 DIFFERENCES: dict[str, str] = {}
-# Keras's tests of what Graft does not do yet (issue 26 stays open until this
-# is empty): they must still fail, so that this list is emptied as they pass.
-NOT_YET: dict[str, str] = {
-    "test_image_dataset_from_directory_color_modes_tf": 'color_mode="grayscale" and "rgba"',
-}
 
 
 def outcomes(tmp_path: Path, name: str, plugin: list[str]) -> dict[str, str]:
@@ -55,8 +52,7 @@ def test_keras_own_tests_pass_with_graft(tmp_path: Path) -> None:
     with_graft = outcomes(tmp_path, "graft", ["-p", "graft_keras_adapter"])
     passing = sorted(name for name, state in with_keras.items() if state == "passed")
     assert len(passing) >= 17, with_keras  # Keras's own run is the reference: it must have run
-    expected = {**DIFFERENCES, **NOT_YET}
-    failing = [name for name in passing if with_graft.get(name) != "passed" and name not in expected]
+    failing = [name for name in passing if with_graft.get(name) != "passed" and name not in DIFFERENCES]
     assert not failing, f"{len(failing)} of Keras's {len(passing)} passing tests fail with Graft: {failing}"
-    # A listed test that now passes is no longer a difference, or done.
-    assert [name for name in expected if with_graft.get(name) == "passed"] == []
+    # A listed test that now passes is no longer a difference.
+    assert [name for name in DIFFERENCES if with_graft.get(name) == "passed"] == []

@@ -20,7 +20,7 @@ def _as_tf_dataset(dataset: graft.ImageDataset) -> tf.data.Dataset:
     """Graft's dataset as a tf.data.Dataset of the same elements."""
     height, width = dataset.image_size
     batch = () if dataset.batch_size is None else (None,)
-    images = tf.TensorSpec(batch + (height, width, 3), tf.float32)
+    images = tf.TensorSpec(batch + (height, width, dataset.channels), tf.float32)
     labels = {"int": tf.TensorSpec(batch, tf.int32),
               "categorical": tf.TensorSpec(batch + (len(dataset.class_names or ()),), tf.float32),
               "binary": tf.TensorSpec(batch + (1,), tf.float32)}.get(dataset.label_mode)
