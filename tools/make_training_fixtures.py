@@ -859,31 +859,11 @@ def build_fixtures(out):
     writer.f32("m_x.f32", x_micro)
     writer.i32("m_y.i32", y_micro)
     for scenario, result in zip(MICRO_SCENARIOS, micro_results):
-        name = scenario["name"]
-        worst = check_scenario(scenario, result, initial)
-        if scenario["base_trainable"] != "none":
-            save_base(base, {p: result["after"][p] for p in base_paths}, out / f"{name}_base.h5")
-            writer.h5(f"{name}_base.h5", f"base weights after the {scenario['steps']} steps of scenario {name}")
-        writer.f32(f"{name}_head_kernel.f32", result["after"]["dense/kernel"])
-        writer.f32(f"{name}_head_bias.f32", result["after"]["dense/bias"])
-        report["scenarios"][name] = {
-            "description": scenario["description"],
-            "batch": MICRO_BATCH,
-            "image_seed": micro_seed,
+        report["scenarios"][scenario["name"]] = record_scenario(
+            out, writer, base, scenario, result, initial, batch=MICRO_BATCH, image_seed=micro_seed,
             # None for m: no unit needs a margin.
-            "kink_margin": result["kink_margin"] if np.isfinite(result["kink_margin"]) else None,
-            "kink_margin_note": f"past the {MICRO_NEAR_KINK_UNITS} closest units; see MICRO_NEAR_KINK_UNITS",
-            "steps": scenario["steps"],
-            "losses": result["losses"],
-            "losses_note": "loss of each step, computed before that step's update",
-            "optimizer": {"class": scenario["optimizer"][0], "arguments": scenario["optimizer"][1],
-                          "config": jsonable(result["optimizer_config"])},
-            "trainable_layers": result["trainable_layers"],
-            "updates": update_stats(initial, result["after"], result["trainable_paths"]),
-            "numpy_replay_of_the_update": worst,
-        }
-        print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
-              f"kink margin {result['kink_margin']:.3g}")
+            kink_margin=result["kink_margin"] if np.isfinite(result["kink_margin"]) else None,
+            kink_margin_note=f"past the {MICRO_NEAR_KINK_UNITS} closest units; see MICRO_NEAR_KINK_UNITS")
 
     restore(model, initial)
     build_binary_fixtures(out, writer, report, base, x)
@@ -911,34 +891,41 @@ def build_binary_fixtures(out, writer, report, base, x):
     writer.f32("binary_initial_head_bias.f32", initial["dense/bias"])
     margin = kink_probe(base)
     for scenario in BINARY_SCENARIOS:
-        name = scenario["name"]
         result = run_scenario(model, base, scenario, initial, x, y, None, margin)
         if result["kink_margin"] < KINK_MARGIN:
-            raise RuntimeError(f"scenario {name}: a unit lies within the kink margin ({result['kink_margin']:.3g})")
-        worst = check_scenario(scenario, result, initial)
-        if scenario["base_trainable"] != "none":
-            save_base(base, {v.path: result["after"][v.path] for v in base.weights},
-                      out / f"{name}_base.h5")
-            writer.h5(f"{name}_base.h5", f"base weights after the {scenario['steps']} steps of scenario {name}")
-        writer.f32(f"{name}_head_kernel.f32", result["after"]["dense/kernel"])
-        writer.f32(f"{name}_head_bias.f32", result["after"]["dense/bias"])
-        report["scenarios"][name] = {
-            "description": scenario["description"],
-            "labels": BINARY_LABELS,
-            "kink_margin": result["kink_margin"],
-            "steps": scenario["steps"],
-            "losses": result["losses"],
-            "losses_note": "loss of each step, computed before that step's update",
-            "logits": result["logits"],
-            "optimizer": {"class": scenario["optimizer"][0], "arguments": scenario["optimizer"][1],
-                          "config": jsonable(result["optimizer_config"])},
-            "trainable_layers": result["trainable_layers"],
-            "updates": update_stats(initial, result["after"], result["trainable_paths"]),
-            "numpy_replay_of_the_update": worst,
-        }
-        print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
-              f"kink margin {result['kink_margin']:.3g}")
+            raise RuntimeError(f"scenario {scenario['name']}: a unit lies within the kink margin "
+                               f"({result['kink_margin']:.3g})")
+        report["scenarios"][scenario["name"]] = record_scenario(
+            out, writer, base, scenario, result, initial, labels=BINARY_LABELS, kink_margin=result["kink_margin"],
+            logits=result["logits"])
     restore(model, initial)
+
+
+def record_scenario(out, writer, base, scenario, result, initial, **details):
+    """Checks a scenario run apart from the batch of a to c, writes its
+    weights after the last step (the base's only if it trained) and returns
+    its training.json entry, `details` included."""
+    name = scenario["name"]
+    worst = check_scenario(scenario, result, initial)
+    if scenario["base_trainable"] != "none":
+        save_base(base, {v.path: result["after"][v.path] for v in base.weights}, out / f"{name}_base.h5")
+        writer.h5(f"{name}_base.h5", f"base weights after the {scenario['steps']} steps of scenario {name}")
+    writer.f32(f"{name}_head_kernel.f32", result["after"]["dense/kernel"])
+    writer.f32(f"{name}_head_bias.f32", result["after"]["dense/bias"])
+    print(f"scenario {name}: losses {', '.join(f'{v:.6f}' for v in result['losses'])}; "
+          f"kink margin {result['kink_margin']:.3g}")
+    return {
+        "description": scenario["description"],
+        **details,
+        "steps": scenario["steps"],
+        "losses": result["losses"],
+        "losses_note": "loss of each step, computed before that step's update",
+        "optimizer": {"class": scenario["optimizer"][0], "arguments": scenario["optimizer"][1],
+                      "config": jsonable(result["optimizer_config"])},
+        "trainable_layers": result["trainable_layers"],
+        "updates": update_stats(initial, result["after"], result["trainable_paths"]),
+        "numpy_replay_of_the_update": worst,
+    }
 
 
 def choose_batch(model, base, initial, y, loss_fn):

@@ -51,7 +51,7 @@ def test_keras_argument_checks(tmp_path: Path) -> None:
     with pytest.raises(graft.GraftError, match="batch_size"):
         graft.image_dataset_from_directory(root, batch_size=0, verbose=False)
     with pytest.raises(ValueError, match="color_mode"):
-        graft.image_dataset_from_directory(root, color_mode="grayscale", verbose=False)
+        graft.image_dataset_from_directory(root, color_mode="greyscale", verbose=False)
 
 
 def test_corrupt_file_named_and_skippable(tmp_path: Path) -> None:
