@@ -462,6 +462,77 @@ typedef enum graft_flip {
     GRAFT_FLIP_HORIZONTAL_AND_VERTICAL = 3
 } graft_flip;
 
+/* ----------------------------------------------------------- augmentation */
+
+/* Keras's image augmentation layers (active while training only). */
+typedef enum graft_augmentation_kind {
+    GRAFT_AUGMENTATION_FLIP = 0,         /* RandomFlip(mode): flip */
+    GRAFT_AUGMENTATION_ROTATION = 1,     /* RandomRotation(factor, fill_mode, interpolation, fill_value) */
+    GRAFT_AUGMENTATION_ZOOM = 2,         /* RandomZoom(height_factor, width_factor, fill_mode, ...) */
+    GRAFT_AUGMENTATION_TRANSLATION = 3,  /* RandomTranslation(height_factor, width_factor, fill_mode, ...) */
+    GRAFT_AUGMENTATION_CROP = 4,         /* RandomCrop(height, width) */
+    GRAFT_AUGMENTATION_CONTRAST = 5,     /* RandomContrast(factor, value_range) */
+    GRAFT_AUGMENTATION_BRIGHTNESS = 6    /* RandomBrightness(factor, value_range) */
+} graft_augmentation_kind;
+
+/* Keras's fill_mode: how a geometric layer fills what it samples from
+ * outside the image. */
+typedef enum graft_fill_mode {
+    GRAFT_FILL_REFLECT = 0,
+    GRAFT_FILL_WRAP = 1,
+    GRAFT_FILL_CONSTANT = 2,
+    GRAFT_FILL_NEAREST = 3
+} graft_fill_mode;
+
+/* One augmentation layer, with Keras's arguments and defaults. A factor is
+ * given as Keras takes it: one number f (count 1: the range -|f|..|f| as
+ * the layer's rule makes it) or a pair (count 2: a range, sorted). */
+typedef struct graft_augmentation {
+    size_t struct_size;
+    int32_t kind;                 /* a graft_augmentation_kind; required */
+    int32_t flip;                 /* FLIP: a graft_flip other than NONE; default HORIZONTAL_AND_VERTICAL */
+    /* ROTATION (in turns, -1..1), CONTRAST (0..1), BRIGHTNESS (-1..1):
+     * factor; ZOOM, TRANSLATION: height_factor. Required (count 0 is
+     * refused). */
+    float factor[2];
+    int32_t factor_count;
+    /* ZOOM: width_factor, count 0 (default) for Keras's None (the width
+     * takes the height's zoom); TRANSLATION: width_factor, required. */
+    float width_factor[2];
+    int32_t width_factor_count;
+    int32_t fill_mode;            /* a graft_fill_mode; default REFLECT, Keras's */
+    /* GRAFT_INTERPOLATION_BILINEAR (default) or GRAFT_INTERPOLATION_NEAREST. */
+    int32_t interpolation;
+    float fill_value;             /* read with GRAFT_FILL_CONSTANT; default 0 */
+    float value_range[2];         /* CONTRAST, BRIGHTNESS; default 0, 255 */
+    int32_t height, width;        /* CROP: the window, at least 1 each; required */
+} graft_augmentation;
+
+/* Fills the defaults of `kind`. NULL is ignored. Use the macro: */
+void graft_augmentation_init_sized(graft_augmentation *layer, graft_augmentation_kind kind, size_t struct_size);
+#define graft_augmentation_init(layer, kind) graft_augmentation_init_sized((layer), (kind), sizeof *(layer))
+
+/* The size of an image of height x width after the layers, in training
+ * (RandomCrop's window). Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs,
+ * count < 0 or a layer Keras would refuse (the message says which and why). */
+graft_status graft_augmentation_output_size(const graft_augmentation *layers, int32_t count, int32_t height,
+                                            int32_t width, int32_t *out_height, int32_t *out_width);
+
+/* Applies `count` layers in order to `n` images (NHWC float32, height x
+ * width x channels, channels 1 to 4) as Keras's layers do in training,
+ * writing n images of graft_augmentation_output_size into `out` (which must
+ * hold out_count floats, and not overlap `images`). Each image's draws are
+ * a pure function of (seed, call, its index in the batch): the same
+ * arguments give the same pixels; `call` numbers successive calls (Keras's
+ * seed generator moves on with each). Keras's RandomCrop draws one
+ * position per batch, Graft one per image. Thread-safe (no shared state).
+ * Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs, sizes below 1, an
+ * out_count that does not match, or a refused layer; `out` is then
+ * untouched. */
+graft_status graft_augment(const graft_augmentation *layers, int32_t count, uint64_t seed, int64_t call,
+                           const float *images, int64_t n, int32_t height, int32_t width, int32_t channels,
+                           float *out, int64_t out_count);
+
 /* The new head put on the base: pooling, optional hidden Dense layers with
  * ReLU (and Dropout), then Dense(num_classes) giving logits. num_classes 1
  * is Keras's binary classifier: one logit per image, trained with

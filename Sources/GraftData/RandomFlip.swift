@@ -9,7 +9,7 @@ import GraftFoundation
 /// The draw for an image is a pure function of (seed, epoch, image index), so
 /// a run is reproducible and a cache can hold each image's variants.
 public struct RandomFlip: Equatable {
-    public enum Mode: String, CaseIterable {
+    public enum Mode: String, CaseIterable, Sendable {
         case horizontal, vertical
         case horizontalAndVertical = "horizontal_and_vertical"
     }
@@ -28,6 +28,17 @@ public struct RandomFlip: Equatable {
 
         /// 0…3, for indexing per-variant storage.
         public var index: Int { (horizontal ? 1 : 0) + (vertical ? 2 : 0) }
+
+        /// The variant `mode` gives for the random bits `z`: bit 0 is the
+        /// horizontal coin, bit 1 the vertical one.
+        static func drawn(_ mode: Mode, from z: UInt64) -> Variant {
+            let horizontalCoin = z & 1 == 1, verticalCoin = z & 2 == 2
+            switch mode {
+            case .horizontal: return Variant(horizontal: horizontalCoin, vertical: false)
+            case .vertical: return Variant(horizontal: false, vertical: verticalCoin)
+            case .horizontalAndVertical: return Variant(horizontal: horizontalCoin, vertical: verticalCoin)
+            }
+        }
     }
 
     public let mode: Mode
@@ -41,14 +52,8 @@ public struct RandomFlip: Equatable {
     /// The variant drawn for image `index` (its position in the dataset's
     /// listing) in `epoch`.
     public func variant(epoch: Int, index: Int) -> Variant {
-        let z = SplitMix64.mix(seed ^ (UInt64(truncatingIfNeeded: epoch) &* SplitMix64.golden)
-            ^ (UInt64(truncatingIfNeeded: index) &* SeedSalt.image))
-        let horizontalCoin = z & 1 == 1, verticalCoin = z & 2 == 2
-        switch mode {
-        case .horizontal: return Variant(horizontal: horizontalCoin, vertical: false)
-        case .vertical: return Variant(horizontal: false, vertical: verticalCoin)
-        case .horizontalAndVertical: return Variant(horizontal: horizontalCoin, vertical: verticalCoin)
-        }
+        Variant.drawn(mode, from: SplitMix64.mix(seed ^ (UInt64(truncatingIfNeeded: epoch) &* SplitMix64.golden)
+            ^ (UInt64(truncatingIfNeeded: index) &* SeedSalt.image)))
     }
 
     /// Flips one NHWC image (height × width × channels floats) in place.

@@ -48,4 +48,6 @@ public enum SeedSalt {
     public static let epochShuffle: UInt64 = 0xD1B5_4A32_D192_ED03
     /// Per image, for its flip.
     public static let image: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    /// Per augmentation layer, for its draws on an image.
+    public static let augmentationLayer: UInt64 = 0x1656_67B1_9E37_79F9
 }

@@ -515,7 +515,8 @@ func topKAccuracyThroughCABI() throws {
 @Test("the binary head through the C ABI: one logit, two classes named, a 2x2 confusion matrix at the threshold, top-k refused, the threshold saved")
 func binaryHeadThroughCABI() throws {
     let (model, dataset) = try modelAndData(classes: 2)
-    let (_, threeClasses) = try modelAndData()
+    let (spare, threeClasses) = try modelAndData()
+    graft_model_free(spare)
     defer { graft_model_free(model); graft_dataset_free(dataset); graft_dataset_free(threeClasses) }
     var head = headOptions(classes: 1)
     try #require(graft_model_add_head(model, &head) == GRAFT_OK && graft_model_set_base_trainable(model, 0) == GRAFT_OK)

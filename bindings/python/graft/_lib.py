@@ -229,6 +229,26 @@ class graft_fit_options(ctypes.Structure):
     ]
 
 
+class graft_augmentation(ctypes.Structure):
+    """struct graft_augmentation, field by field."""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("kind", ctypes.c_int32),  # a graft_augmentation_kind value
+        ("flip", ctypes.c_int32),  # a graft_flip value
+        ("factor", ctypes.c_float * 2),
+        ("factor_count", ctypes.c_int32),
+        ("width_factor", ctypes.c_float * 2),
+        ("width_factor_count", ctypes.c_int32),
+        ("fill_mode", ctypes.c_int32),  # a graft_fill_mode value
+        ("interpolation", ctypes.c_int32),  # GRAFT_INTERPOLATION_BILINEAR or _NEAREST
+        ("fill_value", ctypes.c_float),
+        ("value_range", ctypes.c_float * 2),
+        ("height", ctypes.c_int32),
+        ("width", ctypes.c_int32),
+    ]
+
+
 class graft_loss_options(ctypes.Structure):
     """struct graft_loss_options, field by field."""
 
@@ -449,6 +469,12 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_dataset_label": ([handle, ctypes.c_int64], ctypes.c_int32),
         "graft_dataset_image_shape": ([handle, int32_p, int32_p], status),
         "graft_dataset_channels": ([handle], ctypes.c_int32),
+        "graft_augmentation_init_sized": ([ctypes.POINTER(graft_augmentation), ctypes.c_int, ctypes.c_size_t], None),
+        "graft_augmentation_output_size": ([ctypes.POINTER(graft_augmentation), ctypes.c_int32, ctypes.c_int32,
+                                            ctypes.c_int32, int32_p, int32_p], status),
+        "graft_augment": ([ctypes.POINTER(graft_augmentation), ctypes.c_int32, ctypes.c_uint64, ctypes.c_int64,
+                           ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32,
+                           ctypes.c_void_p, ctypes.c_int64], status),
         "graft_dataset_iterate": ([handle, ctypes.POINTER(handle)], status),
         "graft_dataset_iterator_next": ([handle, ctypes.c_void_p, ctypes.c_void_p,
                                          ctypes.POINTER(ctypes.c_int64)], status),

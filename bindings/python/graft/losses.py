@@ -95,8 +95,8 @@ def _check(loss: Any, binary_head: bool) -> tuple[type, float]:
             raise ValueError(f"Graft's {kind} takes no ignore_class or axis and reduces by sum_over_batch_size "
                              "(the mean over the batch)")
         if binary_head != isinstance(loss, BinaryCrossentropy):
-            raise ValueError(f"the head has one logit: use graft.losses.BinaryCrossentropy(from_logits=True), not {kind}"
-                             if binary_head else
+            raise ValueError(f"the head has one logit: use graft.losses.BinaryCrossentropy(from_logits=True), "
+                             f"not {kind}" if binary_head else
                              f"{kind} needs a head of one logit (num_classes=1); this head has several classes: use "
                              "SparseCategoricalCrossentropy or CategoricalCrossentropy")
         return type(loss), float(config.get("label_smoothing", 0.0))

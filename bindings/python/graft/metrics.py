@@ -78,7 +78,8 @@ def _check(metrics: Optional[Sequence[Any]], binary_head: bool) \
     top_k, threshold, order = None, BinaryAccuracy.default_threshold, []
     accuracy_names = _BINARY_ACCURACY_NAMES if binary_head else _ACCURACY_NAMES
     for metric in metrics or []:
-        if isinstance(metric, str) and metric not in accuracy_names and metric in _ACCURACY_NAMES + _BINARY_ACCURACY_NAMES:
+        misplaced = metric not in accuracy_names and metric in _ACCURACY_NAMES + _BINARY_ACCURACY_NAMES
+        if isinstance(metric, str) and misplaced:
             raise ValueError(f'metrics=["{metric}"] does not fit the head: '
                              + ('the binary head reports "binary_accuracy"' if binary_head
                                 else '"binary_accuracy" needs a head of one logit (num_classes=1)'))

@@ -1,0 +1,36 @@
+import GraftFoundation
+
+/// Augmentation layers applied in order, as a Keras model's augmentation
+/// block applies them while training. Every draw is a pure function of
+/// (seed, epoch, image index, layer position): a run is reproducible bit
+/// for bit, each image's draws are independent of the others' and of the
+/// order in which images are processed, so any thread may augment any
+/// image.
+public struct Augmentation: Equatable, Sendable {
+    public let layers: [AugmentationLayer]
+    public let seed: UInt64
+
+    public init(layers: [AugmentationLayer], seed: UInt64) {
+        (self.layers, self.seed) = (layers, seed)
+    }
+
+    /// Whether every layer has finitely many outcomes per image (flips), so
+    /// that a cache of each outcome's features is exact.
+    public var hasFiniteOutcomes: Bool { layers.allSatisfy(\.hasFiniteOutcomes) }
+
+    /// The size of an augmented image of `height` × `width` (RandomCrop's).
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        layers.reduce((height, width)) { $1.outputSize(height: $0.height, width: $0.width) }
+    }
+
+    /// Augments one image, image `index` of pass `epoch`. `scratch` is
+    /// working memory, grown as needed (keep one per thread).
+    public func apply(to image: inout AugmentedImage, scratch: inout [Float], epoch: Int, index: Int) {
+        let imageSeed = seed ^ (UInt64(truncatingIfNeeded: epoch) &* SplitMix64.golden)
+            ^ (UInt64(truncatingIfNeeded: index) &* SeedSalt.image)
+        for (position, layer) in layers.enumerated() {
+            var random = SplitMix64(seed: SplitMix64.mix(imageSeed ^ (UInt64(position) &* SeedSalt.augmentationLayer)))
+            layer.apply(to: &image, scratch: &scratch, random: &random)
+        }
+    }
+}
