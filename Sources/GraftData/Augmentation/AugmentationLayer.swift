@@ -134,10 +134,7 @@ public struct RandomContrast: Equatable, Sendable {
         self.factor = factor
         let range = try DrawRange.kerasFactor(factor, bounds: (0, 1))
         contrast = DrawRange(1 - range.lower, 1 + range.upper)
-        guard valueRange.0.isFinite && valueRange.1.isFinite else {
-            throw GraftError.invalidArgument("value_range must be finite, not \(valueRange)")
-        }
-        self.valueRange = valueRange
+        self.valueRange = try finite(valueRange)
     }
 
     public static func == (a: RandomContrast, b: RandomContrast) -> Bool {
@@ -156,16 +153,22 @@ public struct RandomBrightness: Equatable, Sendable {
 
     public init(factor: KerasFactor, valueRange: (Float, Float) = (0, 255)) throws {
         self.factor = factor
-        guard valueRange.0.isFinite && valueRange.1.isFinite else {
-            throw GraftError.invalidArgument("value_range must be finite, not \(valueRange)")
-        }
-        self.valueRange = (min(valueRange.0, valueRange.1), max(valueRange.0, valueRange.1))
+        let (a, b) = try finite(valueRange)
+        self.valueRange = (min(a, b), max(a, b))
         fraction = try DrawRange.kerasFactor(factor, bounds: (-1, 1))
     }
 
     public static func == (a: RandomBrightness, b: RandomBrightness) -> Bool {
         a.factor == b.factor && a.valueRange == b.valueRange
     }
+}
+
+/// A value_range, refused unless both ends are finite.
+private func finite(_ valueRange: (Float, Float)) throws -> (Float, Float) {
+    guard valueRange.0.isFinite && valueRange.1.isFinite else {
+        throw GraftError.invalidArgument("value_range must be finite, not \(valueRange)")
+    }
+    return valueRange
 }
 
 extension AffineSampler {

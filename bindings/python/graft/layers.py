@@ -162,7 +162,24 @@ class RandomRotation(_Geometric):
         return {"factor": self.factor, **self._sampling_config()}
 
 
-class RandomZoom(_Geometric):
+class _HeightWidth(_Geometric):
+    """RandomZoom and RandomTranslation: a height and a width factor."""
+
+    def __init__(self, height_factor: Factor, width_factor: Optional[Factor], fill_mode: str, interpolation: str,
+                 fill_value: float, seed: Optional[int], name: Optional[str]) -> None:
+        self.height_factor, self.width_factor = height_factor, width_factor
+        super().__init__(fill_mode, interpolation, fill_value, seed, name)
+
+    def _fill(self, options) -> None:
+        _set_factor(options, "factor", "height_factor", self.height_factor)
+        _set_factor(options, "width_factor", "width_factor", self.width_factor)
+        self._fill_sampling(options)
+
+    def _config(self) -> dict[str, Any]:
+        return {"height_factor": self.height_factor, "width_factor": self.width_factor, **self._sampling_config()}
+
+
+class RandomZoom(_HeightWidth):
     """Keras's RandomZoom: height and width scaled by 1 + factor about the
     centre (positive: zoomed out); without width_factor the aspect ratio is
     kept."""
@@ -172,19 +189,10 @@ class RandomZoom(_Geometric):
     def __init__(self, height_factor: Factor, width_factor: Optional[Factor] = None, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
                  name: Optional[str] = None, **kwargs: Any) -> None:
-        self.height_factor, self.width_factor = height_factor, width_factor
-        super().__init__(fill_mode, interpolation, fill_value, seed, name)
-
-    def _fill(self, options) -> None:
-        _set_factor(options, "factor", "height_factor", self.height_factor)
-        _set_factor(options, "width_factor", "width_factor", self.width_factor)
-        self._fill_sampling(options)
-
-    def _config(self) -> dict[str, Any]:
-        return {"height_factor": self.height_factor, "width_factor": self.width_factor, **self._sampling_config()}
+        super().__init__(height_factor, width_factor, fill_mode, interpolation, fill_value, seed, name)
 
 
-class RandomTranslation(_Geometric):
+class RandomTranslation(_HeightWidth):
     """Keras's RandomTranslation: shifted by height_factor × height (down)
     and width_factor × width (right)."""
 
@@ -193,16 +201,7 @@ class RandomTranslation(_Geometric):
     def __init__(self, height_factor: Factor, width_factor: Factor, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
                  name: Optional[str] = None, **kwargs: Any) -> None:
-        self.height_factor, self.width_factor = height_factor, width_factor
-        super().__init__(fill_mode, interpolation, fill_value, seed, name)
-
-    def _fill(self, options) -> None:
-        _set_factor(options, "factor", "height_factor", self.height_factor)
-        _set_factor(options, "width_factor", "width_factor", self.width_factor)
-        self._fill_sampling(options)
-
-    def _config(self) -> dict[str, Any]:
-        return {"height_factor": self.height_factor, "width_factor": self.width_factor, **self._sampling_config()}
+        super().__init__(height_factor, width_factor, fill_mode, interpolation, fill_value, seed, name)
 
 
 class RandomCrop(_AugmentationLayer):
