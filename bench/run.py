@@ -39,6 +39,10 @@ GRAFT_BENCH = REPO / ".build" / "release" / "graft-bench"
 REFERENCE_BENCH = REPO / "bench" / "reference_bench.py"
 REFERENCE_DATA_BENCH = REPO / "bench" / "reference_data_bench.py"
 REFERENCE_TRAIN_BENCH = REPO / "bench" / "reference_train_bench.py"
+REFERENCE_AUGMENT_BENCH = REPO / "bench" / "reference_augment_bench.py"
+# The augmentation layers alone (RandomFlip, RandomRotation(0.1),
+# RandomZoom(0.1)): the bar, times faster than Keras's layers.
+AUGMENT_BAR = 5.0
 MAKE_IMAGES = REPO / "bench" / "make_images.py"
 # The seed workflows' phases end to end, loading included, once each:
 # (label, JPEG files, their size, fit options, bar: times faster than Keras).
@@ -209,7 +213,8 @@ def goals_table(args):
 def supporting_table(args):
     print()
     print(f"Supporting figures: image_dataset_from_directory to {args.size}x{args.size} (list, decode, resize, "
-          f"batch {args.batch}; file cache warm), and one training step on a batch of {args.batch}")
+          f"batch {args.batch}; file cache warm), augmentation layers alone on batches of {args.batch} "
+          f"{args.size}x{args.size} images, and one training step on a batch of {args.batch}")
     print()
     print("| measure | Graft | Keras | Graft / Keras | peak RSS Graft / Keras |")
     print("| --- | ---: | ---: | ---: | ---: |")
@@ -225,6 +230,16 @@ def supporting_table(args):
         print(f"| image_dataset_from_directory, {label}, images/s | {rates['Graft']:.0f} | {rates['Keras']:.0f} | "
               f"{rates['Graft'] / rates['Keras']:.2f}x | {measured['Graft']['rss']:.0f} / "
               f"{measured['Keras']['rss']:.0f} MB |")
+    common = ["--batch", args.batch, "--size", args.size, "--threads", args.threads]
+    measured = take_turns({"Graft": [GRAFT_BENCH, "augment"] + common,
+                           "Keras": [sys.executable, REFERENCE_AUGMENT_BENCH] + common},
+                          args.rounds, "seconds_per_batch", "augmentation layers")
+    rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
+    ratio = rates["Graft"] / rates["Keras"]
+    print(f"| augmentation layers alone (RandomFlip, RandomRotation(0.1), RandomZoom(0.1)), images/s | "
+          f"{rates['Graft']:.0f} | {rates['Keras']:.0f} | {ratio:.2f}x (bar {AUGMENT_BAR:g}x: "
+          f"{'met' if ratio >= AUGMENT_BAR else 'not met'}) | {measured['Graft']['rss']:.0f} / "
+          f"{measured['Keras']['rss']:.0f} MB |")
     for mode, label in SUPPORTING_STEPS:
         rates, rss, _ = measure_step(args, mode, "4")
         print(f"| one Adam step, {label}, images/s | {rates['Graft']:.1f} | {rates['Keras']:.1f} | "

@@ -525,7 +525,9 @@ graft_status graft_augmentation_output_size(const graft_augmentation *layers, in
  * a pure function of (seed, call, its index in the batch): the same
  * arguments give the same pixels; `call` numbers successive calls (Keras's
  * seed generator moves on with each). Keras's RandomCrop draws one
- * position per batch, Graft one per image. Thread-safe (no shared state).
+ * position per batch, Graft one per image. The images are shared among one
+ * thread per core; any number of calls may run at once (no state is kept
+ * between calls).
  * Returns GRAFT_ERROR_INVALID_ARGUMENT for NULLs, sizes below 1, an
  * out_count that does not match, or a refused layer; `out` is then
  * untouched. */

@@ -1,5 +1,6 @@
 import CGraftABI
 import GraftData
+import GraftKernels
 import GraftFoundation
 
 // Keras's augmentation layers through the C ABI: a layer's options read
@@ -133,21 +134,15 @@ public func graft_augment(_ layers: UnsafePointer<graft_augmentation>?, _ count:
         }
         let (h, w, c) = (Int(height), Int(width), Int(channels))
         let size = augmentation.outputSize(height: h, width: w)
-        guard let inImage = product(h, w, c), let outImage = product(size.height, size.width, c),
-              product(inImage, Int(n)) != nil, let outFloats = product(outImage, Int(n)) else {
+        guard product(h, w, c, Int(n)) != nil, let outFloats = product(size.height, size.width, c, Int(n)) else {
             throw GraftError.invalidArgument("\(n) images of \(h)x\(w)x\(c) are more than memory can address")
         }
         guard Int64(outFloats) == outCount else {
             throw GraftError.invalidArgument(
                 "out_count is \(outCount); \(n) images of \(size.height)x\(size.width)x\(c) need \(outFloats)")
         }
-        var scratch: [Float] = []
-        for i in 0..<Int(n) {
-            var image = AugmentedImage(pixels: Array(UnsafeBufferPointer(start: images + i * inImage, count: inImage)),
-                                       height: h, width: w, channels: c)
-            augmentation.apply(to: &image, scratch: &scratch, epoch: Int(truncatingIfNeeded: call), index: i)
-            image.pixels.withUnsafeBufferPointer { (out + i * outImage).update(from: $0.baseAddress!, count: outImage) }
-        }
+        augmentation.apply(images: images, count: Int(n), height: h, width: w, channels: c,
+                           epoch: Int(truncatingIfNeeded: call), threads: Parallel.coreCount, into: out)
     }
 }
 

@@ -326,6 +326,29 @@ func fitBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
+/// Keras's augmentation layers alone: RandomFlip, RandomRotation(0.1) and
+/// RandomZoom(0.1) (Keras's defaults otherwise) on batches of random RGB
+/// images, as bench/reference_augment_bench.py runs Keras's.
+func augmentBenchmark(_ args: Arguments) throws {
+    let batch = args.int("batch", 32), size = args.int("size", 100), threads = args.int("threads", 2)
+    let warmup = args.int("warmup", 2), reps = args.int("reps", 10)
+    let augmentation = Augmentation(layers: [.flip(.horizontalAndVertical),
+                                             .rotation(try RandomRotation(factor: .number(0.1))),
+                                             .zoom(try RandomZoom(heightFactor: .number(0.1)))], seed: 1)
+    let input = Tensor(shape: [batch, size, size, 3]), output = Tensor(shape: [batch, size, size, 3])
+    randomPreprocessedImages(input)
+    var pass = 0
+    let run = {
+        augmentation.apply(images: input.data, count: batch, height: size, width: size, channels: 3, epoch: pass,
+                           threads: threads, into: output.data)
+        pass += 1
+    }
+    for _ in 0..<warmup { run() }
+    let times = (0..<reps).map { _ in seconds(run) }
+    print(json([("engine", "\"graft\""), ("images_per_s", String(format: "%.1f", Double(batch) / median(times))),
+                ("seconds_per_batch", list(times)), ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
+}
+
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: graft-bench sgemm|inference [--option value]...") }
 let options = Arguments(arguments.dropFirst(2))
@@ -338,6 +361,7 @@ do {
     case "profile": try profileBenchmark(options)
     case "precision": try precisionBenchmark(options)
     case "fit": try fitBenchmark(options)
+    case "augment": try augmentBenchmark(options)
     default: fail("unknown benchmark \(arguments[1])")
     }
 } catch {

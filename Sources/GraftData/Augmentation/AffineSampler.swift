@@ -52,6 +52,18 @@ public struct AffineSampler: Equatable, Sendable {
     /// into `output` (the same size; not `input`).
     public func apply(_ t: AffineTransform, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                       height: Int, width: Int, channels: Int) {
+        // One copy of the loops for RGB, compiled with its channel count a
+        // constant, and one for any other.
+        if channels == 3 {
+            sample(t, input: input, output: output, height: height, width: width, channels: 3)
+        } else {
+            sample(t, input: input, output: output, height: height, width: width, channels: channels)
+        }
+    }
+
+    @inline(__always)
+    private func sample(_ t: AffineTransform, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                        height: Int, width: Int, channels: Int) {
         for oy in 0..<height {
             let y = Float(oy)
             for ox in 0..<width {
@@ -61,15 +73,26 @@ public struct AffineSampler: Equatable, Sendable {
                 let out = output + (oy * width + ox) * channels
                 switch interpolation {
                 case .nearest:
-                    let (row, column) = (Int(yIn.rounded(.toNearestOrAwayFromZero)),
-                                         Int(xIn.rounded(.toNearestOrAwayFromZero)))
+                    let (row, column) = (roundedHalfAway(yIn), roundedHalfAway(xIn))
                     for c in 0..<channels {
                         out[c] = read(input, row, column, c, height: height, width: width, channels: channels)
                     }
                 case .bilinear:
-                    let (y0, x0) = (yIn.rounded(.down), xIn.rounded(.down))
+                    let (y0, x0) = (floored(yIn), floored(xIn))
                     let (y1, x1) = (y0 + 1, x0 + 1)
                     let (r0, r1, c0, c1) = (Int(y0), Int(y1), Int(x0), Int(x1))
+                    if r0 >= 0 && r1 < height && c0 >= 0 && c1 < width {
+                        // All four neighbours inside (most pixels): read
+                        // them directly, the same arithmetic.
+                        let topLeft = input + (r0 * width + c0) * channels, bottomLeft = topLeft + width * channels
+                        let (wx0, wx1, wy0, wy1) = (x1 - xIn, xIn - x0, y1 - yIn, yIn - y0)
+                        for c in 0..<channels {
+                            let top = wx0 * topLeft[c] + wx1 * topLeft[channels + c]
+                            let bottom = wx0 * bottomLeft[c] + wx1 * bottomLeft[channels + c]
+                            out[c] = wy0 * top + wy1 * bottom
+                        }
+                        continue
+                    }
                     for c in 0..<channels {
                         func at(_ r: Int, _ k: Int) -> Float {
                             read(input, r, k, c, height: height, width: width, channels: channels)
@@ -81,6 +104,24 @@ public struct AffineSampler: Equatable, Sendable {
                 }
             }
         }
+    }
+
+    // Coordinates stay within a few image sizes (the layers' factors are
+    // bounded), far inside Int's and exact Float integers' range: truncating
+    // through Int gives floor and round here without a libm call per pixel.
+
+    /// ⌊v⌋.
+    @inline(__always)
+    private func floored(_ v: Float) -> Float {
+        let t = Float(Int(v))
+        return t > v ? t - 1 : t
+    }
+
+    /// v rounded half away from zero (C's round), as an index.
+    @inline(__always)
+    private func roundedHalfAway(_ v: Float) -> Int {
+        let t = Int(v), fraction = v - Float(t)
+        return fraction >= 0.5 ? t + 1 : fraction <= -0.5 ? t - 1 : t
     }
 
     /// The pixel (row, column), or `fillValue` outside the image.

@@ -1,4 +1,5 @@
 import GraftFoundation
+import GraftKernels
 
 /// Augmentation layers applied in order, as a Keras model's augmentation
 /// block applies them while training. Every draw is a pure function of
@@ -31,6 +32,25 @@ public struct Augmentation: Equatable, Sendable {
         for (position, layer) in layers.enumerated() {
             var random = SplitMix64(seed: SplitMix64.mix(imageSeed ^ (UInt64(position) &* SeedSalt.augmentationLayer)))
             layer.apply(to: &image, scratch: &scratch, random: &random)
+        }
+    }
+
+    /// Augments `count` images (height × width × channels floats each, one
+    /// after another at `input`) into `output` (each of `outputSize`), image
+    /// i being image `firstIndex + i` of pass `epoch`, on up to `threads`
+    /// threads (the result does not depend on how many).
+    public func apply(images input: UnsafePointer<Float>, count: Int, height: Int, width: Int, channels: Int,
+                      epoch: Int, firstIndex: Int = 0, threads: Int, into output: UnsafeMutablePointer<Float>) {
+        let size = outputSize(height: height, width: width)
+        let (inFloats, outFloats) = (height * width * channels, size.height * size.width * channels)
+        // Scratch memory per thread, grown by the first image it takes.
+        final class Scratch { var floats: [Float] = [] }
+        let scratch = (0..<max(1, threads)).map { _ in Scratch() }
+        Parallel.forEach(count, threads: threads) { i, worker in
+            var image = AugmentedImage(pixels: Array(UnsafeBufferPointer(start: input + i * inFloats, count: inFloats)),
+                                       height: height, width: width, channels: channels)
+            apply(to: &image, scratch: &scratch[worker].floats, epoch: epoch, index: firstIndex + i)
+            image.pixels.withUnsafeBufferPointer { (output + i * outFloats).update(from: $0.baseAddress!, count: outFloats) }
         }
     }
 }
