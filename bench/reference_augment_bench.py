@@ -14,10 +14,11 @@ JSON line: {"engine", "images_per_s" (median), "seconds_per_batch",
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import time
+
+from tensorflow_threads import start_tensorflow
 
 
 def main():
@@ -29,16 +30,9 @@ def main():
     parser.add_argument("--reps", type=int, default=10)
     args = parser.parse_args()
 
-    # Thread counts are read when TensorFlow starts.
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(args.threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf = start_tensorflow(args.threads)
     import keras
     import numpy as np
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     layers = keras.Sequential([keras.layers.RandomFlip("horizontal_and_vertical", seed=1),
                                keras.layers.RandomRotation(0.1, seed=2), keras.layers.RandomZoom(0.1, seed=3)])

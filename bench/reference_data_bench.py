@@ -12,10 +12,11 @@ JSON line: {"engine", "images_per_s" (median), "seconds_per_pass", "images",
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import time
+
+from tensorflow_threads import start_tensorflow
 
 
 def main():
@@ -27,15 +28,8 @@ def main():
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
 
-    # Thread counts are read when TensorFlow starts.
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = str(args.threads)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start_tensorflow(args.threads)
     import keras
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     def one_pass():
         dataset = keras.utils.image_dataset_from_directory(
