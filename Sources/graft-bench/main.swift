@@ -327,8 +327,9 @@ func fitBenchmark(_ args: Arguments) throws {
 }
 
 /// Keras's augmentation layers alone: RandomFlip, RandomRotation(0.1) and
-/// RandomZoom(0.1) (Keras's defaults otherwise) on batches of random RGB
-/// images, as bench/reference_augment_bench.py runs Keras's.
+/// RandomZoom(0.1) (Keras's defaults otherwise) on batches of random
+/// images (the pixels' values do not change the work), as
+/// bench/reference_augment_bench.py runs Keras's.
 func augmentBenchmark(_ args: Arguments) throws {
     let batch = args.int("batch", 32), size = args.int("size", 100), threads = args.int("threads", 2)
     let warmup = args.int("warmup", 2), reps = args.int("reps", 10)

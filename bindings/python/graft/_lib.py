@@ -317,6 +317,10 @@ PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(graft_progress), cty
 # graft_pooling, graft_flip and graft_optimizer, by Keras's names.
 POOLING = {"avg": 0, "flatten": 1}
 FLIP = {None: 0, "horizontal": 1, "vertical": 2, "horizontal_and_vertical": 3}
+# graft_augmentation_kind, by Keras's class names, and graft_fill_mode, by Keras's names.
+AUGMENTATION_KIND = {"RandomFlip": 0, "RandomRotation": 1, "RandomZoom": 2, "RandomTranslation": 3, "RandomCrop": 4,
+                     "RandomContrast": 5, "RandomBrightness": 6}
+FILL_MODE = {"reflect": 0, "wrap": 1, "constant": 2, "nearest": 3}
 OPTIMIZER = {"sgd": 0, "adam": 1, "adamw": 2, "rmsprop": 3}
 # graft_schedule, by Keras's class names.
 SCHEDULE = {"ExponentialDecay": 1, "PiecewiseConstantDecay": 2, "InverseTimeDecay": 3, "PolynomialDecay": 4,

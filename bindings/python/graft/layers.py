@@ -27,14 +27,9 @@ from . import _lib
 
 Factor = Union[float, Sequence[float]]
 
-FILL_MODES = {"reflect": 0, "wrap": 1, "constant": 2, "nearest": 3}
-FLIP_MODES = {"horizontal": 1, "vertical": 2, "horizontal_and_vertical": 3}
-
 
 class _AugmentationLayer:
     """What the layers share: the library's options struct and the call."""
-
-    _kind = 0
 
     def __init__(self, seed: Optional[int], name: Optional[str]) -> None:
         self.seed = random.randint(1, 10**9) if seed is None else operator.index(seed)
@@ -47,7 +42,8 @@ class _AugmentationLayer:
 
     def _options(self) -> _lib.graft_augmentation:
         options = _lib.graft_augmentation()
-        _lib.lib.graft_augmentation_init_sized(ctypes.byref(options), self._kind, ctypes.sizeof(options))
+        kind = _lib.AUGMENTATION_KIND[type(self).__name__]
+        _lib.lib.graft_augmentation_init_sized(ctypes.byref(options), kind, ctypes.sizeof(options))
         self._fill(options)
         return options
 
@@ -95,12 +91,12 @@ def _set_factor(options, slot: str, name: str, factor: Optional[Factor]) -> None
 
 def _sampling(options, fill_mode: str, interpolation: str, fill_value: float) -> None:
     """fill_mode, interpolation and fill_value, refused in Keras's words."""
-    if fill_mode not in FILL_MODES:
+    if fill_mode not in _lib.FILL_MODE:
         raise NotImplementedError(f"Unknown `fill_mode` {fill_mode}. Expected of one "
                                   "('reflect', 'wrap', 'constant', 'nearest').")
     if interpolation not in ("nearest", "bilinear"):
         raise NotImplementedError(f"Unknown `interpolation` {interpolation}. Expected of one ('nearest', 'bilinear').")
-    options.fill_mode = FILL_MODES[fill_mode]
+    options.fill_mode = _lib.FILL_MODE[fill_mode]
     options.interpolation = _lib.INTERPOLATION[interpolation]
     options.fill_value = fill_value
 
@@ -110,18 +106,16 @@ class RandomFlip(_AugmentationLayer):
     "horizontal_and_vertical" (the two axes drawn independently, as Keras
     documents the mode; keras 3.15.1 flips both or neither)."""
 
-    _kind = 0
-
     def __init__(self, mode: str = "horizontal_and_vertical", seed: Optional[int] = None,
                  name: Optional[str] = None, **kwargs: Any) -> None:
-        if mode not in FLIP_MODES:
+        if mode is None or mode not in _lib.FLIP:
             raise ValueError(f'RandomFlip mode must be "horizontal", "vertical" or "horizontal_and_vertical", '
                              f"received: mode={mode!r}")
         self.mode = mode
         super().__init__(seed, name)
 
     def _fill(self, options) -> None:
-        options.flip = FLIP_MODES[self.mode]
+        options.flip = _lib.FLIP[self.mode]
 
     def _config(self) -> dict[str, Any]:
         return {"mode": self.mode}
@@ -145,8 +139,6 @@ class _Geometric(_AugmentationLayer):
 class RandomRotation(_Geometric):
     """Keras's RandomRotation: an angle of factor × 2π, drawn per image, about
     the centre (a number f: -f..f)."""
-
-    _kind = 1
 
     def __init__(self, factor: Factor, fill_mode: str = "reflect", interpolation: str = "bilinear",
                  seed: Optional[int] = None, fill_value: float = 0.0, name: Optional[str] = None,
@@ -184,8 +176,6 @@ class RandomZoom(_HeightWidth):
     centre (positive: zoomed out); without width_factor the aspect ratio is
     kept."""
 
-    _kind = 2
-
     def __init__(self, height_factor: Factor, width_factor: Optional[Factor] = None, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
                  name: Optional[str] = None, **kwargs: Any) -> None:
@@ -195,8 +185,6 @@ class RandomZoom(_HeightWidth):
 class RandomTranslation(_HeightWidth):
     """Keras's RandomTranslation: shifted by height_factor × height (down)
     and width_factor × width (right)."""
-
-    _kind = 3
 
     def __init__(self, height_factor: Factor, width_factor: Factor, fill_mode: str = "reflect",
                  interpolation: str = "bilinear", seed: Optional[int] = None, fill_value: float = 0.0,
@@ -208,8 +196,6 @@ class RandomCrop(_AugmentationLayer):
     """Keras's RandomCrop: a height × width window while training (at a
     random position when the image is larger both ways, else centred and
     stretched); the identity otherwise, as Keras's."""
-
-    _kind = 4
 
     def __init__(self, height: int, width: int, seed: Optional[int] = None, name: Optional[str] = None,
                  **kwargs: Any) -> None:
@@ -248,8 +234,6 @@ class RandomContrast(_ValueLayer):
     value_range, c drawn from 1 - lower..1 + upper of the factor's range (a
     number f: 1..1 + f, as in Keras)."""
 
-    _kind = 5
-
     def __init__(self, factor: Factor, value_range: Sequence[float] = (0, 255), seed: Optional[int] = None,
                  name: Optional[str] = None, **kwargs: Any) -> None:
         super().__init__(factor, value_range, seed, name)
@@ -258,8 +242,6 @@ class RandomContrast(_ValueLayer):
 class RandomBrightness(_ValueLayer):
     """Keras's RandomBrightness: adds factor × (value_range's width), drawn
     per image, then clips to value_range."""
-
-    _kind = 6
 
     def __init__(self, factor: Factor, value_range: Sequence[float] = (0, 255), seed: Optional[int] = None,
                  name: Optional[str] = None, **kwargs: Any) -> None:
