@@ -51,8 +51,6 @@ class BinaryAccuracy:
     and threshold=0.0 a probability of one half. Reported under the name
     "accuracy" (as Graft reports every accuracy)."""
 
-    default_threshold = 0.5
-
     def __init__(self, name: str = "binary_accuracy", dtype: Any = None, threshold: float = 0.5) -> None:
         self.threshold = float(threshold)
         if not np.isfinite(self.threshold):
@@ -70,12 +68,13 @@ _BINARY_ACCURACY_NAMES = ("accuracy", "acc", "binary_accuracy")
 
 
 def _check(metrics: Optional[Sequence[Any]], binary_head: bool) \
-        -> tuple[Optional[SparseTopKCategoricalAccuracy], float, list[str]]:
+        -> tuple[Optional[SparseTopKCategoricalAccuracy], Optional[float], list[str]]:
     """The top-k accuracy among compile's `metrics` (or None), the binary
-    accuracy's threshold, and the names of the compiled metrics in their
-    order; raises ValueError for a metric Graft does not compute (refused
-    rather than ignored) or one that does not fit the head."""
-    top_k, threshold, order = None, BinaryAccuracy.default_threshold, []
+    accuracy's threshold (None: the library's default, Keras's 0.5), and the
+    names of the compiled metrics in their order; raises ValueError for a
+    metric Graft does not compute (refused rather than ignored) or one that
+    does not fit the head."""
+    top_k, threshold, order = None, None, []
     accuracy_names = _BINARY_ACCURACY_NAMES if binary_head else _ACCURACY_NAMES
     for metric in metrics or []:
         misplaced = metric not in accuracy_names and metric in _ACCURACY_NAMES + _BINARY_ACCURACY_NAMES

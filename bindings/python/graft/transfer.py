@@ -257,7 +257,8 @@ class TransferModel:
         loss_options = _lib.graft_loss_options()
         _lib.lib.graft_loss_options_init_sized(ctypes.byref(loss_options), ctypes.sizeof(loss_options))
         loss_options.label_smoothing = label_smoothing
-        loss_options.binary_threshold = threshold
+        if threshold is not None:
+            loss_options.binary_threshold = threshold
         if top_k is not None:
             loss_options.top_k = top_k.k
             loss_options.top_k_name = top_k.name.encode()
