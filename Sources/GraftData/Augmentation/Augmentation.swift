@@ -15,10 +15,6 @@ public struct Augmentation: Equatable, Sendable {
         (self.layers, self.seed) = (layers, seed)
     }
 
-    /// Whether every layer has finitely many outcomes per image (flips), so
-    /// that a cache of each outcome's features is exact.
-    public var hasFiniteOutcomes: Bool { layers.allSatisfy(\.hasFiniteOutcomes) }
-
     /// The size of an augmented image of `height` × `width` (RandomCrop's).
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         layers.reduce((height, width)) { $1.outputSize(height: $0.height, width: $0.width) }
@@ -37,10 +33,10 @@ public struct Augmentation: Equatable, Sendable {
 
     /// Augments `count` images (height × width × channels floats each, one
     /// after another at `input`) into `output` (each of `outputSize`), image
-    /// i being image `firstIndex + i` of pass `epoch`, on up to `threads`
-    /// threads (the result does not depend on how many).
+    /// i being image i of pass `epoch`, on up to `threads` threads (the
+    /// result does not depend on how many).
     public func apply(images input: UnsafePointer<Float>, count: Int, height: Int, width: Int, channels: Int,
-                      epoch: Int, firstIndex: Int = 0, threads: Int, into output: UnsafeMutablePointer<Float>) {
+                      epoch: Int, threads: Int, into output: UnsafeMutablePointer<Float>) {
         let size = outputSize(height: height, width: width)
         let (inFloats, outFloats) = (height * width * channels, size.height * size.width * channels)
         // Scratch memory per thread, grown by the first image it takes.
@@ -49,7 +45,7 @@ public struct Augmentation: Equatable, Sendable {
         Parallel.forEach(count, threads: threads) { i, worker in
             var image = AugmentedImage(pixels: Array(UnsafeBufferPointer(start: input + i * inFloats, count: inFloats)),
                                        height: height, width: width, channels: channels)
-            apply(to: &image, scratch: &scratch[worker].floats, epoch: epoch, index: firstIndex + i)
+            apply(to: &image, scratch: &scratch[worker].floats, epoch: epoch, index: i)
             image.pixels.withUnsafeBufferPointer { (output + i * outFloats).update(from: $0.baseAddress!, count: outFloats) }
         }
     }

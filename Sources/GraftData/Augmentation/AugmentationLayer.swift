@@ -19,26 +19,6 @@ public enum AugmentationLayer: Equatable, Sendable {
     /// RandomBrightness: a delta added to every value, clipped.
     case brightness(RandomBrightness)
 
-    /// Keras's class name.
-    public var className: String {
-        switch self {
-        case .flip: "RandomFlip"
-        case .rotation: "RandomRotation"
-        case .zoom: "RandomZoom"
-        case .translation: "RandomTranslation"
-        case .crop: "RandomCrop"
-        case .contrast: "RandomContrast"
-        case .brightness: "RandomBrightness"
-        }
-    }
-
-    /// Whether every image has finitely many outcomes (flips only), so that
-    /// a cache can hold them all.
-    public var hasFiniteOutcomes: Bool {
-        if case .flip = self { return true }
-        return false
-    }
-
     /// The output size for an input of `height` × `width` while training.
     public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
         if case .crop(let crop) = self { return (crop.height, crop.width) }

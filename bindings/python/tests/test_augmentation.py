@@ -56,7 +56,8 @@ def test_geometric_layers_equal_keras(kind: str, fill_mode: str, interpolation: 
     assert np.abs(ours - x).max() > 10  # the transform did something
 
 
-@pytest.mark.parametrize("shift", [0.5, 1.0, -1.0, 0.75])
+# Shifts in pixels of an image 9 wide: half pixels, a half image, the whole.
+@pytest.mark.parametrize("shift", [0.5, -0.5, 4.5, 9.0, -9.0])
 @pytest.mark.parametrize("fill_mode", FILL_MODES)
 def test_large_and_half_pixel_shifts(shift: float, fill_mode: str) -> None:
     """Shifts of whole images and half pixels, where TensorFlow's fill
@@ -64,7 +65,7 @@ def test_large_and_half_pixel_shifts(shift: float, fill_mode: str) -> None:
     x = images(n=2, height=7, width=9, channels=1)
     for interpolation in INTERPOLATIONS:
         arguments = {"fill_mode": fill_mode, "interpolation": interpolation, "fill_value": -5.0}
-        factor = (shift, shift) if abs(shift) >= 0.5 else (shift / 9, shift / 9)
+        factor = (shift / 9, shift / 9)
         ours = graft.layers.RandomTranslation((0.0, 0.0), factor, **arguments)(x)
         theirs = keras_apply(keras.layers.RandomTranslation((0.0, 0.0), factor, **arguments), x)
         assert np.abs(ours - theirs).max() <= TOLERANCE, (interpolation, factor)
