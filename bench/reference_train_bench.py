@@ -5,7 +5,7 @@ Usage:
   .venv/bin/python bench/reference_train_bench.py --mode step_frozen|step_last10|step_full
       --weights PATH.h5 [--batch 32] [--size 100] [--threads 2] [--warmup 2] [--reps 5]
   .venv/bin/python bench/reference_train_bench.py --mode fit --dir FOLDER
-      --weights PATH.h5 [--epochs 3] [--flip horizontal_and_vertical] [--unfreeze-last N]
+      --weights PATH.h5 [--epochs 3] [--augmentation SPEC] [--unfreeze-last N]
       [--batch 32] [--size 100] [--threads 2]
 
 The model is the seed workflow's: caffe preprocessing, the ResNet50 base called
@@ -13,8 +13,9 @@ with training=False, GlobalAveragePooling2D, Dense(classes) logits, Adam,
 sparse categorical cross-entropy from logits. A step is what a user who wants
 BatchNormalization in inference mode runs: a tf.function with GradientTape and
 model(x, training=False). fit is a workflow's phase end to end: the two
-datasets of image_dataset_from_directory (25% validation), a RandomFlip layer
-with --flip, the base frozen or (--unfreeze-last N) its last N layers
+datasets of image_dataset_from_directory (25% validation), the augmentation
+layers of --augmentation (graft's text for them: flip:MODE, rotation:F,
+zoom:F, or a flip mode alone), the base frozen or (--unfreeze-last N) its last N layers
 trainable, and model.fit. (keras 3.15.1's fit then runs those layers'
 BatchNormalization in training mode; the work is the same.)
 Prints one JSON line, with the same fields as `graft-bench train` / `fit`.
@@ -30,6 +31,26 @@ import sys
 import time
 
 
+def keras_augmentation(keras, spec):
+    """Keras's layers for graft's --augmentation text, in the forms the bench uses."""
+    if spec == "none":
+        return []
+    if spec in ("horizontal", "vertical", "horizontal_and_vertical"):
+        return [keras.layers.RandomFlip(spec)]
+    layers = []
+    for part in spec.split(","):
+        kind, argument = part.split(":")
+        if kind == "flip":
+            layers.append(keras.layers.RandomFlip(argument))
+        elif kind == "rotation":
+            layers.append(keras.layers.RandomRotation(float(argument)))
+        elif kind == "zoom":
+            layers.append(keras.layers.RandomZoom(float(argument)))
+        else:
+            sys.exit(f"reference_train_bench.py: no Keras layer for {part!r} here")
+    return layers
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", required=True,
@@ -42,7 +63,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--flip", choices=["horizontal", "vertical", "horizontal_and_vertical"])
+    parser.add_argument("--augmentation", default="none")
     parser.add_argument("--unfreeze-last", type=int, default=0)
     args = parser.parse_args()
 
@@ -66,7 +87,9 @@ def main():
     if args.weights:
         base.load_weights(args.weights)
     inputs = keras.Input((args.size, args.size, 3))
-    x = keras.layers.RandomFlip(args.flip)(inputs) if fit and args.flip else inputs
+    x = inputs
+    for layer in keras_augmentation(keras, args.augmentation) if fit else []:
+        x = layer(x)
     x = keras.applications.resnet.preprocess_input(x)
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D()(x)

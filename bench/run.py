@@ -47,12 +47,15 @@ MAKE_IMAGES = REPO / "bench" / "make_images.py"
 # The seed workflows' phases end to end, loading included, once each:
 # (label, JPEG files, their size, fit options, bar: times faster than Keras).
 # Fruits-360's frozen phase on 100x100 photos; beans' frozen phase (flips, 20
+# epochs; flips with rotations and zooms, which leave nothing to cache, 5
 # epochs) and a fine-tuning of the last residual block on 500x500 photos
 # resized to 100x100.
 FIT_ROWS = [
     ("frozen-base fit, 3 epochs", 2000, "100x100", ["--epochs", "3"], 3.0),
     ("beans-style fit: flips, 20 epochs", 1000, "500x500",
-     ["--epochs", "20", "--flip", "horizontal_and_vertical"], 5.0),
+     ["--epochs", "20", "--augmentation", "horizontal_and_vertical"], 5.0),
+    ("beans-style fit: flip, rotation 0.1, zoom 0.1, 5 epochs", 1000, "500x500",
+     ["--epochs", "5", "--augmentation", "flip:horizontal_and_vertical,rotation:0.1,zoom:0.1"], 3.0),
     ("last 10 layers unfrozen, 5 epochs", 1000, "500x500", ["--epochs", "5", "--unfreeze-last", "10"], 2.5),
 ]
 # The whole-base step's bars: speed against Keras, peak RSS as a share of Keras's.

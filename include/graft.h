@@ -552,10 +552,20 @@ typedef struct graft_head_options {
     /* Dropout rate after each hidden layer (after the pooling when there is
      * none); 0 (default) for no Dropout. */
     float dropout;
-    /* RandomFlip while training, a graft_flip value; default NONE. */
+    /* RandomFlip while training, a graft_flip value; default NONE (the
+     * older form of augmentation_layers: set one or the other). */
     int32_t augmentation;
-    /* Seed of the head's initialisation, the flips and the dropout; default 0. */
+    /* Seed of the head's initialisation, the augmentation's draws and the
+     * dropout; default 0. */
     uint64_t seed;
+    /* Keras's augmentation layers, applied in this order to training images
+     * only (never to validation, evaluation or prediction ones), on the
+     * data pipeline's threads; NULL (default) for none. RandomCrop is
+     * refused: the base fixes the images' size. Flips alone keep the
+     * feature cache of a frozen base (four variants per image); any other
+     * layer turns it off for training images. Read during the call. */
+    const graft_augmentation *augmentation_layers;
+    int32_t augmentation_layer_count;
 } graft_head_options;
 
 /* Fills the defaults above. NULL is ignored. Use the macro: */
@@ -568,7 +578,8 @@ void graft_head_options_init_sized(graft_head_options *options, size_t struct_si
  * initialised as Keras's (glorot-uniform kernels, zero biases) from the seed.
  * Returns GRAFT_ERROR_STATE if the model has a head already,
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or bad options (num_classes < 1,
- * hidden sizes < 1, dropout outside [0, 1), unknown pooling or flip). */
+ * hidden sizes < 1, dropout outside [0, 1), unknown pooling or flip, both
+ * forms of augmentation, a layer Keras would refuse, RandomCrop). */
 graft_status graft_model_add_head(graft_model *model, const graft_head_options *options);
 
 /* All layers (base, then head); -1 if model is NULL. */
@@ -1121,6 +1132,12 @@ graft_status graft_progress_printer_report(graft_progress_printer *printer, cons
  * NULL printer or a name that is not UTF-8. */
 graft_status graft_progress_printer_set_top_k_name(graft_progress_printer *printer, const char *name);
 
+/* A line the printer writes before a fit's first `Epoch` line, at verbose 1
+ * and 2: the fit's feature cache note (graft_model_feature_cache_note);
+ * NULL or "" for none. Returns GRAFT_ERROR_INVALID_ARGUMENT for a NULL
+ * printer or a note that is not UTF-8. */
+graft_status graft_progress_printer_set_note(graft_progress_printer *printer, const char *note);
+
 /* The text that ends a line left open when the call returned early
  * (stopped, failed): "\n" or "". */
 graft_status graft_progress_printer_end(graft_progress_printer *printer, const char **text);
@@ -1221,6 +1238,19 @@ void graft_summary_options_init_sized(graft_summary_options *options, size_t str
  * small (nothing written), or a width too narrow for the columns. */
 graft_status graft_model_summary(const graft_model *model, const graft_summary_options *options, char *buffer,
                                  size_t capacity, size_t *needed);
+
+/* What a fit of a model with augmentation layers, as its layers are frozen
+ * now, does with the output of the frozen layers that come first, in the
+ * line the graft command prints before the first epoch: "Feature cache: on:
+ * ..." (computed once per image and flip, with flips alone), "Feature
+ * cache: off ..." (a layer other than RandomFlip draws new images every
+ * epoch); "" without augmentation (the cache is then on, and the progress
+ * output is Keras's) or when no frozen layers come first. Copied as
+ * graft_model_summary copies its text. Returns GRAFT_ERROR_INVALID_ARGUMENT
+ * for a NULL model or a buffer too small, GRAFT_ERROR_STATE for a model
+ * without a head. */
+graft_status graft_model_feature_cache_note(const graft_model *model, char *buffer, size_t capacity,
+                                            size_t *needed);
 
 /* Keras's class name of layer `index` (negative from the end): "InputLayer",
  * "Conv2D", "BatchNormalization", "Activation", "Add", "ZeroPadding2D",

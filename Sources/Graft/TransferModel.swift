@@ -18,12 +18,6 @@ public final class TransferModel {
         case flatten
     }
 
-    /// Keras's `RandomFlip` modes, applied to training images only.
-    public enum Flip: String, Sendable {
-        case horizontal, vertical
-        case horizontalAndVertical = "horizontal_and_vertical"
-    }
-
     let core: GraftModel.TransferModel
 
     private init(_ core: GraftModel.TransferModel) {
@@ -32,14 +26,18 @@ public final class TransferModel {
 
     /// A new head of `numClasses` logits on `base`, its weights drawn with
     /// `seed`; `numClasses` 1 is Keras's binary classifier (one logit).
+    /// `augmentation`: Keras's augmentation layers applied to training
+    /// images, as `graft train --augmentation` takes them
+    /// ("flip:horizontal,rotation:0.1,zoom:0.2"; "horizontal_and_vertical" is
+    /// that RandomFlip alone; "none" by default).
     public convenience init(base: ResNetBase, numClasses: Int, hiddenUnits: [Int] = [], dropout: Float = 0,
-                            pooling: Pooling = .average, augmentation: Flip? = nil, seed: UInt64 = 0) throws {
+                            pooling: Pooling = .average, augmentation: String = "none", seed: UInt64 = 0) throws {
         var head = HeadOptions(numClasses: numClasses)
         head.hiddenUnits = hiddenUnits
         head.dropout = dropout
         head.pooling = HeadOptions.Pooling(rawValue: pooling.rawValue)!
         self.init(try GraftModel.TransferModel(base: base.core, head: head,
-                                               augmentation: augmentation.map { RandomFlip.Mode(rawValue: $0.rawValue)! },
+                                               augmentation: try AugmentationSpec.parse(augmentation),
                                                seed: seed))
     }
 

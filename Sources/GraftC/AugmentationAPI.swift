@@ -59,12 +59,7 @@ func augmentationLayer(_ pointer: UnsafePointer<graft_augmentation>) throws -> A
     }
     switch graft_augmentation_kind(rawValue: UInt32(bitPattern: c.kind)) {
     case GRAFT_AUGMENTATION_FLIP:
-        switch graft_flip(rawValue: UInt32(bitPattern: c.flip)) {
-        case GRAFT_FLIP_HORIZONTAL: return .flip(.horizontal)
-        case GRAFT_FLIP_VERTICAL: return .flip(.vertical)
-        case GRAFT_FLIP_HORIZONTAL_AND_VERTICAL: return .flip(.horizontalAndVertical)
-        default: throw GraftError.invalidArgument("unknown flip mode \(c.flip)")
-        }
+        return .flip(try flipMode(graft_flip(rawValue: UInt32(bitPattern: c.flip))))
     case GRAFT_AUGMENTATION_ROTATION:
         let (mode, interpolation) = try sampler()
         return .rotation(try RandomRotation(factor: given(mainFactor, "factor"), fillMode: mode,
@@ -88,6 +83,16 @@ func augmentationLayer(_ pointer: UnsafePointer<graft_augmentation>) throws -> A
         return .brightness(try RandomBrightness(factor: given(mainFactor, "factor"), valueRange: c.value_range))
     default:
         throw GraftError.invalidArgument("unknown augmentation kind \(c.kind)")
+    }
+}
+
+/// RandomFlip's mode for a graft_flip other than NONE.
+func flipMode(_ flip: graft_flip) throws -> RandomFlip.Mode {
+    switch flip {
+    case GRAFT_FLIP_HORIZONTAL: return .horizontal
+    case GRAFT_FLIP_VERTICAL: return .vertical
+    case GRAFT_FLIP_HORIZONTAL_AND_VERTICAL: return .horizontalAndVertical
+    default: throw GraftError.invalidArgument("unknown flip mode \(flip.rawValue)")
     }
 }
 

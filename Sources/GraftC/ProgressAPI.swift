@@ -96,6 +96,15 @@ public func graft_progress_printer_set_top_k_name(_ printer: OpaquePointer?, _ n
     }
 }
 
+@_cdecl("graft_progress_printer_set_note")
+public func graft_progress_printer_set_note(_ printer: OpaquePointer?, _ note: UnsafePointer<CChar>?) -> graft_status {
+    catchingErrors {
+        let handle = try PrinterHandle.from(printer, "printer")
+        let text = try note.map { try string($0, "note") }
+        handle.maker.note = text?.isEmpty == false ? text : nil
+    }
+}
+
 @_cdecl("graft_progress_printer_end")
 public func graft_progress_printer_end(_ printer: OpaquePointer?,
                                        _ text: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> graft_status {

@@ -36,9 +36,25 @@ public func graft_model_summary(_ model: OpaquePointer?, _ options: UnsafePointe
         }
         o.showTrainable = c.show_trainable != 0
         let text = try handle.locked {
-            try summaryText(c.base_only != 0 ? handle.model.base.layers : handle.layers, options: o)
+            if c.base_only == 0, let transfer = handle.transfer { return try transfer.summary(options: o) }
+            return try summaryText(handle.model.base.layers, options: o)
         }
         try copyText(text, to: buffer, capacity: capacity, needed: needed)
+    }
+}
+
+@_cdecl("graft_model_feature_cache_note")
+public func graft_model_feature_cache_note(_ model: OpaquePointer?, _ buffer: UnsafeMutablePointer<CChar>?,
+                                           _ capacity: Int, _ needed: UnsafeMutablePointer<Int>?) -> graft_status {
+    catchingErrors {
+        let handle = try ModelHandle.from(model)
+        let note = try handle.locked {
+            guard let transfer = handle.transfer else {
+                throw GraftError(.state, "the model has no head: only a model with a head is fitted")
+            }
+            return transfer.featureCacheNote ?? ""
+        }
+        try copyText(note, to: buffer, capacity: capacity, needed: needed)
     }
 }
 

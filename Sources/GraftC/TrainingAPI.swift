@@ -8,7 +8,8 @@ import GraftModel
 func defaultHeadOptions() -> graft_head_options {
     graft_head_options(struct_size: MemoryLayout<graft_head_options>.size, num_classes: 0,
                        pooling: Int32(GRAFT_POOLING_AVG.rawValue), hidden_units: nil, hidden_units_count: 0,
-                       dropout: 0, augmentation: Int32(GRAFT_FLIP_NONE.rawValue), seed: 0)
+                       dropout: 0, augmentation: Int32(GRAFT_FLIP_NONE.rawValue), seed: 0,
+                       augmentation_layers: nil, augmentation_layer_count: 0)
 }
 
 @_cdecl("graft_head_options_init_sized")
@@ -31,17 +32,18 @@ public func graft_model_add_head(_ model: OpaquePointer?, _ options: UnsafePoint
         }
         head.hiddenUnits = try array(c.hidden_units, count: c.hidden_units_count, "options.hidden_units").map(Int.init)
         head.dropout = c.dropout
-        let flip: RandomFlip.Mode?
+        var augmentation = try augmentationLayers(c.augmentation_layers, count: c.augmentation_layer_count)
         switch graft_flip(rawValue: UInt32(bitPattern: c.augmentation)) {
-        case GRAFT_FLIP_NONE: flip = nil
-        case GRAFT_FLIP_HORIZONTAL: flip = .horizontal
-        case GRAFT_FLIP_VERTICAL: flip = .vertical
-        case GRAFT_FLIP_HORIZONTAL_AND_VERTICAL: flip = .horizontalAndVertical
-        default: throw GraftError.invalidArgument("unknown augmentation \(c.augmentation)")
+        case GRAFT_FLIP_NONE: break
+        case let flip:
+            guard augmentation.isEmpty else {
+                throw GraftError.invalidArgument("options.augmentation and options.augmentation_layers are both set: set one")
+            }
+            augmentation = [.flip(try flipMode(flip))]
         }
         try handle.locked {
             guard handle.transfer == nil else { throw GraftError(.state, "the model has a head already") }
-            handle.addHead(try TransferModel(base: handle.model, head: head, augmentation: flip, seed: c.seed))
+            handle.addHead(try TransferModel(base: handle.model, head: head, augmentation: augmentation, seed: c.seed))
         }
     }
 }

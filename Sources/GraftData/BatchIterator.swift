@@ -38,6 +38,8 @@ public final class BatchIterator {
     private var nextBatch: Int
     /// The batches of the pass this iterator hands out.
     private let batches: Range<Int>
+    /// Applied to each image loaded, with the draws of this pass.
+    private let augmentation: (layers: Augmentation, pass: Int)?
     private var pending: Pending?
 
     /// A batch being prepared in the background.
@@ -49,11 +51,18 @@ public final class BatchIterator {
         init(batch: Int) { self.batch = batch }
     }
 
-    init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?, batches: Range<Int>) {
+    init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?, batches: Range<Int>,
+         augmentation: (layers: Augmentation, pass: Int)?) {
+        if let augmentation {
+            let size = augmentation.layers.outputSize(height: dataset.imageHeight, width: dataset.imageWidth)
+            precondition(size.height == dataset.imageHeight && size.width == dataset.imageWidth,
+                         "the augmentation changes the image size")
+        }
         self.dataset = dataset
         self.order = order
         self.skip = skip
         self.batches = batches
+        self.augmentation = augmentation
         nextBatch = batches.lowerBound
         let floats = dataset.batchSize * dataset.imageFloats
         buffers = [Tensor(shape: [floats]), Tensor(shape: [floats])]
@@ -92,28 +101,35 @@ public final class BatchIterator {
         // Asked here, on the caller's thread, not on the loading one.
         let needed = indices.map { skip?($0) != true }
         let buffer = buffers[batch % 2]
-        let dataset = self.dataset
+        let (dataset, augmentation) = (self.dataset, self.augmentation)
         job.task = BackgroundTask {
             do {
-                job.indices = try BatchIterator.load(indices, needed: needed, of: dataset, into: buffer.data)
+                job.indices = try BatchIterator.load(indices, needed: needed, of: dataset, augmentation: augmentation,
+                                                     into: buffer.data)
             } catch {
                 job.error = error
             }
         }
     }
 
-    /// Loads the `needed` images in parallel (the others' slots are left as
-    /// they are); returns the indices kept (all of them unless unreadable
-    /// files are skipped), packed in order.
+    /// Loads the `needed` images in parallel, each augmented by the thread
+    /// that loaded it (the others' slots are left as they are); returns the
+    /// indices kept (all of them unless unreadable files are skipped),
+    /// packed in order.
     private static func load(_ indices: [Int], needed: [Bool], of dataset: ImageDataset,
+                             augmentation: (layers: Augmentation, pass: Int)?,
                              into buffer: UnsafeMutablePointer<Float>) throws -> [Int] {
         let floats = dataset.imageFloats
         var errors = [Error?](repeating: nil, count: indices.count)
+        let scratch = AugmentationScratch.perThread(augmentation == nil ? 0 : dataset.threads)
         errors.withUnsafeMutableBufferPointer { errors in
-            Parallel.forEach(indices.count, threads: dataset.threads) { i, _ in
+            Parallel.forEach(indices.count, threads: dataset.threads) { i, worker in
                 guard needed[i] else { return }
                 do {
                     try dataset.loadImage(indices[i], into: buffer + i * floats)
+                    augmentation?.layers.apply(inPlace: buffer + i * floats, height: dataset.imageHeight,
+                                               width: dataset.imageWidth, channels: dataset.colorMode.channels,
+                                               scratch: scratch[worker], epoch: augmentation!.pass, index: indices[i])
                 } catch {
                     errors[i] = error
                 }

@@ -176,11 +176,14 @@ public final class ImageDataset {
     /// (it has what it computes from them), so it is not decoded and its
     /// slot in the batch holds unspecified values. Asked on the calling
     /// thread, one batch ahead. `batches`: the pass's batches to hand out
-    /// (default: all of them).
-    public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil,
-                             batches: Range<Int>? = nil) -> BatchIterator {
-        BatchIterator(dataset: self, order: order(epoch: epoch ?? epochs.increment()), skip: skip,
-                      batches: batches ?? 0..<batchCount)
+    /// (default: all of them). `augmentation`: layers applied to each
+    /// image as it is loaded, on the same worker threads, with the draws of
+    /// its index in this pass (they must keep the image's size).
+    public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil, batches: Range<Int>? = nil,
+                             augmentation: Augmentation? = nil) -> BatchIterator {
+        let pass = epoch ?? epochs.increment()
+        return BatchIterator(dataset: self, order: order(epoch: pass), skip: skip, batches: batches ?? 0..<batchCount,
+                             augmentation: augmentation.map { ($0, pass) })
     }
 
     /// Writes image `index` (imageHeight × imageWidth × channels floats, 0…255).

@@ -1,4 +1,3 @@
-import GraftFoundation
 /// Keras's RandomFlip augmentation, applied while training only.
 ///
 /// With `horizontalAndVertical`, the two axes are drawn independently, so an
@@ -6,9 +5,10 @@ import GraftFoundation
 /// 3.15.1 draws one coin for both axes, giving only "unchanged" or "rotated by
 /// 180 degrees"; Graft follows the documented meaning.)
 ///
-/// The draw for an image is a pure function of (seed, epoch, image index), so
-/// a run is reproducible and a cache can hold each image's variants.
-public struct RandomFlip: Equatable {
+/// An image's draw is `Augmentation`'s, a pure function of (seed, epoch,
+/// image index, layer position), so a run is reproducible and a cache can
+/// hold each image's variants.
+public enum RandomFlip {
     public enum Mode: String, CaseIterable, Sendable {
         case horizontal, vertical
         case horizontalAndVertical = "horizontal_and_vertical"
@@ -39,21 +39,6 @@ public struct RandomFlip: Equatable {
             case .horizontalAndVertical: return Variant(horizontal: horizontalCoin, vertical: verticalCoin)
             }
         }
-    }
-
-    public let mode: Mode
-    public let seed: UInt64
-
-    public init(mode: Mode, seed: UInt64) {
-        self.mode = mode
-        self.seed = seed
-    }
-
-    /// The variant drawn for image `index` (its position in the dataset's
-    /// listing) in `epoch`.
-    public func variant(epoch: Int, index: Int) -> Variant {
-        Variant.drawn(mode, from: SplitMix64.mix(seed ^ (UInt64(truncatingIfNeeded: epoch) &* SplitMix64.golden)
-            ^ (UInt64(truncatingIfNeeded: index) &* SeedSalt.image)))
     }
 
     /// Flips one NHWC image (height × width × channels floats) in place.

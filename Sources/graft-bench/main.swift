@@ -17,11 +17,12 @@
 //       One Adam step of the GAP + Dense(10) model (the frozen-feature cache
 //       off, so that every step computes the base); a batch larger than the
 //       micro-batch size (the engine's, or N) runs in parts.
-//   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--flip MODE] [--unfreeze-last N]
+//   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--augmentation SPEC] [--unfreeze-last N]
 //                   [--batch 32] [--size 100] [--threads 2]
 //       A seed workflow's phase end to end: datasets with a 25% validation
-//       split, the base frozen (or its last N layers trainable), RandomFlip
-//       (MODE: horizontal_and_vertical, ...) with --flip, Adam, fit with validation.
+//       split, the base frozen (or its last N layers trainable), the
+//       augmentation layers of --augmentation (`graft train`'s text for
+//       them), Adam, fit with validation.
 //
 //   graft-bench precision --dir FOLDER --weights PATH [--epochs 5] [--batch 32] [--size 100] [--threads 2]
 //       bfloat16 inference against float32: a head trained on FOLDER/train,
@@ -182,7 +183,7 @@ func pipelineBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
-func transferModel(_ args: Arguments, classes: Int, augmentation: RandomFlip.Mode? = nil) throws -> TransferModel {
+func transferModel(_ args: Arguments, classes: Int, augmentation: [AugmentationLayer] = []) throws -> TransferModel {
     guard let weights = args.values["weights"] else { fail("needs --weights PATH") }
     var options = ModelOptions()
     options.weights = .file(weights)
@@ -302,11 +303,8 @@ func fitBenchmark(_ args: Arguments) throws {
     options.validationSplit = 0.25
     let epochs = args.int("epochs", 3), unfrozen = args.int("unfreeze-last", 0)
     let classes = try DirectoryListing.list(directory: folder).classNames.count
-    let flip = args.values["flip"].map { name -> RandomFlip.Mode in
-        guard let mode = RandomFlip.Mode(rawValue: name) else { fail("unknown --flip \(name)") }
-        return mode
-    }
-    let model = try transferModel(args, classes: classes, augmentation: flip)
+    let augmentation = try AugmentationSpec.parse(args.values["augmentation"] ?? "none")
+    let model = try transferModel(args, classes: classes, augmentation: augmentation)
     model.setBaseTrainable(false)
     for i in (model.baseLayerCount - unfrozen)..<model.baseLayerCount { try model.setTrainable(true, layer: i) }
     try model.compile(.adam())

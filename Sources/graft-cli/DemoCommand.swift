@@ -46,7 +46,7 @@ struct Demo: ParsableCommand {
         w.weights = weights
         w.batchSize = 32
         w.validationSplit = 0.2
-        w.augmentation = .horizontalAndVertical
+        w.augmentation = [.flip(.horizontalAndVertical)]
         w.optimizer = .adam
         w.epochs = epochs
         w.fineTuneEpochs = fineTuneEpochs

@@ -49,7 +49,12 @@ struct Train: ParsableCommand {
     var dropout: Float = 0
     @Flag(help: "For two classes: Keras's binary head, one logit trained with BinaryCrossentropy(from_logits=True), instead of a softmax over two.")
     var binary = false
-    @Option(help: "RandomFlip while training: none, horizontal, vertical or horizontal_and_vertical.")
+    @Option(help: """
+        Keras's augmentation layers while training, in order: e.g. flip:horizontal,rotation:0.1,zoom:0.2 \
+        (flip, rotation, zoom, translation, contrast, brightness; arguments after colons in Keras's order or \
+        by name, e.g. rotation:0.1:fill_mode=constant; a range as low..high). none, or a flip mode alone \
+        (horizontal, vertical, horizontal_and_vertical), as before.
+        """)
     var augmentation = "none"
     @Option(help: "adam, adamw, sgd or rmsprop (Keras's defaults).")
     var optimizer = "adam"
@@ -133,13 +138,7 @@ struct Train: ParsableCommand {
         w.head.hiddenUnits = hidden
         w.head.dropout = dropout
         w.binary = binary
-        if augmentation != "none" {
-            guard let flip = RandomFlip.Mode(rawValue: augmentation) else {
-                throw GraftError.invalidArgument(
-                    "--augmentation must be none, horizontal, vertical or horizontal_and_vertical, not \"\(augmentation)\"")
-            }
-            w.augmentation = flip
-        }
+        w.augmentation = try AugmentationSpec.parse(augmentation)
         guard let name = OptimizerConfig.Name(rawValue: optimizer) else {
             throw GraftError.invalidArgument("unknown optimizer \"\(optimizer)\" (adam, adamw, sgd or rmsprop)")
         }

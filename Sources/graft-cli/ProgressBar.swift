@@ -8,9 +8,11 @@ struct ProgressBar {
     private var printer: ProgressPrinter
     private let dynamic = isatty(STDOUT_FILENO) != 0
 
-    /// `epochs` of a fit, or nil for an evaluation.
-    init(epochs: Int?) {
+    /// `epochs` of a fit, or nil for an evaluation; `note`: a line before
+    /// the first epoch's (the fit's feature cache note).
+    init(epochs: Int?, note: String? = nil) {
         printer = ProgressPrinter(verbose: 1, epochs: epochs, start: monotonicSeconds())
+        printer.note = note
     }
 
     /// The progress callback of fit and evaluate; never asks to stop.

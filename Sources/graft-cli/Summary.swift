@@ -8,7 +8,7 @@ func summaryText(_ model: TransferModel, name: String) throws -> String {
     var options = SummaryOptions()
     options.name = name
     options.terminalColumns = terminalColumns()
-    return try summaryText(model.layers, options: options) + "\n"
+    return try model.summary(options: options) + "\n"
 }
 
 /// The terminal's width as Python's shutil.get_terminal_size finds it (and

@@ -21,7 +21,7 @@ struct Workflow {
     var head = HeadOptions(numClasses: 0)
     /// Whether two classes get the binary head (one logit) rather than two logits.
     var binary = false
-    var augmentation: RandomFlip.Mode?
+    var augmentation: [AugmentationLayer] = []
     var optimizer = OptimizerConfig.Name.adam
     var learningRate: Float?
     /// The frozen phase's learning rate as a schedule, rather than `learningRate`.
@@ -153,7 +153,7 @@ struct Workflow {
 
     private func fit(_ model: TransferModel, _ train: ImageDataset, _ validation: ImageDataset?,
                      epochs: Int) throws -> History {
-        var bar = ProgressBar(epochs: epochs)
+        var bar = ProgressBar(epochs: epochs, note: model.featureCacheNote)
         defer { bar.end() }
         return try model.fit(train, epochs: epochs, validation: validation, stepsPerEpoch: stepsPerEpoch,
                              callbacks: callbacks) { bar.report($0) }

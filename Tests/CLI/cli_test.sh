@@ -104,7 +104,19 @@ if "$GRAFT" train demo/data/train --weights random --optimizer adagrad 2> err.lo
 grep -q "unknown optimizer \"adagrad\"" err.log || fail "unknown optimizer: $(cat err.log)"
 
 if "$GRAFT" train demo/data/train --weights random --augmentation sideways 2> err.log; then fail "bad augmentation accepted"; fi
-grep -q "augmentation" err.log || fail "bad augmentation: $(cat err.log)"
+grep -q "unknown augmentation layer \"sideways\"" err.log || fail "bad augmentation: $(cat err.log)"
+if "$GRAFT" train demo/data/train --weights random --augmentation rotation:0.1:fill_mode=mirror 2> err.log; then
+    fail "a bad fill_mode accepted"
+fi
+grep -q "fill_mode must be reflect, wrap, constant or nearest" err.log || fail "bad fill_mode: $(cat err.log)"
+# Keras's augmentation layers: the frozen base then runs on every batch, and says so.
+"$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 1 \
+    --augmentation flip:horizontal,rotation:0.1,zoom:0.2:fill_mode=nearest --output augmented.h5 \
+    --history augmented.csv --chart augmented.svg > augmented.log
+grep -q "^Feature cache: off for training images (RandomRotation, RandomZoom" augmented.log \
+    || fail "augmentation: $(cat augmented.log)"
+"$GRAFT" summary augmented.h5 > augmented-summary.log
+grep -q "(RandomZoom)" augmented-summary.log || fail "summary lacks the augmentation: $(cat augmented-summary.log)"
 if "$GRAFT" evaluate trained.h5 demo/data/test --precision float16 2> err.log; then fail "precision float16 accepted"; fi
 grep -q "precision must be float32 or bfloat16" err.log || fail "bad precision: $(cat err.log)"
 if "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --max-image-pixels 100 2> err.log; then

@@ -147,14 +147,15 @@ func badFolders() throws {
 }
 
 @Test("RandomFlip: independent axes give four variants; flips reverse the right axis")
-func randomFlip() {
-    let flip = RandomFlip(mode: .horizontalAndVertical, seed: 11)
-    let variants = Set((0..<400).map { flip.variant(epoch: 0, index: $0) })
+func randomFlip() throws {
+    let flip = Augmentation(layers: [.flip(.horizontalAndVertical)], seed: 11)
+    let variants = Set((0..<400).map { flip.flipVariant(epoch: 0, index: $0)! })
     #expect(variants.count == 4)
-    #expect(flip.variant(epoch: 3, index: 5) == RandomFlip(mode: .horizontalAndVertical, seed: 11).variant(epoch: 3, index: 5))
-    let horizontalOnly = RandomFlip(mode: .horizontal, seed: 11)
-    #expect((0..<100).allSatisfy { !horizontalOnly.variant(epoch: 1, index: $0).vertical })
-    #expect(Set((0..<100).map { horizontalOnly.variant(epoch: 1, index: $0) }).count == 2)
+    #expect(flip.flipVariant(epoch: 3, index: 5)
+        == Augmentation(layers: [.flip(.horizontalAndVertical)], seed: 11).flipVariant(epoch: 3, index: 5))
+    let horizontalOnly = Augmentation(layers: [.flip(.horizontal)], seed: 11)
+    #expect((0..<100).allSatisfy { !horizontalOnly.flipVariant(epoch: 1, index: $0)!.vertical })
+    #expect(Set((0..<100).map { horizontalOnly.flipVariant(epoch: 1, index: $0)! }).count == 2)
 
     // A 2x3 image with one channel: values 0...5, row-major.
     var image: [Float] = [0, 1, 2, 3, 4, 5]

@@ -30,7 +30,7 @@ func colourDataset(count: Int, seed: UInt32, batchSize: Int = 8) throws -> Image
                                        width: 32, classCount: 3, options: options)
 }
 
-func transferModel(augmentation: RandomFlip.Mode? = nil, hidden: [Int] = [], dropout: Float = 0) throws -> TransferModel {
+func transferModel(augmentation: [AugmentationLayer] = [], hidden: [Int] = [], dropout: Float = 0) throws -> TransferModel {
     var options = ModelOptions()
     options.inputHeight = 32
     options.inputWidth = 32
@@ -83,7 +83,7 @@ func frozenBaseLearns() throws {
 ])
 func featureCacheIsExact(unfrozen: Int) throws {
     func train(cache: Bool) throws -> (weights: [[Float]], validation: [Double]) {
-        let model = try transferModel(augmentation: .horizontalAndVertical, dropout: 0.3)
+        let model = try transferModel(augmentation: [.flip(.horizontalAndVertical)], dropout: 0.3)
         model.setBaseTrainable(false)
         for i in (175 - unfrozen)..<175 { try model.setTrainable(true, layer: i) }
         model.featureCacheLimit = cache ? 1 << 30 : 0
@@ -103,6 +103,44 @@ func featureCacheIsExact(unfrozen: Int) throws {
         let worst = zip(a, b).map { abs($0 - $1) }.max()!
         #expect(worst <= 1e-4 * scale, "cached and recomputed heads differ by \(worst)")
     }
+}
+
+@Test("augmentation beyond flips: training images drawn anew every epoch, never cached, reproducibly; validation never augmented")
+func continuousAugmentation() throws {
+    let layers: [AugmentationLayer] = [.flip(.horizontal), .rotation(try RandomRotation(factor: .number(0.2))),
+                                       .zoom(try RandomZoom(heightFactor: .number(0.2)))]
+    let validation = try colourDataset(count: 8, seed: 4)
+    func train(_ augmentation: [AugmentationLayer], cache: Bool = true) throws -> TransferModel {
+        let model = try transferModel(augmentation: augmentation)
+        model.setBaseTrainable(false)
+        model.featureCacheLimit = cache ? 1 << 30 : 0
+        try model.compile(.sgd(learningRate: 0.05))
+        _ = try model.fit(try colourDataset(count: 16, seed: 3), epochs: 2, validation: validation)
+        return model
+    }
+    let augmented = try train(layers)
+    #expect(augmented.featureCacheNote ==
+        "Feature cache: off for training images (RandomRotation, RandomZoom make new images every epoch): the frozen layers run on every batch")
+    // Had the first epoch's features been cached, the second would have
+    // trained on them again: the run without a cache would differ.
+    let same = allWeights(augmented) == allWeights(try train(layers)),
+        uncached = allWeights(augmented) == allWeights(try train(layers, cache: false)),
+        changed = allWeights(augmented) != allWeights(try train([]))
+    #expect(same && uncached && changed)
+    // Evaluation sees the images as they are: two models of the same weights,
+    // one with augmentation, one without, evaluate alike.
+    let plain = try transferModel()
+    plain.setTrainableWeights(augmented.trainableWeights())
+    let (a, b) = (try augmented.evaluate(validation), try plain.evaluate(validation))
+    #expect(a.loss == b.loss && a.accuracy == b.accuracy)
+
+    let flipping = try transferModel(augmentation: [.flip(.horizontal), .flip(.vertical)])
+    flipping.setBaseTrainable(false)
+    #expect(flipping.featureCacheNote == "Feature cache: on: the frozen layers run once per image and flip")
+    #expect(try transferModel().featureCacheNote == nil)  // nothing frozen
+    flipping.featureCacheLimit = 0
+    #expect(flipping.featureCacheNote?.hasPrefix("Feature cache: off (its limit is 0)") == true)
+    #expect(throws: GraftError.self) { try transferModel(augmentation: [.crop(try RandomCrop(height: 32, width: 32))]) }
 }
 
 @Test("same seed and threads: bit-identical weights after fitting the last block")

@@ -687,3 +687,67 @@ func fitOptionsThroughCABI() throws {
         && lastError.contains("early_stopping.mode"))
     #expect(graft_model_fit_with_options(model, dataset, nil, nil, nil, nil, &history) == GRAFT_ERROR_INVALID_ARGUMENT)
 }
+
+/// The model's summary text through the C ABI.
+private func summaryText(_ model: OpaquePointer?) -> String {
+    var options = graft_summary_options()
+    graft_summary_options_init_sized(&options, MemoryLayout<graft_summary_options>.size)
+    var needed = 0
+    guard graft_model_summary(model, &options, nil, 0, &needed) == GRAFT_OK else { return "" }
+    var buffer = [CChar](repeating: 0, count: needed)
+    guard graft_model_summary(model, &options, &buffer, needed, nil) == GRAFT_OK else { return "" }
+    return String(cString: buffer)
+}
+
+@Test("augmentation layers in the head options: trained on, in the summary, saved and loaded; bad lists refused")
+func augmentationLayersThroughCABI() throws {
+    let (model, dataset) = try modelAndData()
+    defer { graft_model_free(model); graft_dataset_free(dataset) }
+    func layer(_ kind: graft_augmentation_kind, _ change: (inout graft_augmentation) -> Void = { _ in })
+        -> graft_augmentation {
+        var a = graft_augmentation()
+        graft_augmentation_init_sized(&a, kind, MemoryLayout<graft_augmentation>.size)
+        change(&a)
+        return a
+    }
+    func addHead(_ layers: [graft_augmentation], flip: graft_flip = GRAFT_FLIP_NONE) -> graft_status {
+        var head = headOptions(classes: 3)
+        head.augmentation = Int32(flip.rawValue)
+        return layers.withUnsafeBufferPointer { layers in
+            head.augmentation_layers = layers.baseAddress
+            head.augmentation_layer_count = Int32(layers.count)
+            return graft_model_add_head(model, &head)
+        }
+    }
+    let rotation = layer(GRAFT_AUGMENTATION_ROTATION) { $0.factor = (0.1, 0); $0.factor_count = 1 }
+    let layers = [layer(GRAFT_AUGMENTATION_FLIP) { $0.flip = Int32(GRAFT_FLIP_HORIZONTAL.rawValue) }, rotation,
+                  layer(GRAFT_AUGMENTATION_FLIP)]
+    // Refused, the model left without a head.
+    #expect(addHead(layers, flip: GRAFT_FLIP_VERTICAL) == GRAFT_ERROR_INVALID_ARGUMENT && lastError.contains("both set"))
+    #expect(addHead([layer(GRAFT_AUGMENTATION_CROP) { ($0.height, $0.width) = (32, 32) }]) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("RandomCrop"))
+    #expect(addHead([layer(GRAFT_AUGMENTATION_ROTATION)]) == GRAFT_ERROR_INVALID_ARGUMENT
+        && lastError.contains("factor is required"))
+
+    #expect(addHead(layers) == GRAFT_OK, "\(lastError)")
+    let summary = summaryText(model)
+    for row in ["random_flip (RandomFlip)", "random_rotation ", "(RandomRotation)", "random_flip_1 (RandomFlip)",
+                "random_flip_1[0][0]"] {
+        #expect(summary.contains(row), "\(row) missing from\n\(summary)")
+    }
+    #expect(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    var o = adam(0.01)
+    #expect(graft_model_compile(model, &o) == GRAFT_OK, "\(lastError)")
+    var history: OpaquePointer?
+    #expect(graft_model_fit(model, dataset, nil, 1, nil, nil, &history) == GRAFT_OK, "\(lastError)")
+    graft_history_free(history)
+
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("graft-augmentation-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    var loaded: OpaquePointer?
+    #expect(graft_model_save(model, folder + "/model.h5") == GRAFT_OK, "\(lastError)")
+    #expect(graft_model_load(folder + "/model.h5", 1, &loaded) == GRAFT_OK, "\(lastError)")
+    defer { graft_model_free(loaded) }
+    #expect(summaryText(loaded) == summaryText(model))
+}

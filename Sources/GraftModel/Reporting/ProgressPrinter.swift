@@ -14,6 +14,9 @@ public struct ProgressPrinter {
     /// The top-k accuracy's name, for reports made from C's graft_progress,
     /// whose figures come without it.
     public var topKName: String?
+    /// A line printed before the first epoch's (a fit's
+    /// `TransferModel.featureCacheNote`), at verbose 1 and 2.
+    public var note: String?
     private var epoch = -1
     private var announced = -1
     private var bar: Progbar?
@@ -67,8 +70,9 @@ public struct ProgressPrinter {
     /// `Epoch N/M` for 0-based `epoch`, once. (The first waits for the first
     /// report, so that a fit the library refuses prints nothing.)
     private mutating func announce(_ epoch: Int) -> String {
-        guard let epochs, epoch > announced else { return "" }
+        guard let epochs, epoch > announced, verbose > 0 else { return "" }
+        let first = announced < 0
         announced = epoch
-        return verbose > 0 ? "Epoch \(epoch + 1)/\(epochs)\n" : ""
+        return (first ? note.map { $0 + "\n" } ?? "" : "") + "Epoch \(epoch + 1)/\(epochs)\n"
     }
 }

@@ -35,8 +35,12 @@ public struct SummaryOptions {
     static let defaultPositions = [0.3, 0.56, 0.74, 1.0]
 }
 
-/// The summary of `layers` (indices in `inputs` are into the same list).
-public func summaryText(_ layers: [Layer], options: SummaryOptions = SummaryOptions()) throws -> String {
+/// The summary of `layers` (indices in `inputs` are into the same list),
+/// with `augmentation` (weightless layers of the input's shape, each
+/// reading the one before) between the input layer and what reads it, as
+/// Keras lists a model's augmentation layers.
+public func summaryText(_ layers: [Layer], augmentation: [(name: String, className: String)] = [],
+                        options: SummaryOptions = SummaryOptions()) throws -> String {
     var header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
     var alignment: [Alignment] = [.left, .left, .right, .left]
     var defaultLength = SummaryOptions.defaultLineLength
@@ -54,16 +58,28 @@ public func summaryText(_ layers: [Layer], options: SummaryOptions = SummaryOpti
     lines += row(header, widths, alignment, "┃")
     lines.append(rule(widths, "┡", "╇", "┩", "━"))
     var total = 0, trainable = 0
+    func shape(_ dimensions: [Int]) -> String { "(" + (["None"] + dimensions.map(String.init)).joined(separator: ", ") + ")" }
     for (i, layer) in layers.enumerated() {
         if i > 0 { lines.append(rule(widths, "├", "┼", "┤", "─")) }
-        let inputs = layer.inputs.map { layers.indices.contains($0) ? "\(layers[$0].name)[0][0]" : "?[0][0]" }
-        var cells = ["\(layer.name) (\(layer.kind.className))",
-                     "(" + (["None"] + layer.outputShape.map(String.init)).joined(separator: ", ") + ")",
+        let inputs = layer.inputs.map { input in
+            guard layers.indices.contains(input) else { return "?[0][0]" }
+            // What read the input layer reads the last augmentation layer.
+            return "\(input == 0 ? augmentation.last?.name ?? layers[0].name : layers[input].name)[0][0]"
+        }
+        var cells = ["\(layer.name) (\(layer.kind.className))", shape(layer.outputShape),
                      grouped(layer.parameterCount), inputs.isEmpty ? "-" : inputs.joined(separator: ", ")]
         if options.showTrainable { cells.append(layer.weights.isEmpty ? "-" : layer.trainable ? "Y" : "N") }
         lines += row(cells, widths, alignment, "│")
         total += layer.parameterCount
         if layer.trainable { trainable += layer.weights.prefix(layer.trainedWeightCount).reduce(0) { $0 + $1.count } }
+        guard i == 0 else { continue }
+        for (k, inserted) in augmentation.enumerated() {
+            lines.append(rule(widths, "├", "┼", "┤", "─"))
+            var cells = ["\(inserted.name) (\(inserted.className))", shape(layer.outputShape), "0",
+                         "\(k == 0 ? layer.name : augmentation[k - 1].name)[0][0]"]
+            if options.showTrainable { cells.append("-") }
+            lines += row(cells, widths, alignment, "│")
+        }
     }
     lines.append(rule(widths, "└", "┴", "┘", "─"))
     for (label, count) in [("Total", total), ("Trainable", trainable), ("Non-trainable", total - trainable)] {

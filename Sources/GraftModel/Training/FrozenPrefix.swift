@@ -9,13 +9,17 @@ import GraftKernels
 /// training runs them as an inference plan (BatchNormalization folded,
 /// Winograd, fused epilogues) and resumes after them; while they are a pure
 /// function of the image, their output is cached per image (and per flip
-/// variant) so that only the first epoch computes it. The caches are keyed by
+/// variant) so that only the first epoch computes it. An augmentation with
+/// infinitely many outcomes (a rotation's angle, ...) leaves nothing to reuse:
+/// training images then run through the prefix every time (validation
+/// images, never augmented, are still cached). The caches are keyed by
 /// the dataset's `generation`, never by its address, and dropped by
 /// `invalidate` when trainability, weights or precision change.
 final class FrozenPrefix {
     private let network: Network
     private let base: Model
-    private let flip: RandomFlip?
+    /// The training images' augmentation (applied by the data pipeline).
+    private let augmentation: Augmentation?
     /// Bytes of features kept in memory before a cache moves to a mapped
     /// temporary file; 0 switches caching off.
     var cacheLimit = 2 << 30
@@ -25,10 +29,10 @@ final class FrozenPrefix {
     /// The compiled prefix, through layer `layer`.
     private var plan: (layer: Int, plan: InferencePlan)?
 
-    init(network: Network, base: Model, flip: RandomFlip?) {
+    init(network: Network, base: Model, augmentation: Augmentation?) {
         self.network = network
         self.base = base
-        self.flip = flip
+        self.augmentation = augmentation
     }
 
     /// Forgets the plan and the cached features: the prefix's trainability,
@@ -59,8 +63,21 @@ final class FrozenPrefix {
         return boundary > 0 && closed && computes ? boundary : nil
     }
 
-    /// Where fit and evaluate take cached prefix outputs from, if anywhere.
+    /// Where evaluate takes cached prefix outputs from, if anywhere.
     var cacheBoundary: Int? { cacheLimit > 0 ? boundary : nil }
+
+    /// Whether training images' outputs can be cached: without
+    /// augmentation, or with flips alone (four variants per image).
+    var cachesTraining: Bool { augmentation?.hasFiniteOutcomes ?? true }
+
+    /// Where fit takes cached prefix outputs from, if anywhere.
+    var trainingCacheBoundary: Int? { cachesTraining ? cacheBoundary : nil }
+
+    /// The cache slot of image `index` in data pass `pass` (nil: evaluation).
+    private func variant(of index: Int, pass: Int?) -> Int {
+        guard let pass, let augmentation else { return 0 }
+        return augmentation.flipVariant(epoch: pass, index: index)!.index
+    }
 
     /// The compiled prefix for batches of up to `capacity` images, if there
     /// is a prefix.
@@ -75,39 +92,39 @@ final class FrozenPrefix {
     }
 
     /// Which images of a pass need not be decoded: those whose prefix
-    /// output, for the flip variant epoch `epoch` draws (nil: evaluation, no
-    /// flips), is cached already.
-    func alreadyCached(_ dataset: ImageDataset, epoch: Int?) -> ((Int) -> Bool)? {
-        guard cacheBoundary != nil, let entry = epoch == nil ? validationCache : trainingCache,
+    /// output, for the flip variant data pass `pass` draws (nil: evaluation,
+    /// no augmentation), is cached already.
+    func alreadyCached(_ dataset: ImageDataset, pass: Int?) -> ((Int) -> Bool)? {
+        guard (pass == nil ? cacheBoundary : trainingCacheBoundary) != nil,
+              let entry = pass == nil ? validationCache : trainingCache,
               entry.dataset == dataset.generation else { return nil }
-        let store = entry.cache, flip = flip
-        return { index in
-            let variant = epoch.flatMap { flip?.variant(epoch: $0, index: index) } ?? .identity
-            return store.features(image: index, variant: store.variants == 1 ? 0 : variant.index) != nil
-        }
+        let store = entry.cache
+        return { index in store.features(image: index, variant: self.variant(of: index, pass: pass)) != nil }
     }
 
-    /// The prefix's output (through `cacheBoundary`) for the batch, flipped
-    /// as `variants` says (empty: evaluation), from the cache where already
-    /// computed, else computed now and stored.
-    func features(_ batch: Batch, of dataset: ImageDataset, variants: [RandomFlip.Variant],
-                  profile: LayerProfile?) throws -> Tensor {
-        guard let boundary = cacheBoundary else { preconditionFailure("no cached prefix") }
+    /// The prefix's output (through `cacheBoundary`) for the batch of data
+    /// pass `pass` (nil: evaluation), whose images come augmented from the
+    /// pipeline, from the cache where already computed (the flip variant
+    /// the pass draws names the slot), else computed now and stored.
+    func features(_ batch: Batch, of dataset: ImageDataset, pass: Int?, profile: LayerProfile?) throws -> Tensor {
+        guard let boundary = pass == nil ? cacheBoundary : trainingCacheBoundary else {
+            preconditionFailure("no cached prefix")
+        }
         let featureShape = layers[boundary].outputShape
         let featureFloats = featureShape.reduce(1, *)
-        let isValidation = variants.isEmpty
+        let isValidation = pass == nil
         var entry = isValidation ? validationCache : trainingCache
         if entry?.dataset != dataset.generation {
-            entry = (dataset.generation, try FeatureCache(images: dataset.count, variants: flip == nil ? 1 : 4,
+            let variants = isValidation || augmentation == nil ? 1 : 4
+            entry = (dataset.generation, try FeatureCache(images: dataset.count, variants: variants,
                                                           featureFloats: featureFloats, memoryLimit: cacheLimit))
             if isValidation { validationCache = entry } else { trainingCache = entry }
         }
         let store = entry!.cache
-        let variantOf = { (i: Int) -> Int in isValidation || store.variants == 1 ? 0 : variants[i].index }
+        let variantOf = { (i: Int) -> Int in self.variant(of: batch.indices[i], pass: pass) }
         let missing = batch.indices.indices.filter { store.features(image: batch.indices[$0], variant: variantOf($0)) == nil }
         if !missing.isEmpty {
-            let input = preprocessed(batch, of: dataset, images: missing,
-                                     variants: isValidation ? nil : missing.map { variants[$0] })
+            let input = preprocessed(batch, of: dataset, images: missing)
             let output = Tensor(shape: [missing.count, featureFloats])
             // `boundary` is cacheBoundary, so this plan exists and ends there.
             let plan = try compiled(capacity: min(missing.count, Model.maxBatch))!.plan
@@ -128,20 +145,14 @@ final class FrozenPrefix {
         return features
     }
 
-    /// Images `images` of the batch (positions in it; all by default),
-    /// flipped as `variants` says, through the model's preprocessing.
-    func preprocessed(_ batch: Batch, of dataset: ImageDataset, images: [Int]? = nil,
-                      variants: [RandomFlip.Variant]?) -> Tensor {
+    /// Images `images` of the batch (positions in it; all by default)
+    /// through the model's preprocessing.
+    func preprocessed(_ batch: Batch, of dataset: ImageDataset, images: [Int]? = nil) -> Tensor {
         let positions = images ?? Array(0..<batch.count)
         let perImage = dataset.imageFloats
         let input = Tensor(shape: [positions.count, dataset.imageHeight, dataset.imageWidth, 3])
         for (k, i) in positions.enumerated() {
-            let image = input.data + k * perImage
-            image.update(from: batch.images + i * perImage, count: perImage)
-            if let variant = variants?[k], variant != .identity {
-                RandomFlip.apply(variant, to: image, height: dataset.imageHeight, width: dataset.imageWidth,
-                                 channels: 3)
-            }
+            (input.data + k * perImage).update(from: batch.images + i * perImage, count: perImage)
         }
         base.preprocessing.apply(input: input.data, pixels: input.count / 3, output: input.data)
         return input

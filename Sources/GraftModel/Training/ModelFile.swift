@@ -77,8 +77,8 @@ extension TransferModel {
         head.pooling = try reader.choice("head_pooling", HeadOptions.Pooling.self)
         head.hiddenUnits = try reader.integers("head_hidden_units").map { Int($0) }
         head.dropout = Float(try reader.doubles("head_dropout", count: 1)[0])
-        let augmentation = try reader.string("augmentation")
-        let flip = augmentation == "none" ? nil : try reader.choice("augmentation", RandomFlip.Mode.self)
+        // AugmentationSpec's text (older files: "none" or a flip's mode).
+        let augmentation = try AugmentationSpec.parse(try reader.string("augmentation"))
         let seed = UInt64(bitPattern: try reader.integers("seed", count: 1)[0])
         let layerNames = file.layerNames
         guard let output = layerNames.last, let kernel = try file.weightShapes(of: output).first,
@@ -93,7 +93,7 @@ extension TransferModel {
               headWeights <= fileBytes / MemoryLayout<Float>.stride else {
             throw GraftError.format("\(path): its attributes declare a head of hidden layers \(head.hiddenUnits) and \(head.numClasses) classes, more weights than the file's \(fileBytes) bytes hold (the file is corrupt)")
         }
-        let model = try TransferModel(base: base, head: head, augmentation: flip, seed: seed)
+        let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: seed)
         guard model.layers.map(\.name) == layerNames else {
             throw GraftError.format("\(path): the stored layers are not those of the model its attributes describe")
         }
@@ -163,7 +163,7 @@ extension TransferModel {
         try writer.writeAttribute("head_pooling", strings: [head.pooling.rawValue], of: g)
         try writer.writeAttribute("head_hidden_units", integers: head.hiddenUnits.map { Int64($0) }, of: g)
         try writer.writeAttribute("head_dropout", doubles: [Double(head.dropout)], of: g)
-        try writer.writeAttribute("augmentation", strings: [augmentation?.rawValue ?? "none"], of: g)
+        try writer.writeAttribute("augmentation", strings: [AugmentationSpec.text(augmentation)], of: g)
         try writer.writeAttribute("seed", integers: [Int64(bitPattern: seed)], of: g)
         try writer.writeAttribute("trainable", integers: layers.map { $0.trainable ? 1 : 0 }, of: g)
         if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }

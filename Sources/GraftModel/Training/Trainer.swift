@@ -6,7 +6,7 @@ import GraftKernels
 extension TransferModel {
     /// Trains from epoch `initialEpoch` up to `epochs` (Keras's fit: epoch
     /// indices, so `initialEpoch: 3, epochs: 5` runs epochs 3 and 4, with
-    /// their own shuffles and flips, as a run that never stopped would),
+    /// their own shuffles and augmentation draws, as a run that never stopped would),
     /// evaluating on `validation` after each. `callbacks` run in their
     /// order at the fit's and each epoch's beginning and end; one may stop
     /// the fit after an epoch (`FitState.stopTraining`). `progress` is
@@ -80,8 +80,8 @@ extension TransferModel {
             for callback in callbacks { try callback.epochBegin(epoch, state) }
             var figures = RunningFigures(topK: topKAccuracy), notFinite = false
             let data = DataSlice(epoch: epoch, stepsPerEpoch: stepsPerEpoch, batchCount: train.batchCount)
-            let iterator = train.makeIterator(epoch: data.pass, skip: frozenPrefix.alreadyCached(train, epoch: data.pass),
-                                              batches: data.batches)
+            let iterator = train.makeIterator(epoch: data.pass, skip: frozenPrefix.alreadyCached(train, pass: data.pass),
+                                              batches: data.batches, augmentation: trainingAugmentation)
             let steps = stepsPerEpoch ?? train.batchCount
             var step = 0
             while let batch = try iterator.next() {
@@ -156,8 +156,8 @@ extension TransferModel {
         }
     }
 
-    /// One optimizer step on a batch of data pass `pass` (whose flips it
-    /// takes) in epoch `epoch`; the weights change only if the loss is
+    /// One optimizer step on a batch of data pass `pass` (which names its
+    /// feature cache slots) in epoch `epoch`; the weights change only if the loss is
     /// finite. A batch larger than the micro-batch size runs in parts
     /// (`MicroBatch.split`), forward and backward each in turn, their
     /// gradients summed before the one step: BatchNormalization stays in
@@ -167,10 +167,9 @@ extension TransferModel {
     /// clipping).
     private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, pass: Int, epoch: Int, optimizer: Optimizer,
                               weights: [Float]?) throws -> (loss: Double, correct: Int, topKHits: Int) {
-        let variants = batch.indices.map { flip?.variant(epoch: pass, index: $0) ?? .identity }
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
         let parts = training.parts(of: batch.count, network: network, microBatchSize: microBatchSize)
-        let input = try trainingInput(batch, of: dataset, variants: variants)
+        let input = try trainingInput(batch, of: dataset, pass: pass)
         let threads = base.threads
         var loss = 0.0, correct = 0, topKHits = 0
         /// The part's images whose label is among its top-k logits.
@@ -211,12 +210,12 @@ extension TransferModel {
     /// prefix's output (cached, or computed by its compiled plan) and the
     /// layer it ends at, else the preprocessed images. Computed for the whole
     /// batch at once, so that every part of it gets the same numbers.
-    private func trainingInput(_ batch: Batch, of dataset: ImageDataset, variants: [RandomFlip.Variant])
+    private func trainingInput(_ batch: Batch, of dataset: ImageDataset, pass: Int)
         throws -> (tensor: Tensor, resumeAfter: Int?) {
-        if let boundary = frozenPrefix.cacheBoundary {
-            return (try frozenPrefix.features(batch, of: dataset, variants: variants, profile: profile), boundary)
+        if let boundary = frozenPrefix.trainingCacheBoundary {
+            return (try frozenPrefix.features(batch, of: dataset, pass: pass, profile: profile), boundary)
         }
-        let input = frozenPrefix.preprocessed(batch, of: dataset, variants: variants)
+        let input = frozenPrefix.preprocessed(batch, of: dataset)
         // The plan runs the batch in chunks of at most Model.maxBatch: its
         // buffers stay those of an inference, whatever the batch's size.
         let capacity = min(batch.count, Model.maxBatch)
@@ -265,7 +264,7 @@ extension TransferModel {
 }
 
 /// The batches one epoch of fit trains on. Without steps_per_epoch, all of
-/// data pass `epoch` (each pass with its own shuffle and flips). With it,
+/// data pass `epoch` (each pass with its own shuffle and augmentation). With it,
 /// Keras 3's EpochIterator: the passes laid end to end, an epoch takes the
 /// next `stepsPerEpoch` batches but ends early where a pass ends, and the
 /// next epoch starts a new pass (10 batches, 4 per epoch: 4, 4, 2, 4, ...).

@@ -18,7 +18,9 @@ public final class TransferModel {
     public let base: Model
     public let network: Network
     public let head: HeadOptions
-    public let augmentation: RandomFlip.Mode?
+    /// Keras's augmentation layers, applied in order to training images
+    /// (never to validation, evaluation or prediction ones).
+    public let augmentation: [AugmentationLayer]
     public let seed: UInt64
     public private(set) var optimizer: Optimizer?
     /// Names of the output classes: the training folders' (adopted by the
@@ -44,8 +46,8 @@ public final class TransferModel {
     /// how its batch is cut into parts.
     public var winogradTile: WinogradTile?
 
-    /// The flips drawn while training, from `augmentation` and `seed`.
-    let flip: RandomFlip?
+    /// `augmentation` with its draws from `seed`, nil without layers.
+    let trainingAugmentation: Augmentation?
     let frozenPrefix: FrozenPrefix
     let training = TrainingState()
     /// The whole network, and the layers after the frozen prefix, compiled
@@ -53,14 +55,50 @@ public final class TransferModel {
     private var predictPlan: InferencePlan?
     private var suffixPlan: (after: Int, plan: InferencePlan)?
 
-    public init(base: Model, head: HeadOptions, augmentation: RandomFlip.Mode? = nil, seed: UInt64 = 0) throws {
+    /// Throws for RandomCrop among the augmentation layers: it changes the
+    /// images' size, which the base fixes.
+    public init(base: Model, head: HeadOptions, augmentation: [AugmentationLayer] = [], seed: UInt64 = 0) throws {
+        if augmentation.contains(where: { if case .crop = $0 { true } else { false } }) {
+            throw GraftError.invalidArgument(
+                "RandomCrop cannot be part of the model's augmentation: it changes the images' size, and the base takes \(base.base.inputHeight)x\(base.base.inputWidth) images; crop them before (graft.layers.RandomCrop) or read them at that size")
+        }
         self.base = base
         self.head = head
         self.augmentation = augmentation
         self.seed = seed
         network = try Network.withHead(head, on: base.base, seed: seed)
-        flip = augmentation.map { RandomFlip(mode: $0, seed: seed) }
-        frozenPrefix = FrozenPrefix(network: network, base: base, flip: flip)
+        trainingAugmentation = augmentation.isEmpty ? nil : Augmentation(layers: augmentation, seed: seed)
+        frozenPrefix = FrozenPrefix(network: network, base: base, augmentation: trainingAugmentation)
+    }
+
+    /// Keras's names of the augmentation layers (`random_flip`,
+    /// `random_rotation`, `random_flip_1`, ...), as a model of them names them.
+    public var augmentationLayerNames: [String] {
+        var keys = KerasKeys()
+        return augmentation.map { keys.next($0.kerasClassName) }
+    }
+
+    /// `model.summary()`: the layers, the augmentation's after the input.
+    public func summary(options: SummaryOptions = SummaryOptions()) throws -> String {
+        try summaryText(layers, augmentation: Array(zip(augmentationLayerNames, augmentation.map(\.kerasClassName))),
+                        options: options)
+    }
+
+    /// What fit's verbose output says of the feature cache before the first
+    /// epoch of a model with augmentation: whether the frozen layers' output
+    /// is computed once per image and flip and reused, or on every batch.
+    /// nil without augmentation (the cache is then on, and fit prints what
+    /// Keras prints) or when no frozen layers come first.
+    public var featureCacheNote: String? {
+        guard let augmentation = trainingAugmentation, frozenPrefix.boundary != nil else { return nil }
+        if featureCacheLimit == 0 {
+            return "Feature cache: off (its limit is 0): the frozen layers run on every batch"
+        }
+        if augmentation.hasFiniteOutcomes {
+            return "Feature cache: on: the frozen layers run once per image and flip"
+        }
+        let drawn = augmentation.layers.filter { !$0.hasFiniteOutcomes }.map(\.kerasClassName)
+        return "Feature cache: off for training images (\(drawn.joined(separator: ", ")) make new images every epoch): the frozen layers run on every batch"
     }
 
     public var layers: [Layer] { network.layers }
@@ -218,12 +256,12 @@ public final class TransferModel {
         let (classes, labelClasses) = (head.numClasses, head.labelClasses)
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: labelClasses), count: labelClasses)
         let started = DispatchTime.now().uptimeNanoseconds
-        let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, epoch: nil))
+        let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, pass: nil))
         while let batch = try iterator.next() {
             let logits = Tensor(shape: [batch.count, classes])
             if let boundary = frozenPrefix.cacheBoundary {
                 // The cached prefix's output through the rest, compiled.
-                let features = try frozenPrefix.features(batch, of: dataset, variants: [], profile: profile)
+                let features = try frozenPrefix.features(batch, of: dataset, pass: nil, profile: profile)
                 let plan = try compiledSuffix(after: boundary, capacity: batch.count)
                 withExtendedLifetime(features) {
                     plan.run(inputs: features.data, count: batch.count, outputs: logits.data, profile: profile)

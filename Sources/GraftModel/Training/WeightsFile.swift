@@ -14,7 +14,8 @@ import GraftKernels
 /// `vars/1`, ... in Keras's order. Graft writes the model as Keras's
 /// transfer-learning guide builds it, the base nested as one layer:
 ///
-///     layers/input_layer, [layers/random_flip,] layers/functional (the base:
+///     layers/input_layer, [layers/random_flip, layers/random_rotation, ...,]
+///     layers/functional (the base:
 ///     its own layers/input_layer, layers/zero_padding2d, layers/conv2d, ...),
 ///     layers/global_average_pooling2d, layers/dense, ...
 ///
@@ -130,17 +131,23 @@ extension TransferModel {
             let path = "\(container)/\(keys.next(className))"
             slots.append(WeightSlot(path: path, name: name, layer: layer, newGroups: [path, path + "/vars"]))
         }
+        /// The augmentation layers, weightless, after the input.
+        func addAugmentation() {
+            for (layer, name) in zip(augmentation, augmentationLayerNames) {
+                add(nil, name: name, className: layer.kerasClassName, in: "/layers", keys: &top)
+            }
+        }
         let baseLayers = Array(layers[..<baseLayerCount]), headLayers = Array(layers[baseLayerCount...])
         if nested {
             add(nil, name: "input_layer", className: "InputLayer", in: "/layers", keys: &top)
-            if augmentation != nil { add(nil, name: "random_flip", className: "RandomFlip", in: "/layers", keys: &top) }
+            addAugmentation()
             let base = "/layers/" + top.next("Functional")
             slots.append(WeightSlot(path: base, name: self.base.architecture.rawValue, layer: nil,
                                     newGroups: [base, base + "/vars", base + "/layers"]))
             for layer in baseLayers { add(layer, name: layer.name, className: layer.kind.className, in: base + "/layers", keys: &inner) }
         } else {
             for layer in baseLayers.prefix(1) { add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top) }
-            if augmentation != nil { add(nil, name: "random_flip", className: "RandomFlip", in: "/layers", keys: &top) }
+            addAugmentation()
             for layer in baseLayers.dropFirst() { add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top) }
         }
         for layer in headLayers { add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top) }
@@ -162,7 +169,7 @@ private struct WeightSlot {
 /// Keras 3's keys for the layers of one model: the class in snake case
 /// (keras.src.utils.naming.to_snake_case), "_1", "_2", ... for the second,
 /// third, ... of a class.
-private struct KerasKeys {
+struct KerasKeys {
     private var used: [String: Int] = [:]
 
     mutating func next(_ className: String) -> String {

@@ -94,6 +94,8 @@ class graft_head_options(ctypes.Structure):
         ("dropout", ctypes.c_float),
         ("augmentation", ctypes.c_int32),
         ("seed", ctypes.c_uint64),
+        ("augmentation_layers", ctypes.c_void_p),  # const graft_augmentation *
+        ("augmentation_layer_count", ctypes.c_int32),
     ]
 
 
@@ -490,6 +492,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_summary_options_init_sized": ([ctypes.POINTER(graft_summary_options), ctypes.c_size_t], None),
         "graft_model_summary": ([handle, ctypes.POINTER(graft_summary_options), ctypes.c_char_p, ctypes.c_size_t,
                                  ctypes.POINTER(ctypes.c_size_t)], status),
+        "graft_model_feature_cache_note": ([handle, ctypes.c_char_p, ctypes.c_size_t,
+                                            ctypes.POINTER(ctypes.c_size_t)], status),
         "graft_model_layer_output_shape": ([handle, ctypes.c_int, ctypes.POINTER(ctypes.c_int32),
                                             ctypes.POINTER(ctypes.c_int64)], status),
         "graft_model_layer_input_count": ([handle, ctypes.c_int], ctypes.c_int),
@@ -505,6 +509,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_progress_printer_report": ([handle, ctypes.POINTER(graft_progress), ctypes.c_int32, ctypes.c_double,
                                            ctypes.POINTER(ctypes.c_char_p)], status),
         "graft_progress_printer_set_top_k_name": ([handle, ctypes.c_char_p], status),
+        "graft_progress_printer_set_note": ([handle, ctypes.c_char_p], status),
         "graft_progress_printer_end": ([handle, ctypes.POINTER(ctypes.c_char_p)], status),
         "graft_progress_printer_free": ([handle], None),
         "graft_progbar_create": ([ctypes.c_int64, ctypes.c_int32, ctypes.c_int32, ctypes.c_double, ctypes.c_double,

@@ -128,7 +128,7 @@ class BaseModel:
         (graft_model_load), with the architecture and preprocessing it reports."""
         model = cls.__new__(cls)
         model._handle = handle
-        model._lock = threading.Lock()
+        model._lock = threading.RLock()
         preprocessing = {value: name for name, value in _lib.PREPROCESSING.items()}[
             _lib.lib.graft_model_preprocessing(handle)]
         model._adopt(_lib.lib.graft_model_architecture(handle).decode(), preprocessing)

@@ -140,7 +140,7 @@ class Progress:
     """
 
     def __init__(self, verbose: int, epochs: Optional[int], stream: Optional[TextIO] = None,
-                 top_k_name: Optional[str] = None) -> None:
+                 top_k_name: Optional[str] = None, note: str = "") -> None:
         """
         Args:
             verbose: 0, 1 or 2.
@@ -149,10 +149,13 @@ class Progress:
             stream: where to write; default sys.stdout.
             top_k_name: the name the reports' top-k accuracy is shown
                 under; None: it is not shown.
+            note: a line before a fit's first `Epoch` line (the fit's
+                feature cache note); "" for none.
         """
         self.verbose = verbose
         self.epochs = epochs
         self.top_k_name = top_k_name
+        self.note = note
         self._stream = stream
         self._text: Optional[_Text] = None
 
@@ -163,6 +166,8 @@ class Progress:
                                                           ctypes.byref(self._text.handle)))
         if self.top_k_name is not None:
             _lib.check(_lib.lib.graft_progress_printer_set_top_k_name(self._text.handle, self.top_k_name.encode()))
+        if self.note:
+            _lib.check(_lib.lib.graft_progress_printer_set_note(self._text.handle, self.note.encode()))
 
     def report(self, report: "_lib.graft_progress") -> None:
         """One report of the library (a graft_progress): after a batch

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _lib, losses, optimizers, summary
+from . import layers as _layers
 from . import metrics as _metrics
 from .callbacks import Callback, LearningRateScheduler, _LibraryCallback
 from .data import ImageDataset
@@ -47,11 +48,28 @@ class History:
         return f"<graft History, {len(self.epoch)} epochs: {', '.join(self.history)}>"
 
 
+def _augmentation_layers(augmentation) -> list:
+    """The layers TransferModel's `augmentation` names."""
+    if augmentation is None:
+        return []
+    if isinstance(augmentation, str):
+        if augmentation not in _lib.FLIP:
+            raise ValueError('augmentation must be a list of graft.layers, or a RandomFlip mode ("horizontal", '
+                             f'"vertical" or "horizontal_and_vertical"), received: {augmentation!r}')
+        return [_layers.RandomFlip(augmentation)]
+    layers = list(augmentation)
+    for layer in layers:
+        if not isinstance(layer, _layers._AugmentationLayer):
+            raise TypeError(f"augmentation must list graft.layers augmentation layers, received: {layer!r}")
+    return layers
+
+
 class TransferModel:
     """Keras's transfer-learning model on a Graft base.
 
         base = graft.applications.ResNet50(weights="imagenet", input_shape=(100, 100, 3))
-        model = graft.TransferModel(base, num_classes=3, augmentation="horizontal_and_vertical")
+        model = graft.TransferModel(base, num_classes=3, augmentation=[
+            graft.layers.RandomFlip("horizontal"), graft.layers.RandomRotation(0.1)])
         base.trainable = False
         model.compile(optimizer=graft.optimizers.Adam())
         history = model.fit(train, epochs=20, validation_data=val)
@@ -67,7 +85,8 @@ class TransferModel:
 
     def __init__(self, base: BaseModel, num_classes: int, preprocessing: Optional[str] = None,
                  pooling: str = "avg", hidden_units: Sequence[int] = (), dropout: float = 0.0,
-                 augmentation: Optional[str] = None, seed: int = 0, name: str = "functional") -> None:
+                 augmentation: Union[None, str, Sequence[_layers._AugmentationLayer]] = None, seed: int = 0,
+                 name: str = "functional") -> None:
         """Put a new head on `base`.
 
         Args:
@@ -82,9 +101,19 @@ class TransferModel:
             hidden_units: sizes of hidden Dense layers with ReLU.
             dropout: rate of a Dropout layer after each hidden layer (after
                 the pooling when there is none); 0 for none.
-            augmentation: RandomFlip while training: None, "horizontal",
-                "vertical" or "horizontal_and_vertical".
-            seed: seed of the head's initialisation, the flips and the dropout.
+            augmentation: Keras's augmentation layers (graft.layers),
+                applied in order to training images only, on the data
+                pipeline's threads: a list such as [RandomFlip("horizontal"),
+                RandomRotation(0.1), RandomZoom(0.2)], or a RandomFlip mode
+                ("horizontal", "vertical", "horizontal_and_vertical") for
+                that flip alone; None for none. The model draws from its
+                seed (the layers' own seeds are for calling them alone).
+                Flips alone keep the feature cache of a frozen base; any
+                other layer turns it off for training images (fit's verbose
+                output says which). RandomCrop is refused: the base fixes
+                the images' size.
+            seed: seed of the head's initialisation, the augmentation's
+                draws and the dropout.
             name: the model's name, shown by summary().
 
         Raises:
@@ -97,9 +126,7 @@ class TransferModel:
                              f"{preprocessing!r} when building it (e.g. ResNet50(..., preprocessing=...))")
         if pooling not in _lib.POOLING:
             raise ValueError(f'pooling must be "avg" or "flatten", received: {pooling!r}')
-        if augmentation not in _lib.FLIP:
-            raise ValueError('augmentation must be None, "horizontal", "vertical" or '
-                             f'"horizontal_and_vertical", received: {augmentation!r}')
+        augmentation_layers = _augmentation_layers(augmentation)
         options = _lib.graft_head_options()
         _lib.lib.graft_head_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
         options.num_classes = num_classes
@@ -108,7 +135,10 @@ class TransferModel:
         options.hidden_units = units
         options.hidden_units_count = len(hidden_units)
         options.dropout = dropout
-        options.augmentation = _lib.FLIP[augmentation]
+        layer_options = (_lib.graft_augmentation * len(augmentation_layers))(
+            *[layer._options() for layer in augmentation_layers])
+        options.augmentation_layers = ctypes.cast(layer_options, ctypes.c_void_p)
+        options.augmentation_layer_count = len(augmentation_layers)
         options.seed = seed
         with base._lock:
             _lib.check(_lib.lib.graft_model_add_head(base._open_handle(), ctypes.byref(options)))
@@ -403,7 +433,9 @@ class TransferModel:
         if sample_weight is not None:
             options.sample_weight = sample_weight.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
             options.sample_weight_count = sample_weight.size
-        progress = Progress(level, epochs, top_k_name=self._top_k_name())
+        with self.base._lock:
+            note = _lib.sized_text(_lib.lib.graft_model_feature_cache_note, self.base._open_handle())
+        progress = Progress(level, epochs, top_k_name=self._top_k_name(), note=note)
         handle = ctypes.c_void_p()
         run.begin()
         status = self._run_with_progress(progress, lambda callback: _lib.lib.graft_model_fit_with_options(

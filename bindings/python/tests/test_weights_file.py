@@ -26,11 +26,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 
 @pytest.fixture
 def graft_model(fixtures) -> Iterator[graft.TransferModel]:
-    """The fixture ResNet50 at 32x32, flips, GAP, Dense(16, relu), Dropout, Dense(3)."""
+    """The fixture ResNet50 at 32x32 with augmentation layers, GAP, Dense(16,
+    relu), Dropout, Dense(3)."""
     base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")),
                                        input_shape=(SIZE, SIZE, 3), threads=2)
+    augmentation = [graft.layers.RandomFlip("horizontal"), graft.layers.RandomRotation(0.1),
+                    graft.layers.RandomZoom(0.2)]
     model = graft.TransferModel(base, num_classes=CLASSES, hidden_units=[HIDDEN], dropout=0.2,
-                                augmentation="horizontal", seed=1)
+                                augmentation=augmentation, seed=1)
     yield model
     model.close()
 
@@ -39,6 +42,8 @@ def keras_model(nested: bool) -> keras.Model:
     """The same model in Keras: nested as the guide builds it, or flat."""
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.RandomFlip("horizontal")(inputs)
+    x = keras.layers.RandomRotation(0.1)(x)
+    x = keras.layers.RandomZoom(0.2)(x)
     x = keras.applications.resnet50.preprocess_input(x)
     if nested:
         base = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))

@@ -68,7 +68,7 @@ func run(_ arguments: Arguments) throws {
     let base = try ResNetBase(.resnet50, weights: arguments.weights, inputSize: size)
     // x = RandomFlip("horizontal_and_vertical")(inputs); x = base(preprocess_input(x), training=False)
     // x = GlobalAveragePooling2D()(x); outputs = Dense(len(class_names))(x)
-    let model = try TransferModel(base: base, numClasses: train.classNames.count, augmentation: .horizontalAndVertical,
+    let model = try TransferModel(base: base, numClasses: train.classNames.count, augmentation: "horizontal_and_vertical",
                                   seed: 417)
 
     // base.trainable = False; model.compile(optimizer=Adam(), ...); model.fit(train_ds, epochs=20, ...)
