@@ -46,6 +46,7 @@ let abiVersion: String = {
 //        |      |  GraftFoundation      errors, locks, environment, SplitMix64 (below everything)
 //        |      |       \
 //   CTurboJPEG  CGraftBLAS  CGraftGEMM   JPEG and PNG decoders (and CPNG) | OpenBLAS, loaded at run time | AVX-512 GEMM
+//   CGraftSampler                        (GraftData) the augmentation layers' affine sampling
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
 //                      CGraftElementwise BatchNormalization's, Add's, ReLU-gradient passes
@@ -110,7 +111,11 @@ let package = Package(
         // libpng reports errors by longjmp, which Swift frames cannot survive:
         // the PNG decoding runs in this small C target.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
-        .target(name: "GraftData", dependencies: ["GraftFoundation", "GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim"]),
+        // The augmentation layers' affine sampling, without Swift's checks
+        // in its per-pixel loop; each operation rounded on its own.
+        .target(name: "CGraftSampler", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
+        .target(name: "GraftData",
+                dependencies: ["GraftFoundation", "GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim", "CGraftSampler"]),
         .target(name: "GraftModel", dependencies: ["GraftFoundation", "GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer"]),
         .target(
             name: "GraftC",

@@ -40,6 +40,8 @@ public final class BatchIterator {
     private let batches: Range<Int>
     /// Applied to each image loaded, with the draws of this pass.
     private let augmentation: (layers: Augmentation, pass: Int)?
+    /// Images decoded by an earlier pass, and where this one stores them.
+    private let decoded: DecodedImageCache?
     private var pending: Pending?
 
     /// A batch being prepared in the background.
@@ -52,7 +54,7 @@ public final class BatchIterator {
     }
 
     init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?, batches: Range<Int>,
-         augmentation: (layers: Augmentation, pass: Int)?) {
+         augmentation: (layers: Augmentation, pass: Int)?, decoded: DecodedImageCache?) {
         if let augmentation {
             let size = augmentation.layers.outputSize(height: dataset.imageHeight, width: dataset.imageWidth)
             precondition(size.height == dataset.imageHeight && size.width == dataset.imageWidth,
@@ -63,6 +65,7 @@ public final class BatchIterator {
         self.skip = skip
         self.batches = batches
         self.augmentation = augmentation
+        self.decoded = decoded
         nextBatch = batches.lowerBound
         let floats = dataset.batchSize * dataset.imageFloats
         buffers = [Tensor(shape: [floats]), Tensor(shape: [floats])]
@@ -101,22 +104,23 @@ public final class BatchIterator {
         // Asked here, on the caller's thread, not on the loading one.
         let needed = indices.map { skip?($0) != true }
         let buffer = buffers[batch % 2]
-        let (dataset, augmentation) = (self.dataset, self.augmentation)
+        let (dataset, augmentation, decoded) = (self.dataset, self.augmentation, self.decoded)
         job.task = BackgroundTask {
             do {
-                job.indices = try BatchIterator.load(indices, needed: needed, of: dataset, augmentation: augmentation,
-                                                     into: buffer.data)
+                job.indices = try BatchIterator.load(indices, needed: needed, of: dataset, decoded: decoded,
+                                                     augmentation: augmentation, into: buffer.data)
             } catch {
                 job.error = error
             }
         }
     }
 
-    /// Loads the `needed` images in parallel, each augmented by the thread
+    /// Loads the `needed` images in parallel (copied from `decoded` when
+    /// stored there, else decoded and stored), each augmented by the thread
     /// that loaded it (the others' slots are left as they are); returns the
     /// indices kept (all of them unless unreadable files are skipped),
     /// packed in order.
-    private static func load(_ indices: [Int], needed: [Bool], of dataset: ImageDataset,
+    private static func load(_ indices: [Int], needed: [Bool], of dataset: ImageDataset, decoded: DecodedImageCache?,
                              augmentation: (layers: Augmentation, pass: Int)?,
                              into buffer: UnsafeMutablePointer<Float>) throws -> [Int] {
         let floats = dataset.imageFloats
@@ -126,8 +130,12 @@ public final class BatchIterator {
             Parallel.forEach(indices.count, threads: dataset.threads) { i, worker in
                 guard needed[i] else { return }
                 do {
-                    try dataset.loadImage(indices[i], into: buffer + i * floats)
-                    augmentation?.layers.apply(inPlace: buffer + i * floats, height: dataset.imageHeight,
+                    let image = buffer + i * floats
+                    if decoded?.copy(indices[i], to: image) != true {
+                        try dataset.loadImage(indices[i], into: image)
+                        decoded?.store(indices[i], from: image)
+                    }
+                    augmentation?.layers.apply(inPlace: image, height: dataset.imageHeight,
                                                width: dataset.imageWidth, channels: dataset.colorMode.channels,
                                                scratch: scratch[worker], epoch: augmentation!.pass, index: indices[i])
                 } catch {

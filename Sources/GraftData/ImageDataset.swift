@@ -178,12 +178,15 @@ public final class ImageDataset {
     /// thread, one batch ahead. `batches`: the pass's batches to hand out
     /// (default: all of them). `augmentation`: layers applied to each
     /// image as it is loaded, on the same worker threads, with the draws of
-    /// its index in this pass (they must keep the image's size).
+    /// its index in this pass (they must keep the image's size). `decoded`:
+    /// where images are copied from instead of decoded when a pass before
+    /// stored them there, and stored when decoded.
     public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil, batches: Range<Int>? = nil,
-                             augmentation: Augmentation? = nil) -> BatchIterator {
+                             augmentation: Augmentation? = nil, decoded: DecodedImageCache? = nil) -> BatchIterator {
+        precondition(decoded == nil || decoded!.dataset == generation, "the decoded images of another dataset")
         let pass = epoch ?? epochs.increment()
         return BatchIterator(dataset: self, order: order(epoch: pass), skip: skip, batches: batches ?? 0..<batchCount,
-                             augmentation: augmentation.map { ($0, pass) })
+                             augmentation: augmentation.map { ($0, pass) }, decoded: decoded)
     }
 
     /// Writes image `index` (imageHeight × imageWidth × channels floats, 0…255).

@@ -1,3 +1,4 @@
+import Foundation
 import GraftData
 import GraftFoundation
 import Testing
@@ -122,4 +123,52 @@ func pipelineAugments() throws {
     #expect(try pass(1, threads: 1) == first)
     let second = try pass(2, threads: 2)
     #expect((0..<count).allSatisfy { second[$0] != first[$0] })
+}
+
+/// A 24-bit BMP of `width` × `height` pixels whose values follow from `seed`.
+private func bmp(width: Int, height: Int, seed: Int) -> [UInt8] {
+    let rowBytes = (width * 3 + 3) / 4 * 4, size = 54 + rowBytes * height
+    func le(_ value: Int, _ bytes: Int) -> [UInt8] { (0..<bytes).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    var file: [UInt8] = Array("BM".utf8) + le(size, 4) + le(0, 4) + le(54, 4)
+    file += le(40, 4) + le(width, 4) + le(height, 4) + le(1, 2) + le(24, 2) + le(0, 4) + le(rowBytes * height, 4)
+    file += le(2835, 4) + le(2835, 4) + le(0, 4) + le(0, 4)
+    for y in 0..<height {
+        var row = (0..<(width * 3)).map { UInt8(truncatingIfNeeded: ($0 * 37 + y * 11 + seed * 53) % 251) }
+        row += [UInt8](repeating: 0, count: rowBytes - width * 3)
+        file += row
+    }
+    return file
+}
+
+@Test("decoded images are stored by the first pass and copied by the next ones, the same pixels")
+func decodedImagesAreKept() throws {
+    let tree = try ScratchTree()
+    for i in 0..<6 { try tree.file("\(i % 2 == 0 ? "a" : "b")/\(i).bmp", bmp(width: 7, height: 5, seed: i)) }
+    var options = DatasetOptions()
+    (options.imageHeight, options.imageWidth, options.batchSize, options.seed) = (4, 6, 4, 3)
+    let dataset = try ImageDataset.fromDirectory(tree.root, options: options)
+    #expect(DecodedImageCache(for: dataset, memoryLimit: 6 * 4 * 6 * 3 * 4 - 1) == nil)  // too large for the limit
+    let cache = try #require(DecodedImageCache(for: dataset, memoryLimit: 6 * 4 * 6 * 3 * 4))
+    func pass(_ epoch: Int, decoded: DecodedImageCache?) throws -> [Int: [Float]] {
+        let iterator = dataset.makeIterator(epoch: epoch, decoded: decoded)
+        var images: [Int: [Float]] = [:]
+        while let batch = try iterator.next() {
+            for (k, index) in batch.indices.enumerated() {
+                images[index] = Array(UnsafeBufferPointer(start: batch.images + k * dataset.imageFloats,
+                                                          count: dataset.imageFloats))
+            }
+        }
+        return images
+    }
+    let first = try pass(0, decoded: cache)
+    #expect(first.count == 6)
+    // With the files gone, only the stored images can give the next pass.
+    try FileManager.default.removeItem(atPath: tree.root + "/a")
+    try FileManager.default.removeItem(atPath: tree.root + "/b")
+    #expect(throws: GraftError.self) { _ = try pass(1, decoded: nil) }
+    #expect(try pass(1, decoded: cache) == first)
+
+    let inMemory = try ImageDataset.fromMemory(bytes: [UInt8](repeating: 0, count: 48), floats: nil, labels: [0, 0],
+                                               count: 2, height: 2, width: 4, classCount: 1, options: DatasetOptions())
+    #expect(DecodedImageCache(for: inMemory, memoryLimit: 1 << 20) == nil)  // loading is a copy already
 }

@@ -25,6 +25,7 @@ final class FrozenPrefix {
     var cacheLimit = 2 << 30
 
     private var trainingCache: (dataset: Int, cache: FeatureCache)?
+    private var decodedTraining: DecodedImageCache?
     private var validationCache: (dataset: Int, cache: FeatureCache)?
     /// The compiled prefix, through layer `layer`.
     private var plan: (layer: Int, plan: InferencePlan)?
@@ -72,6 +73,19 @@ final class FrozenPrefix {
 
     /// Where fit takes cached prefix outputs from, if anywhere.
     var trainingCacheBoundary: Int? { cachesTraining ? cacheBoundary : nil }
+
+    /// For training passes whose prefix outputs cannot be cached (an
+    /// augmentation with infinitely many outcomes): the training images as
+    /// decoded, before the augmentation, kept from the first epoch for the
+    /// next ones within `cacheLimit`. nil when the prefix outputs are cached,
+    /// nothing is frozen, or the images do not fit.
+    func decodedImages(_ dataset: ImageDataset) -> DecodedImageCache? {
+        guard !cachesTraining, cacheBoundary != nil else { return nil }
+        if decodedTraining?.dataset != dataset.generation {
+            decodedTraining = DecodedImageCache(for: dataset, memoryLimit: cacheLimit)
+        }
+        return decodedTraining
+    }
 
     /// The cache slot of image `index` in data pass `pass` (nil: evaluation).
     private func variant(of index: Int, pass: Int?) -> Int {

@@ -81,7 +81,8 @@ extension TransferModel {
             var figures = RunningFigures(topK: topKAccuracy), notFinite = false
             let data = DataSlice(epoch: epoch, stepsPerEpoch: stepsPerEpoch, batchCount: train.batchCount)
             let iterator = train.makeIterator(epoch: data.pass, skip: frozenPrefix.alreadyCached(train, pass: data.pass),
-                                              batches: data.batches, augmentation: trainingAugmentation)
+                                              batches: data.batches, augmentation: trainingAugmentation,
+                                              decoded: frozenPrefix.decodedImages(train))
             let steps = stepsPerEpoch ?? train.batchCount
             var step = 0
             while let batch = try iterator.next() {
