@@ -80,7 +80,10 @@ final class FrozenPrefix {
     /// next ones within `cacheLimit`. nil when the prefix outputs are cached,
     /// nothing is frozen, or the images do not fit.
     func decodedImages(_ dataset: ImageDataset) -> DecodedImageCache? {
-        guard !cachesTraining, cacheBoundary != nil else { return nil }
+        guard !cachesTraining, cacheBoundary != nil else {
+            decodedTraining = nil  // their memory goes as soon as a fit does not use them
+            return nil
+        }
         if decodedTraining?.dataset != dataset.generation {
             decodedTraining = DecodedImageCache(for: dataset, memoryLimit: cacheLimit)
         }

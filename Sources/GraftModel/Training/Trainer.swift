@@ -6,8 +6,8 @@ import GraftKernels
 extension TransferModel {
     /// Trains from epoch `initialEpoch` up to `epochs` (Keras's fit: epoch
     /// indices, so `initialEpoch: 3, epochs: 5` runs epochs 3 and 4, with
-    /// their own shuffles and augmentation draws, as a run that never stopped would),
-    /// evaluating on `validation` after each. `callbacks` run in their
+    /// their own shuffles and augmentation draws, as a run that never
+    /// stopped would), evaluating on `validation` after each. `callbacks` run in their
     /// order at the fit's and each epoch's beginning and end; one may stop
     /// the fit after an epoch (`FitState.stopTraining`). `progress` is
     /// called after each batch and at the end of each epoch; returning true
@@ -158,8 +158,8 @@ extension TransferModel {
     }
 
     /// One optimizer step on a batch of data pass `pass` (which names its
-    /// feature cache slots) in epoch `epoch`; the weights change only if the loss is
-    /// finite. A batch larger than the micro-batch size runs in parts
+    /// feature cache slots) in epoch `epoch`; the weights change only if the
+    /// loss is finite. A batch larger than the micro-batch size runs in parts
     /// (`MicroBatch.split`), forward and backward each in turn, their
     /// gradients summed before the one step: BatchNormalization stays in
     /// inference mode, so the parts' gradients add up to the batch's (only
