@@ -52,12 +52,18 @@ def _augmentation_layers(augmentation) -> list:
     """The layers TransferModel's `augmentation` names."""
     if augmentation is None:
         return []
+    if isinstance(augmentation, _layers._AugmentationLayer):
+        return [augmentation]
     if isinstance(augmentation, str):
         if augmentation not in _lib.FLIP:
             raise ValueError('augmentation must be a list of graft.layers, or a RandomFlip mode ("horizontal", '
                              f'"vertical" or "horizontal_and_vertical"), received: {augmentation!r}')
         return [_layers.RandomFlip(augmentation)]
-    layers = list(augmentation)
+    try:
+        layers = list(augmentation)
+    except TypeError:
+        raise TypeError(f"augmentation must be a list of graft.layers augmentation layers, received: "
+                        f"{augmentation!r}") from None
     for layer in layers:
         if not isinstance(layer, _layers._AugmentationLayer):
             raise TypeError(f"augmentation must list graft.layers augmentation layers, received: {layer!r}")
@@ -85,8 +91,9 @@ class TransferModel:
 
     def __init__(self, base: BaseModel, num_classes: int, preprocessing: Optional[str] = None,
                  pooling: str = "avg", hidden_units: Sequence[int] = (), dropout: float = 0.0,
-                 augmentation: Union[None, str, Sequence[_layers._AugmentationLayer]] = None, seed: int = 0,
-                 name: str = "functional") -> None:
+                 augmentation: Union[None, str, _layers._AugmentationLayer,
+                                     Sequence[_layers._AugmentationLayer]] = None,
+                 seed: int = 0, name: str = "functional") -> None:
         """Put a new head on `base`.
 
         Args:
@@ -104,9 +111,10 @@ class TransferModel:
             augmentation: Keras's augmentation layers (graft.layers),
                 applied in order to training images only, on the data
                 pipeline's threads: a list such as [RandomFlip("horizontal"),
-                RandomRotation(0.1), RandomZoom(0.2)], or a RandomFlip mode
-                ("horizontal", "vertical", "horizontal_and_vertical") for
-                that flip alone; None for none. The model draws from its
+                RandomRotation(0.1), RandomZoom(0.2)] (one layer alone is a
+                list of one), or a RandomFlip mode ("horizontal",
+                "vertical", "horizontal_and_vertical") for that flip alone;
+                None for none. The model draws from its
                 seed (the layers' own seeds are for calling them alone).
                 Flips alone keep the feature cache of a frozen base; any
                 other layer turns it off for training images (fit's verbose

@@ -106,5 +106,7 @@ def test_bad_lists_are_refused(fixtures) -> None:
         graft.TransferModel(base, num_classes=3, augmentation=[keras.layers.RandomFlip()])
     with pytest.raises(graft.GraftError, match="RandomCrop"):
         graft.TransferModel(base, num_classes=3, augmentation=[layers.RandomCrop(SIZE, SIZE)])
-    # The base took no head from the refusals.
-    graft.TransferModel(base, num_classes=3, augmentation=[layers.RandomZoom(0.1)]).close()
+    with pytest.raises(TypeError, match="a list of graft.layers"):
+        graft.TransferModel(base, num_classes=3, augmentation=42)
+    # The base took no head from the refusals; one layer alone is a list of one.
+    graft.TransferModel(base, num_classes=3, augmentation=layers.RandomZoom(0.1)).close()
