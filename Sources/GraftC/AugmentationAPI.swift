@@ -98,7 +98,9 @@ func flipMode(_ flip: graft_flip) throws -> RandomFlip.Mode {
 
 /// The core's layers for a caller's array of `count`.
 func augmentationLayers(_ layers: UnsafePointer<graft_augmentation>?, count: Int32) throws -> [AugmentationLayer] {
-    guard count >= 0 && count <= 1024 else { throw GraftError.invalidArgument("count must be from 0 to 1024, not \(count)") }
+    guard count >= 0 && count <= AugmentationSpec.maxLayers else {
+        throw GraftError.invalidArgument("count must be from 0 to \(AugmentationSpec.maxLayers), not \(count)")
+    }
     guard count > 0 else { return [] }
     let layers = try required(layers, "layers")
     // Each element is read with its own struct_size (the caller's header's).

@@ -50,6 +50,7 @@ func augmentationSpecErrors() {
     #expect(message("zoom:1.5").contains("height_factor"))  // Keras's own range check
     #expect(message("flip:diagonal").contains("flip's mode"))
     #expect(message("flip:horizontal,").contains("unknown augmentation layer \"\""))
+    #expect(message(Array(repeating: "flip", count: 1025).joined(separator: ",")).contains("at most 1024"))
 }
 
 @Test("Flips alone have finitely many outcomes, composed across layers; other layers do not")

@@ -736,6 +736,21 @@ func augmentationLayersThroughCABI() throws {
         #expect(summary.contains(row), "\(row) missing from\n\(summary)")
     }
     #expect(graft_model_set_base_trainable(model, 0) == GRAFT_OK)
+    // What fit says before its first epoch, through the printer's note.
+    var needed = 0
+    #expect(graft_model_feature_cache_note(model, nil, 0, &needed) == GRAFT_OK)
+    var note = [CChar](repeating: 0, count: needed)
+    #expect(graft_model_feature_cache_note(model, &note, needed, nil) == GRAFT_OK)
+    #expect(String(cString: note).hasPrefix("Feature cache: off for training images (RandomRotation make new images"))
+    var printer: OpaquePointer?
+    #expect(graft_progress_printer_create(1, 2, 0, &printer) == GRAFT_OK)
+    defer { graft_progress_printer_free(printer) }
+    #expect(graft_progress_printer_set_note(printer, note) == GRAFT_OK)
+    var report = graft_progress()
+    (report.epochs, report.step, report.steps) = (2, 1, 3)
+    var text: UnsafePointer<CChar>?
+    #expect(graft_progress_printer_report(printer, &report, 0, 1, &text) == GRAFT_OK)
+    #expect(String(cString: text!).hasPrefix(String(cString: note) + "\nEpoch 1/2\n"))
     var o = adam(0.01)
     #expect(graft_model_compile(model, &o) == GRAFT_OK, "\(lastError)")
     var history: OpaquePointer?

@@ -19,8 +19,15 @@ public enum AugmentationSpec {
         let trimmed = text.trimmingWhitespace
         if trimmed == "none" { return [] }
         if let mode = RandomFlip.Mode(rawValue: trimmed) { return [.flip(mode)] }
-        return try trimmed.split(separator: ",", omittingEmptySubsequences: false).map { try layer(String($0)) }
+        let parts = trimmed.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count <= maxLayers else {
+            throw GraftError.invalidArgument("at most \(maxLayers) augmentation layers, not \(parts.count)")
+        }
+        return try parts.map { try layer(String($0)) }
     }
+
+    /// The most layers a list holds (as the C ABI's arrays).
+    public static let maxLayers = 1024
 
     /// The text `parse` reads back as `layers` (arguments at Keras's
     /// defaults left out).
