@@ -114,12 +114,11 @@ class TransferModel:
                 RandomRotation(0.1), RandomZoom(0.2)] (one layer alone is a
                 list of one), or a RandomFlip mode ("horizontal",
                 "vertical", "horizontal_and_vertical") for that flip alone;
-                None for none. The model draws from its
-                seed (the layers' own seeds are for calling them alone).
-                Flips alone keep the feature cache of a frozen base; any
-                other layer turns it off for training images (fit's verbose
-                output says which). RandomCrop is refused: the base fixes
-                the images' size.
+                None for none. The model draws from its seed (the layers'
+                own seeds are for calling them alone). Flips alone keep the
+                feature cache of a frozen base; any other layer turns it off
+                for training images (fit's verbose output says which).
+                RandomCrop is refused: the base fixes the images' size.
             seed: seed of the head's initialisation, the augmentation's
                 draws and the dropout.
             name: the model's name, shown by summary().
