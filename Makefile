@@ -46,6 +46,9 @@ PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng
 PYTHON_PACKAGES := tensorflow-cpu==2.21.0 keras==3.15.1 h5py==3.14.0 onnx==1.23.2 onnxruntime==1.32.0 \
 	pytest numpy matplotlib
 VENV_STAMP := $(VENV)/.installed-$(word 1,$(shell printf '%s' '$(PYTHON_PACKAGES)' | md5sum))
+# The benchmark's other anchor, OpenVINO, beside them (only `make bench`).
+BENCH_PACKAGES := openvino==2026.4.1
+BENCH_STAMP := $(VENV)/.bench-$(word 1,$(shell printf '%s' '$(BENCH_PACKAGES)' | md5sum))
 
 C_FLAGS := -std=c99 -Wall -Wextra -pedantic -Werror -Iinclude
 LINK_GRAFT := -L$(BUILD) -lgraft -Wl,-rpath,'$$ORIGIN' -lm
@@ -115,12 +118,21 @@ $(EXAMPLES_DATA)/STAMP: tools/make_demo_dataset.py tools/fixture_dir.py $(VENV_S
 
 test: deps fixtures test-swift build test-c test-python test-cli test-examples test-install test-wheel test-fuzz-corpus
 
+# The kernel and Keras-parity tests again on each narrower kernel path
+# (GRAFT_ISA; the README's "Instruction sets"): a path wider than the CPU
+# runs is not taken, so there they repeat the widest one's.
+NARROWER_ISAS := avx2 baseline
+ISA_TESTS := GraftKernelsTests|GraftModelTests\.(.*Keras|frozenBaseSGD|wholeBaseSGD|lastBlockAdam)
+
 # Test bundles link the Swift runtime dynamically (XCTest and Testing have no
 # static libraries), so they are built without GRAFT_STATIC_STDLIB; `build`
 # then relinks the self-contained library for the C and Python tests.
 test-swift: deps fixtures
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
+	for isa in $(NARROWER_ISAS); do \
+		GRAFT_ISA=$$isa $(SWIFT) test -c release --skip-build --filter '$(ISA_TESTS)' || exit 1; \
+	done
 
 test-c: build fixtures
 	$(CC) $(C_FLAGS) Tests/C/abi_test.c $(LINK_GRAFT) -o $(BUILD)/abi_test
@@ -303,10 +315,15 @@ test-fuzz-corpus: deps
 		$(BUILD)/graft-fuzz-$$target Tests/Fuzz/corpus/$$target; \
 	done
 
-## bench: Graft vs Keras vs ONNX Runtime on every speed goal, side by side; the
-## bfloat16 option; where the time goes (see bench/run.py).
-bench: build fixtures
+## bench: Graft vs Keras, ONNX Runtime and OpenVINO on every speed goal, side by
+## side; restricted to AVX2; the bfloat16 option; where the time goes (see
+## bench/run.py).
+bench: build fixtures $(BENCH_STAMP)
 	$(VPY) bench/run.py
+$(BENCH_STAMP): $(VENV_STAMP)
+	rm -f $(VENV)/.bench-*
+	$(VPY) -m pip install -q --disable-pip-version-check $(BENCH_PACKAGES)
+	touch $@
 
 ## demo: `graft demo`: generates four classes of images into graft-demo/data,
 ## then runs the beans workflow (flips + Adam on the frozen base, then the last

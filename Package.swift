@@ -17,8 +17,7 @@ let staticCommandFlags = staticStdlib ? staticStdlibFlags + ["-l_FoundationColle
 
 // `make test-tsan` instruments the thread pool's C code with the Swift code,
 // so that ThreadSanitizer sees the pool's synchronisation; the other C
-// targets stay as they are (the toolchain's TSan runtime crashes in the
-// ifunc resolvers of the multiversioned kernels, and they only compute).
+// targets stay as they are (they only compute).
 let poolSanitizerFlags = ProcessInfo.processInfo.environment["GRAFT_TSAN"] == "1" ? ["-fsanitize=thread"] : []
 
 // The SONAME carries the ABI version, read from its one owner, graft.h's
@@ -45,12 +44,13 @@ let abiVersion: String = {
 //        |       /     \      |
 //        |      |  GraftFoundation      errors, locks, environment, SplitMix64 (below everything)
 //        |      |       \
-//   CTurboJPEG  CGraftBLAS  CGraftGEMM   JPEG and PNG decoders (and CPNG) | OpenBLAS, loaded at run time | AVX-512 GEMM
+//   CTurboJPEG  CGraftBLAS  CGraftGEMM   JPEG and PNG decoders (and CPNG) | OpenBLAS, loaded at run time | AVX-512/AVX2 GEMM
 //   CGraftSampler                        (GraftData) the augmentation layers' affine sampling
 //                      CGraftWinograd    Winograd's transforms
 //                      CGraftPool        the threads of the parallel passes
 //                      CGraftElementwise BatchNormalization's, Add's, ReLU-gradient passes
 //   (GraftModel)       CGraftOptimizer   the optimizers' updates
+//   (every C kernel)   CGraftCPU         the instruction set the kernels take
 
 // A fuzz target's Swift file only defines LLVMFuzzerTestOneInput; its entry
 // point is the driver's C function.
@@ -81,31 +81,36 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGraftABI"),
 
+        // The instruction set (AVX-512, AVX2 or the baseline) every kernel
+        // below takes: the CPU's widest, or a narrower one GRAFT_ISA names.
+        .target(name: "CGraftCPU", cSettings: [.unsafeFlags(["-O2"])]),
         // OpenBLAS, loaded at run time with the core the CPU can run.
-        .target(name: "CGraftBLAS", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
-        // AVX-512 matrix products with the convolution epilogue in registers,
-        // for the shapes where they measure faster than OpenBLAS.
-        .target(name: "CGraftGEMM", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CGraftBLAS", dependencies: ["CGraftCPU"], cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("dl")]),
+        // AVX-512 and AVX2 matrix products with the convolution epilogue in
+        // registers, for the shapes where they measure faster than OpenBLAS.
+        .target(name: "CGraftGEMM", dependencies: ["CGraftCPU"], cSettings: [.unsafeFlags(["-O3"])]),
         // Winograd's per-block transforms, 8 lanes wide where AVX2 runs
         // (Swift's vectors stay at the x86-64 baseline). No contraction into
         // fused multiply-adds: every CPU rounds them alike.
-        .target(name: "CGraftWinograd", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
+        .target(name: "CGraftWinograd", dependencies: ["CGraftCPU"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
         // The worker threads of Graft's parallel loops.
         .target(name: "CGraftPool", cSettings: [.unsafeFlags(["-O2"] + poolSanitizerFlags)]),
         // The optimizers' updates, as wide as the CPU runs them; each
         // operation rounded on its own, as Keras's are.
-        .target(name: "CGraftOptimizer",
+        .target(name: "CGraftOptimizer", dependencies: ["CGraftCPU"],
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wno-psabi"])]),
         // BatchNormalization's forward pass, the Add and ReLU's gradient over
         // activations, as wide as the CPU runs them, each operation rounded
         // on its own.
-        .target(name: "CGraftElementwise",
+        .target(name: "CGraftElementwise", dependencies: ["CGraftCPU"],
                 cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-Wno-psabi"])]),
         // Errors, locks, environment and file helpers, the seeded generator:
         // what every layer above needs, with no dependency of its own.
         .target(name: "GraftFoundation"),
         .target(name: "GraftKernels",
-                dependencies: ["GraftFoundation", "CGraftBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool", "CGraftElementwise"],
+                dependencies: ["GraftFoundation", "CGraftCPU", "CGraftBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool",
+                               "CGraftElementwise"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "GraftIO", dependencies: ["GraftFoundation", "CHDF5"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:
@@ -113,7 +118,7 @@ let package = Package(
         .target(name: "CPNGShim", dependencies: ["CPNG"]),
         // The augmentation layers' affine sampling, without Swift's checks
         // in its per-pixel loop; each operation rounded on its own.
-        .target(name: "CGraftSampler", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
+        .target(name: "CGraftSampler", dependencies: ["CGraftCPU"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .target(name: "GraftData",
                 dependencies: ["GraftFoundation", "GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim", "CGraftSampler"]),
         .target(name: "GraftModel", dependencies: ["GraftFoundation", "GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer"]),

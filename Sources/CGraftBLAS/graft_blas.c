@@ -1,4 +1,5 @@
 #include "graft_blas.h"
+#include "graft_cpu.h"
 
 #include <cpuid.h>
 #include <dlfcn.h>
@@ -29,7 +30,7 @@ static int os_saves(unsigned mask) {
     return (lo & mask) == mask;
 }
 
-const char *graft_blas_widest_core(void) {
+static const char *cpu_widest_core(void) {
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return NULL;
     const int avx = (ecx >> 28) & 1, fma = (ecx >> 12) & 1;
@@ -46,6 +47,14 @@ const char *graft_blas_widest_core(void) {
     }
     if (avx2 && fma) return "Haswell";
     return "Sandybridge";
+}
+
+const char *graft_blas_widest_core(void) {
+    /* A path narrower than the CPU's, forced by GRAFT_ISA, takes OpenBLAS's
+     * kernels for that path too: the whole process runs as on such a CPU. */
+    const int isa = graft_isa();
+    if (isa < graft_isa_supported()) return isa == GRAFT_ISA_AVX2 ? "Haswell" : "Prescott";
+    return cpu_widest_core();
 }
 
 static void load(void) {

@@ -1,21 +1,21 @@
 #include "graft_elementwise.h"
+#include "graft_cpu.h"
 
 #include <stdint.h>
 #include <string.h>
 
-// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
+// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked by graft_isa():
 // in Swift's baseline vectors these passes ran below memory speed
 // (bench/HISTORY.md has the measurement).
 // Streamed stores are weakly ordered: each pass drains them (FENCE) before
 // it returns, and so before another thread can be told the output is ready.
 #if defined(__x86_64__)
 #include <xmmintrin.h>
-#define DISPATCHED __attribute__((target_clones("avx512f", "avx2", "default")))
 #define FENCE() _mm_sfence()
 #else
-#define DISPATCHED
 #define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #endif
+#define BODY static inline __attribute__((always_inline))
 
 #define LANES 16
 typedef float vec __attribute__((vector_size(LANES * sizeof(float))));
@@ -46,9 +46,9 @@ typedef int32_t mask __attribute__((vector_size(LANES * sizeof(float))));
 #define OPERAND(x, scale, shift, at, c) \
     ((scale) ? LOAD((x) + (at)) * LOAD((scale) + (c)) + LOAD((shift) + (c)) : LOAD((x) + (at)))
 
-static inline float relu1(float v) { return v < 0 ? 0 : v; }
+BODY float relu1(float v) { return v < 0 ? 0 : v; }
 
-DISPATCHED void graft_batchnorm_apply(size_t pixels, size_t channels, const float *x, const float *scale,
+BODY void graft_batchnorm_apply_body(size_t pixels, size_t channels, const float *x, const float *scale,
                                       const float *shift, float *out, int relu_after, int stream) {
     size_t vector_channels = channels - channels % LANES;
     for (size_t p = 0; p < pixels; p++) {
@@ -65,12 +65,16 @@ DISPATCHED void graft_batchnorm_apply(size_t pixels, size_t channels, const floa
     }
     if (stream) FENCE();
 }
+GRAFT_ISA_DISPATCH(graft_batchnorm_apply,
+                   (size_t pixels, size_t channels, const float *x, const float *scale, const float *shift,
+                    float *out, int relu_after, int stream),
+                   (pixels, channels, x, scale, shift, out, relu_after, stream))
 
-static inline float operand1(const float *x, const float *scale, const float *shift, size_t at, size_t c) {
+BODY float operand1(const float *x, const float *scale, const float *shift, size_t at, size_t c) {
     return scale ? x[at] * scale[c] + shift[c] : x[at];
 }
 
-DISPATCHED void graft_add_normalized(size_t pixels, size_t channels, const float *a, const float *a_scale,
+BODY void graft_add_normalized_body(size_t pixels, size_t channels, const float *a, const float *a_scale,
                                      const float *a_shift, const float *b, const float *b_scale,
                                      const float *b_shift, float *out, int relu_after, int stream) {
     size_t vector_channels = channels - channels % LANES;
@@ -87,8 +91,13 @@ DISPATCHED void graft_add_normalized(size_t pixels, size_t channels, const float
     }
     if (stream) FENCE();
 }
+GRAFT_ISA_DISPATCH(graft_add_normalized,
+                   (size_t pixels, size_t channels, const float *a, const float *a_scale,
+                    const float *a_shift, const float *b, const float *b_scale, const float *b_shift,
+                    float *out, int relu_after, int stream),
+                   (pixels, channels, a, a_scale, a_shift, b, b_scale, b_shift, out, relu_after, stream))
 
-DISPATCHED void graft_relu_backward(size_t count, const float *y, const float *dy, const float *plus, float *dx) {
+BODY void graft_relu_backward_body(size_t count, const float *y, const float *dy, const float *plus, float *dx) {
     size_t i = 0;
     for (; i + LANES <= count; i += LANES) {
         vec g = plus ? LOAD(dy + i) + LOAD(plus + i) : LOAD(dy + i);
@@ -96,3 +105,6 @@ DISPATCHED void graft_relu_backward(size_t count, const float *y, const float *d
     }
     for (; i < count; i++) dx[i] = y[i] > 0 ? dy[i] + (plus ? plus[i] : 0) : 0;
 }
+GRAFT_ISA_DISPATCH(graft_relu_backward,
+                   (size_t count, const float *y, const float *dy, const float *plus, float *dx),
+                   (count, y, dy, plus, dx))

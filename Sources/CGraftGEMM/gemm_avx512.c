@@ -1,8 +1,7 @@
-#include "graft_gemm.h"
+#include "gemm_paths.h"
+#include "graft_cpu.h"
 
 #include <immintrin.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 // The micro-kernel computes ROWS×32 of C over the whole of k: 2·ROWS
@@ -10,53 +9,6 @@
 // (folded into the multiply-adds), so loads never bind.
 #define ROWS 12
 #define AVX512 __attribute__((target("avx512f,fma")))
-
-// Each thread keeps one scratch buffer for rows of A (packed, or converted
-// to bfloat16) from call to call, freed when the thread ends: a program that
-// calls from many short-lived threads leaks none.
-struct scratch {
-    void *data;
-    size_t bytes;
-};
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-
-static void scratch_free(void *p) {
-    struct scratch *s = p;
-    free(s->data);
-    free(s);
-}
-
-static void scratch_key_create(void) { pthread_key_create(&scratch_key, scratch_free); }
-
-/// This thread's scratch, at least `bytes` long and 64-byte aligned, or NULL
-/// when out of memory.
-static void *thread_scratch(size_t bytes) {
-    pthread_once(&scratch_once, scratch_key_create);
-    struct scratch *s = pthread_getspecific(scratch_key);
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return NULL;
-        if (pthread_setspecific(scratch_key, s) != 0) {
-            free(s);
-            return NULL;
-        }
-    }
-    if (s->bytes < bytes) {
-        free(s->data);
-        s->bytes = 0;
-        s->data = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!s->data) return NULL;
-        s->bytes = bytes;
-    }
-    return s->data;
-}
-
-int graft_gemm_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
-}
 
 #define PD(x) _mm512_castps_pd(x)
 #define PS(x) _mm512_castpd_ps(x)
@@ -118,13 +70,7 @@ AVX512 static void pack_transposed(const float *b, size_t ldb, size_t k, size_t 
     }
 }
 
-static void transpose_plain(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
-    for (size_t i = 0; i < rows; i++) {
-        for (size_t j = 0; j < columns; j++) b[j * ldb + i] = a[i * lda + j];
-    }
-}
-
-AVX512 static void transpose_avx512(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
+AVX512 void graft_transpose_avx512(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
     size_t i = 0;
     for (; i + 16 <= rows; i += 16) {
         size_t j = 0;
@@ -138,19 +84,10 @@ AVX512 static void transpose_avx512(size_t rows, size_t columns, const float *a,
             for (size_t r = i; r < i + 16; r++) b[j * ldb + r] = a[r * lda + j];
         }
     }
-    transpose_plain(rows - i, columns, a + i * lda, lda, b + i, ldb);
+    graft_transpose_plain(rows - i, columns, a + i * lda, lda, b + i, ldb);
 }
 
-void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb) {
-    if (graft_gemm_available()) {
-        transpose_avx512(rows, columns, a, lda, b, ldb);
-    } else {
-        transpose_plain(rows, columns, a, lda, b, ldb);
-    }
-}
-
-// Only called where graft_gemm_available() (the panels serve that GEMM alone).
-AVX512 void graft_gemm_pack(const float *b, size_t ldb, int transposed, size_t k, size_t n, const float *scale,
+AVX512 void graft_gemm_pack_avx512(const float *b, size_t ldb, int transposed, size_t k, size_t n, const float *scale,
                             float *packed) {
     if (transposed) {
         pack_transposed(b, ldb, k, n, scale, packed);
@@ -254,7 +191,7 @@ AVX512 static void pack_rows(const float *a, size_t lda, size_t k, float *out) {
     }
 }
 
-AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
+AVX512 void graft_gemm_avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packed,
                        float *c, size_t ldc, const float *bias, const float *residual, int relu,
                        int stream) {
     // Rows of A per block: as many as keep the block within about 256 KiB
@@ -264,7 +201,7 @@ AVX512 void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda,
     if (block > 20 * ROWS) block = 20 * ROWS;
     // Rows packed in the thread's scratch; where it cannot be allocated, the
     // tiles read A in place.
-    float *rows_packed = lda * sizeof(float) % 4096 == 0 ? thread_scratch(block * k * sizeof(float)) : NULL;
+    float *rows_packed = lda * sizeof(float) % 4096 == 0 ? graft_gemm_thread_scratch(block * k * sizeof(float)) : NULL;
     for (size_t row0 = 0; row0 < m; row0 += block) {
         size_t rows = m - row0 < block ? m - row0 : block;
         if (rows_packed) {
@@ -347,7 +284,7 @@ AVX512 static inline __attribute__((always_inline)) void tn_tile(const int rows,
     }
 }
 
-AVX512 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+AVX512 void graft_gemm_tn_avx512(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                           float *c, size_t ldc, int accumulate) {
     // Blocks of C whose steps of k (as many as keep the A and B they read
     // within about 512 KiB) stay in L2 while every tile of the block reads them.
@@ -396,7 +333,7 @@ AVX512 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t l
 
 int graft_gemm_bf16_available(void) {
     __builtin_cpu_init();
-    return graft_gemm_available() && __builtin_cpu_supports("avx512bf16");
+    return graft_isa() == GRAFT_ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
 }
 
 size_t graft_gemm_bf16_packed_words(size_t k, size_t n) { return (k + 1) / 2 * n; }
@@ -489,7 +426,7 @@ AVX512BF16 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, siz
     // longer), a cache line further apart where a multiple of 4 KiB would
     // have them collide in L1 (as graft_gemm's A, see pack_rows).
     size_t stride = pairs * sizeof(unsigned int) % 4096 == 0 ? pairs + 16 : pairs;
-    unsigned int *rows_bf16 = thread_scratch(block * stride * sizeof(unsigned int));
+    unsigned int *rows_bf16 = graft_gemm_thread_scratch(block * stride * sizeof(unsigned int));
     if (!rows_bf16) return -1;
     for (size_t row0 = 0; row0 < m; row0 += block) {
         size_t rows = m - row0 < block ? m - row0 : block;

@@ -1,17 +1,14 @@
 #include "graft_optimizer.h"
+#include "graft_cpu.h"
 
 #include <math.h>
 
-// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked at load time:
+// Compiled for AVX-512, AVX2 and the x86-64 baseline, picked by graft_isa():
 // Adam's and RMSprop's square roots and divisions keep the pass from memory speed unless it
 // runs as wide as the CPU allows (bench/HISTORY.md has the measurement).
-#if defined(__x86_64__)
-#define DISPATCHED __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DISPATCHED
-#endif
+#define BODY static inline __attribute__((always_inline))
 
-DISPATCHED void graft_adam_update(size_t count, float *restrict w, const float *restrict g, float *restrict m,
+BODY void graft_adam_update_body(size_t count, float *restrict w, const float *restrict g, float *restrict m,
                                   float *restrict v, float keep1, float keep2, float alpha, float epsilon) {
     for (size_t i = 0; i < count; i++) {
         float mi = m[i] + (g[i] - m[i]) * keep1;
@@ -21,8 +18,12 @@ DISPATCHED void graft_adam_update(size_t count, float *restrict w, const float *
         w[i] -= (mi * alpha) / (sqrtf(vi) + epsilon);
     }
 }
+GRAFT_ISA_DISPATCH(graft_adam_update,
+                   (size_t count, float *restrict w, const float *restrict g, float *restrict m,
+                    float *restrict v, float keep1, float keep2, float alpha, float epsilon),
+                   (count, w, g, m, v, keep1, keep2, alpha, epsilon))
 
-DISPATCHED void graft_rmsprop_update(size_t count, float *restrict w, const float *restrict g, float *restrict v,
+BODY void graft_rmsprop_update_body(size_t count, float *restrict w, const float *restrict g, float *restrict v,
                                      float *restrict a, float *restrict m, float rho, float keep, float momentum,
                                      float lr, float epsilon) {
     for (size_t i = 0; i < count; i++) {
@@ -45,3 +46,8 @@ DISPATCHED void graft_rmsprop_update(size_t count, float *restrict w, const floa
         }
     }
 }
+GRAFT_ISA_DISPATCH(graft_rmsprop_update,
+                   (size_t count, float *restrict w, const float *restrict g, float *restrict v,
+                    float *restrict a, float *restrict m, float rho, float keep, float momentum, float lr,
+                    float epsilon),
+                   (count, w, g, v, a, m, rho, keep, momentum, lr, epsilon))

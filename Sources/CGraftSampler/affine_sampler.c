@@ -1,14 +1,10 @@
 #include "graft_affine_sampler.h"
+#include "graft_cpu.h"
 
 #include <math.h>
 
 // Compiled for AVX-512, AVX2 (floorf and roundf are then single
-// instructions) and the x86-64 baseline, picked at load time.
-#if defined(__x86_64__)
-#define DISPATCHED __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DISPATCHED
-#endif
+// instructions) and the x86-64 baseline, picked by graft_isa().
 
 // The helpers are inlined into each compiled copy of the entry point.
 #define AI static inline __attribute__((always_inline))
@@ -107,8 +103,7 @@ AI void sample_row(const float *input, float *out, int64_t oy, int64_t height, i
     }
 }
 
-DISPATCHED
-void graft_affine_sample(const float *input, float *output, int64_t height, int64_t width, int64_t channels,
+AI void graft_affine_sample_body(const float *input, float *output, int64_t height, int64_t width, int64_t channels,
                          const float transform[6], int32_t fill_mode, int32_t bilinear, float fill_value) {
     for (int64_t oy = 0; oy < height; oy++) {
         float *out = output + oy * width * channels;
@@ -120,3 +115,7 @@ void graft_affine_sample(const float *input, float *output, int64_t height, int6
         }
     }
 }
+GRAFT_ISA_DISPATCH(graft_affine_sample,
+                   (const float *input, float *output, int64_t height, int64_t width, int64_t channels,
+                    const float transform[6], int32_t fill_mode, int32_t bilinear, float fill_value),
+                   (input, output, height, width, channels, transform, fill_mode, bilinear, fill_value))

@@ -1,6 +1,6 @@
 // The per-block transforms at one vector width, included by winograd.c
-// once per width with VEC (the vector type, LANES floats), NAME (a suffix
-// for every function) and STATIC_VARIANT (its entry points' attributes).
+// once per width and instruction set with VEC (the vector type, LANES
+// floats) and NAME (a suffix for every function).
 
 INLINE VEC NAME(load)(const float *p) {
     VEC v;
@@ -106,7 +106,7 @@ INLINE void NAME(gathered_block)(NAME(transform) f, const int n_in, const int n_
     }
 }
 
-STATIC_VARIANT void NAME(input)(int m, const float *const *pixels, size_t channels, float *out,
+static void NAME(input)(int m, const float *const *pixels, size_t channels, float *out,
                                      size_t matrix_stride) {
     if (m == 2) NAME(gathered_block)(NAME(bt4), 4, 4, pixels, channels, out, matrix_stride);
     else NAME(gathered_block)(NAME(bt6), 6, 6, pixels, channels, out, matrix_stride);
@@ -124,13 +124,13 @@ INLINE void NAME(output_block)(const int m, const float *products, size_t stride
     }
 }
 
-STATIC_VARIANT void NAME(output)(int m, const float *products, size_t matrix_stride, size_t channels,
+static void NAME(output)(int m, const float *products, size_t matrix_stride, size_t channels,
                                       float *const *targets) {
     if (m == 2) NAME(output_block)(2, products, matrix_stride, channels, targets);
     else NAME(output_block)(4, products, matrix_stride, channels, targets);
 }
 
-STATIC_VARIANT void NAME(output_gradient)(int m, const float *const *gradients, size_t channels, float *out,
+static void NAME(output_gradient)(int m, const float *const *gradients, size_t channels, float *out,
                                                size_t matrix_stride) {
     if (m == 2) NAME(gathered_block)(NAME(a2), 2, 4, gradients, channels, out, matrix_stride);
     else NAME(gathered_block)(NAME(a4), 4, 6, gradients, channels, out, matrix_stride);
@@ -149,7 +149,7 @@ INLINE void NAME(kernel_row)(const int m, const float *taps, size_t tap_stride, 
     }
 }
 
-STATIC_VARIANT void NAME(kernel)(int m, const float *taps, size_t tap_stride, size_t k, float *out, int panels,
+static void NAME(kernel)(int m, const float *taps, size_t tap_stride, size_t k, float *out, int panels,
                                       size_t in_channels) {
     if (m == 2) NAME(kernel_row)(2, taps, tap_stride, k, out, panels, in_channels);
     else NAME(kernel_row)(4, taps, tap_stride, k, out, panels, in_channels);
@@ -169,7 +169,7 @@ INLINE void NAME(kernel_gradient_row)(const int m, const float *du, size_t tap_s
     }
 }
 
-STATIC_VARIANT void NAME(kernel_gradient)(int m, const float *du, size_t tap_stride, size_t k, float *dkernel,
+static void NAME(kernel_gradient)(int m, const float *du, size_t tap_stride, size_t k, float *dkernel,
                                           int accumulate) {
     if (m == 2) NAME(kernel_gradient_row)(2, du, tap_stride, k, dkernel, accumulate);
     else NAME(kernel_gradient_row)(4, du, tap_stride, k, dkernel, accumulate);

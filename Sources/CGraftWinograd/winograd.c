@@ -1,4 +1,5 @@
 #include "graft_winograd.h"
+#include "graft_cpu.h"
 
 #include <string.h>
 
@@ -13,60 +14,43 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+// Three copies, picked by graft_isa(): 8 lanes at the baseline and on AVX2,
+// 16 on AVX-512 where the channels come in sixteens.
+typedef float v8 __attribute__((vector_size(32)));
 #define VEC v8
 #define LANES 8
 #define NAME(f) f##_x8
-#if defined(__x86_64__)
-#define STATIC_VARIANT static __attribute__((target_clones("avx2", "default")))
-#else
-#define STATIC_VARIANT static
-#endif
-typedef float v8 __attribute__((vector_size(32)));
 #include "transforms.h"
 #undef VEC
 #undef LANES
 #undef NAME
-#undef STATIC_VARIANT
 
 #if defined(__x86_64__)
-#define WIDE 1
+#define VEC v8
+#define LANES 8
+#define NAME(f) f##_x8_avx2
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#include "transforms.h"
+#pragma clang attribute pop
+#undef VEC
+#undef LANES
+#undef NAME
+
+typedef float v16 __attribute__((vector_size(64)));
 #define VEC v16
 #define LANES 16
 #define NAME(f) f##_x16
-#define STATIC_VARIANT static
-typedef float v16 __attribute__((vector_size(64)));
 #pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
 #include "transforms.h"
 #pragma clang attribute pop
 #undef VEC
 #undef LANES
 #undef NAME
-#undef STATIC_VARIANT
-#else
-#define WIDE 0
-#endif
 
-#if WIDE
-static int avx512; // set once, when the library loads
-
-__attribute__((constructor)) static void detect_avx512(void) {
-    __builtin_cpu_init();
-    avx512 = __builtin_cpu_supports("avx512f");
-}
-#endif
-
-/// Whether `channels` run 16 lanes wide here.
-static int wide(size_t channels) {
-#if WIDE
-    return avx512 && channels % 16 == 0;
-#else
-    (void)channels;
-    return 0;
-#endif
-}
-
-#if WIDE
-#define DISPATCH(f, channels, ...) (wide(channels) ? f##_x16(__VA_ARGS__) : f##_x8(__VA_ARGS__))
+#define DISPATCH(f, channels, ...)                                                        \
+    (graft_isa() == GRAFT_ISA_AVX512 && (channels) % 16 == 0 ? f##_x16(__VA_ARGS__)      \
+     : graft_isa() >= GRAFT_ISA_AVX2                         ? f##_x8_avx2(__VA_ARGS__) \
+                                                             : f##_x8(__VA_ARGS__))
 #else
 #define DISPATCH(f, channels, ...) f##_x8(__VA_ARGS__)
 #endif

@@ -17,12 +17,12 @@ public func gemm(m: Int, n: Int, k: Int,
 
 /// C = Aᵀ·B (+ C when `accumulate`) for A stored k×m and B stored k×n
 /// (row-major, row strides lda and ldb): a kernel gradient's product. On
-/// Graft's own AVX-512 kernel where it applies (n a multiple of 32), which
-/// reads A and B in place: on Winograd's kernel-gradient products, whose
-/// operands the transforms have just left in cache, it ran faster than
-/// OpenBLAS on one thread, and faster than OpenBLAS's AVX2 kernels on every
-/// kernel gradient. OpenBLAS's AVX-512 kernels, which pack and block C,
-/// are faster where C is large (`largeTransposedProduct` floats and more:
+/// Graft's own kernel where it applies (AVX-512 or AVX2, n a multiple of
+/// 32), which reads A and B in place: on Winograd's kernel-gradient
+/// products, whose operands the transforms have just left in cache, it ran
+/// faster than OpenBLAS on one thread, and faster than OpenBLAS's AVX2
+/// kernels on every kernel gradient. OpenBLAS's AVX-512 kernels, which pack
+/// and block C, are faster where C is large (`largeTransposedProduct` floats and more:
 /// conv4_x's and conv5_x's pointwise kernel gradients); they take those
 /// products when OpenBLAS runs them (bench/HISTORY.md has the measurements).
 /// Elsewhere, OpenBLAS.

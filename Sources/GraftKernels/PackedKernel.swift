@@ -1,5 +1,4 @@
 import CGraftGEMM
-import Glibc
 
 /// Number formats of the products Graft's own GEMM computes.
 public enum Precision: String, CaseIterable, Sendable {
@@ -12,18 +11,18 @@ public enum Precision: String, CaseIterable, Sendable {
 }
 
 /// The B of a convolution's GEMM (its kernel, HWIO read as K×N, or that
-/// matrix's transpose) in the panel layout of Graft's AVX-512 GEMM
-/// (CGraftGEMM): 32 columns per panel, so that the micro-kernel streams it.
+/// matrix's transpose) in the panel layout of Graft's own GEMM (CGraftGEMM):
+/// 32 columns per panel, so that the micro-kernel streams it.
 ///
-/// That GEMM computes 12x32 tiles of C over the whole of K with the bias,
-/// residual and ReLU applied in registers before the store; on ResNet's
-/// shapes it ran faster than OpenBLAS's sgemm on one thread (least ahead
-/// on long K, most on K = 64), and the base's inference ran faster with it
-/// (bench/HISTORY.md has the measurements). It needs AVX-512F (bfloat16:
-/// AVX512_BF16 too) and N a multiple of 32; `pack` returns nil where it
-/// does not apply, and callers use OpenBLAS then. Setting
-/// GRAFT_OPENBLAS_ONLY in the environment turns the float32 kernel off, for
-/// comparisons.
+/// That GEMM computes tiles of C (12x32 on AVX-512, 6x16 on AVX2) over the
+/// whole of K with the bias, residual and ReLU applied in registers before
+/// the store; on ResNet's shapes it ran faster than OpenBLAS's sgemm on one
+/// thread (least ahead on long K, most on K = 64), and the base's inference
+/// ran faster with it (bench/HISTORY.md has the measurements). It needs the
+/// AVX-512 or AVX2 `InstructionSet` (bfloat16: AVX-512 with AVX512_BF16) and
+/// N a multiple of 32; `pack` returns nil where it does not apply, and
+/// callers use OpenBLAS then (`GRAFT_ISA=baseline` makes that everywhere,
+/// for comparisons).
 public struct PackedKernel {
     public let rows: Int, columns: Int
     public let precision: Precision
@@ -40,7 +39,7 @@ public struct PackedKernel {
         precision == .float32 ? float32Available : bfloat16Available
     }
 
-    private static let float32Available = graft_gemm_available() != 0 && getenv("GRAFT_OPENBLAS_ONLY") == nil
+    private static let float32Available = graft_gemm_available() != 0
     private static let bfloat16Available = graft_gemm_bf16_available() != 0
 
     static let panelColumns = Int(GRAFT_GEMM_PANEL)

@@ -29,7 +29,9 @@ void graft_blas_set_num_threads(int threads);
 const char *graft_blas_core_name(void);
 
 /* The core Graft asks for on this CPU (the widest vector unit it has that
- * OpenBLAS has kernels for), or NULL for OpenBLAS's own choice. */
+ * OpenBLAS has kernels for; with a narrower path forced by GRAFT_ISA,
+ * Haswell for AVX2 and Prescott for the baseline), or NULL for OpenBLAS's
+ * own choice. */
 const char *graft_blas_widest_core(void);
 
 #ifdef __cplusplus

@@ -1,8 +1,9 @@
-// Single-threaded AVX-512 matrix products for the shapes of ResNet's
-// pointwise (1x1) convolutions: many rows (pixels), a few hundred or thousand
-// columns (channels), with the bias, residual and ReLU of the epilogue
-// applied in registers before the tile is stored. The caller splits rows
-// between threads and falls back to OpenBLAS where these do not apply.
+// Single-threaded matrix products for the shapes of ResNet's pointwise (1x1)
+// convolutions: many rows (pixels), a few hundred or thousand columns
+// (channels), with the bias, residual and ReLU of the epilogue applied in
+// registers before the tile is stored. AVX-512 or AVX2+FMA, as graft_isa()
+// says (the baseline has none: the caller uses OpenBLAS there, and where
+// these do not apply). The caller splits rows between threads.
 
 #ifndef GRAFT_GEMM_H
 #define GRAFT_GEMM_H
@@ -16,7 +17,8 @@ extern "C" {
 /// Columns per packed panel of B: every n given below is a multiple of it.
 #define GRAFT_GEMM_PANEL 32
 
-/// Nonzero when this CPU runs the float32 kernel (AVX-512F and FMA).
+/// Nonzero when the float32 kernels run here: graft_isa() is AVX-512 or
+/// AVX2. graft_gemm_pack, graft_gemm and graft_gemm_tn are called only then.
 int graft_gemm_available(void);
 
 /// Packs B (k×n, n a multiple of GRAFT_GEMM_PANEL) into panels of 32
@@ -40,7 +42,7 @@ void graft_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const 
                 float *c, size_t ldc, const float *bias, const float *residual, int relu, int stream);
 
 /// B = Aᵀ: A is rows×columns (stride lda), B columns×rows (stride ldb). On
-/// any CPU: in 16x16 register blocks where AVX-512 runs, element by element
+/// any CPU: in 16x16 register blocks on the AVX-512 path, element by element
 /// elsewhere.
 void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, float *b, size_t ldb);
 
@@ -52,7 +54,8 @@ void graft_transpose(size_t rows, size_t columns, const float *a, size_t lda, fl
 void graft_gemm_tn(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                    float *c, size_t ldc, int accumulate);
 
-/// Nonzero when this CPU runs the bfloat16 kernel (AVX512_BF16 too).
+/// Nonzero when the bfloat16 kernel runs here: the AVX-512 path, on a CPU
+/// with AVX512_BF16.
 int graft_gemm_bf16_available(void);
 
 /// Words of the bfloat16 packing of a k×n B.
