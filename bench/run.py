@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
-"""`make bench`: Graft, Keras and ONNX Runtime side by side, in one run.
+"""`make bench`: Graft, Keras, ONNX Runtime and OpenVINO side by side, in one run.
 
 First the goals table: one row per goal of Graft's speed (the base's
 inference; the seed workflows' phases end to end, loading included; the
-whole base unfrozen), Graft, Keras and ONNX Runtime (inference only) side by
-side, ratios, GFLOP/s beside the OpenBLAS sgemm peak, peak RSS, and the bar.
-Then the supporting figures (the data pipeline, training steps with the base
-frozen and its last layers unfrozen), the opt-in bfloat16 precision, and
-where Graft's time goes, stage by stage of ResNet50.
+whole base unfrozen), Graft, Keras, ONNX Runtime and OpenVINO (inference
+only, in float32) side by side, ratios, GFLOP/s beside the OpenBLAS sgemm
+peak, peak RSS, and the bar. Then the same inference and whole-base step
+with every engine restricted to AVX2 (as on a CPU without AVX-512), the
+supporting figures (the data pipeline, training steps with the base frozen
+and its last layers unfrozen), the opt-in bfloat16 precision, and where
+Graft's time goes, stage by stage of ResNet50.
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
-The engines take turns, round after round (Graft, Keras, ONNX, Graft, ...), so
+The engines take turns, round after round (Graft, Keras, ONNX, OpenVINO, Graft, ...), so
 that a slow spell of the machine hits all of them; each process warms up, then
 times several batches; the tables report medians over all timed batches of
 every round.
@@ -24,7 +26,7 @@ peak: it is the work-equivalent rate.
 
 Usage: .venv/bin/python bench/run.py [--weights .fixtures/model/resnet50_random.h5]
            [--rounds 3] [--batch 32] [--size 100] [--threads 2]
-           [--only goals|supporting|bfloat16|profile]
+           [--only goals|avx2|supporting|bfloat16|profile]
 """
 
 import argparse
@@ -58,8 +60,17 @@ FIT_ROWS = [
      ["--epochs", "5", "--augmentation", "flip:horizontal_and_vertical,rotation:0.1,zoom:0.1"], 3.0),
     ("last 10 layers unfrozen, 5 epochs", 1000, "500x500", ["--epochs", "5", "--unfreeze-last", "10"], 2.5),
 ]
-# The whole-base step's bars: speed against Keras, peak RSS as a share of Keras's.
-FULL_STEP_BAR = (1.5, 0.60)
+# The base's inference: times OpenVINO's (float32), on the CPU's widest
+# instruction set and restricted to AVX2.
+INFERENCE_BAR = 1.25
+AVX2_INFERENCE_BAR = 1.3
+# The whole-base step's bars: speed against Keras, peak RSS as a share of
+# Keras's; restricted to AVX2, speed against Keras restricted alike.
+FULL_STEP_BAR = (1.8, 0.50)
+AVX2_STEP_BAR = 1.5
+# Each engine held to AVX2: Graft's kernels and OpenBLAS's core
+# (GRAFT_ISA), oneDNN's in Keras and OpenVINO.
+AVX2_ONLY = {"Graft": ["env", "GRAFT_ISA=avx2"], "other": ["env", "ONEDNN_MAX_CPU_ISA=AVX2"]}
 SUPPORTING_STEPS = [("step_frozen", "base frozen"), ("step_last10", "last 10 layers unfrozen")]
 # The Fruits-360 seed's fine-tuning batch, which Graft runs in micro-batches.
 LARGE_BATCH = 256
@@ -80,14 +91,19 @@ def log(message):
     print(message, file=sys.stderr)
 
 
-def sgemm_gflops(args):
-    result = run_json([GRAFT_BENCH, "sgemm", "--threads", args.threads])
-    SGEMM_CORE.add(result["core"])
+def sgemm_gflops(args, prefix=()):
+    result = run_json([*prefix, GRAFT_BENCH, "sgemm", "--threads", args.threads])
+    KERNELS.setdefault(tuple(prefix), set()).add(f"Graft's kernels on {result['isa']}, OpenBLAS core {result['core']}")
     return result["gflops"]
 
 
-# The OpenBLAS core the sgemm peak ran on (Graft loads OpenBLAS with the CPU's own).
-SGEMM_CORE = set()
+# The paths the sgemm peak's process ran on, by command prefix: Graft's
+# instruction set and OpenBLAS's core (the CPU's widest, or GRAFT_ISA's).
+KERNELS = {}
+
+
+def kernels(prefix=()):
+    return "; ".join(sorted(KERNELS[tuple(prefix)]))
 
 
 def model_args(args, batch=None):
@@ -112,35 +128,44 @@ def take_turns(engines, rounds, times_key, label, after_round=None):
     return measured
 
 
-def measure_inference(args):
+def measure_inference(args, restrict=None):
     """images/s, peak RSS and GFLOP per image of each engine, with the sgemm
-    peak measured between the rounds."""
+    peak measured between the rounds. With `restrict` (AVX2_ONLY), each
+    command runs under its prefix, and ONNX Runtime, which has no such
+    setting, sits out."""
     common = model_args(args) + ["--warmup", "2", "--reps", args.reps]
+    graft, other = (restrict["Graft"], restrict["other"]) if restrict else ([], [])
     engines = {
-        "Graft": [GRAFT_BENCH, "inference"] + common,
-        "Keras": [sys.executable, REFERENCE_BENCH, "--engine", "keras"] + common,
+        "Graft": graft + [GRAFT_BENCH, "inference"] + common,
+        "Keras": other + [sys.executable, REFERENCE_BENCH, "--engine", "keras"] + common,
         "ONNX Runtime": [sys.executable, REFERENCE_BENCH, "--engine", "onnx"] + common,
+        "OpenVINO": other + [sys.executable, REFERENCE_BENCH, "--engine", "openvino"] + common,
     }
-    # The ONNX export is cached next to the weights: make it before timing.
+    # The ONNX export (OpenVINO reads it too) is cached next to the weights:
+    # make it before timing.
     run_json(engines["ONNX Runtime"][:-4] + ["--warmup", "0", "--reps", "1"])
-    sgemm = [sgemm_gflops(args)]
+    if restrict:
+        del engines["ONNX Runtime"]
+    sgemm = [sgemm_gflops(args, graft)]
     measured = take_turns(engines, args.rounds, "seconds_per_batch", "inference",
-                          after_round=lambda: sgemm.append(sgemm_gflops(args)))
+                          after_round=lambda: sgemm.append(sgemm_gflops(args, graft)))
     gflop = measured["Graft"]["result"]["gflop_per_image"]
     rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
     return rates, {name: m["rss"] for name, m in measured.items()}, gflop, statistics.median(sgemm)
 
 
-def measure_step(args, mode, reps, batch=None):
+def measure_step(args, mode, reps, batch=None, restrict=None):
     """images/s (from the median of every timed step of every round), peak
     RSS and GFLOP per image of Graft's and Keras's training steps, in as many
     rounds as the other measures: this machine's slow spells last seconds,
     and a step of the whole base takes about one. `batch`: another batch
-    size than the run's (Graft cuts a large one into micro-batches)."""
+    size than the run's (Graft cuts a large one into micro-batches).
+    `restrict`: as measure_inference's."""
     batch = batch or args.batch
     common = model_args(args, batch) + ["--warmup", "1", "--reps", reps]
-    engines = {"Graft": [GRAFT_BENCH, "train", "--mode", mode] + common,
-               "Keras": [sys.executable, REFERENCE_TRAIN_BENCH, "--mode", mode] + common}
+    graft, other = (restrict["Graft"], restrict["other"]) if restrict else ([], [])
+    engines = {"Graft": graft + [GRAFT_BENCH, "train", "--mode", mode] + common,
+               "Keras": other + [sys.executable, REFERENCE_TRAIN_BENCH, "--mode", mode] + common}
     measured = take_turns(engines, args.rounds, "seconds_per_step", mode)
     rates = {name: int(batch) / statistics.median(m["times"]) for name, m in measured.items()}
     return rates, {name: m["rss"] for name, m in measured.items()}, measured["Graft"]["result"]["gflop_per_image"]
@@ -171,12 +196,13 @@ def cells(values, fmt):
 def goals_table(args):
     rows = []
     rates, rss, gflop, sgemm = measure_inference(args)
-    graft, keras, onnx = rates["Graft"], rates["Keras"], rates["ONNX Runtime"]
-    rows.append(["base inference, batch 32, images/s", *cells([graft, keras, onnx], "{:.1f}"),
-                 f"{graft / keras:.2f}x", f"{graft / onnx:.2f}x",
-                 " / ".join(f"{r * gflop:.0f} ({100 * r * gflop / sgemm:.0f}%)" for r in (graft, keras, onnx)),
-                 f"{rss['Graft']:.0f} / {rss['Keras']:.0f} / {rss['ONNX Runtime']:.0f} MB",
-                 ">= ONNX Runtime", "yes" if graft >= onnx else "no"])
+    names = ["Graft", "Keras", "ONNX Runtime", "OpenVINO"]
+    graft = rates["Graft"]
+    rows.append(["base inference, batch 32, images/s", *cells([rates[n] for n in names], "{:.1f}"),
+                 *(f"{graft / rates[n]:.2f}x" for n in names[1:]),
+                 " / ".join(f"{rates[n] * gflop:.0f} ({100 * rates[n] * gflop / sgemm:.0f}%)" for n in names),
+                 " / ".join(f"{rss[n]:.0f}" for n in names) + " MB",
+                 f">= {INFERENCE_BAR:g}x OpenVINO", "yes" if graft >= INFERENCE_BAR * rates["OpenVINO"] else "no"])
 
     fits = [(label, count, size, measure_fit(args, count, size, extra), bar)
             for label, count, size, extra, bar in FIT_ROWS]
@@ -185,32 +211,55 @@ def goals_table(args):
         work = g["keras_gflop"]
         ratio = k["seconds"] / g["seconds"]
         rows.append([f"{label}, {count:,} JPEGs {size} + 25% validation, seconds",
-                     *cells([g["seconds"], k["seconds"], None], "{:.1f}"), f"{ratio:.2f}x faster", "-",
+                     *cells([g["seconds"], k["seconds"], None, None], "{:.1f}"), f"{ratio:.2f}x faster", "-", "-",
                      " / ".join(f"{work / r['seconds']:.0f} ({100 * work / r['seconds'] / sgemm:.0f}%)"
-                                for r in (g, k)) + " / -",
-                     f"{g['peak_rss_mb']:.0f} / {k['peak_rss_mb']:.0f} / - MB",
+                                for r in (g, k)) + " / - / -",
+                     f"{g['peak_rss_mb']:.0f} / {k['peak_rss_mb']:.0f} / - / - MB",
                      f">= {bar:g}x faster", "yes" if ratio >= bar else "no"])
 
     rates, rss, gflop = measure_step(args, "step_full", "4")
     graft, keras = rates["Graft"], rates["Keras"]
     speed_bar, memory_bar = FULL_STEP_BAR
     met = graft / keras >= speed_bar and rss["Graft"] <= memory_bar * rss["Keras"]
-    rows.append(["whole base unfrozen, Adam step, batch 32, images/s", *cells([graft, keras, None], "{:.1f}"),
-                 f"{graft / keras:.2f}x", "-",
-                 " / ".join(f"{r * gflop:.0f} ({100 * r * gflop / sgemm:.0f}%)" for r in (graft, keras)) + " / -",
-                 f"{rss['Graft']:.0f} / {rss['Keras']:.0f} / - MB ({100 * rss['Graft'] / rss['Keras']:.0f}%)",
+    rows.append(["whole base unfrozen, Adam step, batch 32, images/s", *cells([graft, keras, None, None], "{:.1f}"),
+                 f"{graft / keras:.2f}x", "-", "-",
+                 " / ".join(f"{r * gflop:.0f} ({100 * r * gflop / sgemm:.0f}%)" for r in (graft, keras)) + " / - / -",
+                 f"{rss['Graft']:.0f} / {rss['Keras']:.0f} / - / - MB ({100 * rss['Graft'] / rss['Keras']:.0f}%)",
                  f">= {speed_bar:g}x, RSS <= {100 * memory_bar:.0f}%", "yes" if met else "no"])
 
     print()
-    print(f"Goals: ResNet50 base, {args.size}x{args.size}, {args.threads} threads; "
-          f"OpenBLAS sgemm 2048^3 in the same run: {sgemm:.0f} GFLOP/s (core {', '.join(sorted(SGEMM_CORE))})")
+    print(f"Goals: ResNet50 base, {args.size}x{args.size}, {args.threads} threads; {kernels()}; "
+          f"OpenBLAS sgemm 2048^3 in the same run: {sgemm:.0f} GFLOP/s; OpenVINO in float32")
     print()
-    print("| measure | Graft | Keras | ONNX Runtime | Graft / Keras | Graft / ONNX | "
-          "GFLOP/s (of sgemm) Graft / Keras / ONNX | peak RSS Graft / Keras / ONNX | bar | met |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    print("| measure | Graft | Keras | ONNX Runtime | OpenVINO | Graft / Keras | Graft / ONNX | Graft / OpenVINO | "
+          "GFLOP/s (of sgemm) Graft / Keras / ONNX / OpenVINO | peak RSS Graft / Keras / ONNX / OpenVINO | bar | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
     return sgemm
+
+
+def avx2_table(args):
+    """The base's inference and the whole-base step with every engine held
+    to AVX2 (AVX2_ONLY), as on the many CPUs without AVX-512."""
+    rates, rss, gflop, sgemm = measure_inference(args, restrict=AVX2_ONLY)
+    step_rates, step_rss, _ = measure_step(args, "step_full", "4", restrict=AVX2_ONLY)
+    graft, openvino, keras = rates["Graft"], rates["OpenVINO"], rates["Keras"]
+    step_ratio = step_rates["Graft"] / step_rates["Keras"]
+    print()
+    print(f"Restricted to AVX2 (Graft: GRAFT_ISA=avx2, {kernels(AVX2_ONLY['Graft'])}, sgemm {sgemm:.0f} GFLOP/s; "
+          f"Keras and OpenVINO: ONEDNN_MAX_CPU_ISA=AVX2), same weights and sizes:")
+    print()
+    print("| measure | Graft | Keras | OpenVINO | Graft / Keras | Graft / OpenVINO | peak RSS Graft / Keras / OpenVINO "
+          "| bar | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    print(f"| base inference, batch {args.batch}, images/s | {graft:.1f} | {keras:.1f} | {openvino:.1f} | "
+          f"{graft / keras:.2f}x | {graft / openvino:.2f}x | {rss['Graft']:.0f} / {rss['Keras']:.0f} / "
+          f"{rss['OpenVINO']:.0f} MB | >= {AVX2_INFERENCE_BAR:g}x OpenVINO | "
+          f"{'yes' if graft >= AVX2_INFERENCE_BAR * openvino else 'no'} |")
+    print(f"| whole base unfrozen, Adam step, batch {args.batch}, images/s | {step_rates['Graft']:.1f} | "
+          f"{step_rates['Keras']:.1f} | - | {step_ratio:.2f}x | - | {step_rss['Graft']:.0f} / {step_rss['Keras']:.0f}"
+          f" / - MB | >= {AVX2_STEP_BAR:g}x Keras | {'yes' if step_ratio >= AVX2_STEP_BAR else 'no'} |")
 
 
 def supporting_table(args):
@@ -340,12 +389,14 @@ def main():
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
-    parser.add_argument("--only", choices=["goals", "supporting", "bfloat16", "profile"],
+    parser.add_argument("--only", choices=["goals", "avx2", "supporting", "bfloat16", "profile"],
                         help="run one table only")
     args = parser.parse_args()
     sgemm = None
     if args.only in (None, "goals"):
         sgemm = goals_table(args)
+    if args.only in (None, "avx2"):
+        avx2_table(args)
     if args.only in (None, "supporting"):
         supporting_table(args)
     if args.only in (None, "bfloat16"):

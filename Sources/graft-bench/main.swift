@@ -111,7 +111,8 @@ func sgemmBenchmark(_ args: Arguments) {
     product()
     let times = (0..<reps).map { _ in seconds(product) }
     let gflops = 2 * Double(n * n * n) / median(times) / 1e9
-    print(json([("engine", "\"sgemm\""), ("core", "\"\(BLAS.coreName ?? "unknown")\""), ("size", "\(n)"),
+    print(json([("engine", "\"sgemm\""), ("core", "\"\(BLAS.coreName ?? "unknown")\""),
+                ("isa", "\"\(InstructionSet.current.name)\""), ("size", "\(n)"),
                 ("threads", "\(threads)"),
                 ("gflops", String(format: "%.1f", gflops)), ("seconds", list(times))]))
 }
