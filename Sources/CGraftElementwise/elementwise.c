@@ -49,7 +49,7 @@ typedef int32_t mask __attribute__((vector_size(LANES * sizeof(float))));
 BODY float relu1(float v) { return v < 0 ? 0 : v; }
 
 BODY void graft_batchnorm_apply_body(size_t pixels, size_t channels, const float *x, const float *scale,
-                                      const float *shift, float *out, int relu_after, int stream) {
+                                     const float *shift, float *out, int relu_after, int stream) {
     size_t vector_channels = channels - channels % LANES;
     for (size_t p = 0; p < pixels; p++) {
         const float *row = x + p * channels;
@@ -75,8 +75,8 @@ BODY float operand1(const float *x, const float *scale, const float *shift, size
 }
 
 BODY void graft_add_normalized_body(size_t pixels, size_t channels, const float *a, const float *a_scale,
-                                     const float *a_shift, const float *b, const float *b_scale,
-                                     const float *b_shift, float *out, int relu_after, int stream) {
+                                    const float *a_shift, const float *b, const float *b_scale,
+                                    const float *b_shift, float *out, int relu_after, int stream) {
     size_t vector_channels = channels - channels % LANES;
     for (size_t p = 0; p < pixels; p++) {
         size_t row = p * channels;

@@ -9,7 +9,7 @@
 #define BODY static inline __attribute__((always_inline))
 
 BODY void graft_adam_update_body(size_t count, float *restrict w, const float *restrict g, float *restrict m,
-                                  float *restrict v, float keep1, float keep2, float alpha, float epsilon) {
+                                 float *restrict v, float keep1, float keep2, float alpha, float epsilon) {
     for (size_t i = 0; i < count; i++) {
         float mi = m[i] + (g[i] - m[i]) * keep1;
         float vi = v[i] + (g[i] * g[i] - v[i]) * keep2;
@@ -24,8 +24,8 @@ GRAFT_ISA_DISPATCH(graft_adam_update,
                    (count, w, g, m, v, keep1, keep2, alpha, epsilon))
 
 BODY void graft_rmsprop_update_body(size_t count, float *restrict w, const float *restrict g, float *restrict v,
-                                     float *restrict a, float *restrict m, float rho, float keep, float momentum,
-                                     float lr, float epsilon) {
+                                    float *restrict a, float *restrict m, float rho, float keep, float momentum,
+                                    float lr, float epsilon) {
     for (size_t i = 0; i < count; i++) {
         float vi = rho * v[i] + keep * (g[i] * g[i]);
         v[i] = vi;
