@@ -335,7 +335,15 @@ typedef enum graft_precision {
     /* Both factors of each product rounded to bfloat16, sums in float32:
      * about 1.5x the images per second on CPUs with AVX512_BF16, features
      * within about 1% of float32's (README, "Speed"). Needs AVX512_BF16. */
-    GRAFT_PRECISION_BFLOAT16 = 1
+    GRAFT_PRECISION_BFLOAT16 = 1,
+    /* Each convolution's input rounded to bytes by the range calibrated for
+     * it (graft_model_calibrate), its kernel to bytes by a scale per output
+     * channel, products summed exactly in int32, on CPUs with AVX512_VNNI.
+     * Convolutions whose input can be negative (the stem's, on preprocessed
+     * pixels) stay in float32, as do the training steps. A NaN in an int8
+     * convolution's input is read as 0. Set with graft_model_set_precision
+     * after graft_model_calibrate: graft_model_create refuses it. */
+    GRAFT_PRECISION_INT8 = 2
 } graft_precision;
 
 typedef struct graft_model_options {
@@ -364,7 +372,8 @@ typedef struct graft_model_options {
     /* A graft_precision value for inference: features, predictions,
      * evaluation and the frozen part of training (training steps always
      * compute in float32); default GRAFT_PRECISION_FLOAT32.
-     * GRAFT_PRECISION_BFLOAT16 on a CPU without AVX512_BF16 makes
+     * GRAFT_PRECISION_BFLOAT16 on a CPU without AVX512_BF16, and
+     * GRAFT_PRECISION_INT8 (which needs a calibration first), make
      * graft_model_create fail with GRAFT_ERROR_INVALID_ARGUMENT. */
     int32_t precision;
 } graft_model_options;
@@ -434,9 +443,29 @@ int graft_model_precision(const graft_model *model);
  * `precision` (a graft_precision value; see graft_model_options): compiled
  * networks and cached features of the old one are dropped and remade on
  * use. Returns GRAFT_ERROR_INVALID_ARGUMENT for a NULL model, an unknown
- * value, or GRAFT_PRECISION_BFLOAT16 on a CPU without AVX512_BF16; the model
- * is then unchanged. Not while another call runs on the model. */
+ * value, GRAFT_PRECISION_BFLOAT16 on a CPU without AVX512_BF16, or
+ * GRAFT_PRECISION_INT8 on a CPU without AVX512_VNNI or before
+ * graft_model_calibrate; the model is then unchanged. Not while another call
+ * runs on the model. */
 graft_status graft_model_set_precision(graft_model *model, int32_t precision);
+
+/* Measures the ranges GRAFT_PRECISION_INT8 rounds activations by, in
+ * float32, on every image of `dataset` (one pass in its first epoch's order,
+ * no augmentation; the dataset's own passes are untouched): images like
+ * those the model will see, as TFLite's representative dataset; a few
+ * hundred are plenty. Replaces earlier ranges; compiled networks and cached
+ * features are dropped and remade on use. Returns
+ * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or a dataset of another image size
+ * or colour mode, GRAFT_ERROR_IO for an image that cannot be read; the
+ * model is then unchanged. Not while another call runs on the model or the
+ * dataset. */
+graft_status graft_model_calibrate(graft_model *model, graft_dataset *dataset);
+
+/* As graft_model_calibrate, on `count` RGB images with pixel values 0..255
+ * (count x input_height x input_width x 3 floats, as
+ * graft_model_image_features takes them). GRAFT_ERROR_INVALID_ARGUMENT also
+ * for count < 1. */
+graft_status graft_model_calibrate_images(graft_model *model, const float *images_nhwc, int64_t count);
 
 /* The base's layers, in Keras's model.layers order (175 for ResNet50:
  * layers[-10:] is the last residual block). -1 if model is NULL. */

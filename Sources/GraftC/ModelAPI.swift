@@ -185,6 +185,7 @@ func precision(_ value: Int32) throws -> Precision {
     switch graft_precision(rawValue: UInt32(bitPattern: value)) {
     case GRAFT_PRECISION_FLOAT32: return .float32
     case GRAFT_PRECISION_BFLOAT16: return .bfloat16
+    case GRAFT_PRECISION_INT8: return .int8
     default: throw GraftError.invalidArgument("unknown precision \(value)")
     }
 }
@@ -305,8 +306,42 @@ public func graft_model_set_precision(_ model: OpaquePointer?, _ value: Int32) -
 public func graft_model_precision(_ model: OpaquePointer?) -> Int32 {
     guard let handle = try? ModelHandle.from(model) else { return -1 }
     guard let precision = try? handle.locked({ handle.model.precision }) else { return -1 }
-    let value = precision == .float32 ? GRAFT_PRECISION_FLOAT32 : GRAFT_PRECISION_BFLOAT16
+    let value = switch precision {
+    case .float32: GRAFT_PRECISION_FLOAT32
+    case .bfloat16: GRAFT_PRECISION_BFLOAT16
+    case .int8: GRAFT_PRECISION_INT8
+    }
     return Int32(value.rawValue)
+}
+
+/// Runs one of `Model.calibrate`'s forms on the model's base, through its
+/// TransferModel when it has one (which drops what it compiled).
+private func calibrateBase(_ model: OpaquePointer?, _ calibrate: (Model) throws -> Void) throws {
+    let handle = try ModelHandle.from(model)
+    try handle.locked {
+        if let transfer = handle.transfer {
+            try transfer.calibrateBase(calibrate)
+        } else {
+            try calibrate(handle.model)
+        }
+    }
+}
+
+@_cdecl("graft_model_calibrate")
+public func graft_model_calibrate(_ model: OpaquePointer?, _ dataset: OpaquePointer?) -> graft_status {
+    catchingErrors {
+        let images = try DatasetHandle.from(dataset).dataset
+        try calibrateBase(model) { try $0.calibrate(images) }
+    }
+}
+
+@_cdecl("graft_model_calibrate_images")
+public func graft_model_calibrate_images(_ model: OpaquePointer?, _ images: UnsafePointer<Float>?,
+                                         _ count: Int64) -> graft_status {
+    catchingErrors {
+        let images = try required(images, "images_nhwc")
+        try calibrateBase(model) { try $0.calibrate(images: images, count: Int(count)) }
+    }
 }
 
 /// The core's preprocessing of a graft_preprocessing value.

@@ -26,6 +26,9 @@ final class InferencePlan {
     private var ops: [Op] = []
     /// The layer each op is timed under (`LayerProfile`): its first.
     private var opLayers: [String] = []
+    /// What each op writes: the layer whose output it is, its buffer and
+    /// its floats per image (what calibration observes).
+    private var opOutputs: [(layer: String, buffer: Buffer, floats: Int)] = []
     private var slots: [UnsafeMutablePointer<Float>] = []
     private var workspace: UnsafeMutablePointer<Float>?
     private var outputBuffer: Buffer = .input
@@ -61,9 +64,18 @@ final class InferencePlan {
         /// else packed in float32, else for OpenBLAS. The Winograd tiling is
         /// chosen for `g` at the plan's full batch, and kept for smaller ones;
         /// in bfloat16 it is F(2x2), as F(4x4)'s transforms amplify
-        /// bfloat16's rounding about 13x (KernelTests).
-        init(kernel: Tensor, geometry g: ConvGeometry, precision: Precision) {
+        /// bfloat16's rounding about 13x (KernelTests). int8 takes the
+        /// convolutions whose input range calibration gives (`inputRange`),
+        /// by im2col: Winograd's transformed inputs are not a ReLU's.
+        init(kernel: Tensor, geometry g: ConvGeometry, precision: Precision, inputRange: Float? = nil) {
             let (c, k) = (g.inChannels, g.outChannels)
+            if precision == .int8,
+               let quantized = PackedKernel.pack(kernel.data, rows: g.patchSize, columns: k, precision: .int8,
+                                                 inputRange: inputRange) {
+                self = .packed(quantized)
+                return
+            }
+            let precision = precision == .int8 ? .float32 : precision
             if Winograd3x3.applies(to: g) {
                 let tile = precision == .bfloat16 ? .f2x2 : Winograd3x3.tile(for: g, training: false)
                 let u = Winograd3x3.transformKernel(kernel.data, inChannels: c, outChannels: k, tile: tile)
@@ -87,14 +99,17 @@ final class InferencePlan {
     }
 
     /// `precision`: the number format of the convolutions' products (see
-    /// `Precision`); float32 wherever bfloat16 does not apply.
-    init(network: Network, capacity: Int, threads: Int, precision: Precision = .float32) throws {
+    /// `Precision`); float32 wherever it does not apply. int8 quantizes by
+    /// `calibration`'s ranges.
+    init(network: Network, capacity: Int, threads: Int, precision: Precision = .float32,
+         calibration: Calibration? = nil) throws {
         self.capacity = capacity
         self.threads = threads
         let input = network.layers[0].outputShape
         inputSize = input.reduce(1, *)
         outputSize = network.outputShape.reduce(1, *)
-        var compiler = PlanCompiler(network: network, capacity: capacity, precision: precision)
+        var compiler = PlanCompiler(network: network, capacity: capacity, precision: precision,
+                                    calibration: calibration)
         let compiled = try compiler.compileInference()
         try allocate(compiled, network: network)
     }
@@ -106,8 +121,9 @@ final class InferencePlan {
 
     /// Runs the network on `batch` (≤ capacity) images at `input` and writes
     /// the last layer's output to `output`, timing each op into `profile`.
+    /// `observe` is shown each op's output (the layer's name, its values).
     func run(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>,
-             profile: LayerProfile? = nil) {
+             profile: LayerProfile? = nil, observe: ((String, UnsafeBufferPointer<Float>) -> Void)? = nil) {
         precondition(batch >= 1 && batch <= capacity)
         func ptr(_ b: Buffer) -> UnsafeMutablePointer<Float> {
             switch b {
@@ -159,8 +175,12 @@ final class InferencePlan {
                       bias: bias.data, units: units, output: ptr(outBuf))
             }
         }
-        for (op, layer) in zip(ops, opLayers) {
-            profile.measure(layer, .forward) { execute(op) }
+        for (index, op) in ops.enumerated() {
+            profile.measure(opLayers[index], .forward) { execute(op) }
+            if let observe {
+                let written = opOutputs[index]
+                observe(written.layer, UnsafeBufferPointer(start: ptr(written.buffer), count: written.floats * batch))
+            }
         }
         output.update(from: ptr(outputBuffer), count: batch * outputSize)
     }
@@ -209,6 +229,9 @@ final class InferencePlan {
         func buffer(_ v: Int) -> Buffer { bufferOf[v]! }
         ops = compiled.ops.map { $0.resolve(buffer) }
         opLayers = compiled.ops.map { network.layers[$0.firstLayer].name }
+        opOutputs = compiled.ops.map {
+            (network.layers[$0.outputLayer].name, buffer($0.writes), compiled.valueSizes[$0.writes]!)
+        }
         outputBuffer = buffer(compiled.outputValue)
         for size in slotSizes { slots.append(try tryAllocateFloats(size)) }
         if workspaceSize > 0 { workspace = try tryAllocateFloats(workspaceSize) }

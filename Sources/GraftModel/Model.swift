@@ -1,3 +1,4 @@
+import GraftData
 import GraftFoundation
 import GraftIO
 import GraftKernels
@@ -25,7 +26,9 @@ public struct ModelOptions {
     public var threads = 0
     /// Number format of the convolutions' products in inference passes
     /// (features, predictions, the frozen part of training); training steps
-    /// always compute in float32. bfloat16 needs AVX512_BF16.
+    /// always compute in float32. bfloat16 needs AVX512_BF16; int8 needs
+    /// AVX512_VNNI and a calibration, so it is set after creation
+    /// (`Model.calibrate`, then `setPrecision`).
     public var precision: Precision = .float32
 
     public init() {}
@@ -43,6 +46,8 @@ public final class Model {
     public let threads: Int
     /// Number format of inference passes (`ModelOptions.precision`).
     public private(set) var precision: Precision
+    /// The activations' ranges int8 quantizes by (`calibrate`), nil before.
+    public private(set) var calibration: Calibration?
     /// Images per run of the compiled network; longer inputs go in batches.
     public static let maxBatch = 32
 
@@ -63,7 +68,7 @@ public final class Model {
         architecture = options.architecture
         preprocessing = options.preprocessing
         threads = options.threads == 0 ? Parallel.coreCount : options.threads
-        try Model.checkAvailable(options.precision)
+        try Model.checkAvailable(options.precision, calibrated: false)
         precision = options.precision
         base = try Network.resnet(options.architecture, inputHeight: options.inputHeight,
                                   inputWidth: options.inputWidth, seed: options.seed)
@@ -83,17 +88,90 @@ public final class Model {
     /// is rebuilt); on a CPU that cannot run it, throws and changes nothing.
     /// A TransferModel's base is switched through the TransferModel.
     public func setPrecision(_ precision: Precision) throws {
-        try Model.checkAvailable(precision)
-        mutex.withLock {
+        try mutex.withLock {
+            try Model.checkAvailable(precision, calibrated: calibration != nil)
             self.precision = precision
             plan = nil
             staging = nil
         }
     }
 
-    private static func checkAvailable(_ precision: Precision) throws {
-        guard precision == .float32 || PackedKernel.isAvailable(precision) else {
-            throw GraftError.invalidArgument("precision \(precision.rawValue) needs a CPU with AVX512_BF16, which this one lacks")
+    private static func checkAvailable(_ precision: Precision, calibrated: Bool) throws {
+        switch precision {
+        case .float32:
+            return
+        case .bfloat16 where !PackedKernel.isAvailable(.bfloat16):
+            throw GraftError.invalidArgument("precision bfloat16 needs a CPU with AVX512_BF16, which this one lacks")
+        case .int8 where !PackedKernel.isAvailable(.int8):
+            throw GraftError.invalidArgument("precision int8 needs a CPU with AVX512_VNNI, which this one lacks")
+        case .int8 where !calibrated:
+            throw GraftError.invalidArgument(
+                "precision int8 needs the activations' ranges: calibrate the model on representative images first")
+        case .bfloat16, .int8:
+            return
+        }
+    }
+
+    /// Measures the activations' ranges int8 quantizes by, in float32, on
+    /// representative RGB images (pixel values 0…255, as `features(images:)`
+    /// takes them) that `feed` hands over batch by batch: each call of its
+    /// argument adds `count` images at a pointer. Keeps the ranges (replacing
+    /// any earlier ones); an int8 model is recompiled with them. On an error
+    /// (from `feed` too) nothing changes.
+    public func calibrate(_ feed: (_ add: (UnsafePointer<Float>, _ count: Int) throws -> Void) throws -> Void) throws {
+        try calibrate(preprocessed: false, feed)
+    }
+
+    /// The same for `count` images at `images`.
+    public func calibrate(images: UnsafePointer<Float>, count: Int) throws {
+        try calibrate { add in try add(images, count) }
+    }
+
+    /// The same on every image of `dataset` (RGB, at the model's input size),
+    /// one pass in its first epoch's order, without touching its passes.
+    public func calibrate(_ dataset: ImageDataset) throws {
+        guard dataset.imageHeight == base.inputHeight && dataset.imageWidth == base.inputWidth
+              && dataset.colorMode == .rgb else {
+            throw GraftError.invalidArgument(
+                "the calibration images are \(dataset.imageHeight)x\(dataset.imageWidth) \(dataset.colorMode.rawValue), "
+                + "the model takes \(base.inputHeight)x\(base.inputWidth) rgb")
+        }
+        let batches = dataset.makeIterator(epoch: 0)
+        try calibrate { add in
+            while let batch = try batches.next() { try add(batch.images, batch.count) }
+        }
+    }
+
+    /// The same for `count` images already preprocessed (as
+    /// `features(preprocessed:)` takes them).
+    public func calibrate(preprocessed input: UnsafePointer<Float>, count: Int) throws {
+        try calibrate(preprocessed: true) { add in try add(input, count) }
+    }
+
+    private func calibrate(preprocessed: Bool,
+                           _ feed: ((UnsafePointer<Float>, Int) throws -> Void) throws -> Void) throws {
+        try mutex.withLock {
+            let float32 = try InferencePlan(network: base, capacity: Model.maxBatch, threads: threads)
+            let pixels = Tensor(shape: [float32.capacity * float32.inputSize])
+            let output = Tensor(shape: [float32.capacity * float32.outputSize])
+            var measurement = Calibration.Measurement(), images = 0
+            try feed { input, count in
+                try checkCount(count)
+                images += count
+                guard !preprocessed else {
+                    return measurement.observe(float32, input: input, count: count, output: output)
+                }
+                for start in stride(from: 0, to: count, by: float32.capacity) {
+                    let n = min(float32.capacity, count - start)
+                    preprocessing.apply(input: input + start * float32.inputSize, pixels: n * float32.inputSize / 3,
+                                        output: pixels.data)
+                    measurement.observe(float32, input: pixels.data, count: n, output: output)
+                }
+            }
+            guard images > 0 else { throw GraftError.invalidArgument("calibration needs at least one image") }
+            calibration = measurement.result
+            plan = nil
+            staging = nil
         }
     }
 
@@ -154,7 +232,8 @@ public final class Model {
             if plan == nil || plan!.capacity < wanted {
                 plan = nil
                 staging = nil
-                let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads, precision: precision)
+                let newPlan = try InferencePlan(network: base, capacity: wanted, threads: threads, precision: precision,
+                                                calibration: calibration)
                 staging = Tensor(shape: [wanted * newPlan.inputSize])
                 plan = newPlan
             }

@@ -11,6 +11,8 @@ import GraftKernels
 struct PlanCompiler {
     let network: Network
     let precision: Precision
+    /// int8: the activations' ranges its convolutions quantize by.
+    let calibration: Calibration?
     /// The batch the plan runs at most (its geometry's batch when choosing
     /// kernels; a training plan's batch).
     let capacity: Int
@@ -45,8 +47,10 @@ struct PlanCompiler {
         let template: InferencePlan.Op
         let reads: [Int]
         let writes: Int
-        /// The first of the layers the op computes.
+        /// The first of the layers the op computes, and the one whose
+        /// output it writes.
         let firstLayer: Int
+        let outputLayer: Int
         /// Rebuilds `template` with the buffers of `reads` and `writes`.
         let build: (_ reads: [InferencePlan.Buffer], _ writes: InferencePlan.Buffer) -> InferencePlan.Op
 
@@ -55,10 +59,11 @@ struct PlanCompiler {
         }
     }
 
-    init(network: Network, capacity: Int, precision: Precision = .float32) {
+    init(network: Network, capacity: Int, precision: Precision = .float32, calibration: Calibration? = nil) {
         self.network = network
         self.capacity = capacity
         self.precision = precision
+        self.calibration = calibration
     }
 
     private mutating func newValue(for layer: Int) -> Int {
@@ -110,7 +115,7 @@ struct PlanCompiler {
         let writes = newValue(for: layer)
         let placeholder = build(reads.map { _ in .input }, .input)
         ops.append(CompiledOp(template: placeholder, reads: reads, writes: writes, firstLayer: origin ?? layer,
-                              build: build))
+                              outputLayer: layer, build: build))
     }
 }
 

@@ -53,10 +53,12 @@ struct Arguments {
         }
     }
 
-    /// --precision float32 (default) or bfloat16.
+    /// --precision float32 (default), bfloat16 or int8.
     func precision() -> Precision {
         guard let text = values["precision"] else { return .float32 }
-        guard let precision = Precision(rawValue: text) else { fail("--precision is float32 or bfloat16, not \(text)") }
+        guard let precision = Precision(rawValue: text) else {
+            fail("--precision is \(Precision.allCases.map(\.rawValue).joined(separator: ", ")), not \(text)")
+        }
         return precision
     }
 
@@ -136,11 +138,13 @@ func inferenceBenchmark(_ args: Arguments) throws {
     options.inputHeight = size
     options.inputWidth = size
     options.threads = args.int("threads", 2)
-    options.precision = args.precision()
     let model = try Model(options)
 
     let input = Tensor(shape: [batch, size, size, 3])
     randomPreprocessedImages(input)
+    // int8 is calibrated on the timed batch itself.
+    if args.precision() == .int8 { try model.calibrate(preprocessed: input.data, count: batch) }
+    try model.setPrecision(args.precision())
     let output = Tensor(shape: [batch] + model.featureShape)
 
     let run = { try model.features(preprocessed: input.data, count: batch, output: output.data) }

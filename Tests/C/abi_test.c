@@ -384,8 +384,9 @@ static void check_hostile_calls(graft_model *model, const float *pre, float *fea
 
 /* graft_model_set_precision: refusals leave the model as it was; bfloat16
  * (where the CPU has it) moves the features by bfloat16's rounding, about 1%
- * of their range and far more than float32's reordering; float32 again gives
- * Keras's numbers back, so the compiled network was remade both times. */
+ * of their range and far more than float32's reordering, and int8 by its
+ * own; float32 again gives Keras's numbers back, so the compiled network
+ * was remade each time. */
 static void check_precision_switch(graft_model *model, const float *pre, const float *raw, const float *out,
                                    float *features) {
     graft_status status;
@@ -408,6 +409,34 @@ static void check_precision_switch(graft_model *model, const float *pre, const f
     }
     check(graft_model_set_precision(model, GRAFT_PRECISION_FLOAT32) == GRAFT_OK, "set_precision(FLOAT32)");
     check_parity(model, pre, raw, out, features, "after switching back to float32");
+
+    /* int8: refused before a calibration; calibrated on these images, it
+     * moves the features by its rounding (as bfloat16 does) where the CPU has
+     * AVX512_VNNI, and is refused where not. */
+    check_error(graft_model_set_precision(model, GRAFT_PRECISION_INT8), GRAFT_ERROR_INVALID_ARGUMENT, "int8",
+                "set_precision(INT8) before calibrate");
+    check(graft_model_precision(model) == GRAFT_PRECISION_FLOAT32, "a refused INT8 leaves FLOAT32");
+    check_error(graft_model_calibrate_images(NULL, raw, BATCH), GRAFT_ERROR_INVALID_ARGUMENT, "model",
+                "calibrate_images(NULL model)");
+    check_error(graft_model_calibrate_images(model, NULL, BATCH), GRAFT_ERROR_INVALID_ARGUMENT, "images_nhwc",
+                "calibrate_images(NULL images)");
+    check_error(graft_model_calibrate_images(model, raw, 0), GRAFT_ERROR_INVALID_ARGUMENT, "count",
+                "calibrate_images(count 0)");
+    check_error(graft_model_calibrate(model, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "dataset", "calibrate(NULL dataset)");
+    check(graft_model_calibrate_images(model, raw, BATCH) == GRAFT_OK, "calibrate_images: %s", graft_last_error());
+    status = graft_model_set_precision(model, GRAFT_PRECISION_INT8);
+    if (status == GRAFT_OK) {
+        double error;
+        check(graft_model_precision(model) == GRAFT_PRECISION_INT8, "precision INT8 after setting it");
+        status = graft_model_features(model, pre, BATCH, features);
+        error = relative_error(features, out, FEATURE_FLOATS);
+        check(status == GRAFT_OK && error > TOLERANCE && error <= 0.05,
+              "int8 features: error %.3g of max |Keras| (between %g and 0.05)", error, TOLERANCE);
+    } else {
+        check_error(status, GRAFT_ERROR_INVALID_ARGUMENT, "AVX512_VNNI", "set_precision(INT8) without AVX512_VNNI");
+    }
+    check(graft_model_set_precision(model, GRAFT_PRECISION_FLOAT32) == GRAFT_OK, "set_precision(FLOAT32)");
+    check_parity(model, pre, raw, out, features, "after int8, float32 again");
 }
 
 /* A child forked after the model has run (Python's multiprocessing does

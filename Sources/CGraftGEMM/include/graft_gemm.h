@@ -76,6 +76,33 @@ void graft_gemm_pack_bf16(const float *b, size_t ldb, int transposed, size_t k, 
 int graft_gemm_bf16(size_t m, size_t n, size_t k, const float *a, size_t lda, const unsigned int *packed,
                     float *c, size_t ldc, const float *bias, const float *residual, int relu, int stream);
 
+/// Nonzero when the int8 kernel runs here: the AVX-512 path, on a CPU with
+/// AVX512_VNNI.
+int graft_gemm_int8_available(void);
+
+/// Bytes of the int8 packing of a k×n B.
+size_t graft_gemm_int8_packed_bytes(size_t k, size_t n);
+
+/// Packs B (as graft_gemm_pack reads it, no row scale) as signed bytes with
+/// one scale per column, written to `column_scales` (n floats): the
+/// column's largest magnitude over 127 (1 for a column of zeros). Byte
+/// ((p·⌈k/4⌉ + g)·32 + j)·4 + t of `packed` holds B[4g + t][p·32 + j] over
+/// its column's scale, rounded to nearest even (0 past k): the four bytes a
+/// vpdpbusd lane multiplies.
+void graft_gemm_pack_int8(const float *b, size_t ldb, int transposed, size_t k, size_t n, float *column_scales,
+                          signed char *packed);
+
+/// graft_gemm with A quantized to unsigned bytes (x·inverse_scale rounded
+/// to nearest even, held to [0, 255], NaN read as 0: A's values are meant
+/// to be ReLU's, at most 255 / inverse_scale) and B packed by graft_gemm_pack_int8, the
+/// products summed exactly in int32, each column's sum times
+/// column_scales[j] (A's scale times B's column scale) before the epilogue.
+/// A's bytes go to the calling thread's buffer (as graft_gemm's). Returns
+/// 0, or -1 if out of memory (C is then unspecified).
+int graft_gemm_int8(size_t m, size_t n, size_t k, const float *a, size_t lda, float inverse_scale,
+                    const signed char *packed, const float *column_scales, float *c, size_t ldc,
+                    const float *bias, const float *residual, int relu, int stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,7 +41,9 @@ extension PlanCompiler {
         }
         var full = g
         full.batch = capacity
-        let product = InferencePlan.ConvProduct(kernel: k, geometry: full, precision: precision)
+        let inputRange = precision == .int8 ? calibration?.ranges[layers[source].name] : nil
+        let product = InferencePlan.ConvProduct(kernel: k, geometry: full, precision: precision,
+                                                inputRange: inputRange)
         let reads = [source] + (residualLayer.map { [$0] } ?? [])
         emit(last, from: i, reading: reads) { r, w in
             .conv(geometry: g, product: product, bias: b, input: r[0],

@@ -103,7 +103,8 @@ final class FrozenPrefix {
         if let plan, plan.layer == boundary, plan.plan.capacity >= capacity { return plan }
         let prefix = Network(prefixOf: network, through: boundary)
         let compiled = try InferencePlan(network: prefix, capacity: max(capacity, plan?.plan.capacity ?? 0),
-                                         threads: base.threads, precision: base.precision)
+                                         threads: base.threads, precision: base.precision,
+                                         calibration: base.calibration)
         plan = (boundary, compiled)
         return plan
     }

@@ -151,6 +151,14 @@ public final class TransferModel {
         derivedStateChanged(.weights)
     }
 
+    /// Measures the base's activation ranges for int8 with `calibrate`
+    /// (one of `Model.calibrate`'s forms, on the base); the compiled plans
+    /// and the cached features are dropped.
+    public func calibrateBase(_ calibrate: (Model) throws -> Void) throws {
+        try calibrate(base)
+        derivedStateChanged(.weights)
+    }
+
     /// Names the output classes (one per class of the head), or forgets them.
     public func setClassNames(_ names: [String]?) throws {
         if let names, names.count != head.labelClasses {
@@ -299,7 +307,7 @@ public final class TransferModel {
         let capacity = min(count, Model.maxBatch)
         if predictPlan == nil || predictPlan!.capacity < capacity {
             predictPlan = try InferencePlan(network: network, capacity: capacity, threads: base.threads,
-                                            precision: base.precision)
+                                            precision: base.precision, calibration: base.calibration)
         }
         let plan = predictPlan!
         let staging = Tensor(shape: [plan.capacity * plan.inputSize])
@@ -319,7 +327,8 @@ public final class TransferModel {
         let capacity = min(capacity, Model.maxBatch)
         if let suffixPlan, suffixPlan.after == boundary, suffixPlan.plan.capacity >= capacity { return suffixPlan.plan }
         let plan = try InferencePlan(network: Network(suffixOf: network, after: boundary), capacity: capacity,
-                                     threads: base.threads, precision: base.precision)
+                                     threads: base.threads, precision: base.precision,
+                                     calibration: base.calibration)
         suffixPlan = (boundary, plan)
         return plan
     }

@@ -34,7 +34,7 @@ CHECKOUT_BUILD = _CHECKOUT / ".build" / "release"
 # graft_preprocessing, by the names the Python API uses.
 PREPROCESSING = {"caffe": 0, "rescale": 1, "none": 2}
 # graft_precision, by the names the Python API uses.
-PRECISION = {"float32": 0, "bfloat16": 1}
+PRECISION = {"float32": 0, "bfloat16": 1, "int8": 2}
 
 
 class graft_model_options(ctypes.Structure):
@@ -402,6 +402,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_preprocessing": ([handle], ctypes.c_int),
         "graft_model_precision": ([handle], ctypes.c_int),
         "graft_model_set_precision": ([handle, ctypes.c_int32], status),
+        "graft_model_calibrate": ([handle, ctypes.c_void_p], status),
+        "graft_model_calibrate_images": ([handle, ctypes.c_void_p, ctypes.c_int64], status),
         "graft_model_base_layer_count": ([handle], ctypes.c_int),
         "graft_model_base_layer_name": ([handle, ctypes.c_int], ctypes.c_char_p),
         "graft_head_options_init_sized": ([ctypes.POINTER(graft_head_options), ctypes.c_size_t], None),

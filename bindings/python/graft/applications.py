@@ -45,8 +45,9 @@ def ResNet50(include_top: bool = False, weights: Weights = "imagenet", input_ten
         precision: number format of inference (features, predictions,
             evaluation, the frozen part of training; training steps always
             compute in float32): "float32" (the default, as Keras) or
-            "bfloat16" (about 1.5x faster, features within about 1% of
-            float32's; needs a CPU with AVX512_BF16).
+            "bfloat16" (features within about 1% of float32's; needs a CPU
+            with AVX512_BF16). "int8" (needs AVX512_VNNI) is set on the
+            model after `model.calibrate(images)`.
 
     Raises:
         ValueError: an argument Graft does not support or a malformed one.

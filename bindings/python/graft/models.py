@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _lib, summary
+from .data import ImageDataset
 from .errors import GraftError, Status
 
 # The base's layer count tells the architecture of a model read from a file.
@@ -179,9 +180,11 @@ class BaseModel:
     @property
     def precision(self) -> str:
         """Number format of inference and of the frozen part of training:
-        "float32" or "bfloat16" (see `graft.applications.ResNet50`). Setting
-        it switches later passes (cached features are recomputed); "bfloat16"
-        on a CPU without AVX512_BF16 raises GraftError and changes nothing."""
+        "float32", "bfloat16" or "int8" (see `graft.applications.ResNet50`).
+        Setting it switches later passes (cached features are recomputed);
+        "bfloat16" on a CPU without AVX512_BF16, and "int8" on a CPU without
+        AVX512_VNNI or before `calibrate`, raise GraftError and change
+        nothing."""
         with self._lock:
             value = _lib.lib.graft_model_precision(self._open_handle())
         return {number: name for name, number in _lib.PRECISION.items()}[value]
@@ -192,6 +195,31 @@ class BaseModel:
             raise ValueError(f"unknown precision {value!r}; expected one of {', '.join(_lib.PRECISION)}")
         with self._lock:
             _lib.check(_lib.lib.graft_model_set_precision(self._open_handle(), _lib.PRECISION[value]))
+
+    def calibrate(self, data: "ImageDataset | ArrayLike") -> None:
+        """Measure, in float32, the activation ranges that
+        `precision = "int8"` rounds by, on representative images: a
+        `graft.data.ImageDataset` at the model's input size (one pass, its
+        own passes untouched) or an array of RGB images with pixel values
+        0..255 of shape (n, height, width, 3) (TFLite's "representative
+        dataset"; a few hundred images like those the model will see are
+        plenty). Replaces earlier ranges.
+
+        Raises:
+            ValueError: an array of another shape, or no images.
+            GraftError: the library refused the data (a dataset of another
+                image size; an image that cannot be read).
+        """
+        if isinstance(data, ImageDataset):
+            with self._lock:
+                _lib.check(_lib.lib.graft_model_calibrate(self._open_handle(), data._live_handle()))
+            return
+        x = np.ascontiguousarray(data, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1:] != self._input_shape or x.shape[0] == 0:
+            raise ValueError(f"calibrate takes a dataset or at least one image of shape {self._input_shape}, "
+                             f"not an array of shape {x.shape}")
+        with self._lock:
+            _lib.check(_lib.lib.graft_model_calibrate_images(self._open_handle(), x.ctypes.data, x.shape[0]))
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
         """The layer called `name`, or at position `index` of `layers`.

@@ -1,0 +1,63 @@
+import GraftFoundation
+import GraftKernels
+
+/// What int8 inference quantizes activations by: over the calibration
+/// images, the largest value of each layer's output, for the layers whose
+/// output was never negative there (a ReLU's, a max pooling of one), keyed
+/// by layer name. A convolution reading such an output runs in int8, its
+/// input's byte 255 being that value; the others (the stem, on
+/// preprocessed pixels) stay in float32.
+public struct Calibration: Equatable, Sendable {
+    public var ranges: [String: Float]
+
+    public init(ranges: [String: Float]) {
+        self.ranges = ranges
+    }
+
+    /// Gathers the ranges of every output a float32 plan computes, batch by
+    /// batch.
+    struct Measurement {
+        private var largest: [String: Float] = [:]
+        private var negative = Set<String>()
+
+        /// Runs `plan` on `count` preprocessed images at `input` (in batches
+        /// of its capacity) and takes in every output's extremes.
+        mutating func observe(_ plan: InferencePlan, input: UnsafePointer<Float>, count: Int, output: Tensor) {
+            var (largest, negative) = (self.largest, self.negative)
+            for start in stride(from: 0, to: count, by: plan.capacity) {
+                plan.run(input: input + start * plan.inputSize, batch: min(plan.capacity, count - start),
+                         output: output.data) { layer, values in
+                    let (low, high) = Calibration.extremes(values)
+                    if low < 0 { negative.insert(layer) }
+                    largest[layer] = max(largest[layer] ?? 0, high)
+                }
+            }
+            (self.largest, self.negative) = (largest, negative)
+        }
+
+        var result: Calibration {
+            Calibration(ranges: largest.filter { !negative.contains($0.key) && $0.value > 0 && $0.value.isFinite })
+        }
+    }
+
+    /// The smallest and largest of `values` (a NaN counts as negative, so
+    /// that its layer is not quantized).
+    private static func extremes(_ values: UnsafeBufferPointer<Float>) -> (Float, Float) {
+        var low = SIMD16<Float>(repeating: 0), high = SIMD16<Float>(repeating: 0)
+        var nan = false
+        let vectors = values.count / 16, raw = UnsafeRawPointer(values.baseAddress!)
+        for i in 0..<vectors {
+            let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<SIMD16<Float>>.size, as: SIMD16<Float>.self)
+            low = pointwiseMin(low, v)
+            high = pointwiseMax(high, v)
+            nan = nan || any(v .!= v)
+        }
+        var lowest = low.min(), highest = high.max()
+        for x in values[(vectors * 16)...] {
+            lowest = Swift.min(lowest, x)
+            highest = Swift.max(highest, x)
+            nan = nan || x.isNaN
+        }
+        return (nan ? -1 : lowest, highest)
+    }
+}
