@@ -8,8 +8,8 @@ only, in float32) side by side, ratios, GFLOP/s beside the OpenBLAS sgemm
 peak, peak RSS, and the bar. Then the same inference and whole-base step
 with every engine restricted to AVX2 (as on a CPU without AVX-512), the
 supporting figures (the data pipeline, training steps with the base frozen
-and its last layers unfrozen), the opt-in bfloat16 precision, and where
-Graft's time goes, stage by stage of ResNet50.
+and its last layers unfrozen), the opt-in bfloat16 and int8 precisions,
+and where Graft's time goes, stage by stage of ResNet50.
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
@@ -26,7 +26,7 @@ peak: it is the work-equivalent rate.
 
 Usage: .venv/bin/python bench/run.py [--weights .fixtures/model/resnet50_random.h5]
            [--rounds 3] [--batch 32] [--size 100] [--threads 2]
-           [--only goals|avx2|supporting|bfloat16|profile]
+           [--only goals|avx2|supporting|bfloat16|int8|profile]
 """
 
 import argparse
@@ -71,6 +71,10 @@ AVX2_STEP_BAR = 1.5
 # Each engine held to AVX2: Graft's kernels and OpenBLAS's core
 # (GRAFT_ISA), oneDNN's in Keras and OpenVINO.
 AVX2_ONLY = {"Graft": ["env", "GRAFT_ISA=avx2"], "other": ["env", "ONEDNN_MAX_CPU_ISA=AVX2"]}
+# int8 inference: times Graft's float32 and OpenVINO's; the frozen-base fit
+# with int8 features: times faster than float32's; top-1 agreement with
+# float32 on held-out images.
+INT8_BARS = {"float32": 1.8, "OpenVINO": 2.0, "fit": 1.5, "agreement": 0.98}
 SUPPORTING_STEPS = [("step_frozen", "base frozen"), ("step_last10", "last 10 layers unfrozen")]
 # The Fruits-360 seed's fine-tuning batch, which Graft runs in micro-batches.
 LARGE_BATCH = 256
@@ -322,11 +326,8 @@ def bfloat16_table(args):
     fit = ["--dir", jpeg_folder(count, size, classes=4)] + model_args(args) + extra
     fits = {"bfloat16": run_json([GRAFT_BENCH, "fit", "--precision", "bfloat16"] + fit),
             "float32": run_json([GRAFT_BENCH, "fit"] + fit)}
-    shapes = REPO / ".fixtures" / "bench" / "shapes_6x100"
-    subprocess.run([sys.executable, REPO / "tools" / "make_demo_dataset.py", shapes, "--classes", "6",
-                    "--train", "100", "--test", "100", "--size", str(args.size)], check=True,
-                   stdout=subprocess.DEVNULL)
-    agreement = run_json([GRAFT_BENCH, "precision", "--dir", shapes, "--epochs", "10"] + model_args(args))
+    agreement = run_json([GRAFT_BENCH, "precision", "--dir", shapes_dataset(args), "--epochs", "10"]
+                         + model_args(args))
 
     print()
     print("bfloat16 precision (opt-in; AVX512_BF16), same run, same weights:")
@@ -345,8 +346,65 @@ def bfloat16_table(args):
           f"in float32 for 10 epochs on 600 others, the base's random weights): the base's features differ from "
           f"float32's by {100 * float(agreement['feature_error_median']):.2f}% of their norm (median; at most "
           f"{100 * float(agreement['feature_error_max']):.2f}%); top-1 agreement with float32 "
-          f"{100 * float(agreement['top1_agreement']):.1f}%; accuracy {100 * float(agreement['accuracy_bfloat16']):.1f}% "
+          f"{100 * float(agreement['top1_agreement']):.1f}%; accuracy {100 * float(agreement['accuracy_rounded']):.1f}% "
           f"against float32's {100 * float(agreement['accuracy_float32']):.1f}%.")
+
+
+def int8_table(args):
+    """The opt-in int8 precision: inference beside Graft's float32 and
+    OpenVINO's, a frozen-base fit with int8 features, and what the rounding
+    changes."""
+    common = model_args(args) + ["--warmup", "2", "--reps", args.reps]
+    engines = {
+        "Graft int8": [GRAFT_BENCH, "inference", "--precision", "int8"] + common,
+        "Graft float32": [GRAFT_BENCH, "inference"] + common,
+        "OpenVINO": [sys.executable, REFERENCE_BENCH, "--engine", "openvino"] + common,
+    }
+    run_json(engines["OpenVINO"][:-4] + ["--warmup", "0", "--reps", "1"])  # the ONNX export, cached
+    measured = take_turns(engines, args.rounds, "seconds_per_batch", "inference")
+    rates = {name: args.batch / statistics.median(m["times"]) for name, m in measured.items()}
+    label, count, size, extra, _ = FIT_ROWS[0]
+    fit = ["--dir", jpeg_folder(count, size, classes=4)] + model_args(args) + extra
+    fits = {"int8": run_json([GRAFT_BENCH, "fit", "--precision", "int8"] + fit),
+            "float32": run_json([GRAFT_BENCH, "fit"] + fit)}
+    agreement = run_json([GRAFT_BENCH, "precision", "--precision", "int8", "--dir", shapes_dataset(args),
+                          "--epochs", "10"] + model_args(args))
+    i, f, o = (rates[name] for name in engines)
+    fit_ratio = fits["float32"]["seconds"] / fits["int8"]["seconds"]
+    agree = float(agreement["top1_agreement"])
+    accuracy_change = float(agreement["accuracy_rounded"]) - float(agreement["accuracy_float32"])
+
+    print()
+    print("int8 precision (opt-in; AVX512_VNNI; calibrated: inference on the timed batch, the fit on its first "
+          "256 training images, calibration timed), same run, same weights:")
+    print()
+    print("| measure | Graft int8 | Graft float32 | OpenVINO (float32) | int8 / float32 | int8 / OpenVINO | bar | met |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    print(f"| base inference, batch {args.batch}, images/s | {i:.1f} | {f:.1f} | {o:.1f} | {i / f:.2f}x | "
+          f"{i / o:.2f}x | >= {INT8_BARS['float32']:g}x float32, >= {INT8_BARS['OpenVINO']:g}x OpenVINO | "
+          f"{'yes' if i >= INT8_BARS['float32'] * f and i >= INT8_BARS['OpenVINO'] * o else 'no'} |")
+    print(f"| {label}, {count:,} JPEGs {size} + 25% validation, seconds | {fits['int8']['seconds']:.1f} | "
+          f"{fits['float32']['seconds']:.1f} | - | {fit_ratio:.2f}x faster | - | >= {INT8_BARS['fit']:g}x faster | "
+          f"{'yes' if fit_ratio >= INT8_BARS['fit'] else 'no'} |")
+    print()
+    print(f"What int8 changes, on {agreement['images']} held-out images (6 classes of shapes, a head trained "
+          f"in float32 for 10 epochs on 600 others, int8 calibrated on 256 of those, the base's random weights): "
+          f"the base's features differ from float32's by {100 * float(agreement['feature_error_median']):.2f}% of "
+          f"their norm (median; at most {100 * float(agreement['feature_error_max']):.2f}%); top-1 agreement "
+          f"with float32 {100 * agree:.1f}% (bar {100 * INT8_BARS['agreement']:g}%: "
+          f"{'met' if agree >= INT8_BARS['agreement'] else 'not met'}); accuracy "
+          f"{100 * float(agreement['accuracy_rounded']):.1f}% against float32's "
+          f"{100 * float(agreement['accuracy_float32']):.1f}% (bar: within 1 point, "
+          f"{'met' if abs(accuracy_change) <= 0.01 else 'not met'}).")
+
+
+def shapes_dataset(args):
+    """The generated dataset `graft-bench precision` trains and predicts on."""
+    shapes = REPO / ".fixtures" / "bench" / "shapes_6x100"
+    subprocess.run([sys.executable, REPO / "tools" / "make_demo_dataset.py", shapes, "--classes", "6",
+                    "--train", "100", "--test", "100", "--size", str(args.size)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return shapes
 
 
 def profile_table(args, sgemm):
@@ -389,7 +447,7 @@ def main():
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
-    parser.add_argument("--only", choices=["goals", "avx2", "supporting", "bfloat16", "profile"],
+    parser.add_argument("--only", choices=["goals", "avx2", "supporting", "bfloat16", "int8", "profile"],
                         help="run one table only")
     args = parser.parse_args()
     sgemm = None
@@ -401,6 +459,8 @@ def main():
         supporting_table(args)
     if args.only in (None, "bfloat16"):
         bfloat16_table(args)
+    if args.only in (None, "int8"):
+        int8_table(args)
     if args.only in (None, "profile"):
         profile_table(args, sgemm or statistics.median(sgemm_gflops(args) for _ in range(3)))
 

@@ -108,3 +108,33 @@ BODY void graft_relu_backward_body(size_t count, const float *y, const float *dy
 GRAFT_ISA_DISPATCH(graft_relu_backward,
                    (size_t count, const float *y, const float *dy, const float *plus, float *dx),
                    (count, y, dy, plus, dx))
+
+BODY void graft_extremes_body(size_t count, const float *x, float *low, float *high) {
+    vec lo = {0}, hi = {0};
+    mask nan = {0};
+    size_t i = 0;
+    if (count >= LANES) {
+        lo = hi = LOAD(x);
+        for (; i + LANES <= count; i += LANES) {
+            vec v = LOAD(x + i);
+            lo = __builtin_elementwise_min(lo, v);
+            hi = __builtin_elementwise_max(hi, v);
+            nan |= v != v;
+        }
+    }
+    float l = count >= LANES ? lo[0] : x[0], h = count >= LANES ? hi[0] : x[0];
+    int seen_nan = 0;
+    for (int j = 0; j < LANES && count >= LANES; j++) {
+        l = lo[j] < l ? lo[j] : l;
+        h = hi[j] > h ? hi[j] : h;
+        seen_nan |= nan[j] != 0;
+    }
+    for (; i < count; i++) {
+        l = x[i] < l ? x[i] : l;
+        h = x[i] > h ? x[i] : h;
+        seen_nan |= x[i] != x[i];
+    }
+    *low = seen_nan ? __builtin_nanf("") : l;
+    *high = h;
+}
+GRAFT_ISA_DISPATCH(graft_extremes, (size_t count, const float *x, float *low, float *high), (count, x, low, high))

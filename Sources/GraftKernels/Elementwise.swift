@@ -44,3 +44,12 @@ public func dense(input: UnsafePointer<Float>, batch: Int, inputs: Int,
          c: output, ldc: units)
     Epilogue(bias: bias).apply(to: output, channels: units, rows: 0..<batch, columns: 0..<units)
 }
+
+/// The smallest and largest of `values` (at least one); the smallest is
+/// NaN when one of them is.
+public func extremes(_ values: UnsafeBufferPointer<Float>) -> (low: Float, high: Float) {
+    precondition(!values.isEmpty)
+    var low: Float = 0, high: Float = 0
+    graft_extremes(values.count, values.baseAddress!, &low, &high)
+    return (low, high)
+}

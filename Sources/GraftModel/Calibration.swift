@@ -27,8 +27,9 @@ public struct Calibration: Equatable, Sendable {
             for start in stride(from: 0, to: count, by: plan.capacity) {
                 plan.run(input: input + start * plan.inputSize, batch: min(plan.capacity, count - start),
                          output: output.data) { layer, values in
-                    let (low, high) = Calibration.extremes(values)
-                    if low < 0 { negative.insert(layer) }
+                    // A NaN counts as negative: its layer is not quantized.
+                    let (low, high) = extremes(values)
+                    if !(low >= 0) { negative.insert(layer) }
                     largest[layer] = max(largest[layer] ?? 0, high)
                 }
             }
@@ -38,26 +39,5 @@ public struct Calibration: Equatable, Sendable {
         var result: Calibration {
             Calibration(ranges: largest.filter { !negative.contains($0.key) && $0.value > 0 && $0.value.isFinite })
         }
-    }
-
-    /// The smallest and largest of `values` (a NaN counts as negative, so
-    /// that its layer is not quantized).
-    private static func extremes(_ values: UnsafeBufferPointer<Float>) -> (Float, Float) {
-        var low = SIMD16<Float>(repeating: 0), high = SIMD16<Float>(repeating: 0)
-        var nan = false
-        let vectors = values.count / 16, raw = UnsafeRawPointer(values.baseAddress!)
-        for i in 0..<vectors {
-            let v = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<SIMD16<Float>>.size, as: SIMD16<Float>.self)
-            low = pointwiseMin(low, v)
-            high = pointwiseMax(high, v)
-            nan = nan || any(v .!= v)
-        }
-        var lowest = low.min(), highest = high.max()
-        for x in values[(vectors * 16)...] {
-            lowest = Swift.min(lowest, x)
-            highest = Swift.max(highest, x)
-            nan = nan || x.isNaN
-        }
-        return (nan ? -1 : lowest, highest)
     }
 }

@@ -1,13 +1,13 @@
 // graft-bench: the Graft side of `make bench` (bench/run.py drives it, with
-// Keras and ONNX Runtime, and prints the table).
+// Keras, ONNX Runtime and OpenVINO, and prints the tables).
 //
 //   graft-bench sgemm [--threads 2] [--size 2048] [--reps 5]
 //       OpenBLAS sgemm GFLOP/s on one large square product: the machine's
 //       practical peak, measured in the same run as everything else.
 //   graft-bench inference --weights PATH [--batch 32] [--size 100]
-//                         [--threads 2] [--warmup 2] [--reps 5]
+//                         [--threads 2] [--warmup 2] [--reps 5] [--precision P]
 //       The base's forward pass on preprocessed input, as Keras's
-//       base(x, training=False).
+//       base(x, training=False); int8 calibrated on the timed batch.
 //   graft-bench pipeline --dir FOLDER [--batch 32] [--size 100] [--threads 2] [--reps 3]
 //       image_dataset_from_directory's work: list, decode, resize, batch;
 //       images/s over whole passes (the first pass warms the file cache).
@@ -18,14 +18,17 @@
 //       off, so that every step computes the base); a batch larger than the
 //       micro-batch size (the engine's, or N) runs in parts.
 //   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--augmentation SPEC] [--unfreeze-last N]
-//                   [--batch 32] [--size 100] [--threads 2]
+//                   [--batch 32] [--size 100] [--threads 2] [--precision P]
 //       A seed workflow's phase end to end: datasets with a 25% validation
 //       split, the base frozen (or its last N layers trainable), the
 //       augmentation layers of --augmentation (`graft train`'s text for
-//       them), Adam, fit with validation.
+//       them), Adam, fit with validation; int8 calibrated (timed too) on the
+//       first 256 training images.
 //
-//   graft-bench precision --dir FOLDER --weights PATH [--epochs 5] [--batch 32] [--size 100] [--threads 2]
-//       bfloat16 inference against float32: a head trained on FOLDER/train,
+//   graft-bench precision --dir FOLDER --weights PATH [--precision bfloat16|int8] [--epochs 5]
+//                         [--batch 32] [--size 100] [--threads 2]
+//       bfloat16 (default) or int8 inference against float32: a head
+//       trained on FOLDER/train (int8 calibrated on those images too),
 //       FOLDER/test predicted both ways (top-1 agreement, accuracies, the
 //       features' relative error).
 //   graft-bench profile --weights PATH [--batch 32] [--size 100] [--threads 2] [--reps 3]
@@ -195,9 +198,30 @@ func transferModel(_ args: Arguments, classes: Int, augmentation: [AugmentationL
     options.inputHeight = args.int("size", 100)
     options.inputWidth = options.inputHeight
     options.threads = args.int("threads", 2)
-    options.precision = args.precision()
+    if args.precision() != .int8 { options.precision = args.precision() }
     return try TransferModel(base: try Model(options), head: HeadOptions(numClasses: classes),
                              augmentation: augmentation)
+}
+
+/// Images int8 is calibrated on: "a few hundred" (graft.h), from the start
+/// of a pass.
+let calibrationImages = 256
+
+/// Switches `model` to int8 when --precision asks for it, calibrated on the
+/// first `calibrationImages` images of `dataset`.
+func calibrateIfInt8(_ model: TransferModel, _ args: Arguments, on dataset: ImageDataset) throws {
+    guard args.precision() == .int8 else { return }
+    try model.calibrateBase { base in
+        try base.calibrate { add in
+            let batches = dataset.makeIterator(epoch: 0)
+            var seen = 0
+            while seen < calibrationImages, let batch = try batches.next() {
+                try add(batch.images, batch.count)
+                seen += batch.count
+            }
+        }
+    }
+    try model.setPrecision(.int8)
 }
 
 /// The model of `train --mode` and one training step of it on a fixed batch.
@@ -253,9 +277,14 @@ func precisionBenchmark(_ args: Arguments) throws {
     options.shuffle = false
     let test = try ImageDataset.fromDirectory(folder + "/test", options: options)
     let classes = train.classNames.count
-    var bfloat16Args = args
-    bfloat16Args.values["precision"] = Precision.bfloat16.rawValue
-    let exact = try transferModel(args, classes: classes), rounded = try transferModel(bfloat16Args, classes: classes)
+    var float32Args = args
+    float32Args.values["precision"] = nil
+    let precision = args.values["precision"] == nil ? .bfloat16 : args.precision()
+    let exact = try transferModel(float32Args, classes: classes)
+    let rounded = try transferModel(float32Args, classes: classes)
+    // int8 is calibrated on training images.
+    try calibrateIfInt8(rounded, args, on: train)
+    try rounded.setPrecision(precision)
     exact.setBaseTrainable(false)
     try exact.compile(.adam())
     _ = try exact.fit(train, epochs: args.int("epochs", 5))
@@ -293,7 +322,8 @@ func precisionBenchmark(_ args: Arguments) throws {
     print(json([("engine", "\"graft\""), ("images", "\(seen)"),
                 ("top1_agreement", String(format: "%.4f", Double(agree) / Double(seen))),
                 ("accuracy_float32", String(format: "%.4f", Double(correct.exact) / Double(seen))),
-                ("accuracy_bfloat16", String(format: "%.4f", Double(correct.rounded) / Double(seen))),
+                ("precision", "\"\(precision.rawValue)\""),
+                ("accuracy_rounded", String(format: "%.4f", Double(correct.rounded) / Double(seen))),
                 ("feature_error_median", String(format: "%.4g", errors[errors.count / 2])),
                 ("feature_error_max", String(format: "%.4g", errors.last!))]))
 }
@@ -318,6 +348,7 @@ func fitBenchmark(_ args: Arguments) throws {
     let total = try seconds {
         let (train, validation) = try ImageDataset.fromDirectorySplit(folder, options: options)
         (images, validationImages) = (train.count, validation.count)
+        try calibrateIfInt8(model, args, on: train)
         history = try model.fit(train, epochs: epochs, validation: validation)
     }
     // Keras's work: every epoch trains on every image and validates on the rest.

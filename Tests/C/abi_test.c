@@ -423,7 +423,8 @@ static void check_precision_switch(graft_model *model, const float *pre, const f
     check_error(graft_model_calibrate_images(model, raw, 0), GRAFT_ERROR_INVALID_ARGUMENT, "count",
                 "calibrate_images(count 0)");
     check_error(graft_model_calibrate(model, NULL), GRAFT_ERROR_INVALID_ARGUMENT, "dataset", "calibrate(NULL dataset)");
-    check(graft_model_calibrate_images(model, raw, BATCH) == GRAFT_OK, "calibrate_images: %s", graft_last_error());
+    status = graft_model_calibrate_images(model, raw, BATCH);
+    check(status == GRAFT_OK, "calibrate_images: %s", status == GRAFT_OK ? "OK" : graft_last_error());
     status = graft_model_set_precision(model, GRAFT_PRECISION_INT8);
     if (status == GRAFT_OK) {
         double error;

@@ -92,3 +92,17 @@ func int8NeedsItsRange() {
         #expect(PackedKernel.pack(t.b.data, rows: t.k, columns: t.n, precision: .int8, inputRange: range) == nil)
     }
 }
+
+@Test("extremes finds the smallest and largest value in whole vectors and the tail, and reports a NaN",
+      arguments: [1, 15, 16, 17, 100])
+func extremesOfValues(count: Int) {
+    var random = TestRandom(73)
+    let values = (0..<count).map { _ in random.next() * 10 }
+    let found = values.withUnsafeBufferPointer { extremes($0) }
+    #expect(found.low == values.min()! && found.high == values.max()!)
+    for position in [0, count - 1] {
+        var withNaN = values
+        withNaN[position] = .nan
+        #expect(withNaN.withUnsafeBufferPointer { extremes($0) }.low.isNaN, "NaN at \(position) of \(count)")
+    }
+}

@@ -34,6 +34,10 @@ void graft_add_normalized(size_t pixels, size_t channels, const float *a, const 
 /// the forward output y is positive, else 0.
 void graft_relu_backward(size_t count, const float *y, const float *dy, const float *plus, float *dx);
 
+/// The smallest and largest of `count` (≥ 1) values, into *low and *high;
+/// a NaN among them makes *low NaN.
+void graft_extremes(size_t count, const float *x, float *low, float *high);
+
 #ifdef __cplusplus
 }
 #endif
