@@ -112,6 +112,8 @@ struct Train: ParsableCommand {
     var threads = 0
     @Option(help: precisionHelp)
     var precision = "float32"
+    @Option(help: calibrationHelp)
+    var calibration: String?
     @Option(help: maxImagePixelsHelp)
     var maxImagePixels = ImageDecoder.defaultPixelLimit
     @Option(help: "Where to save the trained model.")
@@ -170,6 +172,7 @@ struct Train: ParsableCommand {
         w.threads = threads
         w.pixelLimit = maxImagePixels
         w.precision = try parsePrecision(precision)
+        w.calibration = calibration
         w.output = output
         w.historyPath = history
         w.chartPath = chart
@@ -211,16 +214,6 @@ extension Train {
 let maxImagePixelsHelp: ArgumentHelp =
     "Images of more pixels are refused before they are decoded (the default is PIL's MAX_IMAGE_PIXELS)."
 
-let precisionHelp: ArgumentHelp =
-    "Number format of inference and of the frozen base: float32 (as Keras) or bfloat16 (faster; needs AVX512_BF16)."
-
-func parsePrecision(_ text: String) throws -> Precision {
-    guard let precision = Precision(rawValue: text) else {
-        throw GraftError.invalidArgument("--precision must be float32 or bfloat16, not \"\(text)\"")
-    }
-    return precision
-}
-
 /// "100" -> (100, 100); "72x120" -> (72, 120).
 func parseSize(_ text: String) throws -> (Int, Int) {
     let parts = text.split(separator: "x").map { Int($0) }
@@ -241,11 +234,15 @@ struct Evaluate: ParsableCommand {
     @Option var threads = 0
     @Option(help: precisionHelp)
     var precision = "float32"
+    @Option(help: calibrationHelp)
+    var calibration: String?
     @Option(help: maxImagePixelsHelp)
     var maxImagePixels = ImageDecoder.defaultPixelLimit
 
     func run() throws {
-        let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
+        let model = try TransferModel.load(from: model, threads: threads)
+        try setPrecision(model, try parsePrecision(precision), calibration: calibration, threads: threads,
+                         pixelLimit: maxImagePixels)
         var options = DatasetOptions()
         (options.imageHeight, options.imageWidth) = (model.base.base.inputHeight, model.base.base.inputWidth)
         (options.batchSize, options.shuffle, options.threads) = (batchSize, false, threads)
@@ -284,11 +281,15 @@ struct Predict: ParsableCommand {
     @Option var threads = 0
     @Option(help: precisionHelp)
     var precision = "float32"
+    @Option(help: calibrationHelp)
+    var calibration: String?
     @Option(help: maxImagePixelsHelp)
     var maxImagePixels = ImageDecoder.defaultPixelLimit
 
     func run() throws {
-        let model = try TransferModel.load(from: model, threads: threads, precision: try parsePrecision(precision))
+        let model = try TransferModel.load(from: model, threads: threads)
+        try setPrecision(model, try parsePrecision(precision), calibration: calibration, threads: threads,
+                         pixelLimit: maxImagePixels)
         let (height, width) = (model.base.base.inputHeight, model.base.base.inputWidth)
         let names = model.classNames ?? (0..<model.head.labelClasses).map { "class \($0)" }
         var pixels = [Float](repeating: 0, count: height * width * 3)

@@ -47,6 +47,8 @@ struct Workflow {
     var threads = 0
     var pixelLimit = ImageDecoder.defaultPixelLimit
     var precision = Precision.float32
+    /// int8's calibration images (`setPrecision`).
+    var calibration: String?
     var output = "model.h5"
     var historyPath = "history.csv"
     var chartPath = "history.svg"
@@ -90,7 +92,6 @@ struct Workflow {
         modelOptions.architecture = architecture
         (modelOptions.inputHeight, modelOptions.inputWidth) = (imageHeight, imageWidth)
         modelOptions.threads = threads
-        modelOptions.precision = precision
         modelOptions.seed = UInt64(seed)
         switch weights {
         case "random": modelOptions.weights = .random
@@ -109,6 +110,7 @@ struct Workflow {
             head.numClasses = 1
         }
         let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: UInt64(seed))
+        try setPrecision(model, precision, calibration: calibration, threads: threads, pixelLimit: pixelLimit)
         try model.setMicroBatchSize(microBatchSize)
         var history = HistoryReport()
 

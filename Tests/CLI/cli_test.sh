@@ -118,7 +118,7 @@ grep -q "^Feature cache: off for training images (RandomRotation, RandomZoom" au
 "$GRAFT" summary augmented.h5 > augmented-summary.log
 grep -q "(RandomZoom)" augmented-summary.log || fail "summary lacks the augmentation: $(cat augmented-summary.log)"
 if "$GRAFT" evaluate trained.h5 demo/data/test --precision float16 2> err.log; then fail "precision float16 accepted"; fi
-grep -q "precision must be float32 or bfloat16" err.log || fail "bad precision: $(cat err.log)"
+grep -q "precision must be float32, bfloat16, int8" err.log || fail "bad precision: $(cat err.log)"
 if "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --max-image-pixels 100 2> err.log; then
     fail "an image over --max-image-pixels was predicted"
 fi
@@ -139,5 +139,20 @@ elif "$GRAFT" evaluate trained.h5 demo/data/test --precision bfloat16 2> err.log
     fail "bfloat16 accepted on a CPU without AVX512_BF16"
 else
     grep -q "AVX512_BF16" err.log || fail "bfloat16 refusal: $(cat err.log)"
+fi
+# int8: calibrated on a folder of images, where the CPU has AVX512_VNNI, else
+# a clear refusal; without --calibration, refused either way.
+if "$GRAFT" evaluate trained.h5 demo/data/test --precision int8 2> err.log; then fail "int8 without calibration"; fi
+grep -q "needs --calibration DIR" err.log || fail "int8 without calibration: $(cat err.log)"
+if grep -qw avx512_vnni /proc/cpuinfo; then
+    "$GRAFT" evaluate trained.h5 demo/data/test --precision int8 --calibration demo/data/train > int8.log
+    grep -q "accuracy: " int8.log || fail "int8 evaluate: $(cat int8.log)"
+    "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --precision int8 --calibration demo/data/train \
+        > int8-predict.log
+    grep -q "discs_0.bmp" int8-predict.log || fail "int8 predict: $(cat int8-predict.log)"
+elif "$GRAFT" evaluate trained.h5 demo/data/test --precision int8 --calibration demo/data/train 2> err.log; then
+    fail "int8 accepted on a CPU without AVX512_VNNI"
+else
+    grep -q "AVX512_VNNI" err.log || fail "int8 refusal: $(cat err.log)"
 fi
 echo "cli_test: ok"
