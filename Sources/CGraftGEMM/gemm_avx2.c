@@ -164,14 +164,13 @@ AVX2 static inline __attribute__((always_inline)) void tn_tile(const int rows, s
 
 AVX2 void graft_gemm_tn_avx2(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                              float *c, size_t ldc, int accumulate) {
-    // Blocks of C whose steps of k (as many as keep the A and B they read
-    // within about 512 KiB) stay in L2 while every tile of the block reads them.
-    const size_t block_rows = 64 * ROWS, block_columns = 16 * GRAFT_GEMM_PANEL;
+    // Blocks of C, and chunks of k, as gemm_paths.h sets them.
+    const size_t block_rows = GRAFT_TN_BLOCK_ROWS, block_columns = GRAFT_TN_BLOCK_COLUMNS;
     for (size_t col0 = 0; col0 < n; col0 += block_columns) {
         size_t columns = n - col0 < block_columns ? n - col0 : block_columns;
         for (size_t row0 = 0; row0 < m; row0 += block_rows) {
             size_t rows = m - row0 < block_rows ? m - row0 : block_rows;
-            size_t depth = (128 * 1024) / (rows + columns);
+            size_t depth = GRAFT_TN_BLOCK_FLOATS / (rows + columns);
             size_t k0 = 0;
             do {
                 size_t steps = k - k0 < depth ? k - k0 : depth;

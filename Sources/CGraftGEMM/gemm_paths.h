@@ -7,6 +7,15 @@
 
 #include "graft_gemm.h"
 
+/// graft_gemm_tn's blocks of C, the same on every path: as many steps of k
+/// at a time as keep the A and B they read within about 512 KiB (L2), so
+/// that every tile of a block reads them from there. The paths sum each
+/// element's products in the same chunks and order, and so agree bit for
+/// bit.
+#define GRAFT_TN_BLOCK_ROWS 384
+#define GRAFT_TN_BLOCK_COLUMNS (16 * GRAFT_GEMM_PANEL)
+#define GRAFT_TN_BLOCK_FLOATS (128 * 1024)
+
 /// This thread's scratch, at least `bytes` long and 64-byte aligned, or NULL
 /// when out of memory: one buffer per thread, kept from call to call and
 /// freed when the thread ends (a program calling from many short-lived

@@ -127,6 +127,15 @@ public final class Model {
         try calibrate { add in try add(images, count) }
     }
 
+    /// Takes ranges measured before (a model file's).
+    func restoreCalibration(_ calibration: Calibration) {
+        mutex.withLock {
+            self.calibration = calibration
+            plan = nil
+            staging = nil
+        }
+    }
+
     /// The same on every image of `dataset` (RGB, at the model's input size),
     /// one pass in its first epoch's order, without touching its passes.
     public func calibrate(_ dataset: ImageDataset) throws {

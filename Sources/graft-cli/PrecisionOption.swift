@@ -13,7 +13,8 @@ let precisionHelp: ArgumentHelp = """
 
 let calibrationHelp: ArgumentHelp = """
     With --precision int8: a folder of images like those the model will see (every image below it; a few \
-    hundred are plenty), on which the ranges int8 rounds activations by are measured.
+    hundred are plenty), on which the ranges int8 rounds activations by are measured (a model saved with \
+    them needs none).
     """
 
 func parsePrecision(_ text: String) throws -> Precision {
@@ -25,13 +26,16 @@ func parsePrecision(_ text: String) throws -> Precision {
 }
 
 /// Switches `model` to `precision`, int8 calibrated first on the images
-/// below `calibration`.
+/// below `calibration` (or by the model file's calibration without one).
 func setPrecision(_ model: TransferModel, _ precision: Precision, calibration: String?, threads: Int,
                   pixelLimit: Int) throws {
     if precision == .int8 {
         guard let calibration else {
-            throw GraftError.invalidArgument(
-                "--precision int8 needs --calibration DIR: a folder of images like those the model will see")
+            guard model.base.calibration != nil else {
+                throw GraftError.invalidArgument(
+                    "--precision int8 needs --calibration DIR: a folder of images like those the model will see")
+            }
+            return try model.setPrecision(.int8)
         }
         var options = DatasetOptions()
         (options.imageHeight, options.imageWidth) = (model.base.base.inputHeight, model.base.base.inputWidth)

@@ -150,6 +150,11 @@ if grep -qw avx512_vnni /proc/cpuinfo; then
     "$GRAFT" predict trained.h5 demo/data/test/discs/discs_0.bmp --precision int8 --calibration demo/data/train \
         > int8-predict.log
     grep -q "discs_0.bmp" int8-predict.log || fail "int8 predict: $(cat int8-predict.log)"
+    # A model trained in int8 keeps its calibration: predict needs none.
+    "$GRAFT" train demo/data/train --weights random --image-size 32 --epochs 1 --batch-size 8 \
+        --precision int8 --calibration demo/data/train --output int8.h5 --history int8.csv --chart int8.svg > /dev/null
+    "$GRAFT" predict int8.h5 demo/data/test/discs/discs_0.bmp --precision int8 > int8-saved.log
+    grep -q "discs_0.bmp" int8-saved.log || fail "int8 predict from the saved calibration: $(cat int8-saved.log)"
 elif "$GRAFT" evaluate trained.h5 demo/data/test --precision int8 --calibration demo/data/train 2> err.log; then
     fail "int8 accepted on a CPU without AVX512_VNNI"
 else

@@ -74,3 +74,16 @@ extension KerasWeightFile {
         return values
     }
 }
+
+/// Each image's ‖a − b‖ / ‖b‖ over `b`'s images (its first dimension).
+func relativeErrorsPerImage(_ a: UnsafePointer<Float>, _ b: Tensor) -> [Double] {
+    let perImage = b.count / b.shape[0]
+    return (0..<b.shape[0]).map { image in
+        var difference = 0.0, norm = 0.0
+        for i in (image * perImage)..<((image + 1) * perImage) {
+            difference += Double(a[i] - b.data[i]) * Double(a[i] - b.data[i])
+            norm += Double(b.data[i]) * Double(b.data[i])
+        }
+        return (difference / norm).squareRoot()
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import GraftFoundation
 import GraftKernels
 import GraftModel
@@ -32,14 +33,7 @@ func int8FeaturesNearKeras(height: Int, width: Int) throws {
     let expected = try Fixtures.array("out_\(tag).f32")
     let out = Tensor(shape: expected.shape)
     try model.features(preprocessed: input.data, count: input.shape[0], output: out.data)
-    let perImage = expected.count / expected.shape[0]
-    for image in 0..<expected.shape[0] {
-        var difference = 0.0, norm = 0.0
-        for i in (image * perImage)..<((image + 1) * perImage) {
-            difference += Double(out.data[i] - expected.data[i]) * Double(out.data[i] - expected.data[i])
-            norm += Double(expected.data[i]) * Double(expected.data[i])
-        }
-        let error = (difference / norm).squareRoot()
+    for (image, error) in relativeErrorsPerImage(out.data, expected).enumerated() {
         #expect(error <= 0.05, "image \(image) at \(tag): relative error \(error)")
     }
 }
@@ -75,4 +69,29 @@ func int8NeedsCalibrationAndVNNI() throws {
         try model.calibrate(preprocessed: input.data, count: input.shape[0])
         #expect(throws: GraftError.self) { try model.setPrecision(.int8) }
     }
+}
+
+@Test("int8's calibration is saved with the model and read back: the same int8 predictions, bit for bit",
+      .enabled(if: PackedKernel.isAvailable(.int8)))
+func int8CalibrationSavedAndLoaded() throws {
+    let model = try transferModel()
+    let count = 4, classes = model.head.numClasses
+    let images = (0..<(count * 32 * 32 * 3)).map { Float(($0 * 7919) % 256) }
+    try model.calibrateBase { try $0.calibrate(images: images, count: count) }
+    try model.setPrecision(.int8)
+    var expected = [Float](repeating: 0, count: count * classes)
+    try model.predict(images: images, count: count, logits: &expected)
+
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("graft-int8-\(UUID().uuidString).h5").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try model.save(to: path)
+    let loaded = try TransferModel.load(from: path, threads: 2, precision: .int8)
+    #expect(loaded.base.calibration == model.base.calibration)
+    var logits = [Float](repeating: 0, count: count * classes)
+    try loaded.predict(images: images, count: count, logits: &logits)
+    #expect(logits == expected)
+    // A model saved without a calibration loads without one, and refuses int8.
+    try transferModel().save(to: path)
+    #expect(try TransferModel.load(from: path).base.calibration == nil)
+    #expect(throws: GraftError.self) { try TransferModel.load(from: path, precision: .int8) }
 }

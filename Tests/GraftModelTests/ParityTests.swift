@@ -51,14 +51,7 @@ func bfloat16FeaturesNearKeras(height: Int, width: Int) throws {
     let m = try model("resnet50_random_tf.h5", height: height, width: width, precision: .bfloat16)
     let out = Tensor(shape: expected.shape)
     try m.features(preprocessed: input.data, count: input.shape[0], output: out.data)
-    let perImage = expected.count / expected.shape[0]
-    for image in 0..<expected.shape[0] {
-        var difference = 0.0, norm = 0.0
-        for i in (image * perImage)..<((image + 1) * perImage) {
-            difference += Double(out.data[i] - expected.data[i]) * Double(out.data[i] - expected.data[i])
-            norm += Double(expected.data[i]) * Double(expected.data[i])
-        }
-        let error = (difference / norm).squareRoot()
+    for (image, error) in relativeErrorsPerImage(out.data, expected).enumerated() {
         #expect(error <= 0.02, "image \(image) at \(tag): relative error \(error)")
     }
 }

@@ -15,7 +15,9 @@ import GraftKernels
 ///                              preprocessing, head_pooling, head_hidden_units,
 ///                              head_dropout, augmentation, seed, trainable
 ///                              (one flag per layer), and when present
-///                              class_names, optimizer and optimizer_options
+///                              class_names, optimizer and optimizer_options,
+///                              calibration_layers and calibration_ranges
+///                              (int8's, `Calibration`)
 ///
 /// The optimizer's moments are not stored: a loaded model is compiled afresh
 /// with the saved options, as after Keras's save_weights.
@@ -44,9 +46,9 @@ extension TransferModel {
     }
 
     /// Reads a model written by `save`. It computes exactly what the saved
-    /// model computed (in float32; `precision` as `ModelOptions.precision`),
-    /// and is compiled with the saved optimizer options if that model was
-    /// compiled.
+    /// model computed (in float32; `precision` as `ModelOptions.precision`,
+    /// int8 by the saved calibration), and is compiled with the saved
+    /// optimizer options if that model was compiled.
     public static func load(from path: String, threads: Int = 0, precision: Precision = .float32) throws
         -> TransferModel {
         guard access(path, F_OK) == 0 else { throw GraftError.io("model file not found: \(path)") }
@@ -70,7 +72,6 @@ extension TransferModel {
         options.preprocessing = try reader.choice("preprocessing", Preprocessing.self)
         options.weights = .file(path)
         options.threads = threads
-        options.precision = precision
         let base = try Model(options)
 
         var head = HeadOptions(numClasses: 0)
@@ -128,6 +129,10 @@ extension TransferModel {
                               topKAccuracy: topK.map { TopKAccuracy(k: Int($0[0]), name: topKName![0]) })
             try model.readOptimizerState(file, reader: reader)
         }
+        if let calibration = try reader.calibration(layers: Set(base.base.layers.map(\.name))) {
+            base.restoreCalibration(calibration)
+        }
+        try model.setPrecision(precision)
         return model
     }
 
@@ -167,6 +172,10 @@ extension TransferModel {
         try writer.writeAttribute("seed", integers: [Int64(bitPattern: seed)], of: g)
         try writer.writeAttribute("trainable", integers: layers.map { $0.trainable ? 1 : 0 }, of: g)
         if let classNames { try writer.writeAttribute("class_names", strings: classNames, of: g) }
+        if let ranges = base.calibration?.ranges.sorted(by: { $0.key < $1.key }) {
+            try writer.writeAttribute("calibration_layers", strings: ranges.map(\.key), of: g)
+            try writer.writeAttribute("calibration_ranges", doubles: ranges.map { Double($0.value) }, of: g)
+        }
         if let config = optimizer?.config {
             try writer.writeAttribute("label_smoothing", doubles: [Double(loss.labelSmoothing)], of: g)
             if head.isBinary {
@@ -315,6 +324,18 @@ fileprivate struct AttributeReader {
         let names = try file.stringAttribute(prefix + "_option_names", of: group) ?? unnamed
         guard let names else { throw missing(prefix + "_option_names") }
         return Array(zip(names, try doubles(prefix + "_options", count: names.count)))
+    }
+
+    /// The saved calibration, if there is one: ranges of base layers,
+    /// positive and finite, one per layer.
+    func calibration(layers: Set<String>) throws -> Calibration? {
+        guard let names = try file.stringAttribute("calibration_layers", of: group) else { return nil }
+        let ranges = try doubles("calibration_ranges", count: names.count)
+        guard Set(names).count == names.count, names.allSatisfy(layers.contains),
+              ranges.allSatisfy({ $0 > 0 && Float($0).isFinite }) else {
+            throw missing("calibration_layers")
+        }
+        return Calibration(ranges: Dictionary(uniqueKeysWithValues: zip(names, ranges.map { Float($0) })))
     }
 
     /// The saved optimizer, its schedule if it has one.

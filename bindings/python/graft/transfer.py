@@ -888,8 +888,9 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
     Args:
         filepath: the .h5 file.
         threads: worker threads; None or 0 for one per core.
-        precision: number format of inference, "float32" or "bfloat16"
-            (see `graft.applications.ResNet50`).
+        precision: number format of inference, "float32", "bfloat16" or
+            "int8" (the last for a model saved after `base.calibrate`; see
+            `graft.applications.ResNet50`).
 
     Raises:
         ValueError: a negative thread count or an unknown precision.

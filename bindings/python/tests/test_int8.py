@@ -2,6 +2,7 @@
 features stay near Keras's float32 ones; refused clearly without a
 calibration or on a CPU without AVX512_VNNI."""
 
+import h5py
 import numpy as np
 import pytest
 
@@ -66,3 +67,21 @@ def test_calibration_from_a_dataset_equals_the_array_one(fixtures):
             model.precision = "int8"
             results.append(model.features_from_images(images))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("attribute, corrupt", [
+    ("calibration_ranges", lambda values: np.where(np.arange(len(values)) == 0, -1.0, values)),
+    ("calibration_ranges", lambda values: values[:-1]),
+    ("calibration_layers", lambda names: [b"no_such_layer"] + list(names[1:])),
+])
+def test_a_saved_calibration_is_checked_when_read(tmp_path, small_model, colours, attribute, corrupt):
+    """A model file's int8 ranges belong to base layers, one each, positive:
+    anything else is a clear format error, not a model that computes
+    garbage."""
+    small_model.base.calibrate(colours(4, 1)[0])
+    path = tmp_path / "model.h5"
+    small_model.save(path)
+    with h5py.File(path, "r+") as file:
+        file["graft"].attrs[attribute] = corrupt(file["graft"].attrs[attribute])
+    with pytest.raises(graft.GraftError, match="calibration"):
+        graft.load_model(path)
