@@ -316,8 +316,8 @@ test-fuzz-corpus: deps
 	done
 
 ## bench: Graft vs Keras, ONNX Runtime and OpenVINO on every speed goal, side by
-## side; restricted to AVX2; the bfloat16 option; where the time goes (see
-## bench/run.py).
+## side; restricted to AVX2; the bfloat16 and int8 options; where the time goes
+## (see bench/run.py).
 bench: build fixtures $(BENCH_STAMP)
 	$(VPY) bench/run.py
 $(BENCH_STAMP): $(VENV_STAMP)

@@ -342,7 +342,9 @@ typedef enum graft_precision {
      * Convolutions whose input can be negative (the stem's, on preprocessed
      * pixels) stay in float32, as do the training steps. A NaN in an int8
      * convolution's input is read as 0. Set with graft_model_set_precision
-     * after graft_model_calibrate: graft_model_create refuses it. */
+     * after graft_model_calibrate (graft_model_create refuses it); a model
+     * saved after a calibration keeps its ranges, so that a loaded one can
+     * be set to it directly. */
     GRAFT_PRECISION_INT8 = 2
 } graft_precision;
 
