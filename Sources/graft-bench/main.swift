@@ -191,6 +191,8 @@ func pipelineBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
+/// The benchmarks' model, in float32 (`setPrecision(_:_:calibratingOn:)`
+/// switches it).
 func transferModel(_ args: Arguments, classes: Int, augmentation: [AugmentationLayer] = []) throws -> TransferModel {
     guard let weights = args.values["weights"] else { fail("needs --weights PATH") }
     var options = ModelOptions()
@@ -198,36 +200,15 @@ func transferModel(_ args: Arguments, classes: Int, augmentation: [AugmentationL
     options.inputHeight = args.int("size", 100)
     options.inputWidth = options.inputHeight
     options.threads = args.int("threads", 2)
-    if args.precision() != .int8 { options.precision = args.precision() }
     return try TransferModel(base: try Model(options), head: HeadOptions(numClasses: classes),
                              augmentation: augmentation)
-}
-
-/// Images int8 is calibrated on: "a few hundred" (graft.h), from the start
-/// of a pass.
-let calibrationImages = 256
-
-/// Switches `model` to int8 when --precision asks for it, calibrated on the
-/// first `calibrationImages` images of `dataset`.
-func calibrateIfInt8(_ model: TransferModel, _ args: Arguments, on dataset: ImageDataset) throws {
-    guard args.precision() == .int8 else { return }
-    try model.calibrateBase { base in
-        try base.calibrate { add in
-            let batches = dataset.makeIterator(epoch: 0)
-            var seen = 0
-            while seen < calibrationImages, let batch = try batches.next() {
-                try add(batch.images, batch.count)
-                seen += batch.count
-            }
-        }
-    }
-    try model.setPrecision(.int8)
 }
 
 /// The model of `train --mode` and one training step of it on a fixed batch.
 func trainingStep(_ args: Arguments, mode: String) throws -> (model: TransferModel, step: () throws -> Void) {
     let batch = args.int("batch", 32), size = args.int("size", 100)
     let model = try transferModel(args, classes: 10)
+    try model.setPrecision(args.precision())
     switch mode {
     case "step_frozen": model.setBaseTrainable(false)
     case "step_last10":
@@ -266,72 +247,6 @@ func trainBenchmark(_ args: Arguments) throws {
                 ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
 }
 
-/// What bfloat16 inference changes: a head trained in float32 on the
-/// frozen base's features of FOLDER/train, then FOLDER/test predicted with
-/// the base in float32 and in bfloat16 (same weights): top-1 agreement,
-/// both accuracies, and the features' relative error.
-func precisionBenchmark(_ args: Arguments) throws {
-    guard let folder = args.values["dir"] else { fail("precision needs --dir FOLDER (with train/ and test/)") }
-    var options = folderOptions(args)
-    let train = try ImageDataset.fromDirectory(folder + "/train", options: options)
-    options.shuffle = false
-    let test = try ImageDataset.fromDirectory(folder + "/test", options: options)
-    let classes = train.classNames.count
-    var float32Args = args
-    float32Args.values["precision"] = nil
-    let precision = args.values["precision"] == nil ? .bfloat16 : args.precision()
-    let exact = try transferModel(float32Args, classes: classes)
-    let rounded = try transferModel(float32Args, classes: classes)
-    // int8 is calibrated on training images.
-    try calibrateIfInt8(rounded, args, on: train)
-    try rounded.setPrecision(precision)
-    exact.setBaseTrainable(false)
-    try exact.compile(.adam())
-    _ = try exact.fit(train, epochs: args.int("epochs", 5))
-    // The same head on the rounded base.
-    for (from, to) in zip(exact.network.layers, rounded.network.layers) {
-        for (source, target) in zip(from.weights, to.weights) { target.data.update(from: source.data, count: source.count) }
-    }
-    let features = exact.base.featureShape.reduce(1, *)
-    var agree = 0, seen = 0, correct = (exact: 0, rounded: 0)
-    var errors: [Double] = []
-    let iterator = test.makeIterator()
-    while let batch = try iterator.next() {
-        let n = batch.count
-        let logits = (Tensor(shape: [n, classes]), Tensor(shape: [n, classes]))
-        try exact.predict(images: batch.images, count: n, logits: logits.0.data)
-        try rounded.predict(images: batch.images, count: n, logits: logits.1.data)
-        let f = (Tensor(shape: [n * features]), Tensor(shape: [n * features]))
-        try exact.base.features(images: batch.images, count: n, output: f.0.data)
-        try rounded.base.features(images: batch.images, count: n, output: f.1.data)
-        for i in 0..<n {
-            let a = argmax(logits.0.data + i * classes, classes), b = argmax(logits.1.data + i * classes, classes)
-            agree += a == b ? 1 : 0
-            correct.exact += a == Int(batch.labels[i]) ? 1 : 0
-            correct.rounded += b == Int(batch.labels[i]) ? 1 : 0
-            var difference = 0.0, norm = 0.0
-            for j in (i * features)..<((i + 1) * features) {
-                difference += Double(f.1.data[j] - f.0.data[j]) * Double(f.1.data[j] - f.0.data[j])
-                norm += Double(f.0.data[j]) * Double(f.0.data[j])
-            }
-            errors.append((difference / max(norm, 1e-30)).squareRoot())
-        }
-        seen += n
-    }
-    errors.sort()
-    print(json([("engine", "\"graft\""), ("images", "\(seen)"),
-                ("top1_agreement", String(format: "%.4f", Double(agree) / Double(seen))),
-                ("accuracy_float32", String(format: "%.4f", Double(correct.exact) / Double(seen))),
-                ("precision", "\"\(precision.rawValue)\""),
-                ("accuracy_rounded", String(format: "%.4f", Double(correct.rounded) / Double(seen))),
-                ("feature_error_median", String(format: "%.4g", errors[errors.count / 2])),
-                ("feature_error_max", String(format: "%.4g", errors.last!))]))
-}
-
-func argmax(_ values: UnsafePointer<Float>, _ count: Int) -> Int {
-    (0..<count).max { values[$0] < values[$1] }!
-}
-
 func fitBenchmark(_ args: Arguments) throws {
     guard let folder = args.values["dir"] else { fail("fit needs --dir FOLDER") }
     var options = folderOptions(args)
@@ -348,7 +263,7 @@ func fitBenchmark(_ args: Arguments) throws {
     let total = try seconds {
         let (train, validation) = try ImageDataset.fromDirectorySplit(folder, options: options)
         (images, validationImages) = (train.count, validation.count)
-        try calibrateIfInt8(model, args, on: train)
+        try setPrecision(model, args.precision(), calibratingOn: train)
         history = try model.fit(train, epochs: epochs, validation: validation)
     }
     // Keras's work: every epoch trains on every image and validates on the rest.
