@@ -37,8 +37,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 FIXTURES := .fixtures
 
-DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libturbojpeg0-dev libjpeg-dev libpng-dev pkg-config
-PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng
+# Open MPI (libopenmpi-dev, openmpi-bin) serves distributed training only:
+# libgraft.so builds and runs without it, libgraft_mpi.so is built beside it
+# when mpicc is there.
+DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libturbojpeg0-dev libjpeg-dev libpng-dev pkg-config \
+	libopenmpi-dev openmpi-bin
+PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng ompi-c
 # The references are pinned: the fixtures, the README's figures and its notes on
 # where Graft deliberately differs name these releases. The stamp carries a
 # hash of the list, so that changing a pin rebuilds the environment and, with
@@ -89,6 +93,18 @@ build: deps
 	GRAFT_STATIC_STDLIB=1 $(SWIFT) build -c release --product graft-cli
 	ln -sf libgraft.so $(BUILD)/$(SONAME)
 	ln -sf graft-cli $(BUILD)/graft
+	$(MAKE) --no-print-directory $(MPI_ENGINE)
+
+## The MPI communication engine of distributed training, beside libgraft.so
+## (which loads it at run time), where MPI's compiler is installed.
+MPI_ENGINE := $(BUILD)/libgraft_mpi.so
+$(MPI_ENGINE): Sources/graft-mpi/graft_mpi.c Sources/CGraftComm/include/graft_comm.h
+	@if command -v mpicc >/dev/null; then \
+		echo "mpicc $@"; \
+		mpicc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -ISources/CGraftComm/include $< -o $@; \
+	else \
+		echo "mpicc not found: $@ not built (distributed training needs Open MPI: make deps)"; \
+	fi
 
 ## venv: Keras (tensorflow-cpu), ONNX Runtime and pytest, for tests and benchmarks.
 venv: $(VENV_STAMP)

@@ -51,6 +51,7 @@ let abiVersion: String = {
 //                      CGraftElementwise BatchNormalization's, Add's, ReLU-gradient passes
 //   (GraftModel)       CGraftOptimizer   the optimizers' updates
 //   (every C kernel)   CGraftCPU         the instruction set the kernels take
+//   (GraftModel)       CGraftComm        the communication engines of distributed training
 
 // A fuzz target's Swift file only defines LLVMFuzzerTestOneInput; its entry
 // point is the driver's C function.
@@ -121,7 +122,12 @@ let package = Package(
         .target(name: "CGraftSampler", dependencies: ["CGraftCPU"], cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]),
         .target(name: "GraftData",
                 dependencies: ["GraftFoundation", "GraftKernels", "CTurboJPEG", "CPNG", "CPNGShim", "CGraftSampler"]),
-        .target(name: "GraftModel", dependencies: ["GraftFoundation", "GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer"]),
+        // The interface of the communication engines distributed training
+        // loads at run time (libgraft_mpi.so, built from Sources/graft-mpi
+        // by `make build` where MPI is installed), and their loader.
+        .target(name: "CGraftComm", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "GraftModel",
+                dependencies: ["GraftFoundation", "GraftKernels", "GraftIO", "GraftData", "CGraftOptimizer", "CGraftComm"]),
         .target(
             name: "GraftC",
             dependencies: ["GraftFoundation", "GraftModel", "GraftData", "CGraftABI"],

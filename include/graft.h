@@ -66,7 +66,12 @@ typedef enum graft_status {
     GRAFT_ERROR_NUMERIC = 7,
     /* A progress callback returned non-zero: the call stopped at a batch
      * boundary, every weight is from before or after a whole batch. */
-    GRAFT_ERROR_CANCELLED = 8
+    GRAFT_ERROR_CANCELLED = 8,
+    /* Distributed training: another process of the group failed, died or
+     * did not answer within the timeout (GRAFT_DISTRIBUTED_TIMEOUT). The
+     * group cannot go on; the model's weights are those after the last step
+     * every process took. */
+    GRAFT_ERROR_DISTRIBUTED = 9
 } graft_status;
 
 /* A model: a ResNet base (and, later, its head and optimizer state). */
@@ -1353,6 +1358,37 @@ graft_status graft_model_load_weights(graft_model *model, const char *path);
  * HDF5 file that is not a Graft model, such as a Keras weight file),
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs. */
 graft_status graft_model_load(const char *path, int32_t num_threads, graft_model **out);
+
+/* ----------------------------------------------------------- distribution */
+
+/* Joins the group of processes a launcher started (`mpirun -np N program`):
+ * from then on graft_model_fit and graft_model_evaluate are data-parallel
+ * over the group. Every process must create the same model and datasets
+ * (same files, seed and batch_size, which is the global batch) and make the
+ * same calls; each takes its shard of every batch, the group sums the
+ * gradients (while the backward pass goes on) and the figures, and every
+ * process takes the steps and reports the figures one process would with
+ * the whole batch. Only rank 0 prints progress; write files from rank 0 only
+ * (graft_distribution_rank). BatchNormalization trains in inference mode, so
+ * nothing else is shared.
+ *
+ * The transport is libgraft_mpi.so (Open MPI), loaded now from beside
+ * libgraft.so (or the library GRAFT_COMM_ENGINE names). Outside a launcher
+ * this does nothing: one process, as without the call. Later calls return
+ * GRAFT_OK and keep the first group. `timeout_seconds`: how long a
+ * collective waits for the other processes before failing with
+ * GRAFT_ERROR_DISTRIBUTED; 0 means GRAFT_DISTRIBUTED_TIMEOUT's value, else
+ * 300. Returns GRAFT_ERROR_DISTRIBUTED when the engine cannot be loaded or
+ * started, GRAFT_ERROR_INVALID_ARGUMENT for a negative or non-finite
+ * timeout. Any thread. */
+graft_status graft_distribution_initialize(double timeout_seconds);
+
+/* This process's rank in the group, 0 ..< graft_distribution_size(); 0
+ * without a group. Any thread. */
+int32_t graft_distribution_rank(void);
+
+/* The processes of the group; 1 without one. Any thread. */
+int32_t graft_distribution_size(void);
 
 #ifdef __cplusplus
 }

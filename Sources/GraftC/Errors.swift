@@ -38,6 +38,7 @@ extension GraftError.Kind {
         case .outOfMemory: GRAFT_ERROR_OUT_OF_MEMORY
         case .numeric: GRAFT_ERROR_NUMERIC
         case .cancelled: GRAFT_ERROR_CANCELLED
+        case .distributed: GRAFT_ERROR_DISTRIBUTED
         }
     }
 }

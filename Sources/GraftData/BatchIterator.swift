@@ -4,21 +4,44 @@ import GraftKernels
 
 /// One batch: `count` images (count × height × width × 3 floats, RGB 0…255)
 /// and their labels, plus each image's index in the dataset's listing.
+/// Iterated by shard (`DataShard`), a process's part of the batch:
+/// `position` is the place of its first image in the whole batch.
 public struct Batch {
     /// The iterator's buffer, kept alive by the batch; the iterator refills
     /// it two calls of `next()` later.
     private let storage: Tensor
     public let labels: [Int32]
     public let indices: [Int]
+    public let position: Int
 
-    init(storage: Tensor, labels: [Int32], indices: [Int]) {
+    init(storage: Tensor, labels: [Int32], indices: [Int], position: Int = 0) {
         self.storage = storage
         self.labels = labels
         self.indices = indices
+        self.position = position
     }
 
     public var images: UnsafePointer<Float> { UnsafePointer(storage.data) }
     public var count: Int { labels.count }
+}
+
+/// One process's part of every batch, in data-parallel training: process
+/// `rank` of `size` takes images `range(of:)` of each batch, contiguous and
+/// near-equal, so that the processes' parts are disjoint and cover the batch.
+public struct DataShard: Equatable, Sendable {
+    public let rank: Int
+    public let size: Int
+
+    public init(rank: Int, size: Int) {
+        precondition(size >= 1 && (0..<size).contains(rank), "rank \(rank) of \(size)")
+        self.rank = rank
+        self.size = size
+    }
+
+    /// This process's images of a batch of `count`.
+    public func range(of count: Int) -> Range<Int> {
+        (count * rank / size)..<(count * (rank + 1) / size)
+    }
 }
 
 /// One pass over a dataset. While the caller works on batch k, batch k+1 is
@@ -42,19 +65,25 @@ public final class BatchIterator {
     private let augmentation: (layers: Augmentation, pass: Int)?
     /// Images decoded by an earlier pass, and where this one stores them.
     private let decoded: DecodedImageCache?
+    /// The part of each batch this iterator hands out, or nil: all of it.
+    private let shard: DataShard?
     private var pending: Pending?
 
     /// A batch being prepared in the background.
     private final class Pending: @unchecked Sendable {
         let batch: Int
         var task: BackgroundTask?
+        let position: Int
         var indices: [Int] = []
         var error: Error?
-        init(batch: Int) { self.batch = batch }
+        init(batch: Int, position: Int) {
+            self.batch = batch
+            self.position = position
+        }
     }
 
     init(dataset: ImageDataset, order: [Int], skip: ((Int) -> Bool)?, batches: Range<Int>,
-         augmentation: (layers: Augmentation, pass: Int)?, decoded: DecodedImageCache?) {
+         augmentation: (layers: Augmentation, pass: Int)?, decoded: DecodedImageCache?, shard: DataShard?) {
         if let augmentation {
             let size = augmentation.layers.outputSize(height: dataset.imageHeight, width: dataset.imageWidth)
             precondition(size.height == dataset.imageHeight && size.width == dataset.imageWidth,
@@ -66,6 +95,7 @@ public final class BatchIterator {
         self.batches = batches
         self.augmentation = augmentation
         self.decoded = decoded
+        self.shard = shard
         nextBatch = batches.lowerBound
         let floats = dataset.batchSize * dataset.imageFloats
         buffers = [Tensor(shape: [floats]), Tensor(shape: [floats])]
@@ -80,7 +110,9 @@ public final class BatchIterator {
     /// The next batch, or nil at the end of the pass. Throws when an image
     /// cannot be read (naming the file), unless the dataset skips such files.
     /// A batch is never empty: one whose every image was skipped is passed
-    /// over (an empty batch would read as the end of the pass).
+    /// over (an empty batch would read as the end of the pass). A shard can
+    /// be: every process gets one part of each batch, so that they step
+    /// together.
     public func next() throws -> Batch? {
         while let current = pending {
             current.task?.wait()
@@ -88,9 +120,10 @@ public final class BatchIterator {
             if let error = current.error { throw error }
             nextBatch = current.batch + 1
             prefetch(nextBatch)
-            guard !current.indices.isEmpty else { continue }
+            guard !current.indices.isEmpty || shard != nil else { continue }
             let labels = current.indices.map { dataset.labels[$0] }
-            return Batch(storage: buffers[current.batch % 2], labels: labels, indices: current.indices)
+            return Batch(storage: buffers[current.batch % 2], labels: labels, indices: current.indices,
+                         position: current.position)
         }
         return nil
     }
@@ -98,9 +131,11 @@ public final class BatchIterator {
     private func prefetch(_ batch: Int) {
         let start = batch * dataset.batchSize
         guard batches.contains(batch) && start < order.count else { return }
-        let job = Pending(batch: batch)
+        let whole = start..<min(start + dataset.batchSize, order.count)
+        let part = shard?.range(of: whole.count) ?? 0..<whole.count
+        let job = Pending(batch: batch, position: part.lowerBound)
         pending = job
-        let indices = Array(order[start..<min(start + dataset.batchSize, order.count)])
+        let indices = Array(order[(whole.lowerBound + part.lowerBound)..<(whole.lowerBound + part.upperBound)])
         // Asked here, on the caller's thread, not on the loading one.
         let needed = indices.map { skip?($0) != true }
         let buffer = buffers[batch % 2]

@@ -180,13 +180,15 @@ public final class ImageDataset {
     /// image as it is loaded, on the same worker threads, with the draws of
     /// its index in this pass (they must keep the image's size). `decoded`:
     /// where images are copied from instead of decoded when a pass before
-    /// stored them there, and stored when decoded.
+    /// stored them there, and stored when decoded. `shard`: only this
+    /// process's part of each batch is loaded and handed out.
     public func makeIterator(epoch: Int? = nil, skip: ((Int) -> Bool)? = nil, batches: Range<Int>? = nil,
-                             augmentation: Augmentation? = nil, decoded: DecodedImageCache? = nil) -> BatchIterator {
+                             augmentation: Augmentation? = nil, decoded: DecodedImageCache? = nil,
+                             shard: DataShard? = nil) -> BatchIterator {
         precondition(decoded == nil || decoded!.dataset == generation, "the decoded images of another dataset")
         let pass = epoch ?? epochs.increment()
         return BatchIterator(dataset: self, order: order(epoch: pass), skip: skip, batches: batches ?? 0..<batchCount,
-                             augmentation: augmentation.map { ($0, pass) }, decoded: decoded)
+                             augmentation: augmentation.map { ($0, pass) }, decoded: decoded, shard: shard)
     }
 
     /// Writes image `index` (imageHeight × imageWidth × channels floats, 0…255).

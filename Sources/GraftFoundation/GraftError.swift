@@ -17,6 +17,9 @@ public struct GraftError: Error, CustomStringConvertible, Equatable {
         /// A progress callback asked to stop.
         case cancelled
         case outOfMemory
+        /// Another process of a distributed group failed, died or did not
+        /// answer within the timeout; the group cannot go on.
+        case distributed
     }
 
     public let kind: Kind

@@ -122,6 +122,7 @@ struct Train: ParsableCommand {
     @Option var chart = "history.svg"
 
     func run() throws {
+        try joinLauncherGroup()
         var w = Workflow(dataDirectory: dataDir)
         w.testDirectory = testDir
         w.weights = weights
@@ -204,7 +205,7 @@ extension Train {
         // Last, so that its rows hold the learning rate the others log.
         if let csvLogger {
             // One file for the run: emptied here, appended to by each phase.
-            try writeText("", to: csvLogger)
+            if ProcessGroup.isPrimary { try writeText("", to: csvLogger) }
             callbacks.append(CSVLogger(filename: csvLogger, append: true))
         }
         return callbacks
@@ -240,6 +241,7 @@ struct Evaluate: ParsableCommand {
     var maxImagePixels = ImageDecoder.defaultPixelLimit
 
     func run() throws {
+        try joinLauncherGroup()
         let model = try TransferModel.load(from: model, threads: threads)
         try setPrecision(model, try parsePrecision(precision), calibration: calibration, threads: threads,
                          pixelLimit: maxImagePixels)
@@ -287,6 +289,7 @@ struct Predict: ParsableCommand {
     var maxImagePixels = ImageDecoder.defaultPixelLimit
 
     func run() throws {
+        try joinLauncherGroup()
         let model = try TransferModel.load(from: model, threads: threads)
         try setPrecision(model, try parsePrecision(precision), calibration: calibration, threads: threads,
                          pixelLimit: maxImagePixels)

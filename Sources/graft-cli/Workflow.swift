@@ -147,6 +147,8 @@ struct Workflow {
             print(confusionMatrixText(result.confusionMatrix, classNames: model.classNames ?? test.classNames))
         }
 
+        // In a group of processes, rank 0 writes the files.
+        guard ProcessGroup.isPrimary else { return }
         try model.save(to: output)
         try writeText(history.csv, to: historyPath)
         try writeText(history.svg, to: chartPath)

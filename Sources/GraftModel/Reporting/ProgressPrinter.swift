@@ -23,8 +23,9 @@ public struct ProgressPrinter {
     private var epochStart: Double
 
     /// `start`: when the call began, in seconds on the clock `report` is given.
+    /// In a group of processes, only rank 0 prints (the others' verbose is 0).
     public init(verbose: Int, epochs: Int?, start: Double) {
-        self.verbose = verbose
+        self.verbose = ProcessGroup.isPrimary ? verbose : 0
         self.epochs = epochs
         epochStart = start
     }

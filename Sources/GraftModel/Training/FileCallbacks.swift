@@ -2,7 +2,9 @@ import Glibc
 import GraftFoundation
 
 // The callbacks that write files: ModelCheckpoint (its path formatted as
-// Python's str.format does) and CSVLogger (floats as Python's repr).
+// Python's str.format does) and CSVLogger (floats as Python's repr). In a
+// group of processes (`ProcessGroup`), only rank 0 writes; the others keep
+// the same state.
 
 /// Keras's ModelCheckpoint: saves the model after every epoch to
 /// `filepath` formatted with the epoch (1-based) and the epoch's figures
@@ -48,6 +50,7 @@ public final class ModelCheckpoint: FitCallback {
             guard monitor.isImprovement(current, over: best, lowerIsBetter: lowerIsBetter) else { return }
             best = current
         }
+        guard ProcessGroup.isPrimary else { return }
         try makeParentFolders(of: path)
         if saveWeightsOnly { try fit.model.saveWeights(to: path) } else { try fit.model.save(to: path) }
     }
@@ -73,6 +76,7 @@ public final class CSVLogger: FitCallback {
 
     public override func trainBegin(_ fit: FitState) throws {
         close()
+        guard ProcessGroup.isPrimary else { return }
         writeHeader = true
         if append, let existing = fopen(filename, "r") {
             writeHeader = fgetc(existing) == EOF

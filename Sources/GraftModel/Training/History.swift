@@ -39,6 +39,15 @@ struct RunningFigures {
         lossSum += loss * Double(count)
     }
 
+    /// A batch whose shards (`count` images with mean loss `loss` here) the
+    /// processes of `group` add up.
+    mutating func addGroupFigures(count: Int, loss: Double, correct: Int, topKHits: Int, _ group: ProcessGroup) throws {
+        let all = try group.sum([Double(count), loss * Double(count), Double(correct), Double(topKHits)],
+                                what: "the batch's figures")
+        guard all[0] > 0 else { return }
+        add(count: Int(all[0]), loss: all[1] / all[0], correct: Int(all[2]), topKHits: Int(all[3]))
+    }
+
     var loss: Double { lossSum / Double(seen) }
     var accuracy: Double { Double(correct) / Double(seen) }
     var topKFigure: (name: String, value: Double)? { topK.map { ($0.name, Double(topKHits) / Double(seen)) } }

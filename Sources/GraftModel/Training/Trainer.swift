@@ -22,6 +22,14 @@ extension TransferModel {
     ///
     /// `stepsPerEpoch` (Keras's steps_per_epoch) makes an epoch that many
     /// batches (`DataSlice`); nil: one pass over `train`.
+    ///
+    /// In a group of processes (`ProcessGroup.initialize`), each process
+    /// trains on its shard of every batch (the batch size is the global
+    /// batch, as in Keras's distribution API) and the group sums the
+    /// gradients, losses and counts: every process takes the same steps
+    /// and reports the same figures, as one process with the whole batch
+    /// would. A stop (progress callback, callbacks) in any process stops
+    /// all of them after the same batch or epoch.
     public func fit(_ train: ImageDataset, epochs: Int, validation: ImageDataset? = nil, initialEpoch: Int = 0,
                     stepsPerEpoch: Int? = nil, classWeight: [Int: Float]? = nil, sampleWeight: [Float]? = nil,
                     callbacks: [FitCallback] = [], progress: ((TrainingProgress) -> Bool)? = nil) throws -> History {
@@ -66,6 +74,11 @@ extension TransferModel {
         }
         try setClassNames(names)
         guard !isFitting else { throw GraftError(.state, "fit cannot run inside a callback of another fit on the same model") }
+        let group = distributedGroup
+        if let group {
+            try joinGroup(group, datasets: [("training", train)] + (validation.map { [("validation", $0)] } ?? []),
+                          pass: DataSlice(epoch: initialEpoch, stepsPerEpoch: stepsPerEpoch, batchCount: train.batchCount).pass)
+        }
         isFitting = true
         defer { isFitting = false }
         let state = FitState(model: self, epochs: epochs)
@@ -82,24 +95,29 @@ extension TransferModel {
             let data = DataSlice(epoch: epoch, stepsPerEpoch: stepsPerEpoch, batchCount: train.batchCount)
             let iterator = train.makeIterator(epoch: data.pass, skip: frozenPrefix.alreadyCached(train, pass: data.pass),
                                               batches: data.batches, augmentation: trainingAugmentation,
-                                              decoded: frozenPrefix.decodedImages(train))
+                                              decoded: frozenPrefix.decodedImages(train), shard: group?.shard)
             let steps = stepsPerEpoch ?? train.batchCount
             var step = 0
             while let batch = try iterator.next() {
+                // The batch's images in all the processes (a shard can be
+                // empty, and unreadable files skipped).
+                let total = try group.map { Int(try $0.sum([Double(batch.count)], what: "the batch's size")[0]) }
+                    ?? batch.count
+                if total == 0 { continue }
                 let result: (loss: Double, correct: Int, topKHits: Int)
                 do {
-                    result = try trainOnBatch(batch, of: train, pass: data.pass, epoch: epoch, optimizer: optimizer,
-                                              weights: weights(of: batch))
+                    result = try trainOnBatch(batch, total: total, of: train, pass: data.pass, epoch: epoch,
+                                              optimizer: optimizer, weights: weights(of: batch), group: group)
                 } catch let error as GraftError where error.kind == .numeric && terminateOnNaN {
                     // TerminateOnNaN: the epoch ends here, its loss NaN.
                     notFinite = true
                     break
                 }
-                figures.add(count: batch.count, loss: result.loss, correct: result.correct, topKHits: result.topKHits)
+                figures.add(count: total, loss: result.loss, correct: result.correct, topKHits: result.topKHits)
                 step += 1
                 let report = figures.progress(epoch: epoch, epochs: epochs, step: step, steps: steps,
                                               elapsedSeconds: elapsed())
-                if progress?(report) == true {
+                if try anyProcess(progress?(report) == true, group, what: "the decision to stop") {
                     history.stopped = true
                     return history
                 }
@@ -118,11 +136,11 @@ extension TransferModel {
                 accuracy: logs["accuracy"]!, topK: topKName.flatMap { name in logs[name].map { (name, $0) } },
                 elapsedSeconds: elapsed(), epochEnd: true, valLoss: logs["val_loss"],
                 valAccuracy: logs["val_accuracy"], valTopK: topKName.flatMap { logs["val_" + $0] })
-            if progress?(report) == true {
+            if try anyProcess(progress?(report) == true, group, what: "the decision to stop") {
                 history.stopped = true
                 return history
             }
-            if state.stopTraining || notFinite { break }
+            if try anyProcess(state.stopTraining || notFinite, group, what: "the decision to stop") { break }
         }
         for callback in callbacks {
             try callback.trainEnd(state)
@@ -165,12 +183,16 @@ extension TransferModel {
     /// inference mode, so the parts' gradients add up to the batch's (only
     /// the order of the sums differs), in the memory of one part. So does
     /// a batch whose step needs every gradient at once (global norm
-    /// clipping).
-    private func trainOnBatch(_ batch: Batch, of dataset: ImageDataset, pass: Int, epoch: Int, optimizer: Optimizer,
-                              weights: [Float]?) throws -> (loss: Double, correct: Int, topKHits: Int) {
+    /// clipping), and a process's shard of a batch in a group, whose sums
+    /// the group adds up (`GradientReduction`) while the last part's
+    /// backward pass goes on. `total`: the images of the whole batch, over
+    /// which the loss is a mean.
+    private func trainOnBatch(_ batch: Batch, total: Int, of dataset: ImageDataset, pass: Int, epoch: Int,
+                              optimizer: Optimizer, weights: [Float]?, group: ProcessGroup?)
+        throws -> (loss: Double, correct: Int, topKHits: Int) {
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
-        let parts = training.parts(of: batch.count, network: network, microBatchSize: microBatchSize)
-        let input = try trainingInput(batch, of: dataset, pass: pass)
+        let parts = batch.count > 0 ? training.parts(of: batch.count, network: network, microBatchSize: microBatchSize) : []
+        let input = batch.count > 0 ? try trainingInput(batch, of: dataset, pass: pass) : nil
         let threads = base.threads
         var loss = 0.0, correct = 0, topKHits = 0
         /// The part's images whose label is among its top-k logits.
@@ -181,9 +203,9 @@ extension TransferModel {
                           batch: range.count, classes: head.numClasses)
             }
         }
-        if parts.count == 1 && !optimizer.config.needsWholeGradient {
-            let (step, pass) = try lossOnPart(0..<batch.count, of: batch, input: input, weights: weights,
-                                              dropoutSeed: dropoutSeed, epoch: epoch)
+        if let input, group == nil, parts.count == 1, !optimizer.config.needsWholeGradient {
+            let (step, pass) = try lossOnPart(0..<batch.count, of: batch, total: total, input: input,
+                                              weights: weights, dropoutSeed: dropoutSeed, epoch: epoch)
             (loss, correct, topKHits) = (pass.loss, pass.correct, hits(0..<batch.count, pass))
             // Each layer steps as soon as its gradients are ready, so that
             // those of the whole network never take memory at once.
@@ -191,14 +213,36 @@ extension TransferModel {
             _ = step.backward(pass.activations, dLogits: pass.dLogits) { optimizer.update($0, threads: threads) }
         } else {
             let sums = training.gradientSums
-            for (k, range) in parts.enumerated() {
-                let (step, pass) = try lossOnPart(range, of: batch, input: input, weights: weights,
-                                                  dropoutSeed: dropoutSeed, epoch: epoch)
-                loss += pass.loss
-                correct += pass.correct
-                topKHits += hits(range, pass)
-                sums.startPart(first: k == 0)
-                _ = step.backward(pass.activations, dLogits: pass.dLogits, sums: sums)
+            let reduction = group.map { GradientReduction(group: $0) }
+            // A loss that is not finite in this process: the group must
+            // still sum (zeros from here), then none steps.
+            var notFinite: GraftError?
+            do {
+                for (k, range) in parts.enumerated() {
+                    let (step, pass) = try lossOnPart(range, of: batch, total: total, input: input!,
+                                                      weights: weights, dropoutSeed: dropoutSeed, epoch: epoch)
+                    loss += pass.loss
+                    correct += pass.correct
+                    topKHits += hits(range, pass)
+                    sums.startPart(first: k == 0, reduction: k == parts.count - 1 ? reduction : nil)
+                    _ = step.backward(pass.activations, dLogits: pass.dLogits, sums: sums)
+                }
+            } catch let error as GraftError where error.kind == .numeric && group != nil {
+                notFinite = error
+            }
+            if let group, let reduction {
+                if input == nil || notFinite != nil {
+                    sums.zero(try trainedWeightsInBackwardOrder(resumeAfter: input?.resumeAfter))
+                    reduction.add(sums.pairs.map(\.gradient))
+                }
+                try reduction.finish()
+                let figures = try group.sum([loss, Double(correct), Double(topKHits), notFinite == nil ? 0 : 1],
+                                            what: "the batch's loss")
+                if figures[3] > 0 {
+                    throw notFinite ?? GraftError(.numeric, "the loss is \(figures[0]) at epoch \(epoch + 1) (in another "
+                        + "process of the group): training stopped, the weights are those from before this batch")
+                }
+                (loss, correct, topKHits) = (figures[0], Int(figures[1]), Int(figures[2]))
             }
             optimizer.apply(sums.pairs, threads: threads)
         }
@@ -232,8 +276,9 @@ extension TransferModel {
     /// The forward pass and loss of images `range` of the batch (all of it,
     /// or a part), from `input` (`trainingInput`), on the step compiled for
     /// the part's size; its loss and gradient are its share of the whole
-    /// batch's. Throws, changing nothing, when the loss is not finite.
-    private func lossOnPart(_ range: Range<Int>, of batch: Batch, input: (tensor: Tensor, resumeAfter: Int?),
+    /// batch's (`total` images, in all the processes). Throws, changing
+    /// nothing, when the loss is not finite.
+    private func lossOnPart(_ range: Range<Int>, of batch: Batch, total: Int, input: (tensor: Tensor, resumeAfter: Int?),
                             weights: [Float]?, dropoutSeed: UInt64, epoch: Int)
         throws -> (TrainingStep, TrainingStep.LossPass) {
         let step = try training.step(for: network, batch: range.count, resumeAfter: input.resumeAfter,
@@ -249,12 +294,13 @@ extension TransferModel {
                 part.data.update(from: input.tensor.data + range.lowerBound * perImage, count: part.count)
             }
             pass = step.forwardWithLoss(nil, resume: part, labels: labels, weights: partWeights, loss: loss,
-                                        meanOver: batch.count, firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
+                                        meanOver: total, firstImage: batch.position + range.lowerBound,
+                                        dropoutSeed: dropoutSeed)
         } else {
             pass = withExtendedLifetime(input.tensor) {
                 step.forwardWithLoss(input.tensor.data + range.lowerBound * perImage, labels: labels,
-                                     weights: partWeights, loss: loss, meanOver: batch.count,
-                                     firstImage: range.lowerBound, dropoutSeed: dropoutSeed)
+                                     weights: partWeights, loss: loss, meanOver: total,
+                                     firstImage: batch.position + range.lowerBound, dropoutSeed: dropoutSeed)
             }
         }
         guard pass.loss.isFinite else {

@@ -96,18 +96,43 @@ public enum MicroBatch {
 /// The gradients of a split batch's parts summed, one buffer per trainable
 /// weight in the order the backward pass hands them over, kept from batch to
 /// batch. A convolution's kernel gradient is summed in place by its own
-/// backward pass (`target`), the rest added here (`add`).
+/// backward pass (`target`), the rest added here (`add`). In a group of
+/// processes, the last part's sums go to the group's as each layer's are
+/// done (`layerDone`).
 final class GradientSums {
     private(set) var pairs: [(weight: Tensor, gradient: Tensor)] = []
     private var next = 0
+    /// Sums handed to `reduction` so far in this part.
+    private var reported = 0
     /// Whether the part being summed is its batch's first: its gradients
     /// are written, not added.
     private(set) var isFirstPart = true
+    /// Where the sums go once final (the batch's last part), or nil.
+    private var reduction: GradientReduction?
 
-    /// A part's gradients follow.
-    func startPart(first: Bool) {
+    /// A part's gradients follow; `reduction`: they are the last, to be
+    /// summed over the group as they are done.
+    func startPart(first: Bool, reduction: GradientReduction? = nil) {
         next = 0
+        reported = 0
         isFirstPart = first
+        self.reduction = reduction
+    }
+
+    /// The backward pass is done with a layer: its sums are final.
+    func layerDone() {
+        guard let reduction, reported < next else { return }
+        reduction.add(pairs[reported..<next].map(\.gradient))
+        reported = next
+    }
+
+    /// Zero sums for `weights`, in the backward pass's order: the share of
+    /// a process with no image in the batch (or whose loss was not finite).
+    func zero(_ weights: [Tensor]) {
+        if pairs.count != weights.count || !zip(pairs, weights).allSatisfy({ $0.weight === $1 }) {
+            pairs = weights.map { ($0, Tensor(shape: $0.shape)) }
+        }
+        for pair in pairs { pair.gradient.data.update(repeating: 0, count: pair.gradient.count) }
     }
 
     /// The sum for `weight`, the next weight in the backward pass's order,

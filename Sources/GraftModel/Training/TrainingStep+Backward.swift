@@ -141,6 +141,7 @@ extension TrainingStep {
             let pairs = weightGrads.indices.map { (weight: layer.weights[$0], gradient: weightGrads[$0]) }
             if let sums {
                 sums.add(Array(pairs[summedInPlace...]), threads: threads)
+                sums.layerDone()
                 for gradient in weightGrads[summedInPlace...] { pool.give(gradient) }
             } else if let update {
                 profile.measure(layer.name, .optimizer) { update(pairs) }

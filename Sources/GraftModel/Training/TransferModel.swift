@@ -260,12 +260,21 @@ public final class TransferModel {
     func evaluationFigures(_ dataset: ImageDataset, progress: ((TrainingProgress) -> Bool)? = nil) throws
         -> (figures: RunningFigures, confusionMatrix: [[Int]]) {
         try checkDataset(dataset, role: "evaluation", classNames: classNames)
+        // In a group, each process evaluates its shard of every batch, and
+        // the group sums the figures batch by batch (`DistributedFit`).
+        let group = distributedGroup
+        if let group, !isFitting { try joinGroup(group, datasets: [("evaluation", dataset)], pass: 0) }
         var figures = RunningFigures(topK: topKAccuracy), step = 0
         let (classes, labelClasses) = (head.numClasses, head.labelClasses)
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: labelClasses), count: labelClasses)
         let started = DispatchTime.now().uptimeNanoseconds
-        let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, pass: nil))
+        let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, pass: nil), shard: group?.shard)
         while let batch = try iterator.next() {
+            guard batch.count > 0 else {
+                if let group { try figures.addGroupFigures(count: 0, loss: 0, correct: 0, topKHits: 0, group) }
+                step += 1
+                continue
+            }
             let logits = Tensor(shape: [batch.count, classes])
             if let boundary = frozenPrefix.cacheBoundary {
                 // The cached prefix's output through the rest, compiled.
@@ -287,11 +296,21 @@ public final class TransferModel {
             for (n, label) in batch.labels.enumerated() {
                 confusion[Int(label)][self.loss.predictedClass(logits: logits.data + n * classes, classes: classes)] += 1
             }
-            figures.add(count: batch.count, loss: loss, correct: hits, topKHits: topKHits)
+            if let group {
+                try figures.addGroupFigures(count: batch.count, loss: loss, correct: hits, topKHits: topKHits, group)
+            } else {
+                figures.add(count: batch.count, loss: loss, correct: hits, topKHits: topKHits)
+            }
             step += 1
             let report = figures.progress(epoch: 0, epochs: 1, step: step, steps: dataset.batchCount,
                                           elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-            if progress?(report) == true { throw GraftError(.cancelled, "evaluate was stopped by its progress callback") }
+            if try anyProcess(progress?(report) == true, group, what: "the decision to stop") {
+                throw GraftError(.cancelled, "evaluate was stopped by its progress callback")
+            }
+        }
+        if let group {
+            let summed = try group.sum(confusion.flatMap { $0.map(Double.init) }, what: "the confusion matrix")
+            confusion = (0..<labelClasses).map { row in (0..<labelClasses).map { Int(summed[row * labelClasses + $0]) } }
         }
         guard figures.seen > 0 else { throw ImageDataset.nothingRead(role: "evaluation") }
         return (figures, confusion)

@@ -17,7 +17,7 @@
 The computing is done by libgraft (see graft/_lib.py for where it is found).
 """
 
-from . import applications, callbacks, layers, losses, metrics, optimizers
+from . import applications, callbacks, distribution, layers, losses, metrics, optimizers
 from ._lib import lib as _library
 from .data import ImageDataset, image_dataset_from_directory
 from .errors import GraftError
@@ -26,6 +26,7 @@ from .reports import history_text
 from .transfer import History, TransferModel, load_model
 
 __all__ = ["GraftError", "History", "ImageDataset", "TransferModel", "__version__", "applications", "callbacks",
+           "distribution",
            "history_text", "image_dataset_from_directory", "layers", "library_version", "load_model", "losses",
            "metrics", "optimizers", "plot_history"]
 

@@ -521,6 +521,9 @@ def _declare(lib: ctypes.CDLL) -> None:
                                   ctypes.c_double, ctypes.POINTER(ctypes.c_char_p)], status),
         "graft_progbar_close": ([handle, ctypes.POINTER(ctypes.c_char_p)], status),
         "graft_progbar_free": ([handle], None),
+        "graft_distribution_initialize": ([ctypes.c_double], status),
+        "graft_distribution_rank": ([], ctypes.c_int32),
+        "graft_distribution_size": ([], ctypes.c_int32),
     }
     for name, (argtypes, restype) in signatures.items():
         try:

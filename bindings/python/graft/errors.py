@@ -17,6 +17,7 @@ class Status(enum.IntEnum):
     INTERNAL = 6
     NUMERIC = 7
     CANCELLED = 8
+    DISTRIBUTED = 9
 
 
 class GraftError(RuntimeError):
