@@ -202,7 +202,7 @@ test-examples: examples $(EXAMPLES_DATA)/STAMP $(FIXTURES)/model/STAMP
 # listing them would only make `pkg-config --cflags graft` fail where their
 # -dev packages are not installed.
 INSTALLED_FILES = $(INCLUDEDIR)/graft.h $(LIBDIR)/$(SONAME) $(LIBDIR)/libgraft.so $(LIBDIR)/pkgconfig/graft.pc \
-	$(BINDIR)/graft
+	$(BINDIR)/graft $(LIBDIR)/libgraft_mpi.so
 install:
 	@for built in $(LIB) $(BUILD)/graft-cli; do \
 		test -f $$built || { echo "$$built is missing: run make build first" >&2; exit 1; }; \
@@ -217,6 +217,7 @@ install:
 		'Name: graft' 'Description: ResNet transfer-learning engine (C ABI)' 'Version: $(VERSION)' \
 		'Libs: -L$${libdir} -lgraft' 'Cflags: -I$${includedir}' > "$(DESTDIR)$(LIBDIR)/pkgconfig/graft.pc"
 	install -m 755 $(BUILD)/graft-cli "$(DESTDIR)$(BINDIR)/graft"
+	if [ -f $(MPI_ENGINE) ]; then install -m 755 $(MPI_ENGINE) "$(DESTDIR)$(LIBDIR)/libgraft_mpi.so"; fi
 	@echo "installed Graft $(VERSION) under $(DESTDIR)$(PREFIX); for a system folder, run ldconfig"
 
 uninstall:

@@ -23,6 +23,9 @@ RELEASE = ROOT / ".build" / "release"
 # What the build puts into the package: the library, and the command under bin/
 # (where graft/__main__.py looks for it).
 BUILT_FILES = {"libgraft.so": "libgraft.so", "graft-cli": "bin/graft"}
+# Beside the library when `make build` could build it (MPI installed): the
+# engine of distributed training, which libgraft.so loads from its folder.
+OPTIONAL_FILES = {"libgraft_mpi.so": "libgraft_mpi.so"}
 
 
 def graft_version() -> str:
@@ -43,7 +46,8 @@ class BuildWithLibrary(build_py):
             raise RuntimeError("the graft package builds from a Graft checkout (Package.swift beside setup.py)")
         subprocess.run(["make", "-C", str(ROOT), "build"], check=True)
         package = Path(self.build_lib) / "graft"
-        for built, placed in BUILT_FILES.items():
+        optional = {built: placed for built, placed in OPTIONAL_FILES.items() if (RELEASE / built).is_file()}
+        for built, placed in {**BUILT_FILES, **optional}.items():
             target = package / placed
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(RELEASE / built, target)

@@ -11,8 +11,15 @@ import GraftFoundation
 /// bench/HISTORY.md), and it lets im2col and the epilogues run in parallel
 /// too.
 public enum Parallel {
-    /// Number of cores the process may run on.
-    public static let coreCount: Int = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    /// Number of cores the process may run on: the machine's, shared out
+    /// among the processes a launcher (mpirun) started on it together, so
+    /// that a data-parallel group does not oversubscribe its machine.
+    public static let coreCount: Int = {
+        let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let neighbours = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"].lazy
+            .compactMap { environmentVariable($0).flatMap { Int($0) } }.first ?? 1
+        return max(1, cores / max(1, neighbours))
+    }()
 
     /// Runs `body(i, worker)` for i in 0..<count on up to `threads` threads
     /// and returns when all are done. `worker` (0..<threads) identifies the

@@ -67,6 +67,7 @@ static const char *status_name(graft_status status) {
     case GRAFT_ERROR_INTERNAL: return "INTERNAL";
     case GRAFT_ERROR_NUMERIC: return "NUMERIC";
     case GRAFT_ERROR_CANCELLED: return "CANCELLED";
+    case GRAFT_ERROR_DISTRIBUTED: return "DISTRIBUTED";
     }
     return "unknown status";
 }
@@ -160,6 +161,15 @@ static void check_versions(void) {
     check(graft_abi_version() == GRAFT_ABI_VERSION, "graft_abi_version() %d == GRAFT_ABI_VERSION %d",
           graft_abi_version(), GRAFT_ABI_VERSION);
     check(graft_last_error() != NULL, "graft_last_error() is never NULL");
+}
+
+/* Outside a launcher, joining a group does nothing: one process. */
+static void check_distribution_alone(void) {
+    check(graft_distribution_initialize(-1) == GRAFT_ERROR_INVALID_ARGUMENT && strstr(graft_last_error(), "timeout"),
+          "a negative timeout is refused: %s", graft_last_error());
+    check(graft_distribution_initialize(0) == GRAFT_OK, "initialize outside mpirun: %s", graft_last_error());
+    check(graft_distribution_rank() == 0 && graft_distribution_size() == 1, "rank %d of %d outside mpirun",
+          graft_distribution_rank(), graft_distribution_size());
 }
 
 static void check_defaults(void) {
@@ -553,6 +563,7 @@ int main(int argc, char **argv) {
     if (!pre || !raw || !out || !features) return 1;
 
     check_versions();
+    check_distribution_alone();
     check_defaults();
     check_optimizer_defaults();
 

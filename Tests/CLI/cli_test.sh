@@ -17,6 +17,22 @@ head -1 demo/history.csv | grep -qx "epoch,phase,loss,accuracy,val_loss,val_accu
 grep -q "^3,fine-tune," demo/history.csv || fail "history.csv phases"
 grep -q "<svg" demo/history.svg && grep -q "polyline" demo/history.svg || fail "history.svg has no curves"
 
+# Data-parallel under mpirun: two processes with the global batch of 8 take
+# the steps one process takes (SGD: reordered float32 sums leave the same
+# printed figures); rank 0 alone prints and writes the files.
+command -v mpirun > /dev/null || fail "mpirun is missing: make deps installs Open MPI"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+parallel_args=(demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 2 --optimizer sgd
+               --learning-rate 0.01 --threads 1)
+"$GRAFT" train "${parallel_args[@]}" --output one.h5 --history one.csv --chart one.svg > one.log
+mpirun --oversubscribe -np 2 "$GRAFT" train "${parallel_args[@]}" --checkpoint "ckpt-{epoch}.h5" \
+    --csv-logger log.csv --output two.h5 --history two.csv --chart two.svg > two.log
+[ "$(grep -c '^Epoch 2/2' two.log)" = 1 ] && [ "$(grep -c '^Saved the model' two.log)" = 1 ] \
+    || fail "mpirun: rank 0 alone prints: $(cat two.log)"
+[ -s two.h5 ] && [ -s ckpt-2.h5 ] && [ "$(wc -l < log.csv)" = 3 ] || fail "mpirun: rank 0 writes the files"
+[ "$("$GRAFT" evaluate one.h5 demo/data/test | grep '^accuracy')" \
+    = "$("$GRAFT" evaluate two.h5 demo/data/test | grep '^accuracy')" ] || fail "mpirun: the model differs from one process's"
+
 # train with other options on the same folders, then use the model.
 "$GRAFT" train demo/data/train --weights random --image-size 64x48 --batch-size 8 --validation-split 0.25 \
     --optimizer sgd --learning-rate 0.01 --momentum 0.9 --hidden 16 --dropout 0.2 --epochs 1 \

@@ -289,3 +289,34 @@ func nearestAndAreaResize() {
         #expect(abs(Double(value) - expected) < 1e-4)
     }
 }
+
+@Test("shards: each process gets its contiguous part of every batch, the parts disjoint and covering each batch, in the whole batch's order; an empty part still counts")
+func shardsOfEveryBatch() throws {
+    // 3 processes, batches of 8 over 19 images: the last batch holds 3
+    // (one each); batch size 2 leaves process 0 nothing in some batches.
+    for (count, batchSize) in [(19, 8), (5, 2)] {
+        let dataset = try memoryDataset(count: count, batchSize: batchSize, shuffle: true)
+        let whole = dataset.makeIterator(epoch: 4)
+        var wholeBatches: [[Int]] = []
+        while let batch = try whole.next() { wholeBatches.append(batch.indices) }
+        var parts: [[[Int]]] = []
+        for rank in 0..<3 {
+            let iterator = dataset.makeIterator(epoch: 4, shard: DataShard(rank: rank, size: 3))
+            var mine: [[Int]] = []
+            while let batch = try iterator.next() {
+                for (i, index) in batch.indices.enumerated() {
+                    #expect(batch.images[i * 18] == Float(index) && batch.labels[i] == Int32(index % 3))
+                }
+                #expect(batch.position == DataShard(rank: rank, size: 3).range(of: wholeBatches[mine.count].count).lowerBound)
+                mine.append(batch.indices)
+            }
+            parts.append(mine)
+        }
+        for (b, batch) in wholeBatches.enumerated() {
+            #expect(parts.map { $0[b] }.joined().elementsEqual(batch), "batch \(b)")
+        }
+        #expect(Set(parts.joined().joined()).count == count)
+    }
+    #expect(DataShard(rank: 1, size: 2).range(of: 3) == 1..<3)
+    #expect(DataShard(rank: 0, size: 2).range(of: 1) == 0..<0)
+}

@@ -100,12 +100,14 @@ public final class ProcessGroup: @unchecked Sendable {
     }
 
     /// libgraft_mpi.so beside the library (or program) Graft is linked
-    /// into, else wherever the dynamic linker finds it.
+    /// into, or in the folder above (a command in the wheel's bin/), else
+    /// wherever the dynamic linker finds it (`make install`'s lib folder).
     private static func defaultEnginePath() -> String {
         var folder = [CChar](repeating: 0, count: Int(PATH_MAX))
         graft_comm_own_folder(&folder, folder.count)
-        let besideUs = String(cString: folder) + defaultEngine
-        return access(besideUs, R_OK) == 0 ? besideUs : defaultEngine
+        let here = String(cString: folder)
+        guard !here.isEmpty else { return defaultEngine }
+        return [here, here + "../"].map { $0 + defaultEngine }.first { access($0, R_OK) == 0 } ?? defaultEngine
     }
 
     // MARK: collectives
