@@ -1390,6 +1390,12 @@ int32_t graft_distribution_rank(void);
 /* The processes of the group; 1 without one. Any thread. */
 int32_t graft_distribution_size(void);
 
+/* Returns once every process of the group has called it (say, after rank 0
+ * wrote a file the others read); GRAFT_OK at once without a group. Returns
+ * GRAFT_ERROR_DISTRIBUTED when another process does not call it within the
+ * timeout, or the group failed earlier. Any thread. */
+graft_status graft_distribution_barrier(void);
+
 #ifdef __cplusplus
 }
 #endif

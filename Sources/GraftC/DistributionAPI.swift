@@ -21,3 +21,8 @@ public func graft_distribution_rank() -> Int32 {
 public func graft_distribution_size() -> Int32 {
     Int32(ProcessGroup.current?.size ?? 1)
 }
+
+@_cdecl("graft_distribution_barrier")
+public func graft_distribution_barrier() -> graft_status {
+    catchingErrors { try ProcessGroup.current?.barrier() }
+}

@@ -25,7 +25,7 @@
  * second stages are started in the order the sums were (`queue`). */
 static MPI_Comm reducing = MPI_COMM_NULL; /* sums' first stage */
 static MPI_Comm returning = MPI_COMM_NULL; /* sums' second stage */
-static MPI_Comm sharing = MPI_COMM_NULL; /* broadcasts and gathers */
+static MPI_Comm sharing = MPI_COMM_NULL; /* broadcasts, gathers, barriers */
 static int rank;
 /* Whether MPI_Init was ours, hence MPI_Finalize too. */
 static int initialised_here;
@@ -178,6 +178,19 @@ static int allgather(const void *send, void *receive, int64_t bytes, graft_comm_
     return 0;
 }
 
+static int barrier(graft_comm_request **request, char *error, size_t error_size) {
+    graft_comm_request *r = make(1, 1, 1, error, error_size);
+    if (!r) return 1;
+    r->returning = 1;
+    int code = MPI_Ibarrier(sharing, &r->returned[0]);
+    if (code != MPI_SUCCESS) {
+        release(r);
+        return fail(code, "MPI_Ibarrier", error, error_size);
+    }
+    *request = r;
+    return 0;
+}
+
 static int test(graft_comm_request *r, int *done, char *error, size_t error_size) {
     *done = 0;
     if (advance(error, error_size) != 0) return 1;
@@ -241,6 +254,6 @@ int graft_comm_open(graft_comm_engine *engine, char *error, size_t error_size) {
     snprintf(engine_name, sizeof engine_name, "%s", version);
     *engine = (graft_comm_engine){.version = GRAFT_COMM_ENGINE_VERSION, .rank = rank, .size = size,
                                   .name = engine_name, .allreduce_sum = allreduce_sum, .broadcast = broadcast,
-                                  .allgather = allgather, .test = test, .abandon = abandon};
+                                  .allgather = allgather, .barrier = barrier, .test = test, .abandon = abandon};
     return 0;
 }

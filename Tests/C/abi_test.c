@@ -170,6 +170,7 @@ static void check_distribution_alone(void) {
     check(graft_distribution_initialize(0) == GRAFT_OK, "initialize outside mpirun: %s", graft_last_error());
     check(graft_distribution_rank() == 0 && graft_distribution_size() == 1, "rank %d of %d outside mpirun",
           graft_distribution_rank(), graft_distribution_size());
+    check(graft_distribution_barrier() == GRAFT_OK, "the barrier of one process: %s", graft_last_error());
 }
 
 static void check_defaults(void) {

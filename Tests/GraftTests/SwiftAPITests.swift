@@ -91,3 +91,11 @@ func errors() throws {
     }
     #expect(throws: GraftError.self) { try model.fit(ImageDataset.fromDirectory("/nonexistent"), epochs: 1) }
 }
+
+@Test("Distribution outside a launcher: one process, the barrier returns at once, a bad timeout refused")
+func distributionAlone() throws {
+    try Distribution.initialize()
+    #expect(Distribution.rank == 0 && Distribution.size == 1)
+    try Distribution.barrier()
+    #expect(throws: GraftError.self) { try Distribution.initialize(timeout: -1) }
+}

@@ -1,7 +1,7 @@
 /*
  * graft_comm.h — the interface a communication engine implements for Graft's
  * data-parallel training (a library Graft loads at run time, so that Graft
- * itself builds and runs without it).
+ * itself builds and runs without it): sum, broadcast, gather, barrier.
  *
  * Every collective is started without blocking and completed by polling
  * `test`: Graft keeps computing while the data travels (the gradients of a
@@ -57,6 +57,8 @@ typedef struct graft_comm_engine {
      * (size * bytes bytes). */
     int (*allgather)(const void *send, void *receive, int64_t bytes, graft_comm_request **request, char *error,
                      size_t error_size);
+    /* Completes once every process has started it. */
+    int (*barrier)(graft_comm_request **request, char *error, size_t error_size);
     /* *done becomes 1 when the request has completed (and is released). */
     int (*test)(graft_comm_request *request, int *done, char *error, size_t error_size);
     /* A request given up on (a peer did not answer): released as far as the

@@ -68,13 +68,12 @@ public final class ProcessGroup: @unchecked Sendable {
     /// seconds, else `GRAFT_DISTRIBUTED_TIMEOUT`, else 300.
     @discardableResult
     public static func initialize(timeout: Double? = nil) throws -> ProcessGroup? {
-        try lock.withLock {
+        if let timeout { try checkTimeout(timeout) }
+        return try lock.withLock {
             if let joined { return joined }
             guard launchedInGroup else { return nil }
             let seconds = try timeout ?? environmentTimeout() ?? defaultTimeout
-            guard seconds > 0, seconds.isFinite else {
-                throw GraftError.invalidArgument("the timeout must be a positive number of seconds, not \(seconds)")
-            }
+            try checkTimeout(seconds)
             var engine = graft_comm_engine()
             let path = environmentVariable(engineVariable) ?? defaultEnginePath()
             try withErrorBuffer { error, size in graft_comm_load(path, &engine, error, size) }
@@ -89,6 +88,12 @@ public final class ProcessGroup: @unchecked Sendable {
         size = Int(engine.size)
         engineName = engine.name.map { String(cString: $0) } ?? "unknown engine"
         self.timeout = timeout
+    }
+
+    private static func checkTimeout(_ seconds: Double) throws {
+        guard seconds > 0, seconds.isFinite else {
+            throw GraftError.invalidArgument("the timeout must be a positive number of seconds, not \(seconds)")
+        }
     }
 
     private static func environmentTimeout() throws -> Double? {
@@ -160,6 +165,11 @@ public final class ProcessGroup: @unchecked Sendable {
             }
         }
         return (0..<size).map { Array(all[($0 * bytes.count)..<(($0 + 1) * bytes.count)]) }
+    }
+
+    /// Returns once every process of the group has called it.
+    public func barrier() throws {
+        try wait(try start("the barrier") { engine.barrier($0, $1, $2) })
     }
 
     /// Advances `collective`; true once it has completed.

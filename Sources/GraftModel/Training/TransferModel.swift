@@ -265,37 +265,14 @@ public final class TransferModel {
         let group = distributedGroup
         if let group, !isFitting { try joinGroup(group, datasets: [("evaluation", dataset)], pass: 0) }
         var figures = RunningFigures(topK: topKAccuracy), step = 0
-        let (classes, labelClasses) = (head.numClasses, head.labelClasses)
+        let labelClasses = head.labelClasses
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: labelClasses), count: labelClasses)
         let started = DispatchTime.now().uptimeNanoseconds
         let iterator = dataset.makeIterator(skip: frozenPrefix.alreadyCached(dataset, pass: nil), shard: group?.shard)
         while let batch = try iterator.next() {
-            guard batch.count > 0 else {
-                if let group { try figures.addGroupFigures(count: 0, loss: 0, correct: 0, topKHits: 0, group) }
-                step += 1
-                continue
-            }
-            let logits = Tensor(shape: [batch.count, classes])
-            if let boundary = frozenPrefix.cacheBoundary {
-                // The cached prefix's output through the rest, compiled.
-                let features = try frozenPrefix.features(batch, of: dataset, pass: nil, profile: profile)
-                let plan = try compiledSuffix(after: boundary, capacity: batch.count)
-                withExtendedLifetime(features) {
-                    plan.run(inputs: features.data, count: batch.count, outputs: logits.data, profile: profile)
-                }
-            } else {
-                try predict(images: batch.images, count: batch.count, logits: logits.data)
-            }
-            let (loss, hits, topKHits) = batch.labels.withUnsafeBufferPointer { labels in
-                let (loss, hits) = self.loss.apply(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
-                                                   classes: classes, dLogits: nil)
-                let topKHits = topKAccuracy?.hits(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
-                                                  classes: classes) ?? 0
-                return (loss, hits, topKHits)
-            }
-            for (n, label) in batch.labels.enumerated() {
-                confusion[Int(label)][self.loss.predictedClass(logits: logits.data + n * classes, classes: classes)] += 1
-            }
+            // A process's shard of a batch can be empty: it adds nothing.
+            let (loss, hits, topKHits) = batch.count > 0 ? try batchFigures(batch, in: dataset, confusion: &confusion)
+                : (0, 0, 0)
             if let group {
                 try figures.addGroupFigures(count: batch.count, loss: loss, correct: hits, topKHits: topKHits, group)
             } else {
@@ -314,6 +291,34 @@ public final class TransferModel {
         }
         guard figures.seen > 0 else { throw ImageDataset.nothingRead(role: "evaluation") }
         return (figures, confusion)
+    }
+
+    /// A batch's mean loss, hits and top-k hits, its predictions counted
+    /// into `confusion`.
+    private func batchFigures(_ batch: Batch, in dataset: ImageDataset, confusion: inout [[Int]]) throws
+        -> (loss: Double, hits: Int, topKHits: Int) {
+        let classes = head.numClasses
+        let logits = Tensor(shape: [batch.count, classes])
+        if let boundary = frozenPrefix.cacheBoundary {
+            // The cached prefix's output through the rest, compiled.
+            let features = try frozenPrefix.features(batch, of: dataset, pass: nil, profile: profile)
+            let plan = try compiledSuffix(after: boundary, capacity: batch.count)
+            withExtendedLifetime(features) {
+                plan.run(inputs: features.data, count: batch.count, outputs: logits.data, profile: profile)
+            }
+        } else {
+            try predict(images: batch.images, count: batch.count, logits: logits.data)
+        }
+        for (n, label) in batch.labels.enumerated() {
+            confusion[Int(label)][loss.predictedClass(logits: logits.data + n * classes, classes: classes)] += 1
+        }
+        return batch.labels.withUnsafeBufferPointer { labels in
+            let (loss, hits) = self.loss.apply(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
+                                               classes: classes, dLogits: nil)
+            let topKHits = topKAccuracy?.hits(logits: logits.data, labels: labels.baseAddress!, batch: batch.count,
+                                              classes: classes) ?? 0
+            return (loss, hits, topKHits)
+        }
     }
 
     /// Logits for `count` RGB images with pixel values 0…255 (preprocessing

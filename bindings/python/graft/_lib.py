@@ -524,6 +524,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_distribution_initialize": ([ctypes.c_double], status),
         "graft_distribution_rank": ([], ctypes.c_int32),
         "graft_distribution_size": ([], ctypes.c_int32),
+        "graft_distribution_barrier": ([], status),
     }
     for name, (argtypes, restype) in signatures.items():
         try:

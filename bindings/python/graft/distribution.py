@@ -30,7 +30,7 @@ from typing import Optional
 
 from ._lib import check, lib
 
-__all__ = ["initialize", "rank", "size"]
+__all__ = ["barrier", "initialize", "rank", "size"]
 
 
 def initialize(timeout: Optional[float] = None) -> None:
@@ -56,3 +56,11 @@ def rank() -> int:
 def size() -> int:
     """The number of processes in the group (1 without one)."""
     return int(lib.graft_distribution_size())
+
+
+def barrier() -> None:
+    """Returns once every process has called it (say, after rank 0 wrote a
+    file the others read); at once without a group. Raises a GraftError
+    (status DISTRIBUTED) when another process does not come within the
+    timeout."""
+    check(lib.graft_distribution_barrier())

@@ -3,8 +3,9 @@ global batch of 32 (16 each) against one process with the batch of 32.
 
 distributed/worker.py trains the head on the frozen base (feature cache,
 Adam, 2 epochs, validation) and, from the same start, the whole base (Adam, 1
-epoch); 80 images make each epoch 2 full batches and a partial one of 16 (8
-per process).
+epoch); 65 images make each epoch 2 full batches and one of a single image,
+so that one process has no image in it (and takes part in its step all the
+same). It evaluates on the validation images and on the 65.
 
 The bar, as the micro-batch tests' (Tests/GraftModelTests/MicroBatchTests):
 1e-5 of the phase's largest update plus two float32 steps of the weight,
@@ -118,5 +119,6 @@ def test_a_failed_process_stops_the_group(fixtures, tmp_path, how: str) -> None:
 def test_outside_a_launcher_one_process() -> None:
     graft.distribution.initialize()
     assert (graft.distribution.rank(), graft.distribution.size()) == (0, 1)
+    graft.distribution.barrier()
     with pytest.raises(ValueError, match="timeout"):
         graft.distribution.initialize(timeout=-1)
