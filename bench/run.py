@@ -9,7 +9,8 @@ peak, peak RSS, and the bar. Then the same inference and whole-base step
 with every engine restricted to AVX2 (as on a CPU without AVX-512), the
 supporting figures (the data pipeline, training steps with the base frozen
 and its last layers unfrozen), the opt-in bfloat16 and int8 precisions,
-and where Graft's time goes, stage by stage of ResNet50.
+data-parallel training over 2 processes (and a model of N machines), and
+where Graft's time goes, stage by stage of ResNet50.
 
 Every engine runs in its own process (so one's threads and memory never touch
 another's), on the same weights and input size, with the same thread count.
@@ -26,11 +27,12 @@ peak: it is the work-equivalent rate.
 
 Usage: .venv/bin/python bench/run.py [--weights .fixtures/model/resnet50_random.h5]
            [--rounds 3] [--batch 32] [--size 100] [--threads 2]
-           [--only goals|avx2|supporting|bfloat16|int8|profile]
+           [--only goals|avx2|supporting|bfloat16|int8|distributed|profile]
 """
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -398,6 +400,70 @@ def int8_table(args):
           f"{'met' if abs(accuracy_change) <= 0.01 else 'not met'}).")
 
 
+def distributed_table(args):
+    """Data-parallel training on this machine: 2 processes x 1 thread (under
+    mpirun) against 1 process x 2 threads, in turns; the collectives' wait
+    and bytes per step; then a model of N machines from these figures."""
+    mpirun = ["env", "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+              shutil.which("mpirun") or sys.exit("mpirun is missing (make deps installs Open MPI)"),
+              "--oversubscribe", "--bind-to", "none", "-np", "2"]
+    one = model_args(args)
+    two = model_args(args)
+    two[two.index("--threads") + 1] = max(1, int(args.threads) // 2)
+    steps = {}
+    for mode, label in [("step_full", "whole base"), ("step_last10", "last 10 layers")]:
+        timing = ["--warmup", "1", "--reps", args.reps, "--mode", mode]
+        engines = {"1 process": [GRAFT_BENCH, "train"] + one + timing,
+                   "2 processes": mpirun + [GRAFT_BENCH, "train"] + two + timing}
+        measured = take_turns(engines, args.rounds, "seconds_per_step", f"{mode} distributed")
+        steps[label] = {name: (int(args.batch) / statistics.median(m["times"]), m["result"])
+                        for name, m in measured.items()}
+    _, count, size, extra, _ = FIT_ROWS[0]
+    fit_one = ["--dir", jpeg_folder(count, size, classes=4)] + extra
+    fits = {"1 process": run_json([GRAFT_BENCH, "fit"] + one + fit_one),
+            "2 processes": run_json(mpirun + [GRAFT_BENCH, "fit"] + two + fit_one)}
+
+    print()
+    print(f"Data-parallel training on this machine (Open MPI, shared memory): 2 processes x "
+          f"{two[two.index('--threads') + 1]} thread against 1 process x {args.threads} threads, "
+          f"global batch {args.batch}, medians of {args.rounds} alternating rounds:")
+    print()
+    print("| measure | 1 process | 2 processes | 2 / 1 | wait in collectives per step | gradients summed per step |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, rates in steps.items():
+        (r1, _), (r2, result) = rates["1 process"], rates["2 processes"]
+        print(f"| {label} step, images/s | {r1:.1f} | {r2:.1f} | {r2 / r1:.2f}x | "
+              f"{1e3 * float(result['comm_seconds_per_step']):.0f} ms | {float(result['comm_mb_per_step']):.1f} MB |")
+    s1, s2 = fits["1 process"]["seconds"], fits["2 processes"]["seconds"]
+    print(f"| {label_of(FIT_ROWS[0])}, seconds | {s1:.1f} | {s2:.1f} | {s1 / s2:.2f}x faster | - | - |")
+    print()
+    print("A model of N such machines (2 cores each), from the figures above: a step takes the 1-process step "
+          "time divided by N, plus a ring allreduce of the gradients, 2(N-1)/N x bytes / bandwidth, none of it "
+          "hidden behind the backward pass (the bound on its cost). Speed-up over one machine (efficiency):")
+    print()
+    networks = [("10 Gbit/s", 10e9 / 8), ("25 Gbit/s", 25e9 / 8)]
+    machines = [2, 4, 8, 16, 32]
+    print("| step | global batch | network | " + " | ".join(f"N={n}" for n in machines) + " | scales to |")
+    print("| --- | ---: | --- | " + " | ".join("---:" for _ in machines) + " | --- |")
+    for label, rates in steps.items():
+        rate, result = rates["1 process"][0], rates["2 processes"][1]
+        gradient_bytes = float(result["comm_mb_per_step"]) * 1e6
+        for batch in (int(args.batch), LARGE_BATCH):
+            for network, bandwidth in networks:
+                single = batch / rate
+                speedups = [single / (single / n + 2 * (n - 1) / n * gradient_bytes / bandwidth) for n in machines]
+                # Where adding machines stops paying: efficiency under 50%.
+                last = max([n for n, s in zip(machines, speedups) if s / n >= 0.5], default=1)
+                cells_text = " | ".join(f"{s:.1f}x ({100 * s / n:.0f}%)" for n, s in zip(machines, speedups))
+                print(f"| {label} ({gradient_bytes / 1e6:.0f} MB) | {batch} | {network} | {cells_text} | "
+                      f"{last} machines at >= 50% |")
+
+
+def label_of(row):
+    label, count, size, _, _ = row
+    return f"{label}, {count:,} JPEGs {size}"
+
+
 def shapes_dataset(args):
     """The generated dataset `graft-bench precision` trains and predicts on."""
     shapes = REPO / ".fixtures" / "bench" / "shapes_6x100"
@@ -447,7 +513,8 @@ def main():
     parser.add_argument("--size", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=5, help="timed batches per inference process")
-    parser.add_argument("--only", choices=["goals", "avx2", "supporting", "bfloat16", "int8", "profile"],
+    parser.add_argument("--only", choices=["goals", "avx2", "supporting", "bfloat16", "int8", "distributed",
+                                           "profile"],
                         help="run one table only")
     args = parser.parse_args()
     sgemm = None
@@ -461,6 +528,8 @@ def main():
         bfloat16_table(args)
     if args.only in (None, "int8"):
         int8_table(args)
+    if args.only in (None, "distributed"):
+        distributed_table(args)
     if args.only in (None, "profile"):
         profile_table(args, sgemm or statistics.median(sgemm_gflops(args) for _ in range(3)))
 

@@ -16,14 +16,16 @@
 //                     [--micro-batch-size N]
 //       One Adam step of the GAP + Dense(10) model (the frozen-feature cache
 //       off, so that every step computes the base); a batch larger than the
-//       micro-batch size (the engine's, or N) runs in parts.
+//       micro-batch size (the engine's, or N) runs in parts. Under mpirun,
+//       data-parallel: the batch is the global one, and rank 0 prints the
+//       collectives' wait and the bytes it sums per step too.
 //   graft-bench fit --dir FOLDER --weights PATH [--epochs 3] [--augmentation SPEC] [--unfreeze-last N]
 //                   [--batch 32] [--size 100] [--threads 2] [--precision P]
 //       A seed workflow's phase end to end: datasets with a 25% validation
 //       split, the base frozen (or its last N layers trainable), the
 //       augmentation layers of --augmentation (`graft train`'s text for
 //       them), Adam, fit with validation; int8 calibrated (timed too) on the
-//       first 256 training images.
+//       first 256 training images. Data-parallel under mpirun.
 //
 //   graft-bench precision --dir FOLDER --weights PATH [--precision bfloat16|int8] [--epochs 5]
 //                         [--batch 32] [--size 100] [--threads 2]
@@ -234,17 +236,28 @@ func trainingStep(_ args: Arguments, mode: String) throws -> (model: TransferMod
     return (model, { _ = try model.fit(dataset, epochs: 1) })
 }
 
+/// Under mpirun, the batch is the global batch, each process trains on its
+/// part; rank 0 prints, with the collectives' cost per step (its wait and
+/// the bytes of the gradients it sums).
 func trainBenchmark(_ args: Arguments) throws {
     let mode = args.values["mode"] ?? "step_full"
-    let batch = args.int("batch", 32)
+    let batch = args.int("batch", 32), reps = args.int("reps", 5)
     let (model, step) = try trainingStep(args, mode: mode)
     for _ in 0..<args.int("warmup", 2) { try step() }
-    let times = try (0..<args.int("reps", 5)).map { _ in try seconds(step) }
+    let before = ProcessGroup.current?.traffic
+    let times = try (0..<reps).map { _ in try seconds(step) }
+    let traffic = ProcessGroup.current.map { group -> [(String, String)] in
+        let after = group.traffic
+        return [("processes", "\(group.size)"),
+                ("comm_seconds_per_step", String(format: "%.4f", (after.waitSeconds - before!.waitSeconds) / Double(reps))),
+                ("comm_mb_per_step", String(format: "%.2f", Double(after.bytesSummed - before!.bytesSummed) / Double(reps) / 1e6))]
+    } ?? []
+    guard ProcessGroup.isPrimary else { return }
     print(json([("engine", "\"graft\""), ("mode", "\"\(mode)\""),
                 ("images_per_s", String(format: "%.2f", Double(batch) / median(times))),
                 ("seconds_per_step", list(times)),
                 ("gflop_per_image", String(format: "%.4f", gigaflops(model.network).training)),
-                ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))]))
+                ("peak_rss_mb", String(format: "%.0f", peakRSSMegabytes()))] + traffic))
 }
 
 func fitBenchmark(_ args: Arguments) throws {
@@ -269,6 +282,7 @@ func fitBenchmark(_ args: Arguments) throws {
     // Keras's work: every epoch trains on every image and validates on the rest.
     let flops = gigaflops(model.network)
     let work = Double(epochs) * (Double(images) * flops.training + Double(validationImages) * flops.forward)
+    guard ProcessGroup.isPrimary else { return }
     print(json([("engine", "\"graft\""), ("mode", "\"fit\""), ("seconds", String(format: "%.2f", total)),
                 ("images", "\(images)"), ("epochs", "\(epochs)"), ("keras_gflop", String(format: "%.1f", work)),
                 ("final_val_accuracy", String(format: "%.4f", history?.valAccuracy.last ?? Double.nan)),
@@ -303,6 +317,8 @@ let arguments = CommandLine.arguments
 guard arguments.count >= 2 else { fail("usage: graft-bench sgemm|inference [--option value]...") }
 let options = Arguments(arguments.dropFirst(2))
 do {
+    // Under mpirun, train and fit run data-parallel (rank 0 prints).
+    try ProcessGroup.initialize()
     switch arguments[1] {
     case "sgemm": sgemmBenchmark(options)
     case "inference": try inferenceBenchmark(options)

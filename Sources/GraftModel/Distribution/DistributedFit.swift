@@ -19,7 +19,8 @@ extension TransferModel {
     /// Checks, before a distributed fit or evaluation, that every process
     /// has the same data (listing, labels, batch size, first order) and
     /// the same weights: a process whose weights differ from rank 0's takes
-    /// rank 0's.
+    /// rank 0's. The weights are compared once, and again after any process
+    /// had its weights set from outside.
     func joinGroup(_ group: ProcessGroup, datasets: [(role: String, dataset: ImageDataset)], pass: Int) throws {
         for (role, dataset) in datasets {
             guard dataset.batchSize >= group.size else {
@@ -35,15 +36,18 @@ extension TransferModel {
                     + "batch size, seed or shuffle): every process must list the same data")
             }
         }
+        guard try group.any(!weightsAgreedInGroup, what: "the decision to compare the weights") else { return }
         let weights = layers.flatMap(\.weights)
         let mine = weights.reduce(into: Fingerprint()) { $0.add($1.data, count: $1.count) }.bytes
         let all = try group.gather(mine, what: "the comparison of the weights")
-        guard all.contains(where: { $0 != all[0] }) else { return }
-        for weight in weights {
-            try group.broadcast(weight.data, bytes: weight.count * MemoryLayout<Float>.size,
-                                what: "the broadcast of rank 0's weights")
+        if all.contains(where: { $0 != all[0] }) {
+            for weight in weights {
+                try group.broadcast(weight.data, bytes: weight.count * MemoryLayout<Float>.size,
+                                    what: "the broadcast of rank 0's weights")
+            }
+            weightsChanged()
         }
-        weightsChanged()
+        weightsAgreedInGroup = true
     }
 
     /// Whether `flag` holds in any process of `group` (the decision to stop

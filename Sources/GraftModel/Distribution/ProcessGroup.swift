@@ -115,6 +115,19 @@ public final class ProcessGroup: @unchecked Sendable {
         return [here, here + "../"].map { $0 + defaultEngine }.first { access($0, R_OK) == 0 } ?? defaultEngine
     }
 
+    /// What the collectives have cost this process so far (`make bench`
+    /// reads it per step).
+    public struct Traffic: Sendable {
+        /// Bytes of the sums started (each process's share of the data).
+        public var bytesSummed = 0
+        /// Seconds spent waiting for collectives to complete.
+        public var waitSeconds = 0.0
+    }
+
+    private var counted = Traffic()
+
+    public var traffic: Traffic { lock.withLock { counted } }
+
     // MARK: collectives
 
     /// A collective in flight: `wait` (or `ProcessGroup.wait`) completes it.
@@ -130,7 +143,8 @@ public final class ProcessGroup: @unchecked Sendable {
 
     /// Starts the sum of `count` floats of every process, in place.
     func startSum(_ buffer: UnsafeMutablePointer<Float>, count: Int, what: String) throws -> Collective {
-        try start(what) { engine.allreduce_sum(buffer, Int64(count), GRAFT_COMM_FLOAT32, $0, $1, $2) }
+        lock.withLock { counted.bytesSummed += count * MemoryLayout<Float>.size }
+        return try start(what) { engine.allreduce_sum(buffer, Int64(count), GRAFT_COMM_FLOAT32, $0, $1, $2) }
     }
 
     /// Every process's `values` summed, in every process.
@@ -192,7 +206,12 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Completes `collective`, or fails when the other processes have not
     /// joined it within the timeout.
     func wait(_ collective: Collective) throws {
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let waited = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            lock.withLock { counted.waitSeconds += waited }
+        }
+        let deadline = started + UInt64(timeout * 1e9)
         var polls = 0
         while try !poll(collective) {
             polls += 1

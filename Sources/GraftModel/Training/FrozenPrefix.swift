@@ -25,6 +25,9 @@ final class FrozenPrefix {
     var cacheLimit = 2 << 30
 
     private var trainingCache: (dataset: Int, cache: FeatureCache)?
+    /// The training cache's slots (image, variant) the last batch computed
+    /// here, for the other processes of a group (`shareComputed`).
+    private var computedForBatch: [(image: Int, variant: Int)] = []
     private var decodedTraining: DecodedImageCache?
     private var validationCache: (dataset: Int, cache: FeatureCache)?
     /// The compiled prefix, through layer `layer`.
@@ -130,17 +133,10 @@ final class FrozenPrefix {
         }
         let featureShape = layers[boundary].outputShape
         let featureFloats = featureShape.reduce(1, *)
-        let isValidation = pass == nil
-        var entry = isValidation ? validationCache : trainingCache
-        if entry?.dataset != dataset.generation {
-            let variants = isValidation || augmentation == nil ? 1 : 4
-            entry = (dataset.generation, try FeatureCache(images: dataset.count, variants: variants,
-                                                          featureFloats: featureFloats, memoryLimit: cacheLimit))
-            if isValidation { validationCache = entry } else { trainingCache = entry }
-        }
-        let store = entry!.cache
+        let store = try cache(of: dataset, validation: pass == nil, boundary: boundary)
         let variantOf = { (i: Int) -> Int in self.variant(of: batch.indices[i], pass: pass) }
         let missing = batch.indices.indices.filter { store.features(image: batch.indices[$0], variant: variantOf($0)) == nil }
+        if pass != nil { computedForBatch = missing.map { (batch.indices[$0], variantOf($0)) } }
         if !missing.isEmpty {
             let input = preprocessed(batch, of: dataset, images: missing)
             let output = Tensor(shape: [missing.count, featureFloats])
@@ -161,6 +157,64 @@ final class FrozenPrefix {
                 from: store.features(image: batch.indices[i], variant: variantOf(i))!, count: featureFloats)
         }
         return features
+    }
+
+    /// The training (or validation) cache of `dataset`, made when missing.
+    private func cache(of dataset: ImageDataset, validation: Bool, boundary: Int) throws -> FeatureCache {
+        if let entry = validation ? validationCache : trainingCache, entry.dataset == dataset.generation {
+            return entry.cache
+        }
+        let variants = validation || augmentation == nil ? 1 : 4
+        let cache = try FeatureCache(images: dataset.count, variants: variants,
+                                     featureFloats: layers[boundary].outputShape.reduce(1, *), memoryLimit: cacheLimit)
+        if validation { validationCache = (dataset.generation, cache) } else { trainingCache = (dataset.generation, cache) }
+        return cache
+    }
+
+    /// In a group of processes, after each training batch (every process,
+    /// its part of the batch empty or not): the features this process
+    /// computed for its part go to the others, and theirs into this
+    /// process's cache. Every cache then holds what one process's would, so
+    /// that later epochs, whose parts differ (a new shuffle), compute none.
+    func shareComputed(with group: ProcessGroup, dataset: ImageDataset) throws {
+        guard let boundary = trainingCacheBoundary else { return }
+        let store = try cache(of: dataset, validation: false, boundary: boundary)
+        let mine = computedForBatch
+        computedForBatch = []
+        let counts = try group.gather(withUnsafeBytes(of: Int64(mine.count).littleEndian) { Array($0) },
+                                      what: "the count of features computed")
+            .map { bytes in Int(bytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }) }
+        let most = counts.max() ?? 0
+        guard most > 0 else { return }
+        // Records of (image, variant, features), as many as the most any
+        // process computed (the gather takes one size from all).
+        let floats = store.featureFloats
+        let record = 2 * MemoryLayout<Int32>.size + floats * MemoryLayout<Float>.size
+        var block = [UInt8](repeating: 0, count: most * record)
+        block.withUnsafeMutableBytes { out in
+            for (k, slot) in mine.enumerated() {
+                let at = out.baseAddress! + k * record
+                at.storeBytes(of: Int32(slot.image), as: Int32.self)
+                at.storeBytes(of: Int32(slot.variant), toByteOffset: 4, as: Int32.self)
+                (at + 8).copyMemory(from: store.features(image: slot.image, variant: slot.variant)!,
+                                    byteCount: floats * MemoryLayout<Float>.size)
+            }
+        }
+        let all = try group.gather(block, what: "the features computed")
+        for (rank, theirs) in all.enumerated() where rank != group.rank {
+            theirs.withUnsafeBytes { records in
+                for k in 0..<counts[rank] {
+                    let at = records.baseAddress! + k * record
+                    let image = Int(at.loadUnaligned(as: Int32.self))
+                    let variant = Int(at.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+                    guard (0..<store.images).contains(image), (0..<store.variants).contains(variant),
+                          store.features(image: image, variant: variant) == nil else { continue }
+                    UnsafeMutableRawPointer(store.destination(image: image, variant: variant))
+                        .copyMemory(from: at + 8, byteCount: floats * MemoryLayout<Float>.size)
+                    store.markFilled(image: image, variant: variant)
+                }
+            }
+        }
     }
 
     /// Images `images` of the batch (positions in it; all by default)

@@ -193,6 +193,7 @@ extension TransferModel {
         let dropoutSeed = seed &+ UInt64(training.steps) &* SeedSalt.dropoutStep
         let parts = batch.count > 0 ? training.parts(of: batch.count, network: network, microBatchSize: microBatchSize) : []
         let input = batch.count > 0 ? try trainingInput(batch, of: dataset, pass: pass) : nil
+        if let group { try frozenPrefix.shareComputed(with: group, dataset: dataset) }
         let threads = base.threads
         var loss = 0.0, correct = 0, topKHits = 0
         /// The part's images whose label is among its top-k logits.
@@ -232,7 +233,11 @@ extension TransferModel {
             }
             if let group, let reduction {
                 if input == nil || notFinite != nil {
-                    sums.zero(try trainedWeightsInBackwardOrder(resumeAfter: input?.resumeAfter))
+                    // The weights of the sums an earlier batch made, else
+                    // those the step would train.
+                    let weights = sums.pairs.isEmpty
+                        ? try trainedWeightsInBackwardOrder(resumeAfter: input?.resumeAfter) : sums.pairs.map(\.weight)
+                    sums.zero(weights)
                     reduction.add(sums.pairs.map(\.gradient))
                 }
                 try reduction.finish()

@@ -200,6 +200,11 @@ public final class TransferModel {
     /// Whether a fit is running (its callbacks may call the model).
     var isFitting = false
 
+    /// Whether the processes of a group were found to hold the same weights
+    /// (`joinGroup`): the steps they take together keep them so, weights set
+    /// from outside may not.
+    var weightsAgreedInGroup = false
+
     /// What changed, for `derivedStateChanged`.
     enum Change {
         /// Which layers train: the compiled step and the frozen prefix.
@@ -219,6 +224,7 @@ public final class TransferModel {
             frozenPrefix.invalidate()
             suffixPlan = nil
         case .weights:
+            weightsAgreedInGroup = false
             training.invalidate()
             frozenPrefix.invalidate()
             predictPlan = nil

@@ -81,7 +81,8 @@ def test_two_processes_take_the_steps_of_one(runs, phase: str) -> None:
 
 
 def test_processes_hold_identical_weights(runs) -> None:
-    """Every process steps with the group's sums, bit for bit the same."""
+    """Every process steps with the group's sums, bit for bit the same (the
+    worker's process 1 starts with other weights, and takes rank 0's)."""
     first, second = runs["0-of-2"], runs["1-of-2"]
     for k in first.files:
         assert np.array_equal(first[k], second[k]), k
