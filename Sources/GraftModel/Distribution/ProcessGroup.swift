@@ -49,6 +49,8 @@ public final class ProcessGroup: @unchecked Sendable {
     /// The environment variable that sets the timeout, in seconds.
     public static let timeoutVariable = "GRAFT_DISTRIBUTED_TIMEOUT"
     static let defaultTimeout = 300.0
+    /// How long `wait` polls without pause.
+    private static let spinNanoseconds: UInt64 = 1_000_000_000
     /// The environment variable naming the engine library to load instead
     /// of libgraft_mpi.so.
     public static let engineVariable = "GRAFT_COMM_ENGINE"
@@ -212,13 +214,13 @@ public final class ProcessGroup: @unchecked Sendable {
             lock.withLock { counted.waitSeconds += waited }
         }
         let deadline = started + UInt64(timeout * 1e9)
-        var polls = 0
         while try !poll(collective) {
-            polls += 1
-            // Spin briefly (a collective between processes of one machine
-            // completes in microseconds), then let the core go.
-            if polls > 200 { usleep(polls > 20_000 ? 1000 : 20) }
-            if DispatchTime.now().uptimeNanoseconds > deadline {
+            // MPI moves a collective along only while it is polled: poll
+            // without pause for a second (the sums of a step), then let the
+            // core go between polls (a process far behind the others).
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now - started > Self.spinNanoseconds { usleep(1000) }
+            if now > deadline {
                 if let request = collective.request { lock.withLock { engine.abandon(request) } }
                 collective.request = nil
                 throw lock.withLock {
