@@ -454,9 +454,10 @@ def distributed_table(args):
                 speedups = [single / (single / n + 2 * (n - 1) / n * gradient_bytes / bandwidth) for n in machines]
                 # Where adding machines stops paying: efficiency under 50%.
                 last = max([n for n, s in zip(machines, speedups) if s / n >= 0.5], default=1)
+                scales = f"past {last} machines" if last == machines[-1] else f"{last} machines"
                 cells_text = " | ".join(f"{s:.1f}x ({100 * s / n:.0f}%)" for n, s in zip(machines, speedups))
                 print(f"| {label} ({gradient_bytes / 1e6:.0f} MB) | {batch} | {network} | {cells_text} | "
-                      f"{last} machines at >= 50% |")
+                      f"{scales} at >= 50% |")
 
 
 def label_of(row):
