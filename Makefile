@@ -98,9 +98,10 @@ build: deps
 ## The MPI communication engine of distributed training, beside libgraft.so
 ## (which loads it at run time), where MPI's compiler is installed.
 MPI_ENGINE := $(BUILD)/libgraft_mpi.so
-$(MPI_ENGINE): Sources/graft-mpi/graft_mpi.c Sources/CGraftComm/include/graft_comm.h
+%/libgraft_mpi.so: Sources/graft-mpi/graft_mpi.c Sources/CGraftComm/include/graft_comm.h
 	@if command -v mpicc >/dev/null; then \
 		echo "mpicc $@"; \
+		mkdir -p $(@D); \
 		mpicc -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -ISources/CGraftComm/include $< -o $@; \
 	else \
 		echo "mpicc not found: $@ not built (distributed training needs Open MPI: make deps)"; \
@@ -290,6 +291,7 @@ test-asan: deps fixtures $(VENV_STAMP)
 	$(SANITIZER_ENV) $(SWIFT) test -c release --scratch-path $(ASAN_BUILD) --skip-build
 	$(SWIFT) build -c release --scratch-path $(ASAN_BUILD) --product graft $(ASAN_FLAGS)
 	ln -sf libgraft.so $(ASAN_BUILD)/release/$(SONAME)
+	$(MAKE) --no-print-directory $(ASAN_BUILD)/release/libgraft_mpi.so
 	$(CC) $(C_FLAGS) Tests/C/abi_test.c -L$(ASAN_BUILD)/release -lgraft -Wl,-rpath,$(CURDIR)/$(ASAN_BUILD)/release \
 		-Wl,-rpath,$(SWIFT_RUNTIME) $(ASAN_RUNTIME) -lm -o $(ASAN_BUILD)/abi_test
 	$(SANITIZER_ENV) LD_PRELOAD=$(ASAN_RUNTIME) $(ASAN_BUILD)/abi_test $(FIXTURES)/model

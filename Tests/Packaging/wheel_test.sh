@@ -16,7 +16,7 @@ case "$(basename "$WHEEL")" in
     *) fail "wheel name $(basename "$WHEEL"): expected graft-$VERSION-py3-none-linux_x86_64.whl" ;;
 esac
 contents=$("$PYTHON" -m zipfile -l "$WHEEL")
-for member in graft/libgraft.so graft/bin/graft graft/__main__.py graft/py.typed; do
+for member in graft/libgraft.so graft/libgraft_mpi.so graft/bin/graft graft/__main__.py graft/py.typed; do
     grep -q "^$member " <<< "$contents" || fail "the wheel lacks $member"
 done
 
