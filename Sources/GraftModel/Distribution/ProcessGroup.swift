@@ -78,7 +78,13 @@ public final class ProcessGroup: @unchecked Sendable {
             try checkTimeout(seconds)
             var engine = graft_comm_engine()
             let path = environmentVariable(engineVariable) ?? defaultEnginePath()
-            try withErrorBuffer { error, size in graft_comm_load(path, &engine, error, size) }
+            do {
+                try withErrorBuffer { error, size in graft_comm_load(path, &engine, error, size) }
+            } catch let error as GraftError {
+                throw GraftError(.distributed, error.message + " (distributed training needs Open MPI, Debian's "
+                                 + "openmpi-bin and libopenmpi3, and libgraft_mpi.so, which `make build` builds beside "
+                                 + "libgraft.so where mpicc is installed; or \(engineVariable) naming an engine)")
+            }
             joined = ProcessGroup(engine: engine, timeout: seconds)
             return joined
         }

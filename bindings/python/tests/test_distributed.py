@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -38,17 +39,19 @@ import graft
 WORKER = Path(__file__).parent / "distributed" / "worker.py"
 
 
-def mpirun(processes: int, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`mpirun -np N python worker.py ARGS` (or the worker alone for one process)."""
+def mpirun(processes: int, *args: str, timeout: float = 300, script: Optional[list[str]] = None,
+           **environment: str) -> subprocess.CompletedProcess:
+    """`mpirun -np N python worker.py ARGS` (or the worker alone for one
+    process); `script`: python's arguments instead of the worker's."""
     launcher = shutil.which("mpirun")
     if launcher is None:
         pytest.fail("mpirun is missing: install Open MPI (make deps installs openmpi-bin and libopenmpi-dev)")
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               PYTHONPATH=str(Path(graft.__file__).parents[1]))
-    command = [sys.executable, str(WORKER), *args]
+               PYTHONPATH=str(Path(graft.__file__).parents[1]), **environment)
+    command = [sys.executable, *(script or [str(WORKER), *args])]
     if processes > 1:
-        command = [launcher, "--oversubscribe", "-np", str(processes), "-x", "GRAFT_LIBRARY", "-x", "PYTHONPATH"] \
-            + command
+        exported = [flag for name in ["GRAFT_LIBRARY", "PYTHONPATH", *environment] for flag in ("-x", name)]
+        command = [launcher, "--oversubscribe", "-np", str(processes), *exported] + command
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -115,6 +118,14 @@ def test_a_failed_process_stops_the_group(fixtures, tmp_path, how: str) -> None:
         assert "did not complete within 5 s" in result.stderr
     else:
         assert "rank 1" in result.stdout + result.stderr and "signal 9" in result.stdout + result.stderr
+
+
+def test_an_engine_that_cannot_load_is_a_clear_error() -> None:
+    result = mpirun(2, script=["-c", "import graft; graft.distribution.initialize()"],
+                    GRAFT_COMM_ENGINE="/nonexistent/libengine.so")
+    assert result.returncode != 0
+    assert "cannot load the communication engine /nonexistent/libengine.so" in result.stderr
+    assert "needs Open MPI" in result.stderr
 
 
 def test_outside_a_launcher_one_process() -> None:
