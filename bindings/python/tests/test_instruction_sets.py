@@ -30,3 +30,33 @@ def test_avx2_and_avx512_features_are_identical(fixtures, tmp_path):
                        env={**os.environ, "GRAFT_ISA": isa, "PYTHONPATH": PACKAGE_PARENT}, check=True)
         features.append(np.load(path))
     np.testing.assert_array_equal(features[0], features[1])
+
+
+AUGMENT = """
+import sys, numpy as np, graft
+rng = np.random.default_rng(1)
+# Odd sizes (a row's last pixels past its 16-pixel groups), large factors
+# (pixels beyond every edge), each fill mode and interpolation.
+images = rng.uniform(0, 255, (4, 37, 53, 3)).astype(np.float32)
+out = {}
+for fill in ("reflect", "wrap", "constant", "nearest"):
+    for interpolation in ("bilinear", "nearest"):
+        rotate = graft.layers.RandomRotation(0.4, fill_mode=fill, interpolation=interpolation, seed=3, fill_value=7.0)
+        zoom = graft.layers.RandomZoom((-0.6, 0.6), fill_mode=fill, interpolation=interpolation, seed=4)
+        out[fill + interpolation] = zoom(rotate(images, training=True), training=True)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_avx2_and_avx512_augmentation_is_identical(tmp_path):
+    """The sampler's 16-pixel AVX-512 path (bilinear RGB) gives the scalar
+    path's bits, in every fill mode."""
+    results = []
+    for isa in ("avx512", "avx2"):
+        path = tmp_path / f"{isa}.npz"
+        subprocess.run([sys.executable, "-c", AUGMENT, str(path)],
+                       env={**os.environ, "GRAFT_ISA": isa, "PYTHONPATH": PACKAGE_PARENT}, check=True)
+        results.append(np.load(path))
+    assert results[0].files == results[1].files
+    for name in results[0].files:
+        np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
