@@ -4,8 +4,9 @@
 #include <math.h>
 
 // Compiled for AVX-512, AVX2 (floorf and roundf are then single
-// instructions) and the x86-64 baseline, picked by graft_isa(); on
-// AVX-512, bilinear RGB also has a 16-pixel path with the same arithmetic.
+// instructions) and the x86-64 baseline, picked by graft_isa(); bilinear RGB
+// also has 16-pixel (AVX-512) and 8-pixel (AVX2) paths with the same
+// arithmetic.
 
 // The helpers are inlined into each compiled copy of the entry point.
 #define AI static inline __attribute__((always_inline))
@@ -250,12 +251,128 @@ __attribute__((target("avx512f"))) static void bilinear_rgb_rows_avx512(
     }
 }
 
+#define V256 __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* The AVX2 path: the same operations as the AVX-512 one, 8 lanes, masks as
+ * vectors of all-ones lanes. */
+V256 __m256 blend_where8(__m256 m, __m256 when_true, __m256 otherwise) { return _mm256_blendv_ps(otherwise, when_true, m); }
+
+V256 __m256 truncate8(__m256 v) { return _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+
+V256 __m256 clamp8(__m256 c, __m256 n1) {
+    const __m256 zero = _mm256_setzero_ps();
+    c = blend_where8(_mm256_cmp_ps(c, zero, _CMP_LE_OQ), zero, c);
+    return blend_where8(_mm256_cmp_ps(n1, c, _CMP_LT_OQ), n1, c);
+}
+
+V256 __m256 map8(__m256 c, float size, int32_t fill_mode) {
+    const __m256 n = _mm256_set1_ps(size), n1 = _mm256_set1_ps(size - 1), one = _mm256_set1_ps(1);
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 below = _mm256_cmp_ps(c, zero, _CMP_LT_OQ), above = _mm256_cmp_ps(c, n1, _CMP_GT_OQ);
+    const __m256 negative = _mm256_sub_ps(zero, c);
+    switch (fill_mode) {
+    case GRAFT_SAMPLER_CONSTANT:
+        return c;
+    case GRAFT_SAMPLER_NEAREST:
+        break;
+    case GRAFT_SAMPLER_REFLECT: {
+        const __m256 period = _mm256_add_ps(n, n), minus_n = _mm256_sub_ps(zero, n);
+        __m256 low = _mm256_add_ps(_mm256_mul_ps(period, truncate8(_mm256_div_ps(negative, period))), c);
+        low = blend_where8(_mm256_cmp_ps(low, minus_n, _CMP_LT_OQ), _mm256_add_ps(low, period),
+                           _mm256_sub_ps(_mm256_sub_ps(zero, low), one));
+        __m256 high = _mm256_sub_ps(c, _mm256_mul_ps(period, truncate8(_mm256_div_ps(c, period))));
+        high = blend_where8(_mm256_cmp_ps(high, n, _CMP_GE_OQ), _mm256_sub_ps(_mm256_sub_ps(period, high), one), high);
+        c = blend_where8(below, low, blend_where8(above, high, c));
+        break;
+    }
+    default: {  // wrap
+        const __m256 low = _mm256_add_ps(c, _mm256_mul_ps(n, _mm256_add_ps(truncate8(_mm256_div_ps(negative, n1)), one)));
+        const __m256 high = _mm256_sub_ps(c, _mm256_mul_ps(n, truncate8(_mm256_div_ps(c, n1))));
+        c = blend_where8(below, low, blend_where8(above, high, c));
+        break;
+    }
+    }
+    return clamp8(c, n1);
+}
+
+__attribute__((target("avx2,fma"))) static void bilinear_rgb_rows_avx2(
+    const float *input, float *output, int64_t height, int64_t width, const float t[6], int32_t fill_mode,
+    float fill) {
+    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i rows = _mm256_set1_epi32((int32_t)height), columns = _mm256_set1_epi32((int32_t)width);
+    const __m256i minus_one = _mm256_set1_epi32(-1), row_floats = _mm256_set1_epi32((int32_t)(width * 3));
+    const __m256 one = _mm256_set1_ps(1), far = _mm256_set1_ps(2147483520.0f);
+    float sampled[3][8] __attribute__((aligned(32)));
+    for (int64_t oy = 0; oy < height; oy++) {
+        float *out = output + oy * width * 3;
+        const __m256 y = _mm256_set1_ps((float)oy);
+        const __m256 y_part_x = _mm256_mul_ps(_mm256_set1_ps(t[1]), y), y_part_y = _mm256_mul_ps(_mm256_set1_ps(t[4]), y);
+        int64_t ox = 0;
+        for (; ox + 8 <= width; ox += 8) {
+            const __m256 x = _mm256_add_ps(_mm256_set1_ps((float)ox), lane);
+            const __m256 x_in = map8(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(t[0]), x), y_part_x),
+                                                   _mm256_set1_ps(t[2])), (float)width, fill_mode);
+            const __m256 y_in = map8(_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(t[3]), x), y_part_y),
+                                                   _mm256_set1_ps(t[5])), (float)height, fill_mode);
+            const __m256 y0 = _mm256_round_ps(y_in, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            const __m256 x0 = _mm256_round_ps(x_in, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+            const __m256 y1 = _mm256_add_ps(y0, one), x1 = _mm256_add_ps(x0, one);
+            const __m256 wx0 = _mm256_sub_ps(x1, x_in), wx1 = _mm256_sub_ps(x_in, x0);
+            const __m256 wy0 = _mm256_sub_ps(y1, y_in), wy1 = _mm256_sub_ps(y_in, y0);
+            const __m256i r0 = _mm256_cvttps_epi32(y0), c0 = _mm256_cvttps_epi32(x0);
+            // r0 > -1, r0 + 1 < height, the same for columns, and no
+            // saturated conversion.
+            const __m256i inside_rows = _mm256_and_si256(_mm256_cmpgt_epi32(r0, minus_one),
+                                                         _mm256_cmpgt_epi32(rows, _mm256_sub_epi32(r0, minus_one)));
+            const __m256i inside_columns = _mm256_and_si256(_mm256_cmpgt_epi32(c0, minus_one),
+                                                            _mm256_cmpgt_epi32(columns, _mm256_sub_epi32(c0, minus_one)));
+            const __m256 near = _mm256_and_ps(_mm256_cmp_ps(y0, far, _CMP_LT_OQ), _mm256_cmp_ps(x0, far, _CMP_LT_OQ));
+            const __m256 inside = _mm256_and_ps(_mm256_castsi256_ps(_mm256_and_si256(inside_rows, inside_columns)), near);
+            const int mask = _mm256_movemask_ps(inside);
+            if (mask) {
+                const __m256i top_left = _mm256_mullo_epi32(
+                    _mm256_add_epi32(_mm256_mullo_epi32(r0, columns), c0), _mm256_set1_epi32(3));
+                const __m256i bottom_left = _mm256_add_epi32(top_left, row_floats);
+                const __m256 none = _mm256_setzero_ps();
+                for (int c = 0; c < 3; c++) {
+                    const __m256i tl = _mm256_add_epi32(top_left, _mm256_set1_epi32(c));
+                    const __m256i bl = _mm256_add_epi32(bottom_left, _mm256_set1_epi32(c));
+                    const __m256i tr = _mm256_add_epi32(tl, _mm256_set1_epi32(3));
+                    const __m256i br = _mm256_add_epi32(bl, _mm256_set1_epi32(3));
+                    const __m256 top = _mm256_add_ps(
+                        _mm256_mul_ps(wx0, _mm256_mask_i32gather_ps(none, input, tl, inside, 4)),
+                        _mm256_mul_ps(wx1, _mm256_mask_i32gather_ps(none, input, tr, inside, 4)));
+                    const __m256 bottom = _mm256_add_ps(
+                        _mm256_mul_ps(wx0, _mm256_mask_i32gather_ps(none, input, bl, inside, 4)),
+                        _mm256_mul_ps(wx1, _mm256_mask_i32gather_ps(none, input, br, inside, 4)));
+                    _mm256_store_ps(sampled[c], _mm256_add_ps(_mm256_mul_ps(wy0, top), _mm256_mul_ps(wy1, bottom)));
+                }
+            }
+            float *pixel = out + ox * 3;
+            for (int p = 0; p < 8; p++, pixel += 3) {
+                if (mask & (1 << p)) {
+                    pixel[0] = sampled[0][p];
+                    pixel[1] = sampled[1][p];
+                    pixel[2] = sampled[2][p];
+                } else {
+                    sample_row_range(input, pixel, oy, height, width, 3, t, fill_mode, 1, fill, ox + p, ox + p + 1);
+                }
+            }
+        }
+        sample_row_range(input, out + ox * 3, oy, height, width, 3, t, fill_mode, 1, fill, ox, width);
+    }
+}
+
+/* Whether the vector paths take an image: bilinear RGB, axes of more than
+ * one pixel, every index within 32 bits. */
+static int vector_path_takes(int64_t height, int64_t width, int64_t channels, int32_t bilinear) {
+    return bilinear && channels == 3 && height > 1 && width > 1 && height * width * 3 < ((int64_t)1 << 31) - width * 6;
+}
+
 __attribute__((target("avx512f"))) static void graft_affine_sample_avx512(
     const float *input, float *output, int64_t height, int64_t width, int64_t channels, const float transform[6],
     int32_t fill_mode, int32_t bilinear, float fill_value) {
-    // The vector path: bilinear RGB, axes of more than one pixel, indices
-    // within 32 bits.
-    if (bilinear && channels == 3 && height > 1 && width > 1 && height * width * 3 < ((int64_t)1 << 31) - width * 6) {
+    if (vector_path_takes(height, width, channels, bilinear)) {
         bilinear_rgb_rows_avx512(input, output, height, width, transform, fill_mode, fill_value);
     } else {
         graft_affine_sample_body(input, output, height, width, channels, transform, fill_mode, bilinear, fill_value);
@@ -264,7 +381,11 @@ __attribute__((target("avx512f"))) static void graft_affine_sample_avx512(
 __attribute__((target("avx2,fma"))) static void graft_affine_sample_avx2(
     const float *input, float *output, int64_t height, int64_t width, int64_t channels, const float transform[6],
     int32_t fill_mode, int32_t bilinear, float fill_value) {
-    graft_affine_sample_body(input, output, height, width, channels, transform, fill_mode, bilinear, fill_value);
+    if (vector_path_takes(height, width, channels, bilinear)) {
+        bilinear_rgb_rows_avx2(input, output, height, width, transform, fill_mode, fill_value);
+    } else {
+        graft_affine_sample_body(input, output, height, width, channels, transform, fill_mode, bilinear, fill_value);
+    }
 }
 static void graft_affine_sample_baseline(const float *input, float *output, int64_t height, int64_t width,
                                          int64_t channels, const float transform[6], int32_t fill_mode,
