@@ -44,7 +44,7 @@ struct graft_comm_request {
      * reduction. Else (a broadcast or a gather) `returned` alone. */
     MPI_Request *reduced;
     MPI_Request *returned;
-    int returning;  /* the second stage has started */
+    int second_stage;  /* the second stage (or the only one) has started */
     char *buffer;
     int64_t count;
     MPI_Datatype type;
@@ -110,7 +110,7 @@ static int advance(char *error, size_t error_size) {
                               r->type, 0, returning, &r->returned[k]);
             if (code != MPI_SUCCESS) return fail(code, "MPI_Ibcast", error, error_size);
         }
-        r->returning = 1;
+        r->second_stage = 1;
         queue = r->next;
         if (!queue) queue_end = &queue;
     }
@@ -147,7 +147,7 @@ static int broadcast(void *buffer, int64_t bytes, int32_t root, graft_comm_reque
                      size_t error_size) {
     graft_comm_request *r = make(bytes, 1, 1, error, error_size);
     if (!r) return 1;
-    r->returning = 1;
+    r->second_stage = 1;
     for (int k = 0; k < r->chunks; k++) {
         int code = MPI_Ibcast((char *)buffer + (int64_t)k * CHUNK, (int)chunk_length(r, k), MPI_BYTE, root, sharing,
                               &r->returned[k]);
@@ -168,7 +168,7 @@ static int allgather(const void *send, void *receive, int64_t bytes, graft_comm_
     }
     graft_comm_request *r = make(1, 1, 1, error, error_size);
     if (!r) return 1;
-    r->returning = 1;
+    r->second_stage = 1;
     int code = MPI_Iallgather(send, (int)bytes, MPI_BYTE, receive, (int)bytes, MPI_BYTE, sharing, &r->returned[0]);
     if (code != MPI_SUCCESS) {
         release(r);
@@ -181,7 +181,7 @@ static int allgather(const void *send, void *receive, int64_t bytes, graft_comm_
 static int barrier(graft_comm_request **request, char *error, size_t error_size) {
     graft_comm_request *r = make(1, 1, 1, error, error_size);
     if (!r) return 1;
-    r->returning = 1;
+    r->second_stage = 1;
     int code = MPI_Ibarrier(sharing, &r->returned[0]);
     if (code != MPI_SUCCESS) {
         release(r);
@@ -194,7 +194,7 @@ static int barrier(graft_comm_request **request, char *error, size_t error_size)
 static int test(graft_comm_request *r, int *done, char *error, size_t error_size) {
     *done = 0;
     if (advance(error, error_size) != 0) return 1;
-    if (!r->returning) return 0;
+    if (!r->second_stage) return 0;
     int complete = 0, code = MPI_Testall(r->chunks, r->returned, &complete, MPI_STATUSES_IGNORE);
     if (code != MPI_SUCCESS) return fail(code, "a collective", error, error_size);
     if (!complete) return 0;
