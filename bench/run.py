@@ -424,7 +424,8 @@ def distributed_table(args):
             "2 processes": run_json(mpirun + [GRAFT_BENCH, "fit"] + two + fit_one)}
 
     print()
-    print(f"Data-parallel training on this machine (Open MPI, shared memory): 2 processes x "
+    engine = steps["whole base"]["2 processes"][1]["comm_engine"]
+    print(f"Data-parallel training on this machine ({engine}, shared memory): 2 processes x "
           f"{two[two.index('--threads') + 1]} thread against 1 process x {args.threads} threads, "
           f"global batch {args.batch}, medians of {args.rounds} alternating rounds:")
     print()

@@ -248,7 +248,7 @@ func trainBenchmark(_ args: Arguments) throws {
     let times = try (0..<reps).map { _ in try seconds(step) }
     let traffic = ProcessGroup.current.map { group -> [(String, String)] in
         let after = group.traffic
-        return [("processes", "\(group.size)"),
+        return [("processes", "\(group.size)"), ("comm_engine", "\"\(group.engineName)\""),
                 ("comm_seconds_per_step", String(format: "%.4f", (after.waitSeconds - before!.waitSeconds) / Double(reps))),
                 ("comm_mb_per_step", String(format: "%.2f", Double(after.bytesSummed - before!.bytesSummed) / Double(reps) / 1e6))]
     } ?? []

@@ -4,11 +4,10 @@ import GraftKernels
 /// layer by layer while the backward pass goes on (as PyTorch's DDP and
 /// Horovod do): a layer's gradients leave as soon as its backward pass has
 /// written them. Small gradients (BatchNormalization's, a Dense bias) travel
-/// together in buckets of at least `bucketFloats`, so that the sum is not
+/// together in buckets of at least `bucketFloats` floats, so that the sum is not
 /// one round trip per vector; large ones travel in place.
 final class GradientReduction {
     private let group: ProcessGroup
-    private let bucketFloats: Int
     private var inFlight: [ProcessGroup.Collective] = []
     /// Small gradients waiting for their bucket to fill.
     private var waiting: [Tensor] = []
@@ -20,11 +19,10 @@ final class GradientReduction {
 
     /// Floats of a bucket: large enough that a bucket's latency is small
     /// against its transfer, small enough to leave early.
-    static let defaultBucketFloats = 1 << 18
+    private static let bucketFloats = 1 << 18
 
-    init(group: ProcessGroup, bucketFloats: Int = defaultBucketFloats) {
+    init(group: ProcessGroup) {
         self.group = group
-        self.bucketFloats = bucketFloats
     }
 
     /// `gradients` are final in this process: starts their sum.
@@ -32,12 +30,12 @@ final class GradientReduction {
         guard failure == nil else { return }
         do {
             for gradient in gradients {
-                if gradient.count >= bucketFloats {
+                if gradient.count >= Self.bucketFloats {
                     inFlight.append(try group.startSum(gradient.data, count: gradient.count, what: "the gradients' sum"))
                 } else {
                     waiting.append(gradient)
                     waitingFloats += gradient.count
-                    if waitingFloats >= bucketFloats { try sendBucket() }
+                    if waitingFloats >= Self.bucketFloats { try sendBucket() }
                 }
             }
             // MPI moves nonblocking collectives along when it is called.

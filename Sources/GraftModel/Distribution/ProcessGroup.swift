@@ -126,7 +126,8 @@ public final class ProcessGroup: @unchecked Sendable {
     /// What the collectives have cost this process so far (`make bench`
     /// reads it per step).
     public struct Traffic: Sendable {
-        /// Bytes of the sums started (each process's share of the data).
+        /// Bytes of the gradients' sums started (`startSum`; each process
+        /// sends its own).
         public var bytesSummed = 0
         /// Seconds spent waiting for collectives to complete.
         public var waitSeconds = 0.0
