@@ -40,9 +40,9 @@ FIXTURES := .fixtures
 # Open MPI (libopenmpi-dev, openmpi-bin) serves distributed training only:
 # libgraft.so builds and runs without it, libgraft_mpi.so is built beside it
 # when mpicc is there.
-DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libturbojpeg0-dev libjpeg-dev libpng-dev pkg-config \
+DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libturbojpeg0-dev libjpeg-dev libpng-dev zlib1g-dev pkg-config \
 	libopenmpi-dev openmpi-bin
-PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng ompi-c
+PKG_CONFIG_MODULES := openblas hdf5 libturbojpeg libpng zlib ompi-c
 # The references are pinned: the fixtures, the README's figures and its notes on
 # where Graft deliberately differs name these releases. The stamp carries a
 # hash of the list, so that changing a pin rebuilds the environment and, with

@@ -38,9 +38,9 @@ let abiVersion: String = {
 //          |       \                  /
 //          |        GraftModel           layer graph, ResNet builder, inference
 //          |        /        \
-//      GraftData   |       GraftIO       images to batches | Keras HDF5 weight files
+//      GraftData   |       GraftIO       images to batches | Keras's HDF5 and .keras files
 //        |    \    |          |   \
-//        |    GraftKernels    |   CHDF5  tensors, kernels | HDF5
+//        |    GraftKernels    |   CHDF5, CZlib  tensors, kernels | HDF5, zlib
 //        |       /     \      |
 //        |      |  GraftFoundation      errors, locks, environment, SplitMix64 (below everything)
 //        |      |       \
@@ -80,6 +80,9 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        // CRC-32 and inflate for Keras's .keras archives.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CGraftABI"),
 
         // The instruction set (AVX-512, AVX2 or the baseline) every kernel
@@ -113,7 +116,7 @@ let package = Package(
                 dependencies: ["GraftFoundation", "CGraftCPU", "CGraftBLAS", "CGraftGEMM", "CGraftWinograd", "CGraftPool",
                                "CGraftElementwise"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
-        .target(name: "GraftIO", dependencies: ["GraftFoundation", "CHDF5"]),
+        .target(name: "GraftIO", dependencies: ["GraftFoundation", "CHDF5", "CZlib"]),
         // libpng reports errors by longjmp, which Swift frames cannot survive:
         // the PNG decoding runs in this small C target.
         .target(name: "CPNGShim", dependencies: ["CPNG"]),

@@ -37,6 +37,29 @@ public final class HDF5File {
         self.id = id
     }
 
+    /// Opens the HDF5 file held in `image` (a member of a `.keras`
+    /// archive) in memory; `path` names it in errors.
+    public init(image: [UInt8], path: String) throws {
+        self.path = path
+        let id: hid_t = HDF5File.locked {
+            HDF5File.silenceErrorStack()
+            let access = H5Pcreate(graft_h5p_file_access())
+            guard access >= 0 else { return -1 }
+            defer { H5Pclose(access) }
+            // HDF5 copies the image into its own buffer: `image` is not kept.
+            let ready = image.withUnsafeBytes { bytes in
+                H5Pset_fapl_core(access, 1 << 20, false) >= 0
+                    && H5Pset_file_image(access, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) >= 0
+            }
+            guard ready else { return -1 }
+            return H5Fopen(path, graft_h5f_acc_rdonly(), access)
+        }
+        guard id >= 0 else {
+            throw GraftError.format("\(path) is not a valid HDF5 file (corrupt, truncated or of another format)")
+        }
+        self.id = id
+    }
+
     deinit { _ = HDF5File.locked { H5Fclose(id) } }
 
     static func locked<T>(_ body: () throws -> T) rethrows -> T {

@@ -72,6 +72,17 @@ public struct KerasWeightFile {
         }
     }
 
+    /// The weights of `layer` inside a nested model saved as the one layer
+    /// `model` (Keras 3's full-model file: group "resnet50", whose
+    /// weight_names read "conv1_conv/kernel", ...), in the file's order.
+    public func weights(of layer: String, nestedIn model: String) throws -> [Weight] {
+        let prefix = layer + "/"
+        return try weightNames(of: model).filter { $0.hasPrefix(prefix) }.map { full in
+            let dataset = groupPath(model) + "/" + full
+            return Weight(name: KerasWeightFile.shortName(full), shape: try file.shape(ofDataset: dataset), dataset: dataset)
+        }
+    }
+
     /// Reads `weight`'s values into `count` floats at `output`: the caller
     /// has checked its shape against the one it expects, so nothing is
     /// allocated from what the file declares.

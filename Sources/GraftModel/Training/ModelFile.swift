@@ -45,20 +45,20 @@ extension TransferModel {
         }
     }
 
-    /// Reads a model written by `save`. It computes exactly what the saved
+    /// Reads a model written by `save`, or one Keras saved (a `.keras`
+    /// archive or a full-model `.h5`, `KerasModelFile.swift`). It computes exactly what the saved
     /// model computed (in float32; `precision` as `ModelOptions.precision`,
     /// int8 by the saved calibration), and is compiled with the saved
     /// optimizer options if that model was compiled.
     public static func load(from path: String, threads: Int = 0, precision: Precision = .float32) throws
         -> TransferModel {
         guard access(path, F_OK) == 0 else { throw GraftError.io("model file not found: \(path)") }
+        if path.hasSuffix(kerasArchiveSuffix) { return try loadKerasArchive(path, threads: threads, precision: precision) }
         let file = try KerasWeightFile(path: path)
         let graft = graftGroup
-        guard file.file.exists(graft), let version = try file.file.integerAttribute("format_version", of: graft)?.first
-        else {
-            throw GraftError.format(
-                "\(path) is not a Graft model file (it has no /graft group): a Keras weight file is opened with "
-                    + "the model options' weights instead")
+        guard file.file.exists(graft) else { return try loadKerasFullModel(file, threads: threads, precision: precision) }
+        guard let version = try file.file.integerAttribute("format_version", of: graft)?.first else {
+            throw GraftError.format("\(path): the /graft group has no format_version (the file is damaged)")
         }
         guard version == fileFormatVersion else {
             throw GraftError.format("\(path) is a Graft model file of format \(version); this library reads format \(fileFormatVersion)")

@@ -55,7 +55,7 @@ extension TransferModel {
         guard access(path, F_OK) == 0 else { throw GraftError.io("weights file not found: \(path)") }
         let staged: [(Tensor, [Float])]
         if path.hasSuffix(Self.weightsFileSuffix) {
-            staged = try stagedKeras3Weights(path)
+            staged = try stagedKeras3Weights(try HDF5File(readingFrom: path))
         } else if path.hasSuffix(".h5") || path.hasSuffix(".hdf5") {
             staged = try stagedWeights(try KerasWeightFile(path: path), of: layers)
         } else {
@@ -74,8 +74,10 @@ extension TransferModel {
         weightsChanged()
     }
 
-    private func stagedKeras3Weights(_ path: String) throws -> [(Tensor, [Float])] {
-        let file = try HDF5File(readingFrom: path)
+    /// The weights of a file in Keras 3's layout (a `.weights.h5`, or the
+    /// one in a `.keras` archive), nested or flat, read ahead.
+    func stagedKeras3Weights(_ file: HDF5File) throws -> [(Tensor, [Float])] {
+        let path = file.path
         let nested = file.exists("/layers/functional/layers")
         var staged: [(Tensor, [Float])] = []
         for slot in weightSlots(nested: nested) {
@@ -108,18 +110,23 @@ extension TransferModel {
             guard file.contains(layer: layer.name) else {
                 throw GraftError.format("\(file.path) holds no weights for layer \(layer.name)")
             }
-            let stored = try file.weights(of: layer.name)
-            guard stored.map(\.shape) == layer.weights.map(\.shape) else {
-                throw GraftError.format("\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.shape)), "
-                                            + "the model needs \(layer.weights.map(\.shape))")
-            }
-            for (weight, value) in zip(layer.weights, stored) {
-                var values = [Float](repeating: 0, count: weight.count)
-                try values.withUnsafeMutableBufferPointer { try file.read(value, into: $0.baseAddress!, count: weight.count) }
-                staged.append((weight, values))
-            }
+            staged += try stagedWeights(file, try file.weights(of: layer.name), of: layer)
         }
         return staged
+    }
+
+    /// `stored`, the weights a file holds for `layer`, read ahead once their
+    /// shapes are checked against the layer's.
+    func stagedWeights(_ file: KerasWeightFile, _ stored: [KerasWeightFile.Weight], of layer: Layer) throws -> [(Tensor, [Float])] {
+        guard stored.map(\.shape) == layer.weights.map(\.shape) else {
+            throw GraftError.format("\(file.path): layer \(layer.name) holds weights of shapes \(stored.map(\.shape)), "
+                                        + "the model needs \(layer.weights.map(\.shape))")
+        }
+        return try zip(layer.weights, stored).map { weight, value in
+            var values = [Float](repeating: 0, count: weight.count)
+            try values.withUnsafeMutableBufferPointer { try file.read(value, into: $0.baseAddress!, count: weight.count) }
+            return (weight, values)
+        }
     }
 
     /// Where each layer sits in Keras 3's layout, in the order Keras writes

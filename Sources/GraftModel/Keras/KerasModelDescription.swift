@@ -1,0 +1,170 @@
+import GraftData
+import GraftFoundation
+
+/// What Graft builds from a Keras model's configuration: the transfer
+/// model's base, preprocessing, augmentation and head, read from the
+/// layers Keras lists, and each layer's trainable flag. A model Graft
+/// cannot build is refused with an error naming the first layer it does
+/// not take.
+///
+/// It takes a ResNet50/101/152 base without its top, nested (the guide's
+/// `base(x, training=False)`) or flat (`ResNet50(input_tensor=...)`); before
+/// it the input, Keras's augmentation layers and preprocess_input (caffe),
+/// Rescaling(1/255) or nothing; after it GlobalAveragePooling2D or Flatten,
+/// hidden Dense layers with ReLU (fused or as Activation), Dropout, and the
+/// output Dense without activation (logits).
+struct KerasModelDescription {
+    var architecture: ResNetArchitecture
+    var inputHeight: Int, inputWidth: Int
+    var preprocessing: Preprocessing
+    var augmentation: [AugmentationLayer]
+    var head: HeadOptions
+    /// The base nested as one layer: its name (a legacy file's group), or
+    /// nil when its layers sit in the model beside the head's.
+    var nestedBaseName: String?
+    /// The head's layers as Graft builds them (a fused ReLU is its own
+    /// layer), with Keras's name for each (a fused ReLU: its Dense's) and
+    /// whether it trains.
+    var headLayers: [(kind: LayerKind, kerasName: String, trainable: Bool)]
+    /// The base's layers as Keras lists them, their kinds, inputs and flags.
+    var baseLayers: [(name: String, kind: LayerKind, inputs: [String], trainable: Bool)]
+
+    init(model json: JSON) throws {
+        let graph = try KerasGraph(model: json)
+        let nestedBases = graph.nodes.filter { ["Functional", "Model"].contains($0.className) }
+        let base: KerasGraph, baseEntry: String, baseExit: String
+        if let nested = nestedBases.first {
+            guard nestedBases.count == 1 else { throw GraftError.format("model \(graph.name) nests \(nestedBases.count) models; Graft builds one base") }
+            base = try KerasGraph(model: .object([JSON.Member("class_name", .string(nested.className)), JSON.Member("config", nested.config)]))
+            nestedBaseName = nested.name
+            (baseEntry, baseExit) = (nested.name, nested.name)
+        } else if graph.nodes.contains(where: { $0.name == "conv1_pad" }) {
+            base = graph
+            nestedBaseName = nil
+            (baseEntry, baseExit) = ("conv1_pad", "conv5_block3_out")
+        } else {
+            let first = graph.nodes.first { !["InputLayer", "Functional"].contains($0.className) && !Self.isAugmentationOrPreprocessing($0) }
+            throw GraftError.format("model \(graph.name) has no ResNet base Graft can build (layer \(first?.name ?? "?") of class \(first?.className ?? "?"))")
+        }
+
+        // The base: every layer from conv1_pad to conv5_block3_out, each of a class Graft has.
+        var baseLayers: [(name: String, kind: LayerKind, inputs: [String], trainable: Bool)] = []
+        var inBase = nestedBaseName != nil
+        for node in base.nodes where node.className != "InputLayer" {
+            if node.name == "conv1_pad" { inBase = true }
+            guard inBase else { continue }
+            var fused: String?
+            guard let kind = try LayerKind(kerasClassName: node.className, config: node.config, fusedActivation: &fused), fused == nil else {
+                throw GraftError.format("layer \(node.name) of class \(node.className) is not one Graft builds in a ResNet base")
+            }
+            let trainable = base.trainable && (node.config["trainable"]?.boolValue ?? true)
+            baseLayers.append((node.name, kind, node.inputs, trainable && graph.trainable))
+            if node.name == "conv5_block3_out" { inBase = false }
+        }
+        self.baseLayers = baseLayers
+        let convolutions = baseLayers.filter { if case .conv2D = $0.kind { true } else { false } }.count
+        guard let architecture = ResNetArchitecture.allCases.first(where: { $0.convolutionCount == convolutions }) else {
+            throw GraftError.format("the base of model \(graph.name) has \(convolutions) Conv2D layers: not a ResNet50, 101 or 152 without its top")
+        }
+        self.architecture = architecture
+
+        // Before the base: the input, augmentation, preprocessing.
+        var augmentation: [AugmentationLayer] = [], preprocessing: Preprocessing?
+        var current = try graph.node(baseEntry).inputs.first.map(graph.node)
+        var inputShape: JSON?
+        while let node = current {
+            if node.className == "InputLayer" {
+                inputShape = node.config["batch_shape"] ?? node.config["batch_input_shape"]
+                break
+            }
+            if let layer = try AugmentationLayer.fromKeras(className: node.className, config: node.config) {
+                augmentation.insert(layer, at: 0)
+            } else if preprocessing == nil, augmentation.isEmpty, let found = try Self.preprocessing(ending: node, in: graph) {
+                preprocessing = found.preprocessing
+                current = try graph.node(found.source)
+                continue
+            } else {
+                throw GraftError.format("layer \(node.name) of class \(node.className) before the base is not one Graft builds "
+                                            + "(it takes the input, augmentation layers, then preprocess_input or Rescaling(1/255))")
+            }
+            guard node.inputs.count == 1 else { throw GraftError.format("layer \(node.name) reads \(node.inputs.count) tensors") }
+            current = try graph.node(node.inputs[0])
+        }
+        guard let dims = inputShape?.arrayValue, dims.count == 4, let height = dims[1].integerValue,
+              let width = dims[2].integerValue, dims[3].integerValue == 3 else {
+            throw GraftError.format("model \(graph.name): its input is not a batch of RGB images of fixed size (\(inputShape?.text ?? "none"))")
+        }
+        (inputHeight, inputWidth) = (height, width)
+        self.augmentation = augmentation
+        self.preprocessing = preprocessing ?? .none
+
+        // After the base: the head, walked back from the output.
+        var chain: [KerasGraph.Node] = []
+        var at = try graph.node(graph.outputName)
+        while at.name != baseExit {
+            chain.insert(at, at: 0)
+            guard at.inputs.count == 1 else {
+                throw GraftError.format("layer \(at.name) of class \(at.className) after the base is not one Graft builds")
+            }
+            at = try graph.node(at.inputs[0])
+        }
+        var head = HeadOptions(numClasses: 0), headLayers: [(kind: LayerKind, kerasName: String, trainable: Bool)] = []
+        for node in chain {
+            var fused: String?
+            guard let kind = try LayerKind(kerasClassName: node.className, config: node.config, fusedActivation: &fused) else {
+                throw GraftError.format("layer \(node.name) of class \(node.className) is not one Graft builds in a head")
+            }
+            let trainable = graph.trainable && (node.config["trainable"]?.boolValue ?? true)
+            headLayers.append((kind, node.name, trainable))
+            if fused != nil { headLayers.append((.relu, node.name, trainable)) }
+        }
+        // The options of Graft's head; `TransferModel(keras:)` checks it builds these very layers.
+        if case .flatten = headLayers.first?.kind { head.pooling = .flatten }
+        for (i, layer) in headLayers.enumerated() {
+            switch layer.kind {
+            case .dense(let units):
+                if i + 1 < headLayers.count, case .relu = headLayers[i + 1].kind { head.hiddenUnits.append(units) } else { head.numClasses = units }
+            case .dropout(let rate) where head.dropout == 0:
+                head.dropout = rate
+            default:
+                break
+            }
+        }
+        self.head = head
+        self.headLayers = headLayers
+    }
+
+    private static func isAugmentationOrPreprocessing(_ node: KerasGraph.Node) -> Bool {
+        node.className.hasPrefix("Random") || ["Rescaling", "GetItem", "Stack", "Add"].contains(node.className)
+    }
+
+    /// Keras's preprocess_input (caffe), as Keras 3 traces it: the three
+    /// channels taken in reverse (GetItem [..., 2], [..., 1], [..., 0]),
+    /// stacked, plus the negated ImageNet means; or Rescaling(1/255). The
+    /// preprocessing that `node` ends, and the layer it reads; nil when it
+    /// ends none.
+    private static func preprocessing(ending node: KerasGraph.Node, in graph: KerasGraph) throws
+        -> (preprocessing: Preprocessing, source: String)? {
+        if node.className == "Rescaling" {
+            let scale = node.config["scale"]?.doubleValue, offset = node.config["offset"]?.doubleValue ?? 0
+            guard let scale, abs(scale * 255 - 1) < 1e-6, offset == 0, node.inputs.count == 1 else {
+                throw GraftError.format("layer \(node.name) (Rescaling): Graft builds Rescaling(1/255) only, not scale=\(scale ?? .nan), offset=\(offset)")
+            }
+            return (.rescale, node.inputs[0])
+        }
+        let (b, g, r) = Preprocessing.caffeMeansBGR
+        guard node.className == "Add", node.inputs.count == 1, node.constants.count == 1,
+              zip(node.constants[0], [-b, -g, -r]).allSatisfy({ abs($0 - Double($1)) < 1e-4 }), node.constants[0].count == 3,
+              let stack = try? graph.node(node.inputs[0]), stack.className == "Stack", stack.inputs.count == 3,
+              [-1, 3].contains(stack.config["axis"]?.integerValue ?? 0) else { return nil }
+        let slices = try stack.inputs.map(graph.node)
+        guard slices.allSatisfy({ $0.className == "GetItem" && $0.inputs.count == 1 && $0.inputs[0] == slices[0].inputs[0] }),
+              slices.map({ $0.arguments.first?.arrayValue?.last?.integerValue }) == [2, 1, 0] else { return nil }
+        return (.caffe, slices[0].inputs[0])
+    }
+}
+
+extension ResNetArchitecture {
+    /// Conv2D layers in the base without its top: three or four per block, and the stem's.
+    var convolutionCount: Int { 1 + 3 * blocksPerStage.reduce(0, +) + blocksPerStage.count }
+}

@@ -1,0 +1,95 @@
+import GraftData
+import GraftFoundation
+import GraftIO
+import GraftKernels
+
+/// Keras 3's own model files, read: a `.keras` archive (`config.json`,
+/// `metadata.json`, `model.weights.h5` in Keras 3's weights layout) and a
+/// legacy full-model `.h5` (the `model_config` attribute, the weights under
+/// /model_weights, a nested base as one group). `KerasModelDescription`
+/// says which models Graft builds.
+extension TransferModel {
+    /// Keras's suffix for its archive format.
+    public static let kerasArchiveSuffix = ".keras"
+    static let archiveConfigName = "config.json"
+    static let archiveMetadataName = "metadata.json"
+    static let archiveWeightsName = "model.weights.h5"
+    /// The largest `config.json` read (a ResNet152's is about 0.5 MB).
+    static let maxConfigBytes = 64 << 20
+
+    /// Reads a Keras 3 `.keras` archive.
+    static func loadKerasArchive(_ path: String, threads: Int, precision: Precision) throws -> TransferModel {
+        let archive = try ZipArchive(readingFrom: path)
+        let config = try JSON.parse(try archive.contents(of: archiveConfigName, limit: maxConfigBytes))
+        let description = try describing(config, in: path)
+        let model = try TransferModel(keras: description, threads: threads)
+        // The weights are as large as the file: the archive's size bounds them.
+        let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: Int.max),
+                                   path: path + "/" + archiveWeightsName)
+        model.applyStaged(try model.stagedKeras3Weights(weights))
+        try model.setPrecision(precision)
+        return model
+    }
+
+    /// Reads a Keras full-model `.h5` (`model.save("m.h5")`): its
+    /// `model_config` attribute, then every weight by layer name.
+    static func loadKerasFullModel(_ file: KerasWeightFile, threads: Int, precision: Precision) throws -> TransferModel {
+        guard let text = try file.file.stringAttribute("model_config")?.first else {
+            throw GraftError.format("\(file.path) is neither a Graft model file (it has no /graft group) nor a Keras full-model file "
+                                        + "(it has no model_config): a weights file is read with load_weights")
+        }
+        let description = try describing(try JSON.parse(Array(text.utf8)), in: file.path)
+        let model = try TransferModel(keras: description, threads: threads)
+        var staged: [(Tensor, [Float])] = []
+        let base = model.layers[..<model.baseLayerCount].dropFirst()
+        for layer in base where !layer.weights.isEmpty {
+            let stored = try description.nestedBaseName.map { try file.weights(of: layer.name, nestedIn: $0) }
+                ?? file.weights(of: layer.name)
+            staged += try model.stagedWeights(file, stored, of: layer)
+        }
+        for (layer, keras) in zip(model.layers[model.baseLayerCount...], description.headLayers) where !layer.weights.isEmpty {
+            staged += try model.stagedWeights(file, try file.weights(of: keras.kerasName), of: layer)
+        }
+        model.applyStaged(staged)
+        try model.setPrecision(precision)
+        return model
+    }
+
+    private static func describing(_ config: JSON, in path: String) throws -> KerasModelDescription {
+        do {
+            return try KerasModelDescription(model: config)
+        } catch let error as GraftError {
+            throw GraftError(error.kind, "\(path): \(error.message)")
+        }
+    }
+
+    /// The model `description` describes, its weights Keras's initial ones
+    /// until read; refused unless Graft's layers are the very ones Keras lists.
+    convenience init(keras description: KerasModelDescription, threads: Int) throws {
+        var options = ModelOptions()
+        options.architecture = description.architecture
+        (options.inputHeight, options.inputWidth) = (description.inputHeight, description.inputWidth)
+        options.preprocessing = description.preprocessing
+        options.threads = threads
+        let base = try Model(options)
+        let graftBase = base.base.layers.dropFirst()
+        guard graftBase.count == description.baseLayers.count else {
+            throw GraftError.format("the base has \(description.baseLayers.count) layers; Graft's \(description.architecture.kerasName) has \(graftBase.count)")
+        }
+        for (index, (graft, keras)) in zip(graftBase, description.baseLayers).enumerated() {
+            let inputs = graft.inputs.map { base.base.layers[$0].name }
+            guard graft.name == keras.name, graft.kind == keras.kind, index == 0 || inputs == keras.inputs else {
+                throw GraftError.format("layer \(keras.name) of the base (\(keras.kind.className)) is not layer \(graft.name) of Keras's \(description.architecture.kerasName) as Graft builds it")
+            }
+        }
+        try self.init(base: base, head: description.head, augmentation: description.augmentation)
+        let head = layers[baseLayerCount...]
+        guard head.map(\.kind) == description.headLayers.map(\.kind) else {
+            throw GraftError.format("the head (\(description.headLayers.map(\.kerasName).joined(separator: ", "))) is not one Graft builds: "
+                                        + "GlobalAveragePooling2D or Flatten, hidden Dense layers with ReLU each followed by the same Dropout (or one Dropout after the pooling), then Dense without activation")
+        }
+        for (layer, keras) in zip(graftBase, description.baseLayers) { layer.trainable = keras.trainable }
+        for (layer, keras) in zip(head, description.headLayers) { layer.trainable = keras.trainable }
+        derivedStateChanged(.trainability)
+    }
+}
