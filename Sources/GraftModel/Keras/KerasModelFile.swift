@@ -1,13 +1,14 @@
+import Glibc
 import GraftData
 import GraftFoundation
 import GraftIO
 import GraftKernels
 
-/// Keras 3's own model files, read: a `.keras` archive (`config.json`,
+/// Keras 3's own model files: a `.keras` archive (`config.json`,
 /// `metadata.json`, `model.weights.h5` in Keras 3's weights layout) and a
 /// legacy full-model `.h5` (the `model_config` attribute, the weights under
-/// /model_weights, a nested base as one group). `KerasModelDescription`
-/// says which models Graft builds.
+/// /model_weights, a nested base as one group), read; the archive written.
+/// `KerasModelDescription` says which models Graft reads.
 extension TransferModel {
     /// Keras's suffix for its archive format.
     public static let kerasArchiveSuffix = ".keras"
@@ -16,6 +17,33 @@ extension TransferModel {
     static let archiveWeightsName = "model.weights.h5"
     /// The largest `config.json` read (a ResNet152's is about 0.5 MB).
     static let maxConfigBytes = 64 << 20
+
+    /// Writes the model as a Keras 3 `.keras` archive (what
+    /// `keras.models.load_model` opens): its config (`kerasModelConfig`),
+    /// metadata, and the weights as `saveWeights` writes them. Atomic, as `save`.
+    func saveKerasArchive(to path: String) throws {
+        let config = Array(kerasModelConfig.text.utf8)
+        var now = time(nil), parts = tm()
+        gmtime_r(&now, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        // Keras's own form: 2026-12-07@22:35:13 (UTC here).
+        let date = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))@"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        let metadata = JSON.object([JSON.Member("keras_version", .string(Self.kerasFormatVersion)),
+                                    JSON.Member("date_saved", .string(date))])
+        try replaceAtomically(path) { temporary in
+            let weights = temporary + ".weights.h5"
+            defer { unlink(weights) }
+            let writer = try HDF5Writer(creating: weights)
+            try writeKeras3Weights(writer)
+            try writer.close()
+            let archive = try ZipWriter(creating: temporary)
+            try archive.add(Self.archiveMetadataName, bytes: Array(metadata.text.utf8))
+            try archive.add(Self.archiveConfigName, bytes: config)
+            try archive.add(Self.archiveWeightsName, contentsOf: weights)
+            try archive.close()
+        }
+    }
 
     /// Reads a Keras 3 `.keras` archive.
     static func loadKerasArchive(_ path: String, threads: Int, precision: Precision) throws -> TransferModel {

@@ -36,6 +36,7 @@ extension TransferModel {
     /// (a damaged file is an error at load), or HDF5's earliest layout for
     /// readers older than HDF5 1.10.
     public func save(to path: String, format: HDF5Writer.Format = .checksummed) throws {
+        if path.hasSuffix(Self.kerasArchiveSuffix) { return try saveKerasArchive(to: path) }
         try replaceAtomically(path) { temporary in
             let writer = try HDF5Writer(creating: temporary, format: format)
             try writeKerasLayout(writer)
@@ -144,7 +145,7 @@ extension TransferModel {
         try writer.writeAttribute("backend", strings: ["tensorflow"])
         // The Keras release whose legacy layout this is: Keras's loader reads
         // a file without keras_version as Keras 1's, whose layouts differ.
-        try writer.writeAttribute("keras_version", strings: ["3.15.1"])
+        try writer.writeAttribute("keras_version", strings: [Self.kerasFormatVersion])
         for layer in layers {
             let group = "/" + layer.name
             try writer.createGroup(group)

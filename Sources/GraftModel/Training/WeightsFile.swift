@@ -33,17 +33,23 @@ extension TransferModel {
         }
         try replaceAtomically(path) { temporary in
             let writer = try HDF5Writer(creating: temporary)
-            try writer.createGroup("/layers")
-            try writer.createGroup("/vars")
-            try writer.writeAttribute("name", strings: ["functional"], of: "/vars")
-            for slot in weightSlots(nested: true) {
-                for group in slot.newGroups { try writer.createGroup(group) }
-                try writer.writeAttribute("name", strings: [slot.name], of: slot.path + "/vars")
-                for (index, weight) in (slot.layer?.weights ?? []).enumerated() {
-                    try writer.writeDataset("\(slot.path)/vars/\(index)", shape: weight.shape, values: weight.data)
-                }
-            }
+            try writeKeras3Weights(writer)
             try writer.close()
+        }
+    }
+
+    /// The weights in Keras 3's layout, the base nested (`save_weights`'s
+    /// file, and the weights of a `.keras` archive).
+    func writeKeras3Weights(_ writer: HDF5Writer) throws {
+        try writer.createGroup("/layers")
+        try writer.createGroup("/vars")
+        try writer.writeAttribute("name", strings: ["functional"], of: "/vars")
+        for slot in weightSlots(nested: true) {
+            for group in slot.newGroups { try writer.createGroup(group) }
+            try writer.writeAttribute("name", strings: [slot.name], of: slot.path + "/vars")
+            for (index, weight) in (slot.layer?.weights ?? []).enumerated() {
+                try writer.writeDataset("\(slot.path)/vars/\(index)", shape: weight.shape, values: weight.data)
+            }
         }
     }
 

@@ -651,11 +651,18 @@ class TransferModel:
         return sum(layer.params for layer in layers)
 
     def save(self, filepath: Union[str, os.PathLike], overwrite: bool = True) -> None:
-        """Write the whole model to one HDF5 file: every layer's weights in
-        Keras's legacy layout (Keras's `load_weights` reads them into the same
-        model built with Keras), and Graft's settings (input size,
-        preprocessing, head, augmentation, class names, trainable flags,
-        optimizer options). `graft.load_model` reads it back.
+        """Write the whole model to one file, its format chosen by the
+        extension as Keras chooses it:
+
+        - ".keras": Keras 3's archive, which `keras.models.load_model` opens
+          (the model as Keras's guide builds it: augmentation,
+          preprocess_input, the base nested with training=False, the head)
+          and `graft.load_model` reads back.
+        - anything else (".h5"): Keras's legacy full-model HDF5 file
+          (`model_config` and the weights under /model_weights, which
+          `keras.models.load_model` opens too) plus, in group /graft, what
+          Keras's format has no place for (class names, seed, optimizer
+          options and state, int8 calibration).
 
         The file is written under a temporary name beside `filepath`, then
         renamed over it: a failed save leaves any previous file intact.
@@ -665,9 +672,6 @@ class TransferModel:
             GraftError: the folder is not writable, the disk is full.
         """
         path = os.fspath(filepath)
-        if path.endswith(".keras"):
-            raise ValueError("Graft writes its model as HDF5 (.h5); Keras's .keras format is not written yet. "
-                             f"Received: filepath={path}")
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path} exists and overwrite=False")
         with self.base._lock:
@@ -874,7 +878,13 @@ class _CallbackRun:
 
 def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
                precision: str = "float32") -> TransferModel:
-    """Read a model written by `TransferModel.save`.
+    """Read a model written by `TransferModel.save`, or by Keras 3's
+    `model.save` (a ".keras" archive or a full-model ".h5") when Graft can
+    build it: a ResNet50/101/152 base without its top, nested or flat,
+    Keras's augmentation layers, preprocess_input or Rescaling(1/255), and a
+    head of GlobalAveragePooling2D or Flatten, Dense layers with ReLU,
+    Dropout and a Dense of logits. A Keras model is not compiled (compile it
+    as in Keras); its trainable flags are kept.
 
     It predicts exactly as the saved model did; if that one was compiled,
     this one has its optimizer, state included (step count and moments), so
@@ -886,7 +896,7 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
     TransferModel.
 
     Args:
-        filepath: the .h5 file.
+        filepath: the .h5 or .keras file.
         threads: worker threads; None or 0 for one per core.
         precision: number format of inference, "float32", "bfloat16" or
             "int8" (the last for a model saved after `base.calibrate`; see
@@ -895,7 +905,9 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
     Raises:
         ValueError: a negative thread count or an unknown precision.
         GraftError: the file is missing or unreadable (status IO), or is not
-            a Graft model: corrupt, not HDF5, or a Keras weight file (FORMAT).
+            a model Graft reads: corrupt, of another format, a weights file
+            alone, or a Keras model with a layer Graft does not build (FORMAT,
+            naming the layer).
     """
     count = 0 if threads is None else operator.index(threads)
     if not 0 <= count <= 2**31 - 1:
