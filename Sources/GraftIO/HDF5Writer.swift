@@ -127,6 +127,29 @@ public final class HDF5Writer {
         }
     }
 
+    /// A scalar attribute holding `value` as one variable-length UTF-8
+    /// string, as h5py writes a Python str (and so Keras its `model_config`):
+    /// the text lives in the file's heap, so it may pass the 64 KiB an
+    /// attribute can hold in its object header.
+    public func writeAttribute(_ name: String, text value: String, of object: String = "/") throws {
+        try HDF5File.locked {
+            let type = H5Tcopy(graft_h5t_c_s1())
+            defer { H5Tclose(type) }
+            H5Tset_size(type, graft_h5t_variable())
+            H5Tset_cset(type, H5T_CSET_UTF8)
+            let space = H5Screate(H5S_SCALAR)
+            guard space >= 0 else { throw failure("attribute \(name) of \(object)") }
+            defer { H5Sclose(space) }
+            let attr = H5Acreate_by_name(id, object, name, type, space, graft_h5p_default(), graft_h5p_default(), graft_h5p_default())
+            guard attr >= 0 else { throw failure("attribute \(name) of \(object)") }
+            defer { H5Aclose(attr) }
+            let status = value.withCString { text in
+                withUnsafePointer(to: text) { H5Awrite(attr, type, $0) }
+            }
+            guard status >= 0 else { throw failure("attribute \(name) of \(object)") }
+        }
+    }
+
     /// An attribute holding `values` as 64-bit integers.
     public func writeAttribute(_ name: String, integers values: [Int64], of object: String = "/") throws {
         try HDF5File.locked {

@@ -21,12 +21,14 @@ extension TransferModel {
         }
         switch base.preprocessing {
         case .caffe:
-            // x[..., 2], x[..., 1], x[..., 0] stacked: RGB to BGR.
+            // x[:, :, :, 2], x[:, :, :, 1], x[:, :, :, 0] stacked: RGB to BGR.
+            // (Keras traces x[..., 2]; its legacy .h5 loader cannot read an
+            // Ellipsis back, and reads these full slices.)
+            let everything = JSON.object([JSON.Member("class_name", .string("__slice__")),
+                                          JSON.Member("config", .object(["start", "stop", "step"].map { JSON.Member($0, .null) }))])
             let channels = [2, 1, 0].enumerated().map { i, channel in
                 outer.addOperation("GetItem", name: i == 0 ? "get_item" : "get_item_\(i)", config: [],
-                                   arguments: [.tensor(x), .literal(.array([.object([JSON.Member("class_name", .string("__ellipsis__")),
-                                                                                     JSON.Member("config", .object([]))]),
-                                                                            .integer(Int64(channel))]))],
+                                   arguments: [.tensor(x), .literal(.array(Array(repeating: everything, count: 3) + [.integer(Int64(channel))]))],
                                    shape: Array(x.shape.dropLast()))
             }
             let stacked = outer.addOperation("Stack", name: "stack", config: [JSON.Member("axis", .integer(-1))],

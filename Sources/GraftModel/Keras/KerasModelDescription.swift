@@ -158,8 +158,18 @@ struct KerasModelDescription {
               let stack = try? graph.node(node.inputs[0]), stack.className == "Stack", stack.inputs.count == 3,
               [-1, 3].contains(stack.config["axis"]?.integerValue ?? 0) else { return nil }
         let slices = try stack.inputs.map(graph.node)
-        guard slices.allSatisfy({ $0.className == "GetItem" && $0.inputs.count == 1 && $0.inputs[0] == slices[0].inputs[0] }),
-              slices.map({ $0.arguments.first?.arrayValue?.last?.integerValue }) == [2, 1, 0] else { return nil }
+        /// The last axis's channel a GetItem takes whole images of: x[..., c] or x[:, :, :, c].
+        func channel(_ node: KerasGraph.Node) -> Int? {
+            guard node.className == "GetItem", node.inputs.count == 1, node.inputs[0] == slices[0].inputs[0],
+                  let index = node.arguments.first?.arrayValue, let last = index.last?.integerValue else { return nil }
+            func isWholeAxis(_ item: JSON) -> Bool {
+                item["class_name"]?.stringValue == "__slice__"
+                    && ["start", "stop", "step"].allSatisfy { item["config"]?[$0]?.isNull ?? true }
+            }
+            let ellipsis = index.count == 2 && index[0]["class_name"]?.stringValue == "__ellipsis__"
+            return ellipsis || (index.count == 4 && index.dropLast().allSatisfy(isWholeAxis)) ? last : nil
+        }
+        guard slices.map(channel) == [2, 1, 0] else { return nil }
         return (.caffe, slices[0].inputs[0])
     }
 }

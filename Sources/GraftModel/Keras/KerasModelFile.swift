@@ -50,7 +50,7 @@ extension TransferModel {
         let archive = try ZipArchive(readingFrom: path)
         let config = try JSON.parse(try archive.contents(of: archiveConfigName, limit: maxConfigBytes))
         let description = try describing(config, in: path)
-        let model = try TransferModel(keras: description, threads: threads)
+        let model = try TransferModel(keras: description, seed: 0, threads: threads, file: path)
         // The weights are as large as the file: the archive's size bounds them.
         let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: Int.max),
                                    path: path + "/" + archiveWeightsName)
@@ -59,15 +59,22 @@ extension TransferModel {
         return model
     }
 
-    /// Reads a Keras full-model `.h5` (`model.save("m.h5")`): its
-    /// `model_config` attribute, then every weight by layer name.
+    /// Reads a Keras full-model `.h5` (`model.save("m.h5")`).
     static func loadKerasFullModel(_ file: KerasWeightFile, threads: Int, precision: Precision) throws -> TransferModel {
+        let model = try kerasFullModel(file, seed: 0, threads: threads)
+        try model.setPrecision(precision)
+        return model
+    }
+
+    /// The model of a full-model `.h5` (Keras's, or Graft's since format 2):
+    /// its `model_config` attribute, then every weight by layer name.
+    static func kerasFullModel(_ file: KerasWeightFile, seed: UInt64, threads: Int) throws -> TransferModel {
         guard let text = try file.file.stringAttribute("model_config")?.first else {
             throw GraftError.format("\(file.path) is neither a Graft model file (it has no /graft group) nor a Keras full-model file "
                                         + "(it has no model_config): a weights file is read with load_weights")
         }
         let description = try describing(try JSON.parse(Array(text.utf8)), in: file.path)
-        let model = try TransferModel(keras: description, threads: threads)
+        let model = try TransferModel(keras: description, seed: seed, threads: threads, file: file.path)
         var staged: [(Tensor, [Float])] = []
         let base = model.layers[..<model.baseLayerCount].dropFirst()
         for layer in base where !layer.weights.isEmpty {
@@ -79,8 +86,66 @@ extension TransferModel {
             staged += try model.stagedWeights(file, try file.weights(of: keras.kerasName), of: layer)
         }
         model.applyStaged(staged)
-        try model.setPrecision(precision)
         return model
+    }
+
+    /// Keras's full-model layout, as `model.save("m.h5")` writes it: the
+    /// config (`kerasModelConfig`) in attribute `model_config`, and under
+    /// /model_weights one group per layer of the outer model, the nested
+    /// base's weights in its group ("resnet50/conv1_conv/kernel", ...) in the
+    /// order Keras's loader takes them: the trainable ones first.
+    func writeKerasFullModel(_ writer: HDF5Writer) throws {
+        let config = kerasModelConfig
+        try writer.writeAttribute("model_config", text: config.text)
+        let outerLayers = (config["config"]?["layers"]?.arrayValue ?? [])
+            .filter { $0["module"]?.stringValue == "keras.layers" || $0["class_name"]?.stringValue == "Functional" }
+            .compactMap { $0["name"]?.stringValue }
+        let root = "/model_weights"
+        try writer.createGroup(root)
+        for object in ["/", root] {
+            try writer.writeAttribute("backend", strings: ["tensorflow"], of: object)
+            // Keras's loader reads a file without keras_version as Keras 1's.
+            try writer.writeAttribute("keras_version", strings: [Self.kerasFormatVersion], of: object)
+        }
+        try writer.writeAttribute("layer_names", strings: outerLayers, of: root)
+        let baseName = base.architecture.kerasName
+        let head = Dictionary(uniqueKeysWithValues: layers[baseLayerCount...].map { ($0.name, $0) })
+        for name in outerLayers {
+            let group = root + "/" + name
+            try writer.createGroup(group)
+            var weights: [(name: String, tensor: Tensor)] = []
+            if name == baseName {
+                weights = kerasLegacyBaseWeights
+            } else if let layer = head[name] {
+                weights = zip(layer.weightNames, layer.weights).map { ("\(name)/\($0)", $1) }
+            }
+            try writer.writeAttribute("weight_names", strings: weights.map(\.name), of: group)
+            for folder in Set(weights.map { $0.name.split(separator: "/")[0] }).sorted() {
+                try writer.createGroup(group + "/" + folder)
+            }
+            for weight in weights {
+                try writer.writeDataset(group + "/" + weight.name, shape: weight.tensor.shape, values: weight.tensor.data)
+            }
+        }
+    }
+
+    /// The base's weights as Keras's legacy writer lists a nested model's
+    /// (`trainable_weights + non_trainable_weights`): those that train
+    /// (kernels, biases, gamma and beta of trainable layers), then the rest,
+    /// each part in layer order.
+    private var kerasLegacyBaseWeights: [(name: String, tensor: Tensor)] {
+        var trainable: [(name: String, tensor: Tensor)] = [], frozen: [(name: String, tensor: Tensor)] = []
+        for layer in layers[..<baseLayerCount] {
+            for (index, (name, weight)) in zip(layer.weightNames, layer.weights).enumerated() {
+                let isMovingStatistic = index >= 2 && layer.kind.className == "BatchNormalization"
+                if layer.trainable && !isMovingStatistic {
+                    trainable.append(("\(layer.name)/\(name)", weight))
+                } else {
+                    frozen.append(("\(layer.name)/\(name)", weight))
+                }
+            }
+        }
+        return trainable + frozen
     }
 
     private static func describing(_ config: JSON, in path: String) throws -> KerasModelDescription {
@@ -92,8 +157,9 @@ extension TransferModel {
     }
 
     /// The model `description` describes, its weights Keras's initial ones
-    /// until read; refused unless Graft's layers are the very ones Keras lists.
-    convenience init(keras description: KerasModelDescription, threads: Int) throws {
+    /// until read; refused unless Graft's layers are the very ones Keras lists
+    /// and the head's weights fit in `file`.
+    convenience init(keras description: KerasModelDescription, seed: UInt64, threads: Int, file: String) throws {
         var options = ModelOptions()
         options.architecture = description.architecture
         (options.inputHeight, options.inputWidth) = (description.inputHeight, description.inputWidth)
@@ -110,7 +176,8 @@ extension TransferModel {
                 throw GraftError.format("layer \(keras.name) of the base (\(keras.kind.className)) is not layer \(graft.name) of Keras's \(description.architecture.kerasName) as Graft builds it")
             }
         }
-        try self.init(base: base, head: description.head, augmentation: description.augmentation)
+        try description.head.requireFits(on: base.base, file: file)
+        try self.init(base: base, head: description.head, augmentation: description.augmentation, seed: seed)
         let head = layers[baseLayerCount...]
         guard head.map(\.kind) == description.headLayers.map(\.kind) else {
             throw GraftError.format("the head (\(description.headLayers.map(\.kerasName).joined(separator: ", "))) is not one Graft builds: "

@@ -58,6 +58,17 @@ public struct HeadOptions {
         return total
     }
 
+    /// Refuses a head whose sizes a file declares (a saved model's) when
+    /// its weights are more than the file's bytes could hold: Graft never
+    /// compresses weights, so such a file is corrupt or hostile, and nothing
+    /// is allocated for it.
+    func requireFits(on base: Network, file path: String) throws {
+        let fileBytes = regularFileSize(path) ?? 0
+        guard let weights = parameterCount(inputs: inputs(from: base)), weights <= fileBytes / MemoryLayout<Float>.stride else {
+            throw GraftError.format("\(path) declares a head of hidden layers \(hiddenUnits) and \(numClasses) classes, more weights than the file's \(fileBytes) bytes hold (the file is corrupt)")
+        }
+    }
+
     /// Refuses options no head can be built from.
     func validate() throws {
         guard numClasses >= 1 else {

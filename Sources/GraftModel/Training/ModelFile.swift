@@ -22,7 +22,7 @@ import GraftKernels
 /// The optimizer's moments are not stored: a loaded model is compiled afresh
 /// with the saved options, as after Keras's save_weights.
 extension TransferModel {
-    static let fileFormatVersion: Int64 = 1
+    static let fileFormatVersion: Int64 = 2
     private static let graftGroup = "/graft"
     /// The names of `optimizer_options` in files that do not list them
     /// (`optimizer_option_names`): those written before RMSprop, AdamW,
@@ -39,7 +39,7 @@ extension TransferModel {
         if path.hasSuffix(Self.kerasArchiveSuffix) { return try saveKerasArchive(to: path) }
         try replaceAtomically(path) { temporary in
             let writer = try HDF5Writer(creating: temporary, format: format)
-            try writeKerasLayout(writer)
+            try writeKerasFullModel(writer)
             try writeGraftAttributes(writer)
             try writeOptimizerState(writer)
             try writer.close()
@@ -61,45 +61,13 @@ extension TransferModel {
         guard let version = try file.file.integerAttribute("format_version", of: graft)?.first else {
             throw GraftError.format("\(path): the /graft group has no format_version (the file is damaged)")
         }
-        guard version == fileFormatVersion else {
-            throw GraftError.format("\(path) is a Graft model file of format \(version); this library reads format \(fileFormatVersion)")
+        guard version == 1 || version == fileFormatVersion else {
+            throw GraftError.format("\(path) is a Graft model file of format \(version); this library reads formats 1 and \(fileFormatVersion)")
         }
         let reader = AttributeReader(file: file.file, group: graft)
-
-        var options = ModelOptions()
-        options.architecture = try reader.choice("architecture", ResNetArchitecture.self)
-        let size = try reader.integers("input_size", count: 2)
-        (options.inputHeight, options.inputWidth) = (Int(size[0]), Int(size[1]))
-        options.preprocessing = try reader.choice("preprocessing", Preprocessing.self)
-        options.weights = .file(path)
-        options.threads = threads
-        let base = try Model(options)
-
-        var head = HeadOptions(numClasses: 0)
-        head.pooling = try reader.choice("head_pooling", HeadOptions.Pooling.self)
-        head.hiddenUnits = try reader.integers("head_hidden_units").map { Int($0) }
-        head.dropout = Float(try reader.doubles("head_dropout", count: 1)[0])
-        // AugmentationSpec's text (older files: "none" or a flip's mode).
-        let augmentation = try AugmentationSpec.parse(try reader.string("augmentation"))
         let seed = UInt64(bitPattern: try reader.integers("seed", count: 1)[0])
-        let layerNames = file.layerNames
-        guard let output = layerNames.last, let kernel = try file.weightShapes(of: output).first,
-              kernel.shape.count == 2 else {
-            throw GraftError.format("\(path): the last layer is not the head's output Dense")
-        }
-        head.numClasses = kernel.shape[1]
-        // The head's sizes are the file's word: weights it cannot hold (Graft
-        // never compresses them) are refused before they are allocated.
-        let fileBytes = regularFileSize(path) ?? 0
-        guard let headWeights = head.parameterCount(inputs: head.inputs(from: base.base)),
-              headWeights <= fileBytes / MemoryLayout<Float>.stride else {
-            throw GraftError.format("\(path): its attributes declare a head of hidden layers \(head.hiddenUnits) and \(head.numClasses) classes, more weights than the file's \(fileBytes) bytes hold (the file is corrupt)")
-        }
-        let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: seed)
-        guard model.layers.map(\.name) == layerNames else {
-            throw GraftError.format("\(path): the stored layers are not those of the model its attributes describe")
-        }
-        try model.readHeadWeights(file)
+        let model = version == 1 ? try firstFormatModel(file, reader, seed: seed, threads: threads)
+                                 : try kerasFullModel(file, seed: seed, threads: threads)
 
         let trainable = try reader.integers("trainable", count: model.layers.count)
         for (layer, flag) in zip(model.layers, trainable) { layer.trainable = flag != 0 }
@@ -130,33 +98,48 @@ extension TransferModel {
                               topKAccuracy: topK.map { TopKAccuracy(k: Int($0[0]), name: topKName![0]) })
             try model.readOptimizerState(file, reader: reader)
         }
-        if let calibration = try reader.calibration(layers: Set(base.base.layers.map(\.name))) {
-            base.restoreCalibration(calibration)
+        if let calibration = try reader.calibration(layers: Set(model.base.base.layers.map(\.name))) {
+            model.base.restoreCalibration(calibration)
         }
         try model.setPrecision(precision)
         return model
     }
 
-    // MARK: - Writing
+    /// A file of format 1 (before Keras's full-model layout): the model
+    /// from the /graft attributes, every layer's weights in a group at the root.
+    private static func firstFormatModel(_ file: KerasWeightFile, _ reader: AttributeReader, seed: UInt64, threads: Int) throws
+        -> TransferModel {
+        var options = ModelOptions()
+        options.architecture = try reader.choice("architecture", ResNetArchitecture.self)
+        let size = try reader.integers("input_size", count: 2)
+        (options.inputHeight, options.inputWidth) = (Int(size[0]), Int(size[1]))
+        options.preprocessing = try reader.choice("preprocessing", Preprocessing.self)
+        options.weights = .file(file.path)
+        options.threads = threads
+        let base = try Model(options)
 
-    /// Keras's legacy layout: the layer list, then one group per layer.
-    private func writeKerasLayout(_ writer: HDF5Writer) throws {
-        try writer.writeAttribute("layer_names", strings: layers.map(\.name))
-        try writer.writeAttribute("backend", strings: ["tensorflow"])
-        // The Keras release whose legacy layout this is: Keras's loader reads
-        // a file without keras_version as Keras 1's, whose layouts differ.
-        try writer.writeAttribute("keras_version", strings: [Self.kerasFormatVersion])
-        for layer in layers {
-            let group = "/" + layer.name
-            try writer.createGroup(group)
-            let names = layer.weightNames.map { "\(layer.name)/\($0):0" }
-            try writer.writeAttribute("weight_names", strings: names, of: group)
-            if !names.isEmpty { try writer.createGroup(group + "/" + layer.name) }
-            for (name, weight) in zip(names, layer.weights) {
-                try writer.writeDataset(group + "/" + name, shape: weight.shape, values: weight.data)
-            }
+        var head = HeadOptions(numClasses: 0)
+        head.pooling = try reader.choice("head_pooling", HeadOptions.Pooling.self)
+        head.hiddenUnits = try reader.integers("head_hidden_units").map { Int($0) }
+        head.dropout = Float(try reader.doubles("head_dropout", count: 1)[0])
+        // AugmentationSpec's text (older files: "none" or a flip's mode).
+        let augmentation = try AugmentationSpec.parse(try reader.string("augmentation"))
+        let layerNames = file.layerNames
+        guard let output = layerNames.last, let kernel = try file.weightShapes(of: output).first,
+              kernel.shape.count == 2 else {
+            throw GraftError.format("\(file.path): the last layer is not the head's output Dense")
         }
+        head.numClasses = kernel.shape[1]
+        try head.requireFits(on: base.base, file: file.path)
+        let model = try TransferModel(base: base, head: head, augmentation: augmentation, seed: seed)
+        guard model.layers.map(\.name) == layerNames else {
+            throw GraftError.format("\(file.path): the stored layers are not those of the model its attributes describe")
+        }
+        try model.readHeadWeights(file)
+        return model
     }
+
+    // MARK: - Writing
 
     private func writeGraftAttributes(_ writer: HDF5Writer) throws {
         let g = Self.graftGroup
