@@ -941,8 +941,9 @@ typedef struct graft_reduce_lr_on_plateau {
  * `filepath` formatted as Python's str.format with the epoch (1-based) and
  * the epoch's figures ("best-{epoch:02d}-{val_loss:.2f}.h5"); with
  * save_best_only, only when `monitor` improved (the best is kept from one
- * fit to the next, as Keras keeps it). The path must end in ".h5" (or,
- * with graft_fit_options.checkpoint_save_weights_only, ".weights.h5"). */
+ * fit to the next, as Keras keeps it). The path must end in ".keras" or
+ * ".h5" (or, with graft_fit_options.checkpoint_save_weights_only,
+ * ".weights.h5"). */
 typedef struct graft_model_checkpoint {
     const char *filepath;          /* NULL: no checkpoints */
     const char *monitor;           /* "val_loss" */
@@ -1035,7 +1036,7 @@ void graft_fit_options_init_sized(graft_fit_options *options, size_t struct_size
  * 3 and 4, with their shuffles and flips, as a fit that never stopped would;
  * epochs <= initial_epoch trains nothing). Statuses as graft_model_fit, and
  * GRAFT_ERROR_INVALID_ARGUMENT for callback options Keras refuses (a factor
- * of 1 or more, a checkpoint path not ending in ".h5", a monitor whose
+ * of 1 or more, a checkpoint path not ending in ".keras" or ".h5", a monitor whose
  * direction AUTO cannot tell, an unknown mode), GRAFT_ERROR_STATE when
  * ReduceLROnPlateau or an epoch callback changes a scheduled learning rate,
  * GRAFT_ERROR_IO when a checkpoint or the CSV log cannot be written,
@@ -1308,11 +1309,18 @@ int graft_model_layer_input(const graft_model *model, int index, int k);
 
 /* ---------------------------------------------------------- save and load */
 
-/* Writes the model to one HDF5 file at `path`: every layer's weights in
- * Keras's legacy layout (keras.Model.load_weights reads them into the same
- * base + head built in Keras), and Graft's own attributes in group "graft":
- * architecture, input size, preprocessing, head options, augmentation, class
- * names, each layer's trainable flag, and the optimizer: its options, its
+/* Writes the model to one file at `path`, its format chosen by the
+ * extension as Keras chooses it. ".keras": Keras 3's archive (config.json,
+ * metadata.json, model.weights.h5), the model as Keras's transfer-learning
+ * guide builds it (input, augmentation layers, preprocess_input or
+ * Rescaling, the base nested with training=False, the head), which
+ * keras.models.load_model opens. Any other path (".h5"): Keras's full-model
+ * HDF5 layout (attribute model_config, the weights under /model_weights, the
+ * base nested as one group), which keras.models.load_model opens and the
+ * guide's model takes with load_weights, plus Graft's own attributes in group
+ * "graft": architecture, input size, preprocessing, head options,
+ * augmentation, class names, each layer's trainable flag, and the optimizer:
+ * its options, its
  * step count and its slots (moments), the slots in Keras's layout (group
  * "optimizer_weights", listed by its attribute weight_names), so that a
  * loaded model fitted from the next epoch (graft_fit_options.initial_epoch)
@@ -1340,8 +1348,9 @@ graft_status graft_model_save_weights(const graft_model *model, const char *path
 
 /* Sets every weight of the model from `path`: a ".weights.h5" file from
  * Keras's model.save_weights (the base nested or flat) or from
- * graft_model_save_weights, or a legacy ".h5" holding every layer by name
- * (a Graft model file, Keras's legacy save_weights). Returns
+ * graft_model_save_weights, a full-model ".h5" (Keras's model.save or
+ * graft_model_save, the base nested or flat), or a legacy ".h5" holding every
+ * layer by name (Keras's legacy save_weights). Returns
  * GRAFT_ERROR_STATE without a head, GRAFT_ERROR_IO for a missing or
  * unreadable file, GRAFT_ERROR_FORMAT for a file that lacks a layer or holds
  * a weight of another shape, GRAFT_ERROR_INVALID_ARGUMENT for NULLs or
@@ -1351,11 +1360,18 @@ graft_status graft_model_load_weights(graft_model *model, const char *path);
 /* Reads a model written by graft_model_save: it predicts exactly as the
  * saved one did and, if that was compiled, has its optimizer, state
  * included (files written before Graft saved the state get a fresh one); it
- * computes in float32. num_threads 0
- * means one per core. On
- * success *out is a new handle; on failure NULL. Returns GRAFT_ERROR_IO
- * (missing or unreadable file), GRAFT_ERROR_FORMAT (not HDF5, corrupt, or an
- * HDF5 file that is not a Graft model, such as a Keras weight file),
+ * computes in float32. Also reads a model Keras 3 saved (model.save to a
+ * ".keras" archive or a full-model ".h5") when Graft can build it: a
+ * ResNet50/101/152 base without its top, nested or flat; before it Keras's
+ * augmentation layers and preprocess_input (caffe), Rescaling(1/255) or
+ * nothing; after it GlobalAveragePooling2D or Flatten, hidden Dense layers
+ * with ReLU (each followed by the same Dropout, or one Dropout after the
+ * pooling) and a Dense of logits (no activation). Such a model is not
+ * compiled; its trainable flags are Keras's. num_threads 0 means one per
+ * core. On success *out is a new handle; on failure NULL. Returns
+ * GRAFT_ERROR_IO (missing or unreadable file), GRAFT_ERROR_FORMAT (not HDF5
+ * nor a zip archive, corrupt, a weights file alone, or a Keras model with a
+ * layer Graft does not build: the message names the layer),
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs. */
 graft_status graft_model_load(const char *path, int32_t num_threads, graft_model **out);
 

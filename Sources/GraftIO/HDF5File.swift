@@ -118,6 +118,8 @@ public final class HDF5File {
 
             let memType = H5Tcopy(graft_h5t_c_s1())
             defer { H5Tclose(memType) }
+            // HDF5 converts no string between ASCII and UTF-8: read in the file's set.
+            H5Tset_cset(memType, H5Tget_cset(fileType))
             if H5Tis_variable_str(fileType) > 0 {
                 H5Tset_size(memType, graft_h5t_variable())
                 var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)

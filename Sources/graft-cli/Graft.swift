@@ -20,7 +20,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a new head on a frozen base from a folder of class folders, then optionally fine-tune.",
         discussion: """
-            Writes the model (an .h5 file Keras can load weights from), history.csv and an SVG chart of \
+            Writes the model (--output: a .keras archive or an .h5 file, both of which Keras's load_model opens), \
+            history.csv and an SVG chart of \
             accuracy and loss per epoch. Example, the beans workflow:
               graft train beans/train --test-dir beans/test --augmentation horizontal_and_vertical \\
                 --epochs 20 --fine-tune-epochs 5 --unfreeze-last 10
@@ -89,7 +90,7 @@ struct Train: ParsableCommand {
     var minLr = 0.0
     @Option(help: "The figure the callbacks watch: val_loss (the default with validation images), loss (without), val_accuracy or accuracy.")
     var monitor: String?
-    @Option(help: "Save the model after each epoch to this .h5 path, formatted as Keras's ModelCheckpoint formats it (e.g. ckpt-{epoch:02d}-{val_loss:.2f}.h5).")
+    @Option(help: "Save the model after each epoch to this .keras or .h5 path, formatted as Keras's ModelCheckpoint formats it (e.g. ckpt-{epoch:02d}-{val_loss:.2f}.h5).")
     var checkpoint: String?
     @Flag(help: "With --checkpoint: save only when the monitored figure improved.")
     var checkpointBestOnly = false
@@ -116,7 +117,7 @@ struct Train: ParsableCommand {
     var calibration: String?
     @Option(help: maxImagePixelsHelp)
     var maxImagePixels = ImageDecoder.defaultPixelLimit
-    @Option(help: "Where to save the trained model.")
+    @Option(help: "Where to save the trained model: a .keras archive or an .h5 file (Keras's formats, chosen by the extension).")
     var output = "model.h5"
     @Option var history = "history.csv"
     @Option var chart = "history.svg"
@@ -212,6 +213,9 @@ extension Train {
     }
 }
 
+let savedModelHelp: ArgumentHelp =
+    "A model saved by graft train (.keras or .h5), or by Keras's model.save when Graft can build it (a ResNet base and a Dense head)."
+
 let maxImagePixelsHelp: ArgumentHelp =
     "Images of more pixels are refused before they are decoded (the default is PIL's MAX_IMAGE_PIXELS)."
 
@@ -227,7 +231,7 @@ func parseSize(_ text: String) throws -> (Int, Int) {
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Loss and accuracy of a saved model on a folder of class folders.")
 
-    @Argument(help: "A model saved by graft train (or graft_model_save).")
+    @Argument(help: savedModelHelp)
     var model: String
     @Argument(help: "Folder with one sub-folder of images per class (the model's classes).")
     var dataDir: String
@@ -274,7 +278,7 @@ func confusionMatrixText(_ matrix: [[Int]], classNames: [String]) -> String {
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The most likely classes of images, with their probabilities.")
 
-    @Argument(help: "A model saved by graft train.")
+    @Argument(help: savedModelHelp)
     var model: String
     @Argument(help: "Image files (JPEG, PNG, BMP, GIF), resized to the model's input size.")
     var images: [String]
@@ -318,7 +322,7 @@ struct Predict: ParsableCommand {
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The layers of a saved model, as Keras's model.summary() prints them.")
 
-    @Argument(help: "A model saved by graft train.")
+    @Argument(help: savedModelHelp)
     var model: String
 
     func run() throws {

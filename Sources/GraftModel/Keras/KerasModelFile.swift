@@ -69,24 +69,41 @@ extension TransferModel {
     /// The model of a full-model `.h5` (Keras's, or Graft's since format 2):
     /// its `model_config` attribute, then every weight by layer name.
     static func kerasFullModel(_ file: KerasWeightFile, seed: UInt64, threads: Int) throws -> TransferModel {
-        guard let text = try file.file.stringAttribute("model_config")?.first else {
-            throw GraftError.format("\(file.path) is neither a Graft model file (it has no /graft group) nor a Keras full-model file "
-                                        + "(it has no model_config): a weights file is read with load_weights")
+        guard let description = try fullModelDescription(file) else {
+            throw GraftError.format("\(file.path) is not a Graft model file nor a Keras full-model file (it has neither a /graft "
+                                        + "group nor a model_config attribute): a weights file is read with load_weights")
         }
-        let description = try describing(try JSON.parse(Array(text.utf8)), in: file.path)
         let model = try TransferModel(keras: description, seed: seed, threads: threads, file: file.path)
+        model.applyStaged(try model.stagedFullModelWeights(file, description))
+        return model
+    }
+
+    /// The model a full-model file's `model_config` describes; nil for a
+    /// file without one.
+    static func fullModelDescription(_ file: KerasWeightFile) throws -> KerasModelDescription? {
+        guard let text = try file.file.stringAttribute("model_config")?.first else { return nil }
+        return try describing(try JSON.parse(Array(text.utf8)), in: file.path)
+    }
+
+    /// Every weight of a full-model file (`description` its model), read
+    /// ahead for this model's layers: the base's by name, inside the nested
+    /// base's group when the file nests it, the head's by Keras's names.
+    func stagedFullModelWeights(_ file: KerasWeightFile, _ description: KerasModelDescription) throws -> [(Tensor, [Float])] {
+        let head = layers[baseLayerCount...]
+        guard head.map(\.kind) == description.headLayers.map(\.kind) else {
+            throw GraftError.format("\(file.path): the file's head (\(description.headLayers.map(\.kerasName).joined(separator: ", "))) "
+                                        + "is not this model's (\(head.map(\.name).joined(separator: ", ")))")
+        }
         var staged: [(Tensor, [Float])] = []
-        let base = model.layers[..<model.baseLayerCount].dropFirst()
-        for layer in base where !layer.weights.isEmpty {
+        for layer in layers[..<baseLayerCount] where !layer.weights.isEmpty {
             let stored = try description.nestedBaseName.map { try file.weights(of: layer.name, nestedIn: $0) }
                 ?? file.weights(of: layer.name)
-            staged += try model.stagedWeights(file, stored, of: layer)
+            staged += try stagedWeights(file, stored, of: layer)
         }
-        for (layer, keras) in zip(model.layers[model.baseLayerCount...], description.headLayers) where !layer.weights.isEmpty {
-            staged += try model.stagedWeights(file, try file.weights(of: keras.kerasName), of: layer)
+        for (layer, keras) in zip(head, description.headLayers) where !layer.weights.isEmpty {
+            staged += try stagedWeights(file, try file.weights(of: keras.kerasName), of: layer)
         }
-        model.applyStaged(staged)
-        return model
+        return staged
     }
 
     /// Keras's full-model layout, as `model.save("m.h5")` writes it: the

@@ -17,7 +17,7 @@ public final class ModelCheckpoint: FitCallback {
     public let monitor: Monitor
     public let saveBestOnly: Bool
     /// Whether it writes the weights alone (Keras 3's .weights.h5) rather
-    /// than the model (Graft's .h5).
+    /// than the model (`save`: a .keras archive or Graft's .h5).
     public let saveWeightsOnly: Bool
     /// Kept from one fit to the next, as Keras keeps it; starts at
     /// `initialValueThreshold`.
@@ -31,8 +31,9 @@ public final class ModelCheckpoint: FitCallback {
                 throw GraftError.invalidArgument("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must end in `.weights.h5` (Keras weights format). Received: filepath=\(filepath)")
             }
         } else {
-            guard filepath.hasSuffix(".h5") && !filepath.hasSuffix(TransferModel.weightsFileSuffix) else {
-                throw GraftError.invalidArgument("ModelCheckpoint's filepath must end in .h5 (Graft's model file; Keras's .keras format is not written yet; a .weights.h5 path takes save_weights_only=True). Received: filepath=\(filepath)")
+            guard (filepath.hasSuffix(".h5") && !filepath.hasSuffix(TransferModel.weightsFileSuffix))
+                    || filepath.hasSuffix(TransferModel.kerasArchiveSuffix) else {
+                throw GraftError.invalidArgument("The filepath provided must end in `.keras` (Keras model format) or `.h5` (a `.weights.h5` path takes save_weights_only=True). Received: filepath=\(filepath)")
             }
         }
         _ = try formatPath(filepath, epoch: 1, logs: Logs(), check: true)

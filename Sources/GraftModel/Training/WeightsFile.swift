@@ -54,8 +54,9 @@ extension TransferModel {
     }
 
     /// Reads weights written by Keras's `save_weights` or `saveWeights`
-    /// (".weights.h5", nested or flat) or a legacy ".h5" holding every layer
-    /// of the model by name. The weights change only if every one is found
+    /// (".weights.h5", nested or flat), a full-model ".h5" (Keras's
+    /// `model.save` or `save`, nested or flat), or a legacy ".h5" holding
+    /// every layer of the model by name. The weights change only if every one is found
     /// with the model's shape.
     public func loadWeights(from path: String) throws {
         guard access(path, F_OK) == 0 else { throw GraftError.io("weights file not found: \(path)") }
@@ -63,7 +64,12 @@ extension TransferModel {
         if path.hasSuffix(Self.weightsFileSuffix) {
             staged = try stagedKeras3Weights(try HDF5File(readingFrom: path))
         } else if path.hasSuffix(".h5") || path.hasSuffix(".hdf5") {
-            staged = try stagedWeights(try KerasWeightFile(path: path), of: layers)
+            let file = try KerasWeightFile(path: path)
+            if let description = try Self.fullModelDescription(file) {
+                staged = try stagedFullModelWeights(file, description)
+            } else {
+                staged = try stagedWeights(file, of: layers)
+            }
         } else {
             throw GraftError.invalidArgument(
                 "File format not supported: filepath=\(path). Graft reads `.weights.h5` files and legacy `.h5` weight files.")

@@ -188,10 +188,10 @@ class ModelCheckpoint(_LibraryCallback):
         if save_weights_only and not self.filepath.endswith(".weights.h5"):
             raise ValueError("When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided must "
                              f"end in `.weights.h5` (Keras weights format). Received: filepath={self.filepath}")
-        if not save_weights_only and (not self.filepath.endswith(".h5") or self.filepath.endswith(".weights.h5")):
-            raise ValueError("The filepath provided must end in `.h5` (Graft's model file; Keras's `.keras` format "
-                             "is not written yet; a `.weights.h5` path takes save_weights_only=True). Received: "
-                             f"filepath={self.filepath}")
+        if not save_weights_only and not self.filepath.endswith(".keras") and (
+                not self.filepath.endswith(".h5") or self.filepath.endswith(".weights.h5")):
+            raise ValueError("The filepath provided must end in `.keras` (Keras model format) or `.h5` (a "
+                             f"`.weights.h5` path takes save_weights_only=True). Received: filepath={self.filepath}")
         self.monitor, self.verbose, self.save_best_only, self.mode = monitor, verbose, save_best_only, mode
         self.save_weights_only = save_weights_only
         self._mode(mode)
