@@ -43,7 +43,7 @@ struct KerasModelDescription {
             nestedBaseName = nil
             (baseEntry, baseExit) = ("conv1_pad", "conv5_block3_out")
         } else {
-            let first = graph.nodes.first { !["InputLayer", "Functional"].contains($0.className) && !Self.isAugmentationOrPreprocessing($0) }
+            let first = graph.nodes.first { $0.className != "InputLayer" && !Self.isAugmentationOrPreprocessing($0) }
             throw GraftError.format("model \(graph.name) has no ResNet base Graft can build (layer \(first?.name ?? "?") of class \(first?.className ?? "?"))")
         }
 

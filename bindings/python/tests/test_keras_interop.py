@@ -1,0 +1,244 @@
+"""Keras 3's own model files, both ways, live against Keras: Keras opens
+what Graft saves (.keras, full-model .h5, .weights.h5) and predicts what
+Graft predicts; Graft opens what Keras saves, predicts what Keras predicts
+and keeps training; models Graft cannot build are refused by name.
+
+The models are the seed's: ResNet50 at 64x64 (the fixture's random weights,
+BatchNormalization statistics included), Keras's preprocess_input, the base
+nested with training=False (or flat), GlobalAveragePooling2D, an optional
+hidden Dense with ReLU and Dropout, and Dense logits."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import graft
+from graft.errors import Status
+
+# Keras is the reference, installed into .venv by `make test`: no skipping.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+SIZE = 64
+# Both compute in float32 through the base's 53 convolutions with different
+# summation orders; this machine measured 3e-6 of the largest logit on these
+# random-weight models (test_parity.py bounds the base at 1e-4 of its
+# largest value). Every weight itself is compared exactly where a file
+# carries it from one side to the other.
+LOGIT_TOLERANCE = 1e-5
+
+
+def keras_model(fixtures, *, hidden: int = 0, classes: int = 3, flip: bool = False, nested: bool = True,
+                activation: str | None = None) -> keras.Model:
+    """The seed's model built in Keras; flat: ResNet50(input_tensor=inputs),
+    preprocess_input left to the caller as the flat form requires."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = layers.RandomFlip("horizontal")(inputs) if flip else inputs
+    if nested:
+        x = keras.applications.resnet.preprocess_input(x)
+        base = keras.applications.ResNet50(include_top=False, weights=str(fixtures.path("resnet50_random.h5")),
+                                           input_shape=(SIZE, SIZE, 3))
+        base.trainable = False
+        x = base(x, training=False)
+    else:
+        base = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=x)
+        base.load_weights(str(fixtures.path("resnet50_random.h5")))
+        x = base.output
+    x = layers.GlobalAveragePooling2D()(x)
+    if hidden:
+        x = layers.Dense(hidden, activation="relu")(x)
+        x = layers.Dropout(0.25)(x)
+    model = keras.Model(inputs, layers.Dense(classes, activation=activation)(x))
+    # Heads away from Keras's initial weights (biases are zeros).
+    rng = np.random.default_rng(5)
+    for layer in model.layers:
+        if isinstance(layer, layers.Dense):
+            layer.set_weights([w + rng.normal(0, 0.05, w.shape).astype(np.float32) for w in layer.get_weights()])
+    return model
+
+
+def images(count: int = 6, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (count, SIZE, SIZE, 3)).astype(np.float32)
+
+
+def assert_same_predictions(ours: np.ndarray, theirs: np.ndarray) -> None:
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() <= LOGIT_TOLERANCE * np.abs(theirs).max()
+
+
+def assert_same_weights(graft_model: graft.TransferModel, keras_model: keras.Model) -> None:
+    ours = [w for layer in graft_model.layers for w in layer.get_weights()]
+    theirs = keras_model.get_weights()
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("hidden, flip", [(0, False), (16, True)])
+def test_graft_reads_what_keras_saves(fixtures, tmp_path, suffix, hidden, flip) -> None:
+    reference = keras_model(fixtures, hidden=hidden, flip=flip)
+    path = str(tmp_path / f"model{suffix}")
+    reference.save(path)
+    x = images()
+    with graft.load_model(path, threads=2) as model:
+        assert_same_predictions(model.predict(x), reference.predict(x, verbose=0))
+        assert_same_weights(model, reference)
+        assert [layer.trainable for layer in model.layers][-1] and not model.layers[5].trainable  # base frozen, head not
+        # It keeps training: one epoch of the head moves its weights.
+        before = model.layers[-1].get_weights()[0].copy()
+        model.compile(optimizer=graft.optimizers.Adam(learning_rate=0.01))
+        history = model.fit(x, np.arange(len(x)) % 3, batch_size=3, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+        assert not np.array_equal(model.layers[-1].get_weights()[0], before)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_graft_reads_a_flat_keras_model(fixtures, tmp_path, suffix) -> None:
+    reference = keras_model(fixtures, hidden=8, nested=False)
+    path = str(tmp_path / f"flat{suffix}")
+    reference.save(path)
+    x = keras.applications.resnet.preprocess_input(images())
+    with graft.load_model(path, threads=2) as model:
+        assert_same_predictions(model.predict(x), reference.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("hidden, classes, flip", [(0, 3, False), (16, 3, True), (0, 1, False)])
+def test_keras_reads_what_graft_saves(fixtures, tmp_path, hidden, classes, flip) -> None:
+    base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")), input_shape=(SIZE, SIZE, 3),
+                                       threads=2)
+    model = graft.TransferModel(base, num_classes=classes, hidden_units=[hidden] if hidden else [],
+                                dropout=0.25 if hidden else 0.0, augmentation="horizontal" if flip else None, seed=7)
+    base.trainable = False
+    model.compile(optimizer=graft.optimizers.Adam(learning_rate=0.01))
+    x = images()
+    model.fit(x, np.arange(len(x)) % 2, batch_size=3, epochs=1, verbose=0)
+    ours = model.predict(x)
+    for name in ["model.keras", "model.h5"]:
+        model.save(tmp_path / name)
+        theirs = keras.models.load_model(str(tmp_path / name))
+        assert_same_predictions(ours, theirs.predict(x, verbose=0))
+        assert_same_weights(model, theirs)
+        assert theirs.get_layer("resnet50").trainable is False
+    # The seed's own model takes the weights alone, and the whole-model .h5.
+    seed_model = keras_model(fixtures, hidden=hidden, classes=classes, flip=flip)
+    for name in ["model.weights.h5", "model.h5"]:
+        if name.endswith(".weights.h5"):
+            model.save_weights(tmp_path / name)
+        for layer in seed_model.layers:
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+        seed_model.load_weights(str(tmp_path / name))
+        assert_same_predictions(ours, seed_model.predict(x, verbose=0))
+    model.close()
+
+
+def test_keras_takes_the_trainable_flags_of_a_partly_unfrozen_base(fixtures, tmp_path) -> None:
+    """The beans workflow's second phase: the last residual block trains.
+    Keras's full-model loader takes a nested model's weights trainable ones
+    first, so the file's order depends on the flags."""
+    base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")), input_shape=(SIZE, SIZE, 3),
+                                       threads=2)
+    model = graft.TransferModel(base, num_classes=3, seed=2)
+    base.trainable = True
+    for layer in base.layers[:-10]:
+        layer.trainable = False
+    model.compile(optimizer=graft.optimizers.SGD(learning_rate=0.01))
+    x = images()
+    model.fit(x, np.arange(len(x)) % 3, batch_size=3, epochs=1, verbose=0)
+    for name in ["model.h5", "model.keras"]:
+        model.save(tmp_path / name)
+        theirs = keras.models.load_model(str(tmp_path / name))
+        assert_same_predictions(model.predict(x), theirs.predict(x, verbose=0))
+        assert_same_weights(model, theirs)
+        nested = theirs.get_layer("resnet50")
+        assert [layer.trainable for layer in nested.layers[1:]] == [layer.trainable for layer in base.layers[1:]]
+    model.close()
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5", ".weights.h5"])
+def test_the_seed_model_round_trips(fixtures, tmp_path, suffix) -> None:
+    """The issue's bar: Keras -> Graft -> Keras, each way within the logit tolerance."""
+    reference = keras_model(fixtures, hidden=16, flip=True)
+    x = images()
+    theirs = reference.predict(x, verbose=0)
+    first, second = str(tmp_path / "keras.keras"), str(tmp_path / f"graft{suffix}")
+    reference.save(first)
+    with graft.load_model(first, threads=2) as model:
+        assert_same_predictions(model.predict(x), theirs)
+        if suffix == ".weights.h5":
+            model.save_weights(second)
+            back = keras_model(fixtures, hidden=16, flip=True)
+            back.load_weights(second)
+        else:
+            model.save(second)
+            back = keras.models.load_model(second)
+    np.testing.assert_array_equal(back.predict(x, verbose=0), theirs)  # the same weights in the same Keras graph
+
+
+def test_graft_keeps_its_own_settings_in_its_h5(fixtures, tmp_path) -> None:
+    base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")), input_shape=(SIZE, SIZE, 3),
+                                       threads=2)
+    model = graft.TransferModel(base, num_classes=3, seed=11)
+    model.class_names = ["a", "b", "c"]
+    model.compile(optimizer=graft.optimizers.SGD(learning_rate=0.1, momentum=0.5))
+    model.save(tmp_path / "model.h5")
+    model.save(tmp_path / "model.keras")
+    with graft.load_model(tmp_path / "model.h5") as again:
+        assert again.class_names == ["a", "b", "c"]
+        assert isinstance(again.optimizer, graft.optimizers.SGD)
+    with graft.load_model(tmp_path / "model.keras") as again:
+        assert again.class_names is None and again.optimizer is None  # Keras's archive: the model alone
+        np.testing.assert_array_equal(again.predict(images(2)), model.predict(images(2)))
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        assert [info.filename for info in archive.infolist()] == ["metadata.json", "config.json", "model.weights.h5"]
+        assert archive.testzip() is None
+    model.close()
+
+
+def unsupported_models(fixtures):
+    """(model, the layer Graft's error names)."""
+    yield keras_model(fixtures, activation="softmax"), "activation softmax"
+    inputs = keras.Input((SIZE, SIZE, 3))
+    base = keras.applications.EfficientNetB0(include_top=False, weights=None, input_tensor=inputs)
+    yield keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling2D()(base.output))), "normalization"
+    yield keras.Sequential([keras.Input((SIZE, SIZE, 3)), Doubling(), layers.GlobalAveragePooling2D(), layers.Dense(2)]), \
+        "no ResNet base"
+    reference = keras_model(fixtures)
+    x = Doubling()(reference.output)
+    yield keras.Model(reference.input, x), "doubling"
+
+
+@keras.saving.register_keras_serializable(package="graft_tests")
+class Doubling(layers.Layer):
+    def call(self, x):
+        return 2 * x
+
+
+def test_models_graft_cannot_build_are_refused(fixtures, tmp_path) -> None:
+    for i, (model, named) in enumerate(unsupported_models(fixtures)):
+        for suffix in [".keras", ".h5"]:
+            path = str(tmp_path / f"m{i}{suffix}")
+            model.save(path)
+            with pytest.raises(graft.GraftError, match=named) as error:
+                graft.load_model(path)
+            assert error.value.status == Status.FORMAT
+
+
+def test_damaged_archives_are_refused(tmp_path) -> None:
+    path = tmp_path / "bad.keras"
+    path.write_bytes(b"PK\x03\x04" + bytes(40))
+    with pytest.raises(graft.GraftError, match="not a zip archive"):
+        graft.load_model(path)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{\"class_name\": ")
+    with pytest.raises(graft.GraftError, match="invalid JSON"):
+        graft.load_model(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", "[" * 100_000)
+    with pytest.raises(graft.GraftError, match="nested deeper"):
+        graft.load_model(path)
