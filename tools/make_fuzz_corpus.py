@@ -14,15 +14,20 @@ the model seeds are cut from a file libgraft saves)
   model/    a Graft model file cut down to its attributes and head (the
             loader reads all of it before it looks for the base's
             weights), in Graft's checksummed layout (HDF5 1.10's format,
-            Fletcher-32 on the weights)
+            Fletcher-32 on the weights); the same model as a Keras 3 .keras
+            archive, its weights file cut down to the head's; and
+            head_only_format1.h5, a file of Graft's first format (before
+            Keras's full-model layout), kept as written then
 
-Seeds are small (a few KB): libFuzzer grows the corpus from them.
+Seeds are small (a few KB; the model seeds about 150 KB, most of it the
+ResNet config Keras files carry): libFuzzer grows the corpus from them.
 """
 
 import io
 import shutil
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import h5py
@@ -78,15 +83,32 @@ def model(out: Path) -> None:
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             src.copy("graft", dst)
+            weights = dst.create_group("model_weights")
+            for key, value in src["model_weights"].attrs.items():
+                weights.attrs[key] = value
             for layer in ("dense", "dense_1"):
-                src.copy(layer, dst)
+                src.copy(f"model_weights/{layer}", weights)
+        archive = Path(folder) / "model.keras"
+        transfer.save(str(archive))
+        head = Path(folder) / "head.weights.h5"
+        with zipfile.ZipFile(archive) as src:
+            with h5py.File(io.BytesIO(src.read("model.weights.h5")), "r") as weights, h5py.File(head, "w") as dst:
+                for layer in ("dense", "dense_1"):
+                    weights.copy(f"layers/{layer}", dst, name=f"layers/{layer}")
+            with zipfile.ZipFile(out / "head_only.keras", "w") as dst_archive:
+                for name in ("metadata.json", "config.json"):
+                    dst_archive.writestr(name, src.read(name))
+                dst_archive.write(head, "model.weights.h5")
 
 
 def main() -> None:
     for name, write in [("image", images), ("weights", weights), ("model", model)]:
         folder = CORPUS / name
+        kept = {p.name: p.read_bytes() for p in folder.glob("*_format1.*")}
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        for kept_name, data in kept.items():
+            (folder / kept_name).write_bytes(data)
         write(folder)
         print(folder, sorted(p.name for p in folder.iterdir()))
 

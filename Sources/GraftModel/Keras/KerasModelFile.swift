@@ -54,7 +54,7 @@ extension TransferModel {
         // The weights are as large as the file: the archive's size bounds them.
         let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: Int.max),
                                    path: path + "/" + archiveWeightsName)
-        model.applyStaged(try model.stagedKeras3Weights(weights))
+        model.applyStaged(try model.stagedKeras3Weights(weights, nested: description.nestedBaseName != nil))
         try model.setPrecision(precision)
         return model
     }

@@ -87,10 +87,11 @@ extension TransferModel {
     }
 
     /// The weights of a file in Keras 3's layout (a `.weights.h5`, or the
-    /// one in a `.keras` archive), nested or flat, read ahead.
-    func stagedKeras3Weights(_ file: HDF5File) throws -> [(Tensor, [Float])] {
+    /// one in a `.keras` archive), nested or flat (as the model's config
+    /// says, or else as the file's groups show), read ahead.
+    func stagedKeras3Weights(_ file: HDF5File, nested: Bool? = nil) throws -> [(Tensor, [Float])] {
         let path = file.path
-        let nested = file.exists("/layers/functional/layers")
+        let nested = nested ?? file.exists("/layers/functional/layers")
         var staged: [(Tensor, [Float])] = []
         for slot in weightSlots(nested: nested) {
             guard let layer = slot.layer, !layer.weights.isEmpty else { continue }
