@@ -98,9 +98,12 @@ grep -Eq "^accuracy: [0-9.e+-]+ - loss: [0-9.e+-]+ - sparse_top_k_categorical_ac
 # Keras's callbacks, one instance for both phases.
 "$GRAFT" train demo/data/train --weights random --image-size 32 --batch-size 8 --epochs 6 --fine-tune-epochs 3 \
     --unfreeze-last 10 --early-stopping-patience 0 --monitor loss --restore-best-weights --reduce-lr-on-plateau 1 \
-    --checkpoint "ckpt/m-{epoch:02d}-{loss:.3f}.h5" --csv-logger keras.csv --terminate-on-nan \
+    --checkpoint "ckpt/m-{epoch:02d}-{loss:.3f}.keras" --csv-logger keras.csv --terminate-on-nan \
     --output callbacks.h5 --history callbacks.csv --chart callbacks.svg > callbacks.log
-ls ckpt/m-01-*.h5 > /dev/null || fail "no checkpoint of epoch 1: $(ls ckpt)"
+ls ckpt/m-01-*.keras > /dev/null || fail "no checkpoint of epoch 1: $(ls ckpt)"
+# A .keras checkpoint (Keras 3's archive) predicts with its class names.
+"$GRAFT" predict "$(ls ckpt/m-01-*.keras | head -1)" demo/data/test/discs/discs_0.bmp --top-k 1 > keras-predict.log
+grep -Eq "^  [0-9.e+-]+  (checks|discs|rings|stripes)$" keras-predict.log || fail "predict from .keras: $(cat keras-predict.log)"
 head -1 keras.csv | tr -d "\r" | grep -qx "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss" \
     || fail "CSVLogger header: $(head -1 keras.csv)"
 [ "$(grep -c '^0,' keras.csv)" = 2 ] || fail "CSVLogger should hold both phases: $(cat keras.csv)"

@@ -109,7 +109,8 @@ func fitRunsCallbacks() throws {
     #expect(more.firstEpoch == 2 && more.epochs == 2 && seen == [2, 3])
     #expect(more.learningRate.map { Float($0) } == [0.01, Float(0.01) / 10])
     #expect(try model.fit(train, epochs: 0).epochs == 0)
-    #expect(throws: GraftError.self) { try ModelCheckpoint(filepath: "model.keras") }
+    #expect(throws: GraftError.self) { try ModelCheckpoint(filepath: "model.txt") }
+    #expect(throws: GraftError.self) { try ModelCheckpoint(filepath: "model.weights.h5") }
     #expect(throws: GraftError.self) { try ReduceLROnPlateau(factor: 1) }
     #expect(throws: GraftError.self) {
         try model.fit(train, epochs: 1, callbacks: [EarlyStopping(monitor: Monitor("val_f1"))])

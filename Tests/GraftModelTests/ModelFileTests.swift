@@ -6,8 +6,9 @@ import GraftKernels
 import GraftModel
 import Testing
 
-// Saving and loading whole models (TransferModel.save / load). Keras reading
-// the same file is checked live in bindings/python/tests/test_save_keras.py.
+// Saving and loading whole models (TransferModel.save / load), in Graft's
+// .h5 and in Keras 3's .keras archive. Keras reading the same files is
+// checked live in bindings/python/tests/test_keras_interop.py.
 
 private func temporaryFolder() throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("graft-save-\(UUID().uuidString)")
@@ -58,6 +59,38 @@ func saveAndLoadRoundTrip() throws {
     #expect(history.loss.count == 1 && history.loss[0].isFinite)
     // No temporary file is left beside it.
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.h5"])
+}
+
+@Test("a .keras archive loads with the same predictions, layers, flags, augmentation and class names")
+func kerasArchiveRoundTrip() throws {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let augmentation: [AugmentationLayer] = [
+        .flip(.horizontal), .rotation(try RandomRotation(factor: .pair(-0.1, 0.2), fillMode: .constant, fillValue: 9)),
+        .zoom(try RandomZoom(heightFactor: .number(0.2), interpolation: .nearest)),
+        .contrast(try RandomContrast(factor: .pair(0.1, 0.3), valueRange: (0, 1)))]
+    let model = try transferModel(augmentation: augmentation, hidden: [8], dropout: 0.25)
+    model.setBaseTrainable(false)
+    try model.setTrainable(true, layer: -12)
+    try model.setClassNames(["red", "green", "blue"])
+    try model.compile(.adam(learningRate: 0.01))
+    _ = try model.fit(try colourDataset(count: 16, seed: 3), epochs: 1)
+
+    let path = folder + "/model.keras"
+    try model.save(to: path)
+    let loaded = try TransferModel.load(from: path, threads: 2)
+    #expect(loaded.layers.map(\.name) == model.layers.map(\.name))
+    // Keras's InputLayer has no trainable flag: every other layer's is kept.
+    #expect(loaded.layers.dropFirst().map(\.trainable) == model.layers.dropFirst().map(\.trainable))
+    #expect(loaded.augmentation == augmentation)
+    #expect(loaded.classNames == ["red", "green", "blue"] && loaded.optimizer == nil)
+    #expect(loaded.head.hiddenUnits == [8] && loaded.head.dropout == 0.25 && loaded.head.numClasses == 3)
+    #expect(loaded.base.preprocessing == model.base.preprocessing)
+    let sameWeights = allWeights(loaded) == allWeights(model)
+    #expect(sameWeights, "a weight differs after loading")
+    let x = images(count: 4)
+    #expect(try logits(loaded, x, count: 4) == logits(model, x, count: 4))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.keras"])
 }
 
 @Test("an uncompiled model without class names saves and loads as such")

@@ -217,6 +217,14 @@ func modelFileThroughCABI() throws {
     var history: OpaquePointer?
     #expect(graft_model_fit(loaded, dataset, nil, 1, nil, nil, &history) == GRAFT_OK, "\(lastError)")
     graft_history_free(history)
+    // The format follows the extension, as in Keras: a .keras archive.
+    let archive = folder + "/model.keras"
+    var fromArchive: OpaquePointer?
+    #expect(graft_model_save(model, archive) == GRAFT_OK, "\(lastError)")
+    #expect(graft_model_load(archive, 2, &fromArchive) == GRAFT_OK, "\(lastError)")
+    defer { graft_model_free(fromArchive) }
+    #expect(graft_model_predict(fromArchive, images, 2, &b) == GRAFT_OK && a == b)
+    #expect(String(cString: graft_model_class_name(fromArchive, 1)) == "green")
 
     var other: OpaquePointer? = OpaquePointer(bitPattern: 1)
     #expect(graft_model_load(folder + "/absent.h5", 0, &other) == GRAFT_ERROR_IO && other == nil)

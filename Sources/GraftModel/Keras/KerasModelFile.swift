@@ -15,12 +15,16 @@ extension TransferModel {
     static let archiveConfigName = "config.json"
     static let archiveMetadataName = "metadata.json"
     static let archiveWeightsName = "model.weights.h5"
+    /// What Keras's archive has no place for and Graft keeps: the class
+    /// names, as {"class_names": [...]} (Keras ignores the member).
+    static let archiveGraftName = "graft.json"
     /// The largest `config.json` read (a ResNet152's is about 0.5 MB).
     static let maxConfigBytes = 64 << 20
 
     /// Writes the model as a Keras 3 `.keras` archive (what
     /// `keras.models.load_model` opens): its config (`kerasModelConfig`),
-    /// metadata, and the weights as `saveWeights` writes them. Atomic, as `save`.
+    /// metadata, the weights as `saveWeights` writes them, and the class
+    /// names when the model has them. Atomic, as `save`.
     func saveKerasArchive(to path: String) throws {
         let config = Array(kerasModelConfig.text.utf8)
         var now = time(nil), parts = tm()
@@ -41,6 +45,10 @@ extension TransferModel {
             try archive.add(Self.archiveMetadataName, bytes: Array(metadata.text.utf8))
             try archive.add(Self.archiveConfigName, bytes: config)
             try archive.add(Self.archiveWeightsName, contentsOf: weights)
+            if let classNames {
+                let graft = JSON.object([JSON.Member("class_names", .array(classNames.map { .string($0) }))])
+                try archive.add(Self.archiveGraftName, bytes: Array(graft.text.utf8))
+            }
             try archive.close()
         }
     }
@@ -55,6 +63,12 @@ extension TransferModel {
         let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: Int.max),
                                    path: path + "/" + archiveWeightsName)
         model.applyStaged(try model.stagedKeras3Weights(weights, nested: description.nestedBaseName != nil))
+        if archive.member(named: archiveGraftName) != nil {
+            let graft = try JSON.parse(try archive.contents(of: archiveGraftName, limit: maxConfigBytes))
+            guard let names = graft["class_names"]?.arrayValue?.compactMap(\.stringValue), names.count == graft["class_names"]?.arrayValue?.count
+            else { throw GraftError.format("\(path): \(archiveGraftName) holds no list of class names") }
+            try model.setClassNames(names)
+        }
         try model.setPrecision(precision)
         return model
     }

@@ -701,10 +701,11 @@ class TransferModel:
     def load_weights(self, filepath: Union[str, os.PathLike], skip_mismatch: bool = False) -> None:
         """Set every weight from a file, as Keras's `load_weights`: a
         ".weights.h5" written by Keras's `save_weights` (the base nested, as
-        Keras's guide builds the model, or flat) or by `save_weights`, or a
-        legacy ".h5" holding every layer by name (a Graft model file,
-        Keras's legacy weights). Nothing changes unless every weight is found
-        with the model's shape.
+        Keras's guide builds the model, or flat) or by `save_weights`, a
+        full-model ".h5" (Keras's `model.save` or `save`, the base nested or
+        flat), or a legacy ".h5" holding every layer by name (Keras's legacy
+        weights). Nothing changes unless every weight is found with the
+        model's shape.
 
         Raises:
             ValueError: skip_mismatch=True (not supported), another suffix.

@@ -222,8 +222,10 @@ def test_fit_arguments(small_model: graft.TransferModel, colours: Colours) -> No
         small_model.fit(x, y, callbacks=[graft.callbacks.CSVLogger("a.csv"), graft.callbacks.CSVLogger("b.csv")])
     with pytest.raises(ValueError, match="factor"):
         graft.callbacks.ReduceLROnPlateau(factor=1.0)
-    with pytest.raises(ValueError, match=".h5"):
-        graft.callbacks.ModelCheckpoint("model.keras")
+    with pytest.raises(ValueError, match="must end in `.keras`"):
+        graft.callbacks.ModelCheckpoint("model.txt")
+    with pytest.raises(ValueError, match="save_weights_only"):
+        graft.callbacks.ModelCheckpoint("model.weights.h5")
     resumed = small_model.fit(x, y, batch_size=5, epochs=4, initial_epoch=2, verbose=0,
                               callbacks=[graft.callbacks.TerminateOnNaN()])
     assert resumed.epoch == [2, 3]

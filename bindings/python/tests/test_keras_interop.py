@@ -192,10 +192,11 @@ def test_graft_keeps_its_own_settings_in_its_h5(fixtures, tmp_path) -> None:
         assert again.class_names == ["a", "b", "c"]
         assert isinstance(again.optimizer, graft.optimizers.SGD)
     with graft.load_model(tmp_path / "model.keras") as again:
-        assert again.class_names is None and again.optimizer is None  # Keras's archive: the model alone
+        assert again.class_names == ["a", "b", "c"] and again.optimizer is None  # the model, and Graft's class names
         np.testing.assert_array_equal(again.predict(images(2)), model.predict(images(2)))
     with zipfile.ZipFile(tmp_path / "model.keras") as archive:
-        assert [info.filename for info in archive.infolist()] == ["metadata.json", "config.json", "model.weights.h5"]
+        assert [info.filename for info in archive.infolist()] == ["metadata.json", "config.json", "model.weights.h5",
+                                                                  "graft.json"]
         assert archive.testzip() is None
     model.close()
 
