@@ -113,6 +113,10 @@ public struct ZipArchive {
             guard stored.count == member.size else { throw GraftError.format("\(path): corrupt zip member \(name)") }
             bytes = stored
         case 8:
+            // Deflate expands at most 1032 times: a larger size is a lie, refused before allocating it.
+            guard member.size / 1032 <= member.compressedSize + 1 else {
+                throw GraftError.format("\(path): zip member \(name) declares \(member.size) bytes, more than its \(member.compressedSize) compressed bytes can hold (corrupt)")
+            }
             bytes = try inflated(stored, size: member.size, name)
         default:
             throw GraftError.format("\(path): zip member \(name) is compressed by method \(member.method); Graft reads stored and deflated members")

@@ -19,7 +19,7 @@ extension TransferModel {
     /// names, as {"class_names": [...]} (Keras ignores the member).
     static let archiveGraftName = "graft.json"
     /// The largest `config.json` read (a ResNet152's is about 0.5 MB).
-    static let maxConfigBytes = 64 << 20
+    static let maxConfigBytes = 16 << 20
 
     /// Writes the model as a Keras 3 `.keras` archive (what
     /// `keras.models.load_model` opens): its config (`kerasModelConfig`),
@@ -59,8 +59,10 @@ extension TransferModel {
         let config = try JSON.parse(try archive.contents(of: archiveConfigName, limit: maxConfigBytes))
         let description = try describing(config, in: path)
         let model = try TransferModel(keras: description, seed: 0, threads: threads, file: path)
-        // The weights are as large as the file: the archive's size bounds them.
-        let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: Int.max),
+        // The weights file holds the model's weights and HDF5's bookkeeping:
+        // a member much larger is refused before it is read.
+        let weightBytes = model.layers.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.count } } * MemoryLayout<Float>.stride
+        let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: 2 * weightBytes + (64 << 20)),
                                    path: path + "/" + archiveWeightsName)
         model.applyStaged(try model.stagedKeras3Weights(weights, nested: description.nestedBaseName != nil))
         if archive.member(named: archiveGraftName) != nil {

@@ -137,6 +137,21 @@ def test_keras_reads_what_graft_saves(fixtures, tmp_path, hidden, classes, flip)
     model.close()
 
 
+@pytest.mark.parametrize("preprocessing", ["rescale", "none"])
+def test_keras_reads_the_other_preprocessings(fixtures, tmp_path, preprocessing) -> None:
+    base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")), input_shape=(SIZE, SIZE, 3),
+                                       preprocessing=preprocessing, threads=2)
+    model = graft.TransferModel(base, num_classes=2, seed=4)
+    x = images(3) / (255 if preprocessing == "none" else 1)
+    for name in ["model.keras", "model.h5"]:
+        model.save(tmp_path / name)
+        theirs = keras.models.load_model(str(tmp_path / name))
+        assert_same_predictions(model.predict(x), theirs.predict(x, verbose=0))
+        with graft.load_model(tmp_path / name) as again:
+            assert again.base.preprocessing == preprocessing
+    model.close()
+
+
 def test_keras_takes_the_trainable_flags_of_a_partly_unfrozen_base(fixtures, tmp_path) -> None:
     """The beans workflow's second phase: the last residual block trains.
     Keras's full-model loader takes a nested model's weights trainable ones
