@@ -1108,10 +1108,12 @@ graft_status graft_model_evaluate_metrics(graft_model *model, graft_dataset *dat
 graft_status graft_model_confusion_matrix(graft_model *model, graft_dataset *dataset, int64_t *matrix,
                                           int64_t count);
 
-/* Logits (count x num_classes floats into `logits_out`, which the caller
- * owns) for RGB images with pixel values 0..255 (count x input_height x
- * input_width x 3), preprocessing inside; as Keras's predict, no dropout and
- * no augmentation. Returns GRAFT_ERROR_STATE without a head,
+/* The outputs (count x num_classes floats into `logits_out`, which the
+ * caller owns) for RGB images with pixel values 0..255 (count x
+ * input_height x input_width x 3), preprocessing inside; as Keras's
+ * predict, no dropout and no augmentation. They are logits, except for a
+ * model read from Keras whose output Dense has softmax or sigmoid, which
+ * gives what Keras gives: probabilities. Returns GRAFT_ERROR_STATE without a head,
  * GRAFT_ERROR_INVALID_ARGUMENT for NULLs or count < 1. */
 graft_status graft_model_predict(graft_model *model, const float *images_nhwc, int64_t count,
                                  float *logits_out);
@@ -1362,11 +1364,12 @@ graft_status graft_model_load_weights(graft_model *model, const char *path);
  * included (files written before Graft saved the state get a fresh one); it
  * computes in float32. Also reads a model Keras 3 saved (model.save to a
  * ".keras" archive or a full-model ".h5") when Graft can build it: a
- * ResNet50/101/152 base without its top, nested or flat; before it Keras's
- * augmentation layers and preprocess_input (caffe), Rescaling(1/255) or
- * nothing; after it GlobalAveragePooling2D or Flatten, hidden Dense layers
+ * ResNet50/101/152 base, nested or flat, with or without its top; before it
+ * Keras's augmentation layers and preprocess_input (caffe), Rescaling(1/255)
+ * or nothing; after it GlobalAveragePooling2D or Flatten, hidden Dense layers
  * with ReLU (each followed by the same Dropout, or one Dropout after the
- * pooling) and a Dense of logits (no activation). Such a model is not
+ * pooling) and the output Dense: logits, or softmax or sigmoid (see
+ * graft_model_predict). Such a model is not
  * compiled; its trainable flags are Keras's. num_threads 0 means one per
  * core. On success *out is a new handle; on failure NULL. Returns
  * GRAFT_ERROR_IO (missing or unreadable file), GRAFT_ERROR_FORMAT (not HDF5

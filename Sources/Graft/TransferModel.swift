@@ -94,8 +94,10 @@ public final class TransferModel {
         try core.evaluate(data.core)
     }
 
-    /// The logits of RGB images with pixel values 0...255 (NHWC, the base's
-    /// input size), one row per image, as Keras's `predict`.
+    /// The outputs for RGB images with pixel values 0...255 (NHWC, the
+    /// base's input size), one row per image, as Keras's `predict`: logits,
+    /// or probabilities for a model read from Keras with softmax or sigmoid
+    /// on its output Dense.
     public func predict(images: [Float]) throws -> [[Float]] {
         let size = ImageSize(height: core.base.base.inputHeight, width: core.base.base.inputWidth)
         let imageFloats = size.height * size.width * 3
@@ -104,7 +106,7 @@ public final class TransferModel {
         }
         let (count, classes) = (images.count / imageFloats, core.head.numClasses)
         var logits = [Float](repeating: 0, count: count * classes)
-        try logits.withUnsafeMutableBufferPointer { try core.predict(images: images, count: count, logits: $0.baseAddress!) }
+        try logits.withUnsafeMutableBufferPointer { try core.predict(images: images, count: count, outputs: $0.baseAddress!) }
         return (0..<count).map { Array(logits[$0 * classes..<($0 + 1) * classes]) }
     }
 }

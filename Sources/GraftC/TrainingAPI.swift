@@ -283,7 +283,7 @@ public func graft_model_predict(_ model: OpaquePointer?, _ images: UnsafePointer
         let handle = try ModelHandle.from(model)
         let (images, logits) = (try required(images, "images_nhwc"), try required(logits, "logits_out"))
         try handle.locked {
-            try handle.requireHead().predict(images: images, count: Int(count), logits: logits)
+            try handle.requireHead().predict(images: images, count: Int(count), outputs: logits)
         }
     }
 }

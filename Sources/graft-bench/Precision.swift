@@ -56,8 +56,8 @@ func precisionBenchmark(_ args: Arguments) throws {
     while let batch = try iterator.next() {
         let n = batch.count
         let logits = (Tensor(shape: [n, classes]), Tensor(shape: [n, classes]))
-        try exact.predict(images: batch.images, count: n, logits: logits.0.data)
-        try rounded.predict(images: batch.images, count: n, logits: logits.1.data)
+        try exact.logits(images: batch.images, count: n, into: logits.0.data)
+        try rounded.logits(images: batch.images, count: n, into: logits.1.data)
         let f = (Tensor(shape: [n * features]), Tensor(shape: [n * features]))
         try exact.base.features(images: batch.images, count: n, output: f.0.data)
         try rounded.base.features(images: batch.images, count: n, output: f.1.data)

@@ -308,7 +308,7 @@ struct Predict: ParsableCommand {
                                       region: .whole(height: image.height, width: image.width),
                                       outHeight: height, outWidth: width, into: &pixels)
             }
-            try model.predict(images: pixels, count: 1, logits: &logits)
+            try model.logits(images: pixels, count: 1, into: &logits)
             let probabilities = model.head.probabilities(logits: logits)
             let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(max(1, topK))
             print(path)

@@ -80,7 +80,7 @@ func int8CalibrationSavedAndLoaded() throws {
     try model.calibrateBase { try $0.calibrate(images: images, count: count) }
     try model.setPrecision(.int8)
     var expected = [Float](repeating: 0, count: count * classes)
-    try model.predict(images: images, count: count, logits: &expected)
+    try model.logits(images: images, count: count, into: &expected)
 
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("graft-int8-\(UUID().uuidString).h5").path
     defer { try? FileManager.default.removeItem(atPath: path) }
@@ -88,7 +88,7 @@ func int8CalibrationSavedAndLoaded() throws {
     let loaded = try TransferModel.load(from: path, threads: 2, precision: .int8)
     #expect(loaded.base.calibration == model.base.calibration)
     var logits = [Float](repeating: 0, count: count * classes)
-    try loaded.predict(images: images, count: count, logits: &logits)
+    try loaded.logits(images: images, count: count, into: &logits)
     #expect(logits == expected)
     // A model saved without a calibration loads without one, and refuses int8.
     try transferModel().save(to: path)

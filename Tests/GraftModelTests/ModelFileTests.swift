@@ -18,7 +18,7 @@ private func temporaryFolder() throws -> String {
 
 private func logits(_ model: TransferModel, _ images: [Float], count: Int) throws -> [Float] {
     var out = [Float](repeating: 0, count: count * model.head.numClasses)
-    try model.predict(images: images, count: count, logits: &out)
+    try model.logits(images: images, count: count, into: &out)
     return out
 }
 

@@ -17,7 +17,7 @@ private func images(count: Int) -> [Float] {
 
 private func logits(_ model: TransferModel, _ pixels: [Float], count: Int) throws -> [Float] {
     var out = [Float](repeating: 0, count: count * model.head.numClasses)
-    try model.predict(images: pixels, count: count, logits: &out)
+    try model.logits(images: pixels, count: count, into: &out)
     return out
 }
 

@@ -51,7 +51,14 @@ extension TransferModel {
         let nestedBase = KerasConfigBuilder.functional(name: base.architecture.kerasName, trainable: !baseFrozen, layers: inner.layers,
                                                        input: tensors[0], output: tensors.last!)
         x = outer.addNested(nestedBase, name: base.architecture.kerasName, input: x, outputShape: tensors.last!.shape)
-        for layer in layers[baseLayerCount...] { x = outer.add(layer, name: layer.name, inputs: [x]) }
+        for layer in layers[baseLayerCount...].dropLast() { x = outer.add(layer, name: layer.name, inputs: [x]) }
+        // The output Dense, with the activation of a model read with one.
+        let output = layers.last!
+        let arguments = output.kind.kerasArguments.map {
+            $0.key == "activation" ? JSON.Member("activation", .string(head.outputActivation.rawValue)) : $0
+        }
+        x = outer.add(className: output.kind.className, name: output.name, arguments: arguments, trainable: output.trainable,
+                      inputs: [x], shape: output.outputShape)
         return KerasConfigBuilder.functional(name: "functional", trainable: true, layers: outer.layers,
                                              input: outer.firstTensor!, output: x)
     }

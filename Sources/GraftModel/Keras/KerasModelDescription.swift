@@ -10,9 +10,10 @@ import GraftFoundation
 /// It takes a ResNet50/101/152 base without its top, nested (the guide's
 /// `base(x, training=False)`) or flat (`ResNet50(input_tensor=...)`); before
 /// it the input, Keras's augmentation layers and preprocess_input (caffe),
-/// Rescaling(1/255) or nothing; after it GlobalAveragePooling2D or Flatten,
-/// hidden Dense layers with ReLU (fused or as Activation), Dropout, and the
-/// output Dense without activation (logits).
+/// Rescaling(1/255) or nothing; after it (include_top's own avg_pool and
+/// predictions included) GlobalAveragePooling2D or Flatten, hidden Dense
+/// layers with ReLU (fused or as Activation), Dropout, and the output Dense,
+/// of logits or with softmax or sigmoid.
 struct KerasModelDescription {
     var architecture: ResNetArchitecture
     var inputHeight: Int, inputWidth: Int
@@ -23,9 +24,17 @@ struct KerasModelDescription {
     /// nil when its layers sit in the model beside the head's.
     var nestedBaseName: String?
     /// The head's layers as Graft builds them (a fused ReLU is its own
-    /// layer), with Keras's name for each (a fused ReLU: its Dense's) and
-    /// whether it trains.
-    var headLayers: [(kind: LayerKind, kerasName: String, trainable: Bool)]
+    /// layer), with Keras's name for each (a fused ReLU: its Dense's),
+    /// whether it trains, and whether Keras keeps it inside the nested base
+    /// (include_top's avg_pool and predictions).
+    var headLayers: [HeadLayer]
+
+    struct HeadLayer {
+        let kind: LayerKind
+        let kerasName: String
+        let trainable: Bool
+        let inNestedBase: Bool
+    }
     /// The base's layers as Keras lists them, their kinds, inputs and flags.
     var baseLayers: [(name: String, kind: LayerKind, inputs: [String], trainable: Bool)]
 
@@ -59,7 +68,7 @@ struct KerasModelDescription {
             }
             let trainable = base.trainable && (node.config["trainable"]?.boolValue ?? true)
             baseLayers.append((node.name, kind, node.inputs, trainable && graph.trainable))
-            if node.name == "conv5_block3_out" { inBase = false }
+            if node.name == "conv5_block3_out" { break }
         }
         self.baseLayers = baseLayers
         let convolutions = baseLayers.filter { if case .conv2D = $0.kind { true } else { false } }.count
@@ -98,25 +107,37 @@ struct KerasModelDescription {
         self.augmentation = augmentation
         self.preprocessing = preprocessing ?? .none
 
-        // After the base: the head, walked back from the output.
-        var chain: [KerasGraph.Node] = []
-        var at = try graph.node(graph.outputName)
-        while at.name != baseExit {
-            chain.insert(at, at: 0)
-            guard at.inputs.count == 1 else {
-                throw GraftError.format("layer \(at.name) of class \(at.className) after the base is not one Graft builds")
-            }
-            at = try graph.node(at.inputs[0])
+        // After the base: the head, walked back from the output: in a nested
+        // base, its own layers after conv5_block3_out (include_top's avg_pool
+        // and predictions, pooling="avg"'s avg_pool) come first.
+        var chain = try Self.chain(in: graph, from: graph.outputName, to: baseExit).map { (node: $0, inNestedBase: false, trainable: true) }
+        if nestedBaseName != nil {
+            let inner = try Self.chain(in: base, from: base.outputName, to: "conv5_block3_out")
+            chain = inner.map { (node: $0, inNestedBase: true, trainable: base.trainable) } + chain
         }
-        var head = HeadOptions(numClasses: 0), headLayers: [(kind: LayerKind, kerasName: String, trainable: Bool)] = []
-        for node in chain {
+        var head = HeadOptions(numClasses: 0), headLayers: [HeadLayer] = []
+        if let last = chain.last?.node, last.className == "Activation",
+           let activation = HeadOptions.OutputActivation(rawValue: last.config["activation"]?.stringValue ?? ""), activation != .linear {
+            head.outputActivation = activation
+            chain.removeLast()
+        }
+        for (index, (node, inNestedBase, baseTrainable)) in chain.enumerated() {
             var fused: String?
             guard let kind = try LayerKind(kerasClassName: node.className, config: node.config, fusedActivation: &fused) else {
                 throw GraftError.format("layer \(node.name) of class \(node.className) is not one Graft builds in a head")
             }
-            let trainable = graph.trainable && (node.config["trainable"]?.boolValue ?? true)
-            headLayers.append((kind, node.name, trainable))
-            if fused != nil { headLayers.append((.relu, node.name, trainable)) }
+            let trainable = graph.trainable && baseTrainable && (node.config["trainable"]?.boolValue ?? true)
+            headLayers.append(HeadLayer(kind: kind, kerasName: node.name, trainable: trainable, inNestedBase: inNestedBase))
+            switch fused {
+            case nil: break
+            case "relu": headLayers.append(HeadLayer(kind: .relu, kerasName: node.name, trainable: trainable, inNestedBase: inNestedBase))
+            case let activation?:
+                guard index == chain.count - 1, head.outputActivation == .linear,
+                      let output = HeadOptions.OutputActivation(rawValue: activation) else {
+                    throw GraftError.format("layer \(node.name) (Dense): Graft builds activation \(activation) on the output Dense only")
+                }
+                head.outputActivation = output
+            }
         }
         // The options of Graft's head; `TransferModel(keras:)` checks it builds these very layers.
         if case .flatten = headLayers.first?.kind { head.pooling = .flatten }
@@ -130,8 +151,28 @@ struct KerasModelDescription {
                 break
             }
         }
+        do {
+            try head.validate()
+        } catch let error as GraftError {
+            throw GraftError.format("the head of model \(graph.name): \(error.message)")
+        }
         self.head = head
         self.headLayers = headLayers
+    }
+
+    /// The layers from the one after `start` to `end`, walked back from
+    /// `end` along single inputs, in forward order.
+    private static func chain(in graph: KerasGraph, from end: String, to start: String) throws -> [KerasGraph.Node] {
+        var chain: [KerasGraph.Node] = []
+        var at = try graph.node(end)
+        while at.name != start {
+            chain.insert(at, at: 0)
+            guard at.inputs.count == 1 else {
+                throw GraftError.format("layer \(at.name) of class \(at.className) after the base is not one Graft builds")
+            }
+            at = try graph.node(at.inputs[0])
+        }
+        return chain
     }
 
     private static func isAugmentationOrPreprocessing(_ node: KerasGraph.Node) -> Bool {

@@ -64,7 +64,8 @@ extension TransferModel {
         let weightBytes = model.layers.reduce(0) { $0 + $1.weights.reduce(0) { $0 + $1.count } } * MemoryLayout<Float>.stride
         let weights = try HDF5File(image: try archive.contents(of: archiveWeightsName, limit: 2 * weightBytes + (64 << 20)),
                                    path: path + "/" + archiveWeightsName)
-        model.applyStaged(try model.stagedKeras3Weights(weights, nested: description.nestedBaseName != nil))
+        model.applyStaged(try model.stagedKeras3Weights(weights, nested: description.nestedBaseName != nil,
+                                                        headLayersInBase: description.headLayers.filter(\.inNestedBase).count))
         if archive.member(named: archiveGraftName) != nil {
             let graft = try JSON.parse(try archive.contents(of: archiveGraftName, limit: maxConfigBytes))
             guard let names = graft["class_names"]?.arrayValue?.compactMap(\.stringValue), names.count == graft["class_names"]?.arrayValue?.count
@@ -117,7 +118,9 @@ extension TransferModel {
             staged += try stagedWeights(file, stored, of: layer)
         }
         for (layer, keras) in zip(head, description.headLayers) where !layer.weights.isEmpty {
-            staged += try stagedWeights(file, try file.weights(of: keras.kerasName), of: layer)
+            let stored = try keras.inNestedBase ? file.weights(of: keras.kerasName, nestedIn: description.nestedBaseName!)
+                                                : file.weights(of: keras.kerasName)
+            staged += try stagedWeights(file, stored, of: layer)
         }
         return staged
     }

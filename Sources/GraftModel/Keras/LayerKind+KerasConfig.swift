@@ -49,8 +49,9 @@ extension LayerKind {
     /// have as a layer. A Dense or Conv2D with an activation other than
     /// linear, and every argument that changes what the layer computes from
     /// what Graft computes, throws `GraftError.format` naming the layer.
-    /// `fusedActivation` receives a Dense's own activation ("relu" is
-    /// allowed there: Graft adds it as an Activation layer).
+    /// `fusedActivation` receives a Dense's own activation: "relu" (Graft
+    /// adds it as an Activation layer), or "softmax" or "sigmoid" (the
+    /// output's, `HeadOptions.outputActivation`).
     init?(kerasClassName className: String, config: JSON, fusedActivation: inout String?) throws {
         let args = KerasArguments(className: className, config: config)
         func pair(_ key: String, default value: (Int, Int)? = nil) throws -> (Int, Int) {
@@ -139,10 +140,10 @@ extension LayerKind {
             try noRegularizers()
             try require("use_bias", { $0 == .bool(true) }, "Graft's Dense has a bias")
             let activation = config["activation"]?.stringValue ?? "linear"
-            guard activation == "linear" || activation == "relu" else {
-                throw args.unsupported("activation \(activation) (Graft's Dense layers output logits or, hidden, ReLU)")
+            guard ["linear", "relu", "softmax", "sigmoid"].contains(activation) else {
+                throw args.unsupported("activation \(activation) (Graft's Dense layers have ReLU, hidden, or on the output none, softmax or sigmoid)")
             }
-            fusedActivation = activation == "relu" ? activation : nil
+            fusedActivation = activation == "linear" ? nil : activation
             guard let units = config["units"]?.integerValue else { throw args.malformed("units") }
             self = .dense(units: units)
         case "Dropout":

@@ -17,6 +17,37 @@ public struct HeadOptions {
     /// Dropout rate after each hidden layer (and after the pooling when there
     /// is none); 0 for no Dropout layer.
     public var dropout: Float = 0
+    /// The output Dense's activation: none (logits, as the seed's
+    /// from_logits loss takes them), or that of a Keras model read with
+    /// softmax or sigmoid there (ResNet50's own top among them).
+    public var outputActivation: OutputActivation = .linear
+
+    /// Keras's name of the activation; `predict` applies it to the logits,
+    /// as Keras's does, while the loss and metrics go on reading the logits
+    /// beneath (the same figures as Keras's with from_logits=False, but
+    /// for its clipping of probabilities at 1e-7).
+    public enum OutputActivation: String, CaseIterable {
+        case linear, softmax, sigmoid
+
+        /// In place on `rows` rows of `units` logits.
+        func apply(to values: UnsafeMutablePointer<Float>, rows: Int, units: Int) {
+            switch self {
+            case .linear:
+                break
+            case .sigmoid:
+                for i in 0..<(rows * units) { values[i] = 1 / (1 + exp(-values[i])) }
+            case .softmax:
+                for row in 0..<rows {
+                    let v = values + row * units
+                    var largest = -Float.infinity
+                    for j in 0..<units { largest = max(largest, v[j]) }
+                    var sum: Float = 0
+                    for j in 0..<units { v[j] = exp(v[j] - largest); sum += v[j] }
+                    for j in 0..<units { v[j] /= sum }
+                }
+            }
+        }
+    }
 
     public init(numClasses: Int) { self.numClasses = numClasses }
 
@@ -79,6 +110,11 @@ public struct HeadOptions {
         }
         guard dropout >= 0 && dropout < 1 else {
             throw GraftError.invalidArgument("dropout must be in [0, 1), not \(dropout)")
+        }
+        // The loss beneath: softmax cross-entropy over several logits, sigmoid over one.
+        guard outputActivation != .softmax || numClasses >= 2, outputActivation != .sigmoid || numClasses == 1 else {
+            throw GraftError.invalidArgument(
+                "an output Dense of \(numClasses) units with \(outputActivation.rawValue): Graft takes softmax over 2 or more units and sigmoid over 1")
         }
     }
 }

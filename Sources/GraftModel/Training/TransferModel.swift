@@ -313,7 +313,7 @@ public final class TransferModel {
                 plan.run(inputs: features.data, count: batch.count, outputs: logits.data, profile: profile)
             }
         } else {
-            try predict(images: batch.images, count: batch.count, logits: logits.data)
+            try self.logits(images: batch.images, count: batch.count, into: logits.data)
         }
         for (n, label) in batch.labels.enumerated() {
             confusion[Int(label)][loss.predictedClass(logits: logits.data + n * classes, classes: classes)] += 1
@@ -327,9 +327,17 @@ public final class TransferModel {
         }
     }
 
+    /// What Keras's `predict` gives for `count` RGB images with pixel values
+    /// 0…255: the logits, through the output Dense's activation when the
+    /// model has one (`HeadOptions.outputActivation`).
+    public func predict(images: UnsafePointer<Float>, count: Int, outputs: UnsafeMutablePointer<Float>) throws {
+        try logits(images: images, count: count, into: outputs)
+        head.outputActivation.apply(to: outputs, rows: count, units: head.numClasses)
+    }
+
     /// Logits for `count` RGB images with pixel values 0…255 (preprocessing
     /// inside), through the compiled network.
-    public func predict(images: UnsafePointer<Float>, count: Int, logits: UnsafeMutablePointer<Float>) throws {
+    public func logits(images: UnsafePointer<Float>, count: Int, into logits: UnsafeMutablePointer<Float>) throws {
         let imageFloats = base.base.inputHeight * base.base.inputWidth * 3
         guard count >= 1 && count <= Int.max / (imageFloats * 4) else {
             throw GraftError.invalidArgument("image count must be from 1 to a buffer's size, not \(count)")

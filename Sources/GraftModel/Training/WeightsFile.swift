@@ -89,11 +89,13 @@ extension TransferModel {
     /// The weights of a file in Keras 3's layout (a `.weights.h5`, or the
     /// one in a `.keras` archive), nested or flat (as the model's config
     /// says, or else as the file's groups show), read ahead.
-    func stagedKeras3Weights(_ file: HDF5File, nested: Bool? = nil) throws -> [(Tensor, [Float])] {
+    /// `headLayersInBase`: how many of the head's layers Keras keeps inside
+    /// the nested base (include_top's avg_pool and predictions).
+    func stagedKeras3Weights(_ file: HDF5File, nested: Bool? = nil, headLayersInBase: Int = 0) throws -> [(Tensor, [Float])] {
         let path = file.path
         let nested = nested ?? file.exists("/layers/functional/layers")
         var staged: [(Tensor, [Float])] = []
-        for slot in weightSlots(nested: nested) {
+        for slot in weightSlots(nested: nested, headLayersInBase: headLayersInBase) {
             guard let layer = slot.layer, !layer.weights.isEmpty else { continue }
             let count = layer.weights.count
             guard file.exists("\(slot.path)/vars/\(count - 1)"), !file.exists("\(slot.path)/vars/\(count)") else {
@@ -144,7 +146,7 @@ extension TransferModel {
 
     /// Where each layer sits in Keras 3's layout, in the order Keras writes
     /// them: nested (the base as one "functional" layer) or flat.
-    private func weightSlots(nested: Bool) -> [WeightSlot] {
+    private func weightSlots(nested: Bool, headLayersInBase: Int = 0) -> [WeightSlot] {
         var slots: [WeightSlot] = []
         var top = KerasKeys(), inner = KerasKeys()
         func add(_ layer: Layer?, name: String, className: String, in container: String, keys: inout KerasKeys) {
@@ -164,13 +166,17 @@ extension TransferModel {
             let base = "/layers/" + top.next("Functional")
             slots.append(WeightSlot(path: base, name: self.base.architecture.rawValue, layer: nil,
                                     newGroups: [base, base + "/vars", base + "/layers"]))
-            for layer in baseLayers { add(layer, name: layer.name, className: layer.kind.className, in: base + "/layers", keys: &inner) }
+            for layer in baseLayers + headLayers.prefix(headLayersInBase) {
+                add(layer, name: layer.name, className: layer.kind.className, in: base + "/layers", keys: &inner)
+            }
         } else {
             for layer in baseLayers.prefix(1) { add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top) }
             addAugmentation()
             for layer in baseLayers.dropFirst() { add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top) }
         }
-        for layer in headLayers { add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top) }
+        for layer in headLayers.dropFirst(nested ? headLayersInBase : 0) {
+            add(layer, name: layer.name, className: layer.kind.className, in: "/layers", keys: &top)
+        }
         return slots
     }
 }

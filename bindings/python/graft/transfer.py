@@ -543,7 +543,9 @@ class TransferModel:
 
     def predict(self, x: Data, batch_size: Optional[int] = None, verbose: Verbose = 0) -> np.ndarray:
         """Logits (n, num_classes) for RGB images (n, height, width, 3),
-        pixels 0..255, or for every image of a dataset in its order.
+        pixels 0..255, or for every image of a dataset in its order. A model
+        read from Keras whose output Dense has softmax or sigmoid gives what
+        Keras gives: probabilities.
 
         `batch_size` and `verbose` are accepted for Keras's call shape; the
         library picks its own batches and prints nothing.
@@ -881,11 +883,12 @@ def load_model(filepath: Union[str, os.PathLike], threads: Optional[int] = None,
                precision: str = "float32") -> TransferModel:
     """Read a model written by `TransferModel.save`, or by Keras 3's
     `model.save` (a ".keras" archive or a full-model ".h5") when Graft can
-    build it: a ResNet50/101/152 base without its top, nested or flat,
-    Keras's augmentation layers, preprocess_input or Rescaling(1/255), and a
-    head of GlobalAveragePooling2D or Flatten, Dense layers with ReLU,
-    Dropout and a Dense of logits. A Keras model is not compiled (compile it
-    as in Keras); its trainable flags are kept.
+    build it: a ResNet50/101/152 base, nested or flat, with or without its
+    top, Keras's augmentation layers, preprocess_input or Rescaling(1/255),
+    and a head of GlobalAveragePooling2D or Flatten, Dense layers with ReLU,
+    Dropout and an output Dense of logits, softmax or sigmoid (`predict`
+    then gives probabilities, as Keras's). A Keras model is not compiled
+    (compile it as in Keras); its trainable flags are kept.
 
     It predicts exactly as the saved model did; if that one was compiled,
     this one has its optimizer, state included (step count and moments), so

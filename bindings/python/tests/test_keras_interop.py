@@ -34,22 +34,26 @@ LOGIT_TOLERANCE = 1e-5
 
 
 def keras_model(fixtures, *, hidden: int = 0, classes: int = 3, flip: bool = False, nested: bool = True,
-                activation: str | None = None) -> keras.Model:
+                activation: str | None = None, top: str = "dense") -> keras.Model:
     """The seed's model built in Keras; flat: ResNet50(input_tensor=inputs),
     preprocess_input left to the caller as the flat form requires."""
     inputs = keras.Input((SIZE, SIZE, 3))
     x = layers.RandomFlip("horizontal")(inputs) if flip else inputs
     if nested:
         x = keras.applications.resnet.preprocess_input(x)
-        base = keras.applications.ResNet50(include_top=False, weights=str(fixtures.path("resnet50_random.h5")),
-                                           input_shape=(SIZE, SIZE, 3))
+        base = keras.applications.ResNet50(include_top=top == "include_top", pooling="avg" if top == "pooling" else None,
+                                           classes=classes, weights=None, input_shape=(SIZE, SIZE, 3))
+        base.load_weights(str(fixtures.path("resnet50_random_top.h5" if top == "include_top" else "resnet50_random.h5")))
         base.trainable = False
         x = base(x, training=False)
+        if top == "include_top":
+            return keras.Model(inputs, x)
     else:
         base = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=x)
         base.load_weights(str(fixtures.path("resnet50_random.h5")))
         x = base.output
-    x = layers.GlobalAveragePooling2D()(x)
+    if top != "pooling":
+        x = layers.GlobalAveragePooling2D()(x)
     if hidden:
         x = layers.Dense(hidden, activation="relu")(x)
         x = layers.Dropout(0.25)(x)
@@ -96,6 +100,24 @@ def test_graft_reads_what_keras_saves(fixtures, tmp_path, suffix, hidden, flip) 
         history = model.fit(x, np.arange(len(x)) % 3, batch_size=3, epochs=1, verbose=0)
         assert np.isfinite(history.history["loss"][0])
         assert not np.array_equal(model.layers[-1].get_weights()[0], before)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("top, activation, classes", [("include_top", None, 10), ("pooling", "softmax", 4),
+                                                      ("dense", "sigmoid", 1)])
+def test_graft_reads_other_tops_and_output_activations(fixtures, tmp_path, suffix, top, activation, classes) -> None:
+    """ResNet50's own top (avg_pool and predictions with softmax, inside the
+    nested base), pooling="avg", and softmax or sigmoid on the output Dense:
+    Graft predicts what Keras predicts, probabilities, and writes it back."""
+    reference = keras_model(fixtures, classes=classes, activation=activation, top=top)
+    path = str(tmp_path / f"model{suffix}")
+    reference.save(path)
+    x = images()
+    theirs = reference.predict(x, verbose=0)
+    with graft.load_model(path, threads=2) as model:
+        assert_same_predictions(model.predict(x), theirs)
+        model.save(tmp_path / f"again{suffix}")
+    np.testing.assert_array_equal(keras.models.load_model(str(tmp_path / f"again{suffix}")).predict(x, verbose=0), theirs)
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
@@ -218,7 +240,8 @@ def test_graft_keeps_its_own_settings_in_its_h5(fixtures, tmp_path) -> None:
 
 def unsupported_models(fixtures):
     """(model, the layer Graft's error names)."""
-    yield keras_model(fixtures, activation="softmax"), "activation softmax"
+    yield keras_model(fixtures, activation="tanh"), "activation tanh"
+    yield keras_model(fixtures, activation="softmax", classes=1), "softmax over 2 or more units"
     inputs = keras.Input((SIZE, SIZE, 3))
     base = keras.applications.EfficientNetB0(include_top=False, weights=None, input_tensor=inputs)
     yield keras.Model(inputs, layers.Dense(3)(layers.GlobalAveragePooling2D()(base.output))), "normalization"
