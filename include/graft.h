@@ -1139,6 +1139,12 @@ int graft_model_class_count(const graft_model *model);
  * string belongs to the model and stays valid until the names change. */
 const char *graft_model_class_name(const graft_model *model, int index);
 
+/* The output Dense's activation: "linear" (logits: every head Graft builds),
+ * or "softmax" or "sigmoid" for a model read from Keras with one there, whose
+ * graft_model_predict gives probabilities and which Keras trains with
+ * from_logits=False. NULL without a head. The string is static. */
+const char *graft_model_output_activation(const graft_model *model);
+
 /* ------------------------------------------------------ progress output */
 
 /* Keras's progress output as text, the one implementation that the `graft`

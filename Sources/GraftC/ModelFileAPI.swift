@@ -30,6 +30,16 @@ public func graft_model_class_name(_ model: OpaquePointer?, _ index: Int32) -> U
     return (try? handle.locked { handle.className(Int(index)) })
 }
 
+/// The output activations' names as static C strings.
+private let outputActivationNames: [HeadOptions.OutputActivation: UnsafePointer<CChar>] = Dictionary(
+    uniqueKeysWithValues: HeadOptions.OutputActivation.allCases.map { ($0, UnsafePointer(strdup($0.rawValue)!)) })
+
+@_cdecl("graft_model_output_activation")
+public func graft_model_output_activation(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
+    guard let handle = try? ModelHandle.from(model) else { return nil }
+    return try? handle.locked { outputActivationNames[try handle.requireHead().head.outputActivation] }
+}
+
 /// Keras's class names as static C strings.
 private let layerClassNames: [String: UnsafePointer<CChar>] = Dictionary(uniqueKeysWithValues: [
     "InputLayer", "Conv2D", "BatchNormalization", "Activation", "Add", "ZeroPadding2D", "MaxPooling2D",

@@ -490,6 +490,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "graft_model_set_class_names": ([handle, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int32], status),
         "graft_model_class_count": ([handle], ctypes.c_int),
         "graft_model_class_name": ([handle, ctypes.c_int], ctypes.c_char_p),
+        "graft_model_output_activation": ([handle], ctypes.c_char_p),
         "graft_model_layer_class": ([handle, ctypes.c_int], ctypes.c_char_p),
         "graft_summary_options_init_sized": ([ctypes.POINTER(graft_summary_options), ctypes.c_size_t], None),
         "graft_model_summary": ([handle, ctypes.POINTER(graft_summary_options), ctypes.c_char_p, ctypes.c_size_t,

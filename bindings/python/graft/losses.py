@@ -78,18 +78,24 @@ _LOSS_NAMES = {"sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
                "binary_crossentropy": BinaryCrossentropy}
 
 
-def _check(loss: Any, binary_head: bool) -> tuple[type, float]:
+def _check(loss: Any, binary_head: bool, probabilities: bool = False) -> tuple[type, float]:
     """The class of `loss` and its label smoothing; raises ValueError unless
     it is a loss Graft trains the head with (None: the default,
     SparseCategoricalCrossentropy(from_logits=True), or for the binary head
-    BinaryCrossentropy(from_logits=True))."""
+    BinaryCrossentropy(from_logits=True)). `probabilities`: the head's output
+    Dense has softmax or sigmoid (a model read from Keras), so its loss takes
+    from_logits=False, as in Keras; Graft computes it from the logits beneath."""
     if loss is None:
         return (BinaryCrossentropy if binary_head else SparseCategoricalCrossentropy), 0.0
+    if isinstance(loss, str) and loss in _LOSS_NAMES and probabilities:
+        loss = _LOSS_NAMES[loss]()
     if isinstance(loss, tuple(_LOSS_NAMES.values())):
         config = loss.get_config()
         kind = type(loss).__name__
-        if not config["from_logits"]:
-            raise ValueError(f"the head gives logits (no softmax): use graft.losses.{kind}(from_logits=True)")
+        if config["from_logits"] == probabilities:
+            raise ValueError(f"the head gives probabilities (its output Dense has an activation): use "
+                             f"graft.losses.{kind}(from_logits=False)" if probabilities else
+                             f"the head gives logits (no softmax): use graft.losses.{kind}(from_logits=True)")
         if config.get("ignore_class") is not None or config.get("axis", -1) != -1 \
                 or config["reduction"] != "sum_over_batch_size":
             raise ValueError(f"Graft's {kind} takes no ignore_class or axis and reduces by sum_over_batch_size "

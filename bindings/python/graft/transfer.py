@@ -287,7 +287,9 @@ class TransferModel:
                 not finite and positive, ...).
         """
         binary = self.num_classes == 1
-        loss_class, label_smoothing = losses._check(loss, binary)
+        with self.base._lock:
+            activation = _lib.lib.graft_model_output_activation(self.base._open_handle()).decode()
+        loss_class, label_smoothing = losses._check(loss, binary, probabilities=activation != "linear")
         top_k, threshold, metric_order = _metrics._check(metrics, binary)
         optimizer = optimizers.get(optimizer)
         options, keep = optimizer._options()

@@ -117,6 +117,14 @@ def test_graft_reads_other_tops_and_output_activations(fixtures, tmp_path, suffi
     with graft.load_model(path, threads=2) as model:
         assert_same_predictions(model.predict(x), theirs)
         model.save(tmp_path / f"again{suffix}")
+        # It trains as Keras compiles it: the loss on probabilities. (ResNet's
+        # own top is inside the frozen base: the output layer is unfrozen.)
+        model.layers[-1].trainable = True
+        loss = "binary_crossentropy" if classes == 1 else "sparse_categorical_crossentropy"
+        with pytest.raises(ValueError, match="from_logits=False"):
+            model.compile(optimizer="adam", loss=graft.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(optimizer="adam", loss=loss)
+        assert np.isfinite(model.fit(x, np.arange(len(x)) % 2, epochs=1, verbose=0).history["loss"][0])
     np.testing.assert_array_equal(keras.models.load_model(str(tmp_path / f"again{suffix}")).predict(x, verbose=0), theirs)
 
 
