@@ -7,9 +7,10 @@ import GraftFoundation
 /// cannot build is refused with an error naming the first layer it does
 /// not take.
 ///
-/// It takes a ResNet50/101/152 base without its top, nested (the guide's
+/// It takes a ResNet50/101/152 base, nested (the guide's
 /// `base(x, training=False)`) or flat (`ResNet50(input_tensor=...)`); before
-/// it the input, Keras's augmentation layers and preprocess_input (caffe),
+/// it the input, Keras's augmentation layers (alone or in a Sequential
+/// model, as the guide's `data_augmentation`) and preprocess_input (caffe),
 /// Rescaling(1/255) or nothing; after it (include_top's own avg_pool and
 /// predictions included) GlobalAveragePooling2D or Flatten, hidden Dense
 /// layers with ReLU (fused or as Activation), Dropout, and the output Dense,
@@ -88,6 +89,9 @@ struct KerasModelDescription {
             }
             if let layer = try AugmentationLayer.fromKeras(className: node.className, config: node.config) {
                 augmentation.insert(layer, at: 0)
+            } else if node.className == "Sequential", let layers = try Self.augmentationLayers(of: node) {
+                // The guide's `data_augmentation = keras.Sequential([RandomFlip(...), ...])`.
+                augmentation.insert(contentsOf: layers, at: 0)
             } else if preprocessing == nil, augmentation.isEmpty, let found = try Self.preprocessing(ending: node, in: graph) {
                 preprocessing = found.preprocessing
                 current = try graph.node(found.source)
@@ -173,6 +177,18 @@ struct KerasModelDescription {
             at = try graph.node(at.inputs[0])
         }
         return chain
+    }
+
+    /// The layers of a nested Sequential model when each is an augmentation
+    /// layer (its InputLayer aside); nil otherwise.
+    private static func augmentationLayers(of node: KerasGraph.Node) throws -> [AugmentationLayer]? {
+        var layers: [AugmentationLayer] = []
+        for layer in node.config["layers"]?.arrayValue ?? [] where layer["class_name"]?.stringValue != "InputLayer" {
+            guard let className = layer["class_name"]?.stringValue, let config = layer["config"],
+                  let augmentation = try AugmentationLayer.fromKeras(className: className, config: config) else { return nil }
+            layers.append(augmentation)
+        }
+        return layers.isEmpty ? nil : layers
     }
 
     private static func isAugmentationOrPreprocessing(_ node: KerasGraph.Node) -> Bool {

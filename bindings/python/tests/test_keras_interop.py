@@ -38,7 +38,10 @@ def keras_model(fixtures, *, hidden: int = 0, classes: int = 3, flip: bool = Fal
     """The seed's model built in Keras; flat: ResNet50(input_tensor=inputs),
     preprocess_input left to the caller as the flat form requires."""
     inputs = keras.Input((SIZE, SIZE, 3))
-    x = layers.RandomFlip("horizontal")(inputs) if flip else inputs
+    x = inputs
+    if flip:  # as the transfer-learning guide's data_augmentation, a Sequential model when nested
+        flips = layers.RandomFlip("horizontal")
+        x = keras.Sequential([flips])(x) if nested else flips(x)
     if nested:
         x = keras.applications.resnet.preprocess_input(x)
         base = keras.applications.ResNet50(include_top=top == "include_top", pooling="avg" if top == "pooling" else None,
