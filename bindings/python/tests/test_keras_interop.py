@@ -141,6 +141,20 @@ def test_graft_reads_a_flat_keras_model(fixtures, tmp_path, suffix) -> None:
         assert_same_predictions(model.predict(x), reference.predict(x, verbose=0))
 
 
+def test_graft_reads_a_deeper_resnet(fixtures, tmp_path) -> None:
+    """ResNet101 (the fixture's random weights) at 32x32, nested."""
+    inputs = keras.Input((32, 32, 3))
+    base = keras.applications.ResNet101(include_top=False, weights=str(fixtures.path("resnet101_random.h5")),
+                                        input_shape=(32, 32, 3))
+    x = base(keras.applications.resnet.preprocess_input(inputs), training=False)
+    reference = keras.Model(inputs, layers.Dense(2)(layers.GlobalAveragePooling2D()(x)))
+    reference.save(str(tmp_path / "model.keras"))
+    x = images()[:, :32, :32, :]
+    with graft.load_model(tmp_path / "model.keras", threads=2) as model:
+        assert model.base.name == "resnet101"
+        assert_same_predictions(model.predict(x), reference.predict(x, verbose=0))
+
+
 @pytest.mark.parametrize("hidden, classes, flip", [(0, 3, False), (16, 3, True), (0, 1, False)])
 def test_keras_reads_what_graft_saves(fixtures, tmp_path, hidden, classes, flip) -> None:
     base = graft.applications.ResNet50(weights=str(fixtures.path("resnet50_random.h5")), input_shape=(SIZE, SIZE, 3),
