@@ -4,23 +4,27 @@ import GraftFoundation
 import GraftIO
 import GraftKernels
 
-/// A whole model in one HDF5 file: every layer's weights in Keras's legacy
-/// layout (what `keras.Model.load_weights("x.h5")` reads, so Keras can use
-/// the file), and in group /graft what Keras's layout has no place for:
+/// A whole model in one HDF5 file (format 2): Keras's full-model layout
+/// (`KerasModelFile.swift`: what `keras.models.load_model` opens, and the
+/// same model's `load_weights` reads), and in group /graft what Keras's
+/// layout has no place for:
 ///
-///     /                        layer_names, backend, keras_version (Keras's)
-///     /<layer>                 weight_names, e.g. "dense/kernel:0"
-///     /<layer>/<layer>/kernel:0 …  the weights
+///     /                        model_config (the model as Keras serializes
+///                              it, the base nested), backend, keras_version
+///     /model_weights           layer_names; one group per layer of the outer
+///                              model, weight_names e.g. "dense/kernel"
+///     /model_weights/resnet50  the nested base's weights, "conv1_conv/kernel", …
 ///     /graft                   format_version, architecture, input_size,
 ///                              preprocessing, head_pooling, head_hidden_units,
 ///                              head_dropout, augmentation, seed, trainable
 ///                              (one flag per layer), and when present
 ///                              class_names, optimizer and optimizer_options,
-///                              calibration_layers and calibration_ranges
-///                              (int8's, `Calibration`)
+///                              the optimizer's step count, calibration_layers
+///                              and calibration_ranges (int8's, `Calibration`)
+///     /optimizer_weights       the optimizer's slots (`writeOptimizerState`)
 ///
-/// The optimizer's moments are not stored: a loaded model is compiled afresh
-/// with the saved options, as after Keras's save_weights.
+/// Format 1 files (every layer's group at the root, the model read from
+/// /graft alone) still load.
 extension TransferModel {
     static let fileFormatVersion: Int64 = 2
     private static let graftGroup = "/graft"
