@@ -23,6 +23,8 @@ struct KerasGraph {
     let nodes: [Node]
     let outputName: String
     let trainable: Bool
+    /// Each name's first node: lookups stay linear in the walk's length.
+    private let positions: [String: Int]
 
     /// Reads a model's serialized form ({"class_name": "Functional", "config": {...}}).
     init(model: JSON) throws {
@@ -54,13 +56,20 @@ struct KerasGraph {
         default:
             throw GraftError.format("the model is a \(className); Graft reads Functional and Sequential models")
         }
+        positions = Dictionary(nodes.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     func node(_ name: String) throws -> Node {
-        guard let node = nodes.first(where: { $0.name == name }) else {
+        guard let position = positions[name] else {
             throw GraftError.format("model \(self.name): no layer named \(name)")
         }
-        return node
+        return nodes[position]
+    }
+
+    /// Refuses a walk along the graph that has taken more steps than it has
+    /// layers: its connections loop (a hostile or corrupt config).
+    func checkWalk(_ steps: Int) throws {
+        guard steps <= nodes.count else { throw GraftError.format("model \(name): its layers' connections form a loop") }
     }
 
     /// ["name", 0, 0] or [["name", 0, 0]]: a model's single input or output.

@@ -81,8 +81,10 @@ struct KerasModelDescription {
         // Before the base: the input, augmentation, preprocessing.
         var augmentation: [AugmentationLayer] = [], preprocessing: Preprocessing?
         var current = try graph.node(baseEntry).inputs.first.map(graph.node)
-        var inputShape: JSON?
+        var inputShape: JSON?, steps = 0
         while let node = current {
+            steps += 1
+            try graph.checkWalk(steps)
             if node.className == "InputLayer" {
                 inputShape = node.config["batch_shape"] ?? node.config["batch_input_shape"]
                 break
@@ -170,6 +172,7 @@ struct KerasModelDescription {
         var chain: [KerasGraph.Node] = []
         var at = try graph.node(end)
         while at.name != start {
+            try graph.checkWalk(chain.count + 1)
             chain.insert(at, at: 0)
             guard at.inputs.count == 1 else {
                 throw GraftError.format("layer \(at.name) of class \(at.className) after the base is not one Graft builds")

@@ -10,6 +10,7 @@ hidden Dense with ReLU and Dropout, and Dense logits."""
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 
@@ -291,6 +292,23 @@ def test_models_graft_cannot_build_are_refused(fixtures, tmp_path) -> None:
             with pytest.raises(graft.GraftError, match=named) as error:
                 graft.load_model(path)
             assert error.value.status == Status.FORMAT
+
+
+def test_a_config_whose_connections_loop_is_refused(fixtures, tmp_path) -> None:
+    base = graft.applications.ResNet50(weights=None, input_shape=(32, 32, 3), threads=1)
+    with graft.TransferModel(base, num_classes=2) as model:
+        model.save(tmp_path / "model.keras")
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    output = config["config"]["layers"][-1]
+    output["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = output["name"]  # it reads itself
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "loop.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(graft.GraftError, match="form a loop"):
+        graft.load_model(tmp_path / "loop.keras")
 
 
 def test_damaged_archives_are_refused(tmp_path) -> None:
