@@ -11,6 +11,8 @@ public enum Preprocessing: String, CaseIterable {
     case none
 
     static let caffeMeansBGR: (Float, Float, Float) = (103.939, 116.779, 123.68)
+    /// `rescale`'s factor, Keras's Rescaling(scale=1/255).
+    static let rescaleScale: Double = 1.0 / 255
 
     /// Applies the preprocessing to `pixels` NHWC RGB values (count images ×
     /// height × width), writing to `output` (which may be `input`).
@@ -25,7 +27,7 @@ public enum Preprocessing: String, CaseIterable {
                 output[3 * p + 2] = r - mr
             }
         case .rescale:
-            for i in 0..<(3 * pixels) { output[i] = input[i] * (1 / 255 as Float) }
+            for i in 0..<(3 * pixels) { output[i] = input[i] * Float(Preprocessing.rescaleScale) }
         case .none:
             if UnsafePointer(output) != input { output.update(from: input, count: 3 * pixels) }
         }

@@ -38,7 +38,7 @@ extension TransferModel {
             x = outer.addOperation("Add", name: "add", config: [], arguments: [.tensor(stacked), .constant(means)], shape: x.shape)
         case .rescale:
             x = outer.add(className: "Rescaling", name: "rescaling",
-                          arguments: [JSON.Member("scale", .number(1.0 / 255)), JSON.Member("offset", .number(0))], inputs: [x])
+                          arguments: [JSON.Member("scale", .number(Preprocessing.rescaleScale)), JSON.Member("offset", .number(0))], inputs: [x])
         case .none:
             break
         }

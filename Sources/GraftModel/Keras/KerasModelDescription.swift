@@ -207,7 +207,7 @@ struct KerasModelDescription {
         -> (preprocessing: Preprocessing, source: String)? {
         if node.className == "Rescaling" {
             let scale = node.config["scale"]?.doubleValue, offset = node.config["offset"]?.doubleValue ?? 0
-            guard let scale, abs(scale * 255 - 1) < 1e-6, offset == 0, node.inputs.count == 1 else {
+            guard let scale, abs(scale / Preprocessing.rescaleScale - 1) < 1e-6, offset == 0, node.inputs.count == 1 else {
                 throw GraftError.format("layer \(node.name) (Rescaling): Graft builds Rescaling(1/255) only, not scale=\(scale ?? .nan), offset=\(offset)")
             }
             return (.rescale, node.inputs[0])
